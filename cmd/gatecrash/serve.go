@@ -1,0 +1,175 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/gatecrash/gatecrash/faultserver"
+	"github.com/gatecrash/gatecrash/internal/errext"
+	"github.com/gatecrash/gatecrash/internal/yamlconf"
+)
+
+// ServeOptions is what `gatecrash serve` was asked to do.
+type ServeOptions struct {
+	Listen, TLSListen, Admin string
+	ConfigFile               string
+	Faults                   []string
+	TLSCert, TLSKey          string
+	// Overrides of the config file, applied only when the flag was given.
+	Seed        *uint64
+	Status      *int
+	BodySize    *int
+	Chunked     *bool
+	IdleTimeout *time.Duration
+
+	Out, Err io.Writer
+}
+
+func newServeCmd(runF func(context.Context, *ServeOptions) error) *cobra.Command {
+	opts := &ServeOptions{}
+	var seed uint64
+	var status, bodySize int
+	var chunked bool
+	var idle time.Duration
+	cmd := &cobra.Command{
+		Use:   "serve [flags]",
+		Short: "Run the fault-injecting origin server",
+		Long: `Run the fault-injecting origin: an HTTP/1.1 (and TLS) server that answers normally
+and misbehaves exactly as its fault plan says, counting every fault it injects.
+
+Fault kinds (parameters as k=v after a colon; every kind also takes the selectors
+probability, every, nth and match):
+  idle-close       timeout, jitter, close=fin|rst
+  close-on-reuse   min-idle, after-bytes, close
+  fin-mid-request  after-bytes, close, half-close
+  rst-headers      after-bytes
+  cut-body         body-size, after-bytes, chunked, close
+  no-response      close
+  tls-stall        delay (0: never answer the ClientHello)
+  delay            head-delay, body-rate
+  status           code
+
+A request may choose its own fault: X-Gatecrash-Fault: rst-headers;after-bytes=5
+
+On SIGINT or SIGTERM the server shuts down and prints its final counters.`,
+		Example: `  gatecrash serve --fault idle-close:timeout=5s
+  gatecrash serve --listen 127.0.0.1:9001 --tls-listen 127.0.0.1:9443 \
+      --fault rst-headers:probability=0.001,after-bytes=20
+  gatecrash serve --config faults.yaml
+  curl -s 127.0.0.1:9002/stats`,
+		Args: usageArgs(cobra.NoArgs),
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			f := cmd.Flags()
+			if f.Changed("seed") {
+				opts.Seed = &seed
+			}
+			if f.Changed("status") {
+				opts.Status = &status
+			}
+			if f.Changed("body-size") {
+				opts.BodySize = &bodySize
+			}
+			if f.Changed("chunked") {
+				opts.Chunked = &chunked
+			}
+			if f.Changed("idle-timeout") {
+				opts.IdleTimeout = &idle
+			}
+			opts.Out, opts.Err = cmd.OutOrStdout(), cmd.ErrOrStderr()
+			if runF != nil {
+				return runF(cmd.Context(), opts)
+			}
+			return runServe(cmd.Context(), opts)
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&opts.Listen, "listen", "127.0.0.1:9001", "plain HTTP listen address (\"\" for none)")
+	f.StringVar(&opts.TLSListen, "tls-listen", "", "TLS listen address, e.g. 127.0.0.1:9443 (default none)")
+	f.StringVar(&opts.Admin, "admin", "127.0.0.1:9002", "admin listen address for /stats, /metrics, /faults (\"\" for none)")
+	f.StringVar(&opts.ConfigFile, "config", "", "YAML fault config file (see README); --fault flags are added after its faults")
+	f.StringArrayVar(&opts.Faults, "fault", nil, "fault KIND[:k=v,...] (repeatable), e.g. idle-close:timeout=5s")
+	f.StringVar(&opts.TLSCert, "tls-cert", "", "PEM certificate for the TLS listener (default: self-signed, generated at start)")
+	f.StringVar(&opts.TLSKey, "tls-key", "", "PEM private key for --tls-cert")
+	f.Uint64Var(&seed, "seed", 0, "seed for probability selectors and jitter (overrides the config file)")
+	f.IntVar(&status, "status", faultserver.DefaultStatus, "status of the normal response")
+	f.IntVar(&bodySize, "body-size", faultserver.DefaultBodySize, "body size of the normal response in bytes")
+	f.BoolVar(&chunked, "chunked", false, "send the normal body with Transfer-Encoding: chunked")
+	f.DurationVar(&idle, "idle-timeout", 0, "the server's own keep-alive timeout (0: none)")
+	return cmd
+}
+
+// buildServeConfig assembles the fault config from the file and the flags.
+func buildServeConfig(opts *ServeOptions) (*faultserver.Config, error) {
+	cfg := faultserver.DefaultConfig()
+	if opts.ConfigFile != "" {
+		c, err := faultserver.LoadConfig(opts.ConfigFile)
+		if err != nil {
+			return nil, err
+		}
+		cfg = c
+	}
+	if opts.Seed != nil {
+		cfg.Seed = *opts.Seed
+	}
+	if opts.Status != nil {
+		cfg.Response.Status = *opts.Status
+	}
+	if opts.BodySize != nil {
+		cfg.Response.BodySize = *opts.BodySize
+	}
+	if opts.Chunked != nil {
+		cfg.Response.Chunked = *opts.Chunked
+	}
+	if opts.IdleTimeout != nil {
+		cfg.Limits.IdleTimeout = yamlconf.Duration(*opts.IdleTimeout)
+	}
+	var errs []error
+	for _, spec := range opts.Faults {
+		f, err := faultserver.ParseFaultSpec(spec)
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		cfg.Faults = append(cfg.Faults, f)
+	}
+	if (opts.TLSCert == "") != (opts.TLSKey == "") {
+		errs = append(errs, errors.New("--tls-cert and --tls-key go together: give both or neither"))
+	}
+	if err := cfg.Validate(); err != nil {
+		errs = append(errs, fmt.Errorf("flags: %w", err))
+	}
+	return cfg, errors.Join(errs...)
+}
+
+func runServe(ctx context.Context, opts *ServeOptions) error {
+	cfg, err := buildServeConfig(opts)
+	if err != nil {
+		return errext.UsageError(err)
+	}
+	ro := faultserver.RunOptions{Config: cfg, Listen: opts.Listen, TLSListen: opts.TLSListen,
+		Admin: opts.Admin, Log: opts.Err}
+	if opts.TLSCert != "" {
+		cert, err := faultserver.LoadCertificate(opts.TLSCert, opts.TLSKey)
+		if err != nil {
+			return errext.UsageError(err)
+		}
+		ro.Certificate = &cert
+	}
+	if len(cfg.Faults) > 0 {
+		kinds := make([]string, len(cfg.Faults))
+		for i, f := range cfg.Faults {
+			kinds[i] = f.Kind()
+		}
+		fmt.Fprintf(opts.Err, "faults: %s\n", strings.Join(kinds, ", "))
+	}
+	stats, err := faultserver.Run(ctx, ro)
+	fmt.Fprintln(opts.Out, "final ground-truth counters:")
+	stats.WriteText(opts.Out)
+	return err
+}

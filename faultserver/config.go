@@ -1,0 +1,298 @@
+package faultserver
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"os"
+	"reflect"
+	"strings"
+
+	"gopkg.in/yaml.v3"
+
+	"github.com/gatecrash/gatecrash/internal/yamlconf"
+)
+
+// Config is everything the fault server does: its normal response, its limits and its fault
+// plan. It is what `gatecrash serve --config` reads and what `PUT /faults` on the admin
+// listener accepts. Build one with ParseConfig, ParseFaultSpec or by hand, then Validate.
+type Config struct {
+	// Seed seeds the random source of probability selectors and jitter, so a run can be
+	// replayed. Each connection gets its own stream derived from the seed and its number.
+	Seed uint64 `yaml:"seed"`
+	// Response is the normal answer to a request that no fault takes.
+	Response ResponseConfig `yaml:"response"`
+	// Limits bound what a client may send and how long the server waits.
+	Limits Limits `yaml:"limits"`
+	// FaultHeader lets a request choose its fault with "X-Gatecrash-Fault: KIND;k=v". On by
+	// default.
+	FaultHeader *bool `yaml:"fault-header,omitempty"`
+	// Faults is the fault plan, in priority order: in each phase the first fault whose selector
+	// fires acts.
+	Faults []Fault `yaml:"-"`
+}
+
+// ResponseConfig is the normal response.
+type ResponseConfig struct {
+	Status   int  `yaml:"status"`
+	BodySize int  `yaml:"body-size"`
+	Chunked  bool `yaml:"chunked"`
+}
+
+// Limits bound the client and the server's own waiting.
+type Limits struct {
+	// MaxHeaderBytes bounds a request head; a larger one gets 431.
+	MaxHeaderBytes int `yaml:"max-header-bytes"`
+	// HeaderTimeout bounds the time from a request's first byte to the end of its head
+	// (slowloris); when it passes the server answers 408 and closes.
+	HeaderTimeout yamlconf.Duration `yaml:"header-timeout"`
+	// BodyTimeout bounds the time to read a request body.
+	BodyTimeout yamlconf.Duration `yaml:"body-timeout"`
+	// IdleTimeout is the server's own keep-alive timeout (0: none, like Go's net/http). An
+	// idle-close fault overrides it for the idle periods it selects.
+	IdleTimeout yamlconf.Duration `yaml:"idle-timeout"`
+}
+
+// Defaults for Config fields left zero.
+const (
+	DefaultStatus         = 200
+	DefaultBodySize       = 2
+	DefaultMaxHeaderBytes = 16 << 10
+	DefaultHeaderTimeout  = yamlconf.Duration(10e9)
+	DefaultBodyTimeout    = yamlconf.Duration(60e9)
+	// MaxBodySize bounds the normal response body; the server keeps it pre-rendered.
+	MaxBodySize = 64 << 20
+)
+
+// DefaultConfig returns a config with no faults and every default filled in.
+func DefaultConfig() *Config {
+	c := &Config{}
+	c.SetDefaults()
+	return c
+}
+
+// SetDefaults fills in zero fields.
+func (c *Config) SetDefaults() {
+	if c.Response.Status == 0 {
+		c.Response.Status = DefaultStatus
+	}
+	if c.Response.BodySize == 0 {
+		c.Response.BodySize = DefaultBodySize
+	}
+	if c.Limits.MaxHeaderBytes == 0 {
+		c.Limits.MaxHeaderBytes = DefaultMaxHeaderBytes
+	}
+	if c.Limits.HeaderTimeout == 0 {
+		c.Limits.HeaderTimeout = DefaultHeaderTimeout
+	}
+	if c.Limits.BodyTimeout == 0 {
+		c.Limits.BodyTimeout = DefaultBodyTimeout
+	}
+	if c.FaultHeader == nil {
+		on := true
+		c.FaultHeader = &on
+	}
+}
+
+// Validate reports every problem in c, joined. Faults are named by their position.
+func (c *Config) Validate() error {
+	errs := c.validateOwn()
+	for i, f := range c.Faults {
+		if err := validateFault(f); err != nil {
+			errs = append(errs, fmt.Errorf("faults[%d]: %w", i, err))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+func (c *Config) validateOwn() []error {
+	var errs []error
+	if c.Response.Status < 200 || c.Response.Status > 599 {
+		errs = append(errs, fmt.Errorf("response.status: %d is not allowed; allowed: 200 to 599", c.Response.Status))
+	}
+	if c.Response.BodySize < 0 || c.Response.BodySize > MaxBodySize {
+		errs = append(errs, fmt.Errorf("response.body-size: %d is not allowed; allowed: 0 to %d", c.Response.BodySize, MaxBodySize))
+	}
+	if c.Limits.MaxHeaderBytes < 256 || c.Limits.MaxHeaderBytes > 1<<20 {
+		errs = append(errs, fmt.Errorf("limits.max-header-bytes: %d is not allowed; allowed: 256 to 1048576", c.Limits.MaxHeaderBytes))
+	}
+	return errs
+}
+
+func validateFault(f Fault) error {
+	return errors.Join(f.Validate(), f.Sel().validate(f.Kind(), phaseOf(f)))
+}
+
+// rawConfig is Config as it appears in YAML, with the fault list still undecoded.
+type rawConfig struct {
+	Seed        uint64         `yaml:"seed"`
+	Response    ResponseConfig `yaml:"response"`
+	Limits      Limits         `yaml:"limits"`
+	FaultHeader *bool          `yaml:"fault-header"`
+	Faults      []yaml.Node    `yaml:"faults"`
+}
+
+// LoadConfig reads and validates a config file. Errors name the file and the line.
+func LoadConfig(path string) (*Config, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("reading fault config: %w", err)
+	}
+	return ParseConfig(b, path)
+}
+
+// ParseConfig decodes and validates a config document; name prefixes every error message.
+func ParseConfig(b []byte, name string) (*Config, error) {
+	var doc yaml.Node
+	dec := yaml.NewDecoder(bytes.NewReader(b))
+	if err := dec.Decode(&doc); err != nil {
+		if err.Error() == "EOF" {
+			return nil, fmt.Errorf("%s: %w: the document is empty", name, ErrInvalidConfig)
+		}
+		return nil, fmt.Errorf("%s: %w: %v", name, ErrInvalidConfig, err)
+	}
+	var raw rawConfig
+	var errs []error
+	if err := yamlconf.Decode(&doc, &raw, "config"); err != nil {
+		errs = append(errs, err)
+	}
+	c := &Config{Seed: raw.Seed, Response: raw.Response, Limits: raw.Limits, FaultHeader: raw.FaultHeader}
+	c.SetDefaults()
+	errs = append(errs, c.validateOwn()...)
+	for i := range raw.Faults {
+		n := &raw.Faults[i]
+		f, err := decodeFault(n, fmt.Sprintf("faults[%d]", i))
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		if err := validateFault(f); err != nil {
+			errs = append(errs, &yamlconf.Error{Line: n.Line, Column: n.Column, Msg: fmt.Sprintf("faults[%d]: %v", i, err)})
+			continue
+		}
+		c.Faults = append(c.Faults, f)
+	}
+	if len(errs) > 0 {
+		return nil, prefixErrors(name, errs)
+	}
+	return c, nil
+}
+
+// prefixErrors puts "name:" before each error (giving "file:line:col: msg") and marks the
+// whole as ErrInvalidConfig.
+func prefixErrors(name string, errs []error) error {
+	var lines []string
+	var flat func(error)
+	flat = func(err error) {
+		if j, ok := err.(interface{ Unwrap() []error }); ok {
+			for _, e := range j.Unwrap() {
+				flat(e)
+			}
+			return
+		}
+		lines = append(lines, name+":"+err.Error())
+	}
+	for _, e := range errs {
+		flat(e)
+	}
+	return fmt.Errorf("%w:\n  %s", ErrInvalidConfig, strings.Join(lines, "\n  "))
+}
+
+// decodeFault turns one mapping node ({kind: rst-headers, after-bytes: 20, ...}) into a Fault.
+func decodeFault(n *yaml.Node, where string) (Fault, error) {
+	pos := func(msg string) error { return &yamlconf.Error{Line: n.Line, Column: n.Column, Msg: where + ": " + msg} }
+	if n.Kind != yaml.MappingNode {
+		return nil, pos("a fault is a mapping with a kind, e.g. {kind: idle-close, timeout: 5s}")
+	}
+	var kind string
+	params := &yaml.Node{Kind: yaml.MappingNode, Tag: "!!map", Line: n.Line, Column: n.Column}
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		if n.Content[i].Value == "kind" {
+			kind = n.Content[i+1].Value
+			continue
+		}
+		params.Content = append(params.Content, n.Content[i], n.Content[i+1])
+	}
+	if kind == "" {
+		return nil, pos("kind is missing; allowed: " + strings.Join(Kinds(), ", "))
+	}
+	f, err := NewFault(kind)
+	if err != nil {
+		return nil, pos(err.Error())
+	}
+	if err := yamlconf.Decode(params, f, fmt.Sprintf("%s (%s)", where, kind)); err != nil {
+		return nil, err
+	}
+	return f, nil
+}
+
+// ParseFaultSpec parses the command-line form "KIND[:k=v,k=v...]" of a fault.
+func ParseFaultSpec(spec string) (Fault, error) {
+	kind, params, _ := strings.Cut(spec, ":")
+	f, err := parseSpec(kind, params, ",")
+	if err != nil {
+		return nil, fmt.Errorf("--fault %q: %w", spec, err)
+	}
+	return f, nil
+}
+
+// parseFaultHeader parses the X-Gatecrash-Fault form "KIND[;k=v;k=v...]".
+func parseFaultHeader(v string) (Fault, error) {
+	kind, params, _ := strings.Cut(v, ";")
+	f, err := parseSpec(strings.TrimSpace(kind), params, ";")
+	if err != nil {
+		return nil, fmt.Errorf("X-Gatecrash-Fault %q: %w", v, err)
+	}
+	return f, nil
+}
+
+func parseSpec(kind, params, sep string) (Fault, error) {
+	f, err := NewFault(kind)
+	if err != nil {
+		return nil, err
+	}
+	m := &yaml.Node{Kind: yaml.MappingNode, Tag: "!!map"}
+	allowed := fieldsOf(f)
+	if strings.TrimSpace(params) != "" {
+		for _, kv := range strings.Split(params, sep) {
+			k, v, ok := strings.Cut(strings.TrimSpace(kv), "=")
+			if !ok || k == "" {
+				return nil, fmt.Errorf("%s: parameter %q is not key=value; allowed keys: %s", kind, kv, strings.Join(allowed, ", "))
+			}
+			m.Content = append(m.Content,
+				&yaml.Node{Kind: yaml.ScalarNode, Value: strings.TrimSpace(k)},
+				&yaml.Node{Kind: yaml.ScalarNode, Value: strings.TrimSpace(v)})
+		}
+	}
+	if err := yamlconf.Decode(m, f, kind); err != nil {
+		return nil, err
+	}
+	if err := validateFault(f); err != nil {
+		return nil, err
+	}
+	return f, nil
+}
+
+// MarshalYAML writes c in the file format ParseConfig reads.
+func (c *Config) MarshalYAML() (any, error) {
+	faults := make([]*yaml.Node, 0, len(c.Faults))
+	for _, f := range c.Faults {
+		var n yaml.Node
+		if err := n.Encode(f); err != nil {
+			return nil, err
+		}
+		n.Content = append([]*yaml.Node{
+			{Kind: yaml.ScalarNode, Value: "kind"}, {Kind: yaml.ScalarNode, Value: f.Kind()},
+		}, n.Content...)
+		faults = append(faults, &n)
+	}
+	return struct {
+		Seed        uint64         `yaml:"seed"`
+		Response    ResponseConfig `yaml:"response"`
+		Limits      Limits         `yaml:"limits"`
+		FaultHeader *bool          `yaml:"fault-header,omitempty"`
+		Faults      []*yaml.Node   `yaml:"faults"`
+	}{c.Seed, c.Response, c.Limits, c.FaultHeader, faults}, nil
+}
+
+func reflectType(v any) reflect.Type { return reflect.TypeOf(v) }

@@ -1,0 +1,79 @@
+package faultserver
+
+import (
+	"errors"
+	"fmt"
+	"strconv"
+)
+
+// CutBody sends the response head announcing a BodySize-byte body, then only AfterBytes bytes
+// of it, then closes (F4). With Content-Length the client is short of the declared length;
+// with chunked the stream stops inside a chunk and the last chunk never comes. HTTP/1.0
+// requests always get Content-Length. A HEAD request gets the head, then the close.
+type CutBody struct {
+	Selector `yaml:",inline"`
+	// BodySize is the body length the head announces.
+	BodySize int `yaml:"body-size"`
+	// AfterBytes is how many body bytes are sent before the close.
+	AfterBytes int `yaml:"after-bytes"`
+	// Chunked uses Transfer-Encoding: chunked instead of Content-Length.
+	Chunked bool `yaml:"chunked,omitempty"`
+	// Close is fin or rst.
+	Close CloseMode `yaml:"close"`
+}
+
+func init() {
+	register("cut-body", func() Fault { return &CutBody{BodySize: 1024, AfterBytes: 512, Close: CloseFIN} })
+}
+
+// Kind returns "cut-body".
+func (f *CutBody) Kind() string { return "cut-body" }
+
+// Validate reports problems with the parameters.
+func (f *CutBody) Validate() error {
+	var errs []error
+	if f.BodySize < 1 || f.BodySize > MaxBodySize {
+		errs = append(errs, fmt.Errorf("cut-body: body-size: %d is not allowed; allowed: 1 to %d", f.BodySize, MaxBodySize))
+	}
+	if f.AfterBytes < 0 || f.AfterBytes >= f.BodySize {
+		errs = append(errs, fmt.Errorf("cut-body: after-bytes: %d is not allowed; allowed: 0 to body-size-1 (%d)", f.AfterBytes, f.BodySize-1))
+	}
+	return errors.Join(append(errs, f.Close.validate("cut-body"))...)
+}
+
+func (f *CutBody) respond(c *conn, p *Plan, req *Request) (bool, error) {
+	chunked := f.Chunked && req.Minor == 1
+	b := renderHead(c.wbuf[:0], p.cfg.Response.Status, f.BodySize, chunked, modeFor(req, !req.Close))
+	if !isHEAD(req) {
+		payload := Payload(f.BodySize)
+		if chunked {
+			b = appendChunkedCut(b, payload, f.AfterBytes)
+		} else {
+			b = append(b, payload[:f.AfterBytes]...)
+		}
+	}
+	c.wbuf = b
+	if _, err := c.nc.Write(b); err != nil {
+		return false, err
+	}
+	c.closeAs(f.Close)
+	return false, nil
+}
+
+// appendChunkedCut appends payload framed as chunks of at most chunkSize, stopping right after
+// payload byte cut (inside a chunk, before its CRLF).
+func appendChunkedCut(b, payload []byte, cut int) []byte {
+	for off := 0; off < len(payload); off += chunkSize {
+		end := min(off+chunkSize, len(payload))
+		b = strconv.AppendInt(b, int64(end-off), 16)
+		b = append(b, "\r\n"...)
+		if cut <= end {
+			return append(b, payload[off:cut]...)
+		}
+		b = append(b, payload[off:end]...)
+		b = append(b, "\r\n"...)
+	}
+	return b
+}
+
+var _ ResponseFault = (*CutBody)(nil)

@@ -1,0 +1,77 @@
+package faultserver
+
+import (
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/gatecrash/gatecrash/internal/yamlconf"
+)
+
+// Delay slows the normal response (F7): HeadDelay before the first byte of the head, then the
+// body dripped at BodyRate bytes per second. A proxy's read timeout turns this into a 504.
+type Delay struct {
+	Selector `yaml:",inline"`
+	// HeadDelay is the wait before the response head.
+	HeadDelay yamlconf.Duration `yaml:"head-delay,omitempty"`
+	// BodyRate, when > 0, sends the body (with its chunk framing) at this many bytes per second.
+	BodyRate int `yaml:"body-rate,omitempty"`
+}
+
+func init() {
+	register("delay", func() Fault { return &Delay{} })
+}
+
+// Kind returns "delay".
+func (f *Delay) Kind() string { return "delay" }
+
+// Validate reports problems with the parameters.
+func (f *Delay) Validate() error {
+	var errs []error
+	if f.BodyRate < 0 {
+		errs = append(errs, fmt.Errorf("delay: body-rate: %d is not allowed; allowed: 0 (no drip) or more bytes per second", f.BodyRate))
+	}
+	if f.HeadDelay == 0 && f.BodyRate == 0 {
+		errs = append(errs, fmt.Errorf("delay: set head-delay (e.g. 2s) or body-rate (bytes per second), or both"))
+	}
+	return errors.Join(errs...)
+}
+
+// dripInterval is how often a dripped body gets its next slice.
+const dripInterval = 50 * time.Millisecond
+
+func (f *Delay) respond(c *conn, p *Plan, req *Request) (bool, error) {
+	keep := !req.Close
+	if !c.wait(f.HeadDelay.D()) {
+		c.closeAs(CloseFIN)
+		return false, nil
+	}
+	wire := p.resp.bytesFor(req, keep)
+	if f.BodyRate == 0 {
+		_, err := c.nc.Write(wire)
+		return keep, err
+	}
+	m := modeFor(req, keep)
+	head, body := wire[:p.resp.headLen[m]], wire[p.resp.headLen[m]:]
+	if _, err := c.nc.Write(head); err != nil {
+		return false, err
+	}
+	step, every := f.BodyRate*int(dripInterval)/int(time.Second), dripInterval
+	if step < 1 {
+		step, every = 1, time.Second/time.Duration(f.BodyRate)
+	}
+	for len(body) > 0 {
+		if !c.wait(every) {
+			c.closeAs(CloseFIN)
+			return false, nil
+		}
+		n := min(step, len(body))
+		if _, err := c.nc.Write(body[:n]); err != nil {
+			return false, err
+		}
+		body = body[n:]
+	}
+	return keep, nil
+}
+
+var _ ResponseFault = (*Delay)(nil)

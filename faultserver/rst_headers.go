@@ -1,0 +1,42 @@
+package faultserver
+
+import "fmt"
+
+// RSTHeaders writes the first AfterBytes bytes of the normal response head, waits until the
+// peer has acknowledged them, then resets the connection (F3). The default, 17, is exactly the
+// status line "HTTP/1.1 200 OK\r\n". A value past the end of the head sends the whole head and
+// no body.
+type RSTHeaders struct {
+	Selector `yaml:",inline"`
+	// AfterBytes is how many bytes of the response head are sent before the RST.
+	AfterBytes int `yaml:"after-bytes"`
+}
+
+func init() {
+	register("rst-headers", func() Fault { return &RSTHeaders{AfterBytes: 17} })
+}
+
+// Kind returns "rst-headers".
+func (f *RSTHeaders) Kind() string { return "rst-headers" }
+
+// Validate reports problems with the parameters.
+func (f *RSTHeaders) Validate() error {
+	if f.AfterBytes < 0 {
+		return fmt.Errorf("rst-headers: after-bytes: %d is not allowed; allowed: 0 or more", f.AfterBytes)
+	}
+	return nil
+}
+
+func (f *RSTHeaders) respond(c *conn, p *Plan, req *Request) (bool, error) {
+	m := modeFor(req, !req.Close)
+	head := p.resp.wire[m][:p.resp.headLen[m]]
+	if n := min(f.AfterBytes, len(head)); n > 0 {
+		if _, err := c.nc.Write(head[:n]); err != nil {
+			return false, err
+		}
+	}
+	c.closeAs(CloseRST)
+	return false, nil
+}
+
+var _ ResponseFault = (*RSTHeaders)(nil)

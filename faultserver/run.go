@@ -1,0 +1,107 @@
+package faultserver
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"time"
+
+	"golang.org/x/sync/errgroup"
+)
+
+// RunOptions is what `gatecrash serve` runs: a config and the addresses to listen on.
+type RunOptions struct {
+	Config *Config
+	// Listen is the plain HTTP address ("" for none); TLSListen the TLS one ("" for none).
+	Listen, TLSListen string
+	// Admin is the admin HTTP address ("" for none).
+	Admin string
+	// Certificate for TLS; nil generates a self-signed one.
+	Certificate *tls.Certificate
+	// Log receives one line per listener once it is ready. Nil discards.
+	Log io.Writer
+}
+
+// Run listens where opts says and serves until ctx ends, then shuts everything down and
+// returns the final ground-truth counters. Listen errors are returned before serving starts.
+func Run(ctx context.Context, opts RunOptions) (Stats, error) {
+	var srvOpts []Option
+	if opts.Certificate != nil {
+		srvOpts = append(srvOpts, WithCertificate(*opts.Certificate))
+	}
+	s, err := New(opts.Config, srvOpts...)
+	if err != nil {
+		return Stats{}, err
+	}
+	if opts.Listen == "" && opts.TLSListen == "" {
+		return Stats{}, errors.New("nothing to serve: give an HTTP or a TLS listen address")
+	}
+	logw := opts.Log
+	if logw == nil {
+		logw = io.Discard
+	}
+	var lns []net.Listener
+	closeAll := func() {
+		for _, ln := range lns {
+			ln.Close()
+		}
+	}
+	listen := func(role, addr string) (net.Listener, error) {
+		ln, err := net.Listen("tcp", addr)
+		if err != nil {
+			closeAll()
+			return nil, fmt.Errorf("%s listener on %s: %w", role, addr, err)
+		}
+		lns = append(lns, ln)
+		return ln, nil
+	}
+	var plain, tlsLn, admin net.Listener
+	if opts.Listen != "" {
+		if plain, err = listen("HTTP", opts.Listen); err != nil {
+			return Stats{}, err
+		}
+	}
+	if opts.TLSListen != "" {
+		if tlsLn, err = listen("TLS", opts.TLSListen); err != nil {
+			return Stats{}, err
+		}
+	}
+	if opts.Admin != "" {
+		if admin, err = listen("admin", opts.Admin); err != nil {
+			return Stats{}, err
+		}
+	}
+
+	g, gctx := errgroup.WithContext(ctx)
+	if plain != nil {
+		fmt.Fprintf(logw, "fault server: http://%s\n", plain.Addr())
+		g.Go(func() error { return s.Serve(gctx, plain) })
+	}
+	if tlsLn != nil {
+		fmt.Fprintf(logw, "fault server: https://%s (self-signed unless a certificate was given)\n", tlsLn.Addr())
+		g.Go(func() error { return s.ServeTLS(gctx, tlsLn) })
+	}
+	if admin != nil {
+		fmt.Fprintf(logw, "admin: http://%s/stats /metrics /faults\n", admin.Addr())
+		hs := &http.Server{Handler: s.AdminHandler(), ReadHeaderTimeout: 10 * time.Second}
+		g.Go(func() error {
+			if err := hs.Serve(admin); !errors.Is(err, http.ErrServerClosed) {
+				return fmt.Errorf("admin listener: %w", err)
+			}
+			return nil
+		})
+		g.Go(func() error {
+			<-gctx.Done()
+			sctx, cancel := context.WithTimeout(context.Background(), time.Second)
+			defer cancel()
+			hs.Shutdown(sctx)
+			return nil
+		})
+	}
+	err = g.Wait()
+	return s.Stats(), err
+}

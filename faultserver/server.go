@@ -1,0 +1,264 @@
+package faultserver
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+)
+
+// Plan is a validated Config compiled for serving: faults sorted by the phase they act in and
+// the normal response pre-rendered. A server swaps whole plans atomically.
+type Plan struct {
+	cfg       *Config
+	resp      *canned
+	handshake []HandshakeFault
+	idle      []IdleFault
+	preHead   []RequestFault // request faults decided when a request's first byte arrives
+	postHead  []RequestFault // request faults that need the head (match)
+	response  []ResponseFault
+}
+
+func compile(cfg *Config) (*Plan, error) {
+	cfg.SetDefaults()
+	if err := cfg.Validate(); err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrInvalidConfig, err)
+	}
+	p := &Plan{cfg: cfg, resp: newCanned(cfg.Response.Status, Payload(cfg.Response.BodySize), cfg.Response.Chunked)}
+	for _, f := range cfg.Faults {
+		switch f := f.(type) {
+		case HandshakeFault:
+			p.handshake = append(p.handshake, f)
+		case IdleFault:
+			p.idle = append(p.idle, f)
+		case RequestFault:
+			if f.Sel().Match != "" {
+				p.postHead = append(p.postHead, f)
+			} else {
+				p.preHead = append(p.preHead, f)
+			}
+		case ResponseFault:
+			p.response = append(p.response, f)
+		}
+	}
+	return p, nil
+}
+
+// Server is the fault-injecting origin. Create it with New, then call Serve and/or ServeTLS
+// (each blocks until its context ends). SetConfig, Config and Stats are safe to call at any
+// time from any goroutine.
+type Server struct {
+	plan   atomic.Pointer[Plan]
+	stats  *stats
+	nextID atomic.Uint64
+
+	tlsMu  sync.Mutex
+	tlsCfg *tls.Config
+}
+
+// Option configures injected plumbing of a Server.
+type Option func(*Server)
+
+// WithCertificate makes ServeTLS present cert instead of a generated self-signed one.
+func WithCertificate(cert tls.Certificate) Option {
+	return func(s *Server) { s.tlsCfg = serverTLSConfig(cert) }
+}
+
+// New returns a server that serves cfg. The config is defaulted and validated.
+func New(cfg *Config, opts ...Option) (*Server, error) {
+	if cfg == nil {
+		cfg = &Config{}
+	}
+	s := &Server{stats: newStats()}
+	for _, o := range opts {
+		o(s)
+	}
+	if err := s.SetConfig(cfg); err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+// SetConfig replaces the fault plan (and response and limits) for every request that starts
+// afterwards. An invalid config is rejected and the old plan stays.
+func (s *Server) SetConfig(cfg *Config) error {
+	p, err := compile(cfg)
+	if err != nil {
+		return err
+	}
+	s.plan.Store(p)
+	return nil
+}
+
+// Config returns the config being served. The caller must not modify it.
+func (s *Server) Config() *Config { return s.plan.Load().cfg }
+
+// Stats returns a snapshot of the ground-truth counters.
+func (s *Server) Stats() Stats { return s.stats.snapshot() }
+
+// Serve accepts plain HTTP connections on ln until ctx ends, then closes ln and every
+// connection it accepted, and returns after their goroutines have exited. It returns nil
+// when ctx ended it.
+func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
+	return s.serve(ctx, ln, false)
+}
+
+// ServeTLS is Serve for TLS: each accepted connection first passes the handshake faults
+// (tls-stall), then completes a TLS handshake with the server's certificate.
+func (s *Server) ServeTLS(ctx context.Context, ln net.Listener) error {
+	if _, err := s.tlsConfig(); err != nil {
+		return err
+	}
+	return s.serve(ctx, ln, true)
+}
+
+func (s *Server) tlsConfig() (*tls.Config, error) {
+	s.tlsMu.Lock()
+	defer s.tlsMu.Unlock()
+	if s.tlsCfg == nil {
+		cert, err := SelfSignedCertificate()
+		if err != nil {
+			return nil, fmt.Errorf("generating TLS certificate: %w", err)
+		}
+		s.tlsCfg = serverTLSConfig(cert)
+	}
+	return s.tlsCfg, nil
+}
+
+// tracker remembers the open connections of one Serve call so that shutdown can close them.
+type tracker struct {
+	mu    sync.Mutex
+	conns map[net.Conn]struct{}
+	done  bool
+	wg    sync.WaitGroup
+}
+
+func (t *tracker) add(c net.Conn) bool {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.done {
+		return false
+	}
+	t.conns[c] = struct{}{}
+	t.wg.Add(1)
+	return true
+}
+
+func (t *tracker) remove(c net.Conn) {
+	t.mu.Lock()
+	delete(t.conns, c)
+	t.mu.Unlock()
+	t.wg.Done()
+}
+
+func (t *tracker) closeAll() {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.done = true
+	for c := range t.conns {
+		c.Close()
+	}
+}
+
+func (s *Server) serve(ctx context.Context, ln net.Listener, useTLS bool) error {
+	t := &tracker{conns: map[net.Conn]struct{}{}}
+	stop := context.AfterFunc(ctx, func() {
+		ln.Close()
+		t.closeAll()
+	})
+	defer stop()
+	var err error
+	backoff := 5 * time.Millisecond
+	for {
+		nc, aerr := ln.Accept()
+		if aerr != nil {
+			if ctx.Err() != nil {
+				break
+			}
+			var ne net.Error
+			if errors.As(aerr, &ne) && ne.Timeout() || isTemporaryAccept(aerr) {
+				time.Sleep(backoff) // EMFILE and the like: back off instead of spinning
+				backoff = min(2*backoff, time.Second)
+				continue
+			}
+			err = fmt.Errorf("accepting on %s: %w", ln.Addr(), aerr)
+			break
+		}
+		backoff = 5 * time.Millisecond
+		if !t.add(nc) {
+			nc.Close()
+			break
+		}
+		s.stats.connsAccepted.Add(1)
+		s.stats.connsOpen.Add(1)
+		go func() {
+			defer t.remove(nc)
+			defer s.stats.connsOpen.Add(-1)
+			c := s.newConn(ctx, nc)
+			if useTLS && !c.startTLS() {
+				return
+			}
+			c.serve()
+		}()
+	}
+	stop()
+	ln.Close()
+	t.closeAll()
+	t.wg.Wait()
+	return err
+}
+
+// isTemporaryAccept reports accept errors worth retrying (too many open files, a connection
+// aborted before accept).
+func isTemporaryAccept(err error) bool {
+	for _, e := range temporaryAcceptErrors {
+		if errors.Is(err, e) {
+			return true
+		}
+	}
+	return false
+}
+
+// startTLS runs the handshake faults and then the TLS handshake; it reports whether the
+// connection goes on to serve requests.
+func (c *conn) startTLS() bool {
+	p := c.srv.plan.Load()
+	in := selInput{rng: c.rng}
+	for _, f := range p.handshake {
+		if f.Sel().fires(&in) {
+			c.srv.stats.fault(f.Kind())
+			if !f.stall(c) {
+				c.closeAs(CloseFIN)
+				return false
+			}
+			break
+		}
+	}
+	cfg, err := c.srv.tlsConfig()
+	if err != nil {
+		c.closeAs(CloseFIN)
+		return false
+	}
+	tc := tls.Server(c.nc, cfg)
+	tc.SetDeadline(time.Now().Add(p.cfg.Limits.HeaderTimeout.D()))
+	if err := tc.HandshakeContext(c.ctx); err != nil {
+		c.srv.stats.tlsHandshakeErrs.Add(1)
+		if errors.Is(err, io.EOF) || errors.Is(err, syscall.ECONNRESET) {
+			c.peerGone(err)
+		} else {
+			c.closeAs(CloseFIN) // the client spoke no TLS, or offered nothing we accept
+		}
+		return false
+	}
+	tc.SetDeadline(time.Time{})
+	c.srv.stats.tlsHandshakes.Add(1)
+	c.nc = tc
+	c.lastDone = time.Now()
+	return true
+}

@@ -1,0 +1,167 @@
+package faultserver
+
+import (
+	"fmt"
+	"io"
+	"sort"
+	"sync/atomic"
+)
+
+// stats is the ground truth: what the server saw and did, counted with atomics so that every
+// connection goroutine can record without contention.
+type stats struct {
+	connsAccepted    atomic.Uint64
+	connsOpen        atomic.Int64
+	tlsHandshakes    atomic.Uint64
+	tlsHandshakeErrs atomic.Uint64
+	requestsStarted  atomic.Uint64
+	requestsRead     atomic.Uint64
+	responses        atomic.Uint64
+	badRequests      atomic.Uint64
+	serverFIN        atomic.Uint64
+	serverRST        atomic.Uint64
+	peerFIN          atomic.Uint64
+	peerRST          atomic.Uint64
+	faults           map[string]*atomic.Uint64 // by kind; keys fixed at construction
+}
+
+func newStats() *stats {
+	s := &stats{faults: make(map[string]*atomic.Uint64, len(registry))}
+	for k := range registry {
+		s.faults[k] = new(atomic.Uint64)
+	}
+	return s
+}
+
+func (s *stats) fault(kind string) { s.faults[kind].Add(1) }
+
+// Stats is a snapshot of the ground-truth counters. All counts are totals since start.
+type Stats struct {
+	// ConnectionsAccepted counts TCP connections accepted on every listener.
+	ConnectionsAccepted uint64 `json:"connections_accepted"`
+	// ConnectionsOpen is the number open at the time of the snapshot.
+	ConnectionsOpen int64 `json:"connections_open"`
+	// TLSHandshakes counts completed handshakes; TLSHandshakeErrors failed ones.
+	TLSHandshakes      uint64 `json:"tls_handshakes"`
+	TLSHandshakeErrors uint64 `json:"tls_handshake_errors"`
+	// RequestsStarted counts requests of which at least one byte arrived; RequestsRead those
+	// whose whole head was read. A client that retries shows up here twice.
+	RequestsStarted uint64 `json:"requests_started"`
+	RequestsRead    uint64 `json:"requests_read"`
+	// ResponsesCompleted counts responses written in full (fault or not).
+	ResponsesCompleted uint64 `json:"responses_completed"`
+	// BadRequests counts requests answered 400/408/417/431/501/505 by the parser.
+	BadRequests uint64 `json:"bad_requests"`
+	// Closes counts connection ends by who ended them and how.
+	Closes Closes `json:"closes"`
+	// Faults counts faults that acted, by kind (every kind is present).
+	Faults map[string]uint64 `json:"faults"`
+}
+
+// Closes counts connection ends. Server closes are counted by what the server's kernel sent:
+// a normal close with unread request bytes goes out as an RST and is counted as one.
+type Closes struct {
+	ServerFIN uint64 `json:"server_fin"`
+	ServerRST uint64 `json:"server_rst"`
+	PeerFIN   uint64 `json:"peer_fin"`
+	PeerRST   uint64 `json:"peer_rst"`
+}
+
+// FaultsTotal sums Faults over all kinds.
+func (s Stats) FaultsTotal() uint64 {
+	var n uint64
+	for _, v := range s.Faults {
+		n += v
+	}
+	return n
+}
+
+func (s *stats) snapshot() Stats {
+	out := Stats{
+		ConnectionsAccepted: s.connsAccepted.Load(),
+		ConnectionsOpen:     s.connsOpen.Load(),
+		TLSHandshakes:       s.tlsHandshakes.Load(),
+		TLSHandshakeErrors:  s.tlsHandshakeErrs.Load(),
+		RequestsStarted:     s.requestsStarted.Load(),
+		RequestsRead:        s.requestsRead.Load(),
+		ResponsesCompleted:  s.responses.Load(),
+		BadRequests:         s.badRequests.Load(),
+		Closes: Closes{
+			ServerFIN: s.serverFIN.Load(), ServerRST: s.serverRST.Load(),
+			PeerFIN: s.peerFIN.Load(), PeerRST: s.peerRST.Load(),
+		},
+		Faults: make(map[string]uint64, len(s.faults)),
+	}
+	for k, v := range s.faults {
+		out.Faults[k] = v.Load()
+	}
+	return out
+}
+
+// WritePrometheus writes s in the Prometheus text exposition format.
+func (s Stats) WritePrometheus(w io.Writer) error {
+	var err error
+	p := func(format string, args ...any) {
+		if err == nil {
+			_, err = fmt.Fprintf(w, format, args...)
+		}
+	}
+	counter := func(name, help string, v uint64) {
+		p("# HELP %s %s\n# TYPE %s counter\n%s %d\n", name, help, name, name, v)
+	}
+	counter("gatecrash_origin_connections_accepted_total", "TCP connections accepted.", s.ConnectionsAccepted)
+	p("# HELP gatecrash_origin_connections_open Connections currently open.\n# TYPE gatecrash_origin_connections_open gauge\ngatecrash_origin_connections_open %d\n", s.ConnectionsOpen)
+	counter("gatecrash_origin_tls_handshakes_total", "TLS handshakes completed.", s.TLSHandshakes)
+	counter("gatecrash_origin_tls_handshake_errors_total", "TLS handshakes failed.", s.TLSHandshakeErrors)
+	counter("gatecrash_origin_requests_started_total", "Requests of which at least one byte arrived.", s.RequestsStarted)
+	counter("gatecrash_origin_requests_read_total", "Requests whose head was read completely.", s.RequestsRead)
+	counter("gatecrash_origin_responses_completed_total", "Responses written completely.", s.ResponsesCompleted)
+	counter("gatecrash_origin_bad_requests_total", "Requests rejected by the parser.", s.BadRequests)
+	p("# HELP gatecrash_origin_closes_total Connection ends by side and style.\n# TYPE gatecrash_origin_closes_total counter\n")
+	p("gatecrash_origin_closes_total{side=\"server\",style=\"fin\"} %d\n", s.Closes.ServerFIN)
+	p("gatecrash_origin_closes_total{side=\"server\",style=\"rst\"} %d\n", s.Closes.ServerRST)
+	p("gatecrash_origin_closes_total{side=\"peer\",style=\"fin\"} %d\n", s.Closes.PeerFIN)
+	p("gatecrash_origin_closes_total{side=\"peer\",style=\"rst\"} %d\n", s.Closes.PeerRST)
+	p("# HELP gatecrash_origin_faults_injected_total Faults that acted, by kind.\n# TYPE gatecrash_origin_faults_injected_total counter\n")
+	kinds := make([]string, 0, len(s.Faults))
+	for k := range s.Faults {
+		kinds = append(kinds, k)
+	}
+	sort.Strings(kinds)
+	for _, k := range kinds {
+		p("gatecrash_origin_faults_injected_total{kind=%q} %d\n", k, s.Faults[k])
+	}
+	return err
+}
+
+// WriteText writes s as an aligned, human-readable summary.
+func (s Stats) WriteText(w io.Writer) error {
+	var err error
+	p := func(format string, args ...any) {
+		if err == nil {
+			_, err = fmt.Fprintf(w, format, args...)
+		}
+	}
+	p("connections accepted   %d (open %d)\n", s.ConnectionsAccepted, s.ConnectionsOpen)
+	if s.TLSHandshakes+s.TLSHandshakeErrors > 0 {
+		p("tls handshakes         %d (failed %d)\n", s.TLSHandshakes, s.TLSHandshakeErrors)
+	}
+	p("requests started       %d\n", s.RequestsStarted)
+	p("requests read          %d\n", s.RequestsRead)
+	p("responses completed    %d\n", s.ResponsesCompleted)
+	p("bad requests           %d\n", s.BadRequests)
+	p("closes by server       fin %d, rst %d\n", s.Closes.ServerFIN, s.Closes.ServerRST)
+	p("closes by peer         fin %d, rst %d\n", s.Closes.PeerFIN, s.Closes.PeerRST)
+	kinds := make([]string, 0, len(s.Faults))
+	for k, v := range s.Faults {
+		if v > 0 {
+			kinds = append(kinds, k)
+		}
+	}
+	sort.Strings(kinds)
+	p("faults injected        %d\n", s.FaultsTotal())
+	for _, k := range kinds {
+		p("  %-20s %d\n", k, s.Faults[k])
+	}
+	return err
+}
