@@ -200,7 +200,9 @@ func prefixErrors(name string, errs []error) error {
 
 // decodeFault turns one mapping node ({kind: rst-headers, after-bytes: 20, ...}) into a Fault.
 func decodeFault(n *yaml.Node, where string) (Fault, error) {
-	pos := func(msg string) error { return &yamlconf.Error{Line: n.Line, Column: n.Column, Msg: where + ": " + msg} }
+	pos := func(msg string) error {
+		return &yamlconf.Error{Line: n.Line, Column: n.Column, Msg: where + ": " + msg}
+	}
 	if n.Kind != yaml.MappingNode {
 		return nil, pos("a fault is a mapping with a kind, e.g. {kind: idle-close, timeout: 5s}")
 	}
