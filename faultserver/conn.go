@@ -42,7 +42,7 @@ const readBufSize = 4096
 func (s *Server) newConn(ctx context.Context, nc net.Conn) *conn {
 	id := s.nextID.Add(1)
 	c := &conn{ctx: ctx, srv: s, id: id, nc: nc, lastDone: time.Now(),
-		rng: rand.New(rand.NewPCG(s.plan.Load().cfg.Seed, id))}
+		rng: newRand(s.plan.Load().cfg.Seed, id)}
 	if tc, ok := nc.(*net.TCPConn); ok {
 		c.raw = tc
 	}
@@ -61,7 +61,9 @@ func (c *conn) serve() {
 		if !ok {
 			return
 		}
-		if !c.serveRequest(plan, idle) {
+		// The plan may have been replaced while the connection sat idle: a request uses the
+		// plan in force when it arrives.
+		if !c.serveRequest(c.srv.plan.Load(), idle) {
 			return
 		}
 	}
@@ -416,11 +418,12 @@ func (c *conn) closeAs(mode CloseMode) {
 		return
 	}
 	c.closed = true
+	// Counted before the syscall, so a peer never sees a close the counters do not show yet.
 	if mode == CloseRST && c.raw != nil {
 		c.waitSent()
+		c.srv.stats.serverRST.Add(1)
 		c.raw.SetLinger(0)
 		c.raw.Close()
-		c.srv.stats.serverRST.Add(1)
 		return
 	}
 	if c.unreadInKernel() > 0 {

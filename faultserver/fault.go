@@ -229,3 +229,9 @@ func fieldsOf(f Fault) []string {
 	sort.Strings(out)
 	return out
 }
+
+// randT is the random source type used by selectors and jitter.
+type randT = rand.Rand
+
+// newRand returns the random stream for connection id under seed.
+func newRand(seed, id uint64) *rand.Rand { return rand.New(rand.NewPCG(seed, id)) }

@@ -1,0 +1,79 @@
+package yamlconf
+
+import (
+	"strings"
+	"testing"
+	"time"
+
+	"gopkg.in/yaml.v3"
+)
+
+type inner struct {
+	Every int `yaml:"every"`
+}
+
+type sample struct {
+	inner   `yaml:",inline"`
+	Timeout Duration          `yaml:"timeout"`
+	Name    string            `yaml:"name"`
+	Nested  struct{ A int }   `yaml:"nested"`
+	List    []inner           `yaml:"list"`
+	ByName  map[string]*inner `yaml:"by-name"`
+}
+
+func decode(t *testing.T, doc string) (sample, error) {
+	t.Helper()
+	var n yaml.Node
+	if err := yaml.Unmarshal([]byte(doc), &n); err != nil {
+		t.Fatal(err)
+	}
+	var s sample
+	return s, Decode(&n, &s, "thing")
+}
+
+func TestDecodeStrict(t *testing.T) {
+	t.Parallel()
+	s, err := decode(t, "timeout: 250ms\nname: x\nevery: 3\nnested: {a: 1}\nlist: [{every: 2}]\nby-name: {k: {every: 4}}\n")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s.Timeout.D() != 250*time.Millisecond || s.Every != 3 || s.Nested.A != 1 || s.List[0].Every != 2 || s.ByName["k"].Every != 4 {
+		t.Fatalf("decoded %+v", s)
+	}
+
+	_, err = decode(t, "timeout: 5\nnmae: x\nnested: {b: 1}\nlist: [{evry: 2}]\nby-name: {k: {every: x, e: 1}}\nevery: many\n")
+	if err == nil {
+		t.Fatal("no error")
+	}
+	for _, want := range []string{
+		`2:1: thing: unknown field "nmae"; allowed: by-name, every, list, name, nested, timeout`,
+		`3:10: thing: unknown field "b"; allowed: a`,
+		`4:9: thing: unknown field "evry"; allowed: every`,
+		`5:25: thing: unknown field "e"`,
+		`1:1: thing: "5" is not a duration`,
+		"6:1: thing: cannot unmarshal !!str `many` into int",
+	} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("missing %q in:\n%v", want, err)
+		}
+	}
+}
+
+func TestParseDuration(t *testing.T) {
+	t.Parallel()
+	for in, want := range map[string]time.Duration{"0": 0, "1.5s": 1500 * time.Millisecond, "200us": 200 * time.Microsecond} {
+		if got, err := ParseDuration(in); err != nil || got != want {
+			t.Errorf("ParseDuration(%q) = %v, %v", in, got, err)
+		}
+	}
+	for _, in := range []string{"5", "-1s", "soon", ""} {
+		if _, err := ParseDuration(in); err == nil {
+			t.Errorf("ParseDuration(%q) accepted", in)
+		}
+	}
+	b, _ := Duration(1500 * time.Millisecond).MarshalText()
+	var d Duration
+	if err := d.UnmarshalText(b); err != nil || d.D() != 1500*time.Millisecond {
+		t.Fatalf("text round trip: %s -> %v %v", b, d, err)
+	}
+}
