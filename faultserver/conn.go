@@ -27,7 +27,8 @@ type conn struct {
 	br   *bufio.Reader
 	rng  *rand.Rand
 	req  Request
-	wbuf []byte // scratch for responses rendered per request
+	sel  selInput // reused per request: passed through interfaces, it would escape
+	wbuf []byte   // scratch for responses rendered per request
 
 	served      int       // responses completed
 	lastDone    time.Time // when the last response was written (or the connection accepted)
@@ -76,9 +77,9 @@ func (c *conn) awaitRequest(p *Plan) (time.Duration, bool) {
 	fault := c.nextIdle
 	c.nextIdle = nil
 	if fault == nil {
-		in := selInput{nth: c.served, rng: c.rng}
+		c.sel = selInput{nth: c.served, rng: c.rng}
 		for _, f := range p.idle {
-			if f.Sel().fires(&in) {
+			if f.Sel().fires(&c.sel) {
 				fault = f
 				break
 			}
@@ -124,9 +125,10 @@ func (c *conn) awaitRequest(p *Plan) (time.Duration, bool) {
 func (c *conn) serveRequest(p *Plan, idle time.Duration) bool {
 	st := c.srv.stats
 	st.requestsStarted.Add(1)
-	in := selInput{nth: c.served + 1, reused: c.served > 0, idle: idle, rng: c.rng}
+	c.sel = selInput{nth: c.served + 1, reused: c.served > 0, idle: idle, rng: c.rng}
+	in := &c.sel
 	for _, f := range p.preHead {
-		if f.applies(&in) && f.Sel().fires(&in) {
+		if f.applies(in) && f.Sel().fires(in) {
 			return c.interruptRequest(p, f, false)
 		}
 	}
@@ -164,12 +166,12 @@ func (c *conn) serveRequest(p *Plan, idle time.Duration) bool {
 	}
 	if rf == nil {
 		for _, f := range p.postHead {
-			if f.applies(&in) && f.Sel().fires(&in) {
+			if f.applies(in) && f.Sel().fires(in) {
 				return c.interruptRequest(p, f, true)
 			}
 		}
 		for _, f := range p.response {
-			if f.Sel().fires(&in) {
+			if f.Sel().fires(in) {
 				rf = f
 				break
 			}
