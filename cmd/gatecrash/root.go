@@ -50,6 +50,10 @@ It has a fault-injecting origin (serve) that misbehaves at an exact byte and cou
 every fault it injects.`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
+		// With Args set, an unknown subcommand reaches usageArgs (exit 2) instead of cobra's
+		// own untyped error.
+		Args: usageArgs(cobra.NoArgs),
+		RunE: func(cmd *cobra.Command, _ []string) error { return cmd.Help() },
 	}
 	root.SetOut(stdout)
 	root.SetErr(stderr)

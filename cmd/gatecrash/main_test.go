@@ -1,0 +1,135 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"io"
+	"net"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+func runCLI(t *testing.T, ctx context.Context, args ...string) (int, string, string) {
+	t.Helper()
+	var out, errb bytes.Buffer
+	code := run(ctx, args, &out, &errb)
+	return code, out.String(), errb.String()
+}
+
+func TestExitCodesAndMessages(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	bad := filepath.Join(dir, "faults.yaml")
+	os.WriteFile(bad, []byte("faults:\n  - kind: idle-close\n    timeout: 5s\n  - kind: rst-headers\n    afterbytes: 3\n"), 0o644)
+	for _, tc := range []struct {
+		name string
+		args []string
+		code int
+		want string // in stderr
+	}{
+		{"version", []string{"version"}, 0, ""},
+		{"unknown command", []string{"frobnicate"}, 2, `unknown command "frobnicate"`},
+		{"unknown flag", []string{"serve", "--bogus"}, 2, "unknown flag: --bogus"},
+		{"bad flag value", []string{"serve", "--status", "abc"}, 2, `invalid argument "abc" for "--status"`},
+		{"stray argument", []string{"serve", "extra"}, 2, `unknown command "extra"`},
+		{"bad fault spec", []string{"serve", "--fault", "idle-close:timeout=5"}, 2,
+			`--fault "idle-close:timeout=5": idle-close: "5" is not a duration`},
+		{"unknown fault kind", []string{"serve", "--fault", "explode"}, 2, `unknown fault kind "explode"; allowed: close-on-reuse`},
+		{"bad status flag", []string{"serve", "--status", "99"}, 2, "response.status: 99 is not allowed; allowed: 200 to 599"},
+		{"config file error names file and line", []string{"serve", "--config", bad}, 2,
+			bad + `:5:5: faults[1] (rst-headers): unknown field "afterbytes"; allowed: after-bytes`},
+		{"missing config file", []string{"serve", "--config", filepath.Join(dir, "nope.yaml")}, 2, "no such file"},
+		{"cert without key", []string{"serve", "--tls-cert", bad}, 2, "--tls-cert and --tls-key go together"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			code, _, stderr := runCLI(t, context.Background(), tc.args...)
+			if code != tc.code || !strings.Contains(stderr, tc.want) {
+				t.Fatalf("exit %d, stderr %q; want exit %d and %q", code, stderr, tc.code, tc.want)
+			}
+		})
+	}
+}
+
+func TestServeStopsOnSignalAndPrintsCounters(t *testing.T) {
+	t.Parallel()
+	addr := freeAddr(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	type result struct {
+		code        int
+		out, stderr string
+	}
+	done := make(chan result, 1)
+	go func() {
+		code, out, stderr := runCLI(t, ctx, "serve", "--listen", addr, "--admin", "", "--fault", "status:code=503,every=2")
+		done <- result{code, out, stderr}
+	}()
+	var c net.Conn
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		var err error
+		if c, err = net.Dial("tcp", addr); err == nil {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("server never listened: %v", err)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	defer c.Close()
+	io.WriteString(c, "GET / HTTP/1.1\r\nHost: x\r\n\r\nGET / HTTP/1.1\r\nHost: x\r\n\r\n")
+	c.SetReadDeadline(time.Now().Add(2 * time.Second))
+	buf := make([]byte, 4096)
+	var got []byte
+	for !bytes.Contains(got, []byte("HTTP/1.1 503")) {
+		n, err := c.Read(buf)
+		if err != nil {
+			t.Fatalf("reading responses: %v (got %q)", err, got)
+		}
+		got = append(got, buf[:n]...)
+	}
+	cancel() // what Main does on SIGINT/SIGTERM
+	select {
+	case r := <-done:
+		if r.code != 0 {
+			t.Fatalf("exit %d after a signal, want 0; stderr %s", r.code, r.stderr)
+		}
+		for _, want := range []string{"final ground-truth counters:", "requests read          2", "status               1"} {
+			if !strings.Contains(r.out, want) {
+				t.Fatalf("stdout lacks %q:\n%s", want, r.out)
+			}
+		}
+		if !strings.Contains(r.stderr, "fault server: http://"+addr) {
+			t.Fatalf("stderr lacks the listen line:\n%s", r.stderr)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("serve did not stop within 5s of the signal")
+	}
+}
+
+func TestServeReportsAddressInUse(t *testing.T) {
+	t.Parallel()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	code, _, stderr := runCLI(t, context.Background(), "serve", "--listen", ln.Addr().String(), "--admin", "")
+	if code != 1 || !strings.Contains(stderr, "HTTP listener on "+ln.Addr().String()) || !strings.Contains(stderr, "address already in use") {
+		t.Fatalf("exit %d, stderr %q", code, stderr)
+	}
+}
+
+func freeAddr(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close()
+	return addr
+}
