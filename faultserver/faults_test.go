@@ -15,7 +15,7 @@ func TestIdleCloseFiresOnTime(t *testing.T) {
 	t.Parallel()
 	for _, tc := range []struct {
 		name, close, want string
-		fin, rst     uint64
+		fin, rst          uint64
 	}{
 		{"fin", "fin", "EOF", 1, 0},
 		{"rst", "rst", "RST", 0, 1},
