@@ -1,0 +1,90 @@
+#!/usr/bin/env bash
+# gatecrash serve (no faults) vs nginx `return 200` under wrk, on this machine, in one run.
+# Same worker count: nginx worker_processes 1, gatecrash GOMAXPROCS=1; both servers pinned
+# to CPU 0 and wrk to CPU 1, so the load generator does not steal the server's core.
+# Runs alternate (nginx, gatecrash, nginx, ...) and the median of each is reported, with the
+# ratio. Loopback only; every wrk run is bounded by -d.
+#
+#   bench/serve-vs-nginx.sh            # defaults: 3 rounds of 10s, 64 connections
+#   ROUNDS=5 DURATION=20s CONNS=128 bench/serve-vs-nginx.sh
+set -euo pipefail
+cd "$(dirname "$0")/.."
+ROUNDS=${ROUNDS:-3}
+DURATION=${DURATION:-10s}
+CONNS=${CONNS:-64}
+out=bench/out
+mkdir -p "$out"
+
+for tool in wrk nginx taskset; do
+	command -v $tool >/dev/null || [ -x /usr/sbin/$tool ] || { echo "missing $tool (apt-get install wrk nginx-light util-linux)"; exit 1; }
+done
+NGINX=$(command -v nginx || echo /usr/sbin/nginx)
+go build -o bin/gatecrash ./cmd/gatecrash
+
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])' 2>/dev/null ||
+	echo $((20000 + RANDOM % 20000)); }
+ng_port=$(free_port); gc_port=$(free_port); gc_admin=$(free_port)
+dir=$(mktemp -d); chmod 777 "$dir"
+cat >"$dir/nginx.conf" <<CONF
+worker_processes 1;
+daemon off;
+pid $dir/nginx.pid;
+error_log $dir/error.log warn;
+events { worker_connections 4096; }
+http {
+    access_log off;
+    client_body_temp_path $dir/body; proxy_temp_path $dir/proxy; fastcgi_temp_path $dir/fcgi;
+    uwsgi_temp_path $dir/uwsgi; scgi_temp_path $dir/scgi;
+    keepalive_requests 100000000;
+    server {
+        listen 127.0.0.1:$ng_port;
+        location / { default_type text/plain; return 200 "ok"; }
+    }
+}
+CONF
+taskset -c 0 "$NGINX" -p "$dir" -c "$dir/nginx.conf" -e "$dir/error.log" &
+ng_pid=$!
+GOMAXPROCS=1 taskset -c 0 bin/gatecrash serve --listen 127.0.0.1:$gc_port --admin 127.0.0.1:$gc_admin >"$dir/gc.out" 2>&1 &
+gc_pid=$!
+cleanup() { kill $ng_pid $gc_pid 2>/dev/null || true; wait 2>/dev/null || true; rm -rf "$dir"; }
+trap cleanup EXIT
+sleep 1
+
+# cpu_ticks PID...: user+system clock ticks used so far by these processes.
+cpu_ticks() { for p in "$@"; do awk '{print $14 + $15}' "/proc/$p/stat"; done | awk '{s += $1} END {print s}'; }
+# rps PORT PID...: requests/s under wrk, and the share of one CPU the server PIDs used meanwhile.
+rps() {
+	local port=$1; shift
+	local t0 c0 r t1 c1
+	t0=$(date +%s%N); c0=$(cpu_ticks "$@")
+	r=$(taskset -c 1 wrk -t1 -c"$CONNS" -d"$DURATION" "http://127.0.0.1:$port/" | awk '/Requests\/sec/ {print $2}')
+	t1=$(date +%s%N); c1=$(cpu_ticks "$@")
+	awk -v r="$r" -v c=$((c1 - c0)) -v hz="$(getconf CLK_TCK)" -v ns=$((t1 - t0)) \
+		'BEGIN {printf "%s %.2f\n", r, c / hz / (ns / 1e9)}'
+}
+median() { sort -n | awk '{a[NR]=$1} END {print (NR%2 ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2)}'; }
+
+ng_workers=$(pgrep -P $ng_pid | tr '\n' ' ')
+: >"$dir/ng"; : >"$dir/gc"
+for i in $(seq "$ROUNDS"); do
+	read -r n ncpu < <(rps $ng_port $ng_pid $ng_workers)
+	read -r g gcpu < <(rps $gc_port $gc_pid)
+	echo "round $i: nginx $n req/s (server CPU $ncpu), gatecrash serve $g req/s (server CPU $gcpu)"
+	echo "$n $ncpu" >>"$dir/ng"; echo "$g $gcpu" >>"$dir/gc"
+done
+col() { awk -v c="$1" '{print $c}'; }
+ng=$(col 1 <"$dir/ng" | median); gc=$(col 1 <"$dir/gc" | median)
+ngc=$(col 2 <"$dir/ng" | median); gcc=$(col 2 <"$dir/gc" | median)
+ratio=$(awk -v a="$gc" -v b="$ng" 'BEGIN {printf "%.2f", a/b}')
+per_cpu() { awk -v r="$1" -v c="$2" 'BEGIN {printf "%.0f", (c > 0 ? r / c : 0)}'; }
+cpu_ratio=$(awk -v a="$(per_cpu "$gc" "$gcc")" -v b="$(per_cpu "$ng" "$ngc")" 'BEGIN {printf "%.2f", a/b}')
+{
+	echo "| server (1 worker, pinned to CPU 0) | requests/s | server CPU (1.00 = one core) | requests per server CPU-second |"
+	echo "|---|---|---|---|"
+	echo "| nginx $("$NGINX" -v 2>&1 | sed 's/.*nginx\///') \`return 200 \"ok\"\` | $(printf '%.0f' "$ng") | $ngc | $(per_cpu "$ng" "$ngc") |"
+	echo "| gatecrash serve (no faults, GOMAXPROCS=1) | $(printf '%.0f' "$gc") | $gcc | $(per_cpu "$gc" "$gcc") |"
+	echo "| **ratio gatecrash / nginx** | **$ratio** | | **$cpu_ratio** |"
+	echo
+	echo "Medians of $ROUNDS alternating rounds of $DURATION, wrk -t1 -c$CONNS pinned to CPU 1."
+} | tee "$out/serve-vs-nginx.md"
+echo "written to $out/serve-vs-nginx.md ($(nproc) cores, $(uname -r), $(date -u +%Y-%m-%d))"
