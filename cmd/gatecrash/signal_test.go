@@ -3,17 +3,11 @@ package main
 import (
 	"bufio"
 	"bytes"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/tls"
 	"crypto/x509"
-	"crypto/x509/pkix"
 	"encoding/pem"
 	"errors"
 	"io"
-	"math/big"
-	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -21,6 +15,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/gatecrash/gatecrash/faultserver"
 )
 
 // buildBinary builds gatecrash once per test binary run.
@@ -43,7 +39,7 @@ func TestServeBinaryStopsOnRealSignals(t *testing.T) {
 	t.Parallel()
 	bin := buildBinary(t)
 	dir := t.TempDir()
-	certFile, keyFile := writeCertPair(t, dir)
+	certFile, keyFile, certDER := writeCertPair(t, dir)
 	for _, sig := range []syscall.Signal{syscall.SIGTERM, syscall.SIGINT} {
 		t.Run(sig.String(), func(t *testing.T) {
 			tlsAddr := freeAddr(t)
@@ -66,8 +62,8 @@ func TestServeBinaryStopsOnRealSignals(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if got := conn.ConnectionState().PeerCertificates[0].Subject.CommonName; got != "gatecrash-test-cert" {
-				t.Fatalf("server presented certificate %q, want the one from --tls-cert", got)
+			if !bytes.Equal(conn.ConnectionState().PeerCertificates[0].Raw, certDER) {
+				t.Fatal("server presented another certificate than the one in --tls-cert")
 			}
 			io.WriteString(conn, "GET / HTTP/1.1\r\nHost: x\r\n\r\n")
 			buf := make([]byte, 512)
@@ -97,29 +93,20 @@ func TestServeBinaryStopsOnRealSignals(t *testing.T) {
 	}
 }
 
-func writeCertPair(t *testing.T, dir string) (string, string) {
+// writeCertPair writes a certificate and key to PEM files and returns their paths and the
+// certificate's DER bytes, by which the test recognises it.
+func writeCertPair(t *testing.T, dir string) (string, string, []byte) {
 	t.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	cert, err := faultserver.SelfSignedCertificate()
 	if err != nil {
 		t.Fatal(err)
 	}
-	tmpl := &x509.Certificate{
-		SerialNumber: big.NewInt(1),
-		Subject:      pkix.Name{CommonName: "gatecrash-test-cert"},
-		IPAddresses:  []net.IP{net.IPv4(127, 0, 0, 1)},
-		NotBefore:    time.Now().Add(-time.Hour),
-		NotAfter:     time.Now().Add(time.Hour),
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	keyDER, err := x509.MarshalECPrivateKey(key)
+	keyDER, err := x509.MarshalPKCS8PrivateKey(cert.PrivateKey)
 	if err != nil {
 		t.Fatal(err)
 	}
 	certFile, keyFile := filepath.Join(dir, "cert.pem"), filepath.Join(dir, "key.pem")
-	os.WriteFile(certFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o600)
-	os.WriteFile(keyFile, pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: keyDER}), 0o600)
-	return certFile, keyFile
+	os.WriteFile(certFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: cert.Certificate[0]}), 0o600)
+	os.WriteFile(keyFile, pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: keyDER}), 0o600)
+	return certFile, keyFile, cert.Certificate[0]
 }
