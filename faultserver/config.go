@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"reflect"
 	"strings"
 
 	"gopkg.in/yaml.v3"
@@ -296,5 +295,3 @@ func (c *Config) MarshalYAML() (any, error) {
 		Faults      []*yaml.Node   `yaml:"faults"`
 	}{c.Seed, c.Response, c.Limits, c.FaultHeader, faults}, nil
 }
-
-func reflectType(v any) reflect.Type { return reflect.TypeOf(v) }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"reflect"
 	"sort"
 	"strings"
 	"sync/atomic"
@@ -221,7 +222,7 @@ func phaseOf(f Fault) string {
 
 // fieldsOf lists the parameter names a fault kind accepts, for error messages.
 func fieldsOf(f Fault) []string {
-	m := yamlconf.FieldNames(reflectType(f))
+	m := yamlconf.FieldNames(reflect.TypeOf(f))
 	out := make([]string, 0, len(m))
 	for k := range m {
 		out = append(out, k)
@@ -229,9 +230,6 @@ func fieldsOf(f Fault) []string {
 	sort.Strings(out)
 	return out
 }
-
-// randT is the random source type used by selectors and jitter.
-type randT = rand.Rand
 
 // newRand returns the random stream for connection id under seed.
 func newRand(seed, id uint64) *rand.Rand { return rand.New(rand.NewPCG(seed, id)) }

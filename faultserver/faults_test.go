@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"crypto/tls"
 	"fmt"
+	"math/rand/v2"
 	"net"
 	"strings"
 	"sync/atomic"
@@ -525,4 +526,4 @@ const status500 = "HTTP/1.1 500 Internal Server Error\r\nServer: gatecrash\r\nCo
 	"Content-Length: 28\r\n\r\ngatecrash status fault: 500\n"
 
 // newTestRand returns a deterministic random source for unit tests of fault parameters.
-func newTestRand() *randT { return newRand(1, 1) }
+func newTestRand() *rand.Rand { return newRand(1, 1) }
