@@ -1,0 +1,188 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+	"github.com/vbauerster/mpb/v8"
+
+	"github.com/gatecrash/gatecrash/internal/errext"
+	"github.com/gatecrash/gatecrash/internal/yamlconf"
+	"github.com/gatecrash/gatecrash/loadgen"
+	"github.com/gatecrash/gatecrash/results"
+)
+
+// LoadOptions is what `gatecrash load` was asked to do.
+type LoadOptions struct {
+	Config loadgen.Config
+	Out    string
+	Quiet  bool
+	Stdout io.Writer
+	Stderr io.Writer
+	// Progress decides whether to draw a live progress bar (stderr is a terminal).
+	Progress bool
+}
+
+func newLoadCmd(runF func(context.Context, *LoadOptions) error) *cobra.Command {
+	opts := &LoadOptions{}
+	c := &opts.Config
+	var think, burstPause, gapCenter, gapSpread, gapStep, duration, timeout, connectTimeout, idle, grace time.Duration
+	cmd := &cobra.Command{
+		Use:   "load URL [flags]",
+		Short: "Drive HTTP/1.1 load at a URL and classify every request's outcome",
+		Long: `Drive HTTP/1.1 load at URL (a proxy, usually) and put every request in exactly one
+outcome class, with latency per class. gatecrash never retries a request: a request that
+fails on a reused connection is counted as failed, which is exactly what Go's http.Transport
+and most clients hide.
+
+Outcome classes: ` + classList() + `
+
+Patterns:
+  closed     --connections busy back to back (like wrk), optional --think-time
+  constant   open loop at --rate req/s; latency counts from each intended start
+             (coordinated omission corrected); --connections caps concurrency
+  bursts     --burst-size requests, then --burst-pause, repeated
+  gap-sweep  each connection waits --gap-center ± --gap-spread (in --gap-step steps)
+             between requests: the pattern that hits a keep-alive idle-timeout race
+
+The first SIGINT stops sending, lets in-flight requests finish (--grace), prints and
+writes the results and exits 130; a second SIGINT exits at once.`,
+		Example: `  gatecrash load http://127.0.0.1:8080/ --connections 64 --duration 30s
+  gatecrash load http://127.0.0.1:8080/ --pattern constant --rate 20000 --duration 1m
+  gatecrash load http://127.0.0.1:8080/ --method POST --body-size 512 \
+      --pattern gap-sweep --gap-center 5s --gap-spread 100ms --connections 20 --out race.json`,
+		Args: usageArgs(cobra.ExactArgs(1)),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			c.URL = args[0]
+			c.ThinkTime, c.BurstPause = yamlconf.Duration(think), yamlconf.Duration(burstPause)
+			c.GapCenter, c.GapSpread, c.GapStep = yamlconf.Duration(gapCenter), yamlconf.Duration(gapSpread), yamlconf.Duration(gapStep)
+			c.Duration, c.Timeout = yamlconf.Duration(duration), yamlconf.Duration(timeout)
+			c.ConnectTimeout, c.IdleTimeout, c.Grace = yamlconf.Duration(connectTimeout), yamlconf.Duration(idle), yamlconf.Duration(grace)
+			c.Method = strings.ToUpper(c.Method)
+			if !cmd.Flags().Changed("duration") && cmd.Flags().Changed("requests") {
+				c.Duration = 0 // --requests alone: run until that many are done
+			}
+			for _, name := range []string{"connections", "timeout", "connect-timeout", "grace"} {
+				// zero means "default" in a scenario file, but typed on the command line it is a mistake
+				if fl := cmd.Flags().Lookup(name); fl.Changed && (fl.Value.String() == "0" || fl.Value.String() == "0s") {
+					return errext.UsageError(fmt.Errorf("--%s: 0 is not allowed; give a positive value", name))
+				}
+			}
+			opts.Stdout, opts.Stderr = cmd.OutOrStdout(), cmd.ErrOrStderr()
+			opts.Progress = !opts.Quiet && isTerminal(opts.Stderr)
+			if runF != nil {
+				return runF(cmd.Context(), opts)
+			}
+			return runLoad(cmd.Context(), opts)
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar((*string)(&c.Pattern), "pattern", string(loadgen.Closed), "pacing: closed, constant, bursts or gap-sweep")
+	f.IntVar(&c.Connections, "connections", loadgen.DefaultConnections, "connections (the concurrency cap for constant)")
+	f.Float64Var(&c.Rate, "rate", 0, "requests per second (pattern constant)")
+	f.DurationVar(&duration, "duration", loadgen.DefaultDuration.D(), "how long to send (stops at --requests first if given)")
+	f.Int64Var(&c.Requests, "requests", 0, "stop after this many requests (0: no limit)")
+	f.StringVar(&c.Method, "method", "GET", "request method")
+	f.StringArrayVarP(&c.Headers, "header", "H", nil, "extra request header \"Name: value\" (repeatable)")
+	f.IntVar(&c.BodySize, "body-size", 0, "request body size in bytes (POST is how a keep-alive race becomes a 502)")
+	f.BoolVar(&c.ExpectContinue, "expect-continue", false, "send Expect: 100-continue and wait for it before the body")
+	f.BoolVarP(&c.Insecure, "insecure", "k", false, "do not verify the server's TLS certificate")
+	f.DurationVar(&timeout, "timeout", loadgen.DefaultTimeout.D(), "per-request timeout: no complete response by then is a timeout")
+	f.DurationVar(&connectTimeout, "connect-timeout", loadgen.DefaultConnectTimeout.D(), "TCP connect timeout")
+	f.DurationVar(&idle, "idle-timeout", 0, "client keep-alive idle timeout: a connection idle longer is replaced, not reused (0: none)")
+	f.IntVar(&c.MaxRequestsPerConn, "max-requests-per-conn", 0, "close a connection after this many requests (0: no limit)")
+	f.BoolVar(&c.NoKeepAlive, "no-keepalive", false, "one request per connection (Connection: close)")
+	f.DurationVar(&think, "think-time", 0, "pause between a response and the next request (pattern closed)")
+	f.IntVar(&c.BurstSize, "burst-size", 0, "requests per burst (pattern bursts)")
+	f.DurationVar(&burstPause, "burst-pause", loadgen.DefaultBurstPause.D(), "pause between bursts (pattern bursts)")
+	f.DurationVar(&gapCenter, "gap-center", 0, "gap-sweep: the idle gap to sweep around, e.g. the upstream's idle timeout")
+	f.DurationVar(&gapSpread, "gap-spread", 0, "gap-sweep: sweep over center ± spread (default center/20)")
+	f.DurationVar(&gapStep, "gap-step", 0, "gap-sweep: step between gaps (default spread/30)")
+	f.DurationVar(&grace, "grace", loadgen.DefaultGrace.D(), "on interrupt, how long in-flight requests may take to finish")
+	f.StringVarP(&opts.Out, "out", "o", "", "write the result JSON here (atomically)")
+	f.BoolVarP(&opts.Quiet, "quiet", "q", false, "no progress bar")
+	return cmd
+}
+
+func classList() string {
+	var names []string
+	for _, c := range results.Classes() {
+		names = append(names, c.String())
+	}
+	return strings.Join(names, ", ")
+}
+
+func runLoad(ctx context.Context, opts *LoadOptions) error {
+	var lopts []loadgen.Option
+	var p *mpb.Progress
+	if opts.Progress {
+		p = mpb.New(mpb.WithOutput(opts.Stderr), mpb.WithRefreshRate(200*time.Millisecond))
+		lopts = append(lopts, loadgen.WithProgress(p, "load"))
+	}
+	res, err := loadgen.Run(ctx, opts.Config, lopts...)
+	if p != nil {
+		p.Wait()
+	}
+	if err != nil {
+		if errors.Is(err, loadgen.ErrInvalidConfig) {
+			return errext.UsageError(flagErrors(err))
+		}
+		return err
+	}
+	if err := results.WriteSummary(opts.Stdout, res); err != nil {
+		return err
+	}
+	if opts.Out != "" {
+		if err := res.WriteFile(opts.Out); err != nil {
+			return err
+		}
+		fmt.Fprintf(opts.Stderr, "result written to %s\n", opts.Out)
+	}
+	if res.Interrupted {
+		return errInterrupted
+	}
+	return nil
+}
+
+// flagErrors rewrites loadgen's field errors in terms of this command's flags.
+func flagErrors(err error) error {
+	var lines []string
+	var walk func(error)
+	walk = func(e error) {
+		if j, ok := e.(interface{ Unwrap() []error }); ok {
+			for _, x := range j.Unwrap() {
+				walk(x)
+			}
+			return
+		}
+		var fe *loadgen.FieldError
+		if errors.As(e, &fe) {
+			if fe.Field == "url" {
+				lines = append(lines, "URL: "+fe.Msg)
+			} else {
+				lines = append(lines, "--"+fe.Field+": "+fe.Msg)
+			}
+		}
+	}
+	walk(err)
+	if len(lines) == 0 {
+		return err
+	}
+	return errors.New(strings.Join(lines, "\n  "))
+}
+
+// isTerminal reports whether w is a character device (a terminal).
+func isTerminal(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	if !ok {
+		return false
+	}
+	st, err := f.Stat()
+	return err == nil && st.Mode()&os.ModeCharDevice != 0
+}

@@ -1,0 +1,248 @@
+package loadgen
+
+import (
+	"bufio"
+	"context"
+	"crypto/tls"
+	"errors"
+	"net"
+	"strconv"
+	"sync/atomic"
+	"time"
+
+	"github.com/gatecrash/gatecrash/results"
+)
+
+// client holds what every connection of a run shares: the target, the rendered request and
+// the dialer. It is read-only after newClient and safe for concurrent use.
+type client struct {
+	cfg     *Config
+	t       *target
+	tlsCfg  *tls.Config
+	head    []byte // request head
+	wire    []byte // head followed by the body: what one request writes
+	isHEAD  bool
+	connIDs atomic.Uint64
+}
+
+func newClient(cfg *Config) (*client, error) {
+	t, err := parseTarget(cfg.URL)
+	if err != nil {
+		return nil, err
+	}
+	c := &client{cfg: cfg, t: t, isHEAD: cfg.Method == "HEAD"}
+	if t.https {
+		host, _, _ := net.SplitHostPort(t.addr)
+		c.tlsCfg = &tls.Config{ServerName: host, InsecureSkipVerify: cfg.Insecure, NextProtos: []string{"http/1.1"}}
+	}
+	h := []byte(cfg.Method + " " + t.path + " HTTP/1.1\r\nHost: " + t.host + "\r\nUser-Agent: gatecrash\r\n")
+	if cfg.BodySize > 0 || cfg.Method == "POST" || cfg.Method == "PUT" || cfg.Method == "PATCH" {
+		h = append(h, "Content-Length: "+strconv.Itoa(cfg.BodySize)+"\r\n"...)
+	}
+	if cfg.ExpectContinue && cfg.BodySize > 0 {
+		h = append(h, "Expect: 100-continue\r\n"...)
+	}
+	if cfg.NoKeepAlive {
+		h = append(h, "Connection: close\r\n"...)
+	}
+	for _, hd := range cfg.Headers {
+		h = append(h, hd+"\r\n"...)
+	}
+	c.head = append(h, "\r\n"...)
+	c.wire = append(append([]byte{}, c.head...), requestBody(cfg.BodySize)...)
+	return c, nil
+}
+
+// requestBody is the n-byte body every request carries.
+func requestBody(n int) []byte {
+	b := make([]byte, n)
+	for i := range b {
+		b[i] = 'x'
+	}
+	return b
+}
+
+// conn is one client connection, used by one worker at a time.
+type conn struct {
+	nc       *countingConn
+	br       *bufio.Reader
+	id       uint64
+	local    string
+	served   int
+	lastUsed time.Time
+}
+
+// countingConn counts the bytes read from and written to a connection.
+type countingConn struct {
+	net.Conn
+	read, written int64
+}
+
+func (c *countingConn) Read(b []byte) (int, error) {
+	n, err := c.Conn.Read(b)
+	c.read += int64(n)
+	return n, err
+}
+
+func (c *countingConn) Write(b []byte) (int, error) {
+	n, err := c.Conn.Write(b)
+	c.written += int64(n)
+	return n, err
+}
+
+// attempt is everything known about one request.
+type attempt struct {
+	class    results.Class
+	status   int
+	intended time.Time // when the request should have started (open loop) or did
+	start    time.Time // when it started
+	end      time.Time
+	fresh    bool // a new connection was opened for it
+	reused   bool
+	idle     time.Duration
+	written  int64
+	read     int64
+	connID   uint64
+	local    string
+	err      error
+}
+
+// dial opens a new connection, with TLS when the target is https.
+func (cl *client) dial(deadline time.Time) (*conn, phase, error) {
+	d := net.Dialer{Deadline: deadline, Timeout: cl.cfg.ConnectTimeout.D()}
+	nc, err := d.Dial("tcp", cl.t.addr)
+	if err != nil {
+		return nil, phaseConnect, err
+	}
+	if tc, ok := nc.(*net.TCPConn); ok {
+		tc.SetNoDelay(true)
+	}
+	if cl.tlsCfg != nil {
+		tc := tls.Client(nc, cl.tlsCfg)
+		tc.SetDeadline(deadline)
+		if err := tc.HandshakeContext(context.Background()); err != nil {
+			nc.Close()
+			return nil, phaseHandshake, err
+		}
+		nc = tc
+	}
+	cc := &countingConn{Conn: nc}
+	return &conn{nc: cc, br: bufio.NewReaderSize(cc, 8<<10), id: cl.connIDs.Add(1), local: nc.LocalAddr().String()}, phaseExchange, nil
+}
+
+// expectContinueWait is how long a client waits for "100 Continue" before sending the body
+// anyway (curl's default).
+const expectContinueWait = time.Second
+
+// exchange sends one request on c (opening a connection first when c is nil) and reads the
+// response. It returns the connection to keep for the next request, or nil.
+func (cl *client) exchange(c *conn, a *attempt, w *worker) *conn {
+	a.start = time.Now()
+	if a.intended.IsZero() {
+		a.intended = a.start
+	}
+	deadline := a.start.Add(cl.cfg.Timeout.D())
+	if c != nil && (cl.cfg.IdleTimeout > 0 && a.start.Sub(c.lastUsed) > cl.cfg.IdleTimeout.D() ||
+		cl.cfg.MaxRequestsPerConn > 0 && c.served >= cl.cfg.MaxRequestsPerConn) {
+		c.nc.Close()
+		c = nil
+	}
+	if c == nil {
+		var ph phase
+		var err error
+		c, ph, err = cl.dial(deadline)
+		if err != nil {
+			a.end, a.err, a.class = time.Now(), err, classify(ph, err, false)
+			return nil
+		}
+		a.fresh = true
+	} else {
+		a.reused, a.idle = true, a.start.Sub(c.lastUsed)
+	}
+	a.connID, a.local = c.id, c.local
+	w.cur.Store(c)
+	if w.aborted.Load() { // abort raced with the dial: honour it
+		c.nc.SetDeadline(time.Unix(1, 0))
+	}
+	r0, w0 := c.nc.read, c.nc.written
+	var resp response
+	err := cl.roundTrip(c, deadline, &resp)
+	w.cur.Store(nil)
+	a.end = time.Now()
+	a.read, a.written = c.nc.read-r0, c.nc.written-w0
+	if err != nil {
+		a.err, a.class = err, classify(phaseExchange, err, a.read > 0)
+		c.nc.Close()
+		return nil
+	}
+	a.status, a.class = resp.status, results.ClassOfStatus(resp.status)
+	c.served++
+	c.lastUsed = a.end
+	if resp.close || cl.cfg.NoKeepAlive || c.br.Buffered() > 0 {
+		// Buffered bytes after a complete response are junk the next request must not see.
+		c.nc.Close()
+		return nil
+	}
+	return c
+}
+
+// roundTrip writes the request and reads the whole response into resp.
+func (cl *client) roundTrip(c *conn, deadline time.Time, resp *response) error {
+	c.nc.SetDeadline(deadline)
+	if cl.cfg.ExpectContinue && cl.cfg.BodySize > 0 {
+		return cl.roundTripExpect(c, deadline, resp)
+	}
+	if _, werr := c.nc.Write(cl.wire); werr != nil {
+		// The server may have answered (say 413) and closed before taking the whole body:
+		// a response that arrived wins over the write error.
+		if err := cl.readResponse(c, resp); err == nil {
+			resp.close = true
+			return nil
+		}
+		return werr
+	}
+	return cl.readResponse(c, resp)
+}
+
+func (cl *client) roundTripExpect(c *conn, deadline time.Time, resp *response) error {
+	if _, err := c.nc.Write(cl.head); err != nil {
+		return err
+	}
+	c.nc.SetReadDeadline(minTime(deadline, time.Now().Add(expectContinueWait)))
+	_, err := c.br.Peek(1)
+	c.nc.SetReadDeadline(deadline)
+	var ne net.Error
+	switch {
+	case err == nil:
+		// Something came back before the body went out: 100 Continue, or a final answer.
+		if err := readOneHead(c.br, resp); err != nil {
+			return err
+		}
+		if resp.status != 100 {
+			resp.close = true // the body was never sent; the connection cannot be reused
+			return readBody(c.br, resp, cl.isHEAD)
+		}
+	case errors.As(err, &ne) && ne.Timeout() && time.Now().Before(deadline):
+		// no 100 Continue in time: send the body anyway, as curl does
+	default:
+		return err
+	}
+	if _, err := c.nc.Write(cl.wire[len(cl.head):]); err != nil {
+		return err
+	}
+	return cl.readResponse(c, resp)
+}
+
+func (cl *client) readResponse(c *conn, resp *response) error {
+	if err := readResponseHead(c.br, resp); err != nil {
+		return err
+	}
+	return readBody(c.br, resp, cl.isHEAD)
+}
+
+func minTime(a, b time.Time) time.Time {
+	if a.Before(b) {
+		return a
+	}
+	return b
+}

@@ -1,0 +1,243 @@
+package loadgen
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/gatecrash/gatecrash/internal/yamlconf"
+)
+
+// Pattern names a pacing pattern.
+type Pattern string
+
+// Pacing patterns.
+const (
+	// Closed keeps Connections connections busy back to back (like wrk), with an optional
+	// think time between a response and the next request.
+	Closed Pattern = "closed"
+	// Constant is an open-loop arrival rate; latency counts from each request's intended
+	// start, so a slow target shows as latency, not as a silently lower rate.
+	Constant Pattern = "constant"
+	// Bursts sends BurstSize requests as fast as the connections allow, pauses BurstPause,
+	// and repeats; the pause lets idle timeouts fire between bursts.
+	Bursts Pattern = "bursts"
+	// GapSweep makes each connection wait a gap between requests that sweeps across
+	// GapCenter ± GapSpread in GapStep steps: the pattern that hits an idle-timeout race.
+	GapSweep Pattern = "gap-sweep"
+)
+
+var patterns = []Pattern{Closed, Constant, Bursts, GapSweep}
+
+// Config is one load: what to send, how fast, and for how long. YAML keys and the flags of
+// `gatecrash load` have the same names.
+type Config struct {
+	URL            string            `yaml:"url"`
+	Method         string            `yaml:"method"`
+	Headers        []string          `yaml:"headers"` // "Name: value"
+	BodySize       int               `yaml:"body-size"`
+	ExpectContinue bool              `yaml:"expect-continue"`
+	Insecure       bool              `yaml:"insecure"`
+	Pattern        Pattern           `yaml:"pattern"`
+	Connections    int               `yaml:"connections"`
+	Rate           float64           `yaml:"rate"`
+	ThinkTime      yamlconf.Duration `yaml:"think-time"`
+	BurstSize      int               `yaml:"burst-size"`
+	BurstPause     yamlconf.Duration `yaml:"burst-pause"`
+	GapCenter      yamlconf.Duration `yaml:"gap-center"`
+	GapSpread      yamlconf.Duration `yaml:"gap-spread"`
+	GapStep        yamlconf.Duration `yaml:"gap-step"`
+	Duration       yamlconf.Duration `yaml:"duration"`
+	Requests       int64             `yaml:"requests"`
+	Timeout        yamlconf.Duration `yaml:"timeout"`
+	ConnectTimeout yamlconf.Duration `yaml:"connect-timeout"`
+	// IdleTimeout is the client's own keep-alive idle timeout: a pooled connection idle longer
+	// is closed instead of reused (0: reuse however long it sat).
+	IdleTimeout yamlconf.Duration `yaml:"idle-timeout"`
+	// MaxRequestsPerConn closes a connection after that many requests (0: no limit).
+	MaxRequestsPerConn int  `yaml:"max-requests-per-conn"`
+	NoKeepAlive        bool `yaml:"no-keepalive"`
+	// Grace is how long an interrupted run waits for in-flight requests.
+	Grace yamlconf.Duration `yaml:"grace"`
+}
+
+// Defaults.
+const (
+	DefaultConnections    = 10
+	DefaultDuration       = yamlconf.Duration(10 * time.Second)
+	DefaultTimeout        = yamlconf.Duration(10 * time.Second)
+	DefaultConnectTimeout = yamlconf.Duration(5 * time.Second)
+	DefaultGrace          = yamlconf.Duration(5 * time.Second)
+	DefaultBurstPause     = yamlconf.Duration(time.Second)
+	// MaxBodySize bounds the request body, which is kept rendered in memory.
+	MaxBodySize = 64 << 20
+)
+
+// SetDefaults fills zero fields.
+func (c *Config) SetDefaults() {
+	if c.Method == "" {
+		c.Method = "GET"
+	}
+	if c.Pattern == "" {
+		c.Pattern = Closed
+	}
+	if c.Connections == 0 {
+		c.Connections = DefaultConnections
+	}
+	if c.Duration == 0 && c.Requests == 0 {
+		c.Duration = DefaultDuration
+	}
+	if c.Timeout == 0 {
+		c.Timeout = DefaultTimeout
+	}
+	if c.ConnectTimeout == 0 {
+		c.ConnectTimeout = DefaultConnectTimeout
+	}
+	if c.Grace == 0 {
+		c.Grace = DefaultGrace
+	}
+	if c.Pattern == Bursts && c.BurstPause == 0 {
+		c.BurstPause = DefaultBurstPause
+	}
+	if c.Pattern == GapSweep {
+		if c.GapSpread == 0 {
+			c.GapSpread = c.GapCenter / 20
+		}
+		if c.GapStep == 0 {
+			c.GapStep = max(c.GapSpread/30, yamlconf.Duration(time.Microsecond))
+		}
+	}
+}
+
+// FieldError is a problem with one field; Field is its YAML key and flag name.
+type FieldError struct {
+	Field string
+	Msg   string
+}
+
+func (e *FieldError) Error() string { return e.Field + ": " + e.Msg }
+
+func fieldErr(field, format string, args ...any) error {
+	return &FieldError{Field: field, Msg: fmt.Sprintf(format, args...)}
+}
+
+// Validate reports every problem, joined; each is a *FieldError.
+func (c *Config) Validate() error {
+	var errs []error
+	if _, err := parseTarget(c.URL); err != nil {
+		errs = append(errs, err)
+	}
+	if !isToken(c.Method) {
+		errs = append(errs, fieldErr("method", "%q is not an HTTP method token (e.g. GET, POST)", c.Method))
+	}
+	for _, h := range c.Headers {
+		name, _, ok := strings.Cut(h, ":")
+		if !ok || !isToken(strings.TrimSpace(name)) || strings.ContainsAny(h, "\r\n") {
+			errs = append(errs, fieldErr("header", "%q is not \"Name: value\"", h))
+		}
+	}
+	if c.BodySize < 0 || c.BodySize > MaxBodySize {
+		errs = append(errs, fieldErr("body-size", "%d is not allowed; allowed: 0 to %d", c.BodySize, MaxBodySize))
+	}
+	known := false
+	for _, p := range patterns {
+		known = known || p == c.Pattern
+	}
+	if !known {
+		errs = append(errs, fieldErr("pattern", "%q is not a pattern; allowed: closed, constant, bursts, gap-sweep", c.Pattern))
+	}
+	if c.Connections < 1 || c.Connections > 100000 {
+		errs = append(errs, fieldErr("connections", "%d is not allowed; allowed: 1 to 100000", c.Connections))
+	}
+	switch c.Pattern {
+	case Constant:
+		if c.Rate <= 0 {
+			errs = append(errs, fieldErr("rate", "pattern constant needs a rate > 0 (requests per second)"))
+		}
+	case Bursts:
+		if c.BurstSize < 1 {
+			errs = append(errs, fieldErr("burst-size", "pattern bursts needs a burst size >= 1"))
+		}
+	case GapSweep:
+		if c.GapCenter <= 0 {
+			errs = append(errs, fieldErr("gap-center", "pattern gap-sweep needs the gap to sweep around, e.g. 5s (the upstream idle timeout)"))
+		}
+		if c.GapSpread > c.GapCenter {
+			errs = append(errs, fieldErr("gap-spread", "%s is larger than gap-center %s", c.GapSpread, c.GapCenter))
+		}
+	}
+	if c.Rate < 0 || (c.Rate > 0 && c.Pattern != Constant) {
+		errs = append(errs, fieldErr("rate", "only pattern constant takes a rate"))
+	}
+	if c.Duration == 0 && c.Requests == 0 {
+		errs = append(errs, fieldErr("duration", "give a duration or a request count"))
+	}
+	if c.Requests < 0 {
+		errs = append(errs, fieldErr("requests", "%d is not allowed; allowed: 0 (no limit) or more", c.Requests))
+	}
+	if c.Timeout <= 0 {
+		errs = append(errs, fieldErr("timeout", "must be > 0"))
+	}
+	if c.MaxRequestsPerConn < 0 {
+		errs = append(errs, fieldErr("max-requests-per-conn", "%d is not allowed; allowed: 0 (no limit) or more", c.MaxRequestsPerConn))
+	}
+	return errors.Join(errs...)
+}
+
+// target is a parsed URL.
+type target struct {
+	https bool
+	addr  string // host:port to dial
+	host  string // Host header
+	path  string // request target
+}
+
+func parseTarget(raw string) (*target, error) {
+	if raw == "" {
+		return nil, fieldErr("url", "missing; give the proxy's URL, e.g. http://127.0.0.1:8080/")
+	}
+	u, err := url.Parse(raw)
+	if err != nil {
+		return nil, fieldErr("url", "%q: %v", raw, err)
+	}
+	t := &target{}
+	switch u.Scheme {
+	case "http":
+	case "https":
+		t.https = true
+	default:
+		return nil, fieldErr("url", "%q: scheme %q is not supported; allowed: http, https", raw, u.Scheme)
+	}
+	if u.Host == "" || u.Hostname() == "" {
+		return nil, fieldErr("url", "%q has no host", raw)
+	}
+	if u.User != nil || u.Fragment != "" {
+		return nil, fieldErr("url", "%q: user info and fragments are not supported", raw)
+	}
+	port := u.Port()
+	if port == "" {
+		port = map[bool]string{false: "80", true: "443"}[t.https]
+	} else if p, err := strconv.Atoi(port); err != nil || p < 1 || p > 65535 {
+		return nil, fieldErr("url", "%q: port %q is not 1 to 65535", raw, port)
+	}
+	t.addr = net.JoinHostPort(u.Hostname(), port)
+	t.host = u.Host
+	t.path = u.RequestURI()
+	return t, nil
+}
+
+func isToken(s string) bool {
+	if s == "" {
+		return false
+	}
+	for _, c := range s {
+		if c > 0x7e || c <= ' ' || strings.ContainsRune("\"(),/:;<=>?@[\\]{}", c) {
+			return false
+		}
+	}
+	return true
+}

@@ -1,0 +1,148 @@
+package loadgen
+
+import (
+	"runtime"
+	"sync"
+	"time"
+
+	"github.com/gatecrash/gatecrash/results"
+)
+
+// recorder collects outcomes in a few mutex-protected shards, so that workers rarely contend
+// and memory does not grow with the number of connections: a latency histogram is ~190 KB, and
+// one per class per connection would not do at thousands of connections.
+type recorder struct {
+	start  time.Time
+	shards []shard
+}
+
+type shard struct {
+	mu        sync.Mutex
+	count     [results.NumClasses]int64
+	hist      [results.NumClasses]*results.Histogram // allocated on a class's first request
+	first     [results.NumClasses]time.Time
+	last      [results.NumClasses]time.Time
+	exemplars [results.NumClasses]results.ExemplarSet
+	series    *results.TimeSeries
+	late      int64
+	opened    int64
+	reused    int64
+	aborted   int64
+	_         [64]byte // keep shards' hot fields off each other's cache lines
+}
+
+func newRecorder(start time.Time) *recorder {
+	n := 4 * runtime.GOMAXPROCS(0)
+	r := &recorder{start: start, shards: make([]shard, n)}
+	for i := range r.shards {
+		r.shards[i].series = results.NewTimeSeries(start)
+	}
+	return r
+}
+
+func (r *recorder) shardFor(worker int) *shard { return &r.shards[worker%len(r.shards)] }
+
+// record adds one finished request. Latency counts from the intended start.
+func (s *shard) record(a *attempt) {
+	lat := a.end.Sub(a.intended)
+	s.mu.Lock()
+	c := a.class
+	s.count[c]++
+	h := s.hist[c]
+	if h == nil {
+		h = results.NewHistogram()
+		s.hist[c] = h
+	}
+	h.RecordDuration(lat)
+	if s.first[c].IsZero() {
+		s.first[c] = a.end
+	}
+	s.last[c] = a.end
+	s.series.Add(a.end, c, 1)
+	if a.start.Sub(a.intended) > results.LateThreshold {
+		s.late++
+	}
+	if a.fresh {
+		s.opened++
+	}
+	if a.reused {
+		s.reused++
+	}
+	if c.IsError() {
+		s.exemplars[c].Add(exemplarOf(a, lat))
+	}
+	s.mu.Unlock()
+}
+
+func exemplarOf(a *attempt, lat time.Duration) results.Exemplar {
+	e := results.Exemplar{Time: a.end, Local: a.local, ConnID: a.connID, Reused: a.reused,
+		IdleMicros: a.idle.Microseconds(), BytesWritten: a.written, BytesRead: a.read, Status: a.status,
+		LatencyUs: lat.Microseconds()}
+	if a.err != nil {
+		e.Error = a.err.Error()
+	}
+	return e
+}
+
+func (s *shard) abort() {
+	s.mu.Lock()
+	s.aborted++
+	s.mu.Unlock()
+}
+
+// live returns the totals so far, for progress display.
+func (r *recorder) live() (total int64, byClass [results.NumClasses]int64) {
+	for i := range r.shards {
+		s := &r.shards[i]
+		s.mu.Lock()
+		for c, n := range s.count {
+			byClass[c] += n
+			total += n
+		}
+		s.mu.Unlock()
+	}
+	return total, byClass
+}
+
+// result merges the shards into a Result. Call it after every worker has stopped.
+func (r *recorder) result() *results.Result {
+	res := &results.Result{Schema: results.Schema, Start: r.start, Outcomes: map[results.Class]*results.Outcome{},
+		TimeSeries: results.NewTimeSeries(r.start), Exemplars: map[results.Class][]results.Exemplar{}}
+	for i := range r.shards {
+		s := &r.shards[i]
+		s.mu.Lock()
+		for c := range s.count {
+			if s.count[c] == 0 {
+				continue
+			}
+			cl := results.Class(c)
+			o := res.Outcomes[cl]
+			if o == nil {
+				o = &results.Outcome{Latency: results.NewHistogram(), First: s.first[c], Last: s.last[c]}
+				res.Outcomes[cl] = o
+			}
+			o.Count += s.count[c]
+			o.Latency.Merge(s.hist[c].Histogram)
+			if s.first[c].Before(o.First) {
+				o.First = s.first[c]
+			}
+			if s.last[c].After(o.Last) {
+				o.Last = s.last[c]
+			}
+			if cl.IsError() {
+				res.Exemplars[cl] = results.MergeExemplars(res.Exemplars[cl], s.exemplars[c].List())
+			}
+			res.Requests += s.count[c]
+		}
+		res.TimeSeries.Merge(s.series)
+		res.Late += s.late
+		res.Aborted += s.aborted
+		res.Connections.Opened += s.opened
+		res.Connections.ReusedRequests += s.reused
+		s.mu.Unlock()
+	}
+	if len(res.Exemplars) == 0 {
+		res.Exemplars = nil
+	}
+	return res
+}

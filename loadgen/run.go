@@ -1,0 +1,161 @@
+package loadgen
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/vbauerster/mpb/v8"
+
+	"github.com/gatecrash/gatecrash/results"
+)
+
+// ErrInvalidConfig marks a Config that Validate rejected.
+var ErrInvalidConfig = errors.New("invalid load configuration")
+
+// Option configures injected plumbing of Run.
+type Option func(*runOptions)
+
+type runOptions struct {
+	progress *mpb.Progress
+	label    string
+}
+
+// WithProgress shows a live progress bar on p, labelled label, while the run goes.
+func WithProgress(p *mpb.Progress, label string) Option {
+	return func(o *runOptions) { o.progress, o.label = p, label }
+}
+
+// Run drives the load cfg describes until its duration or request count is reached, or ctx
+// ends (an interrupt): then no new request starts, in-flight ones get cfg.Grace to finish, and
+// whatever is still in flight is aborted and counted as such. Run returns after every
+// goroutine it started has exited. The result covers every request that finished; it is
+// marked Interrupted when ctx ended the run.
+func Run(ctx context.Context, cfg Config, opts ...Option) (*results.Result, error) {
+	var o runOptions
+	for _, opt := range opts {
+		opt(&o)
+	}
+	cfg.SetDefaults()
+	if err := cfg.Validate(); err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrInvalidConfig, err)
+	}
+	cl, err := newClient(&cfg)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrInvalidConfig, err)
+	}
+
+	start := time.Now()
+	issueCtx, stopIssuing := context.WithCancel(ctx)
+	defer stopIssuing()
+	if cfg.Duration > 0 {
+		var cancel context.CancelFunc
+		issueCtx, cancel = context.WithDeadline(issueCtx, start.Add(cfg.Duration.D()))
+		defer cancel()
+	}
+	b := &budget{max: cfg.Requests}
+	var pacer Pacer
+	switch cfg.Pattern {
+	case Closed:
+		pacer = &closedPacer{think: cfg.ThinkTime.D(), budget: b, started: make([]bool, cfg.Connections)}
+	case GapSweep:
+		pacer = newGapSweep(cfg.GapCenter.D(), cfg.GapSpread.D(), cfg.GapStep.D(), cfg.Connections, b)
+	case Constant:
+		pacer = newConstant(issueCtx, cfg.Rate, cfg.Connections, b)
+	case Bursts:
+		pacer = newBursts(issueCtx, cfg.BurstSize, cfg.BurstPause.D(), b)
+	}
+
+	rec := newRecorder(start)
+	workers := make([]*worker, cfg.Connections)
+	var wg sync.WaitGroup
+	for i := range workers {
+		w := &worker{id: i, client: cl, shard: rec.shardFor(i)}
+		workers[i] = w
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			w.loop(issueCtx, pacer)
+		}()
+	}
+	finished := make(chan struct{})
+	go func() { wg.Wait(); close(finished) }()
+
+	stopProgress := startProgress(o, &cfg, start, rec, finished)
+
+	interrupted := false
+	select {
+	case <-finished:
+	case <-ctx.Done():
+		interrupted = true
+		grace := time.NewTimer(cfg.Grace.D())
+		select {
+		case <-finished:
+		case <-grace.C:
+			for _, w := range workers {
+				w.abort()
+			}
+			<-finished
+		}
+		grace.Stop()
+	}
+	stopIssuing()
+	end := time.Now()
+	if bp, ok := pacer.(*burstPacer); ok {
+		bp.wait()
+	}
+	stopProgress()
+
+	res := rec.result()
+	res.End = end
+	res.Interrupted = interrupted
+	if cp, ok := pacer.(*constantPacer); ok {
+		res.Unsent = cp.unsent()
+	}
+	res.Target = results.Target{URL: cfg.URL, Method: cfg.Method, BodySize: cfg.BodySize, Pattern: string(cfg.Pattern),
+		Connections: cfg.Connections, Rate: cfg.Rate, Timeout: results.Seconds(cfg.Timeout.D())}
+	return res, nil
+}
+
+// worker owns one connection slot and sends requests on it as the pacer releases them.
+type worker struct {
+	id      int
+	client  *client
+	shard   *shard
+	cur     atomic.Pointer[conn] // the connection in use, for abort
+	aborted atomic.Bool
+}
+
+func (w *worker) loop(ctx context.Context, p Pacer) {
+	var c *conn
+	defer func() {
+		if c != nil {
+			c.nc.Close()
+		}
+	}()
+	for {
+		intended, ok := p.Next(ctx, w.id)
+		if !ok {
+			return
+		}
+		a := attempt{intended: intended}
+		c = w.client.exchange(c, &a, w)
+		p.Done(w.id)
+		if w.aborted.Load() {
+			w.shard.abort()
+			return
+		}
+		w.shard.record(&a)
+	}
+}
+
+// abort ends the request in flight now: the connection's deadline is moved to the past.
+func (w *worker) abort() {
+	w.aborted.Store(true)
+	if c := w.cur.Load(); c != nil {
+		c.nc.SetDeadline(time.Unix(1, 0))
+	}
+}

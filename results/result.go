@@ -1,0 +1,225 @@
+package results
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+)
+
+// Schema is the schema name and version of a result document. A reader accepts any
+// gatecrash.result/v1.x and rejects other major versions.
+const Schema = "gatecrash.result/v1"
+
+// Result is everything measured in one run of one variant.
+type Result struct {
+	Schema   string `json:"schema"`
+	Scenario string `json:"scenario,omitempty"`
+	Variant  string `json:"variant,omitempty"`
+	// Target says what was loaded and how.
+	Target Target `json:"target"`
+	// Start and End bound the run; End is when the last request finished.
+	Start time.Time `json:"start"`
+	End   time.Time `json:"end"`
+	// Interrupted is true when the run was stopped by a signal before its planned end.
+	Interrupted bool `json:"interrupted,omitempty"`
+	// Requests is the number of requests with an outcome: the sum of all outcome counts.
+	Requests int64 `json:"requests"`
+	// Aborted counts requests that were in flight when an interrupted run gave up waiting;
+	// they have no outcome.
+	Aborted int64 `json:"aborted,omitempty"`
+	// Unsent counts open-loop requests that were due before the end but never started,
+	// because every connection was busy: a stalled target must not look like a lower rate.
+	Unsent int64 `json:"unsent,omitempty"`
+	// Late counts open-loop requests that started more than LateThreshold after their
+	// intended time (their latency still counts from the intended time).
+	Late int64 `json:"late"`
+	// Connections counts connections opened and requests sent on reused connections.
+	Connections Connections `json:"connections"`
+	// Outcomes maps each class that occurred to its count and latency.
+	Outcomes map[Class]*Outcome `json:"outcomes"`
+	// TimeSeries counts outcomes per interval.
+	TimeSeries *TimeSeries `json:"timeseries,omitempty"`
+	// Exemplars are sample requests per error class, to match with proxy logs and captures.
+	Exemplars map[Class][]Exemplar `json:"exemplars,omitempty"`
+	// Origin is the fault server's ground truth for the run, when the runner had one.
+	Origin json.RawMessage `json:"origin,omitempty"`
+	// ProxyLog counts known error-log lines of the proxy under test, by pattern name.
+	ProxyLog map[string]int64 `json:"proxy_log,omitempty"`
+}
+
+// LateThreshold is how late an open-loop send may start before it counts as late.
+const LateThreshold = time.Millisecond
+
+// Target describes the load that produced a result.
+type Target struct {
+	URL         string  `json:"url"`
+	Method      string  `json:"method"`
+	BodySize    int     `json:"body_size,omitempty"`
+	Pattern     string  `json:"pattern"`
+	Connections int     `json:"connections"`
+	Rate        float64 `json:"rate,omitempty"`
+	// Timeout is the per-request timeout.
+	Timeout Seconds `json:"timeout_seconds"`
+}
+
+// Seconds is a duration written in JSON as (fractional) seconds.
+type Seconds time.Duration
+
+// MarshalJSON writes s as seconds.
+func (s Seconds) MarshalJSON() ([]byte, error) { return json.Marshal(time.Duration(s).Seconds()) }
+
+// UnmarshalJSON reads seconds.
+func (s *Seconds) UnmarshalJSON(b []byte) error {
+	var f float64
+	if err := json.Unmarshal(b, &f); err != nil {
+		return err
+	}
+	*s = Seconds(f * float64(time.Second))
+	return nil
+}
+
+// Connections counts connection use.
+type Connections struct {
+	Opened int64 `json:"opened"`
+	// ReusedRequests counts requests sent on a connection that had served one before.
+	ReusedRequests int64 `json:"reused_requests"`
+}
+
+// Outcome is the count and latency of one class.
+type Outcome struct {
+	Count   int64      `json:"count"`
+	Latency *Histogram `json:"latency"`
+	// First and Last are when the first and last request of this class finished.
+	First time.Time `json:"first"`
+	Last  time.Time `json:"last"`
+}
+
+// Exemplar is one request, with what is needed to find it in a proxy log or a capture.
+type Exemplar struct {
+	Time         time.Time `json:"time"`
+	Local        string    `json:"local,omitempty"`
+	ConnID       uint64    `json:"conn_id"`
+	Reused       bool      `json:"reused"`
+	IdleMicros   int64     `json:"idle_us"`
+	BytesWritten int64     `json:"bytes_written"`
+	BytesRead    int64     `json:"bytes_read"`
+	Status       int       `json:"status,omitempty"`
+	LatencyUs    int64     `json:"latency_us"`
+	Error        string    `json:"error,omitempty"`
+}
+
+// Duration returns End - Start.
+func (r *Result) Duration() time.Duration { return r.End.Sub(r.Start) }
+
+// Count returns the number of requests in class c.
+func (r *Result) Count(c Class) int64 {
+	if o := r.Outcomes[c]; o != nil {
+		return o.Count
+	}
+	return 0
+}
+
+// Errors returns the number of requests in any class but ok.
+func (r *Result) Errors() int64 { return r.Requests - r.Count(OK) }
+
+// Validate checks the invariants a reader relies on.
+func (r *Result) Validate() error {
+	var errs []error
+	var sum int64
+	for c, o := range r.Outcomes {
+		if o == nil || o.Latency == nil {
+			errs = append(errs, fmt.Errorf("outcome %s has no latency histogram", c))
+			continue
+		}
+		if o.Latency.TotalCount() != o.Count {
+			errs = append(errs, fmt.Errorf("outcome %s: count %d but its histogram holds %d", c, o.Count, o.Latency.TotalCount()))
+		}
+		sum += o.Count
+	}
+	if sum != r.Requests {
+		errs = append(errs, fmt.Errorf("requests is %d but the outcomes add up to %d", r.Requests, sum))
+	}
+	return errors.Join(errs...)
+}
+
+// WriteFile writes r as indented JSON to path atomically: a temp file in the same directory,
+// fsynced, then renamed over path.
+func (r *Result) WriteFile(path string) error {
+	if r.Schema == "" {
+		r.Schema = Schema
+	}
+	b, err := json.MarshalIndent(r, "", "  ")
+	if err != nil {
+		return fmt.Errorf("encoding result: %w", err)
+	}
+	return writeFileAtomic(path, append(b, '\n'))
+}
+
+func writeFileAtomic(path string, data []byte) error {
+	dir := filepath.Dir(path)
+	f, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp-*")
+	if err != nil {
+		return fmt.Errorf("writing %s: %w", path, err)
+	}
+	tmp := f.Name()
+	defer os.Remove(tmp) // no-op after a successful rename
+	if _, err := f.Write(data); err != nil {
+		f.Close()
+		return fmt.Errorf("writing %s: %w", path, err)
+	}
+	if err := f.Sync(); err != nil {
+		f.Close()
+		return fmt.Errorf("writing %s: %w", path, err)
+	}
+	if err := f.Close(); err != nil {
+		return fmt.Errorf("writing %s: %w", path, err)
+	}
+	if err := os.Rename(tmp, path); err != nil {
+		return fmt.Errorf("writing %s: %w", path, err)
+	}
+	return nil
+}
+
+// ReadFile reads and checks a result document. Errors name the file and what is wrong.
+func ReadFile(path string) (*Result, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("reading result: %w", err)
+	}
+	r, err := Parse(b)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	return r, nil
+}
+
+// ErrNotAResult marks input that is not a gatecrash result of a version this build reads.
+var ErrNotAResult = errors.New("not a gatecrash result")
+
+// Parse decodes and checks a result document.
+func Parse(b []byte) (*Result, error) {
+	var head struct {
+		Schema string `json:"schema"`
+	}
+	if err := json.Unmarshal(b, &head); err != nil {
+		return nil, fmt.Errorf("%w: %v (truncated or corrupt JSON?)", ErrNotAResult, err)
+	}
+	if head.Schema != Schema && !strings.HasPrefix(head.Schema, Schema+".") {
+		if strings.HasPrefix(head.Schema, "gatecrash.result/") {
+			return nil, fmt.Errorf("%w: schema %q is not supported by this gatecrash, which reads %s", ErrNotAResult, head.Schema, Schema)
+		}
+		return nil, fmt.Errorf("%w: schema is %q, want %q", ErrNotAResult, head.Schema, Schema)
+	}
+	var r Result
+	if err := json.Unmarshal(b, &r); err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrNotAResult, err)
+	}
+	if err := r.Validate(); err != nil {
+		return nil, fmt.Errorf("inconsistent result: %w", err)
+	}
+	return &r, nil
+}

@@ -1,0 +1,109 @@
+package results
+
+import (
+	"fmt"
+	"io"
+	"strconv"
+	"strings"
+	"text/tabwriter"
+	"time"
+)
+
+// WriteSummary writes the end-of-run table: per class the count, its share of requests, the
+// latency p50/p99/p99.9/max, and for error classes when the first one happened.
+func WriteSummary(w io.Writer, r *Result) error {
+	d := r.Duration()
+	rate := 0.0
+	if d > 0 {
+		rate = float64(r.Requests) / d.Seconds()
+	}
+	var b strings.Builder
+	fmt.Fprintf(&b, "target       %s %s (%s, %d connections", r.Target.Method, r.Target.URL, r.Target.Pattern, r.Target.Connections)
+	if r.Target.Rate > 0 {
+		fmt.Fprintf(&b, ", %s/s target", FormatCount(int64(r.Target.Rate)))
+	}
+	b.WriteString(")\n")
+	fmt.Fprintf(&b, "duration     %s   requests %s   achieved %.1f/s", FormatDuration(d), FormatCount(r.Requests), rate)
+	if r.Late > 0 || r.Target.Rate > 0 {
+		fmt.Fprintf(&b, "   late starts %s", FormatCount(r.Late))
+	}
+	if r.Unsent > 0 {
+		fmt.Fprintf(&b, "   UNSENT %s (due, but every connection was busy)", FormatCount(r.Unsent))
+	}
+	b.WriteString("\n")
+	fmt.Fprintf(&b, "connections  %s opened, %s requests on reused connections\n",
+		FormatCount(r.Connections.Opened), FormatCount(r.Connections.ReusedRequests))
+	if r.Interrupted {
+		fmt.Fprintf(&b, "INTERRUPTED  results cover the run up to the signal")
+		if r.Aborted > 0 {
+			fmt.Fprintf(&b, "; %d in-flight requests aborted without an outcome", r.Aborted)
+		}
+		b.WriteString("\n")
+	}
+	b.WriteString("\n")
+	tw := tabwriter.NewWriter(&b, 0, 0, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintln(tw, "class\tcount\tshare\tp50\tp99\tp99.9\tmax\tfirst at\t")
+	for _, c := range Classes() {
+		o := r.Outcomes[c]
+		if o == nil || o.Count == 0 {
+			continue
+		}
+		first := ""
+		if c.IsError() {
+			first = "+" + FormatDuration(o.First.Sub(r.Start))
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t\n", c, FormatCount(o.Count), FormatShare(o.Count, r.Requests),
+			FormatDuration(o.Latency.Quantile(50)), FormatDuration(o.Latency.Quantile(99)),
+			FormatDuration(o.Latency.Quantile(99.9)), FormatDuration(o.Latency.MaxDuration()), first)
+	}
+	if r.Requests == 0 {
+		fmt.Fprintln(tw, "(no requests)\t\t\t\t\t\t\t\t")
+	}
+	tw.Flush()
+	_, err := io.WriteString(w, b.String())
+	return err
+}
+
+// FormatDuration prints a latency compactly: 412µs, 1.21ms, 2.50s, 3m20s.
+func FormatDuration(d time.Duration) string {
+	switch {
+	case d < time.Millisecond:
+		return strconv.FormatInt(d.Microseconds(), 10) + "µs"
+	case d < time.Second:
+		return strconv.FormatFloat(float64(d)/float64(time.Millisecond), 'f', 2, 64) + "ms"
+	case d < time.Minute:
+		return strconv.FormatFloat(d.Seconds(), 'f', 2, 64) + "s"
+	}
+	return d.Round(time.Second).String()
+}
+
+// FormatCount prints n with thousands separators: 1,234,567.
+func FormatCount(n int64) string {
+	s := strconv.FormatInt(n, 10)
+	neg := strings.HasPrefix(s, "-")
+	s = strings.TrimPrefix(s, "-")
+	var b strings.Builder
+	for i, c := range s {
+		if i > 0 && (len(s)-i)%3 == 0 {
+			b.WriteByte(',')
+		}
+		b.WriteRune(c)
+	}
+	if neg {
+		return "-" + b.String()
+	}
+	return b.String()
+}
+
+// FormatShare prints part/total as a percentage, switching to scientific notation for the
+// small rates gatecrash is about: 99.99%, 0.12%, 3.4e-05.
+func FormatShare(part, total int64) string {
+	if total == 0 {
+		return "-"
+	}
+	f := float64(part) / float64(total)
+	if f >= 0.001 {
+		return strconv.FormatFloat(100*f, 'f', 2, 64) + "%"
+	}
+	return strconv.FormatFloat(f, 'e', 1, 64)
+}
