@@ -96,6 +96,7 @@ func (p *gapSweepPacer) Done(int) {}
 // tickets still unissued at the end are counted as unsent.
 type constantPacer struct {
 	interval time.Duration
+	deadline time.Time // end of the run's duration (zero: none)
 	budget   *budget
 	tickets  chan time.Time
 	start    time.Time
@@ -105,7 +106,8 @@ type constantPacer struct {
 }
 
 func newConstant(ctx context.Context, rate float64, workers int, b *budget) *constantPacer {
-	p := &constantPacer{interval: time.Duration(float64(time.Second) / rate), budget: b,
+	deadline, _ := ctx.Deadline()
+	p := &constantPacer{interval: time.Duration(float64(time.Second) / rate), deadline: deadline, budget: b,
 		tickets: make(chan time.Time, workers), start: time.Now(), done: make(chan struct{})}
 	go p.schedule(ctx)
 	return p
@@ -116,12 +118,12 @@ func (p *constantPacer) schedule(ctx context.Context) {
 	defer close(p.tickets)
 	for i := int64(0); ; i++ {
 		t := p.start.Add(time.Duration(i) * p.interval)
+		if !p.deadline.IsZero() && !t.Before(p.deadline) {
+			p.stop()
+			return
+		}
 		if d := time.Until(t); d > 0 && !sleep(ctx, d) || ctx.Err() != nil {
-			// Stopped by the duration or an interrupt: everything whose time had come was due.
-			p.due = int64(time.Since(p.start)/p.interval) + 1
-			if p.budget.max > 0 {
-				p.due = min(p.due, p.budget.max)
-			}
+			p.stop()
 			return
 		}
 		if !p.budget.take() {
@@ -132,12 +134,22 @@ func (p *constantPacer) schedule(ctx context.Context) {
 		case p.tickets <- t:
 			p.issued++
 		case <-ctx.Done():
-			p.due = int64(time.Since(p.start)/p.interval) + 1
-			if p.budget.max > 0 {
-				p.due = min(p.due, p.budget.max)
-			}
+			p.stop()
 			return
 		}
+	}
+}
+
+// stop records how many requests were due when scheduling stopped: those whose intended time
+// came before the end of the duration, or before the interrupt.
+func (p *constantPacer) stop() {
+	end := time.Now()
+	if !p.deadline.IsZero() && end.After(p.deadline) {
+		end = p.deadline
+	}
+	p.due = int64((end.Sub(p.start) + p.interval - 1) / p.interval)
+	if p.budget.max > 0 {
+		p.due = min(p.due, p.budget.max)
 	}
 }
 
@@ -175,6 +187,7 @@ type burstPacer struct {
 	mu       sync.Mutex
 	left     int           // requests left in the current burst
 	inflight int           // requests of the current burst not finished
+	pausing  bool          // a pause is under way
 	next     chan struct{} // closed when the next burst opens
 }
 
@@ -209,17 +222,20 @@ func (p *burstPacer) Done(int) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	p.inflight--
-	if p.left > 0 || p.inflight > 0 {
+	if p.left > 0 || p.inflight > 0 || p.pausing {
 		return
 	}
-	ch := p.next
-	p.next = make(chan struct{})
+	p.pausing = true
 	p.wg.Add(1)
 	go func() {
 		defer p.wg.Done()
 		sleep(p.ctx, p.pause)
+		// Everyone waiting for the next burst — since before the pause or during it — holds
+		// the current p.next; open the burst and wake them all.
 		p.mu.Lock()
-		p.left = p.size
+		p.left, p.pausing = p.size, false
+		ch := p.next
+		p.next = make(chan struct{})
 		p.mu.Unlock()
 		close(ch)
 	}()

@@ -1,0 +1,200 @@
+package loadgen
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/gatecrash/gatecrash/results"
+)
+
+func TestGapSweepCoversTheRangeInSteps(t *testing.T) {
+	t.Parallel()
+	p := newGapSweep(100*time.Millisecond, 3*time.Millisecond, 100*time.Microsecond, 4, &budget{})
+	if p.steps != 61 {
+		t.Fatalf("%d steps for ±3ms in 0.1ms steps, want 61", p.steps)
+	}
+	seen := map[time.Duration]bool{}
+	for n := 1; n <= p.steps; n++ {
+		g := p.gap(0, n)
+		if g < 97*time.Millisecond || g > 103*time.Millisecond {
+			t.Fatalf("gap %v outside 100ms ± 3ms", g)
+		}
+		seen[g] = true
+	}
+	if len(seen) != 61 {
+		t.Fatalf("one sweep visited %d distinct gaps, want all 61", len(seen))
+	}
+	// Workers start at different phases so that together they cover the sweep at once.
+	if p.gap(0, 1) == p.gap(2, 1) {
+		t.Fatal("workers 0 and 2 start at the same gap")
+	}
+}
+
+func TestOpenLoopLatencyCountsFromIntendedStart(t *testing.T) {
+	t.Parallel()
+	// The origin takes 200ms per request; 4 connections can do 20 req/s, the schedule asks
+	// for 100. A closed loop would report ~200ms and a lower rate; the open loop must report
+	// the queueing as latency and count what it could not send.
+	_, addr, _ := origin(t, "delay:head-delay=200ms")
+	const rate, dur = 100.0, time.Second
+	res := run(t, Config{URL: "http://" + addr + "/", Pattern: Constant, Rate: rate, Connections: 4, Duration: yd(dur)})
+	ok := res.Outcomes[results.OK]
+	if ok == nil {
+		t.Fatalf("no ok outcomes: %+v", res)
+	}
+	p50, max := ok.Latency.Quantile(50), ok.Latency.MaxDuration()
+	t.Logf("sent %d, unsent %d, late %d, p50 %v, max %v", res.Requests, res.Unsent, res.Late, p50, max)
+	if max < 600*time.Millisecond {
+		t.Fatalf("max latency %v: the queueing behind a stalled origin was not counted (want well above 200ms)", max)
+	}
+	if res.Late == 0 {
+		t.Fatal("no late starts counted")
+	}
+	// Every request due in the second is accounted for: sent or unsent, not silently dropped.
+	if due := res.Requests + res.Unsent; due < 95 || due > 105 {
+		t.Fatalf("sent %d + unsent %d = %d, want ~%v (rate x duration)", res.Requests, res.Unsent, due, rate*dur.Seconds())
+	}
+
+	// The same origin under a closed loop: latency stays at the service time.
+	closed := run(t, Config{URL: "http://" + addr + "/", Pattern: Closed, Connections: 4, Duration: yd(dur)})
+	if m := closed.Outcomes[results.OK].Latency.MaxDuration(); m > 400*time.Millisecond {
+		t.Fatalf("closed loop max latency %v, want ~200ms", m)
+	}
+}
+
+func TestConstantRateIsAccurate(t *testing.T) {
+	t.Parallel()
+	_, addr, _ := origin(t)
+	res := run(t, Config{URL: "http://" + addr + "/", Pattern: Constant, Rate: 500, Connections: 8, Duration: yd(time.Second)})
+	if res.Requests < 495 || res.Requests > 505 || res.Unsent != 0 {
+		t.Fatalf("500/s for 1s sent %d (unsent %d)", res.Requests, res.Unsent)
+	}
+}
+
+func TestStopConditions(t *testing.T) {
+	t.Parallel()
+	_, addr, _ := origin(t)
+	url := "http://" + addr + "/"
+	t.Run("request count", func(t *testing.T) {
+		t.Parallel()
+		for _, p := range []Config{
+			{Pattern: Closed, Connections: 7},
+			{Pattern: Constant, Rate: 2000, Connections: 3},
+			{Pattern: Bursts, BurstSize: 10, BurstPause: yd(time.Millisecond), Connections: 3},
+			{Pattern: GapSweep, GapCenter: yd(time.Millisecond), Connections: 5},
+		} {
+			p.URL, p.Requests = url, 123
+			if res := run(t, p); res.Requests != 123 {
+				t.Errorf("%s: %d requests, want exactly 123", p.Pattern, res.Requests)
+			}
+		}
+	})
+	t.Run("duration", func(t *testing.T) {
+		t.Parallel()
+		start := time.Now()
+		res := run(t, Config{URL: url, Connections: 2, Duration: yd(300 * time.Millisecond)})
+		if el := time.Since(start); el < 300*time.Millisecond || el > 600*time.Millisecond {
+			t.Fatalf("a 300ms run took %v", el)
+		}
+		if d := res.Duration(); d < 300*time.Millisecond || d > 500*time.Millisecond || res.Requests == 0 {
+			t.Fatalf("result duration %v with %d requests", d, res.Requests)
+		}
+	})
+}
+
+func TestBurstsPauseBetweenBursts(t *testing.T) {
+	t.Parallel()
+	_, addr, _ := origin(t)
+	res := run(t, Config{URL: "http://" + addr + "/", Pattern: Bursts, BurstSize: 20, BurstPause: yd(200 * time.Millisecond),
+		Connections: 4, Requests: 60})
+	// 3 bursts with 2 pauses of 200ms between them.
+	if d := res.Duration(); d < 400*time.Millisecond || d > 800*time.Millisecond {
+		t.Fatalf("3 bursts took %v, want ~400ms of pauses", d)
+	}
+	if res.Count(results.OK) != 60 {
+		t.Fatalf("%s", classCounts(res))
+	}
+}
+
+func TestThinkTimeAndClientIdleTimeout(t *testing.T) {
+	t.Parallel()
+	s, addr, _ := origin(t)
+	// 3 requests with 80ms think time; the client's own idle timeout is 50ms, so every
+	// request after the first finds its connection too old and opens a new one.
+	res := run(t, Config{URL: "http://" + addr + "/", Connections: 1, Requests: 3, ThinkTime: yd(80 * time.Millisecond),
+		IdleTimeout: yd(50 * time.Millisecond)})
+	if res.Connections.Opened != 3 || res.Connections.ReusedRequests != 0 || s.Stats().ConnectionsAccepted != 3 {
+		t.Fatalf("opened %d, reused %d, origin accepted %d; want 3, 0, 3", res.Connections.Opened,
+			res.Connections.ReusedRequests, s.Stats().ConnectionsAccepted)
+	}
+	if d := res.Duration(); d < 160*time.Millisecond {
+		t.Fatalf("3 requests with 80ms think time took %v", d)
+	}
+}
+
+func TestMaxRequestsPerConnAndNoKeepAlive(t *testing.T) {
+	t.Parallel()
+	_, addr, _ := origin(t)
+	res := run(t, Config{URL: "http://" + addr + "/", Connections: 1, Requests: 10, MaxRequestsPerConn: 3})
+	if res.Connections.Opened != 4 {
+		t.Fatalf("10 requests at 3 per connection opened %d connections, want 4", res.Connections.Opened)
+	}
+	res = run(t, Config{URL: "http://" + addr + "/", Connections: 1, Requests: 5, NoKeepAlive: true})
+	if res.Connections.Opened != 5 || res.Count(results.OK) != 5 {
+		t.Fatalf("no-keepalive: opened %d, %s", res.Connections.Opened, classCounts(res))
+	}
+}
+
+func TestExpectContinue(t *testing.T) {
+	t.Parallel()
+	s, addr, _ := origin(t)
+	res := run(t, Config{URL: "http://" + addr + "/", Method: "PUT", BodySize: 1000, ExpectContinue: true,
+		Connections: 1, Requests: 3})
+	if res.Count(results.OK) != 3 || res.Connections.Opened != 1 {
+		t.Fatalf("%s, opened %d", classCounts(res), res.Connections.Opened)
+	}
+	// "100 Continue" arrived before the body was sent (no 1s wait per request).
+	if res.Duration() > 500*time.Millisecond {
+		t.Fatalf("3 requests took %v: the client waited out the 100-continue timeout", res.Duration())
+	}
+	if st := s.Stats(); st.RequestsRead != 3 || st.ResponsesCompleted != 3 {
+		t.Fatalf("origin %+v", st)
+	}
+}
+
+func TestInterruptKeepsResultsAndAbortsAfterGrace(t *testing.T) {
+	t.Parallel()
+	// Requests take 1h at the origin; the run is interrupted after 200ms and has 100ms grace:
+	// the in-flight requests are aborted (no outcome), earlier ones are kept.
+	s, addr, _ := origin(t, "delay:head-delay=1h,match=/slow")
+	ctx, cancel := context.WithCancel(context.Background())
+	time.AfterFunc(200*time.Millisecond, cancel)
+	start := time.Now()
+	res, err := Run(ctx, Config{URL: "http://" + addr + "/slow", Connections: 3, Duration: yd(time.Minute),
+		Grace: yd(100 * time.Millisecond), Timeout: yd(time.Hour)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if el := time.Since(start); el > time.Second {
+		t.Fatalf("interrupted run returned after %v", el)
+	}
+	if !res.Interrupted || res.Aborted != 3 || res.Requests != 0 {
+		t.Fatalf("interrupted %v, aborted %d, requests %d; want true, 3, 0", res.Interrupted, res.Aborted, res.Requests)
+	}
+	if s.Stats().Faults["delay"] != 3 {
+		t.Fatalf("origin: %+v", s.Stats())
+	}
+
+	// Interrupted with in-flight requests that finish within the grace period: kept.
+	_, addr2, _ := origin(t, "delay:head-delay=150ms")
+	ctx2, cancel2 := context.WithCancel(context.Background())
+	time.AfterFunc(50*time.Millisecond, cancel2)
+	res, err = Run(ctx2, Config{URL: "http://" + addr2 + "/", Connections: 2, Duration: yd(time.Minute), Grace: yd(time.Second)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !res.Interrupted || res.Aborted != 0 || res.Count(results.OK) != 2 {
+		t.Fatalf("interrupted %v, aborted %d, %s; want the 2 in-flight requests finished", res.Interrupted, res.Aborted, classCounts(res))
+	}
+}
