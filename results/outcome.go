@@ -20,7 +20,7 @@ const (
 	ConnectError              // connect refused, unreachable or timed out
 	TLSError                  // TLS handshake failed
 	Malformed                 // bytes that are not a valid HTTP/1.1 response
-	NumClasses    int = iota
+	NumClasses   int   = iota
 )
 
 var classNames = [NumClasses]string{"ok", "4xx", "502", "503", "504", "5xx", "no-response", "reset",
