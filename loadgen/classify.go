@@ -30,9 +30,8 @@ func classify(p phase, err error, gotBytes bool) results.Class {
 	case phaseHandshake:
 		return results.TLSError
 	}
-	var ne net.Error
 	switch {
-	case errors.Is(err, os.ErrDeadlineExceeded), errors.As(err, &ne) && ne.Timeout():
+	case errors.Is(err, os.ErrDeadlineExceeded), isNetTimeout(err):
 		return results.Timeout
 	case errors.Is(err, errMalformed):
 		return results.Malformed
@@ -50,15 +49,27 @@ func classify(p phase, err error, gotBytes bool) results.Class {
 	return results.Reset
 }
 
+func isNetTimeout(err error) bool {
+	ne, ok := errors.AsType[net.Error](err)
+	return ok && ne.Timeout()
+}
+
 func isTLSFailure(err error) bool {
-	var (
-		rh  tls.RecordHeaderError
-		ae  tls.AlertError
-		cv  *tls.CertificateVerificationError
-		ua  x509.UnknownAuthorityError
-		hn  x509.HostnameError
-		inv x509.CertificateInvalidError
-	)
-	return errors.As(err, &rh) || errors.As(err, &ae) || errors.As(err, &cv) || errors.As(err, &ua) ||
-		errors.As(err, &hn) || errors.As(err, &inv)
+	if _, ok := errors.AsType[tls.RecordHeaderError](err); ok {
+		return true
+	}
+	if _, ok := errors.AsType[tls.AlertError](err); ok {
+		return true
+	}
+	if _, ok := errors.AsType[*tls.CertificateVerificationError](err); ok {
+		return true
+	}
+	if _, ok := errors.AsType[x509.UnknownAuthorityError](err); ok {
+		return true
+	}
+	if _, ok := errors.AsType[x509.HostnameError](err); ok {
+		return true
+	}
+	_, ok := errors.AsType[x509.CertificateInvalidError](err)
+	return ok
 }

@@ -1,0 +1,86 @@
+package loadgen
+
+import (
+	"bufio"
+	"io"
+	"sync/atomic"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/gatecrash/gatecrash/results"
+)
+
+// repeatReader returns the same bytes forever.
+type repeatReader struct {
+	data []byte
+	off  int
+}
+
+func (r *repeatReader) Read(b []byte) (int, error) {
+	n := copy(b, r.data[r.off:])
+	r.off = (r.off + n) % len(r.data)
+	return n, nil
+}
+
+func BenchmarkReadResponse(b *testing.B) {
+	for _, bc := range []struct{ name, resp string }{
+		{"nginx-200", "HTTP/1.1 200 OK\r\nServer: nginx/1.22.1\r\nDate: Sat, 21 Nov 2026 09:00:00 GMT\r\nContent-Type: text/plain\r\nContent-Length: 2\r\nConnection: keep-alive\r\n\r\nok"},
+		{"chunked-1k", "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n400\r\n" + string(make([]byte, 1024)) + "\r\n0\r\n\r\n"},
+	} {
+		b.Run(bc.name, func(b *testing.B) {
+			br := bufio.NewReaderSize(&repeatReader{data: []byte(bc.resp)}, 8<<10)
+			var r response
+			b.ReportAllocs()
+			b.SetBytes(int64(len(bc.resp)))
+			for range b.N {
+				if err := readResponseHead(br, &r); err != nil {
+					b.Fatal(err)
+				}
+				if err := readBody(br, &r, false); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
+
+func BenchmarkClassify(b *testing.B) {
+	errs := []error{io.EOF, syscall.ECONNRESET, io.ErrUnexpectedEOF}
+	b.ReportAllocs()
+	for i := range b.N {
+		classify(phaseExchange, errs[i%len(errs)], i%2 == 0)
+	}
+}
+
+// BenchmarkRecord measures recording one finished request into a shard (histogram, counts,
+// time series), the per-request bookkeeping cost of the load generator.
+func BenchmarkRecord(b *testing.B) {
+	start := time.Now()
+	rec := newRecorder(start)
+	s := rec.shardFor(0)
+	a := attempt{class: results.OK, intended: start, start: start, reused: true}
+	b.ReportAllocs()
+	for i := range b.N {
+		a.end = start.Add(time.Duration(i%5000) * time.Microsecond)
+		s.record(&a)
+	}
+}
+
+func BenchmarkRecordParallel(b *testing.B) {
+	start := time.Now()
+	rec := newRecorder(start)
+	var worker atomic.Int64
+	b.ReportAllocs()
+	b.RunParallel(func(pb *testing.PB) {
+		w := int(worker.Add(1))
+		s := rec.shardFor(w)
+		a := attempt{class: results.OK, intended: start, start: start}
+		i := 0
+		for pb.Next() {
+			i++
+			a.end = start.Add(time.Duration(i%5000) * time.Microsecond)
+			s.record(&a)
+		}
+	})
+}
