@@ -4,9 +4,10 @@
 GO       ?= go
 BIN      := bin/gatecrash
 FUZZTIME ?= 5s
-FUZZ_TARGETS := FuzzReadHead FuzzServeConn FuzzParseFaultSpec
+FUZZ_TARGETS := faultserver:FuzzReadHead faultserver:FuzzServeConn faultserver:FuzzParseFaultSpec \
+                loadgen:FuzzReadResponse
 
-.PHONY: all build test unit fuzz lint bench bench-go bench-serve demo clean
+.PHONY: all build test unit fuzz lint bench bench-go bench-serve bench-load demo clean
 
 all: build
 
@@ -20,9 +21,10 @@ unit:
 	$(GO) test -race -count=1 ./...
 
 fuzz:
-	@for t in $(FUZZ_TARGETS); do \
-		echo "fuzz $$t for $(FUZZTIME)"; \
-		$(GO) test -run='^$$' -fuzz="^$$t$$" -fuzztime=$(FUZZTIME) ./faultserver || exit 1; \
+	@for pt in $(FUZZ_TARGETS); do \
+		pkg=$${pt%%:*}; t=$${pt#*:}; \
+		echo "fuzz $$pkg $$t for $(FUZZTIME)"; \
+		$(GO) test -run='^$$' -fuzz="^$$t$$" -fuzztime=$(FUZZTIME) ./$$pkg || exit 1; \
 	done
 
 lint:
@@ -32,13 +34,16 @@ lint:
 	@$(GO) mod tidy -diff >/dev/null || { echo "go.mod/go.sum not tidy: run go mod tidy"; exit 1; }
 
 ## bench: Go micro-benchmarks, then the side-by-side scripts in bench/
-bench: bench-go bench-serve
+bench: bench-go bench-serve bench-load
 
 bench-go:
 	$(GO) test -run='^$$' -bench=. -benchmem ./...
 
 bench-serve: build
 	bench/serve-vs-nginx.sh
+
+bench-load: build
+	bench/load-vs-wrk-hey.sh
 
 ## demo: the fault server answering, misbehaving on request, and counting (bash only)
 demo: build

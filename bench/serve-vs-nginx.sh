@@ -15,43 +15,20 @@ CONNS=${CONNS:-64}
 out=bench/out
 mkdir -p "$out"
 
-for tool in wrk nginx taskset; do
-	command -v $tool >/dev/null || [ -x /usr/sbin/$tool ] || { echo "missing $tool (apt-get install wrk nginx-light util-linux)"; exit 1; }
-done
-NGINX=$(command -v nginx || echo /usr/sbin/nginx)
+. bench/lib.sh
+need wrk nginx taskset
 go build -o bin/gatecrash ./cmd/gatecrash
 
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])' 2>/dev/null ||
-	echo $((20000 + RANDOM % 20000)); }
 ng_port=$(free_port); gc_port=$(free_port); gc_admin=$(free_port)
-dir=$(mktemp -d); chmod 777 "$dir"
-cat >"$dir/nginx.conf" <<CONF
-worker_processes 1;
-daemon off;
-pid $dir/nginx.pid;
-error_log $dir/error.log warn;
-events { worker_connections 4096; }
-http {
-    access_log off;
-    client_body_temp_path $dir/body; proxy_temp_path $dir/proxy; fastcgi_temp_path $dir/fcgi;
-    uwsgi_temp_path $dir/uwsgi; scgi_temp_path $dir/scgi;
-    keepalive_requests 100000000;
-    server {
-        listen 127.0.0.1:$ng_port;
-        location / { default_type text/plain; return 200 "ok"; }
-    }
-}
-CONF
-taskset -c 0 "$NGINX" -p "$dir" -c "$dir/nginx.conf" -e "$dir/error.log" &
-ng_pid=$!
+dir=$(mktemp -d)
+start_nginx_return200 "$dir" "$ng_port"
+ng_pid=$NGINX_PID
 GOMAXPROCS=1 taskset -c 0 bin/gatecrash serve --listen 127.0.0.1:$gc_port --admin 127.0.0.1:$gc_admin >"$dir/gc.out" 2>&1 &
 gc_pid=$!
 cleanup() { kill $ng_pid $gc_pid 2>/dev/null || true; wait 2>/dev/null || true; rm -rf "$dir"; }
 trap cleanup EXIT
-sleep 1
+wait_port "$gc_port"
 
-# cpu_ticks PID...: user+system clock ticks used so far by these processes.
-cpu_ticks() { for p in "$@"; do awk '{print $14 + $15}' "/proc/$p/stat"; done | awk '{s += $1} END {print s}'; }
 # rps PORT PID...: requests/s under wrk, and the share of one CPU the server PIDs used meanwhile.
 rps() {
 	local port=$1; shift
@@ -62,9 +39,8 @@ rps() {
 	awk -v r="$r" -v c=$((c1 - c0)) -v hz="$(getconf CLK_TCK)" -v ns=$((t1 - t0)) \
 		'BEGIN {printf "%s %.2f\n", r, c / hz / (ns / 1e9)}'
 }
-median() { sort -n | awk '{a[NR]=$1} END {print (NR%2 ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2)}'; }
 
-ng_workers=$(pgrep -P $ng_pid | tr '\n' ' ')
+ng_workers=$NGINX_WORKERS
 : >"$dir/ng"; : >"$dir/gc"
 for i in $(seq "$ROUNDS"); do
 	read -r n ncpu < <(rps $ng_port $ng_pid $ng_workers)
@@ -81,10 +57,10 @@ cpu_ratio=$(awk -v a="$(per_cpu "$gc" "$gcc")" -v b="$(per_cpu "$ng" "$ngc")" 'B
 {
 	echo "| server (1 worker, pinned to CPU 0) | requests/s | server CPU (1.00 = one core) | requests per server CPU-second |"
 	echo "|---|---|---|---|"
-	echo "| nginx $("$NGINX" -v 2>&1 | sed 's/.*nginx\///') \`return 200 \"ok\"\` | $(printf '%.0f' "$ng") | $ngc | $(per_cpu "$ng" "$ngc") |"
+	echo "| nginx $NGINX_VERSION \`return 200 \"ok\"\` | $(printf '%.0f' "$ng") | $ngc | $(per_cpu "$ng" "$ngc") |"
 	echo "| gatecrash serve (no faults, GOMAXPROCS=1) | $(printf '%.0f' "$gc") | $gcc | $(per_cpu "$gc" "$gcc") |"
 	echo "| **ratio gatecrash / nginx** | **$ratio** | | **$cpu_ratio** |"
 	echo
 	echo "Medians of $ROUNDS alternating rounds of $DURATION, wrk -t1 -c$CONNS pinned to CPU 1."
 } | tee "$out/serve-vs-nginx.md"
-echo "written to $out/serve-vs-nginx.md ($(nproc) cores, $(uname -r), $(date -u +%Y-%m-%d))"
+echo "written to $out/serve-vs-nginx.md ($(machine_line))"

@@ -2,6 +2,7 @@ package loadgen
 
 import (
 	"context"
+	"errors"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -154,15 +155,16 @@ func (p *constantPacer) stop() {
 }
 
 func (p *constantPacer) Next(ctx context.Context, _ int) (time.Time, bool) {
-	if ctx.Err() != nil {
+	// At the end of the duration the scheduler stops and closes the queue; tickets already in
+	// it were due before the end and are still sent. Only an interrupt stops at once.
+	if errors.Is(ctx.Err(), context.Canceled) {
 		return time.Time{}, false
 	}
-	select {
-	case t, ok := <-p.tickets:
-		return t, ok
-	case <-ctx.Done():
-		return time.Time{}, false
+	t, ok := <-p.tickets
+	if errors.Is(ctx.Err(), context.Canceled) {
+		return time.Time{}, false // interrupted while waiting for the ticket
 	}
+	return t, ok
 }
 
 func (p *constantPacer) Done(int) {}

@@ -28,7 +28,7 @@ func WriteSummary(w io.Writer, r *Result) error {
 		fmt.Fprintf(&b, "   late starts %s", FormatCount(r.Late))
 	}
 	if r.Unsent > 0 {
-		fmt.Fprintf(&b, "   UNSENT %s (due, but every connection was busy)", FormatCount(r.Unsent))
+		fmt.Fprintf(&b, "   UNSENT %s (due before the end, never started: every connection was busy)", FormatCount(r.Unsent))
 	}
 	b.WriteString("\n")
 	fmt.Fprintf(&b, "connections  %s opened, %s requests on reused connections\n",

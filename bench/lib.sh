@@ -1,0 +1,69 @@
+# Shared helpers for the bench/ scripts (sourced, not run). Loopback only.
+
+# need TOOL...: fail with an install hint when a tool is missing.
+need() {
+	for tool in "$@"; do
+		command -v "$tool" >/dev/null || [ -x "/usr/sbin/$tool" ] || [ -x "/usr/bin/$tool" ] || {
+			echo "missing $tool (apt-get install wrk hey nginx-light time util-linux)" >&2
+			exit 1
+		}
+	done
+}
+
+# free_port: a TCP port free on 127.0.0.1 right now.
+free_port() {
+	local p
+	while :; do
+		p=$((20000 + RANDOM % 40000))
+		(exec 3<>/dev/tcp/127.0.0.1/$p) 2>/dev/null || { echo $p; return; }
+	done
+}
+
+# start_nginx_return200 DIR PORT: nginx with one worker pinned to CPU 0 answering `return 200
+# "ok"` on 127.0.0.1:PORT. Sets NGINX_PID and NGINX_WORKERS.
+start_nginx_return200() {
+	local dir=$1 port=$2 bin
+	bin=$(command -v nginx || echo /usr/sbin/nginx)
+	chmod 777 "$dir"
+	cat >"$dir/nginx.conf" <<CONF
+worker_processes 1;
+daemon off;
+pid $dir/nginx.pid;
+error_log $dir/error.log warn;
+events { worker_connections 4096; }
+http {
+    access_log off;
+    client_body_temp_path $dir/body; proxy_temp_path $dir/proxy; fastcgi_temp_path $dir/fcgi;
+    uwsgi_temp_path $dir/uwsgi; scgi_temp_path $dir/scgi;
+    keepalive_requests 100000000;
+    server {
+        listen 127.0.0.1:$port;
+        location / { default_type text/plain; return 200 "ok"; }
+    }
+}
+CONF
+	taskset -c 0 "$bin" -p "$dir" -c "$dir/nginx.conf" -e "$dir/error.log" &
+	NGINX_PID=$!
+	wait_port "$port"
+	NGINX_WORKERS=$(pgrep -P "$NGINX_PID" | tr '\n' ' ')
+	NGINX_VERSION=$("$bin" -v 2>&1 | sed 's/.*nginx\///')
+}
+
+# wait_port PORT: until something listens on 127.0.0.1:PORT (at most 5 s).
+wait_port() {
+	for _ in $(seq 50); do
+		(exec 3<>/dev/tcp/127.0.0.1/$1) 2>/dev/null && return 0
+		sleep 0.1
+	done
+	echo "nothing listening on 127.0.0.1:$1 after 5s" >&2
+	return 1
+}
+
+# cpu_ticks PID...: user+system clock ticks used so far by these processes.
+cpu_ticks() { for p in "$@"; do awk '{print $14 + $15}' "/proc/$p/stat"; done | awk '{s += $1} END {print s}'; }
+
+# median: the median of the numbers on stdin.
+median() { sort -n | awk '{a[NR]=$1} END {print (NR%2 ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2)}'; }
+
+# machine_line: one line saying where the figures come from.
+machine_line() { echo "$(nproc) cores, $(uname -r), $(date -u +%Y-%m-%d)"; }
