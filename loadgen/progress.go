@@ -3,6 +3,7 @@ package loadgen
 import (
 	"fmt"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/vbauerster/mpb/v8"
@@ -26,10 +27,12 @@ func startProgress(o runOptions, cfg *Config, start time.Time, rec *recorder, fi
 	if !byTime {
 		total = cfg.Requests
 	}
-	var status string
+	var status atomic.Pointer[string] // written here, read by mpb's render goroutine
+	empty := ""
+	status.Store(&empty)
 	bar := o.progress.New(total, mpb.BarStyle().Lbound("[").Rbound("]"),
 		mpb.PrependDecorators(decor.Name(o.label, decor.WCSyncSpaceR), decor.Elapsed(decor.ET_STYLE_GO, decor.WCSyncSpace)),
-		mpb.AppendDecorators(decor.Any(func(decor.Statistics) string { return status })),
+		mpb.AppendDecorators(decor.Any(func(decor.Statistics) string { return *status.Load() })),
 		mpb.BarRemoveOnComplete(),
 	)
 	stop := make(chan struct{})
@@ -52,7 +55,8 @@ func startProgress(o runOptions, cfg *Config, start time.Time, rec *recorder, fi
 			now := time.Now()
 			rate := float64(n-prev) / now.Sub(prevAt).Seconds()
 			prev, prevAt = n, now
-			status = formatStatus(rate, n, byClass)
+			st := formatStatus(rate, n, byClass)
+			status.Store(&st)
 			if byTime {
 				bar.SetCurrent(min(int64(now.Sub(start)/time.Millisecond), total))
 			} else {

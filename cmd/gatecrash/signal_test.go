@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/gatecrash/gatecrash/faultserver"
+	"github.com/gatecrash/gatecrash/results"
 )
 
 // buildBinary builds gatecrash once per test binary run.
@@ -109,4 +110,78 @@ func writeCertPair(t *testing.T, dir string) (string, string, []byte) {
 	os.WriteFile(certFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: cert.Certificate[0]}), 0o600)
 	os.WriteFile(keyFile, pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: keyDER}), 0o600)
 	return certFile, keyFile, cert.Certificate[0]
+}
+
+// TestLoadBinarySignals: the first SIGINT stops the run, writes the result and exits 130; a
+// second SIGINT during the grace period ends the process at once.
+func TestLoadBinarySignals(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds the binary")
+	}
+	t.Parallel()
+	bin := buildBinary(t)
+	url := startOrigin(t, "delay:head-delay=50ms,match=/fast", "delay:head-delay=1h,match=/stuck")
+
+	t.Run("one SIGINT: result written, exit 130", func(t *testing.T) {
+		out := filepath.Join(t.TempDir(), "r.json")
+		cmd := exec.Command(bin, "load", url+"fast", "--duration", "1h", "--connections", "2", "--out", out)
+		var stdout bytes.Buffer
+		cmd.Stdout = &stdout
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(500 * time.Millisecond)
+		cmd.Process.Signal(syscall.SIGINT)
+		err := waitExit(t, cmd, 5*time.Second)
+		if code := exitCode(err); code != 130 {
+			t.Fatalf("exit %d, want 130", code)
+		}
+		r, rerr := results.ReadFile(out)
+		if rerr != nil || !r.Interrupted || r.Requests < 5 {
+			t.Fatalf("partial result: %v %+v", rerr, r)
+		}
+		if !strings.Contains(stdout.String(), "INTERRUPTED") {
+			t.Fatalf("summary:\n%s", stdout.String())
+		}
+	})
+	t.Run("second SIGINT: exits at once", func(t *testing.T) {
+		cmd := exec.Command(bin, "load", url+"stuck", "--duration", "1h", "--connections", "2", "--grace", "1h")
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(300 * time.Millisecond)
+		cmd.Process.Signal(syscall.SIGINT) // requests are stuck for an hour: grace would wait
+		time.Sleep(200 * time.Millisecond)
+		cmd.Process.Signal(syscall.SIGINT)
+		err := waitExit(t, cmd, 3*time.Second)
+		var ee *exec.ExitError
+		if !errors.As(err, &ee) {
+			t.Fatalf("process exited cleanly after the second SIGINT: %v", err)
+		}
+	})
+}
+
+func waitExit(t *testing.T, cmd *exec.Cmd, within time.Duration) error {
+	t.Helper()
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	select {
+	case err := <-done:
+		return err
+	case <-time.After(within):
+		cmd.Process.Kill()
+		t.Fatalf("still running %v after the signal", within)
+		return nil
+	}
+}
+
+func exitCode(err error) int {
+	var ee *exec.ExitError
+	if errors.As(err, &ee) {
+		return ee.ExitCode()
+	}
+	if err != nil {
+		return -1
+	}
+	return 0
 }
