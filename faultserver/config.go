@@ -150,31 +150,41 @@ func ParseConfig(b []byte, name string) (*Config, error) {
 		}
 		return nil, fmt.Errorf("%s: %w: %v", name, ErrInvalidConfig, err)
 	}
+	c, errs := DecodeConfig(&doc, "config")
+	if len(errs) > 0 {
+		return nil, prefixErrors(name, errs)
+	}
+	return c, nil
+}
+
+// DecodeConfig decodes and validates a config from a YAML node — a whole document, or a
+// section of a larger file such as a scenario's origin — and returns every problem with its
+// line and column in that file. what names the section in messages ("config", "origin").
+func DecodeConfig(n *yaml.Node, what string) (*Config, []error) {
 	var raw rawConfig
 	var errs []error
-	if err := yamlconf.Decode(&doc, &raw, "config"); err != nil {
+	if err := yamlconf.Decode(n, &raw, what); err != nil {
 		errs = append(errs, err)
 	}
 	c := &Config{Seed: raw.Seed, Response: raw.Response, Limits: raw.Limits, FaultHeader: raw.FaultHeader}
 	c.SetDefaults()
-	errs = append(errs, c.validateOwn()...)
+	for _, e := range c.validateOwn() {
+		errs = append(errs, &yamlconf.Error{Line: n.Line, Column: n.Column, Msg: what + ": " + e.Error()})
+	}
 	for i := range raw.Faults {
-		n := &raw.Faults[i]
-		f, err := decodeFault(n, fmt.Sprintf("faults[%d]", i))
+		fn := &raw.Faults[i]
+		f, err := decodeFault(fn, fmt.Sprintf("faults[%d]", i))
 		if err != nil {
 			errs = append(errs, err)
 			continue
 		}
 		if err := validateFault(f); err != nil {
-			errs = append(errs, &yamlconf.Error{Line: n.Line, Column: n.Column, Msg: fmt.Sprintf("faults[%d]: %v", i, err)})
+			errs = append(errs, &yamlconf.Error{Line: fn.Line, Column: fn.Column, Msg: fmt.Sprintf("faults[%d]: %v", i, err)})
 			continue
 		}
 		c.Faults = append(c.Faults, f)
 	}
-	if len(errs) > 0 {
-		return nil, prefixErrors(name, errs)
-	}
-	return c, nil
+	return c, errs
 }
 
 // prefixErrors puts "name:" before each error (giving "file:line:col: msg") and marks the

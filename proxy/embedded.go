@@ -1,0 +1,194 @@
+package proxy
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"net/http/httputil"
+	"net/url"
+	"os"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/gatecrash/gatecrash/internal/yamlconf"
+)
+
+// Variables of the embedded proxy, with their defaults (Go's http.DefaultTransport values
+// where it has one, so the embedded proxy behaves like a stock Go reverse proxy):
+//
+//	idle_timeout            90s   upstream keep-alive idle window (IdleConnTimeout)
+//	max_idle_conns          2     idle upstream connections kept (MaxIdleConnsPerHost)
+//	keepalive               on    "off" disables upstream keep-alive
+//	connect_timeout         30s   TCP connect timeout to the origin
+//	tls_handshake_timeout   10s   TLS handshake timeout to the origin
+//	read_timeout            0     response header timeout (0: none)
+var embeddedDefaults = map[string]string{
+	"idle_timeout": "90s", "max_idle_conns": "2", "keepalive": "on", "connect_timeout": "30s",
+	"tls_handshake_timeout": "10s", "read_timeout": "0",
+}
+
+// embeddedPatterns are the upstream errors the embedded proxy logs, one line per failed
+// request ("proxy error: <Go error>").
+var embeddedPatterns = []pattern{
+	lit("EOF (upstream closed)", "EOF"),
+	lit("connection reset by peer", "connection reset by peer"),
+	lit("broken pipe", "broken pipe"),
+	lit("timeout awaiting response headers", "timeout awaiting response headers"),
+	lit("TLS handshake timeout", "TLS handshake timeout"),
+	lit("connection refused", "connection refused"),
+}
+
+type embeddedProxy struct {
+	url     string
+	srv     *http.Server
+	tr      *http.Transport
+	logPath string
+	logMu   sync.Mutex
+	logf    *os.File
+	done    chan struct{}
+	stop    sync.Once
+	stopErr error
+}
+
+func embeddedDuration(vars map[string]string, name string) (time.Duration, error) {
+	v := varOr(vars, name, embeddedDefaults[name])
+	d, err := yamlconf.ParseDuration(v)
+	if err != nil {
+		return 0, fmt.Errorf("proxy.vars.%s: %w", name, err)
+	}
+	return d, nil
+}
+
+func startEmbedded(cfg Config) (Proxy, error) {
+	if len(cfg.Origins) == 0 {
+		return nil, errors.New("embedded proxy: no origins")
+	}
+	for name := range cfg.Vars {
+		if _, ok := embeddedDefaults[name]; !ok {
+			return nil, fmt.Errorf("proxy.vars.%s is not a variable of the embedded proxy; allowed: %s", name, embeddedVarNames())
+		}
+	}
+	var errs []error
+	durs := map[string]time.Duration{}
+	for _, name := range []string{"idle_timeout", "connect_timeout", "tls_handshake_timeout", "read_timeout"} {
+		d, err := embeddedDuration(cfg.Vars, name)
+		errs = append(errs, err)
+		durs[name] = d
+	}
+	maxIdle, err := strconv.Atoi(varOr(cfg.Vars, "max_idle_conns", "2"))
+	if err != nil || maxIdle < 0 {
+		errs = append(errs, fmt.Errorf("proxy.vars.max_idle_conns: %q is not a count >= 0", cfg.Vars["max_idle_conns"]))
+	}
+	keep := varOr(cfg.Vars, "keepalive", "on")
+	if keep != "on" && keep != "off" {
+		errs = append(errs, fmt.Errorf("proxy.vars.keepalive: %q is not allowed; allowed: on, off", keep))
+	}
+	if err := errors.Join(errs...); err != nil {
+		return nil, err
+	}
+	tr := &http.Transport{
+		DialContext:           (&net.Dialer{Timeout: durs["connect_timeout"]}).DialContext,
+		MaxIdleConnsPerHost:   maxIdle,
+		IdleConnTimeout:       durs["idle_timeout"],
+		TLSHandshakeTimeout:   durs["tls_handshake_timeout"],
+		ResponseHeaderTimeout: durs["read_timeout"],
+		DisableKeepAlives:     keep == "off",
+		TLSClientConfig:       &tls.Config{InsecureSkipVerify: true}, // origins use generated certificates
+		ForceAttemptHTTP2:     false,
+	}
+	scheme := "http"
+	if cfg.OriginTLS {
+		scheme = "https"
+	}
+	targets := make([]*url.URL, len(cfg.Origins))
+	for i, o := range cfg.Origins {
+		targets[i] = &url.URL{Scheme: scheme, Host: o}
+	}
+	p := &embeddedProxy{tr: tr, done: make(chan struct{})}
+	if cfg.RunDir != "" {
+		p.logPath = logPath(cfg.RunDir, "error.log")
+		if p.logf, err = os.Create(p.logPath); err != nil {
+			return nil, err
+		}
+	}
+	var next atomic.Uint64
+	rp := &httputil.ReverseProxy{
+		Rewrite: func(r *httputil.ProxyRequest) {
+			r.SetURL(targets[next.Add(1)%uint64(len(targets))])
+			r.Out.Host = r.In.Host
+		},
+		Transport: tr,
+		ErrorLog:  nil,
+		ErrorHandler: func(w http.ResponseWriter, r *http.Request, err error) {
+			status := http.StatusBadGateway
+			var ne net.Error
+			if errors.As(err, &ne) && ne.Timeout() || errors.Is(err, context.DeadlineExceeded) {
+				status = http.StatusGatewayTimeout
+			}
+			p.log("%s proxy error: %s %s: %v -> %d", time.Now().Format(time.RFC3339Nano), r.Method, r.URL.Path, err, status)
+			w.WriteHeader(status)
+		},
+	}
+	ln, err := net.Listen("tcp", cfg.Listen)
+	if err != nil {
+		p.closeLog()
+		return nil, fmt.Errorf("embedded proxy: %w", err)
+	}
+	p.url = "http://" + ln.Addr().String()
+	p.srv = &http.Server{Handler: rp, ReadHeaderTimeout: 30 * time.Second, ErrorLog: nil}
+	go func() {
+		defer close(p.done)
+		p.srv.Serve(ln)
+	}()
+	return p, nil
+}
+
+func embeddedVarNames() string {
+	return "idle_timeout, max_idle_conns, keepalive, connect_timeout, tls_handshake_timeout, read_timeout"
+}
+
+func (p *embeddedProxy) log(format string, args ...any) {
+	p.logMu.Lock()
+	defer p.logMu.Unlock()
+	if p.logf != nil {
+		fmt.Fprintf(p.logf, format+"\n", args...)
+	}
+}
+
+func (p *embeddedProxy) closeLog() {
+	p.logMu.Lock()
+	defer p.logMu.Unlock()
+	if p.logf != nil {
+		p.logf.Close()
+		p.logf = nil
+	}
+}
+
+func (p *embeddedProxy) URL() string { return p.url }
+
+func (p *embeddedProxy) Stop() error {
+	p.stop.Do(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		defer cancel()
+		if err := p.srv.Shutdown(ctx); err != nil {
+			p.srv.Close()
+		}
+		<-p.done
+		p.tr.CloseIdleConnections()
+		p.closeLog()
+	})
+	return p.stopErr
+}
+
+func (p *embeddedProxy) LogCounts() (map[string]int64, error) {
+	if p.logPath == "" {
+		return nil, nil
+	}
+	return countPatterns([]string{p.logPath}, embeddedPatterns)
+}
+

@@ -1,0 +1,195 @@
+package proxy
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"regexp"
+	"sort"
+	"strings"
+	"time"
+)
+
+// Kind names a kind of proxy under test.
+type Kind string
+
+// Proxy kinds.
+const (
+	Embedded Kind = "embedded"
+	Nginx    Kind = "nginx"
+	HAProxy  Kind = "haproxy"
+	Caddy    Kind = "caddy"
+	Apache   Kind = "apache"
+	External Kind = "external"
+)
+
+// Kinds lists every kind.
+func Kinds() []Kind { return []Kind{Embedded, Nginx, HAProxy, Caddy, Apache, External} }
+
+// ParseKind checks a kind name.
+func ParseKind(s string) (Kind, error) {
+	for _, k := range Kinds() {
+		if string(k) == s {
+			return k, nil
+		}
+	}
+	return "", fmt.Errorf("%w %q; allowed: embedded, nginx, haproxy, caddy, apache, external", ErrUnknownKind, s)
+}
+
+// Sentinel errors; test with errors.Is.
+var (
+	// ErrUnknownKind is a proxy kind that does not exist.
+	ErrUnknownKind = errors.New("unknown proxy kind")
+	// ErrBinaryNotFound means the proxy's binary is not installed (or not where it was said to be).
+	ErrBinaryNotFound = errors.New("proxy binary not found")
+	// ErrNotReady means the proxy did not start accepting connections.
+	ErrNotReady = errors.New("proxy did not become ready")
+)
+
+// Spec is the proxy section of a scenario: which proxy, and its variables.
+type Spec struct {
+	Kind Kind `yaml:"kind"`
+	// Binary is the path of the proxy executable (default: found on PATH or in /usr/sbin).
+	Binary string `yaml:"binary,omitempty"`
+	// Template is a Go text/template file to use instead of the built-in one for the kind.
+	Template string `yaml:"template,omitempty"`
+	// Vars are the template variables (see the README for the ones the built-in templates
+	// use: idle_timeout, keepalive, connect_timeout, read_timeout, ...).
+	Vars map[string]string `yaml:"vars,omitempty"`
+	// Address is where an external proxy listens ("127.0.0.1:8080").
+	Address string `yaml:"address,omitempty"`
+}
+
+// Config is everything Start needs.
+type Config struct {
+	Spec
+	// Origins are the upstream addresses (host:port) the proxy forwards to.
+	Origins []string
+	// OriginTLS says the origins speak TLS.
+	OriginTLS bool
+	// Listen is the address the proxy listens on ("127.0.0.1:port").
+	Listen string
+	// RunDir receives the rendered config and the logs.
+	RunDir string
+	// ReadyTimeout bounds start-up (default 10s).
+	ReadyTimeout time.Duration
+}
+
+// Proxy is a running proxy under test.
+type Proxy interface {
+	// URL is the base URL clients send load to ("http://127.0.0.1:port").
+	URL() string
+	// Stop ends the proxy and everything it started; it is idempotent.
+	Stop() error
+	// LogCounts counts the kind's known upstream-error lines in its logs (call after Stop).
+	LogCounts() (map[string]int64, error)
+}
+
+// Start starts the proxy cfg describes and returns once it accepts connections.
+func Start(ctx context.Context, cfg Config) (Proxy, error) {
+	if cfg.ReadyTimeout == 0 {
+		cfg.ReadyTimeout = 10 * time.Second
+	}
+	if cfg.RunDir != "" {
+		if err := os.MkdirAll(cfg.RunDir, 0o755); err != nil {
+			return nil, err
+		}
+	}
+	switch cfg.Kind {
+	case Embedded, "":
+		return startEmbedded(cfg)
+	case External:
+		if cfg.Address == "" {
+			return nil, errors.New("proxy kind external needs proxy.address (where your proxy listens)")
+		}
+		return external{url: "http://" + cfg.Address}, nil
+	case Nginx, HAProxy, Caddy, Apache:
+		return startExec(ctx, cfg, kinds[cfg.Kind])
+	}
+	_, err := ParseKind(string(cfg.Kind))
+	return nil, err
+}
+
+// external is a proxy the user runs; gatecrash neither starts nor stops it.
+type external struct{ url string }
+
+func (e external) URL() string                          { return e.url }
+func (e external) Stop() error                          { return nil }
+func (e external) LogCounts() (map[string]int64, error) { return nil, nil }
+
+// pattern is a known upstream-error log line.
+type pattern struct {
+	name string
+	re   *regexp.Regexp
+}
+
+func lit(name, substr string) pattern {
+	return pattern{name: name, re: regexp.MustCompile(regexp.QuoteMeta(substr))}
+}
+
+// countPatterns counts, over the given log files, the lines matching each pattern. Every
+// pattern appears in the result, matched or not, so a zero is visible.
+func countPatterns(files []string, pats []pattern) (map[string]int64, error) {
+	out := make(map[string]int64, len(pats))
+	for _, p := range pats {
+		out[p.name] = 0
+	}
+	for _, path := range files {
+		f, err := os.Open(path)
+		if errors.Is(err, os.ErrNotExist) {
+			continue
+		}
+		if err != nil {
+			return out, err
+		}
+		sc := bufio.NewScanner(f)
+		sc.Buffer(make([]byte, 64<<10), 1<<20)
+		for sc.Scan() {
+			line := sc.Text()
+			for _, p := range pats {
+				if p.re.MatchString(line) {
+					out[p.name]++
+				}
+			}
+		}
+		f.Close()
+		if err := sc.Err(); err != nil {
+			return out, fmt.Errorf("reading %s: %w", path, err)
+		}
+	}
+	return out, nil
+}
+
+// PatternNames lists the log patterns counted for a kind, for documentation.
+func PatternNames(k Kind) []string {
+	var pats []pattern
+	if k == Embedded {
+		pats = embeddedPatterns
+	} else if d, ok := kinds[k]; ok {
+		pats = d.patterns
+	}
+	names := make([]string, len(pats))
+	for i, p := range pats {
+		names[i] = p.name
+	}
+	sort.Strings(names)
+	return names
+}
+
+func logPath(dir, name string) string {
+	if dir == "" {
+		return ""
+	}
+	return filepath.Join(dir, name)
+}
+
+// varsWithDefaults returns v's value for name, or def.
+func varOr(vars map[string]string, name, def string) string {
+	if v, ok := vars[name]; ok && strings.TrimSpace(v) != "" {
+		return v
+	}
+	return def
+}

@@ -1,0 +1,171 @@
+package proxy
+
+import (
+	"context"
+	"errors"
+	"net"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/gatecrash/gatecrash/faultserver"
+	"github.com/gatecrash/gatecrash/internal/yamlconf"
+	"github.com/gatecrash/gatecrash/loadgen"
+	"github.com/gatecrash/gatecrash/results"
+)
+
+// needKind skips (or, under GATECRASH_E2E=require, fails) when a kind's binary is missing.
+func needKind(t *testing.T, k Kind) {
+	t.Helper()
+	if k == Embedded || k == External {
+		return
+	}
+	if _, err := FindBinary(k, ""); err != nil {
+		if os.Getenv("GATECRASH_E2E") == "require" {
+			t.Fatalf("GATECRASH_E2E=require: %v", err)
+		}
+		t.Skipf("skipping end-to-end test: %v", err)
+	}
+}
+
+func startOrigin(t *testing.T, tlsToo bool, specs ...string) (*faultserver.Server, string) {
+	t.Helper()
+	cfg := faultserver.DefaultConfig()
+	for _, s := range specs {
+		f, err := faultserver.ParseFaultSpec(s)
+		if err != nil {
+			t.Fatal(err)
+		}
+		cfg.Faults = append(cfg.Faults, f)
+	}
+	s, err := faultserver.New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() {
+		if tlsToo {
+			s.ServeTLS(ctx, ln)
+		} else {
+			s.Serve(ctx, ln)
+		}
+		close(done)
+	}()
+	t.Cleanup(func() { cancel(); <-done })
+	return s, ln.Addr().String()
+}
+
+func freeAddr(t *testing.T) string {
+	t.Helper()
+	addr, err := FreeListenAddr()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return addr
+}
+
+func load(t *testing.T, url, method string, n int64) *results.Result {
+	t.Helper()
+	res, err := loadgen.Run(context.Background(), loadgen.Config{URL: url, Method: method, BodySize: 10, Connections: 1,
+		Requests: n, Timeout: yamlconf.Duration(5 * time.Second)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return res
+}
+
+func TestEveryKindForwardsAndStopsClean(t *testing.T) {
+	t.Parallel()
+	for _, k := range []Kind{Embedded, Nginx, HAProxy, Caddy, Apache} {
+		for _, originTLS := range []bool{false, true} {
+			name := string(k)
+			if originTLS {
+				name += "/tls-origin"
+			}
+			t.Run(name, func(t *testing.T) {
+				t.Parallel()
+				needKind(t, k)
+				o, oaddr := startOrigin(t, originTLS)
+				runDir := t.TempDir()
+				p, err := Start(context.Background(), Config{Spec: Spec{Kind: k},
+					Origins: []string{oaddr}, OriginTLS: originTLS, Listen: freeAddr(t), RunDir: runDir})
+				if err != nil {
+					t.Fatal(err)
+				}
+				stopped := false
+				defer func() {
+					if !stopped {
+						p.Stop()
+					}
+				}()
+				res := load(t, p.URL()+"/x", "POST", 5)
+				if res.Count(results.OK) != 5 {
+					logs, _ := os.ReadFile(filepath.Join(runDir, "error.log"))
+					out, _ := os.ReadFile(filepath.Join(runDir, "stdout.log"))
+					t.Fatalf("through %s: %v\nerror.log:\n%s\nstdout.log:\n%s", k, res.Exemplars, logs, out)
+				}
+				if o.Stats().RequestsRead != 5 {
+					t.Fatalf("origin read %d requests", o.Stats().RequestsRead)
+				}
+				var pids []int
+				var tmp string
+				if ep, ok := p.(*execProxy); ok {
+					pids, tmp = processGroup(ep.cmd.Process.Pid), ep.dir
+					if len(pids) == 0 {
+						t.Fatal("no process in the proxy's process group while it runs")
+					}
+				}
+				if err := p.Stop(); err != nil {
+					t.Fatal(err)
+				}
+				stopped = true
+				if err := p.Stop(); err != nil {
+					t.Fatalf("second Stop: %v", err)
+				}
+				for _, pid := range pids {
+					if err := syscall.Kill(pid, 0); !errors.Is(err, syscall.ESRCH) {
+						t.Fatalf("process %d still alive after Stop", pid)
+					}
+				}
+				if tmp != "" {
+					if _, err := os.Stat(tmp); !errors.Is(err, os.ErrNotExist) {
+						t.Fatalf("temp dir %s left behind (%v)", tmp, err)
+					}
+					if _, err := os.Stat(filepath.Join(runDir, "stdout.log")); err != nil {
+						t.Fatalf("proxy output not captured in the run folder: %v", err)
+					}
+				}
+			})
+		}
+	}
+}
+
+// processGroup lists the live processes whose process group is pgid (a proxy's master and
+// its workers).
+func processGroup(pgid int) []int {
+	stats, _ := filepath.Glob("/proc/[0-9]*/stat")
+	var out []int
+	for _, st := range stats {
+		b, err := os.ReadFile(st)
+		if err != nil {
+			continue
+		}
+		// pid (comm) state ppid pgrp ...; comm may contain spaces, so split after ')'
+		rest := string(b[strings.LastIndexByte(string(b), ')')+2:])
+		f := strings.Fields(rest)
+		if len(f) > 2 && f[2] == strconv.Itoa(pgid) && f[0] != "Z" {
+			pid, _ := strconv.Atoi(strings.Fields(string(b))[0])
+			out = append(out, pid)
+		}
+	}
+	return out
+}
