@@ -7,7 +7,7 @@ FUZZTIME ?= 5s
 FUZZ_TARGETS := faultserver:FuzzReadHead faultserver:FuzzServeConn faultserver:FuzzParseFaultSpec \
                 loadgen:FuzzReadResponse
 
-.PHONY: all build test unit fuzz lint bench bench-go bench-serve bench-load demo clean
+.PHONY: all build test unit fuzz lint bench bench-go bench-serve bench-load demo demo-faultserver clean
 
 all: build
 
@@ -45,8 +45,12 @@ bench-serve: build
 bench-load: build
 	bench/load-vs-wrk-hey.sh
 
-## demo: the fault server answering, misbehaving on request, and counting (bash only)
+## demo: the main job — reproduce the keep-alive race through the embedded proxy, then fix it
 demo: build
+	$(BIN) run keepalive-race
+
+## demo-faultserver: the fault server answering, misbehaving on request, and counting (bash only)
+demo-faultserver: build
 	scripts/demo-faultserver.sh $(BIN)
 
 clean:

@@ -68,11 +68,6 @@ func startEmbedded(cfg Config) (Proxy, error) {
 	if len(cfg.Origins) == 0 {
 		return nil, errors.New("embedded proxy: no origins")
 	}
-	for name := range cfg.Vars {
-		if _, ok := embeddedDefaults[name]; !ok {
-			return nil, fmt.Errorf("proxy.vars.%s is not a variable of the embedded proxy; allowed: %s", name, embeddedVarNames())
-		}
-	}
 	var errs []error
 	durs := map[string]time.Duration{}
 	for _, name := range []string{"idle_timeout", "connect_timeout", "tls_handshake_timeout", "read_timeout"} {
@@ -146,10 +141,6 @@ func startEmbedded(cfg Config) (Proxy, error) {
 		p.srv.Serve(ln)
 	}()
 	return p, nil
-}
-
-func embeddedVarNames() string {
-	return "idle_timeout, max_idle_conns, keepalive, connect_timeout, tls_handshake_timeout, read_timeout"
 }
 
 func (p *embeddedProxy) log(format string, args ...any) {

@@ -98,6 +98,11 @@ func Start(ctx context.Context, cfg Config) (Proxy, error) {
 			return nil, err
 		}
 	}
+	if cfg.Template == "" && cfg.Kind != External {
+		if err := checkVars(cfg.Vars); err != nil {
+			return nil, err
+		}
+	}
 	switch cfg.Kind {
 	case Embedded, "":
 		return startEmbedded(cfg)
@@ -111,6 +116,40 @@ func Start(ctx context.Context, cfg Config) (Proxy, error) {
 	}
 	_, err := ParseKind(string(cfg.Kind))
 	return nil, err
+}
+
+// templateVars are the variables the built-in templates read, by kind. A scenario may set
+// variables of several kinds (each kind ignores the others'), but not one no kind knows.
+var templateVars = map[Kind][]string{
+	Embedded: {"idle_timeout", "max_idle_conns", "keepalive", "connect_timeout", "tls_handshake_timeout", "read_timeout"},
+	Nginx:    {"keepalive", "idle_timeout", "keepalive_conns", "connect_timeout", "read_timeout", "next_upstream"},
+	HAProxy:  {"idle_timeout", "http_reuse", "retries", "retry_on", "connect_timeout", "read_timeout"},
+	Caddy:    {"keepalive", "idle_timeout", "connect_timeout", "read_timeout"},
+	Apache:   {"keepalive", "idle_timeout", "connect_timeout", "read_timeout"},
+}
+
+// Vars lists the variables kind k's built-in template reads.
+func Vars(k Kind) []string { return templateVars[k] }
+
+func checkVars(vars map[string]string) error {
+	known := map[string]bool{}
+	for _, vs := range templateVars {
+		for _, v := range vs {
+			known[v] = true
+		}
+	}
+	var errs []error
+	for name := range vars {
+		if !known[name] {
+			all := make([]string, 0, len(known))
+			for k := range known {
+				all = append(all, k)
+			}
+			sort.Strings(all)
+			errs = append(errs, fmt.Errorf("proxy.vars.%s is not read by any built-in template; known: %s", name, strings.Join(all, ", ")))
+		}
+	}
+	return errors.Join(errs...)
 }
 
 // external is a proxy the user runs; gatecrash neither starts nor stops it.

@@ -60,7 +60,7 @@ every fault it injects.`,
 	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
 		return errext.UsageError(fmt.Errorf("%w (see '%s --help')", err, c.CommandPath()))
 	})
-	root.AddCommand(newVersionCmd(), newServeCmd(nil), newLoadCmd(nil))
+	root.AddCommand(newVersionCmd(), newServeCmd(nil), newLoadCmd(nil), newRunCmd(nil), newScenariosCmd())
 	return root
 }
 

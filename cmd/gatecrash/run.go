@@ -1,0 +1,108 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"time"
+
+	"github.com/spf13/cobra"
+	"github.com/vbauerster/mpb/v8"
+
+	"github.com/gatecrash/gatecrash/internal/errext"
+	"github.com/gatecrash/gatecrash/proxy"
+	"github.com/gatecrash/gatecrash/scenarios"
+)
+
+// RunOptions is what `gatecrash run` was asked to do.
+type RunOptions struct {
+	Scenario string
+	Proxy    string
+	Binary   string
+	Variants []string
+	Duration time.Duration
+	Out      string
+	Quiet    bool
+	Progress bool
+	Stdout   io.Writer
+	Stderr   io.Writer
+}
+
+func newRunCmd(runF func(context.Context, *RunOptions) error) *cobra.Command {
+	opts := &RunOptions{}
+	cmd := &cobra.Command{
+		Use:   "run SCENARIO|FILE [flags]",
+		Short: "Run a scenario: origin, proxy under test and load, for every variant, and compare",
+		Long: `Run a scenario (a built-in name from 'gatecrash scenarios list', or a YAML file): for each
+variant, start the fault-injecting origin, start the proxy under test pointed at it, drive the
+load, and collect the client's outcome classes, the origin's ground truth and the proxy's error
+log. Then compare the variants side by side with 95% intervals and check the thresholds.
+
+Everything goes to the run folder (--out, default ./gatecrash-runs/<time>-<scenario>/): one
+result JSON per variant, the rendered proxy configs and logs, and report.md.
+
+Exit codes: 0 thresholds met; 2 invalid scenario or flags; 3 thresholds not met;
+130 interrupted (what was measured is written).`,
+		Example: `  gatecrash run keepalive-race
+  gatecrash run keepalive-race --proxy nginx --duration 10s
+  gatecrash run ./my-scenario.yaml --variant fixed --out runs/today`,
+		Args: usageArgs(cobra.ExactArgs(1)),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			opts.Scenario = args[0]
+			opts.Stdout, opts.Stderr = cmd.OutOrStdout(), cmd.ErrOrStderr()
+			opts.Progress = !opts.Quiet && isTerminal(opts.Stderr)
+			if runF != nil {
+				return runF(cmd.Context(), opts)
+			}
+			return runScenario(cmd.Context(), opts)
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&opts.Proxy, "proxy", "", "proxy kind: embedded, nginx, haproxy, caddy, apache, external (default: the scenario's)")
+	f.StringVar(&opts.Binary, "proxy-binary", "", "path of the proxy binary (default: found on PATH)")
+	f.StringArrayVar(&opts.Variants, "variant", nil, "run only this variant (repeatable)")
+	f.DurationVar(&opts.Duration, "duration", 0, "load duration per variant (default: the scenario's)")
+	f.StringVarP(&opts.Out, "out", "o", "", "run folder (default ./gatecrash-runs/<time>-<scenario>)")
+	f.BoolVarP(&opts.Quiet, "quiet", "q", false, "no progress bars")
+	return cmd
+}
+
+func runScenario(ctx context.Context, opts *RunOptions) error {
+	sc, err := scenarios.Load(opts.Scenario)
+	if err != nil {
+		return errext.UsageError(err)
+	}
+	ro := scenarios.RunOptions{Binary: opts.Binary, Variants: opts.Variants, Duration: opts.Duration, OutDir: opts.Out, Log: opts.Stderr}
+	if opts.Proxy != "" {
+		k, err := proxy.ParseKind(opts.Proxy)
+		if err != nil {
+			return errext.UsageError(fmt.Errorf("--proxy: %w", err))
+		}
+		ro.Proxy = k
+	}
+	var p *mpb.Progress
+	if opts.Progress {
+		p = mpb.New(mpb.WithOutput(opts.Stderr), mpb.WithRefreshRate(200*time.Millisecond))
+		ro.Progress = p
+	}
+	run, err := sc.Run(ctx, ro)
+	if p != nil {
+		p.Wait()
+	}
+	if run != nil && len(run.Results) > 0 {
+		scenarios.WriteComparison(opts.Stdout, run, false)
+		fmt.Fprintf(opts.Stdout, "\nresults in %s\n", run.Dir)
+	}
+	switch {
+	case err != nil && (errors.Is(err, proxy.ErrBinaryNotFound) || errors.Is(err, proxy.ErrUnknownKind)):
+		return errext.UsageError(err)
+	case err != nil:
+		return err
+	case run.Interrupted:
+		return errInterrupted
+	case !run.ThresholdsMet():
+		return errext.WithExitCode(errors.New("thresholds not met"), errext.ThresholdsNotMet)
+	}
+	return nil
+}

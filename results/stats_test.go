@@ -1,0 +1,43 @@
+package results
+
+import (
+	"math"
+	"testing"
+)
+
+func near(a, b, rel float64) bool { return math.Abs(a-b) <= rel*math.Abs(b) }
+
+func TestRateIntervalsAgainstKnownValues(t *testing.T) {
+	t.Parallel()
+	// 0 in 1,000,000: one-sided 95% upper bound 2.996e-6 (the rule of three says 3e-6).
+	iv := RateInterval(0, 1_000_000)
+	if !near(iv.Hi, 2.9957e-6, 1e-3) || iv.Lo != 0 || iv.String() != "0 (< 3.0e-06)" {
+		t.Fatalf("0/1e6: %+v %s", iv, iv)
+	}
+	// 0 in 1,000,000 two-sided exact (one-sided 97.5%): 3.689e-6.
+	if _, hi := ClopperPearson(0, 1_000_000, 0.95); !near(hi, 3.6889e-6, 1e-3) {
+		t.Fatalf("Clopper-Pearson 0/1e6 upper = %g, want 3.689e-6", hi)
+	}
+	// Clopper–Pearson 5/100 at 95%: (0.01643, 0.11284) — the textbook values.
+	if lo, hi := ClopperPearson(5, 100, 0.95); !near(lo, 0.016431, 1e-3) || !near(hi, 0.112836, 1e-3) {
+		t.Fatalf("Clopper-Pearson 5/100 = (%g, %g)", lo, hi)
+	}
+	// Wilson 50/100 at 95%: (0.4038, 0.5962).
+	if lo, hi := Wilson(50, 100, 1.959964); !near(lo, 0.40383, 1e-3) || !near(hi, 0.59617, 1e-3) {
+		t.Fatalf("Wilson 50/100 = (%g, %g)", lo, hi)
+	}
+	// Wilson 2100/1e6 (the "default 2.1e-3" example): about 2.01e-3..2.19e-3.
+	iv = RateInterval(2100, 1_000_000)
+	if iv.Exact || !near(iv.Lo, 2.011e-3, 2e-3) || !near(iv.Hi, 2.192e-3, 2e-3) {
+		t.Fatalf("2100/1e6: %+v", iv)
+	}
+	if !Significant(RateInterval(0, 1_000_000), iv) {
+		t.Fatal("0/1e6 vs 2100/1e6 must be significant")
+	}
+	if Significant(RateInterval(5, 1000), RateInterval(7, 1000)) {
+		t.Fatal("5/1000 vs 7/1000 is not a significant difference")
+	}
+	if RateInterval(3, 0) != (Interval{}) {
+		t.Fatal("n = 0 must give the zero interval")
+	}
+}

@@ -1,0 +1,354 @@
+package scenarios
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"os"
+	"strings"
+
+	"gopkg.in/yaml.v3"
+
+	"github.com/gatecrash/gatecrash/faultserver"
+	"github.com/gatecrash/gatecrash/internal/yamlconf"
+	"github.com/gatecrash/gatecrash/loadgen"
+	"github.com/gatecrash/gatecrash/proxy"
+)
+
+// APIVersion is the scenario format this build reads.
+const APIVersion = "gatecrash/v1"
+
+// Sentinel errors; test with errors.Is.
+var (
+	// ErrInvalid marks a scenario that cannot be run; the message lists every problem with
+	// its file:line:column.
+	ErrInvalid = errors.New("invalid scenario")
+	// ErrNotFound is a built-in scenario name that does not exist.
+	ErrNotFound = errors.New("no such scenario")
+)
+
+// Scenario is a parsed, validated scenario file. Variants are resolved: each has its own
+// complete origin, proxy and load settings.
+type Scenario struct {
+	Name        string
+	Description string
+	// Proxies lists the proxy kinds the failure applies to (empty: all).
+	Proxies  []proxy.Kind
+	Variants []*Variant
+	Expect   Expectations
+	// Source is the YAML the scenario was read from (for `scenarios show`).
+	Source []byte
+	file   string
+}
+
+// Variant is one configuration to compare: everything needed to run it.
+type Variant struct {
+	Name        string
+	Description string
+	Origin      Origin
+	Proxy       proxy.Spec
+	Load        loadgen.Config // URL is empty: the runner points it at the proxy
+	Path        string         // request path, default "/"
+}
+
+// Origin is the fault server side of a variant.
+type Origin struct {
+	// Replicas is how many listeners (upstream servers) the proxy balances over.
+	Replicas int
+	// TLS makes the origin listeners speak TLS (the proxy connects with TLS).
+	TLS bool
+	// Config is the fault server's response, limits and fault plan.
+	Config *faultserver.Config
+}
+
+// doc is the file's top level as YAML; sections stay nodes until variants are merged in.
+type doc struct {
+	APIVersion  string       `yaml:"apiVersion"`
+	Name        string       `yaml:"name"`
+	Description string       `yaml:"description"`
+	Proxies     []proxy.Kind `yaml:"proxies"`
+	Origin      yaml.Node    `yaml:"origin"`
+	Proxy       yaml.Node    `yaml:"proxy"`
+	Load        yaml.Node    `yaml:"load"`
+	Variants    []yaml.Node  `yaml:"variants"`
+	Expect      yaml.Node    `yaml:"expect"`
+}
+
+type variantDoc struct {
+	Name        string    `yaml:"name"`
+	Description string    `yaml:"description"`
+	Origin      yaml.Node `yaml:"origin"`
+	Proxy       yaml.Node `yaml:"proxy"`
+	Load        yaml.Node `yaml:"load"`
+}
+
+// originExtra are the origin keys the fault server config does not have.
+type originExtra struct {
+	Replicas int  `yaml:"replicas"`
+	TLS      bool `yaml:"tls"`
+}
+
+// loadDoc is the load section: loadgen's settings plus the request path; the URL is the
+// runner's business.
+type loadDoc struct {
+	Path           string `yaml:"path"`
+	loadgen.Config `yaml:",inline"`
+}
+
+// LoadFile reads and validates a scenario file.
+func LoadFile(path string) (*Scenario, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("reading scenario: %w", err)
+	}
+	return Parse(b, path)
+}
+
+// Parse decodes and validates a scenario; file names it in every message ("file:line:col: ...").
+func Parse(b []byte, file string) (*Scenario, error) {
+	var root yaml.Node
+	if err := yaml.NewDecoder(bytes.NewReader(b)).Decode(&root); err != nil {
+		if err.Error() == "EOF" {
+			return nil, fmt.Errorf("%w: %s: the file is empty", ErrInvalid, file)
+		}
+		return nil, fmt.Errorf("%w: %s: %v", ErrInvalid, file, err)
+	}
+	var errs []error
+	var d doc
+	if err := yamlconf.Decode(&root, &d, "scenario"); err != nil {
+		errs = append(errs, err)
+	}
+	top := root.Content[0]
+	at := func(n *yaml.Node, format string, args ...any) error {
+		if n == nil || n.Line == 0 {
+			n = top
+		}
+		return &yamlconf.Error{Line: n.Line, Column: n.Column, Msg: fmt.Sprintf(format, args...)}
+	}
+	if d.APIVersion != APIVersion {
+		errs = append(errs, at(field(top, "apiVersion"), "apiVersion: %q is not supported; this gatecrash reads %q", d.APIVersion, APIVersion))
+	}
+	if d.Name == "" {
+		errs = append(errs, at(top, "name: missing"))
+	}
+	for _, k := range d.Proxies {
+		if _, err := proxy.ParseKind(string(k)); err != nil {
+			errs = append(errs, at(field(top, "proxies"), "proxies: %v", err))
+		}
+	}
+	sc := &Scenario{Name: d.Name, Description: strings.TrimSpace(d.Description), Proxies: d.Proxies, Source: b, file: file}
+
+	variants := d.Variants
+	if len(variants) == 0 {
+		variants = []yaml.Node{{Kind: yaml.MappingNode, Tag: "!!map", Content: []*yaml.Node{
+			{Kind: yaml.ScalarNode, Value: "name"}, {Kind: yaml.ScalarNode, Value: "default"}}}}
+	}
+	seen := map[string]bool{}
+	for i := range variants {
+		vn := &variants[i]
+		var vd variantDoc
+		if err := yamlconf.Decode(vn, &vd, fmt.Sprintf("variants[%d]", i)); err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		if vd.Name == "" {
+			errs = append(errs, at(vn, "variants[%d]: name is missing", i))
+		} else if seen[vd.Name] {
+			errs = append(errs, at(vn, "variants[%d]: name %q is used twice", i, vd.Name))
+		}
+		seen[vd.Name] = true
+		v, verrs := resolveVariant(&d, &vd)
+		errs = append(errs, verrs...)
+		sc.Variants = append(sc.Variants, v)
+	}
+	exp, eerrs := parseExpect(&d.Expect, seen)
+	errs = append(errs, eerrs...)
+	sc.Expect = exp
+	if len(errs) > 0 {
+		return nil, invalid(file, errs)
+	}
+	return sc, nil
+}
+
+// resolveVariant merges a variant's overrides into the base sections and decodes them.
+func resolveVariant(d *doc, vd *variantDoc) (*Variant, []error) {
+	var errs []error
+	what := "variant " + vd.Name
+	v := &Variant{Name: vd.Name, Description: strings.TrimSpace(vd.Description)}
+
+	origin := merge(&d.Origin, &vd.Origin)
+	var extra originExtra
+	cfgNode := withoutKeys(origin, "replicas", "tls")
+	if err := origin.Decode(&extra); err != nil {
+		errs = append(errs, fmt.Errorf("%s: origin: %w", what, err))
+	}
+	if extra.Replicas == 0 {
+		extra.Replicas = 1
+	}
+	if extra.Replicas < 1 || extra.Replicas > 64 {
+		errs = append(errs, &yamlconf.Error{Line: origin.Line, Column: origin.Column,
+			Msg: fmt.Sprintf("%s: origin.replicas: %d is not allowed; allowed: 1 to 64", what, extra.Replicas)})
+	}
+	cfg, cerrs := faultserver.DecodeConfig(cfgNode, "origin")
+	for _, e := range cerrs {
+		errs = append(errs, prefixed(what, e))
+	}
+	v.Origin = Origin{Replicas: extra.Replicas, TLS: extra.TLS, Config: cfg}
+
+	pn := merge(&d.Proxy, &vd.Proxy)
+	if err := yamlconf.Decode(pn, &v.Proxy, "proxy"); err != nil {
+		errs = append(errs, prefixed(what, err))
+	}
+	if v.Proxy.Kind == "" {
+		v.Proxy.Kind = proxy.Embedded
+	} else if _, err := proxy.ParseKind(string(v.Proxy.Kind)); err != nil {
+		errs = append(errs, &yamlconf.Error{Line: pn.Line, Column: pn.Column, Msg: fmt.Sprintf("%s: proxy.kind: %v", what, err)})
+	}
+
+	ln := merge(&d.Load, &vd.Load)
+	var ld loadDoc
+	if err := yamlconf.Decode(ln, &ld, "load"); err != nil {
+		errs = append(errs, prefixed(what, err))
+	}
+	if ld.URL != "" {
+		errs = append(errs, &yamlconf.Error{Line: ln.Line, Column: ln.Column,
+			Msg: what + ": load.url: the runner points the load at the proxy; give load.path instead"})
+	}
+	ld.Config.URL = "http://127.0.0.1:1/" // a placeholder to validate everything else
+	ld.Config.SetDefaults()
+	if err := ld.Config.Validate(); err != nil {
+		for _, e := range flatten(err) {
+			var fe *loadgen.FieldError
+			if errors.As(e, &fe) {
+				e = fmt.Errorf("load.%s: %s", fe.Field, fe.Msg)
+			}
+			errs = append(errs, &yamlconf.Error{Line: ln.Line, Column: ln.Column, Msg: what + ": " + e.Error()})
+		}
+	}
+	ld.Config.URL = ""
+	v.Load = ld.Config
+	v.Path = ld.Path
+	if v.Path == "" {
+		v.Path = "/"
+	}
+	if !strings.HasPrefix(v.Path, "/") {
+		errs = append(errs, &yamlconf.Error{Line: ln.Line, Column: ln.Column, Msg: fmt.Sprintf("%s: load.path %q must start with /", what, v.Path)})
+	}
+	return v, errs
+}
+
+// merge returns base with over's keys laid on top, recursively for mappings; anything else in
+// over replaces what base has. Neither input is modified; positions are kept.
+func merge(base, over *yaml.Node) *yaml.Node {
+	if over == nil || over.Kind == 0 {
+		if base == nil || base.Kind == 0 {
+			return &yaml.Node{Kind: yaml.MappingNode, Tag: "!!map"}
+		}
+		return base
+	}
+	if base == nil || base.Kind != yaml.MappingNode || over.Kind != yaml.MappingNode {
+		return over
+	}
+	out := &yaml.Node{Kind: yaml.MappingNode, Tag: base.Tag, Line: base.Line, Column: base.Column}
+	idx := map[string]int{}
+	for i := 0; i+1 < len(base.Content); i += 2 {
+		idx[base.Content[i].Value] = len(out.Content)
+		out.Content = append(out.Content, base.Content[i], base.Content[i+1])
+	}
+	for i := 0; i+1 < len(over.Content); i += 2 {
+		k, v := over.Content[i], over.Content[i+1]
+		if j, ok := idx[k.Value]; ok {
+			out.Content[j+1] = merge(out.Content[j+1], v)
+			continue
+		}
+		idx[k.Value] = len(out.Content)
+		out.Content = append(out.Content, k, v)
+	}
+	return out
+}
+
+// withoutKeys returns a copy of mapping n without the given keys.
+func withoutKeys(n *yaml.Node, keys ...string) *yaml.Node {
+	out := *n
+	out.Content = nil
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		drop := false
+		for _, k := range keys {
+			drop = drop || n.Content[i].Value == k
+		}
+		if !drop {
+			out.Content = append(out.Content, n.Content[i], n.Content[i+1])
+		}
+	}
+	return &out
+}
+
+// field returns the key node of a mapping's field, for positions.
+func field(m *yaml.Node, key string) *yaml.Node {
+	for i := 0; i+1 < len(m.Content); i += 2 {
+		if m.Content[i].Value == key {
+			return m.Content[i]
+		}
+	}
+	return nil
+}
+
+func prefixed(what string, err error) error {
+	var out []error
+	for _, e := range flatten(err) {
+		var ye *yamlconf.Error
+		if errors.As(e, &ye) {
+			out = append(out, &yamlconf.Error{Line: ye.Line, Column: ye.Column, Msg: what + ": " + ye.Msg})
+		} else {
+			out = append(out, fmt.Errorf("%s: %w", what, e))
+		}
+	}
+	return errors.Join(out...)
+}
+
+func flatten(err error) []error {
+	if err == nil {
+		return nil
+	}
+	if j, ok := err.(interface{ Unwrap() []error }); ok {
+		var out []error
+		for _, e := range j.Unwrap() {
+			out = append(out, flatten(e)...)
+		}
+		return out
+	}
+	return []error{err}
+}
+
+// invalid joins every problem into one error, each line "file:line:col: message", sorted by
+// position and with duplicates (the same base-section problem seen through every variant)
+// removed.
+func invalid(file string, errs []error) error {
+	var lines []string
+	seen := map[string]bool{}
+	for _, e := range errs {
+		for _, x := range flatten(e) {
+			l := file + ":" + x.Error()
+			var ye *yamlconf.Error
+			if !errors.As(x, &ye) {
+				l = file + ": " + x.Error()
+			}
+			// The same problem in a base section shows once, not once per variant.
+			key := stripVariant(l)
+			if !seen[key] {
+				seen[key] = true
+				lines = append(lines, l)
+			}
+		}
+	}
+	return fmt.Errorf("%w:\n  %s", ErrInvalid, strings.Join(lines, "\n  "))
+}
+
+func stripVariant(l string) string {
+	if i := strings.Index(l, "variant "); i >= 0 {
+		if j := strings.Index(l[i:], ": "); j >= 0 {
+			return l[:i] + l[i+j+2:]
+		}
+	}
+	return l
+}
