@@ -123,8 +123,8 @@ func Start(ctx context.Context, cfg Config) (Proxy, error) {
 var templateVars = map[Kind][]string{
 	Embedded: {"idle_timeout", "max_idle_conns", "keepalive", "connect_timeout", "tls_handshake_timeout", "read_timeout"},
 	Nginx:    {"keepalive", "idle_timeout", "keepalive_conns", "connect_timeout", "read_timeout", "next_upstream"},
-	HAProxy:  {"idle_timeout", "http_reuse", "retries", "retry_on", "connect_timeout", "read_timeout"},
-	Caddy:    {"keepalive", "idle_timeout", "connect_timeout", "read_timeout"},
+	HAProxy:  {"keepalive", "idle_timeout", "http_reuse", "retries", "retry_on", "connect_timeout", "read_timeout"},
+	Caddy:    {"keepalive", "idle_timeout", "connect_timeout", "read_timeout", "tls_handshake_timeout"},
 	Apache:   {"keepalive", "idle_timeout", "connect_timeout", "read_timeout"},
 }
 
