@@ -84,7 +84,7 @@ type variantDoc struct {
 
 // originExtra are the origin keys the fault server config does not have.
 type originExtra struct {
-	Replicas int  `yaml:"replicas"`
+	Replicas *int `yaml:"replicas"`
 	TLS      bool `yaml:"tls"`
 }
 
@@ -143,7 +143,7 @@ func Parse(b []byte, file string) (*Scenario, error) {
 		variants = []yaml.Node{{Kind: yaml.MappingNode, Tag: "!!map", Content: []*yaml.Node{
 			{Kind: yaml.ScalarNode, Value: "name"}, {Kind: yaml.ScalarNode, Value: "default"}}}}
 	}
-	seen := map[string]bool{}
+	seen := map[string]bool{} // variant names
 	for i := range variants {
 		vn := &variants[i]
 		var vd variantDoc
@@ -156,9 +156,14 @@ func Parse(b []byte, file string) (*Scenario, error) {
 		} else if seen[vd.Name] {
 			errs = append(errs, at(vn, "variants[%d]: name %q is used twice", i, vd.Name))
 		}
-		seen[vd.Name] = true
+		if vd.Name != "" {
+			seen[vd.Name] = true
+		}
 		v, verrs := resolveVariant(&d, &vd)
-		errs = append(errs, verrs...)
+		lo, hi := vn.Line, maxLine(vn)
+		for _, e := range verrs {
+			errs = append(errs, inVariant(e, vd.Name, lo, hi)...)
+		}
 		sc.Variants = append(sc.Variants, v)
 	}
 	exp, eerrs := parseExpect(&d.Expect, seen)
@@ -173,46 +178,53 @@ func Parse(b []byte, file string) (*Scenario, error) {
 // resolveVariant merges a variant's overrides into the base sections and decodes them.
 func resolveVariant(d *doc, vd *variantDoc) (*Variant, []error) {
 	var errs []error
-	what := "variant " + vd.Name
 	v := &Variant{Name: vd.Name, Description: strings.TrimSpace(vd.Description)}
 
 	origin := merge(&d.Origin, &vd.Origin)
 	var extra originExtra
 	cfgNode := withoutKeys(origin, "replicas", "tls")
 	if err := origin.Decode(&extra); err != nil {
-		errs = append(errs, fmt.Errorf("%s: origin: %w", what, err))
+		errs = append(errs, fmt.Errorf("origin: %w", err))
 	}
-	if extra.Replicas == 0 {
-		extra.Replicas = 1
+	replicas := 1
+	if extra.Replicas != nil {
+		replicas = *extra.Replicas
 	}
-	if extra.Replicas < 1 || extra.Replicas > 64 {
-		errs = append(errs, &yamlconf.Error{Line: origin.Line, Column: origin.Column,
-			Msg: fmt.Sprintf("%s: origin.replicas: %d is not allowed; allowed: 1 to 64", what, extra.Replicas)})
+	if replicas < 1 || replicas > 64 {
+		pos := valueNode(origin, "replicas")
+		errs = append(errs, &yamlconf.Error{Line: pos.Line, Column: pos.Column,
+			Msg: fmt.Sprintf("origin.replicas: %d is not allowed; allowed: 1 to 64", replicas)})
 	}
 	cfg, cerrs := faultserver.DecodeConfig(cfgNode, "origin")
-	for _, e := range cerrs {
-		errs = append(errs, prefixed(what, e))
-	}
-	v.Origin = Origin{Replicas: extra.Replicas, TLS: extra.TLS, Config: cfg}
+	errs = append(errs, cerrs...)
+	v.Origin = Origin{Replicas: replicas, TLS: extra.TLS, Config: cfg}
 
 	pn := merge(&d.Proxy, &vd.Proxy)
 	if err := yamlconf.Decode(pn, &v.Proxy, "proxy"); err != nil {
-		errs = append(errs, prefixed(what, err))
+		errs = append(errs, err)
 	}
 	if v.Proxy.Kind == "" {
 		v.Proxy.Kind = proxy.Embedded
 	} else if _, err := proxy.ParseKind(string(v.Proxy.Kind)); err != nil {
-		errs = append(errs, &yamlconf.Error{Line: pn.Line, Column: pn.Column, Msg: fmt.Sprintf("%s: proxy.kind: %v", what, err)})
+		pos := valueNode(pn, "kind")
+		errs = append(errs, &yamlconf.Error{Line: pos.Line, Column: pos.Column, Msg: fmt.Sprintf("proxy.kind: %v", err)})
 	}
 
 	ln := merge(&d.Load, &vd.Load)
 	var ld loadDoc
 	if err := yamlconf.Decode(ln, &ld, "load"); err != nil {
-		errs = append(errs, prefixed(what, err))
+		errs = append(errs, err)
+	}
+	// Zero means "the default" once decoded; written out, it is a mistake worth naming.
+	for _, key := range []string{"connections", "timeout", "connect-timeout", "grace"} {
+		if vn := valueNode(ln, key); vn != nil && (vn.Value == "0" || vn.Value == "0s") {
+			errs = append(errs, &yamlconf.Error{Line: vn.Line, Column: vn.Column,
+				Msg: fmt.Sprintf("load.%s: 0 is not allowed; leave it out for the default", key)})
+		}
 	}
 	if ld.URL != "" {
 		errs = append(errs, &yamlconf.Error{Line: ln.Line, Column: ln.Column,
-			Msg: what + ": load.url: the runner points the load at the proxy; give load.path instead"})
+			Msg: "load.url: the runner points the load at the proxy; give load.path instead"})
 	}
 	ld.Config.URL = "http://127.0.0.1:1/" // a placeholder to validate everything else
 	ld.Config.SetDefaults()
@@ -222,7 +234,7 @@ func resolveVariant(d *doc, vd *variantDoc) (*Variant, []error) {
 			if errors.As(e, &fe) {
 				e = fmt.Errorf("load.%s: %s", fe.Field, fe.Msg)
 			}
-			errs = append(errs, &yamlconf.Error{Line: ln.Line, Column: ln.Column, Msg: what + ": " + e.Error()})
+			errs = append(errs, &yamlconf.Error{Line: ln.Line, Column: ln.Column, Msg: e.Error()})
 		}
 	}
 	ld.Config.URL = ""
@@ -232,7 +244,8 @@ func resolveVariant(d *doc, vd *variantDoc) (*Variant, []error) {
 		v.Path = "/"
 	}
 	if !strings.HasPrefix(v.Path, "/") {
-		errs = append(errs, &yamlconf.Error{Line: ln.Line, Column: ln.Column, Msg: fmt.Sprintf("%s: load.path %q must start with /", what, v.Path)})
+		pos := valueNode(ln, "path")
+		errs = append(errs, &yamlconf.Error{Line: pos.Line, Column: pos.Column, Msg: fmt.Sprintf("load.path %q must start with /", v.Path)})
 	}
 	return v, errs
 }
@@ -293,17 +306,41 @@ func field(m *yaml.Node, key string) *yaml.Node {
 	return nil
 }
 
-func prefixed(what string, err error) error {
+// inVariant names the variant in the problems that lie inside its own overrides (lines lo..hi);
+// a problem in a base section belongs to no variant and is reported once.
+func inVariant(err error, name string, lo, hi int) []error {
 	var out []error
 	for _, e := range flatten(err) {
 		var ye *yamlconf.Error
-		if errors.As(e, &ye) {
-			out = append(out, &yamlconf.Error{Line: ye.Line, Column: ye.Column, Msg: what + ": " + ye.Msg})
+		if errors.As(e, &ye) && ye.Line >= lo && ye.Line <= hi && name != "" {
+			out = append(out, &yamlconf.Error{Line: ye.Line, Column: ye.Column, Msg: "variant " + name + ": " + ye.Msg})
 		} else {
-			out = append(out, fmt.Errorf("%s: %w", what, e))
+			out = append(out, e)
 		}
 	}
-	return errors.Join(out...)
+	return out
+}
+
+// maxLine is the last line a node spans.
+func maxLine(n *yaml.Node) int {
+	m := n.Line
+	for _, c := range n.Content {
+		m = max(m, maxLine(c))
+	}
+	return m
+}
+
+// valueNode returns the value node of a mapping's key (nil if absent).
+func valueNode(m *yaml.Node, key string) *yaml.Node {
+	if m == nil {
+		return nil
+	}
+	for i := 0; i+1 < len(m.Content); i += 2 {
+		if m.Content[i].Value == key {
+			return m.Content[i+1]
+		}
+	}
+	return nil
 }
 
 func flatten(err error) []error {
@@ -320,9 +357,8 @@ func flatten(err error) []error {
 	return []error{err}
 }
 
-// invalid joins every problem into one error, each line "file:line:col: message", sorted by
-// position and with duplicates (the same base-section problem seen through every variant)
-// removed.
+// invalid joins every problem into one error, each line "file:line:col: message", with
+// duplicates (the same base-section problem seen through every variant) removed.
 func invalid(file string, errs []error) error {
 	var lines []string
 	seen := map[string]bool{}
@@ -333,10 +369,8 @@ func invalid(file string, errs []error) error {
 			if !errors.As(x, &ye) {
 				l = file + ": " + x.Error()
 			}
-			// The same problem in a base section shows once, not once per variant.
-			key := stripVariant(l)
-			if !seen[key] {
-				seen[key] = true
+			if !seen[l] { // a base-section problem is found once per variant: show it once
+				seen[l] = true
 				lines = append(lines, l)
 			}
 		}
@@ -344,11 +378,3 @@ func invalid(file string, errs []error) error {
 	return fmt.Errorf("%w:\n  %s", ErrInvalid, strings.Join(lines, "\n  "))
 }
 
-func stripVariant(l string) string {
-	if i := strings.Index(l, "variant "); i >= 0 {
-		if j := strings.Index(l[i:], ": "); j >= 0 {
-			return l[:i] + l[i+j+2:]
-		}
-	}
-	return l
-}

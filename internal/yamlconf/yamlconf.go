@@ -33,7 +33,7 @@ func (d *Duration) UnmarshalYAML(n *yaml.Node) error {
 	if n.Kind != yaml.ScalarNode || err != nil {
 		// A TypeError (not a plain error) lets yaml.v3 go on and report every problem at once.
 		return &yaml.TypeError{Errors: []string{fmt.Sprintf(
-			"line %d: %q is not a duration; write a number with a unit, e.g. 250ms, 5s, 1m", n.Line, n.Value)}}
+			"line %d: column %d: %q is not a duration; write a number with a unit, e.g. 250ms, 5s, 1m", n.Line, n.Column, n.Value)}}
 	}
 	*d = Duration(v)
 	return nil
@@ -109,11 +109,15 @@ func typeErrors(err error, what string) []error {
 	}
 	out := make([]error, 0, len(te.Errors))
 	for _, m := range te.Errors {
-		line := 0
+		line, col := 0, 1
 		if _, err := fmt.Sscanf(m, "line %d:", &line); err == nil {
 			m = strings.TrimSpace(m[strings.Index(m, ":")+1:])
+			// our own unmarshalers also give the column
+			if _, err := fmt.Sscanf(m, "column %d:", &col); err == nil {
+				m = strings.TrimSpace(m[strings.Index(m, ":")+1:])
+			}
 		}
-		out = append(out, &Error{Line: line, Column: 1, Msg: what + ": " + m})
+		out = append(out, &Error{Line: line, Column: col, Msg: what + ": " + m})
 	}
 	return out
 }

@@ -50,7 +50,7 @@ func TestDecodeStrict(t *testing.T) {
 		`3:10: thing: unknown field "b"; allowed: a`,
 		`4:9: thing: unknown field "evry"; allowed: every`,
 		`5:25: thing: unknown field "e"`,
-		`1:1: thing: "5" is not a duration`,
+		`1:10: thing: "5" is not a duration`,
 		"6:1: thing: cannot unmarshal !!str `many` into int",
 	} {
 		if !strings.Contains(err.Error(), want) {

@@ -1,0 +1,171 @@
+package scenarios
+
+import (
+	"errors"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/gatecrash/gatecrash/results"
+)
+
+func TestParseReportsEveryProblemWithItsLine(t *testing.T) {
+	t.Parallel()
+	_, err := LoadFile("testdata/broken.yaml")
+	if !errors.Is(err, ErrInvalid) {
+		t.Fatalf("err = %v, want ErrInvalid", err)
+	}
+	msg := err.Error()
+	for _, want := range []string{
+		`testdata/broken.yaml:1:1: apiVersion: "gatecrash/v2" is not supported; this gatecrash reads "gatecrash/v1"`,
+		`testdata/broken.yaml:15:3: load: unknown field "duraton"`,
+		`testdata/broken.yaml:4:13: origin.replicas: 0 is not allowed; allowed: 1 to 64`,
+		`testdata/broken.yaml:7:16: faults[0] (idle-close): "soon" is not a duration`,
+		`proxy.kind: unknown proxy kind "squid"; allowed: embedded, nginx, haproxy, caddy, apache, external`,
+		`testdata/broken.yaml:14:16: load.connections: 0 is not allowed`,
+		`load.gap-center: pattern gap-sweep needs the gap to sweep around`,
+		`variants[1]: name "a" is used twice`,
+		`testdata/broken.yaml:20:13: variant a: load.path "nope" must start with /`,
+		`variants[2]: name is missing`,
+		`testdata/broken.yaml:23:3: expect: no variant named "b"; allowed: all, a`,
+		`expect.a.599: "599" is neither an outcome class`,
+		`expect.a.p99: "< fast": a latency threshold needs a duration`,
+		`expect.a.errors: "lots": want a count`,
+	} {
+		if !strings.Contains(msg, want) {
+			t.Errorf("error lacks %q", want)
+		}
+	}
+	if t.Failed() {
+		t.Logf("full error:\n%s", msg)
+	}
+	// A problem in a base section is reported once, not once per variant.
+	if n := strings.Count(msg, `unknown field "duraton"`); n != 1 {
+		t.Fatalf("the base-section problem is reported %d times", n)
+	}
+}
+
+func TestVariantsMergeOverTheBase(t *testing.T) {
+	t.Parallel()
+	sc, err := Parse([]byte(`
+apiVersion: gatecrash/v1
+name: merge
+origin:
+  replicas: 2
+  response: {body-size: 100}
+  faults: [{kind: idle-close, timeout: 1s}]
+proxy:
+  kind: nginx
+  vars: {idle_timeout: 60s, connect_timeout: 1s}
+load:
+  method: POST
+  body-size: 10
+  duration: 3s
+variants:
+  - name: base
+  - name: over
+    origin:
+      faults: [{kind: no-response}]
+    proxy:
+      vars: {idle_timeout: 4s}
+    load:
+      method: GET
+      path: /x
+`), "inline")
+	if err != nil {
+		t.Fatal(err)
+	}
+	base, over := sc.Variants[0], sc.Variants[1]
+	if base.Origin.Replicas != 2 || base.Origin.Config.Faults[0].Kind() != "idle-close" || base.Proxy.Vars["idle_timeout"] != "60s" ||
+		base.Load.Method != "POST" || base.Path != "/" {
+		t.Fatalf("base variant: %+v %+v %+v", base.Origin, base.Proxy, base.Load)
+	}
+	// Mappings merge key by key; lists (faults) are replaced whole.
+	if over.Origin.Replicas != 2 || over.Origin.Config.Response.BodySize != 100 || len(over.Origin.Config.Faults) != 1 ||
+		over.Origin.Config.Faults[0].Kind() != "no-response" {
+		t.Fatalf("over origin: %+v %v", over.Origin, over.Origin.Config.Faults)
+	}
+	if over.Proxy.Kind != "nginx" || over.Proxy.Vars["idle_timeout"] != "4s" || over.Proxy.Vars["connect_timeout"] != "1s" {
+		t.Fatalf("over proxy: %+v", over.Proxy)
+	}
+	if over.Load.Method != "GET" || over.Load.BodySize != 10 || over.Load.Duration.D() != 3*time.Second || over.Path != "/x" {
+		t.Fatalf("over load: %+v path %s", over.Load, over.Path)
+	}
+}
+
+func TestThresholds(t *testing.T) {
+	t.Parallel()
+	r := &results.Result{Requests: 1000, Outcomes: map[results.Class]*results.Outcome{}}
+	add := func(c results.Class, n int64, lat time.Duration) {
+		o := &results.Outcome{Count: n, Latency: results.NewHistogram()}
+		for range n {
+			o.Latency.RecordDuration(lat)
+		}
+		r.Outcomes[c] = o
+	}
+	add(results.OK, 997, 10*time.Millisecond)
+	add(results.Status502, 3, time.Millisecond)
+	for _, tc := range []struct {
+		key, expr string
+		met       bool
+	}{
+		{"502", "0", false},
+		{"502", "3", true},
+		{"502", "> 0", true},
+		{"502", "<= 2", false},
+		{"502", "< 1e-2", true},
+		{"502", "< 1e-3", false},
+		{"errors", ">= 3", true},
+		{"reset", "0", true},
+		{"p99", "< 50ms", true},
+		{"p50", "< 5ms", false},
+		{"max", "<= 11ms", true}, // HdrHistogram keeps 3 significant digits: 10ms reads 10.01ms
+	} {
+		th, err := parseThreshold(tc.key, tc.expr)
+		if err != nil {
+			t.Fatalf("%s %q: %v", tc.key, tc.expr, err)
+		}
+		if v := check("v", th, r); v.Met != tc.met {
+			t.Errorf("%s %q against 3 x 502 in 1000: met=%v, want %v (%s)", tc.key, tc.expr, v.Met, tc.met, v)
+		}
+	}
+	empty := &results.Result{Outcomes: map[results.Class]*results.Outcome{}}
+	th, _ := parseThreshold("502", "< 0.5")
+	if check("v", th, empty).Met {
+		t.Fatal("a rate threshold on zero requests must not be met")
+	}
+}
+
+func TestBuiltinsParse(t *testing.T) {
+	t.Parallel()
+	names := BuiltinNames()
+	for _, want := range []string{"keepalive-race", "forced-race", "fin-mid-request", "rst-headers", "cut-body",
+		"no-response", "tls-stall", "slow-upstream"} {
+		if !strings.Contains(" "+strings.Join(names, " ")+" ", " "+want+" ") {
+			t.Errorf("built-in scenario %s is missing", want)
+		}
+	}
+	for _, name := range names {
+		sc, err := Builtin(name)
+		if err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		if sc.Name != name || len(sc.Variants) == 0 || len(sc.Expect) == 0 || !strings.HasPrefix(sc.Description, "F") {
+			t.Errorf("%s: name %q, %d variants, %d expectations, description %.20q", name, sc.Name, len(sc.Variants),
+				len(sc.Expect), sc.Description)
+		}
+		for _, v := range sc.Variants {
+			if v.Load.Duration.D() > 20*time.Second {
+				t.Errorf("%s/%s runs %v: built-ins must run in well under a minute", name, v.Name, v.Load.Duration)
+			}
+		}
+		// What `scenarios show` prints parses back to the same scenario.
+		again, err := Parse(sc.Source, name)
+		if err != nil || len(again.Variants) != len(sc.Variants) {
+			t.Fatalf("%s: shown source does not parse back: %v", name, err)
+		}
+	}
+	if _, err := Builtin("nope"); !errors.Is(err, ErrNotFound) || !strings.Contains(err.Error(), "keepalive-race") {
+		t.Fatalf("unknown built-in: %v", err)
+	}
+}
