@@ -71,7 +71,7 @@ func (sc *Scenario) Run(ctx context.Context, opts RunOptions) (*Run, error) {
 	}
 	kind := opts.Proxy
 	if kind != "" && len(sc.Proxies) > 0 && !slices.Contains(sc.Proxies, kind) {
-		return nil, fmt.Errorf("scenario %s does not apply to proxy %s; it applies to %v", sc.Name, kind, sc.Proxies)
+		return nil, fmt.Errorf("%w: scenario %s does not apply to proxy %s; it applies to %v", ErrSelection, sc.Name, kind, sc.Proxies)
 	}
 	dir := opts.OutDir
 	if dir == "" {
@@ -132,7 +132,7 @@ func (sc *Scenario) selectVariants(names []string) ([]*Variant, error) {
 			for _, v := range sc.Variants {
 				all = append(all, v.Name)
 			}
-			return nil, fmt.Errorf("scenario %s has no variant %q; it has: %s", sc.Name, n, strings.Join(all, ", "))
+			return nil, fmt.Errorf("%w: scenario %s has no variant %q; it has: %s", ErrSelection, sc.Name, n, strings.Join(all, ", "))
 		}
 		out = append(out, sc.Variants[i])
 	}

@@ -25,6 +25,9 @@ var (
 	ErrInvalid = errors.New("invalid scenario")
 	// ErrNotFound is a built-in scenario name that does not exist.
 	ErrNotFound = errors.New("no such scenario")
+	// ErrSelection is a run option that does not fit the scenario: a variant it does not
+	// have, or a proxy kind it does not apply to.
+	ErrSelection = errors.New("cannot run that")
 )
 
 // Scenario is a parsed, validated scenario file. Variants are resolved: each has its own

@@ -43,6 +43,14 @@ func TestExitCodesAndMessages(t *testing.T) {
 			bad + `:5:5: faults[1] (rst-headers): unknown field "afterbytes"; allowed: after-bytes`},
 		{"missing config file", []string{"serve", "--config", filepath.Join(dir, "nope.yaml")}, 2, "no such file"},
 		{"cert without key", []string{"serve", "--tls-cert", bad}, 2, "--tls-cert and --tls-key go together"},
+		{"broken scenario file names its line", []string{"run", "../../scenarios/testdata/broken.yaml"}, 2,
+			`broken.yaml:15:3: load: unknown field "duraton"`},
+		{"unknown built-in scenario", []string{"run", "keepalive-rac"}, 2, `no such scenario "keepalive-rac"; built-in scenarios: cut-body`},
+		{"unknown proxy kind", []string{"run", "keepalive-race", "--proxy", "squid"}, 2, `--proxy: unknown proxy kind "squid"`},
+		{"scenario does not apply", []string{"run", "slow-upstream", "--proxy", "apache"}, 2, "does not apply to proxy apache"},
+		{"no such variant", []string{"run", "keepalive-race", "--variant", "fast", "--out", dir}, 2, `has no variant "fast"; it has: default, fixed`},
+		{"validate broken", []string{"scenarios", "validate", "../../scenarios/testdata/broken.yaml"}, 2, `broken.yaml:1:1: apiVersion`},
+		{"show unknown", []string{"scenarios", "show", "nope"}, 2, `no such scenario "nope"`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()

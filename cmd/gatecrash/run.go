@@ -95,7 +95,8 @@ func runScenario(ctx context.Context, opts *RunOptions) error {
 		fmt.Fprintf(opts.Stdout, "\nresults in %s\n", run.Dir)
 	}
 	switch {
-	case err != nil && (errors.Is(err, proxy.ErrBinaryNotFound) || errors.Is(err, proxy.ErrUnknownKind)):
+	case err != nil && (errors.Is(err, proxy.ErrBinaryNotFound) || errors.Is(err, proxy.ErrUnknownKind) ||
+		errors.Is(err, scenarios.ErrSelection)):
 		return errext.UsageError(err)
 	case err != nil:
 		return err

@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/gatecrash/gatecrash/faultserver"
+	"github.com/gatecrash/gatecrash/proxy"
 	"github.com/gatecrash/gatecrash/results"
 )
 
@@ -184,4 +185,77 @@ func exitCode(err error) int {
 		return -1
 	}
 	return 0
+}
+
+// TestRunInterruptedLeavesNoProxy interrupts `gatecrash run` mid-variant: it must exit 130,
+// leave a readable partial result, and leave no proxy process or temp dir behind.
+func TestRunInterruptedLeavesNoProxy(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds the binary")
+	}
+	t.Parallel()
+	kind := "nginx"
+	if _, err := proxy.FindBinary(proxy.Nginx, ""); err != nil {
+		if os.Getenv("GATECRASH_E2E") == "require" {
+			t.Fatalf("GATECRASH_E2E=require: %v", err)
+		}
+		kind = "embedded" // still checks the exit code and the partial result
+	}
+	bin := buildBinary(t)
+	out := filepath.Join(t.TempDir(), "run")
+	tmpBefore := proxyTempDirs()
+	cmd := exec.Command(bin, "run", "forced-race", "--proxy", kind, "--duration", "1m", "--out", out, "--variant", "post")
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for len(processesMentioning(out)) == 0 && kind == "nginx" && time.Now().Before(deadline) {
+		time.Sleep(20 * time.Millisecond) // wait until the proxy runs
+	}
+	time.Sleep(1500 * time.Millisecond)
+	cmd.Process.Signal(syscall.SIGINT)
+	err := waitExit(t, cmd, 15*time.Second)
+	if code := exitCode(err); code != 130 {
+		t.Fatalf("exit %d, want 130\nstdout:\n%s\nstderr:\n%s", code, stdout.String(), stderr.String())
+	}
+	r, rerr := results.ReadFile(filepath.Join(out, "post.json"))
+	if rerr != nil || !r.Interrupted || r.Requests == 0 || r.Count(results.OK) == 0 {
+		t.Fatalf("partial result: %v %+v", rerr, r)
+	}
+	if !strings.Contains(stdout.String(), "(interrupted)") {
+		t.Fatalf("the comparison does not say it was interrupted:\n%s", stdout.String())
+	}
+	if ps := processesMentioning(out); len(ps) != 0 {
+		t.Fatalf("proxy processes left after the interrupt: %v", ps)
+	}
+	for d := range proxyTempDirs() {
+		if !tmpBefore[d] {
+			t.Fatalf("temp dir %s left behind", d)
+		}
+	}
+}
+
+// processesMentioning lists processes whose command line contains s (the proxy is started
+// with its config inside the run folder).
+func processesMentioning(s string) []string {
+	var out []string
+	cmdlines, _ := filepath.Glob("/proc/[0-9]*/cmdline")
+	for _, c := range cmdlines {
+		b, err := os.ReadFile(c)
+		if err == nil && strings.Contains(string(b), s) {
+			out = append(out, c+": "+strings.ReplaceAll(string(b), "\x00", " "))
+		}
+	}
+	return out
+}
+
+func proxyTempDirs() map[string]bool {
+	m := map[string]bool{}
+	dirs, _ := filepath.Glob(filepath.Join(os.TempDir(), "gatecrash-*-*"))
+	for _, d := range dirs {
+		m[d] = true
+	}
+	return m
 }

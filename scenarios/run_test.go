@@ -1,0 +1,203 @@
+package scenarios
+
+import (
+	"context"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/gatecrash/gatecrash/faultserver"
+	"github.com/gatecrash/gatecrash/proxy"
+	"github.com/gatecrash/gatecrash/results"
+)
+
+// requireKind skips without the proxy's binary, or fails under GATECRASH_E2E=require.
+func requireKind(t *testing.T, k proxy.Kind) {
+	t.Helper()
+	if k == proxy.Embedded {
+		return
+	}
+	if _, err := proxy.FindBinary(k, ""); err != nil {
+		if os.Getenv("GATECRASH_E2E") == "require" {
+			t.Fatalf("GATECRASH_E2E=require: %v", err)
+		}
+		t.Skipf("skipping end-to-end test: %v", err)
+	}
+}
+
+// runBuiltin runs one variant of a built-in scenario against kind for d and returns its result.
+func runBuiltin(t *testing.T, name, variant string, kind proxy.Kind, d time.Duration) (*Run, *results.Result) {
+	t.Helper()
+	requireKind(t, kind)
+	sc, err := Builtin(name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	run, err := sc.Run(context.Background(), RunOptions{Proxy: kind, Variants: []string{variant}, Duration: d, OutDir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(run.Results) != 1 {
+		t.Fatalf("%d results", len(run.Results))
+	}
+	return run, run.Results[0]
+}
+
+func origin(t *testing.T, r *results.Result) faultserver.Stats {
+	t.Helper()
+	var st faultserver.Stats
+	if err := json.Unmarshal(r.Origin, &st); err != nil {
+		t.Fatalf("origin ground truth: %v", err)
+	}
+	return st
+}
+
+func counts(r *results.Result) string {
+	var parts []string
+	for _, c := range results.Classes() {
+		if n := r.Count(c); n > 0 {
+			parts = append(parts, c.String()+":"+results.FormatCount(n))
+		}
+	}
+	return strings.Join(parts, " ")
+}
+
+func TestForcedRaceThroughTheEmbeddedProxy(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		variant string
+		check   func(t *testing.T, r *results.Result, st faultserver.Stats)
+	}{
+		{"post", func(t *testing.T, r *results.Result, st faultserver.Stats) {
+			// Every reuse fails; Go's reverse proxy does not retry a POST: 502, one per fault.
+			if r.Count(results.Status502) == 0 || uint64(r.Count(results.Status502)) != st.Faults["close-on-reuse"] {
+				t.Fatalf("%s, origin faults %d: want one 502 per fault", counts(r), st.Faults["close-on-reuse"])
+			}
+			if r.ProxyLog["EOF (upstream closed)"] != r.Count(results.Status502) {
+				t.Fatalf("proxy log %v for %d 502s", r.ProxyLog, r.Count(results.Status502))
+			}
+		}},
+		{"get", func(t *testing.T, r *results.Result, st faultserver.Stats) {
+			// GET is retried on a new connection: the client sees no error, the origin saw the
+			// faults, and more requests than the client sent.
+			if r.Errors() != 0 || st.Faults["close-on-reuse"] == 0 || st.RequestsStarted <= uint64(r.Requests) {
+				t.Fatalf("%s, origin %d faults for %d requests from %d sent", counts(r), st.Faults["close-on-reuse"],
+					st.RequestsStarted, r.Requests)
+			}
+		}},
+		{"keepalive-off", func(t *testing.T, r *results.Result, st faultserver.Stats) {
+			if r.Errors() != 0 || st.FaultsTotal() != 0 || r.Requests < 10 {
+				t.Fatalf("%s, %d faults", counts(r), st.FaultsTotal())
+			}
+		}},
+	} {
+		t.Run(tc.variant, func(t *testing.T) {
+			t.Parallel()
+			run, r := runBuiltin(t, "forced-race", tc.variant, proxy.Embedded, time.Second)
+			tc.check(t, r, origin(t, r))
+			if !run.ThresholdsMet() {
+				t.Fatalf("verdicts: %v", run.Verdicts)
+			}
+			// The run folder holds the result, the report and the proxy's log.
+			for _, f := range []string{tc.variant + ".json", "report.md", filepath.Join(tc.variant, "error.log")} {
+				if _, err := os.Stat(filepath.Join(run.Dir, f)); err != nil {
+					t.Fatalf("run folder lacks %s: %v", f, err)
+				}
+			}
+			if _, err := results.ReadFile(filepath.Join(run.Dir, tc.variant+".json")); err != nil {
+				t.Fatal(err)
+			}
+		})
+	}
+}
+
+// TestKeepaliveRaceEmbedded is the README's main claim: on a machine with only Go, the
+// default variant shows 502s for POST within 30 s and the fixed variant shows none.
+func TestKeepaliveRaceEmbedded(t *testing.T) {
+	if testing.Short() {
+		t.Skip("30 s")
+	}
+	t.Parallel()
+	t.Run("default", func(t *testing.T) {
+		t.Parallel()
+		_, r := runBuiltin(t, "keepalive-race", "default", proxy.Embedded, 30*time.Second)
+		t.Logf("default: %s in %v", counts(r), r.Duration())
+		if r.Count(results.Status502) == 0 {
+			t.Fatalf("no 502 in 30 s of the keep-alive race: %s", counts(r))
+		}
+	})
+	t.Run("fixed", func(t *testing.T) {
+		t.Parallel()
+		_, r := runBuiltin(t, "keepalive-race", "fixed", proxy.Embedded, 15*time.Second)
+		if r.Errors() != 0 || r.Requests < 100 {
+			t.Fatalf("fixed: %s", counts(r))
+		}
+		if f := origin(t, r).Faults["idle-close"]; f != 0 {
+			t.Fatalf("the origin closed %d idle connections: the proxy's shorter window should close them first", f)
+		}
+	})
+}
+
+// TestProxiesUnderFaults checks what each real proxy turns a fault into (DESIGN.md's table
+// of failures, confirmed by running them).
+func TestProxiesUnderFaults(t *testing.T) {
+	t.Parallel()
+	type check func(t *testing.T, r *results.Result)
+	has := func(c results.Class) check {
+		return func(t *testing.T, r *results.Result) {
+			if r.Count(c) == 0 {
+				t.Fatalf("no %s: %s", c, counts(r))
+			}
+		}
+	}
+	clean := func(t *testing.T, r *results.Result) {
+		if r.Errors() != 0 || r.Requests == 0 {
+			t.Fatalf("want no errors: %s", counts(r))
+		}
+	}
+	logged := func(name string) check {
+		return func(t *testing.T, r *results.Result) {
+			if r.ProxyLog[name] == 0 {
+				t.Fatalf("proxy log line %q not counted: %v", name, r.ProxyLog)
+			}
+		}
+	}
+	for _, tc := range []struct {
+		kind              proxy.Kind
+		scenario, variant string
+		d                 time.Duration
+		checks            []check
+	}{
+		// nginx: the POST keep-alive race is a 502 with its log line; the fix removes it.
+		{proxy.Nginx, "keepalive-race", "default", 15 * time.Second, []check{has(results.Status502), logged("upstream prematurely closed connection")}},
+		{proxy.Nginx, "keepalive-race", "fixed", 10 * time.Second, []check{clean}},
+		{proxy.Nginx, "forced-race", "get", time.Second, []check{clean, logged("upstream prematurely closed connection")}},
+		// nginx: a stalled TLS handshake to the origin is a 504 after proxy_connect_timeout.
+		{proxy.Nginx, "tls-stall", "keepalive-off", 3 * time.Second, []check{has(results.Status504), logged("upstream timed out (110: Connection timed out)")}},
+		// HAProxy (http-reuse safe): a failure on a reused server connection closes the
+		// client connection with no response at all.
+		{proxy.HAProxy, "forced-race", "post", time.Second, []check{has(results.NoResponse)}},
+		{proxy.HAProxy, "forced-race", "get", time.Second, []check{has(results.NoResponse)}},
+		{proxy.HAProxy, "forced-race", "keepalive-off", time.Second, []check{clean}},
+		{proxy.HAProxy, "slow-upstream", "tight-timeout", 2 * time.Second, []check{has(results.Status504), logged("termination sH--")}},
+		// Caddy retries GET, not POST.
+		{proxy.Caddy, "forced-race", "post", time.Second, []check{has(results.Status502)}},
+		{proxy.Caddy, "forced-race", "get", time.Second, []check{clean}},
+		{proxy.Caddy, "forced-race", "keepalive-off", time.Second, []check{clean}},
+		// Apache: the client connection is closed with no response, for GET too.
+		{proxy.Apache, "forced-race", "post", time.Second, []check{has(results.NoResponse), logged("AH01102: error reading status line from remote server")}},
+		{proxy.Apache, "forced-race", "get", time.Second, []check{has(results.NoResponse)}},
+		{proxy.Apache, "forced-race", "keepalive-off", time.Second, []check{clean}},
+	} {
+		t.Run(string(tc.kind)+"/"+tc.scenario+"/"+tc.variant, func(t *testing.T) {
+			t.Parallel()
+			_, r := runBuiltin(t, tc.scenario, tc.variant, tc.kind, tc.d)
+			for _, c := range tc.checks {
+				c(t, r)
+			}
+		})
+	}
+}
