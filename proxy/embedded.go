@@ -182,4 +182,3 @@ func (p *embeddedProxy) LogCounts() (map[string]int64, error) {
 	}
 	return countPatterns([]string{p.logPath}, embeddedPatterns)
 }
-

@@ -48,4 +48,3 @@ func ephemeralStart() int {
 	}
 	return n
 }
-

@@ -229,4 +229,3 @@ func diffStats(a, b faultserver.Stats) faultserver.Stats {
 	}
 	return d
 }
-

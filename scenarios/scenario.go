@@ -380,4 +380,3 @@ func invalid(file string, errs []error) error {
 	}
 	return fmt.Errorf("%w:\n  %s", ErrInvalid, strings.Join(lines, "\n  "))
 }
-
