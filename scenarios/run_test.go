@@ -115,23 +115,24 @@ func TestForcedRaceThroughTheEmbeddedProxy(t *testing.T) {
 }
 
 // TestKeepaliveRaceEmbedded is the README's main claim: on a machine with only Go, the
-// default variant shows 502s for POST within 30 s and the fixed variant shows none.
+// default variant shows 502s for POST within 30 s (the scenario runs 15 s per variant; about 9
+// are expected) and the fixed variant shows none.
 func TestKeepaliveRaceEmbedded(t *testing.T) {
 	if testing.Short() {
-		t.Skip("30 s")
+		t.Skip("15 s")
 	}
 	t.Parallel()
 	t.Run("default", func(t *testing.T) {
 		t.Parallel()
-		_, r := runBuiltin(t, "keepalive-race", "default", proxy.Embedded, 30*time.Second)
+		_, r := runBuiltin(t, "keepalive-race", "default", proxy.Embedded, 0)
 		t.Logf("default: %s in %v", counts(r), r.Duration())
-		if r.Count(results.Status502) == 0 {
-			t.Fatalf("no 502 in 30 s of the keep-alive race: %s", counts(r))
+		if r.Count(results.Status502) == 0 || r.Duration() > 30*time.Second {
+			t.Fatalf("no 502 in %v of the keep-alive race: %s", r.Duration(), counts(r))
 		}
 	})
 	t.Run("fixed", func(t *testing.T) {
 		t.Parallel()
-		_, r := runBuiltin(t, "keepalive-race", "fixed", proxy.Embedded, 15*time.Second)
+		_, r := runBuiltin(t, "keepalive-race", "fixed", proxy.Embedded, 0)
 		if r.Errors() != 0 || r.Requests < 100 {
 			t.Fatalf("fixed: %s", counts(r))
 		}
