@@ -5,6 +5,8 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
+	"io"
+	"log"
 	"net"
 	"net/http"
 	"net/http/httputil"
@@ -27,9 +29,10 @@ import (
 //	connect_timeout         30s   TCP connect timeout to the origin
 //	tls_handshake_timeout   10s   TLS handshake timeout to the origin
 //	read_timeout            0     response header timeout (0: none)
+//	client_idle_timeout     0     how long an idle client connection is kept (http.Server IdleTimeout; 0: none)
 var embeddedDefaults = map[string]string{
 	"idle_timeout": "90s", "max_idle_conns": "2", "keepalive": "on", "connect_timeout": "30s",
-	"tls_handshake_timeout": "10s", "read_timeout": "0",
+	"tls_handshake_timeout": "10s", "read_timeout": "0", "client_idle_timeout": "0",
 }
 
 // embeddedPatterns are the upstream errors the embedded proxy logs, one line per failed
@@ -70,7 +73,7 @@ func startEmbedded(cfg Config) (Proxy, error) {
 	}
 	var errs []error
 	durs := map[string]time.Duration{}
-	for _, name := range []string{"idle_timeout", "connect_timeout", "tls_handshake_timeout", "read_timeout"} {
+	for _, name := range []string{"idle_timeout", "connect_timeout", "tls_handshake_timeout", "read_timeout", "client_idle_timeout"} {
 		d, err := embeddedDuration(cfg.Vars, name)
 		errs = append(errs, err)
 		durs[name] = d
@@ -135,7 +138,8 @@ func startEmbedded(cfg Config) (Proxy, error) {
 		return nil, fmt.Errorf("embedded proxy: %w", err)
 	}
 	p.url = "http://" + ln.Addr().String()
-	p.srv = &http.Server{Handler: rp, ReadHeaderTimeout: 30 * time.Second, ErrorLog: nil}
+	p.srv = &http.Server{Handler: rp, ReadHeaderTimeout: 30 * time.Second, IdleTimeout: durs["client_idle_timeout"],
+		ErrorLog: log.New(io.Discard, "", 0)}
 	go func() {
 		defer close(p.done)
 		p.srv.Serve(ln)

@@ -121,11 +121,11 @@ func Start(ctx context.Context, cfg Config) (Proxy, error) {
 // templateVars are the variables the built-in templates read, by kind. A scenario may set
 // variables of several kinds (each kind ignores the others'), but not one no kind knows.
 var templateVars = map[Kind][]string{
-	Embedded: {"idle_timeout", "max_idle_conns", "keepalive", "connect_timeout", "tls_handshake_timeout", "read_timeout"},
-	Nginx:    {"keepalive", "idle_timeout", "keepalive_conns", "connect_timeout", "read_timeout", "next_upstream"},
-	HAProxy:  {"keepalive", "idle_timeout", "http_reuse", "retries", "retry_on", "connect_timeout", "read_timeout"},
-	Caddy:    {"keepalive", "idle_timeout", "connect_timeout", "read_timeout", "tls_handshake_timeout"},
-	Apache:   {"keepalive", "idle_timeout", "connect_timeout", "read_timeout"},
+	Embedded: {"idle_timeout", "max_idle_conns", "keepalive", "connect_timeout", "tls_handshake_timeout", "read_timeout", "client_idle_timeout"},
+	Nginx:    {"keepalive", "idle_timeout", "keepalive_conns", "connect_timeout", "read_timeout", "next_upstream", "client_idle_timeout"},
+	HAProxy:  {"keepalive", "idle_timeout", "http_reuse", "retries", "retry_on", "connect_timeout", "read_timeout", "client_idle_timeout"},
+	Caddy:    {"keepalive", "idle_timeout", "connect_timeout", "read_timeout", "tls_handshake_timeout", "client_idle_timeout"},
+	Apache:   {"keepalive", "idle_timeout", "connect_timeout", "read_timeout", "client_idle_timeout"},
 }
 
 // Vars lists the variables kind k's built-in template reads.

@@ -7,7 +7,6 @@ import (
 	"sort"
 	"strings"
 	"text/tabwriter"
-	"time"
 
 	"github.com/gatecrash/gatecrash/faultserver"
 	"github.com/gatecrash/gatecrash/results"
@@ -63,12 +62,18 @@ func WriteComparison(w io.Writer, run *Run, markdown bool) {
 		}
 		return results.FormatDuration(o.Latency.Quantile(50)) + " / " + results.FormatDuration(o.Latency.Quantile(99))
 	})
+	// How fast each failure reproduces: time from the start to its first occurrence.
 	row("first error after", func(r *results.Result) string {
-		first, class := firstError(r)
-		if class == "" {
+		var parts []string
+		for _, c := range results.Classes() {
+			if o := r.Outcomes[c]; c.IsError() && o != nil && o.Count > 0 {
+				parts = append(parts, "+"+results.FormatDuration(o.First.Sub(r.Start))+" ("+c.String()+")")
+			}
+		}
+		if len(parts) == 0 {
 			return "-"
 		}
-		return "+" + results.FormatDuration(first) + " (" + class + ")"
+		return strings.Join(parts, ", ")
 	})
 	row("faults injected", func(r *results.Result) string {
 		st, ok := originStats(r)
@@ -121,19 +126,6 @@ func anyHas(rs []*results.Result, c results.Class) bool {
 		}
 	}
 	return false
-}
-
-func firstError(r *results.Result) (after time.Duration, class string) {
-	var best *results.Outcome
-	for c, o := range r.Outcomes {
-		if c.IsError() && o.Count > 0 && (best == nil || o.First.Before(best.First)) {
-			best, class = o, c.String()
-		}
-	}
-	if best == nil {
-		return 0, ""
-	}
-	return best.First.Sub(r.Start), class
 }
 
 func originStats(r *results.Result) (faultserver.Stats, bool) {

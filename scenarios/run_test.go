@@ -176,6 +176,10 @@ func TestProxiesUnderFaults(t *testing.T) {
 		{proxy.Nginx, "keepalive-race", "default", 15 * time.Second, []check{has(results.Status502), logged("upstream prematurely closed connection")}},
 		{proxy.Nginx, "keepalive-race", "fixed", 10 * time.Second, []check{clean}},
 		{proxy.Nginx, "forced-race", "get", time.Second, []check{clean, logged("upstream prematurely closed connection")}},
+		// chain: nginx as the load balancer in front of a Go ingress that drops idle
+		// connections after 50 ms; its 60 s window races, a 40 ms one does not.
+		{proxy.Nginx, "chain", "default", 15 * time.Second, []check{has(results.Status502), logged("hop1 upstream prematurely closed connection")}},
+		{proxy.Nginx, "chain", "fixed", 10 * time.Second, []check{clean}},
 		// nginx: a stalled TLS handshake to the origin is a 504 after proxy_connect_timeout.
 		{proxy.Nginx, "tls-stall", "keepalive-off", 3 * time.Second, []check{has(results.Status504), logged("upstream timed out (110: Connection timed out)")}},
 		// HAProxy (http-reuse safe): a failure on a reused server connection closes the
@@ -200,5 +204,83 @@ func TestProxiesUnderFaults(t *testing.T) {
 				c(t, r)
 			}
 		})
+	}
+}
+
+func TestChainOfEmbeddedProxies(t *testing.T) {
+	if testing.Short() {
+		t.Skip("15 s")
+	}
+	t.Parallel()
+	for _, tc := range []struct {
+		variant string
+		errs    bool
+	}{{"default", true}, {"fixed", false}} {
+		t.Run(tc.variant, func(t *testing.T) {
+			t.Parallel()
+			run, r := runBuiltin(t, "chain", tc.variant, proxy.Embedded, 0)
+			if (r.Count(results.Status502) > 0) != tc.errs || r.Errors() != r.Count(results.Status502) {
+				t.Fatalf("%s: %s", tc.variant, counts(r))
+			}
+			// Both hops ran, each with its own folder and log lines.
+			for _, hop := range []string{"hop1-embedded", "hop2-embedded"} {
+				if _, err := os.Stat(filepath.Join(run.Dir, tc.variant, hop, "error.log")); err != nil {
+					t.Fatalf("no log of %s: %v", hop, err)
+				}
+			}
+			// The failures happen between the hops, not at the origin.
+			if tc.errs && origin(t, r).FaultsTotal() != 0 {
+				t.Fatalf("origin faults %d: the race is between proxy A and B", origin(t, r).FaultsTotal())
+			}
+		})
+	}
+}
+
+func TestExternalProxyAndFixedOriginAddresses(t *testing.T) {
+	t.Parallel()
+	// The "user's" proxy: an embedded proxy started by hand, configured to reach two origin
+	// addresses chosen in advance, as a staging proxy would be.
+	a1, _ := proxy.FreeListenAddr()
+	a2, _ := proxy.FreeListenAddr()
+	listen, _ := proxy.FreeListenAddr()
+	p, err := proxy.Start(context.Background(), proxy.Config{Spec: proxy.Spec{Kind: proxy.Embedded}, Origins: []string{a1, a2}, Listen: listen})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Stop()
+	sc, err := Parse([]byte(`
+apiVersion: gatecrash/v1
+name: staging
+origin:
+  listen: [`+a1+`, `+a2+`]
+  faults: [{kind: status, code: 503, every: 2}]
+proxy:
+  kind: external
+  address: `+listen+`
+load:
+  requests: 40
+  connections: 2
+expect:
+  all:
+    "503": 20
+`), "staging.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	run, err := sc.Run(context.Background(), RunOptions{OutDir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := run.Results[0]
+	st := origin(t, r)
+	if !run.ThresholdsMet() || r.Count(results.OK) != 20 || st.RequestsRead != 40 || st.ConnectionsAccepted < 2 {
+		t.Fatalf("%s, origin read %d over %d connections; verdicts %v", counts(r), st.RequestsRead, st.ConnectionsAccepted, run.Verdicts)
+	}
+
+	_, err = Parse([]byte("apiVersion: gatecrash/v1\nname: x\norigin:\n  replicas: 3\n  listen: [127.0.0.1:1, nohost]\n"), "x.yaml")
+	for _, want := range []string{"x.yaml:5:11: origin.listen has 2 addresses for 3 replicas", `"nohost" is not host:port`} {
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Fatalf("err %v lacks %q", err, want)
+		}
 	}
 }

@@ -87,6 +87,8 @@ func (sc *Scenario) Run(ctx context.Context, opts RunOptions) (*Run, error) {
 	run := &Run{Scenario: sc, Dir: dir}
 	for _, v := range variants {
 		v := *v
+		// The proxy under test is the client-facing one; the rest of a chain is the
+		// scenario's environment and keeps its kinds.
 		if kind != "" {
 			v.Proxy.Kind = kind
 		}
@@ -152,12 +154,16 @@ func runVariant(ctx context.Context, sc *Scenario, v *Variant, dir string, progr
 	octx, stopOrigin := context.WithCancel(context.Background()) // origin and proxy outlive an interrupt of the load
 	g, _ := errgroup.WithContext(octx)
 	var addrs []string
-	for range v.Origin.Replicas {
-		ln, err := net.Listen("tcp", "127.0.0.1:0")
+	for i := range v.Origin.Replicas {
+		addr := "127.0.0.1:0"
+		if len(v.Origin.Listen) > i {
+			addr = v.Origin.Listen[i]
+		}
+		ln, err := net.Listen("tcp", addr)
 		if err != nil {
 			stopOrigin()
 			g.Wait()
-			return nil, err
+			return nil, fmt.Errorf("origin listener: %w", err)
 		}
 		addrs = append(addrs, ln.Addr().String())
 		g.Go(func() error {
@@ -172,20 +178,45 @@ func runVariant(ctx context.Context, sc *Scenario, v *Variant, dir string, progr
 		g.Wait()
 	}()
 
-	listen, err := proxy.FreeListenAddr()
-	if err != nil {
-		return nil, err
-	}
-	p, err := proxy.Start(ctx, proxy.Config{Spec: v.Proxy, Origins: addrs, OriginTLS: v.Origin.TLS, Listen: listen, RunDir: dir})
-	if err != nil {
-		return nil, err
+	// Start the hops from the origin outward: each points at the one after it.
+	hops := append([]proxy.Spec{v.Proxy}, v.Chain...)
+	started := make([]proxy.Proxy, len(hops))
+	stopAll := func() error {
+		var errs []error
+		for _, hp := range started {
+			if hp != nil {
+				errs = append(errs, hp.Stop())
+			}
+		}
+		return errors.Join(errs...)
 	}
 	stopped := false
 	defer func() {
 		if !stopped {
-			p.Stop()
+			stopAll()
 		}
 	}()
+	upstream, upstreamTLS := addrs, v.Origin.TLS
+	for i := len(hops) - 1; i >= 0; i-- {
+		listen, err := proxy.FreeListenAddr()
+		if err != nil {
+			return nil, err
+		}
+		hopDir := dir
+		if len(hops) > 1 {
+			hopDir = filepath.Join(dir, fmt.Sprintf("hop%d-%s", i+1, hops[i].Kind))
+		}
+		hp, err := proxy.Start(ctx, proxy.Config{Spec: hops[i], Origins: upstream, OriginTLS: upstreamTLS, Listen: listen, RunDir: hopDir})
+		if err != nil {
+			if len(hops) > 1 {
+				err = fmt.Errorf("hop %d (%s): %w", i+1, hops[i].Kind, err)
+			}
+			return nil, err
+		}
+		started[i] = hp
+		upstream, upstreamTLS = []string{strings.TrimPrefix(hp.URL(), "http://")}, false
+	}
+	p := started[0]
 	before := origin.Stats() // readiness probes are not part of the run
 	cfg := v.Load
 	cfg.URL = p.URL() + v.Path
@@ -197,11 +228,24 @@ func runVariant(ctx context.Context, sc *Scenario, v *Variant, dir string, progr
 	if err != nil {
 		return nil, err
 	}
-	stopErr := p.Stop()
+	stopErr := stopAll()
 	stopped = true
-	counts, lerr := p.LogCounts()
 	res.Scenario, res.Variant = sc.Name, v.Name
-	res.ProxyLog = counts
+	var lerr error
+	for i, hp := range started {
+		counts, err := hp.LogCounts()
+		lerr = errors.Join(lerr, err)
+		if len(started) == 1 {
+			res.ProxyLog = counts
+			continue
+		}
+		for name, n := range counts {
+			if res.ProxyLog == nil {
+				res.ProxyLog = map[string]int64{}
+			}
+			res.ProxyLog[fmt.Sprintf("hop%d %s", i+1, name)] = n
+		}
+	}
 	gt := diffStats(before, origin.Stats())
 	if b, err := json.Marshal(gt); err == nil {
 		res.Origin = b

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"net"
 	"os"
 	"strings"
 
@@ -50,14 +51,20 @@ type Variant struct {
 	Description string
 	Origin      Origin
 	Proxy       proxy.Spec
-	Load        loadgen.Config // URL is empty: the runner points it at the proxy
-	Path        string         // request path, default "/"
+	// Chain are more proxies between Proxy and the origin, client side first: the client
+	// talks to Proxy, Proxy to Chain[0], ..., the last to the origin.
+	Chain []proxy.Spec
+	Load  loadgen.Config // URL is empty: the runner points it at the proxy
+	Path  string         // request path, default "/"
 }
 
 // Origin is the fault server side of a variant.
 type Origin struct {
 	// Replicas is how many listeners (upstream servers) the proxy balances over.
 	Replicas int
+	// Listen are fixed addresses for the listeners (for an external proxy configured to
+	// reach them); empty means ephemeral loopback ports.
+	Listen []string
 	// TLS makes the origin listeners speak TLS (the proxy connects with TLS).
 	TLS bool
 	// Config is the fault server's response, limits and fault plan.
@@ -72,6 +79,7 @@ type doc struct {
 	Proxies     []proxy.Kind `yaml:"proxies"`
 	Origin      yaml.Node    `yaml:"origin"`
 	Proxy       yaml.Node    `yaml:"proxy"`
+	Chain       yaml.Node    `yaml:"chain"`
 	Load        yaml.Node    `yaml:"load"`
 	Variants    []yaml.Node  `yaml:"variants"`
 	Expect      yaml.Node    `yaml:"expect"`
@@ -82,13 +90,15 @@ type variantDoc struct {
 	Description string    `yaml:"description"`
 	Origin      yaml.Node `yaml:"origin"`
 	Proxy       yaml.Node `yaml:"proxy"`
+	Chain       yaml.Node `yaml:"chain"`
 	Load        yaml.Node `yaml:"load"`
 }
 
 // originExtra are the origin keys the fault server config does not have.
 type originExtra struct {
-	Replicas *int `yaml:"replicas"`
-	TLS      bool `yaml:"tls"`
+	Replicas *int     `yaml:"replicas"`
+	TLS      bool     `yaml:"tls"`
+	Listen   []string `yaml:"listen"`
 }
 
 // loadDoc is the load section: loadgen's settings plus the request path; the URL is the
@@ -185,13 +195,26 @@ func resolveVariant(d *doc, vd *variantDoc) (*Variant, []error) {
 
 	origin := merge(&d.Origin, &vd.Origin)
 	var extra originExtra
-	cfgNode := withoutKeys(origin, "replicas", "tls")
+	cfgNode := withoutKeys(origin, "replicas", "tls", "listen")
 	if err := origin.Decode(&extra); err != nil {
 		errs = append(errs, fmt.Errorf("origin: %w", err))
 	}
 	replicas := 1
 	if extra.Replicas != nil {
 		replicas = *extra.Replicas
+	} else if len(extra.Listen) > 0 {
+		replicas = len(extra.Listen)
+	}
+	if len(extra.Listen) > 0 && replicas != len(extra.Listen) {
+		pos := valueNode(origin, "listen")
+		errs = append(errs, &yamlconf.Error{Line: pos.Line, Column: pos.Column,
+			Msg: fmt.Sprintf("origin.listen has %d addresses for %d replicas; give one per replica", len(extra.Listen), replicas)})
+	}
+	for _, a := range extra.Listen {
+		if _, _, err := net.SplitHostPort(a); err != nil {
+			pos := valueNode(origin, "listen")
+			errs = append(errs, &yamlconf.Error{Line: pos.Line, Column: pos.Column, Msg: fmt.Sprintf("origin.listen: %q is not host:port", a)})
+		}
 	}
 	if replicas < 1 || replicas > 64 {
 		pos := valueNode(origin, "replicas")
@@ -200,7 +223,7 @@ func resolveVariant(d *doc, vd *variantDoc) (*Variant, []error) {
 	}
 	cfg, cerrs := faultserver.DecodeConfig(cfgNode, "origin")
 	errs = append(errs, cerrs...)
-	v.Origin = Origin{Replicas: replicas, TLS: extra.TLS, Config: cfg}
+	v.Origin = Origin{Replicas: replicas, TLS: extra.TLS, Listen: extra.Listen, Config: cfg}
 
 	pn := merge(&d.Proxy, &vd.Proxy)
 	if err := yamlconf.Decode(pn, &v.Proxy, "proxy"); err != nil {
@@ -211,6 +234,23 @@ func resolveVariant(d *doc, vd *variantDoc) (*Variant, []error) {
 	} else if _, err := proxy.ParseKind(string(v.Proxy.Kind)); err != nil {
 		pos := valueNode(pn, "kind")
 		errs = append(errs, &yamlconf.Error{Line: pos.Line, Column: pos.Column, Msg: fmt.Sprintf("proxy.kind: %v", err)})
+	}
+
+	if cn := merge(&d.Chain, &vd.Chain); cn.Kind == yaml.SequenceNode {
+		if err := yamlconf.Decode(cn, &v.Chain, "chain"); err != nil {
+			errs = append(errs, err)
+		}
+		for i := range v.Chain {
+			if v.Chain[i].Kind == "" {
+				v.Chain[i].Kind = proxy.Embedded
+			} else if _, err := proxy.ParseKind(string(v.Chain[i].Kind)); err != nil || v.Chain[i].Kind == proxy.External {
+				pos := cn.Content[i]
+				errs = append(errs, &yamlconf.Error{Line: pos.Line, Column: pos.Column,
+					Msg: fmt.Sprintf("chain[%d].kind: %q is not allowed; allowed: embedded, nginx, haproxy, caddy, apache", i, v.Chain[i].Kind)})
+			}
+		}
+	} else if cn.Kind != yaml.MappingNode || len(cn.Content) > 0 {
+		errs = append(errs, &yamlconf.Error{Line: cn.Line, Column: cn.Column, Msg: "chain: a list of proxies, e.g. [{kind: embedded, vars: {...}}]"})
 	}
 
 	ln := merge(&d.Load, &vd.Load)

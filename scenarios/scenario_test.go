@@ -169,3 +169,42 @@ func TestBuiltinsParse(t *testing.T) {
 		t.Fatalf("unknown built-in: %v", err)
 	}
 }
+
+func TestComparisonShowsEveryClassAndItsFirstTime(t *testing.T) {
+	t.Parallel()
+	start := time.Unix(1_700_000_000, 0)
+	mk := func(variant string, n502, nReset int64) *results.Result {
+		r := &results.Result{Variant: variant, Start: start, Outcomes: map[results.Class]*results.Outcome{}}
+		add := func(c results.Class, n int64, first time.Duration) {
+			if n == 0 {
+				return
+			}
+			o := &results.Outcome{Count: n, Latency: results.NewHistogram(), First: start.Add(first)}
+			for range n {
+				o.Latency.RecordDuration(time.Millisecond)
+			}
+			r.Outcomes[c] = o
+			r.Requests += n
+		}
+		add(results.OK, 1000, 0)
+		add(results.Status502, n502, 1500*time.Millisecond)
+		add(results.Reset, nReset, 3*time.Second)
+		return r
+	}
+	run := &Run{Scenario: &Scenario{Name: "t"}, Proxy: "embedded",
+		Results: []*results.Result{mk("default", 40, 2), mk("fixed", 0, 0)}}
+	var b strings.Builder
+	WriteComparison(&b, run, false)
+	out := b.String()
+	for _, want := range []string{
+		"+1.50s (502), +3.00s (reset)",
+		"40  3.8e-02 (2.8e-02..5.2e-02)",
+		"0  (< 3.0e-03)",
+		"502: default 3.8e-02 (2.8e-02..5.2e-02) vs fixed 0 (< 3.0e-03): fixed significantly lower",
+		"reset: default 1.9e-03 (2.3e-04..6.9e-03) vs fixed 0 (< 3.0e-03): not significantly different",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("comparison lacks %q:\n%s", want, out)
+		}
+	}
+}
