@@ -169,3 +169,76 @@ func processGroup(pgid int) []int {
 	}
 	return out
 }
+
+func TestUserTemplate(t *testing.T) {
+	t.Parallel()
+	needKind(t, Nginx)
+	_, oaddr := startOrigin(t, false)
+	dir := t.TempDir()
+	src, err := templateFS.ReadFile("templates/nginx.conf.tmpl")
+	if err != nil {
+		t.Fatal(err)
+	}
+	mine := filepath.Join(dir, "mine.tmpl")
+	os.WriteFile(mine, append([]byte("# my own template, {{var \"marker\" \"unset\"}}\n"), src...), 0o644)
+	runDir := filepath.Join(dir, "run")
+	p, err := Start(context.Background(), Config{Spec: Spec{Kind: Nginx, Template: mine, Vars: map[string]string{"marker": "mine-42"}},
+		Origins: []string{oaddr}, Listen: freeAddr(t), RunDir: runDir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Stop()
+	conf, _ := os.ReadFile(filepath.Join(runDir, "nginx.conf"))
+	if !strings.HasPrefix(string(conf), "# my own template, mine-42\n") {
+		t.Fatalf("rendered config does not come from the user's template:\n%.200s", conf)
+	}
+	if res := load(t, p.URL()+"/", "GET", 3); res.Count(results.OK) != 3 {
+		t.Fatalf("%v", res.Outcomes)
+	}
+
+	broken := filepath.Join(dir, "broken.tmpl")
+	os.WriteFile(broken, []byte("listen {{.Nope}};\n"), 0o644)
+	_, err = Start(context.Background(), Config{Spec: Spec{Kind: Nginx, Template: broken}, Origins: []string{oaddr}, Listen: freeAddr(t)})
+	if err == nil || !strings.Contains(err.Error(), broken) || !strings.Contains(err.Error(), "Nope") {
+		t.Fatalf("broken template: %v", err)
+	}
+}
+
+func TestReplicasAreBalanced(t *testing.T) {
+	t.Parallel()
+	for _, k := range []Kind{Embedded, Nginx} {
+		t.Run(string(k), func(t *testing.T) {
+			t.Parallel()
+			needKind(t, k)
+			var origins []*faultserver.Server
+			var addrs []string
+			for range 3 {
+				o, a := startOrigin(t, false)
+				origins, addrs = append(origins, o), append(addrs, a)
+			}
+			runDir := t.TempDir()
+			p, err := Start(context.Background(), Config{Spec: Spec{Kind: k}, Origins: addrs, Listen: freeAddr(t), RunDir: runDir})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer p.Stop()
+			if res := load(t, p.URL()+"/", "GET", 30); res.Count(results.OK) != 30 {
+				t.Fatalf("%v", res.Outcomes)
+			}
+			for i, o := range origins {
+				if n := o.Stats().RequestsRead; n == 0 {
+					t.Fatalf("origin %d got no request of 30: not balanced", i)
+				}
+			}
+		})
+	}
+}
+
+func TestUnknownVariableIsRejected(t *testing.T) {
+	t.Parallel()
+	_, err := Start(context.Background(), Config{Spec: Spec{Kind: Embedded, Vars: map[string]string{"idle_timout": "1s"}},
+		Origins: []string{"127.0.0.1:1"}, Listen: freeAddr(t)})
+	if err == nil || !strings.Contains(err.Error(), "proxy.vars.idle_timout is not read by any built-in template; known: ") {
+		t.Fatalf("err = %v", err)
+	}
+}
