@@ -41,3 +41,29 @@ func TestRateIntervalsAgainstKnownValues(t *testing.T) {
 		t.Fatal("n = 0 must give the zero interval")
 	}
 }
+
+func TestFisherExactAgainstKnownValues(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		k1, n1, k2, n2 int64
+		p              float64
+	}{
+		// Fisher's tea-tasting table (3/4 vs 1/4): two-sided p = 0.4857.
+		{3, 4, 1, 4, 0.48571},
+		// 10/20 vs 2/20: two-sided p = 0.01380 (R: fisher.test(matrix(c(10,10,2,18),2)))
+		{10, 20, 2, 20, 0.013797},
+		// Identical rates: p = 1.
+		{5, 100, 5, 100, 1},
+		// 9/295 vs 0/295: both tails are "all 9 in one group", each prod_{i<9} (295-i)/(590-i)
+		// = 0.0018359, so p = 0.0036717.
+		{9, 295, 0, 295, 0.0036717},
+	} {
+		if p := FisherExact(tc.k1, tc.n1, tc.k2, tc.n2); !near(p, tc.p, 2e-3) {
+			t.Errorf("Fisher %d/%d vs %d/%d = %.6g, want %.6g", tc.k1, tc.n1, tc.k2, tc.n2, p, tc.p)
+		}
+	}
+	// Symmetric, and fast enough for a million requests.
+	if a, b := FisherExact(30, 1_000_000, 3, 1_000_000), FisherExact(3, 1_000_000, 30, 1_000_000); !near(a, b, 1e-9) || a > 1e-4 {
+		t.Fatalf("30 vs 3 in 1e6: %g / %g", a, b)
+	}
+}

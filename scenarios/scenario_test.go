@@ -200,8 +200,8 @@ func TestComparisonShowsEveryClassAndItsFirstTime(t *testing.T) {
 		"+1.50s (502), +3.00s (reset)",
 		"40  3.8e-02 (2.8e-02..5.2e-02)",
 		"0  (< 3.0e-03)",
-		"502: default 3.8e-02 (2.8e-02..5.2e-02) vs fixed 0 (< 3.0e-03): fixed significantly lower",
-		"reset: default 1.9e-03 (2.3e-04..6.9e-03) vs fixed 0 (< 3.0e-03): not significantly different",
+		"502: default 3.8e-02 (2.8e-02..5.2e-02) vs fixed 0 (< 3.0e-03): fixed significantly lower (p = ",
+		"reset: default 1.9e-03 (2.3e-04..6.9e-03) vs fixed 0 (< 3.0e-03): not significantly different (p = 5.0e-01)",
 	} {
 		if !strings.Contains(out, want) {
 			t.Errorf("comparison lacks %q:\n%s", want, out)

@@ -1,0 +1,241 @@
+package results
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"sort"
+	"strings"
+	"text/tabwriter"
+)
+
+// Significance is the p-value under which a difference is called significant.
+const Significance = 0.05
+
+// Difference compares one error class between two results.
+type Difference struct {
+	Class Class
+	A, B  *Result
+	IA    Interval
+	IB    Interval
+	// P is the two-sided p-value of Fisher's exact test.
+	P float64
+}
+
+// Significant reports whether the rates differ at the 5% level.
+func (d Difference) Significant() bool { return d.P < Significance }
+
+// String is the one-line verdict: "502: fixed 0 (< 3.0e-06) vs default 2.1e-03
+// (1.9e-03..2.3e-03): fixed significantly lower (p = 1.2e-08)".
+func (d Difference) String() string {
+	a, b := name(d.A), name(d.B)
+	verdict := "not significantly different"
+	if d.Significant() {
+		if d.IA.Rate < d.IB.Rate {
+			verdict = a + " significantly lower"
+		} else {
+			verdict = b + " significantly lower"
+		}
+	}
+	return fmt.Sprintf("%s: %s %s vs %s %s: %s (p = %.1e)", d.Class, a, d.IA, b, d.IB, verdict, d.P)
+}
+
+func name(r *Result) string {
+	switch {
+	case r.Variant != "":
+		return r.Variant
+	case r.Scenario != "":
+		return r.Scenario
+	}
+	return r.Target.URL
+}
+
+// Differences compares every pair of results on every error class that occurred in either.
+func Differences(rs []*Result) []Difference {
+	var out []Difference
+	for i := 0; i < len(rs); i++ {
+		for j := i + 1; j < len(rs); j++ {
+			a, b := rs[i], rs[j]
+			for _, c := range Classes() {
+				ka, kb := a.Count(c), b.Count(c)
+				if !c.IsError() || ka+kb == 0 {
+					continue
+				}
+				out = append(out, Difference{Class: c, A: a, B: b, IA: RateInterval(ka, a.Requests), IB: RateInterval(kb, b.Requests),
+					P: FisherExact(ka, a.Requests, kb, b.Requests)})
+			}
+		}
+	}
+	return out
+}
+
+// OriginTruth is the part of the fault server's ground truth a report shows. It is decoded
+// from Result.Origin, which the runner fills with the fault server's counters.
+type OriginTruth struct {
+	RequestsStarted uint64            `json:"requests_started"`
+	Faults          map[string]uint64 `json:"faults"`
+}
+
+// OriginTruth decodes the origin ground truth, if the result has one.
+func (r *Result) OriginTruth() (OriginTruth, bool) {
+	var o OriginTruth
+	if len(r.Origin) == 0 || json.Unmarshal(r.Origin, &o) != nil {
+		return o, false
+	}
+	return o, true
+}
+
+// FaultsTotal sums the faults injected.
+func (o OriginTruth) FaultsTotal() uint64 {
+	var n uint64
+	for _, v := range o.Faults {
+		n += v
+	}
+	return n
+}
+
+// WriteComparison writes results side by side: per class the count and rate with its 95%
+// interval, ok latency and its ratio to the first result, when each error class first
+// occurred, the origin's injected faults against the errors the client saw (the difference is
+// what the proxy absorbed), the proxy's error-log lines, and one verdict per pair and class.
+func WriteComparison(w io.Writer, rs []*Result) error {
+	var b strings.Builder
+	tw := tabwriter.NewWriter(&b, 0, 0, 3, ' ', 0)
+	row := func(label string, cell func(r *Result) string) {
+		fmt.Fprint(tw, label)
+		for _, r := range rs {
+			fmt.Fprint(tw, "\t", cell(r))
+		}
+		fmt.Fprintln(tw, "\t")
+	}
+	row("", name)
+	row("requests", func(r *Result) string {
+		s := FormatCount(r.Requests)
+		if r.Interrupted {
+			s += " (interrupted)"
+		}
+		return s
+	})
+	for _, c := range Classes() {
+		if !anyHas(rs, c) {
+			continue
+		}
+		row(c.String(), func(r *Result) string {
+			k := r.Count(c)
+			if c == OK {
+				return FormatCount(k) + " " + FormatShare(k, r.Requests)
+			}
+			iv := RateInterval(k, r.Requests)
+			if k == 0 {
+				return "0  (< " + FormatRate(iv.Hi) + ")"
+			}
+			return FormatCount(k) + "  " + iv.String()
+		})
+	}
+	for _, q := range []struct {
+		label string
+		q     float64
+	}{{"ok p50", 50}, {"ok p99", 99}, {"ok p99.9", 99.9}} {
+		row(q.label, func(r *Result) string {
+			o := r.Outcomes[OK]
+			if o == nil {
+				return "-"
+			}
+			s := FormatDuration(o.Latency.Quantile(q.q))
+			if base := rs[0].Outcomes[OK]; r != rs[0] && base != nil && base.Latency.Quantile(q.q) > 0 {
+				s += fmt.Sprintf(" (%.2fx)", float64(o.Latency.Quantile(q.q))/float64(base.Latency.Quantile(q.q)))
+			}
+			return s
+		})
+	}
+	row("first error after", func(r *Result) string {
+		var parts []string
+		for _, c := range Classes() {
+			if o := r.Outcomes[c]; c.IsError() && o != nil && o.Count > 0 {
+				parts = append(parts, "+"+FormatDuration(o.First.Sub(r.Start))+" ("+c.String()+")")
+			}
+		}
+		if len(parts) == 0 {
+			return "-"
+		}
+		return strings.Join(parts, ", ")
+	})
+	row("faults injected", func(r *Result) string {
+		o, ok := r.OriginTruth()
+		if !ok {
+			return "-"
+		}
+		return faultList(o)
+	})
+	row("client errors", func(r *Result) string { return FormatCount(r.Errors()) })
+	row("absorbed by proxy", func(r *Result) string {
+		o, ok := r.OriginTruth()
+		if !ok {
+			return "-"
+		}
+		return FormatCount(max(int64(o.FaultsTotal())-r.Errors(), 0))
+	})
+	row("origin requests", func(r *Result) string {
+		o, ok := r.OriginTruth()
+		if !ok {
+			return "-"
+		}
+		return FormatCount(int64(o.RequestsStarted))
+	})
+	for _, n := range logNames(rs) {
+		row("log: "+n, func(r *Result) string { return FormatCount(r.ProxyLog[n]) })
+	}
+	tw.Flush()
+	if diffs := Differences(rs); len(diffs) > 0 {
+		b.WriteString("\ndifferences (95%, Fisher's exact test):\n")
+		for _, d := range diffs {
+			fmt.Fprintf(&b, "  %s\n", d)
+		}
+	}
+	_, err := io.WriteString(w, b.String())
+	return err
+}
+
+func anyHas(rs []*Result, c Class) bool {
+	for _, r := range rs {
+		if r.Count(c) > 0 {
+			return true
+		}
+	}
+	return false
+}
+
+func faultList(o OriginTruth) string {
+	kinds := make([]string, 0, len(o.Faults))
+	for k, n := range o.Faults {
+		if n > 0 {
+			kinds = append(kinds, k)
+		}
+	}
+	if len(kinds) == 0 {
+		return "0"
+	}
+	sort.Strings(kinds)
+	parts := make([]string, len(kinds))
+	for i, k := range kinds {
+		parts[i] = k + " " + FormatCount(int64(o.Faults[k]))
+	}
+	return strings.Join(parts, ", ")
+}
+
+func logNames(rs []*Result) []string {
+	set := map[string]bool{}
+	for _, r := range rs {
+		for k, n := range r.ProxyLog {
+			if n > 0 {
+				set[k] = true
+			}
+		}
+	}
+	out := make([]string, 0, len(set))
+	for k := range set {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
+}
