@@ -42,7 +42,7 @@ func WriteSummary(w io.Writer, r *Result) error {
 	}
 	b.WriteString("\n")
 	tw := tabwriter.NewWriter(&b, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "class\tcount\tshare\tp50\tp99\tp99.9\tmax\tfirst at\t")
+	fmt.Fprintln(tw, "class\tcount\tshare\tp50\tp90\tp99\tp99.9\tmax\tfirst at\t")
 	for _, c := range Classes() {
 		o := r.Outcomes[c]
 		if o == nil || o.Count == 0 {
@@ -52,14 +52,20 @@ func WriteSummary(w io.Writer, r *Result) error {
 		if c.IsError() {
 			first = "+" + FormatDuration(o.First.Sub(r.Start))
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t\n", c, FormatCount(o.Count), FormatShare(o.Count, r.Requests),
-			FormatDuration(o.Latency.Quantile(50)), FormatDuration(o.Latency.Quantile(99)),
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t\n", c, FormatCount(o.Count), FormatShare(o.Count, r.Requests),
+			FormatDuration(o.Latency.Quantile(50)), FormatDuration(o.Latency.Quantile(90)), FormatDuration(o.Latency.Quantile(99)),
 			FormatDuration(o.Latency.Quantile(99.9)), FormatDuration(o.Latency.MaxDuration()), first)
 	}
 	if r.Requests == 0 {
-		fmt.Fprintln(tw, "(no requests)\t\t\t\t\t\t\t\t")
+		fmt.Fprintln(tw, "(no requests)\t\t\t\t\t\t\t\t\t")
 	}
 	tw.Flush()
+	if o, ok := r.OriginTruth(); ok {
+		fmt.Fprintf(&b, "\norigin       %s requests seen, faults injected: %s\n", FormatCount(int64(o.RequestsStarted)), faultList(o))
+	}
+	for _, n := range logNames([]*Result{r}) {
+		fmt.Fprintf(&b, "proxy log    %s: %s\n", n, FormatCount(r.ProxyLog[n]))
+	}
 	_, err := io.WriteString(w, b.String())
 	return err
 }

@@ -60,7 +60,8 @@ every fault it injects.`,
 	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
 		return errext.UsageError(fmt.Errorf("%w (see '%s --help')", err, c.CommandPath()))
 	})
-	root.AddCommand(newVersionCmd(), newServeCmd(nil), newLoadCmd(nil), newRunCmd(nil), newScenariosCmd())
+	root.AddCommand(newVersionCmd(), newServeCmd(nil), newLoadCmd(nil), newRunCmd(nil), newScenariosCmd(),
+		newReportCmd(), newCompareCmd(), newMergeCmd())
 	return root
 }
 

@@ -1,0 +1,141 @@
+package results
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"math/rand/v2"
+	"sort"
+	"testing"
+	"time"
+)
+
+// synthetic builds results from a stream of (time, class, latency) events, as the load
+// generator would record them, so a whole run and its halves can be compared.
+type event struct {
+	at    time.Duration
+	class Class
+	lat   time.Duration
+}
+
+func build(start time.Time, events []event) *Result {
+	r := &Result{Schema: Schema, Scenario: "s", Variant: "v", Target: Target{Method: "POST", Pattern: "closed", Connections: 2},
+		Start: start, End: start, Outcomes: map[Class]*Outcome{}, TimeSeries: NewTimeSeries(start)}
+	sets := map[Class]*ExemplarSet{}
+	for _, e := range events {
+		t := start.Add(e.at)
+		o := r.Outcomes[e.class]
+		if o == nil {
+			o = &Outcome{Latency: NewHistogram(), First: t, Last: t}
+			r.Outcomes[e.class] = o
+		}
+		o.Count++
+		o.Latency.RecordDuration(e.lat)
+		if t.Before(o.First) {
+			o.First = t
+		}
+		if t.After(o.Last) {
+			o.Last = t
+		}
+		if t.After(r.End) {
+			r.End = t
+		}
+		r.Requests++
+		r.TimeSeries.Add(t, e.class, 1)
+		if e.class.IsError() {
+			if sets[e.class] == nil {
+				sets[e.class] = &ExemplarSet{}
+			}
+			sets[e.class].Add(Exemplar{Time: t, LatencyUs: e.lat.Microseconds()})
+		}
+	}
+	if len(sets) > 0 {
+		r.Exemplars = map[Class][]Exemplar{}
+		for c, s := range sets {
+			r.Exemplars[c] = s.List()
+		}
+	}
+	return r
+}
+
+func TestMergingTwoHalvesEqualsTheWhole(t *testing.T) {
+	t.Parallel()
+	rng := rand.New(rand.NewPCG(1, 2))
+	start := time.Date(2026, 11, 21, 10, 0, 0, 0, time.UTC)
+	var all, a, b []event
+	for i := 0; i < 20000; i++ {
+		e := event{at: time.Duration(rng.Int64N(int64(90 * time.Second))), class: OK,
+			lat: time.Duration(100+rng.IntN(50000)) * time.Microsecond}
+		switch x := rng.IntN(1000); {
+		case x < 3:
+			e.class = Status502
+		case x < 5:
+			e.class = Reset
+		}
+		all = append(all, e)
+	}
+	// A run records requests as they finish, in time order.
+	sort.Slice(all, func(i, j int) bool { return all[i].at < all[j].at })
+	for i, e := range all {
+		if i%2 == 0 { // the two load machines each sent every other request
+			a = append(a, e)
+		} else {
+			b = append(b, e)
+		}
+	}
+	whole, ha, hb := build(start, all), build(start, a), build(start, b)
+	hb.Target.Connections = 0 // so the sum of connections matches the whole
+	merged, err := Merge(ha, hb)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for c, o := range whole.Outcomes {
+		m := merged.Outcomes[c]
+		if m == nil || m.Count != o.Count || !m.Latency.Equals(o.Latency.Histogram) || !m.First.Equal(o.First) || !m.Last.Equal(o.Last) {
+			t.Fatalf("class %s: merged %+v, whole %+v", c, m, o)
+		}
+	}
+	if merged.Requests != whole.Requests || !merged.Start.Equal(whole.Start) || !merged.End.Equal(whole.End) {
+		t.Fatalf("merged %d requests %v..%v, whole %d %v..%v", merged.Requests, merged.Start, merged.End, whole.Requests, whole.Start, whole.End)
+	}
+	mj, _ := json.Marshal(merged.TimeSeries)
+	wj, _ := json.Marshal(whole.TimeSeries)
+	if !bytes.Equal(mj, wj) {
+		t.Fatalf("time series differ:\n%s\n%s", mj, wj)
+	}
+	// Exemplars: the earliest and latest of the whole run survive the merge.
+	for c, ex := range whole.Exemplars {
+		m := merged.Exemplars[c]
+		if len(m) != len(ex) || !m[0].Time.Equal(ex[0].Time) || !m[len(m)-1].Time.Equal(ex[len(ex)-1].Time) {
+			t.Fatalf("%s exemplars: merged %d (%v..%v), whole %d", c, len(m), m[0].Time, m[len(m)-1].Time, len(ex))
+		}
+	}
+}
+
+func TestMergeAlignsShardsThatStartedApart(t *testing.T) {
+	t.Parallel()
+	start := time.Date(2026, 11, 21, 10, 0, 0, 0, time.UTC)
+	a := build(start, []event{{at: 5 * time.Second, class: OK, lat: time.Millisecond}})
+	b := build(start.Add(3*time.Second), []event{{at: 2 * time.Second, class: OK, lat: time.Millisecond}})
+	m, err := Merge(a, b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m.TimeSeries.Buckets[5][OK] != 2 {
+		t.Fatalf("both requests happened at 10:00:05 and belong in one bucket: %v", m.TimeSeries.Buckets)
+	}
+}
+
+func TestMergeRefusesDifferentRuns(t *testing.T) {
+	t.Parallel()
+	start := time.Now()
+	a := build(start, []event{{class: OK, lat: time.Millisecond}})
+	b := build(start, []event{{class: OK, lat: time.Millisecond}})
+	b.Variant = "other"
+	if _, err := Merge(a, b); !errors.Is(err, ErrIncompatible) {
+		t.Fatalf("err = %v", err)
+	}
+	if _, err := Merge(); !errors.Is(err, ErrIncompatible) {
+		t.Fatalf("err = %v", err)
+	}
+}
