@@ -15,10 +15,11 @@ const (
 )
 
 // Formats lists the report formats WriteReport accepts.
-func Formats() []string { return []string{FormatText, FormatMarkdown, FormatJSON} }
+func Formats() []string { return []string{FormatText, FormatMarkdown, FormatJSON, FormatHTML} }
 
 // WriteReport writes rs in format: text (a summary per result, then the comparison), markdown
-// (the same, for a pull request or an incident ticket) or json (the figures, for scripts).
+// (the same, for a pull request or an incident ticket), json (the figures, for scripts) or
+// html (one self-contained file with plots).
 func WriteReport(w io.Writer, rs []*Result, format string) error {
 	switch format {
 	case FormatText:
@@ -29,6 +30,8 @@ func WriteReport(w io.Writer, rs []*Result, format string) error {
 		enc := json.NewEncoder(w)
 		enc.SetIndent("", "  ")
 		return enc.Encode(summarize(rs))
+	case FormatHTML:
+		return WriteHTML(w, rs)
 	}
 	return fmt.Errorf("unknown report format %q; allowed: %s", format, strings.Join(Formats(), ", "))
 }

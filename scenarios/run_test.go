@@ -102,7 +102,7 @@ func TestForcedRaceThroughTheEmbeddedProxy(t *testing.T) {
 				t.Fatalf("verdicts: %v", run.Verdicts)
 			}
 			// The run folder holds the result, the report and the proxy's log.
-			for _, f := range []string{tc.variant + ".json", "report.md", filepath.Join(tc.variant, "error.log")} {
+			for _, f := range []string{tc.variant + ".json", "report.md", "report.html", filepath.Join(tc.variant, "error.log")} {
 				if _, err := os.Stat(filepath.Join(run.Dir, f)); err != nil {
 					t.Fatalf("run folder lacks %s: %v", f, err)
 				}

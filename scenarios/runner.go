@@ -114,10 +114,18 @@ func (sc *Scenario) Run(ctx context.Context, opts RunOptions) (*Run, error) {
 		}
 		run.Verdicts = append(run.Verdicts, sc.Expect.Check(v.Name, res)...)
 	}
-	var md strings.Builder
+	var md, page strings.Builder
 	WriteComparison(&md, run, true)
 	if err := os.WriteFile(filepath.Join(dir, "report.md"), []byte(md.String()), 0o644); err != nil {
 		return run, err
+	}
+	if len(run.Results) > 0 {
+		if err := results.WriteHTML(&page, run.Results); err != nil {
+			return run, err
+		}
+		if err := os.WriteFile(filepath.Join(dir, "report.html"), []byte(page.String()), 0o644); err != nil {
+			return run, err
+		}
 	}
 	return run, nil
 }

@@ -32,10 +32,11 @@ func readResults(paths []string) ([]*results.Result, error) {
 func newReportCmd() *cobra.Command {
 	var format string
 	cmd := &cobra.Command{
-		Use:   "report RESULT... [--format text|markdown|json]",
+		Use:   "report RESULT... [--format text|markdown|json|html]",
 		Short: "Print result files as a report (and compare them when there are several)",
 		Example: `  gatecrash report gatecrash-runs/*/default.json
-  gatecrash report runs/default.json runs/fixed.json --format markdown > incident.md`,
+  gatecrash report runs/default.json runs/fixed.json --format markdown > incident.md
+  gatecrash report runs/*.json --format html > report.html`,
 		Args: usageArgs(cobra.MinimumNArgs(1)),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if !contains(results.Formats(), format) {
@@ -48,7 +49,7 @@ func newReportCmd() *cobra.Command {
 			return results.WriteReport(cmd.OutOrStdout(), rs, format)
 		},
 	}
-	cmd.Flags().StringVarP(&format, "format", "f", results.FormatText, "text, markdown or json")
+	cmd.Flags().StringVarP(&format, "format", "f", results.FormatText, "text, markdown, json or html")
 	return cmd
 }
 

@@ -59,7 +59,7 @@ func TestReportCompareMerge(t *testing.T) {
 		args []string
 		want string
 	}{
-		{[]string{"report", a, "--format", "pdf"}, `--format: "pdf" is not allowed; allowed: text, markdown, json`},
+		{[]string{"report", a, "--format", "pdf"}, `--format: "pdf" is not allowed; allowed: text, markdown, json, html`},
 		{[]string{"merge", a}, "--out: missing"},
 		{[]string{"compare", a}, "requires at least 2 arg(s)"},
 		{[]string{"report", filepath.Join(dir, "nope.json")}, "no such file"},
