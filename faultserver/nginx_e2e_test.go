@@ -6,7 +6,6 @@ package faultserver_test
 
 import (
 	"bufio"
-	"context"
 	"fmt"
 	"io"
 	"net"
@@ -21,56 +20,24 @@ import (
 	"time"
 
 	"github.com/gatecrash/gatecrash/faultserver"
+	"github.com/gatecrash/gatecrash/internal/e2e"
 )
 
 // requireBinary returns the path of a proxy binary, skipping the test when it is missing
 // (failing instead under GATECRASH_E2E=require).
 func requireBinary(t *testing.T, name string) string {
 	t.Helper()
-	if testing.Short() && os.Getenv("GATECRASH_E2E") != "require" {
-		t.Skip("end-to-end test skipped in -short mode")
-	}
 	path, err := exec.LookPath(name)
 	if err != nil {
 		path, err = exec.LookPath("/usr/sbin/" + name)
 	}
-	if err != nil {
-		if os.Getenv("GATECRASH_E2E") == "require" {
-			t.Fatalf("GATECRASH_E2E=require but %s is not installed: %v", name, err)
-		}
-		t.Skipf("%s not installed; skipping end-to-end test (apt-get install nginx-light)", name)
-	}
+	e2e.Require(t, err)
 	return path
 }
 
 func startOrigin(t *testing.T, specs ...string) (*faultserver.Server, string) {
 	t.Helper()
-	cfg := faultserver.DefaultConfig()
-	for _, s := range specs {
-		f, err := faultserver.ParseFaultSpec(s)
-		if err != nil {
-			t.Fatal(err)
-		}
-		cfg.Faults = append(cfg.Faults, f)
-	}
-	s, err := faultserver.New(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- s.Serve(ctx, ln) }()
-	t.Cleanup(func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("origin: %v", err)
-		}
-	})
-	return s, ln.Addr().String()
+	return e2e.Origin(t, specs...)
 }
 
 var nginxConf = template.Must(template.New("nginx").Parse(`

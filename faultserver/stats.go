@@ -67,6 +67,27 @@ type Closes struct {
 	PeerRST   uint64 `json:"peer_rst"`
 }
 
+// Sub returns the counts that accumulated between before and s (ConnectionsOpen is s's).
+func (s Stats) Sub(before Stats) Stats {
+	d := s
+	d.ConnectionsAccepted -= before.ConnectionsAccepted
+	d.TLSHandshakes -= before.TLSHandshakes
+	d.TLSHandshakeErrors -= before.TLSHandshakeErrors
+	d.RequestsStarted -= before.RequestsStarted
+	d.RequestsRead -= before.RequestsRead
+	d.ResponsesCompleted -= before.ResponsesCompleted
+	d.BadRequests -= before.BadRequests
+	d.Closes.ServerFIN -= before.Closes.ServerFIN
+	d.Closes.ServerRST -= before.Closes.ServerRST
+	d.Closes.PeerFIN -= before.Closes.PeerFIN
+	d.Closes.PeerRST -= before.Closes.PeerRST
+	d.Faults = make(map[string]uint64, len(s.Faults))
+	for k, v := range s.Faults {
+		d.Faults[k] = v - before.Faults[k]
+	}
+	return d
+}
+
 // FaultsTotal sums Faults over all kinds.
 func (s Stats) FaultsTotal() uint64 {
 	var n uint64

@@ -9,41 +9,16 @@ import (
 	"time"
 
 	"github.com/gatecrash/gatecrash/faultserver"
+	"github.com/gatecrash/gatecrash/internal/e2e"
 	"github.com/gatecrash/gatecrash/internal/yamlconf"
 	"github.com/gatecrash/gatecrash/results"
 )
 
-// origin starts an in-process fault server with the given fault specs on plain and TLS
-// loopback listeners.
+// origin starts an in-process fault server with the given fault specs, on a plain and a TLS
+// loopback listener.
 func origin(t *testing.T, specs ...string) (s *faultserver.Server, httpAddr, tlsAddr string) {
 	t.Helper()
-	cfg := faultserver.DefaultConfig()
-	for _, spec := range specs {
-		f, err := faultserver.ParseFaultSpec(spec)
-		if err != nil {
-			t.Fatal(err)
-		}
-		cfg.Faults = append(cfg.Faults, f)
-	}
-	s, err := faultserver.New(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ln, _ := net.Listen("tcp", "127.0.0.1:0")
-	tln, _ := net.Listen("tcp", "127.0.0.1:0")
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 2)
-	go func() { done <- s.Serve(ctx, ln) }()
-	go func() { done <- s.ServeTLS(ctx, tln) }()
-	t.Cleanup(func() {
-		cancel()
-		for range 2 {
-			if err := <-done; err != nil {
-				t.Errorf("origin: %v", err)
-			}
-		}
-	})
-	return s, ln.Addr().String(), tln.Addr().String()
+	return e2e.OriginBoth(t, specs...)
 }
 
 func run(t *testing.T, cfg Config) *results.Result {

@@ -3,7 +3,6 @@ package proxy
 import (
 	"context"
 	"errors"
-	"net"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -13,6 +12,7 @@ import (
 	"time"
 
 	"github.com/gatecrash/gatecrash/faultserver"
+	"github.com/gatecrash/gatecrash/internal/e2e"
 	"github.com/gatecrash/gatecrash/internal/yamlconf"
 	"github.com/gatecrash/gatecrash/loadgen"
 	"github.com/gatecrash/gatecrash/results"
@@ -21,47 +21,18 @@ import (
 // needKind skips (or, under GATECRASH_E2E=require, fails) when a kind's binary is missing.
 func needKind(t *testing.T, k Kind) {
 	t.Helper()
-	if k == Embedded || k == External {
-		return
-	}
-	if _, err := FindBinary(k, ""); err != nil {
-		if os.Getenv("GATECRASH_E2E") == "require" {
-			t.Fatalf("GATECRASH_E2E=require: %v", err)
-		}
-		t.Skipf("skipping end-to-end test: %v", err)
+	if k != Embedded && k != External {
+		_, err := FindBinary(k, "")
+		e2e.Require(t, err)
 	}
 }
 
 func startOrigin(t *testing.T, tlsToo bool, specs ...string) (*faultserver.Server, string) {
 	t.Helper()
-	cfg := faultserver.DefaultConfig()
-	for _, s := range specs {
-		f, err := faultserver.ParseFaultSpec(s)
-		if err != nil {
-			t.Fatal(err)
-		}
-		cfg.Faults = append(cfg.Faults, f)
+	if tlsToo {
+		return e2e.OriginTLS(t, specs...)
 	}
-	s, err := faultserver.New(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() {
-		if tlsToo {
-			s.ServeTLS(ctx, ln)
-		} else {
-			s.Serve(ctx, ln)
-		}
-		close(done)
-	}()
-	t.Cleanup(func() { cancel(); <-done })
-	return s, ln.Addr().String()
+	return e2e.Origin(t, specs...)
 }
 
 func freeAddr(t *testing.T) string {

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/gatecrash/gatecrash/faultserver"
+	"github.com/gatecrash/gatecrash/internal/e2e"
 	"github.com/gatecrash/gatecrash/proxy"
 	"github.com/gatecrash/gatecrash/results"
 )
@@ -17,14 +18,9 @@ import (
 // requireKind skips without the proxy's binary, or fails under GATECRASH_E2E=require.
 func requireKind(t *testing.T, k proxy.Kind) {
 	t.Helper()
-	if k == proxy.Embedded {
-		return
-	}
-	if _, err := proxy.FindBinary(k, ""); err != nil {
-		if os.Getenv("GATECRASH_E2E") == "require" {
-			t.Fatalf("GATECRASH_E2E=require: %v", err)
-		}
-		t.Skipf("skipping end-to-end test: %v", err)
+	if k != proxy.Embedded {
+		_, err := proxy.FindBinary(k, "")
+		e2e.Require(t, err)
 	}
 }
 

@@ -254,30 +254,9 @@ func runVariant(ctx context.Context, sc *Scenario, v *Variant, dir string, progr
 			res.ProxyLog[fmt.Sprintf("hop%d %s", i+1, name)] = n
 		}
 	}
-	gt := diffStats(before, origin.Stats())
+	gt := origin.Stats().Sub(before)
 	if b, err := json.Marshal(gt); err == nil {
 		res.Origin = b
 	}
 	return res, errors.Join(stopErr, lerr)
-}
-
-// diffStats returns the counters of b that accumulated since a.
-func diffStats(a, b faultserver.Stats) faultserver.Stats {
-	d := b
-	d.ConnectionsAccepted -= a.ConnectionsAccepted
-	d.TLSHandshakes -= a.TLSHandshakes
-	d.TLSHandshakeErrors -= a.TLSHandshakeErrors
-	d.RequestsStarted -= a.RequestsStarted
-	d.RequestsRead -= a.RequestsRead
-	d.ResponsesCompleted -= a.ResponsesCompleted
-	d.BadRequests -= a.BadRequests
-	d.Closes.ServerFIN -= a.Closes.ServerFIN
-	d.Closes.ServerRST -= a.Closes.ServerRST
-	d.Closes.PeerFIN -= a.Closes.PeerFIN
-	d.Closes.PeerRST -= a.Closes.PeerRST
-	d.Faults = map[string]uint64{}
-	for k, v := range b.Faults {
-		d.Faults[k] = v - a.Faults[k]
-	}
-	return d
 }

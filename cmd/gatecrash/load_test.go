@@ -2,40 +2,14 @@ package main
 
 import (
 	"context"
-	"net"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/gatecrash/gatecrash/faultserver"
+	"github.com/gatecrash/gatecrash/internal/e2e"
 	"github.com/gatecrash/gatecrash/results"
 )
-
-func startOrigin(t *testing.T, specs ...string) string {
-	t.Helper()
-	cfg := faultserver.DefaultConfig()
-	for _, s := range specs {
-		f, err := faultserver.ParseFaultSpec(s)
-		if err != nil {
-			t.Fatal(err)
-		}
-		cfg.Faults = append(cfg.Faults, f)
-	}
-	s, err := faultserver.New(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() { s.Serve(ctx, ln); close(done) }()
-	t.Cleanup(func() { cancel(); <-done })
-	return "http://" + ln.Addr().String() + "/"
-}
 
 func TestLoadFlagErrors(t *testing.T) {
 	t.Parallel()
@@ -116,4 +90,11 @@ func TestLoadInterruptedWritesPartialResultAndExits130(t *testing.T) {
 	if !r.Interrupted || r.Count(results.OK) < 10 {
 		t.Fatalf("partial result: interrupted %v, ok %d", r.Interrupted, r.Count(results.OK))
 	}
+}
+
+// startOrigin serves a fault server with the given fault specs and returns its base URL.
+func startOrigin(t *testing.T, specs ...string) string {
+	t.Helper()
+	_, addr := e2e.Origin(t, specs...)
+	return "http://" + addr + "/"
 }
