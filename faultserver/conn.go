@@ -9,7 +9,6 @@ import (
 	"net"
 	"net/http"
 	"os"
-	"strconv"
 	"syscall"
 	"time"
 
@@ -546,9 +545,4 @@ func (c *conn) writeStatus(status int, body []byte, req *Request, keep bool) err
 
 func isTimeout(err error) bool {
 	return errors.Is(err, os.ErrDeadlineExceeded)
-}
-
-// String names the connection in logs: "conn 12 127.0.0.1:5432".
-func (c *conn) String() string {
-	return "conn " + strconv.FormatUint(c.id, 10) + " " + c.nc.RemoteAddr().String()
 }

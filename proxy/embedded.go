@@ -12,6 +12,7 @@ import (
 	"net/http/httputil"
 	"net/url"
 	"os"
+	"path/filepath"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -55,7 +56,6 @@ type embeddedProxy struct {
 	logf    *os.File
 	done    chan struct{}
 	stop    sync.Once
-	stopErr error
 }
 
 func embeddedDuration(vars map[string]string, name string) (time.Duration, error) {
@@ -109,7 +109,7 @@ func startEmbedded(cfg Config) (Proxy, error) {
 	}
 	p := &embeddedProxy{tr: tr, done: make(chan struct{})}
 	if cfg.RunDir != "" {
-		p.logPath = logPath(cfg.RunDir, "error.log")
+		p.logPath = filepath.Join(cfg.RunDir, "error.log")
 		if p.logf, err = os.Create(p.logPath); err != nil {
 			return nil, err
 		}
@@ -177,7 +177,7 @@ func (p *embeddedProxy) Stop() error {
 		p.tr.CloseIdleConnections()
 		p.closeLog()
 	})
-	return p.stopErr
+	return nil
 }
 
 func (p *embeddedProxy) LogCounts() (map[string]int64, error) {

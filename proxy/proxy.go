@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"path/filepath"
 	"regexp"
 	"sort"
 	"strings"
@@ -128,9 +127,6 @@ var templateVars = map[Kind][]string{
 	Apache:   {"keepalive", "idle_timeout", "connect_timeout", "read_timeout", "client_idle_timeout"},
 }
 
-// Vars lists the variables kind k's built-in template reads.
-func Vars(k Kind) []string { return templateVars[k] }
-
 func checkVars(vars map[string]string) error {
 	known := map[string]bool{}
 	for _, vs := range templateVars {
@@ -202,30 +198,7 @@ func countPatterns(files []string, pats []pattern) (map[string]int64, error) {
 	return out, nil
 }
 
-// PatternNames lists the log patterns counted for a kind, for documentation.
-func PatternNames(k Kind) []string {
-	var pats []pattern
-	if k == Embedded {
-		pats = embeddedPatterns
-	} else if d, ok := kinds[k]; ok {
-		pats = d.patterns
-	}
-	names := make([]string, len(pats))
-	for i, p := range pats {
-		names[i] = p.name
-	}
-	sort.Strings(names)
-	return names
-}
-
-func logPath(dir, name string) string {
-	if dir == "" {
-		return ""
-	}
-	return filepath.Join(dir, name)
-}
-
-// varsWithDefaults returns v's value for name, or def.
+// varOr returns the value of vars[name], or def when it is unset or blank.
 func varOr(vars map[string]string, name, def string) string {
 	if v, ok := vars[name]; ok && strings.TrimSpace(v) != "" {
 		return v

@@ -42,7 +42,6 @@ type Scenario struct {
 	Expect   Expectations
 	// Source is the YAML the scenario was read from (for `scenarios show`).
 	Source []byte
-	file   string
 }
 
 // Variant is one configuration to compare: everything needed to run it.
@@ -149,7 +148,7 @@ func Parse(b []byte, file string) (*Scenario, error) {
 			errs = append(errs, at(field(top, "proxies"), "proxies: %v", err))
 		}
 	}
-	sc := &Scenario{Name: d.Name, Description: strings.TrimSpace(d.Description), Proxies: d.Proxies, Source: b, file: file}
+	sc := &Scenario{Name: d.Name, Description: strings.TrimSpace(d.Description), Proxies: d.Proxies, Source: b}
 
 	variants := d.Variants
 	if len(variants) == 0 {
