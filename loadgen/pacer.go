@@ -98,23 +98,29 @@ func (p *gapSweepPacer) Done(int) {}
 type constantPacer struct {
 	interval time.Duration
 	deadline time.Time // end of the run's duration (zero: none)
-	budget   *budget
-	tickets  chan time.Time
-	start    time.Time
-	issued   int64 // tickets handed to the channel; written by schedule only
-	due      int64 // requests due when scheduling stopped; written by schedule only
-	done     chan struct{}
+	// interrupt ends scheduling at once (a signal). The duration is not waited on through a
+	// context: each tick is checked against deadline, so a timer that wakes a little late still
+	// sends a request that was due before the end.
+	interrupt context.Context
+	budget    *budget
+	tickets   chan time.Time
+	start     time.Time
+	issued    int64 // tickets handed to the channel; written by schedule only
+	due       int64 // requests due when scheduling stopped; written by schedule only
+	done      chan struct{}
 }
 
-func newConstant(ctx context.Context, rate float64, workers int, b *budget) *constantPacer {
+// newConstant starts the scheduler. ctx carries the run's deadline; interrupt is the context
+// an interrupt cancels.
+func newConstant(ctx, interrupt context.Context, rate float64, workers int, b *budget) *constantPacer {
 	deadline, _ := ctx.Deadline()
-	p := &constantPacer{interval: time.Duration(float64(time.Second) / rate), deadline: deadline, budget: b,
-		tickets: make(chan time.Time, workers), start: time.Now(), done: make(chan struct{})}
-	go p.schedule(ctx)
+	p := &constantPacer{interval: time.Duration(float64(time.Second) / rate), deadline: deadline, interrupt: interrupt,
+		budget: b, tickets: make(chan time.Time, workers), start: time.Now(), done: make(chan struct{})}
+	go p.schedule()
 	return p
 }
 
-func (p *constantPacer) schedule(ctx context.Context) {
+func (p *constantPacer) schedule() {
 	defer close(p.done)
 	defer close(p.tickets)
 	for i := int64(0); ; i++ {
@@ -123,7 +129,10 @@ func (p *constantPacer) schedule(ctx context.Context) {
 			p.stop()
 			return
 		}
-		if d := time.Until(t); d > 0 && !sleep(ctx, d) || ctx.Err() != nil {
+		if d := time.Until(t); d > 0 {
+			sleep(p.interrupt, d)
+		}
+		if p.interrupt.Err() != nil {
 			p.stop()
 			return
 		}
@@ -134,7 +143,7 @@ func (p *constantPacer) schedule(ctx context.Context) {
 		select {
 		case p.tickets <- t:
 			p.issued++
-		case <-ctx.Done():
+		case <-p.interrupt.Done():
 			p.stop()
 			return
 		}

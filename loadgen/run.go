@@ -64,7 +64,7 @@ func Run(ctx context.Context, cfg Config, opts ...Option) (*results.Result, erro
 	case GapSweep:
 		pacer = newGapSweep(cfg.GapCenter.D(), cfg.GapSpread.D(), cfg.GapStep.D(), cfg.Connections, b)
 	case Constant:
-		pacer = newConstant(issueCtx, cfg.Rate, cfg.Connections, b)
+		pacer = newConstant(issueCtx, ctx, cfg.Rate, cfg.Connections, b)
 	case Bursts:
 		pacer = newBursts(issueCtx, cfg.BurstSize, cfg.BurstPause.D(), b)
 	}
