@@ -47,12 +47,12 @@ func BenchmarkServeRequest(b *testing.B) {
 			sc := &scriptConn{r: &loopReader{data: []byte(bc.req)}}
 			c := s.newConn(context.Background(), sc)
 			c.br = bufio.NewReaderSize(sc, readBufSize)
-			p := s.plan.Load()
+			c.plan = s.plan.Load()
 			b.ReportAllocs()
 			b.SetBytes(int64(len(bc.req)))
 			b.ResetTimer()
 			for range b.N {
-				if !c.serveRequest(p, 0) {
+				if !c.serveRequest() {
 					b.Fatal("connection closed")
 				}
 			}

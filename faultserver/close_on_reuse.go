@@ -27,9 +27,6 @@ func init() {
 	register("close-on-reuse", func() Fault { return &CloseOnReuse{Close: CloseFIN} })
 }
 
-// Kind returns "close-on-reuse".
-func (f *CloseOnReuse) Kind() string { return "close-on-reuse" }
-
 // Validate reports problems with the parameters.
 func (f *CloseOnReuse) Validate() error {
 	var errs []error
@@ -41,14 +38,21 @@ func (f *CloseOnReuse) Validate() error {
 
 func (f *CloseOnReuse) applies(in *selInput) bool { return in.reused && in.idle >= f.MinIdle.D() }
 
-func (f *CloseOnReuse) afterBytes() int64 {
-	if f.AfterBytes == nil {
-		return -1
+func (f *CloseOnReuse) request(c *conn) bool {
+	ok := false
+	if f.AfterBytes != nil {
+		ok = c.readRequestBytes(*f.AfterBytes)
+	} else {
+		ok = c.readRequest()
 	}
-	return *f.AfterBytes
+	if ok {
+		c.injected()
+		c.closeAs(f.Close)
+	}
+	return false
 }
 
-func (f *CloseOnReuse) closeMode() CloseMode { return f.Close }
-func (f *CloseOnReuse) halfClose() bool      { return false }
-
-var _ RequestFault = (*CloseOnReuse)(nil)
+var (
+	_ RequestFault = (*CloseOnReuse)(nil)
+	_ conditional  = (*CloseOnReuse)(nil)
+)

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"strings"
 
@@ -24,8 +25,11 @@ type Config struct {
 	// Limits bound what a client may send and how long the server waits.
 	Limits Limits `yaml:"limits"`
 	// FaultHeader lets a request choose its fault with "X-Gatecrash-Fault: KIND;k=v". On by
-	// default.
+	// default. Anyone who can reach the data port can then choose: HeaderLimits bound what
+	// they may ask for.
 	FaultHeader *bool `yaml:"fault-header,omitempty"`
+	// HeaderLimits bound the faults a request header may choose.
+	HeaderLimits HeaderLimits `yaml:"header-limits"`
 	// Faults is the fault plan, in priority order: in each phase the first fault whose selector
 	// fires acts.
 	Faults []Fault `yaml:"-"`
@@ -52,6 +56,16 @@ type Limits struct {
 	IdleTimeout yamlconf.Duration `yaml:"idle-timeout"`
 }
 
+// HeaderLimits bound what a request may ask for with X-Gatecrash-Fault, so that a client of
+// the data port cannot make the server send without end or hold connections for hours. The
+// fault plan itself (config file, flags, PUT /faults) is not bounded by them.
+type HeaderLimits struct {
+	// MaxBodySize is the largest body a header-chosen fault may announce or send.
+	MaxBodySize int64 `yaml:"max-body-size"`
+	// MaxWait is the longest a header-chosen fault may wait or hold a connection.
+	MaxWait yamlconf.Duration `yaml:"max-wait"`
+}
+
 // Defaults for Config fields left zero.
 const (
 	DefaultStatus         = 200
@@ -61,6 +75,9 @@ const (
 	DefaultBodyTimeout    = yamlconf.Duration(60e9)
 	// MaxBodySize bounds the normal response body; the server keeps it pre-rendered.
 	MaxBodySize = 64 << 20
+	// DefaultHeaderMaxBodySize and DefaultHeaderMaxWait are the default HeaderLimits.
+	DefaultHeaderMaxBodySize = 1 << 20
+	DefaultHeaderMaxWait     = yamlconf.Duration(60e9)
 )
 
 // DefaultConfig returns a config with no faults and every default filled in.
@@ -91,6 +108,12 @@ func (c *Config) SetDefaults() {
 		on := true
 		c.FaultHeader = &on
 	}
+	if c.HeaderLimits.MaxBodySize == 0 {
+		c.HeaderLimits.MaxBodySize = DefaultHeaderMaxBodySize
+	}
+	if c.HeaderLimits.MaxWait == 0 {
+		c.HeaderLimits.MaxWait = DefaultHeaderMaxWait
+	}
 }
 
 // Validate reports every problem in c, joined. Faults are named by their position.
@@ -115,20 +138,28 @@ func (c *Config) validateOwn() []error {
 	if c.Limits.MaxHeaderBytes < 256 || c.Limits.MaxHeaderBytes > 1<<20 {
 		errs = append(errs, fmt.Errorf("limits.max-header-bytes: %d is not allowed; allowed: 256 to 1048576", c.Limits.MaxHeaderBytes))
 	}
+	if c.HeaderLimits.MaxBodySize < 0 || c.HeaderLimits.MaxBodySize > MaxBodySize {
+		errs = append(errs, fmt.Errorf("header-limits.max-body-size: %d is not allowed; allowed: 1 to %d", c.HeaderLimits.MaxBodySize, MaxBodySize))
+	}
 	return errs
 }
 
 func validateFault(f Fault) error {
-	return errors.Join(f.Validate(), f.Sel().validate(f.Kind(), phaseOf(f)))
+	kind := KindOf(f)
+	if kind == "" {
+		return fmt.Errorf("%T is not a registered fault kind; allowed: %s", f, strings.Join(kindNames, ", "))
+	}
+	return errors.Join(f.Validate(), f.Sel().validate(kind, phaseOf(f)))
 }
 
 // rawConfig is Config as it appears in YAML, with the fault list still undecoded.
 type rawConfig struct {
-	Seed        uint64         `yaml:"seed"`
-	Response    ResponseConfig `yaml:"response"`
-	Limits      Limits         `yaml:"limits"`
-	FaultHeader *bool          `yaml:"fault-header"`
-	Faults      []yaml.Node    `yaml:"faults"`
+	Seed         uint64         `yaml:"seed"`
+	Response     ResponseConfig `yaml:"response"`
+	Limits       Limits         `yaml:"limits"`
+	FaultHeader  *bool          `yaml:"fault-header"`
+	HeaderLimits HeaderLimits   `yaml:"header-limits"`
+	Faults       []yaml.Node    `yaml:"faults"`
 }
 
 // LoadConfig reads and validates a config file. Errors name the file and the line.
@@ -145,7 +176,7 @@ func ParseConfig(b []byte, name string) (*Config, error) {
 	var doc yaml.Node
 	dec := yaml.NewDecoder(bytes.NewReader(b))
 	if err := dec.Decode(&doc); err != nil {
-		if err.Error() == "EOF" {
+		if errors.Is(err, io.EOF) {
 			return nil, fmt.Errorf("%s: %w: the document is empty", name, ErrInvalidConfig)
 		}
 		return nil, fmt.Errorf("%s: %w: %v", name, ErrInvalidConfig, err)
@@ -166,7 +197,7 @@ func DecodeConfig(n *yaml.Node, what string) (*Config, []error) {
 	if err := yamlconf.Decode(n, &raw, what); err != nil {
 		errs = append(errs, err)
 	}
-	c := &Config{Seed: raw.Seed, Response: raw.Response, Limits: raw.Limits, FaultHeader: raw.FaultHeader}
+	c := &Config{Seed: raw.Seed, Response: raw.Response, Limits: raw.Limits, FaultHeader: raw.FaultHeader, HeaderLimits: raw.HeaderLimits}
 	c.SetDefaults()
 	for _, e := range c.validateOwn() {
 		errs = append(errs, &yamlconf.Error{Line: n.Line, Column: n.Column, Msg: what + ": " + e.Error()})
@@ -247,10 +278,23 @@ func ParseFaultSpec(spec string) (Fault, error) {
 	return f, nil
 }
 
-// parseFaultHeader parses the X-Gatecrash-Fault form "KIND[;k=v;k=v...]".
-func parseFaultHeader(v string) (Fault, error) {
+// parseFaultHeader parses the X-Gatecrash-Fault form "KIND[;k=v;k=v...]" and holds it to lim.
+func parseFaultHeader(v string, lim HeaderLimits) (Fault, error) {
 	kind, params, _ := strings.Cut(v, ";")
 	f, err := parseSpec(strings.TrimSpace(kind), params, ";")
+	if err == nil {
+		if b, ok := f.(bounded); ok {
+			size, wait := b.bounds()
+			switch {
+			case size > lim.MaxBodySize:
+				err = fmt.Errorf("%s: a body of %d bytes is over this server's limit for header-chosen faults "+
+					"(header-limits.max-body-size %d)", kind, size, lim.MaxBodySize)
+			case wait > lim.MaxWait.D():
+				err = fmt.Errorf("%s: a wait of %s is over this server's limit for header-chosen faults "+
+					"(header-limits.max-wait %s)", kind, wait, lim.MaxWait)
+			}
+		}
+	}
 	if err != nil {
 		return nil, fmt.Errorf("X-Gatecrash-Fault %q: %w", v, err)
 	}
@@ -293,15 +337,16 @@ func (c *Config) MarshalYAML() (any, error) {
 			return nil, err
 		}
 		n.Content = append([]*yaml.Node{
-			{Kind: yaml.ScalarNode, Value: "kind"}, {Kind: yaml.ScalarNode, Value: f.Kind()},
+			{Kind: yaml.ScalarNode, Value: "kind"}, {Kind: yaml.ScalarNode, Value: KindOf(f)},
 		}, n.Content...)
 		faults = append(faults, &n)
 	}
 	return struct {
-		Seed        uint64         `yaml:"seed"`
-		Response    ResponseConfig `yaml:"response"`
-		Limits      Limits         `yaml:"limits"`
-		FaultHeader *bool          `yaml:"fault-header,omitempty"`
-		Faults      []*yaml.Node   `yaml:"faults"`
-	}{c.Seed, c.Response, c.Limits, c.FaultHeader, faults}, nil
+		Seed         uint64         `yaml:"seed"`
+		Response     ResponseConfig `yaml:"response"`
+		Limits       Limits         `yaml:"limits"`
+		FaultHeader  *bool          `yaml:"fault-header,omitempty"`
+		HeaderLimits HeaderLimits   `yaml:"header-limits"`
+		Faults       []*yaml.Node   `yaml:"faults"`
+	}{c.Seed, c.Response, c.Limits, c.FaultHeader, c.HeaderLimits, faults}, nil
 }

@@ -3,7 +3,7 @@ package faultserver
 import (
 	"errors"
 	"fmt"
-	"strconv"
+	"time"
 )
 
 // CutBody sends the response head announcing a BodySize-byte body, then only AfterBytes bytes
@@ -26,9 +26,6 @@ func init() {
 	register("cut-body", func() Fault { return &CutBody{BodySize: 1024, AfterBytes: 512, Close: CloseFIN} })
 }
 
-// Kind returns "cut-body".
-func (f *CutBody) Kind() string { return "cut-body" }
-
 // Validate reports problems with the parameters.
 func (f *CutBody) Validate() error {
 	var errs []error
@@ -41,39 +38,20 @@ func (f *CutBody) Validate() error {
 	return errors.Join(append(errs, f.Close.validate("cut-body"))...)
 }
 
-func (f *CutBody) respond(c *conn, p *Plan, req *Request) (bool, error) {
+func (f *CutBody) respond(c *conn, req *Request) (bool, error) {
 	chunked := f.Chunked && req.Minor == 1
-	b := renderHead(c.wbuf[:0], p.cfg.Response.Status, f.BodySize, chunked, modeFor(req, !req.Close))
-	if !isHEAD(req) {
-		payload := Payload(f.BodySize)
-		if chunked {
-			b = appendChunkedCut(b, payload, f.AfterBytes)
-		} else {
-			b = append(b, payload[:f.AfterBytes]...)
-		}
-	}
-	c.wbuf = b
-	if _, err := c.nc.Write(b); err != nil {
+	if err := c.writeHead(c.plan.cfg.Response.Status, f.BodySize, chunked, req, !req.Close); err != nil {
 		return false, err
+	}
+	if !isHEAD(req) {
+		if err := c.writePayload(f.BodySize, f.AfterBytes, chunked); err != nil {
+			return false, err
+		}
 	}
 	c.closeAs(f.Close)
 	return false, nil
 }
 
-// appendChunkedCut appends payload framed as chunks of at most chunkSize, stopping right after
-// payload byte cut (inside a chunk, before its CRLF).
-func appendChunkedCut(b, payload []byte, cut int) []byte {
-	for off := 0; off < len(payload); off += chunkSize {
-		end := min(off+chunkSize, len(payload))
-		b = strconv.AppendInt(b, int64(end-off), 16)
-		b = append(b, "\r\n"...)
-		if cut <= end {
-			return append(b, payload[off:cut]...)
-		}
-		b = append(b, payload[off:end]...)
-		b = append(b, "\r\n"...)
-	}
-	return b
-}
+func (f *CutBody) bounds() (int64, time.Duration) { return int64(f.BodySize), 0 }
 
 var _ ResponseFault = (*CutBody)(nil)

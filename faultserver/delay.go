@@ -22,9 +22,6 @@ func init() {
 	register("delay", func() Fault { return &Delay{} })
 }
 
-// Kind returns "delay".
-func (f *Delay) Kind() string { return "delay" }
-
 // Validate reports problems with the parameters.
 func (f *Delay) Validate() error {
 	var errs []error
@@ -40,20 +37,16 @@ func (f *Delay) Validate() error {
 // dripInterval is how often a dripped body gets its next slice.
 const dripInterval = 50 * time.Millisecond
 
-func (f *Delay) respond(c *conn, p *Plan, req *Request) (bool, error) {
+func (f *Delay) respond(c *conn, req *Request) (bool, error) {
 	keep := !req.Close
-	if !c.wait(f.HeadDelay.D()) {
-		c.closeAs(CloseFIN)
-		return false, nil
+	if err := c.wait(f.HeadDelay.D()); err != nil {
+		return false, err
 	}
-	wire := p.resp.bytesFor(req, keep)
 	if f.BodyRate == 0 {
-		_, err := c.nc.Write(wire)
-		return keep, err
+		return keep, c.write(c.plan.resp.bytesFor(req, keep))
 	}
-	m := modeFor(req, keep)
-	head, body := wire[:p.resp.headLen[m]], wire[p.resp.headLen[m]:]
-	if _, err := c.nc.Write(head); err != nil {
+	head, body := c.normalResponse(req, keep)
+	if err := c.write(head); err != nil {
 		return false, err
 	}
 	step, every := f.BodyRate*int(dripInterval)/int(time.Second), dripInterval
@@ -61,17 +54,20 @@ func (f *Delay) respond(c *conn, p *Plan, req *Request) (bool, error) {
 		step, every = 1, time.Second/time.Duration(f.BodyRate)
 	}
 	for len(body) > 0 {
-		if !c.wait(every) {
-			c.closeAs(CloseFIN)
-			return false, nil
+		if err := c.wait(every); err != nil {
+			return false, err
 		}
 		n := min(step, len(body))
-		if _, err := c.nc.Write(body[:n]); err != nil {
+		if err := c.write(body[:n]); err != nil {
 			return false, err
 		}
 		body = body[n:]
 	}
 	return keep, nil
 }
+
+// bounds is the head delay; a dripped body adds its own time, which depends on the normal
+// response's size (set by the operator, not the header).
+func (f *Delay) bounds() (int64, time.Duration) { return 0, f.HeadDelay.D() }
 
 var _ ResponseFault = (*Delay)(nil)

@@ -10,3 +10,18 @@ var (
 	// ErrUnknownKind is a fault kind that is not registered.
 	ErrUnknownKind = errors.New("unknown fault kind")
 )
+
+// Unsupported lists what this platform cannot do, in words for a start-up message; empty on
+// Linux, where everything works.
+func Unsupported() []string {
+	var out []string
+	if !queueSizesSupported {
+		out = append(out, "closes are counted as FIN even when the kernel sent RST (no SIOCINQ), and "+
+			"an RST may discard response bytes not yet sent (no SIOCOUTQNSD)")
+	}
+	if !peekSupported {
+		out = append(out, "after-bytes of request faults is approximate (no MSG_PEEK), and delays "+
+			"do not end early when the peer leaves")
+	}
+	return out
+}

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"reflect"
+	"slices"
 	"sort"
 	"strings"
 	"sync/atomic"
@@ -14,15 +15,18 @@ import (
 	"github.com/gatecrash/gatecrash/internal/yamlconf"
 )
 
-// Fault is one kind of misbehaviour with its parameters. Each kind lives in its own file and
-// also implements exactly one of the phase interfaces below (HandshakeFault, IdleFault,
-// RequestFault, ResponseFault), which says when in a connection's life it acts.
+// Fault is one kind of misbehaviour with its parameters. Each kind lives in its own file,
+// registered by name with one line, and also implements exactly one of the phase interfaces
+// below, whose one method is the whole of what the fault does in that phase: it acts on the
+// connection through conn's primitives (read exactly, write, close as FIN or RST, half-close,
+// wait) and tells the connection that it acted with conn.injected.
+//
+// A kind's name comes from the registry alone (KindOf); a fault type has no name of its own
+// to get wrong.
 //
 // A Fault value belongs to one Plan; its selector keeps a counter for "every", so a Fault must
 // not be shared between plans.
 type Fault interface {
-	// Kind returns the registered name, e.g. "rst-headers".
-	Kind() string
 	// Validate reports every problem with the parameters, joined.
 	Validate() error
 	// Sel returns the fault's selector, which says which requests it applies to.
@@ -32,38 +36,48 @@ type Fault interface {
 // HandshakeFault acts on a connection accepted by the TLS listener, before the handshake.
 type HandshakeFault interface {
 	Fault
-	// stall holds the raw connection instead of answering the ClientHello. It returns true
-	// when the handshake should go ahead afterwards (a delayed answer).
-	stall(c *conn) (proceed bool)
+	// handshake acts on the raw connection. It returns true when the TLS handshake should go
+	// ahead afterwards; false when the fault ended the connection.
+	handshake(c *conn) (proceed bool)
 }
 
 // IdleFault acts while a keep-alive connection waits for its next request.
 type IdleFault interface {
 	Fault
-	// idleTimeout is how long this idle period may last before the fault closes it.
-	idleTimeout(rng *rand.Rand) time.Duration
-	closeMode() CloseMode
+	// idle waits for the next request (conn.awaitRequest) and ends the connection its own way
+	// if none comes in time. It returns true when a request has started to arrive.
+	idle(c *conn) (arrived bool)
 }
 
-// RequestFault acts while the request is being read: it reads AfterBytes of it (or all of it)
-// and closes without answering.
+// RequestFault acts while a request arrives, before it is answered. It is chosen when the
+// request's first byte is there (nothing of it read yet), or — with a match selector or a
+// request header — once the head has been read; conn.readRequestBytes counts from the
+// request's first byte either way.
 type RequestFault interface {
 	Fault
-	// applies reports whether the kind's own precondition holds (e.g. a reused connection).
-	applies(s *selInput) bool
-	// afterBytes is how many request bytes to read before closing; -1 means the whole request
-	// (head and body) is read, then the connection closed.
-	afterBytes() int64
-	closeMode() CloseMode
-	halfClose() bool
+	// request reads what it wants of the request and ends the connection. It returns false
+	// (the connection is over) unless it chose to answer.
+	request(c *conn) (keepAlive bool)
 }
 
 // ResponseFault replaces the normal response once the whole request has been read.
 type ResponseFault interface {
 	Fault
-	// respond writes (or does not write) the response. keepAlive reports whether the
-	// connection may serve another request afterwards.
-	respond(c *conn, p *Plan, req *Request) (keepAlive bool, err error)
+	// respond writes (or does not write) the response to req. keepAlive reports whether the
+	// connection may serve another request afterwards; an error is the peer's (it went away).
+	respond(c *conn, req *Request) (keepAlive bool, err error)
+}
+
+// conditional is a fault with a precondition of its own (close-on-reuse: a reused
+// connection). Only candidates that pass it reach the selector, so "every: 10" counts reuses.
+type conditional interface {
+	applies(in *selInput) bool
+}
+
+// bounded is a fault that can say the most it will send and wait, so that a request header
+// cannot ask the server for more than the operator allows (Config.HeaderLimits).
+type bounded interface {
+	bounds() (bodyBytes int64, wait time.Duration)
 }
 
 // CloseMode says how the server ends a connection when a fault closes it.
@@ -177,33 +191,73 @@ func (r *Request) matches(m string) bool {
 	return !hasValue || string(v) == strings.TrimSpace(value)
 }
 
-// registry maps a kind name to a constructor of its zero-valued (defaulted) parameters.
-var registry = map[string]func() Fault{}
+// kindInfo is one registered kind.
+type kindInfo struct {
+	name  string
+	index int // position in the sorted list; the stats counter's index
+	new   func() Fault
+}
 
+var (
+	// registry maps a kind name to its entry; byType maps a fault's concrete type to its name.
+	// Both are written by register during package initialisation only.
+	registry = map[string]*kindInfo{}
+	byType   = map[reflect.Type]*kindInfo{}
+	// kindNames is the registered names, sorted; kindInfo.index points into it.
+	kindNames []string
+)
+
+// register adds a kind. newFault returns the kind's parameters with their defaults; the
+// fault's type is learned from it, so the name is written in this one place.
 func register(kind string, newFault func() Fault) {
+	t := reflect.TypeOf(newFault())
 	if _, dup := registry[kind]; dup {
 		panic("faultserver: fault kind registered twice: " + kind)
 	}
-	registry[kind] = newFault
+	if other, dup := byType[t]; dup {
+		panic(fmt.Sprintf("faultserver: type %s registered as %s and %s", t, other.name, kind))
+	}
+	phases := 0
+	for _, ok := range []bool{isPhase[HandshakeFault](t), isPhase[IdleFault](t), isPhase[RequestFault](t), isPhase[ResponseFault](t)} {
+		if ok {
+			phases++
+		}
+	}
+	if phases != 1 {
+		panic(fmt.Sprintf("faultserver: %s (%s) implements %d phase interfaces; it must implement exactly one", kind, t, phases))
+	}
+	k := &kindInfo{name: kind, new: newFault}
+	registry[kind], byType[t] = k, k
+	kindNames = append(kindNames, kind)
+	sort.Strings(kindNames)
+	for i, n := range kindNames {
+		registry[n].index = i
+	}
 }
 
+func isPhase[P any](t reflect.Type) bool { return t.Implements(reflect.TypeFor[P]()) }
+
 // Kinds returns the registered fault kinds, sorted.
-func Kinds() []string {
-	out := make([]string, 0, len(registry))
-	for k := range registry {
-		out = append(out, k)
+func Kinds() []string { return slices.Clone(kindNames) }
+
+// KindOf returns the registered name of f's kind ("rst-headers"), or "" for a type that was
+// never registered (Config.Validate rejects those).
+func KindOf(f Fault) string {
+	if k := kindOf(f); k != nil {
+		return k.name
 	}
-	sort.Strings(out)
-	return out
+	return ""
 }
+
+func kindOf(f Fault) *kindInfo { return byType[reflect.TypeOf(f)] }
 
 // NewFault returns a fault of the given kind with its default parameters.
 func NewFault(kind string) (Fault, error) {
-	mk, ok := registry[kind]
+	k, ok := registry[kind]
 	if !ok {
-		return nil, fmt.Errorf("%w %q; allowed: %s", ErrUnknownKind, kind, strings.Join(Kinds(), ", "))
+		return nil, fmt.Errorf("%w %q; allowed: %s", ErrUnknownKind, kind, strings.Join(kindNames, ", "))
 	}
-	return mk(), nil
+	return k.new(), nil
 }
 
 // phaseOf names when a fault acts, for messages and validation.

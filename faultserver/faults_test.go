@@ -37,9 +37,12 @@ func TestIdleCloseFiresOnTime(t *testing.T) {
 				t.Fatalf("after the response got %q and %s, want nothing and %s", rest, ending(err), tc.want)
 			}
 			// The client starts its clock a little after the server does, so it can only see
-			// the close early by that much; the bar is ±10ms.
-			if d := elapsed - timeout; d < -10*time.Millisecond || d > 10*time.Millisecond {
-				t.Fatalf("closed after %v idle, want %v ± 10ms", elapsed, timeout)
+			// the close early by that much. Late is bounded loosely: under the race detector
+			// on a loaded machine a goroutine can wait tens of milliseconds to run, and what
+			// this guards against is a coarse ticker (a close up to a tick late) or a timer
+			// counted from the wrong moment.
+			if d := elapsed - timeout; d < -10*time.Millisecond || d > 60*time.Millisecond {
+				t.Fatalf("closed after %v idle, want %v (-10ms, +60ms)", elapsed, timeout)
 			}
 			waitStats(t, s, fmt.Sprintf("1 idle-close, server fin %d rst %d, 1 response", tc.fin, tc.rst), func(st Stats) bool {
 				return st.Faults["idle-close"] == 1 && st.Closes.ServerFIN == tc.fin && st.Closes.ServerRST == tc.rst &&
@@ -72,7 +75,7 @@ func TestIdleCloseJitterAndNth(t *testing.T) {
 	rng := newTestRand()
 	lo, hi := time.Hour, time.Duration(0)
 	for range 1000 {
-		d := f.idleTimeout(rng)
+		d := f.period(rng)
 		lo, hi = min(lo, d), max(hi, d)
 	}
 	if lo < 80*time.Millisecond || hi > 120*time.Millisecond || hi-lo < 30*time.Millisecond {

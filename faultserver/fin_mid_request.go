@@ -28,9 +28,6 @@ func init() {
 	register("fin-mid-request", func() Fault { return &FinMidRequest{Close: CloseFIN} })
 }
 
-// Kind returns "fin-mid-request".
-func (f *FinMidRequest) Kind() string { return "fin-mid-request" }
-
 // Validate reports problems with the parameters.
 func (f *FinMidRequest) Validate() error {
 	var errs []error
@@ -43,9 +40,17 @@ func (f *FinMidRequest) Validate() error {
 	return errors.Join(append(errs, f.Close.validate("fin-mid-request"))...)
 }
 
-func (f *FinMidRequest) applies(*selInput) bool { return true }
-func (f *FinMidRequest) afterBytes() int64      { return f.AfterBytes }
-func (f *FinMidRequest) closeMode() CloseMode   { return f.Close }
-func (f *FinMidRequest) halfClose() bool        { return f.HalfClose }
+func (f *FinMidRequest) request(c *conn) bool {
+	if !c.readRequestBytes(f.AfterBytes) {
+		return false
+	}
+	c.injected()
+	if f.HalfClose {
+		c.halfClose()
+	} else {
+		c.closeAs(f.Close)
+	}
+	return false
+}
 
 var _ RequestFault = (*FinMidRequest)(nil)

@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"github.com/gatecrash/gatecrash/internal/http1"
 	"io"
 	"net"
 	"testing"
@@ -40,7 +41,7 @@ func FuzzReadHead(f *testing.F) {
 		if r.HeadBytes > len(in) || r.HeadBytes > 512 {
 			t.Fatalf("HeadBytes %d for %d input bytes", r.HeadBytes, len(in))
 		}
-		if !isToken(r.Method) || len(r.Target) == 0 || r.Minor > 1 {
+		if !http1.IsToken(r.Method) || len(r.Target) == 0 || r.Minor > 1 {
 			t.Fatalf("accepted a bad request line: %q %q 1.%d", r.Method, r.Target, r.Minor)
 		}
 		if r.Chunked && r.ContentLength >= 0 {
@@ -104,7 +105,8 @@ func FuzzParseFaultSpec(f *testing.F) {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, spec string) {
-		for _, parse := range []func(string) (Fault, error){ParseFaultSpec, parseFaultHeader} {
+		fromHeader := func(v string) (Fault, error) { return parseFaultHeader(v, DefaultConfig().HeaderLimits) }
+		for _, parse := range []func(string) (Fault, error){ParseFaultSpec, fromHeader} {
 			fault, err := parse(spec)
 			if err == nil && validateFault(fault) != nil {
 				t.Fatalf("%q parsed into an invalid fault", spec)

@@ -29,9 +29,6 @@ func init() {
 	})
 }
 
-// Kind returns "idle-close".
-func (f *IdleClose) Kind() string { return "idle-close" }
-
 // Validate reports problems with the parameters.
 func (f *IdleClose) Validate() error {
 	var errs []error
@@ -44,7 +41,19 @@ func (f *IdleClose) Validate() error {
 	return errors.Join(append(errs, f.Close.validate("idle-close"))...)
 }
 
-func (f *IdleClose) idleTimeout(rng *rand.Rand) time.Duration {
+// idle waits for the next request for this idle period's timeout, counted from the end of
+// the last response as a real server's keep-alive timer is, and closes if none came.
+func (f *IdleClose) idle(c *conn) bool {
+	arrived, timedOut := c.awaitRequest(c.idleSince().Add(f.period(c.rng)))
+	if timedOut {
+		c.injected()
+		c.closeAs(f.Close)
+	}
+	return arrived
+}
+
+// period is one idle period's timeout: Timeout ± Jitter, uniformly.
+func (f *IdleClose) period(rng *rand.Rand) time.Duration {
 	d := f.Timeout.D()
 	if f.Jitter > 0 {
 		d += time.Duration((2*rng.Float64() - 1) * float64(f.Jitter))
@@ -52,6 +61,6 @@ func (f *IdleClose) idleTimeout(rng *rand.Rand) time.Duration {
 	return max(d, time.Microsecond)
 }
 
-func (f *IdleClose) closeMode() CloseMode { return f.Close }
+func (f *IdleClose) bounds() (int64, time.Duration) { return 0, f.Timeout.D() + f.Jitter.D() }
 
 var _ IdleFault = (*IdleClose)(nil)

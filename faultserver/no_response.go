@@ -12,13 +12,10 @@ func init() {
 	register("no-response", func() Fault { return &NoResponse{Close: CloseFIN} })
 }
 
-// Kind returns "no-response".
-func (f *NoResponse) Kind() string { return "no-response" }
-
 // Validate reports problems with the parameters.
 func (f *NoResponse) Validate() error { return f.Close.validate("no-response") }
 
-func (f *NoResponse) respond(c *conn, _ *Plan, _ *Request) (bool, error) {
+func (f *NoResponse) respond(c *conn, _ *Request) (bool, error) {
 	c.closeAs(f.Close)
 	return false, nil
 }

@@ -6,6 +6,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+
+	"github.com/gatecrash/gatecrash/internal/http1"
 )
 
 // Request is a parsed HTTP/1.1 (or 1.0) request head. Its byte slices point into a buffer
@@ -47,7 +49,7 @@ func (r *Request) Path() []byte {
 // Header returns the first value of the named header (case-insensitive) and whether it exists.
 func (r *Request) Header(name string) ([]byte, bool) {
 	for _, f := range r.fields {
-		if equalFoldASCII(r.raw[f.name.a:f.name.b], name) {
+		if http1.EqualFold(r.raw[f.name.a:f.name.b], name) {
 			return r.raw[f.value.a:f.value.b], true
 		}
 	}
@@ -71,7 +73,8 @@ func badRequest(format string, args ...any) error {
 }
 
 // errIncomplete is an end of input inside a head or body: the peer went away mid-request.
-var errIncomplete = errors.New("connection ended inside a request")
+// It is the error the shared framing readers (internal/http1) return for the same thing.
+var errIncomplete = io.ErrUnexpectedEOF
 
 // readHead reads and parses one request head from br into r, holding at most max bytes of
 // head. Leading empty lines are skipped (RFC 9112 §2.2). Read errors (EOF, timeouts) are
@@ -112,8 +115,8 @@ func readHead(br *bufio.Reader, r *Request, max int) error {
 			return badRequest("obsolete line folding in header section")
 		}
 		colon := bytes.IndexByte(line, ':')
-		if colon <= 0 || !isToken(line[:colon]) {
-			return badRequest("malformed header line %q", truncate(line))
+		if colon <= 0 || !http1.IsToken(line[:colon]) {
+			return badRequest("malformed header line %q", http1.Truncate(line))
 		}
 		name := span{ln.a, ln.a + colon}
 		v := span{ln.a + colon + 1, ln.b}
@@ -126,35 +129,29 @@ func readHead(br *bufio.Reader, r *Request, max int) error {
 		r.fields = append(r.fields, field{name, v})
 		nb, vb := r.raw[name.a:name.b], r.raw[v.a:v.b]
 		switch {
-		case equalFoldASCII(nb, "Content-Length"):
-			n, ok := parseDecimal(vb)
+		case http1.EqualFold(nb, "Content-Length"):
+			n, ok := http1.ParseDecimal(vb)
 			if !ok {
-				return badRequest("invalid Content-Length %q", truncate(vb))
+				return badRequest("invalid Content-Length %q", http1.Truncate(vb))
 			}
 			if sawCL && n != r.ContentLength {
 				return badRequest("conflicting Content-Length headers")
 			}
 			sawCL, r.ContentLength = true, n
-		case equalFoldASCII(nb, "Transfer-Encoding"):
-			if !equalFoldASCII(vb, "chunked") {
-				return &ParseError{Status: 501, Msg: fmt.Sprintf("transfer coding %q is not implemented; only chunked is", truncate(vb))}
+		case http1.EqualFold(nb, "Transfer-Encoding"):
+			if !http1.EqualFold(vb, "chunked") {
+				return &ParseError{Status: 501, Msg: fmt.Sprintf("transfer coding %q is not implemented; only chunked is", http1.Truncate(vb))}
 			}
 			if r.Chunked {
 				return badRequest("repeated Transfer-Encoding")
 			}
 			r.Chunked = true
-		case equalFoldASCII(nb, "Connection"):
-			forEachToken(vb, func(tok []byte) {
-				switch {
-				case equalFoldASCII(tok, "close"):
-					connClose = true
-				case equalFoldASCII(tok, "keep-alive"):
-					connKeepAlive = true
-				}
-			})
-		case equalFoldASCII(nb, "Expect"):
-			if !equalFoldASCII(vb, "100-continue") {
-				return &ParseError{Status: 417, Msg: fmt.Sprintf("expectation %q is not supported", truncate(vb))}
+		case http1.EqualFold(nb, "Connection"):
+			cl, ka := http1.ConnectionOptions(vb)
+			connClose, connKeepAlive = connClose || cl, connKeepAlive || ka
+		case http1.EqualFold(nb, "Expect"):
+			if !http1.EqualFold(vb, "100-continue") {
+				return &ParseError{Status: 417, Msg: fmt.Sprintf("expectation %q is not supported", http1.Truncate(vb))}
 			}
 			r.Expect100 = true
 		}
@@ -209,25 +206,25 @@ func (r *Request) parseRequestLine(ln span) error {
 	line := r.raw[ln.a:ln.b]
 	sp1 := bytes.IndexByte(line, ' ')
 	if sp1 <= 0 {
-		return badRequest("malformed request line %q", truncate(line))
+		return badRequest("malformed request line %q", http1.Truncate(line))
 	}
 	rest := line[sp1+1:]
 	sp2 := bytes.IndexByte(rest, ' ')
 	if sp2 <= 0 {
-		return badRequest("malformed request line %q", truncate(line))
+		return badRequest("malformed request line %q", http1.Truncate(line))
 	}
 	method, target, version := line[:sp1], rest[:sp2], rest[sp2+1:]
-	if !isToken(method) {
-		return badRequest("invalid method %q", truncate(method))
+	if !http1.IsToken(method) {
+		return badRequest("invalid method %q", http1.Truncate(method))
 	}
 	for _, c := range target {
 		if c <= ' ' || c == 0x7f {
-			return badRequest("invalid request target %q", truncate(target))
+			return badRequest("invalid request target %q", http1.Truncate(target))
 		}
 	}
 	if len(version) != 8 || string(version[:5]) != "HTTP/" || version[6] != '.' ||
 		version[5] < '0' || version[5] > '9' || version[7] < '0' || version[7] > '9' {
-		return badRequest("invalid HTTP version %q", truncate(version))
+		return badRequest("invalid HTTP version %q", http1.Truncate(version))
 	}
 	if version[5] != '1' || version[7] > '1' {
 		return &ParseError{Status: 505, Msg: fmt.Sprintf("%s is not supported; this origin speaks HTTP/1.0 and HTTP/1.1", version)}
@@ -236,122 +233,4 @@ func (r *Request) parseRequestLine(ln span) error {
 	return nil
 }
 
-// readChunkSize parses a chunk-size line ("1a;ext=v") from br. Lines are bounded by the
-// bufio buffer size.
-func readChunkSize(br *bufio.Reader) (int64, error) {
-	line, err := br.ReadSlice('\n')
-	if err != nil {
-		if errors.Is(err, bufio.ErrBufferFull) {
-			return 0, badRequest("chunk size line too long")
-		}
-		if errors.Is(err, io.EOF) {
-			return 0, errIncomplete
-		}
-		return 0, err
-	}
-	line = bytes.TrimRight(line, "\r\n")
-	if i := bytes.IndexByte(line, ';'); i >= 0 {
-		line = line[:i]
-	}
-	line = bytes.TrimRight(line, " \t")
-	if len(line) == 0 || len(line) > 15 {
-		return 0, badRequest("invalid chunk size %q", truncate(line))
-	}
-	var n int64
-	for _, c := range line {
-		var d byte
-		switch {
-		case c >= '0' && c <= '9':
-			d = c - '0'
-		case c >= 'a' && c <= 'f':
-			d = c - 'a' + 10
-		case c >= 'A' && c <= 'F':
-			d = c - 'A' + 10
-		default:
-			return 0, badRequest("invalid chunk size %q", truncate(line))
-		}
-		n = n<<4 | int64(d)
-	}
-	return n, nil
-}
-
-// parseDecimal parses a Content-Length value: ASCII digits only, at most 18 of them.
-func parseDecimal(b []byte) (int64, bool) {
-	if len(b) == 0 || len(b) > 18 {
-		return 0, false
-	}
-	var n int64
-	for _, c := range b {
-		if c < '0' || c > '9' {
-			return 0, false
-		}
-		n = n*10 + int64(c-'0')
-	}
-	return n, true
-}
-
-// isToken reports whether b is a non-empty RFC 9110 token.
-func isToken(b []byte) bool {
-	if len(b) == 0 {
-		return false
-	}
-	for _, c := range b {
-		if c >= 0x80 || !tokenChars[c] {
-			return false
-		}
-	}
-	return true
-}
-
-var tokenChars = func() (t [128]bool) {
-	for c := '0'; c <= '9'; c++ {
-		t[c] = true
-	}
-	for c := 'a'; c <= 'z'; c++ {
-		t[c], t[c-'a'+'A'] = true, true
-	}
-	for _, c := range "!#$%&'*+-.^_`|~" {
-		t[c] = true
-	}
-	return t
-}()
-
-func validHeaderName(s string) bool { return isToken([]byte(s)) }
-
-// equalFoldASCII compares b and s ignoring ASCII case, without allocating.
-func equalFoldASCII(b []byte, s string) bool {
-	if len(b) != len(s) {
-		return false
-	}
-	for i := 0; i < len(b); i++ {
-		x, y := b[i], s[i]
-		if x == y {
-			continue
-		}
-		if x|0x20 != y|0x20 || (x|0x20) < 'a' || (x|0x20) > 'z' {
-			return false
-		}
-	}
-	return true
-}
-
-// forEachToken calls fn for each comma-separated, trimmed element of v.
-func forEachToken(v []byte, fn func([]byte)) {
-	for len(v) > 0 {
-		var tok []byte
-		if i := bytes.IndexByte(v, ','); i >= 0 {
-			tok, v = v[:i], v[i+1:]
-		} else {
-			tok, v = v, nil
-		}
-		fn(bytes.TrimSpace(tok))
-	}
-}
-
-// truncate shortens b for use in an error message.
-func truncate(b []byte) []byte {
-	if len(b) > 64 {
-		return b[:64]
-	}
-	return b
-}
+func validHeaderName(s string) bool { return http1.IsToken(s) }

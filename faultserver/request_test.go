@@ -102,22 +102,3 @@ func TestRequestHeaderLookupAndMatch(t *testing.T) {
 		}
 	}
 }
-
-func TestEqualFoldASCII(t *testing.T) {
-	t.Parallel()
-	for _, tc := range []struct {
-		a, b string
-		want bool
-	}{
-		{"Content-Length", "content-length", true},
-		{"CONTENT-LENGTH", "Content-Length", true},
-		{"Content-Lengt", "Content-Length", false},
-		// '@' | 0x20 == '`': only letters may differ in case.
-		{"@", "`", false},
-		{"[", "{", false},
-	} {
-		if got := equalFoldASCII([]byte(tc.a), tc.b); got != tc.want {
-			t.Errorf("equalFoldASCII(%q, %q) = %v", tc.a, tc.b, got)
-		}
-	}
-}

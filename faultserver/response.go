@@ -96,16 +96,35 @@ func appendChunked(b, payload []byte, n int, final bool) []byte {
 	return b
 }
 
-// Payload returns the n-byte body the server sends: "gatecrash\n" repeated and cut to n bytes.
-// Tests use it to know the exact bytes to expect.
-func Payload(n int) []byte {
+// payloadPattern repeats what every payload is made of, long enough to stream from without
+// allocating: its length is a multiple of the pattern's, so any offset maps into it.
+var payloadPattern = func() []byte {
 	const pattern = "gatecrash\n"
-	if n == 2 {
-		return []byte("ok")
+	b := make([]byte, 0, 16<<10)
+	for len(b)+len(pattern) <= cap(b) {
+		b = append(b, pattern...)
 	}
-	b := make([]byte, n)
-	for i := range b {
-		b[i] = pattern[i%len(pattern)]
+	return b
+}()
+
+var okPayload = []byte("ok")
+
+// payloadAt returns up to max bytes of the size-byte payload starting at off, as a slice of a
+// shared read-only buffer.
+func payloadAt(size, off, max int) []byte {
+	if size == 2 {
+		return okPayload[off:min(2, off+max)]
+	}
+	i := off % 10
+	return payloadPattern[i:min(len(payloadPattern), i+max)]
+}
+
+// Payload returns the n-byte body the server sends: "gatecrash\n" repeated and cut to n bytes
+// ("ok" for 2 bytes, the default). Tests use it to know the exact bytes to expect.
+func Payload(n int) []byte {
+	b := make([]byte, 0, n)
+	for len(b) < n {
+		b = append(b, payloadAt(n, len(b), n-len(b))...)
 	}
 	return b
 }

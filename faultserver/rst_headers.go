@@ -16,9 +16,6 @@ func init() {
 	register("rst-headers", func() Fault { return &RSTHeaders{AfterBytes: 17} })
 }
 
-// Kind returns "rst-headers".
-func (f *RSTHeaders) Kind() string { return "rst-headers" }
-
 // Validate reports problems with the parameters.
 func (f *RSTHeaders) Validate() error {
 	if f.AfterBytes < 0 {
@@ -27,11 +24,10 @@ func (f *RSTHeaders) Validate() error {
 	return nil
 }
 
-func (f *RSTHeaders) respond(c *conn, p *Plan, req *Request) (bool, error) {
-	m := modeFor(req, !req.Close)
-	head := p.resp.wire[m][:p.resp.headLen[m]]
+func (f *RSTHeaders) respond(c *conn, req *Request) (bool, error) {
+	head, _ := c.normalResponse(req, !req.Close)
 	if n := min(f.AfterBytes, len(head)); n > 0 {
-		if _, err := c.nc.Write(head[:n]); err != nil {
+		if err := c.write(head[:n]); err != nil {
 			return false, err
 		}
 	}

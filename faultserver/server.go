@@ -232,9 +232,9 @@ func (c *conn) startTLS() bool {
 	in := selInput{rng: c.rng}
 	for _, f := range p.handshake {
 		if f.Sel().fires(&in) {
-			c.srv.stats.fault(f.Kind())
-			if !f.stall(c) {
-				c.closeAs(CloseFIN)
+			c.acting = f
+			if !f.handshake(c) {
+				c.closeAs(CloseFIN) // no-op when the fault or the peer already ended it
 				return false
 			}
 			break

@@ -219,7 +219,7 @@ func TestSetConfigAtRunTime(t *testing.T) {
 	if err := s.SetConfig(bad); err == nil {
 		t.Fatal("an invalid config was accepted")
 	}
-	if s.Config().Faults[0].Kind() != "status" {
+	if KindOf(s.Config().Faults[0]) != "status" {
 		t.Fatal("a rejected config replaced the plan")
 	}
 }

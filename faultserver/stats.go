@@ -22,18 +22,14 @@ type stats struct {
 	serverRST        atomic.Uint64
 	peerFIN          atomic.Uint64
 	peerRST          atomic.Uint64
-	faults           map[string]*atomic.Uint64 // by kind; keys fixed at construction
+	faults           []atomic.Uint64 // by kindInfo.index; every registered kind has one
 }
 
-func newStats() *stats {
-	s := &stats{faults: make(map[string]*atomic.Uint64, len(registry))}
-	for k := range registry {
-		s.faults[k] = new(atomic.Uint64)
-	}
-	return s
-}
+func newStats() *stats { return &stats{faults: make([]atomic.Uint64, len(kindNames))} }
 
-func (s *stats) fault(kind string) { s.faults[kind].Add(1) }
+// fault counts one injection of kind k. Kinds are registered before any server exists (in
+// init), so k.index is always in range.
+func (s *stats) fault(k *kindInfo) { s.faults[k.index].Add(1) }
 
 // Stats is a snapshot of the ground-truth counters. All counts are totals since start.
 type Stats struct {
@@ -113,8 +109,8 @@ func (s *stats) snapshot() Stats {
 		},
 		Faults: make(map[string]uint64, len(s.faults)),
 	}
-	for k, v := range s.faults {
-		out.Faults[k] = v.Load()
+	for i := range s.faults {
+		out.Faults[kindNames[i]] = s.faults[i].Load()
 	}
 	return out
 }

@@ -3,6 +3,7 @@ package faultserver
 import (
 	"fmt"
 	"net/http"
+	"strconv"
 )
 
 // Status answers with a chosen status code instead of the normal one — an origin that is
@@ -17,9 +18,6 @@ func init() {
 	register("status", func() Fault { return &Status{Code: http.StatusServiceUnavailable} })
 }
 
-// Kind returns "status".
-func (f *Status) Kind() string { return "status" }
-
 // Validate reports problems with the parameters.
 func (f *Status) Validate() error {
 	if f.Code < 200 || f.Code > 599 {
@@ -28,10 +26,17 @@ func (f *Status) Validate() error {
 	return nil
 }
 
-func (f *Status) respond(c *conn, _ *Plan, req *Request) (bool, error) {
+func (f *Status) respond(c *conn, req *Request) (bool, error) {
+	const prefix = "gatecrash status fault: "
 	keep := !req.Close
-	body := fmt.Appendf(nil, "gatecrash status fault: %d\n", f.Code)
-	return keep, c.writeStatus(f.Code, body, req, keep)
+	b := renderHead(c.wbuf[:0], f.Code, len(prefix)+4, false, modeFor(req, keep)) // "503\n"
+	if !isHEAD(req) {
+		b = append(b, prefix...)
+		b = strconv.AppendInt(b, int64(f.Code), 10)
+		b = append(b, '\n')
+	}
+	c.wbuf = b
+	return keep, c.write(b)
 }
 
 var _ ResponseFault = (*Status)(nil)

@@ -1,9 +1,6 @@
 package faultserver
 
 import (
-	"io"
-	"time"
-
 	"github.com/gatecrash/gatecrash/internal/yamlconf"
 )
 
@@ -20,24 +17,21 @@ func init() {
 	register("tls-stall", func() Fault { return &TLSStall{} })
 }
 
-// Kind returns "tls-stall".
-func (f *TLSStall) Kind() string { return "tls-stall" }
-
 // Validate reports problems with the parameters (there are none beyond the selector's).
 func (f *TLSStall) Validate() error { return nil }
 
-func (f *TLSStall) stall(c *conn) bool {
+func (f *TLSStall) handshake(c *conn) bool {
+	c.injected()
 	if f.Delay > 0 {
-		return c.wait(f.Delay.D())
+		if err := c.wait(f.Delay.D()); err != nil {
+			c.peerGone(err)
+			return false
+		}
+		return true
 	}
 	// Never answer; read and drop whatever comes so the peer's close is noticed. Shutdown
-	// closes the connection and ends the copy.
-	c.nc.SetReadDeadline(time.Time{})
-	_, err := io.Copy(io.Discard, c.nc)
-	if err == nil {
-		err = io.EOF
-	}
-	c.peerGone(err)
+	// closes the connection and ends the drain.
+	c.drainUntilClosed()
 	return false
 }
 

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/gatecrash/gatecrash/internal/http1"
 	"github.com/gatecrash/gatecrash/internal/yamlconf"
 )
 
@@ -131,13 +132,13 @@ func (c *Config) Validate() error {
 	if _, err := parseTarget(c.URL); err != nil {
 		errs = append(errs, err)
 	}
-	if !isToken(c.Method) {
+	if !http1.IsToken(c.Method) {
 		errs = append(errs, fieldErr("method", "%q is not an HTTP method token (e.g. GET, POST)", c.Method))
 	}
 	for _, h := range c.Headers {
 		name, _, ok := strings.Cut(h, ":")
-		if !ok || !isToken(strings.TrimSpace(name)) || strings.ContainsAny(h, "\r\n") {
-			errs = append(errs, fieldErr("header", "%q is not \"Name: value\"", h))
+		if !ok || !http1.IsToken(strings.TrimSpace(name)) || strings.ContainsAny(h, "\r\n") {
+			errs = append(errs, fieldErr("headers", "%q is not \"Name: value\"", h))
 		}
 	}
 	if c.BodySize < 0 || c.BodySize > MaxBodySize {
@@ -228,16 +229,4 @@ func parseTarget(raw string) (*target, error) {
 	t.host = u.Host
 	t.path = u.RequestURI()
 	return t, nil
-}
-
-func isToken(s string) bool {
-	if s == "" {
-		return false
-	}
-	for _, c := range s {
-		if c > 0x7e || c <= ' ' || strings.ContainsRune("\"(),/:;<=>?@[\\]{}", c) {
-			return false
-		}
-	}
-	return true
 }

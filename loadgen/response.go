@@ -6,6 +6,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+
+	"github.com/gatecrash/gatecrash/internal/http1"
 )
 
 // errMalformed marks bytes that are not a valid HTTP/1.1 response.
@@ -39,7 +41,32 @@ func readResponseHead(br *bufio.Reader, r *response) error {
 	}
 }
 
+// statusPrefix is how every status line this client accepts begins.
+const statusPrefix = "HTTP/1."
+
+// checkStatusPrefix waits until the first bytes of a response either rule out a status line
+// (malformed at once, without waiting for a newline that may never come) or match its prefix.
+func checkStatusPrefix(br *bufio.Reader) error {
+	for want := 1; ; want++ {
+		b, err := br.Peek(min(want, len(statusPrefix)))
+		if !bytes.HasPrefix([]byte(statusPrefix), b) {
+			return malformed("response does not start with %q: %q", statusPrefix, http1.Truncate(b))
+		}
+		if err != nil {
+			return err
+		}
+		if len(b) == len(statusPrefix) {
+			return nil
+		}
+		// Peek returned as soon as want bytes were there; take whatever else arrived too.
+		want = max(want, min(br.Buffered(), len(statusPrefix)-1))
+	}
+}
+
 func readOneHead(br *bufio.Reader, r *response) error {
+	if err := checkStatusPrefix(br); err != nil {
+		return err
+	}
 	line, err := br.ReadSlice('\n')
 	if err != nil {
 		if errors.Is(err, bufio.ErrBufferFull) {
@@ -48,10 +75,10 @@ func readOneHead(br *bufio.Reader, r *response) error {
 		return err
 	}
 	// "HTTP/1.1 200 OK\r\n": version, space, three digits, then space or end of line
-	if len(line) < 13 || !bytes.HasPrefix(line, []byte("HTTP/1.")) || (line[7] != '0' && line[7] != '1') ||
+	if len(line) < 13 || (line[7] != '0' && line[7] != '1') ||
 		line[8] != ' ' || !isDigit(line[9]) || !isDigit(line[10]) || !isDigit(line[11]) ||
 		(line[12] != ' ' && line[12] != '\r' && line[12] != '\n') {
-		return malformed("bad status line %q", truncate(line))
+		return malformed("bad status line %q", http1.Truncate(line))
 	}
 	http10 := line[7] == '0'
 	r.status = int(line[9]-'0')*100 + int(line[10]-'0')*10 + int(line[11]-'0')
@@ -73,27 +100,27 @@ func readOneHead(br *bufio.Reader, r *response) error {
 		if total > maxResponseHead {
 			return malformed("response head larger than %d bytes", maxResponseHead)
 		}
-		line = trimEOL(line)
+		line = http1.TrimEOL(line)
 		if len(line) == 0 {
 			break
 		}
 		colon := bytes.IndexByte(line, ':')
 		if colon <= 0 {
-			return malformed("bad header line %q", truncate(line))
+			return malformed("bad header line %q", http1.Truncate(line))
 		}
-		name, value := line[:colon], bytes.TrimSpace(line[colon+1:])
+		name, value := line[:colon], http1.TrimSpace(line[colon+1:])
 		switch {
-		case equalFold(name, "content-length"):
-			n, ok := parseDecimal(value)
+		case http1.EqualFold(name, "Content-Length"):
+			n, ok := http1.ParseDecimal(value)
 			if !ok || (r.contentLength >= 0 && r.contentLength != n) {
-				return malformed("bad Content-Length %q", truncate(value))
+				return malformed("bad Content-Length %q", http1.Truncate(value))
 			}
 			r.contentLength = n
-		case equalFold(name, "transfer-encoding"):
-			r.chunked = containsFold(value, "chunked")
-		case equalFold(name, "connection"):
-			r.close = r.close || containsFold(value, "close")
-			keepAlive = containsFold(value, "keep-alive")
+		case http1.EqualFold(name, "Transfer-Encoding"):
+			r.chunked = http1.HasElement(value, "chunked")
+		case http1.EqualFold(name, "Connection"):
+			cl, ka := http1.ConnectionOptions(value)
+			r.close, keepAlive = r.close || cl, keepAlive || ka
 		}
 	}
 	if http10 && !keepAlive {
@@ -103,156 +130,28 @@ func readOneHead(br *bufio.Reader, r *response) error {
 }
 
 // readBody consumes the body of r. A close-delimited body (no length, not chunked) ends at
-// EOF, which is then not an error.
+// EOF, which is then not an error. An end of input inside a delimited body is
+// io.ErrUnexpectedEOF.
 func readBody(br *bufio.Reader, r *response, isHEAD bool) error {
+	var err error
 	switch {
 	case isHEAD || r.status < 200 || r.status == 204 || r.status == 304:
 		return nil
 	case r.chunked:
-		return readChunked(br)
+		err = http1.DiscardChunked(br, maxResponseHead)
 	case r.contentLength >= 0:
-		return discard(br, r.contentLength)
+		err = http1.Discard(br, r.contentLength)
+	default:
+		r.close = true
+		_, err = io.Copy(io.Discard, br)
 	}
-	r.close = true
-	_, err := io.Copy(io.Discard, br)
-	return err
-}
-
-func readChunked(br *bufio.Reader) error {
-	for {
-		line, err := br.ReadSlice('\n')
-		if err != nil {
-			if errors.Is(err, bufio.ErrBufferFull) {
-				return malformed("chunk size line too long")
-			}
-			return eofIsShort(err)
-		}
-		line = trimEOL(line)
-		if i := bytes.IndexByte(line, ';'); i >= 0 {
-			line = line[:i]
-		}
-		n, ok := parseHex(bytes.TrimSpace(line))
-		if !ok {
-			return malformed("bad chunk size %q", truncate(line))
-		}
-		if n == 0 {
-			break
-		}
-		if err := discard(br, n); err != nil {
-			return err
-		}
-		crlf, err := br.ReadSlice('\n')
-		if err != nil {
-			return eofIsShort(err)
-		}
-		if len(trimEOL(crlf)) != 0 {
-			return malformed("chunk data not followed by CRLF")
-		}
+	if err == nil {
+		return nil
 	}
-	for total := 0; ; { // trailers
-		line, err := br.ReadSlice('\n')
-		total += len(line)
-		if err != nil {
-			return eofIsShort(err)
-		}
-		if total > maxResponseHead {
-			return malformed("trailer section too large")
-		}
-		if len(trimEOL(line)) == 0 {
-			return nil
-		}
-	}
-}
-
-func discard(br *bufio.Reader, n int64) error {
-	for n > 0 {
-		d, err := br.Discard(int(min(n, 1<<30)))
-		n -= int64(d)
-		if err != nil {
-			return eofIsShort(err)
-		}
-	}
-	return nil
-}
-
-// eofIsShort turns an EOF inside a body into io.ErrUnexpectedEOF.
-func eofIsShort(err error) error {
-	if errors.Is(err, io.EOF) {
-		return io.ErrUnexpectedEOF
+	if _, ok := errors.AsType[*http1.SyntaxError](err); ok || errors.Is(err, http1.ErrTrailerTooLarge) {
+		return fmt.Errorf("%w: %w", errMalformed, err)
 	}
 	return err
-}
-
-func trimEOL(b []byte) []byte {
-	b = bytes.TrimSuffix(b, []byte("\n"))
-	return bytes.TrimSuffix(b, []byte("\r"))
 }
 
 func isDigit(c byte) bool { return c >= '0' && c <= '9' }
-
-func parseDecimal(b []byte) (int64, bool) {
-	if len(b) == 0 || len(b) > 18 {
-		return 0, false
-	}
-	var n int64
-	for _, c := range b {
-		if !isDigit(c) {
-			return 0, false
-		}
-		n = n*10 + int64(c-'0')
-	}
-	return n, true
-}
-
-func parseHex(b []byte) (int64, bool) {
-	if len(b) == 0 || len(b) > 15 {
-		return 0, false
-	}
-	var n int64
-	for _, c := range b {
-		switch {
-		case isDigit(c):
-			n = n<<4 | int64(c-'0')
-		case c >= 'a' && c <= 'f':
-			n = n<<4 | int64(c-'a'+10)
-		case c >= 'A' && c <= 'F':
-			n = n<<4 | int64(c-'A'+10)
-		default:
-			return 0, false
-		}
-	}
-	return n, true
-}
-
-func equalFold(b []byte, lower string) bool {
-	if len(b) != len(lower) {
-		return false
-	}
-	for i := range b {
-		c := b[i]
-		if c >= 'A' && c <= 'Z' {
-			c += 'a' - 'A'
-		}
-		if c != lower[i] {
-			return false
-		}
-	}
-	return true
-}
-
-// containsFold reports whether b contains lower, ignoring ASCII case, without allocating.
-func containsFold(b []byte, lower string) bool {
-	for i := 0; i+len(lower) <= len(b); i++ {
-		if equalFold(b[i:i+len(lower)], lower) {
-			return true
-		}
-	}
-	return false
-}
-
-func truncate(b []byte) []byte {
-	if len(b) > 64 {
-		return b[:64]
-	}
-	return b
-}

@@ -6,6 +6,7 @@ import (
 	"io"
 	"strings"
 	"testing"
+	"time"
 )
 
 func TestReadResponse(t *testing.T) {
@@ -35,6 +36,10 @@ func TestReadResponse(t *testing.T) {
 		{name: "cut mid-head", in: "HTTP/1.1 200 OK\r\nContent-Le", err: io.EOF},
 		{name: "nothing", in: "", err: io.EOF},
 		{name: "HTTP/0.9 style garbage", in: "hello world\r\n", err: errMalformed},
+		{name: "garbage without a newline", in: "SSH-2.0", err: errMalformed},
+		{name: "one wrong byte", in: "X", err: errMalformed},
+		{name: "a good prefix, then the end", in: "HTT", err: io.EOF},
+		{name: "lower-case version", in: "http/1.1 200 OK\r\n\r\n", err: errMalformed},
 		{name: "HTTP/2", in: "HTTP/2 200\r\n\r\n", err: errMalformed},
 		{name: "two-digit status", in: "HTTP/1.1 20 OK\r\n\r\n", err: errMalformed},
 		{name: "header without colon", in: "HTTP/1.1 200 OK\r\nbroken\r\n\r\n", err: errMalformed},
@@ -64,5 +69,27 @@ func TestReadResponse(t *testing.T) {
 				t.Fatalf("status %d close %v rest %q; want %d %v %q", r.status, r.close, rest, tc.status, tc.close, tc.rest)
 			}
 		})
+	}
+}
+
+// A server that answers bytes that cannot start a status line, without a newline, and keeps
+// the connection open: the client must call it malformed at once, not wait for its timeout.
+func TestMalformedWithoutNewlineOnOpenConnection(t *testing.T) {
+	t.Parallel()
+	pr, pw := io.Pipe()
+	defer pw.Close()
+	go pw.Write([]byte("SSH-2.0-OpenSSH")) // and never closes
+	done := make(chan error, 1)
+	go func() {
+		var r response
+		done <- readResponseHead(bufio.NewReader(pr), &r)
+	}()
+	select {
+	case err := <-done:
+		if !errors.Is(err, errMalformed) {
+			t.Fatalf("err = %v, want malformed", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("still waiting for a newline after 10s: malformed bytes were not recognised")
 	}
 }

@@ -2,6 +2,7 @@ package scenarios
 
 import (
 	"errors"
+	"github.com/gatecrash/gatecrash/faultserver"
 	"strings"
 	"testing"
 	"time"
@@ -76,13 +77,13 @@ variants:
 		t.Fatal(err)
 	}
 	base, over := sc.Variants[0], sc.Variants[1]
-	if base.Origin.Replicas != 2 || base.Origin.Config.Faults[0].Kind() != "idle-close" || base.Proxy.Vars["idle_timeout"] != "60s" ||
+	if base.Origin.Replicas != 2 || faultserver.KindOf(base.Origin.Config.Faults[0]) != "idle-close" || base.Proxy.Vars["idle_timeout"] != "60s" ||
 		base.Load.Method != "POST" || base.Path != "/" {
 		t.Fatalf("base variant: %+v %+v %+v", base.Origin, base.Proxy, base.Load)
 	}
 	// Mappings merge key by key; lists (faults) are replaced whole.
 	if over.Origin.Replicas != 2 || over.Origin.Config.Response.BodySize != 100 || len(over.Origin.Config.Faults) != 1 ||
-		over.Origin.Config.Faults[0].Kind() != "no-response" {
+		faultserver.KindOf(over.Origin.Config.Faults[0]) != "no-response" {
 		t.Fatalf("over origin: %+v %v", over.Origin, over.Origin.Config.Faults)
 	}
 	if over.Proxy.Kind != "nginx" || over.Proxy.Vars["idle_timeout"] != "4s" || over.Proxy.Vars["connect_timeout"] != "1s" {

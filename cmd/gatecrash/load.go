@@ -163,9 +163,12 @@ func flagErrors(err error) error {
 		}
 		var fe *loadgen.FieldError
 		if errors.As(e, &fe) {
-			if fe.Field == "url" {
+			switch fe.Field {
+			case "url":
 				lines = append(lines, "URL: "+fe.Msg)
-			} else {
+			case "headers":
+				lines = append(lines, "--header: "+fe.Msg) // the one flag not named like its key
+			default:
 				lines = append(lines, "--"+fe.Field+": "+fe.Msg)
 			}
 		}

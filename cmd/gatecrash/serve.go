@@ -164,7 +164,7 @@ func runServe(ctx context.Context, opts *ServeOptions) error {
 	if len(cfg.Faults) > 0 {
 		kinds := make([]string, len(cfg.Faults))
 		for i, f := range cfg.Faults {
-			kinds[i] = f.Kind()
+			kinds[i] = faultserver.KindOf(f)
 		}
 		fmt.Fprintf(opts.Err, "faults: %s\n", strings.Join(kinds, ", "))
 	}

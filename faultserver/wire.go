@@ -1,0 +1,319 @@
+package faultserver
+
+import (
+	"errors"
+	"io"
+	"net"
+	"os"
+	"strconv"
+	"syscall"
+	"time"
+)
+
+// The primitives a fault acts through. Each fault kind's file uses only these (and the parsed
+// request); the request loop in conn.go uses them too. They run on the connection's own
+// goroutine.
+
+// injected records that the fault acting on this connection has done what it exists to do.
+// A fault calls it once it acts — not when the peer went away before it could — so the
+// ground truth counts injections, not attempts. A second call is ignored.
+func (c *conn) injected() {
+	if c.acting == nil {
+		return
+	}
+	c.srv.stats.fault(kindOf(c.acting))
+	c.acting = nil
+}
+
+// idleSince is when the connection's current idle period began: the end of the last response,
+// or the accept (or TLS handshake) for a new connection.
+func (c *conn) idleSince() time.Time { return c.lastDone }
+
+// awaitRequest waits for the first byte of the next request until deadline (zero: no
+// deadline). arrived reports that a request has started; timedOut that the deadline passed
+// first, with the connection still open for the caller to end its own way. When neither, the
+// peer ended the connection (counted, and closed).
+//
+// Nothing of the request is taken from the kernel when a request fault may need to read an
+// exact number of bytes.
+func (c *conn) awaitRequest(deadline time.Time) (arrived, timedOut bool) {
+	if c.br.Buffered() > 0 {
+		c.idleFor = time.Since(c.lastDone)
+		return true, false // a pipelined request is already here
+	}
+	c.setReadDeadline(deadline)
+	var err error
+	if len(c.plan.preHead) > 0 && !c.isTLS() && peekSupported {
+		err = c.waitReadable()
+	} else {
+		_, err = c.br.Peek(1)
+	}
+	switch {
+	case err == nil:
+		c.idleFor = time.Since(c.lastDone)
+		return true, false
+	case isTimeout(err):
+		return false, true
+	}
+	c.peerGone(err)
+	return false, false
+}
+
+// readRequestBytes makes exactly n bytes of the current request consumed, counted from its
+// first byte (head, then body): the bytes after n stay unread in the kernel, where they decide
+// whether Linux closes with FIN or RST. When the head has been read already (a fault chosen by
+// a header or a match) only the body can still be held back. A request that ends early or
+// stalls is taken as far as it went; ok is false only when the peer reset the connection or
+// another error ended it (the fault then did not act).
+func (c *conn) readRequestBytes(n int64) (ok bool) {
+	if c.headRead {
+		n -= int64(c.req.HeadBytes)
+	}
+	if n <= 0 {
+		return true
+	}
+	c.setReadDeadline(time.Now().Add(c.plan.cfg.Limits.BodyTimeout.D()))
+	if b := int64(c.br.Buffered()); b > 0 {
+		d, _ := c.br.Discard(int(min(b, n)))
+		n -= int64(d)
+	}
+	var err error
+	if n > 0 {
+		_, err = io.CopyN(io.Discard, c.nc, n)
+	}
+	return c.readEnded(err)
+}
+
+// readRequest consumes the rest of the current request, head (if not read yet) and body, with
+// the same ok rule as readRequestBytes.
+func (c *conn) readRequest() (ok bool) {
+	var err error
+	if !c.headRead {
+		c.setReadDeadline(time.Now().Add(c.plan.cfg.Limits.HeaderTimeout.D()))
+		if err = readHead(c.br, &c.req, c.plan.cfg.Limits.MaxHeaderBytes); err == nil {
+			c.headRead = true
+			c.srv.stats.requestsRead.Add(1)
+		}
+	}
+	if err == nil {
+		err = c.readBody(&c.req)
+	}
+	return c.readEnded(err)
+}
+
+// readEnded decides whether a fault may still act after a read that returned err.
+func (c *conn) readEnded(err error) bool {
+	if err == nil || errors.Is(err, errIncomplete) || errors.Is(err, io.EOF) || isTimeout(err) {
+		return true
+	}
+	c.peerGone(err) // the peer gave up before the fault could act: nothing was injected
+	return false
+}
+
+// write writes b in full.
+func (c *conn) write(b []byte) error {
+	_, err := c.nc.Write(b)
+	return err
+}
+
+// normalResponse returns the plan's normal response to req, split into head and framed body
+// (empty for HEAD), on a connection that stays open when keep is true.
+func (c *conn) normalResponse(req *Request, keep bool) (head, body []byte) {
+	r := c.plan.resp
+	m := modeFor(req, keep)
+	head = r.wire[m][:r.headLen[m]]
+	if !isHEAD(req) {
+		body = r.wire[m][r.headLen[m]:]
+	}
+	return head, body
+}
+
+// writeHead writes a response head with the given status, announcing a body of bodyLen bytes
+// (Content-Length) or chunked framing.
+func (c *conn) writeHead(status, bodyLen int, chunked bool, req *Request, keep bool) error {
+	c.wbuf = renderHead(c.wbuf[:0], status, bodyLen, chunked, modeFor(req, keep))
+	return c.write(c.wbuf)
+}
+
+// writePayload writes the first n bytes of the size-byte payload the server sends (see
+// Payload). With chunked, the payload is framed in chunks of chunkSize and the output stops
+// right after payload byte n, inside its chunk (before the chunk's CRLF): the last chunk never
+// comes. It streams from a fixed buffer, so a fault may announce a large body without the
+// server allocating it.
+func (c *conn) writePayload(size, n int, chunked bool) error {
+	const flushAt = 32 << 10
+	b := c.wbuf[:0]
+	var err error
+	appendRange := func(from, to int) {
+		for from < to && err == nil {
+			p := payloadAt(size, from, to-from)
+			b = append(b, p...)
+			from += len(p)
+			if len(b) >= flushAt {
+				err = c.write(b)
+				b = b[:0]
+			}
+		}
+	}
+	if !chunked {
+		appendRange(0, n)
+	} else {
+		for off := 0; off < size && err == nil; off += chunkSize {
+			end := min(off+chunkSize, size)
+			b = strconv.AppendInt(b, int64(end-off), 16)
+			b = append(b, "\r\n"...)
+			appendRange(off, min(end, n))
+			if n <= end {
+				break
+			}
+			b = append(b, "\r\n"...)
+		}
+	}
+	c.wbuf = b
+	if err != nil || len(b) == 0 {
+		return err
+	}
+	return c.write(b)
+}
+
+// wait blocks for d. It returns early with an error when the server shuts down or the peer
+// leaves (its FIN or RST arrives): a fault that holds a connection must not hold a dead one.
+// Only a peer's close is watched for; a pipelined request arriving meanwhile does not end
+// the wait.
+func (c *conn) wait(d time.Duration) error {
+	if d <= 0 {
+		return nil
+	}
+	end := time.Now().Add(d)
+	if c.raw != nil && peekSupported && (c.br == nil || c.br.Buffered() == 0) {
+		c.raw.SetReadDeadline(end)
+		err := c.waitReadable()
+		c.raw.SetReadDeadline(time.Time{})
+		c.hasDeadline = false
+		switch {
+		case isTimeout(err):
+			return nil
+		case err != nil:
+			return err
+		}
+		// Request bytes are there: the peer is still with us. Wait out the rest on the clock.
+	}
+	t := time.NewTimer(time.Until(end))
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return nil
+	case <-c.ctx.Done():
+		return c.ctx.Err()
+	}
+}
+
+// drainUntilClosed reads and drops whatever arrives until the peer closes (or shutdown closes
+// the connection), then records the end.
+func (c *conn) drainUntilClosed() {
+	c.setReadDeadline(time.Time{})
+	_, err := io.Copy(io.Discard, c.nc)
+	if err == nil {
+		err = io.EOF
+	}
+	c.peerGone(err)
+}
+
+// closeAs ends the connection the way mode says and counts what the kernel sent.
+func (c *conn) closeAs(mode CloseMode) {
+	if c.closed {
+		return
+	}
+	c.closed = true
+	// Counted before the syscall, so a peer never sees a close the counters do not show yet.
+	if mode == CloseRST && c.raw != nil {
+		c.waitTransmitted()
+		c.srv.stats.serverRST.Add(1)
+		c.raw.SetLinger(0)
+		c.raw.Close()
+		return
+	}
+	if c.unreadInKernel() > 0 {
+		c.srv.stats.serverRST.Add(1) // Linux answers close(2) with RST when input is unread
+	} else {
+		c.srv.stats.serverFIN.Add(1)
+	}
+	c.nc.Close()
+}
+
+// halfClose sends FIN but keeps reading (and discarding) until the peer closes, so the peer
+// sees a clean end of the response stream while its own writes still succeed.
+func (c *conn) halfClose() {
+	c.closed = true
+	c.srv.stats.serverFIN.Add(1)
+	if cw, ok := c.nc.(interface{ CloseWrite() error }); ok {
+		cw.CloseWrite()
+	}
+	c.setReadDeadline(time.Now().Add(c.plan.cfg.Limits.BodyTimeout.D()))
+	io.Copy(io.Discard, c.br)
+	c.nc.Close()
+}
+
+// waitTransmitted waits (briefly) until everything written has left this host, so an RST
+// that follows does not discard bytes the fault meant to deliver. It does not wait for the
+// peer's acknowledgement: a peer that delays its ACK (40 ms on Linux) would hold every reset
+// connection that long.
+func (c *conn) waitTransmitted() {
+	if !queueSizesSupported {
+		return
+	}
+	deadline := time.Now().Add(500 * time.Millisecond)
+	t := time.NewTicker(50 * time.Microsecond)
+	defer t.Stop()
+	for c.unsentInKernel() > 0 && time.Now().Before(deadline) {
+		select {
+		case <-t.C:
+		case <-c.ctx.Done():
+			return
+		}
+	}
+}
+
+// peerGone records that the peer ended the connection (or it failed) and closes our side.
+func (c *conn) peerGone(err error) {
+	if c.closed {
+		return
+	}
+	switch {
+	case errors.Is(err, io.EOF), errors.Is(err, errIncomplete):
+		c.srv.stats.peerFIN.Add(1)
+	case errors.Is(err, syscall.ECONNRESET), errors.Is(err, syscall.EPIPE):
+		c.srv.stats.peerRST.Add(1)
+	case errors.Is(err, net.ErrClosed), c.ctx.Err() != nil:
+		// shut down by Serve, which closed the socket: a server-side FIN
+		c.closed = true
+		c.srv.stats.serverFIN.Add(1)
+		return
+	default:
+		c.closeAs(CloseFIN) // a failure on our side (write timeout, protocol error)
+		return
+	}
+	c.closeQuietly()
+}
+
+// closeQuietly closes without counting (the end was already counted).
+func (c *conn) closeQuietly() {
+	if !c.closed {
+		c.closed = true
+		c.nc.Close()
+	}
+}
+
+func (c *conn) isTLS() bool { return c.raw == nil || net.Conn(c.raw) != c.nc }
+
+func (c *conn) setReadDeadline(t time.Time) {
+	if t.IsZero() && !c.hasDeadline {
+		return
+	}
+	c.hasDeadline = !t.IsZero()
+	c.nc.SetReadDeadline(t)
+}
+
+func isTimeout(err error) bool {
+	return errors.Is(err, os.ErrDeadlineExceeded)
+}
