@@ -1,3 +1,5 @@
+//go:build unix
+
 package faultserver_test
 
 // End-to-end: the fault server behind a real nginx, showing that its faults turn into exactly

@@ -8,14 +8,37 @@ import (
 	"time"
 )
 
-// Pacer decides when each worker (one per connection) sends its next request.
-type Pacer interface {
-	// Next blocks worker w until its next request may start and returns the request's
+// Pace is an open-loop schedule as a pure function, after vegeta's Pacer: given the time since
+// the start and the number of requests already released, it says how long until the next one
+// is due (zero or negative: it is due now, or overdue) and whether the schedule is over. It
+// reads no clock, so it is tested without one.
+type Pace func(elapsed time.Duration, sent int64) (wait time.Duration, stop bool)
+
+// ConstantPace is the schedule of the constant pattern: request i is due at i/rate, for those
+// due before duration (0: no end) and at most max of them (0: no bound). A request due before
+// the end is still released when the clock is read a little after the end.
+func ConstantPace(rate float64, duration time.Duration, max int64) Pace {
+	interval := time.Duration(float64(time.Second) / rate)
+	return func(elapsed time.Duration, sent int64) (time.Duration, bool) {
+		due := time.Duration(sent) * interval
+		if duration > 0 && due >= duration || max > 0 && sent >= max {
+			return 0, true
+		}
+		return due - elapsed, false
+	}
+}
+
+// pacer decides when each worker (one per connection) sends its next request.
+type pacer interface {
+	// next blocks worker w until its next request may start and returns the request's
 	// intended start time — zero for "as soon as it starts" (closed-loop patterns, where a
 	// request is never late) — and ok false when w should stop.
-	Next(ctx context.Context, w int) (intended time.Time, ok bool)
-	// Done tells the pacer that worker w's request has finished.
-	Done(w int)
+	next(ctx context.Context, w int) (intended time.Time, ok bool)
+	// done tells the pacer that worker w's request has finished.
+	done(w int)
+	// close is called after the workers have stopped; it waits for the pacer's own
+	// goroutines and returns how many requests were due but never sent (open loop only).
+	close() (unsent int64)
 }
 
 // budget bounds the number of requests a run sends (max 0: no bound).
@@ -48,7 +71,7 @@ type closedPacer struct {
 	started []bool
 }
 
-func (p *closedPacer) Next(ctx context.Context, w int) (time.Time, bool) {
+func (p *closedPacer) next(ctx context.Context, w int) (time.Time, bool) {
 	if p.started[w] && !sleep(ctx, p.think) || ctx.Err() != nil || !p.budget.take() {
 		return time.Time{}, false
 	}
@@ -56,7 +79,8 @@ func (p *closedPacer) Next(ctx context.Context, w int) (time.Time, bool) {
 	return time.Time{}, true
 }
 
-func (p *closedPacer) Done(int) {}
+func (p *closedPacer) done(int)      {}
+func (p *closedPacer) close() int64 { return 0 }
 
 // gapSweepPacer: worker w waits gap(w, n) before its n-th request (n > 0), sweeping the gap
 // across center ± spread in steps. Workers start at different phases, so together they cover
@@ -80,7 +104,7 @@ func (p *gapSweepPacer) gap(w, n int) time.Duration {
 	return p.lo + time.Duration((n-1+phase)%p.steps)*p.step
 }
 
-func (p *gapSweepPacer) Next(ctx context.Context, w int) (time.Time, bool) {
+func (p *gapSweepPacer) next(ctx context.Context, w int) (time.Time, bool) {
 	n := p.n[w]
 	if n > 0 && !sleep(ctx, p.gap(w, n)) || ctx.Err() != nil || !p.budget.take() {
 		return time.Time{}, false
@@ -89,59 +113,63 @@ func (p *gapSweepPacer) Next(ctx context.Context, w int) (time.Time, bool) {
 	return time.Time{}, true
 }
 
-func (p *gapSweepPacer) Done(int) {}
+func (p *gapSweepPacer) done(int)      {}
+func (p *gapSweepPacer) close() int64 { return 0 }
 
-// constantPacer is open loop: a scheduler issues tickets at exact intended times
-// (start + i/rate); any free worker takes the next one. When every worker is busy the
-// tickets wait — their intended times do not move, so the waiting shows up as latency, and
-// tickets still unissued at the end are counted as unsent.
+// constantPacer is open loop: a scheduler issues tickets at the intended times its Pace
+// gives; any free worker takes the next one. When every worker is busy the tickets wait —
+// their intended times do not move, so the waiting shows up as latency, and tickets still
+// unissued at the end are counted as unsent.
 type constantPacer struct {
+	pace     Pace
 	interval time.Duration
-	deadline time.Time // end of the run's duration (zero: none)
+	duration time.Duration // the run's duration (0: none)
 	// interrupt ends scheduling at once (a signal). The duration is not waited on through a
-	// context: each tick is checked against deadline, so a timer that wakes a little late still
-	// sends a request that was due before the end.
+	// context: the pace decides from each ticket's due time, so a timer that wakes a little
+	// late still sends a request that was due before the end.
 	interrupt context.Context
 	budget    *budget
 	tickets   chan time.Time
 	start     time.Time
 	issued    int64 // tickets handed to the channel; written by schedule only
 	due       int64 // requests due when scheduling stopped; written by schedule only
-	done      chan struct{}
+	finished  chan struct{}
 }
 
 // newConstant starts the scheduler. ctx carries the run's deadline; interrupt is the context
 // an interrupt cancels.
 func newConstant(ctx, interrupt context.Context, rate float64, workers int, b *budget) *constantPacer {
-	deadline, _ := ctx.Deadline()
-	p := &constantPacer{interval: time.Duration(float64(time.Second) / rate), deadline: deadline, interrupt: interrupt,
-		budget: b, tickets: make(chan time.Time, workers), start: time.Now(), done: make(chan struct{})}
+	start := time.Now()
+	var duration time.Duration
+	if deadline, ok := ctx.Deadline(); ok {
+		duration = deadline.Sub(start)
+	}
+	p := &constantPacer{pace: ConstantPace(rate, duration, b.max), interval: time.Duration(float64(time.Second) / rate),
+		duration: duration, interrupt: interrupt, budget: b, tickets: make(chan time.Time, workers), start: start,
+		finished: make(chan struct{})}
 	go p.schedule()
 	return p
 }
 
 func (p *constantPacer) schedule() {
-	defer close(p.done)
+	defer close(p.finished)
 	defer close(p.tickets)
-	for i := int64(0); ; i++ {
-		t := p.start.Add(time.Duration(i) * p.interval)
-		if !p.deadline.IsZero() && !t.Before(p.deadline) {
+	for {
+		wait, stop := p.pace(time.Since(p.start), p.issued)
+		if stop {
 			p.stop()
 			return
 		}
-		if d := time.Until(t); d > 0 {
-			sleep(p.interrupt, d)
+		if wait > 0 {
+			sleep(p.interrupt, wait)
 		}
 		if p.interrupt.Err() != nil {
 			p.stop()
 			return
 		}
-		if !p.budget.take() {
-			p.due = p.budget.max
-			return
-		}
+		p.budget.take()
 		select {
-		case p.tickets <- t:
+		case p.tickets <- p.start.Add(time.Duration(p.issued) * p.interval):
 			p.issued++
 		case <-p.interrupt.Done():
 			p.stop()
@@ -151,19 +179,22 @@ func (p *constantPacer) schedule() {
 }
 
 // stop records how many requests were due when scheduling stopped: those whose intended time
-// came before the end of the duration, or before the interrupt.
+// came before the end of the duration, or before the interrupt, within the request budget.
 func (p *constantPacer) stop() {
-	end := time.Now()
-	if !p.deadline.IsZero() && end.After(p.deadline) {
-		end = p.deadline
+	end := time.Since(p.start)
+	if p.duration > 0 && end > p.duration {
+		end = p.duration
 	}
-	p.due = int64((end.Sub(p.start) + p.interval - 1) / p.interval)
+	p.due = int64((end + p.interval - 1) / p.interval)
 	if p.budget.max > 0 {
 		p.due = min(p.due, p.budget.max)
+		if p.issued >= p.budget.max {
+			p.due = p.budget.max // the request count ended the schedule
+		}
 	}
 }
 
-func (p *constantPacer) Next(ctx context.Context, _ int) (time.Time, bool) {
+func (p *constantPacer) next(ctx context.Context, _ int) (time.Time, bool) {
 	// At the end of the duration the scheduler stops and closes the queue; tickets already in
 	// it were due before the end and are still sent. Only an interrupt stops at once.
 	if errors.Is(ctx.Err(), context.Canceled) {
@@ -176,13 +207,12 @@ func (p *constantPacer) Next(ctx context.Context, _ int) (time.Time, bool) {
 	return t, ok
 }
 
-func (p *constantPacer) Done(int) {}
+func (p *constantPacer) done(int) {}
 
-// unsent returns how many requests were due when scheduling stopped but never started:
-// not issued because every connection was busy, or issued and left in the queue. Call it
-// after the workers have stopped.
-func (p *constantPacer) unsent() int64 {
-	<-p.done
+// close returns how many requests were due when scheduling stopped but never started: not
+// issued because every connection was busy, or issued and left in the queue.
+func (p *constantPacer) close() int64 {
+	<-p.finished
 	started := p.issued - int64(len(p.tickets))
 	return max(p.due-started, 0)
 }
@@ -199,14 +229,14 @@ type burstPacer struct {
 	left     int           // requests left in the current burst
 	inflight int           // requests of the current burst not finished
 	pausing  bool          // a pause is under way
-	next     chan struct{} // closed when the next burst opens
+	opened   chan struct{} // closed when the next burst opens
 }
 
 func newBursts(ctx context.Context, size int, pause time.Duration, b *budget) *burstPacer {
-	return &burstPacer{size: size, pause: pause, budget: b, ctx: ctx, left: size, next: make(chan struct{})}
+	return &burstPacer{size: size, pause: pause, budget: b, ctx: ctx, left: size, opened: make(chan struct{})}
 }
 
-func (p *burstPacer) Next(ctx context.Context, _ int) (time.Time, bool) {
+func (p *burstPacer) next(ctx context.Context, _ int) (time.Time, bool) {
 	for {
 		p.mu.Lock()
 		if p.left > 0 {
@@ -214,12 +244,12 @@ func (p *burstPacer) Next(ctx context.Context, _ int) (time.Time, bool) {
 			p.inflight++
 			p.mu.Unlock()
 			if !p.budget.take() {
-				p.Done(0)
+				p.done(0)
 				return time.Time{}, false
 			}
 			return time.Time{}, true
 		}
-		ch := p.next
+		ch := p.opened
 		p.mu.Unlock()
 		select {
 		case <-ch:
@@ -229,7 +259,7 @@ func (p *burstPacer) Next(ctx context.Context, _ int) (time.Time, bool) {
 	}
 }
 
-func (p *burstPacer) Done(int) {
+func (p *burstPacer) done(int) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	p.inflight--
@@ -242,15 +272,18 @@ func (p *burstPacer) Done(int) {
 		defer p.wg.Done()
 		sleep(p.ctx, p.pause)
 		// Everyone waiting for the next burst — since before the pause or during it — holds
-		// the current p.next; open the burst and wake them all.
+		// the current p.opened; open the burst and wake them all.
 		p.mu.Lock()
 		p.left, p.pausing = p.size, false
-		ch := p.next
-		p.next = make(chan struct{})
+		ch := p.opened
+		p.opened = make(chan struct{})
 		p.mu.Unlock()
 		close(ch)
 	}()
 }
 
-// wait returns after the pause goroutines have exited (they end with ctx).
-func (p *burstPacer) wait() { p.wg.Wait() }
+// close returns after the pause goroutines have exited (they end with ctx).
+func (p *burstPacer) close() int64 {
+	p.wg.Wait()
+	return 0
+}

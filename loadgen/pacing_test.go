@@ -198,3 +198,38 @@ func TestInterruptKeepsResultsAndAbortsAfterGrace(t *testing.T) {
 		t.Fatalf("interrupted %v, aborted %d, %s; want the 2 in-flight requests finished", res.Interrupted, res.Aborted, classCounts(res))
 	}
 }
+
+// The constant schedule as a pure function: no clock, exact answers.
+func TestConstantPace(t *testing.T) {
+	t.Parallel()
+	ms := time.Millisecond
+	for _, tc := range []struct {
+		name     string
+		rate     float64
+		duration time.Duration
+		max      int64
+		elapsed  time.Duration
+		sent     int64
+		wait     time.Duration
+		stop     bool
+	}{
+		{"first request is due at once", 1000, time.Second, 0, 0, 0, 0, false},
+		{"next one 1ms after the first", 1000, time.Second, 0, 0, 1, ms, false},
+		{"half-way to the next", 1000, time.Second, 0, 1500 * time.Microsecond, 2, 500 * time.Microsecond, false},
+		{"behind schedule: overdue, negative wait", 1000, time.Second, 0, 10 * ms, 3, -7 * ms, false},
+		{"the last one due before the end", 1000, time.Second, 0, 999 * ms, 999, 0, false},
+		{"due at the end: not sent", 1000, time.Second, 0, 999 * ms, 1000, 0, true},
+		{"woke late, still due before the end", 10, time.Second, 0, 1200 * ms, 9, -300 * ms, false},
+		{"request budget reached", 1000, time.Second, 5, 2 * ms, 5, 0, true},
+		{"no duration: only the budget ends it", 1, 0, 0, time.Hour, 3600, 0, false},
+		{"fractional rate", 0.5, 0, 0, 0, 1, 2 * time.Second, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			wait, stop := ConstantPace(tc.rate, tc.duration, tc.max)(tc.elapsed, tc.sent)
+			if stop != tc.stop || (!stop && wait != tc.wait) {
+				t.Fatalf("Pace(%v, %d) = %v, %v; want %v, %v", tc.elapsed, tc.sent, wait, stop, tc.wait, tc.stop)
+			}
+		})
+	}
+}

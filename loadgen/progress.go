@@ -1,66 +1,70 @@
 package loadgen
 
 import (
-	"fmt"
-	"strings"
-	"sync/atomic"
 	"time"
-
-	"github.com/vbauerster/mpb/v8"
-	"github.com/vbauerster/mpb/v8/decor"
 
 	"github.com/gatecrash/gatecrash/results"
 )
 
-// progressInterval is how often the bar is refreshed.
-const progressInterval = 200 * time.Millisecond
+// Progress is a snapshot of a running load, handed to the observer given with WithObserver.
+// It is plain data: how it is shown (a bar, a log line, a metric) is the caller's business.
+type Progress struct {
+	// Elapsed is the time since the run started; Duration the planned length (0: the run ends
+	// after PlannedRequests).
+	Elapsed, Duration time.Duration
+	// Requests counts requests finished so far; PlannedRequests the planned count (0: none).
+	Requests, PlannedRequests int64
+	// Rate is requests finished per second over the last interval.
+	Rate float64
+	// ByClass counts requests finished so far by outcome class.
+	ByClass [results.NumClasses]int64
+	// Done is set on the last snapshot, sent once the run has ended.
+	Done bool
+}
 
-// startProgress shows a bar for the run when o asks for one: elapsed against the duration (or
-// requests against the count), the current rate, and ok and error counts by class. The
-// returned function stops it and waits for its goroutine.
-func startProgress(o runOptions, cfg *Config, start time.Time, rec *recorder, finished <-chan struct{}) func() {
-	if o.progress == nil {
+// WithObserver calls fn with a snapshot every interval while the run goes, and once more with
+// Done set after it ends. fn is called from one goroutine of Run's, never concurrently with
+// itself, and Run returns only after the last call; fn should return quickly.
+func WithObserver(interval time.Duration, fn func(Progress)) Option {
+	return func(o *runOptions) { o.observe, o.interval = fn, interval }
+}
+
+// startObserver runs the observer when one was given; the returned function sends the final
+// snapshot and waits for the goroutine.
+func startObserver(o runOptions, cfg *Config, start time.Time, rec *recorder) func() {
+	if o.observe == nil {
 		return func() {}
 	}
-	byTime := cfg.Duration > 0
-	total := int64(cfg.Duration.D() / time.Millisecond)
-	if !byTime {
-		total = cfg.Requests
+	interval := o.interval
+	if interval <= 0 {
+		interval = 200 * time.Millisecond
 	}
-	var status atomic.Pointer[string] // written here, read by mpb's render goroutine
-	empty := ""
-	status.Store(&empty)
-	bar := o.progress.New(total, mpb.BarStyle().Lbound("[").Rbound("]"),
-		mpb.PrependDecorators(decor.Name(o.label, decor.WCSyncSpaceR), decor.Elapsed(decor.ET_STYLE_GO, decor.WCSyncSpace)),
-		mpb.AppendDecorators(decor.Any(func(decor.Statistics) string { return *status.Load() })),
-		mpb.BarRemoveOnComplete(),
-	)
 	stop := make(chan struct{})
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
-		t := time.NewTicker(progressInterval)
+		t := time.NewTicker(interval)
 		defer t.Stop()
 		var prev int64
 		prevAt := start
 		for {
+			final := false
 			select {
 			case <-t.C:
 			case <-stop:
-				bar.Abort(true)
-				bar.Wait()
-				return
+				final = true
 			}
 			n, byClass := rec.live()
 			now := time.Now()
-			rate := float64(n-prev) / now.Sub(prevAt).Seconds()
+			p := Progress{Elapsed: now.Sub(start), Duration: cfg.Duration.D(), Requests: n, PlannedRequests: cfg.Requests,
+				ByClass: byClass, Done: final}
+			if d := now.Sub(prevAt).Seconds(); d > 0 {
+				p.Rate = float64(n-prev) / d
+			}
 			prev, prevAt = n, now
-			st := formatStatus(rate, n, byClass)
-			status.Store(&st)
-			if byTime {
-				bar.SetCurrent(min(int64(now.Sub(start)/time.Millisecond), total))
-			} else {
-				bar.SetCurrent(min(n, total))
+			o.observe(p)
+			if final {
+				return
 			}
 		}
 	}()
@@ -68,15 +72,4 @@ func startProgress(o runOptions, cfg *Config, start time.Time, rec *recorder, fi
 		close(stop)
 		<-done
 	}
-}
-
-func formatStatus(rate float64, n int64, byClass [results.NumClasses]int64) string {
-	var b strings.Builder
-	fmt.Fprintf(&b, "%8.0f req/s  %s requests  ok %s", rate, results.FormatCount(n), results.FormatCount(byClass[results.OK]))
-	for c, k := range byClass {
-		if k > 0 && results.Class(c).IsError() {
-			fmt.Fprintf(&b, "  %s %s", results.Class(c), results.FormatCount(k))
-		}
-	}
-	return b.String()
 }

@@ -1,53 +1,43 @@
 package loadgen
 
 import (
-	"bytes"
 	"context"
-	"strings"
-	"sync"
 	"testing"
 	"time"
 
-	"github.com/vbauerster/mpb/v8"
+	"github.com/gatecrash/gatecrash/results"
 )
 
-// syncBuffer is a bytes.Buffer safe for mpb's writer goroutine and the test.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
-func TestProgressBarShowsRateAndClasses(t *testing.T) {
+// The observer sees the run as data: growing counts by class while it goes, and a final
+// snapshot that agrees with the result.
+func TestObserverSeesProgressAsData(t *testing.T) {
 	t.Parallel()
 	_, addr, _ := origin(t, "status:code=502,every=4")
-	var out syncBuffer
-	p := mpb.NewWithContext(context.Background(), mpb.WithOutput(&out), mpb.WithWidth(100),
-		mpb.WithRefreshRate(50*time.Millisecond), mpb.WithAutoRefresh()) // as on a terminal
-	res, err := Run(context.Background(), Config{URL: "http://" + addr + "/", Connections: 2, Duration: yd(700 * time.Millisecond)},
-		WithProgress(p, "variant-a"))
+	var snaps []Progress // the observer is never called concurrently with itself
+	res, err := Run(context.Background(), Config{URL: "http://" + addr + "/", Connections: 2, Duration: yd(600 * time.Millisecond)},
+		WithObserver(50*time.Millisecond, func(p Progress) { snaps = append(snaps, p) }))
 	if err != nil {
 		t.Fatal(err)
 	}
-	p.Wait()
-	s := out.String()
-	for _, want := range []string{"variant-a", "req/s", "ok ", "502 "} {
-		if !strings.Contains(s, want) {
-			t.Fatalf("progress output lacks %q:\n%q", want, s)
+	if len(snaps) < 3 {
+		t.Fatalf("%d snapshots in 600ms at a 50ms interval", len(snaps))
+	}
+	last := snaps[len(snaps)-1]
+	if !last.Done || last.Requests != res.Requests || last.ByClass[results.Status502] != res.Count(results.Status502) ||
+		last.ByClass[results.OK] != res.Count(results.OK) || last.Duration != 600*time.Millisecond {
+		t.Fatalf("final snapshot %+v does not match the result (%d requests, %d ok, %d 502)", last, res.Requests,
+			res.Count(results.OK), res.Count(results.Status502))
+	}
+	for i, p := range snaps[:len(snaps)-1] {
+		if p.Done {
+			t.Fatalf("snapshot %d of %d marked done", i, len(snaps))
+		}
+		if i > 0 && (p.Requests < snaps[i-1].Requests || p.Elapsed <= snaps[i-1].Elapsed) {
+			t.Fatalf("snapshot %d went backwards: %+v after %+v", i, p, snaps[i-1])
 		}
 	}
-	if res.Requests == 0 {
-		t.Fatal("no requests")
+	mid := snaps[len(snaps)/2]
+	if mid.Requests == 0 || mid.Rate <= 0 || mid.ByClass[results.Status502] == 0 {
+		t.Fatalf("mid-run snapshot shows no progress: %+v", mid)
 	}
 }

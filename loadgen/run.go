@@ -8,8 +8,6 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/vbauerster/mpb/v8"
-
 	"github.com/gatecrash/gatecrash/results"
 )
 
@@ -20,13 +18,8 @@ var ErrInvalidConfig = errors.New("invalid load configuration")
 type Option func(*runOptions)
 
 type runOptions struct {
-	progress *mpb.Progress
-	label    string
-}
-
-// WithProgress shows a live progress bar on p, labelled label, while the run goes.
-func WithProgress(p *mpb.Progress, label string) Option {
-	return func(o *runOptions) { o.progress, o.label = p, label }
+	observe  func(Progress)
+	interval time.Duration
 }
 
 // Run drives the load cfg describes until its duration or request count is reached, or ctx
@@ -57,7 +50,7 @@ func Run(ctx context.Context, cfg Config, opts ...Option) (*results.Result, erro
 		defer cancel()
 	}
 	b := &budget{max: cfg.Requests}
-	var pacer Pacer
+	var pacer pacer
 	switch cfg.Pattern {
 	case Closed:
 		pacer = &closedPacer{think: cfg.ThinkTime.D(), budget: b, started: make([]bool, cfg.Connections)}
@@ -84,7 +77,7 @@ func Run(ctx context.Context, cfg Config, opts ...Option) (*results.Result, erro
 	finished := make(chan struct{})
 	go func() { wg.Wait(); close(finished) }()
 
-	stopProgress := startProgress(o, &cfg, start, rec, finished)
+	stopObserver := startObserver(o, &cfg, start, rec)
 
 	interrupted := false
 	select {
@@ -104,17 +97,13 @@ func Run(ctx context.Context, cfg Config, opts ...Option) (*results.Result, erro
 	}
 	stopIssuing()
 	end := time.Now()
-	if bp, ok := pacer.(*burstPacer); ok {
-		bp.wait()
-	}
-	stopProgress()
+	unsent := pacer.close()
+	stopObserver()
 
 	res := rec.result()
 	res.End = end
 	res.Interrupted = interrupted
-	if cp, ok := pacer.(*constantPacer); ok {
-		res.Unsent = cp.unsent()
-	}
+	res.Unsent = unsent
 	res.Target = results.Target{URL: cfg.URL, Method: cfg.Method, BodySize: cfg.BodySize, Pattern: string(cfg.Pattern),
 		Connections: cfg.Connections, Rate: cfg.Rate, Timeout: results.Seconds(cfg.Timeout.D())}
 	return res, nil
@@ -129,7 +118,7 @@ type worker struct {
 	aborted atomic.Bool
 }
 
-func (w *worker) loop(ctx context.Context, p Pacer) {
+func (w *worker) loop(ctx context.Context, p pacer) {
 	var c *conn
 	defer func() {
 		if c != nil {
@@ -137,13 +126,13 @@ func (w *worker) loop(ctx context.Context, p Pacer) {
 		}
 	}()
 	for {
-		intended, ok := p.Next(ctx, w.id)
+		intended, ok := p.next(ctx, w.id)
 		if !ok {
 			return
 		}
 		a := attempt{intended: intended}
 		c = w.client.exchange(c, &a, w)
-		p.Done(w.id)
+		p.done(w.id)
 		if w.aborted.Load() {
 			w.shard.abort()
 			return

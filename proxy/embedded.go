@@ -48,14 +48,16 @@ var embeddedPatterns = []pattern{
 }
 
 type embeddedProxy struct {
-	url     string
-	srv     *http.Server
-	tr      *http.Transport
-	logPath string
-	logMu   sync.Mutex
-	logf    *os.File
-	done    chan struct{}
-	stop    sync.Once
+	url      string
+	srv      *http.Server
+	tr       *http.Transport
+	logPath  string
+	logMu    sync.Mutex
+	logf     *os.File
+	done     chan struct{}
+	serveErr error // why Serve returned, read after done is closed
+	stopped  atomic.Bool
+	stop     sync.Once
 }
 
 func embeddedDuration(vars map[string]string, name string) (time.Duration, error) {
@@ -142,7 +144,7 @@ func startEmbedded(cfg Config) (Proxy, error) {
 		ErrorLog: log.New(io.Discard, "", 0)}
 	go func() {
 		defer close(p.done)
-		p.srv.Serve(ln)
+		p.serveErr = p.srv.Serve(ln)
 	}()
 	return p, nil
 }
@@ -166,7 +168,21 @@ func (p *embeddedProxy) closeLog() {
 
 func (p *embeddedProxy) URL() string { return p.url }
 
+// Wait returns an error when the proxy's server stops serving without Stop.
+func (p *embeddedProxy) Wait(ctx context.Context) error {
+	select {
+	case <-ctx.Done():
+		return nil
+	case <-p.done:
+		if p.stopped.Load() {
+			return nil
+		}
+		return fmt.Errorf("embedded proxy stopped serving: %w", p.serveErr)
+	}
+}
+
 func (p *embeddedProxy) Stop() error {
+	p.stopped.Store(true)
 	p.stop.Do(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 		defer cancel()

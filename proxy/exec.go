@@ -15,7 +15,8 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-	"syscall"
+	"sync/atomic"
+
 	"text/template"
 	"time"
 
@@ -204,6 +205,8 @@ type execProxy struct {
 	logDir  string
 	out     *os.File
 	exited  chan struct{}
+	waitErr error // how the process ended, read after exited is closed
+	stopped atomic.Bool
 	stop    sync.Once
 	stopErr error
 }
@@ -217,8 +220,12 @@ func startExec(ctx context.Context, cfg Config, def kindDef) (Proxy, error) {
 	if err != nil {
 		return nil, err
 	}
-	// Workers of nginx and Apache drop to an unprivileged user when started as root.
-	os.Chmod(dir, 0o777)
+	// Private to us; when we are root, nginx's and Apache's workers drop to "nobody" and get
+	// the folder (their temp files live there) — no one else does.
+	if err := privateDir(dir); err != nil {
+		os.RemoveAll(dir)
+		return nil, err
+	}
 	logDir := cfg.RunDir
 	if logDir == "" {
 		logDir = dir
@@ -244,7 +251,7 @@ func startExec(ctx context.Context, cfg Config, def kindDef) (Proxy, error) {
 	cmd := exec.Command(bin, def.args(confPath, data)...)
 	cmd.Dir = dir
 	cmd.Stdout, cmd.Stderr = out, out
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	ownProcessGroup(cmd)
 	if def.env != nil {
 		cmd.Env = append(os.Environ(), def.env(data)...)
 	}
@@ -254,7 +261,7 @@ func startExec(ctx context.Context, cfg Config, def kindDef) (Proxy, error) {
 		return nil, fmt.Errorf("starting %s: %w", bin, err)
 	}
 	p := &execProxy{def: def, url: "http://" + cfg.Listen, cmd: cmd, dir: dir, logDir: logDir, out: out, exited: make(chan struct{})}
-	go func() { cmd.Wait(); close(p.exited) }()
+	go func() { p.waitErr = cmd.Wait(); close(p.exited) }()
 	if err := p.waitReady(ctx, cfg.Listen, cfg.ReadyTimeout); err != nil {
 		p.Stop()
 		return nil, err
@@ -308,19 +315,32 @@ func (p *execProxy) tail() string {
 
 func (p *execProxy) URL() string { return p.url }
 
+// Wait returns an error when the process exits without Stop: a crash, a kill from outside.
+func (p *execProxy) Wait(ctx context.Context) error {
+	select {
+	case <-ctx.Done():
+		return nil
+	case <-p.exited:
+		if p.stopped.Load() {
+			return nil
+		}
+		return fmt.Errorf("%s exited during the run (%v): %s", p.def.binary, p.waitErr, p.tail())
+	}
+}
+
 // Stop ends the process group (SIGTERM, then SIGKILL after 5s) and removes the temp dir.
 func (p *execProxy) Stop() error {
+	p.stopped.Store(true)
 	p.stop.Do(func() {
-		pgid := p.cmd.Process.Pid
-		syscall.Kill(-pgid, syscall.SIGTERM)
+		signalGroup(p.cmd, false)
 		select {
 		case <-p.exited:
 		case <-time.After(5 * time.Second):
-			syscall.Kill(-pgid, syscall.SIGKILL)
+			signalGroup(p.cmd, true)
 			<-p.exited
 		}
 		// Workers that outlived their master (they should not) go too.
-		syscall.Kill(-pgid, syscall.SIGKILL)
+		signalGroup(p.cmd, true)
 		p.out.Close()
 		if err := os.RemoveAll(p.dir); err != nil && !errors.Is(err, os.ErrNotExist) {
 			p.stopErr = err

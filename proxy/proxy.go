@@ -85,6 +85,9 @@ type Proxy interface {
 	Stop() error
 	// LogCounts counts the kind's known upstream-error lines in its logs (call after Stop).
 	LogCounts() (map[string]int64, error)
+	// Wait blocks until the proxy ends on its own — then it returns an error saying how — or
+	// until ctx ends or Stop is called (then it returns nil).
+	Wait(ctx context.Context) error
 }
 
 // Start starts the proxy cfg describes and returns once it accepts connections.
@@ -154,6 +157,12 @@ type external struct{ url string }
 func (e external) URL() string                          { return e.url }
 func (e external) Stop() error                          { return nil }
 func (e external) LogCounts() (map[string]int64, error) { return nil, nil }
+
+// Wait returns when ctx ends: gatecrash does not watch a proxy it did not start.
+func (e external) Wait(ctx context.Context) error {
+	<-ctx.Done()
+	return nil
+}
 
 // pattern is a known upstream-error log line.
 type pattern struct {

@@ -1,7 +1,6 @@
 package results
 
 import (
-	"encoding/json"
 	"fmt"
 	"io"
 	"sort"
@@ -67,31 +66,6 @@ func Differences(rs []*Result) []Difference {
 		}
 	}
 	return out
-}
-
-// OriginTruth is the part of the fault server's ground truth a report shows. It is decoded
-// from Result.Origin, which the runner fills with the fault server's counters.
-type OriginTruth struct {
-	RequestsStarted uint64            `json:"requests_started"`
-	Faults          map[string]uint64 `json:"faults"`
-}
-
-// OriginTruth decodes the origin ground truth, if the result has one.
-func (r *Result) OriginTruth() (OriginTruth, bool) {
-	var o OriginTruth
-	if len(r.Origin) == 0 || json.Unmarshal(r.Origin, &o) != nil {
-		return o, false
-	}
-	return o, true
-}
-
-// FaultsTotal sums the faults injected.
-func (o OriginTruth) FaultsTotal() uint64 {
-	var n uint64
-	for _, v := range o.Faults {
-		n += v
-	}
-	return n
 }
 
 // WriteComparison writes results side by side: per class the count and rate with its 95%
@@ -205,7 +179,7 @@ func anyHas(rs []*Result, c Class) bool {
 	return false
 }
 
-func faultList(o OriginTruth) string {
+func faultList(o *OriginTruth) string {
 	kinds := make([]string, 0, len(o.Faults))
 	for k, n := range o.Faults {
 		if n > 0 {

@@ -1,20 +1,34 @@
 package results
 
 import (
-	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
 )
 
 // ErrIncompatible marks results that cannot be merged: they measure different things.
 var ErrIncompatible = errors.New("results cannot be merged")
 
+// MergeOptions relax Merge's checks, for users who know why their shards differ.
+type MergeOptions struct {
+	// AllowDifferentTargets merges shards that loaded different URLs (say, two proxies
+	// behind one load balancer) into one result under the first shard's target.
+	AllowDifferentTargets bool
+	// AllowDuplicates merges a shard that looks like another one (same start, end and counts)
+	// instead of refusing it as the same file given twice.
+	AllowDuplicates bool
+}
+
 // Merge adds shards — results of the same load run from several machines — into one: counts
 // and latency histograms added, time series aligned by wall-clock time, exemplars kept up to
 // the bound, start the earliest and end the latest. The shards must agree on scenario, variant,
-// method and pattern. Origin ground truth is summed when every shard has it. The inputs are
-// not modified.
-func Merge(rs ...*Result) (*Result, error) {
+// target URL, method and pattern, and no shard may be another one given twice (MergeOptions
+// relaxes the last two). Every origin ground-truth counter is summed when every shard has
+// one. The inputs are not modified.
+func Merge(rs ...*Result) (*Result, error) { return MergeWith(MergeOptions{}, rs...) }
+
+// MergeWith is Merge with options.
+func MergeWith(opts MergeOptions, rs ...*Result) (*Result, error) {
 	if len(rs) == 0 {
 		return nil, fmt.Errorf("%w: nothing to merge", ErrIncompatible)
 	}
@@ -23,12 +37,24 @@ func Merge(rs ...*Result) (*Result, error) {
 		Start: first.Start, End: first.End, Outcomes: map[Class]*Outcome{}}
 	var ts *TimeSeries
 	exemplars := map[Class][]Exemplar{}
-	var origins []OriginTruth
+	var origins []*OriginTruth
 	for i, r := range rs {
 		if r.Scenario != first.Scenario || r.Variant != first.Variant || r.Target.Method != first.Target.Method ||
 			r.Target.Pattern != first.Target.Pattern {
 			return nil, fmt.Errorf("%w: shard %d is %s/%s %s %s, shard 0 is %s/%s %s %s", ErrIncompatible, i,
 				r.Scenario, r.Variant, r.Target.Method, r.Target.Pattern, first.Scenario, first.Variant, first.Target.Method, first.Target.Pattern)
+		}
+		if r.Target.URL != first.Target.URL && !opts.AllowDifferentTargets {
+			return nil, fmt.Errorf("%w: shard %d loaded %s, shard 0 loaded %s; their errors would be counted as one "+
+				"target's (allow it with --allow-different-targets)", ErrIncompatible, i, r.Target.URL, first.Target.URL)
+		}
+		if !opts.AllowDuplicates {
+			for j := range i {
+				if sameRun(rs[j], r) {
+					return nil, fmt.Errorf("%w: shard %d is the same result as shard %d (same start, end and counts): "+
+						"the same file given twice would double every count (allow it with --allow-duplicates)", ErrIncompatible, i, j)
+				}
+			}
 		}
 		if r.Start.Before(out.Start) {
 			out.Start = r.Start
@@ -41,6 +67,9 @@ func Merge(rs ...*Result) (*Result, error) {
 			out.Target.Rate += r.Target.Rate
 		}
 		out.Interrupted = out.Interrupted || r.Interrupted
+		if r.Failure != "" {
+			out.Failure = strings.TrimPrefix(out.Failure+"; ", "; ") + fmt.Sprintf("shard %d: %s", i, r.Failure)
+		}
 		out.Requests += r.Requests
 		out.Aborted += r.Aborted
 		out.Late += r.Late
@@ -88,18 +117,24 @@ func Merge(rs ...*Result) (*Result, error) {
 		out.Exemplars = exemplars
 	}
 	if len(origins) == len(rs) {
-		sum := OriginTruth{Faults: map[string]uint64{}}
+		out.Origin = &OriginTruth{Faults: map[string]uint64{}}
 		for _, o := range origins {
-			sum.RequestsStarted += o.RequestsStarted
-			for k, n := range o.Faults {
-				sum.Faults[k] += n
-			}
+			out.Origin.Add(o)
 		}
-		b, err := json.Marshal(sum)
-		if err != nil {
-			return nil, err
-		}
-		out.Origin = b
 	}
 	return out, out.Validate()
+}
+
+// sameRun reports whether a and b look like one result given twice: shards of one run start
+// at slightly different moments and never match to the nanosecond with equal counts.
+func sameRun(a, b *Result) bool {
+	if !a.Start.Equal(b.Start) || !a.End.Equal(b.End) || a.Requests != b.Requests || len(a.Outcomes) != len(b.Outcomes) {
+		return false
+	}
+	for c, o := range a.Outcomes {
+		if b.Count(c) != o.Count {
+			return false
+		}
+	}
+	return true
 }

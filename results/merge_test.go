@@ -6,6 +6,7 @@ import (
 	"errors"
 	"math/rand/v2"
 	"sort"
+	"strings"
 	"testing"
 	"time"
 )
@@ -137,5 +138,62 @@ func TestMergeRefusesDifferentRuns(t *testing.T) {
 	}
 	if _, err := Merge(); !errors.Is(err, ErrIncompatible) {
 		t.Fatalf("err = %v", err)
+	}
+}
+
+func TestMergeSumsEveryOriginCounter(t *testing.T) {
+	t.Parallel()
+	start := time.Now()
+	a := build(start, []event{{class: OK, lat: time.Millisecond}})
+	b := build(start.Add(time.Second), []event{{class: Reset, lat: time.Millisecond}})
+	a.Origin = &OriginTruth{ConnectionsAccepted: 1, TLSHandshakes: 2, TLSHandshakeErrors: 3, RequestsStarted: 4, RequestsRead: 5,
+		ResponsesCompleted: 6, BadRequests: 7, Closes: OriginCloses{ServerFIN: 8, ServerRST: 9, PeerFIN: 10, PeerRST: 11},
+		Faults: map[string]uint64{"idle-close": 12}}
+	b.Origin = &OriginTruth{ConnectionsAccepted: 100, TLSHandshakes: 200, TLSHandshakeErrors: 300, RequestsStarted: 400, RequestsRead: 500,
+		ResponsesCompleted: 600, BadRequests: 700, Closes: OriginCloses{ServerFIN: 800, ServerRST: 900, PeerFIN: 1000, PeerRST: 1100},
+		Faults: map[string]uint64{"idle-close": 1200, "rst-headers": 1300}}
+	m, err := Merge(a, b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := OriginTruth{ConnectionsAccepted: 101, TLSHandshakes: 202, TLSHandshakeErrors: 303, RequestsStarted: 404, RequestsRead: 505,
+		ResponsesCompleted: 606, BadRequests: 707, Closes: OriginCloses{ServerFIN: 808, ServerRST: 909, PeerFIN: 1010, PeerRST: 1111},
+		Faults: map[string]uint64{"idle-close": 1212, "rst-headers": 1300}}
+	got, _ := json.Marshal(m.Origin)
+	exp, _ := json.Marshal(want)
+	if !bytes.Equal(got, exp) {
+		t.Fatalf("merged origin\n got %s\nwant %s", got, exp)
+	}
+	if a.Origin.RequestsStarted != 4 || a.Origin.Faults["idle-close"] != 12 {
+		t.Fatalf("merge modified its input: %+v", a.Origin)
+	}
+	// One shard without ground truth: the sum would be a lie, so there is none.
+	b.Origin = nil
+	if m, err := Merge(a, b); err != nil || m.Origin != nil {
+		t.Fatalf("merge with one shard lacking ground truth: origin %+v, err %v", m.Origin, err)
+	}
+}
+
+func TestMergeRefusesDifferentTargetsAndDuplicates(t *testing.T) {
+	t.Parallel()
+	start := time.Now()
+	a := build(start, []event{{class: OK, lat: time.Millisecond}, {class: Status502, lat: time.Millisecond}})
+	a.Target.URL = "http://127.0.0.1:8080/"
+	other := build(start.Add(time.Second), []event{{class: OK, lat: time.Millisecond}})
+	other.Target.URL = "http://127.0.0.1:9090/"
+	_, err := Merge(a, other)
+	if !errors.Is(err, ErrIncompatible) || !strings.Contains(err.Error(), "http://127.0.0.1:9090/") || !strings.Contains(err.Error(), "--allow-different-targets") {
+		t.Fatalf("different targets: err = %v, want a refusal naming both and the way around it", err)
+	}
+	if _, err := MergeWith(MergeOptions{AllowDifferentTargets: true}, a, other); err != nil {
+		t.Fatalf("allowed different targets: %v", err)
+	}
+	_, err = Merge(a, a)
+	if !errors.Is(err, ErrIncompatible) || !strings.Contains(err.Error(), "same result as shard 0") {
+		t.Fatalf("the same result twice: err = %v, want a refusal", err)
+	}
+	m, err := MergeWith(MergeOptions{AllowDuplicates: true}, a, a)
+	if err != nil || m.Requests != 4 {
+		t.Fatalf("allowed duplicates: %v requests, err %v", m.Requests, err)
 	}
 }

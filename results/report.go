@@ -81,6 +81,9 @@ func writeMarkdown(w io.Writer, rs []*Result) error {
 		if r.Interrupted {
 			b.WriteString(" (**interrupted**)")
 		}
+		if r.Failure != "" {
+			fmt.Fprintf(&b, " (**ended early: %s**)", r.Failure)
+		}
 		b.WriteString(".\n\n| class | count | share | 95% interval | p50 | p90 | p99 | p99.9 | max | first at |\n")
 		b.WriteString("|---|--:|--:|---|--:|--:|--:|--:|--:|--:|\n")
 		for _, c := range Classes() {

@@ -26,6 +26,9 @@ type Result struct {
 	End   time.Time `json:"end"`
 	// Interrupted is true when the run was stopped by a signal before its planned end.
 	Interrupted bool `json:"interrupted,omitempty"`
+	// Failure says why the run ended early when a part of it failed (the origin stopped
+	// serving, the proxy under test exited); the counts cover the run up to then.
+	Failure string `json:"failure,omitempty"`
 	// Requests is the number of requests with an outcome: the sum of all outcome counts.
 	Requests int64 `json:"requests"`
 	// Aborted counts requests that were in flight when an interrupted run gave up waiting;
@@ -46,7 +49,7 @@ type Result struct {
 	// Exemplars are sample requests per error class, to match with proxy logs and captures.
 	Exemplars map[Class][]Exemplar `json:"exemplars,omitempty"`
 	// Origin is the fault server's ground truth for the run, when the runner had one.
-	Origin json.RawMessage `json:"origin,omitempty"`
+	Origin *OriginTruth `json:"origin,omitempty"`
 	// ProxyLog counts known error-log lines of the proxy under test, by pattern name.
 	ProxyLog map[string]int64 `json:"proxy_log,omitempty"`
 }

@@ -33,7 +33,10 @@ func WriteSummary(w io.Writer, r *Result) error {
 	b.WriteString("\n")
 	fmt.Fprintf(&b, "connections  %s opened, %s requests on reused connections\n",
 		FormatCount(r.Connections.Opened), FormatCount(r.Connections.ReusedRequests))
-	if r.Interrupted {
+	if r.Failure != "" {
+		fmt.Fprintf(&b, "FAILED       %s; results cover the run up to then\n", r.Failure)
+	}
+	if r.Interrupted && r.Failure == "" {
 		fmt.Fprintf(&b, "INTERRUPTED  results cover the run up to the signal")
 		if r.Aborted > 0 {
 			fmt.Fprintf(&b, "; %d in-flight requests aborted without an outcome", r.Aborted)

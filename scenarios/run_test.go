@@ -2,14 +2,12 @@ package scenarios
 
 import (
 	"context"
-	"encoding/json"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/gatecrash/gatecrash/faultserver"
 	"github.com/gatecrash/gatecrash/internal/e2e"
 	"github.com/gatecrash/gatecrash/proxy"
 	"github.com/gatecrash/gatecrash/results"
@@ -42,13 +40,12 @@ func runBuiltin(t *testing.T, name, variant string, kind proxy.Kind, d time.Dura
 	return run, run.Results[0]
 }
 
-func origin(t *testing.T, r *results.Result) faultserver.Stats {
+func origin(t *testing.T, r *results.Result) *results.OriginTruth {
 	t.Helper()
-	var st faultserver.Stats
-	if err := json.Unmarshal(r.Origin, &st); err != nil {
-		t.Fatalf("origin ground truth: %v", err)
+	if r.Origin == nil {
+		t.Fatal("the result has no origin ground truth")
 	}
-	return st
+	return r.Origin
 }
 
 func counts(r *results.Result) string {
@@ -65,9 +62,9 @@ func TestForcedRaceThroughTheEmbeddedProxy(t *testing.T) {
 	t.Parallel()
 	for _, tc := range []struct {
 		variant string
-		check   func(t *testing.T, r *results.Result, st faultserver.Stats)
+		check   func(t *testing.T, r *results.Result, st *results.OriginTruth)
 	}{
-		{"post", func(t *testing.T, r *results.Result, st faultserver.Stats) {
+		{"post", func(t *testing.T, r *results.Result, st *results.OriginTruth) {
 			// Every reuse fails; Go's reverse proxy does not retry a POST: 502, one per fault.
 			if r.Count(results.Status502) == 0 || uint64(r.Count(results.Status502)) != st.Faults["close-on-reuse"] {
 				t.Fatalf("%s, origin faults %d: want one 502 per fault", counts(r), st.Faults["close-on-reuse"])
@@ -76,7 +73,7 @@ func TestForcedRaceThroughTheEmbeddedProxy(t *testing.T) {
 				t.Fatalf("proxy log %v for %d 502s", r.ProxyLog, r.Count(results.Status502))
 			}
 		}},
-		{"get", func(t *testing.T, r *results.Result, st faultserver.Stats) {
+		{"get", func(t *testing.T, r *results.Result, st *results.OriginTruth) {
 			// GET is retried on a new connection: the client sees no error, the origin saw the
 			// faults, and more requests than the client sent.
 			if r.Errors() != 0 || st.Faults["close-on-reuse"] == 0 || st.RequestsStarted <= uint64(r.Requests) {
@@ -84,7 +81,7 @@ func TestForcedRaceThroughTheEmbeddedProxy(t *testing.T) {
 					st.RequestsStarted, r.Requests)
 			}
 		}},
-		{"keepalive-off", func(t *testing.T, r *results.Result, st faultserver.Stats) {
+		{"keepalive-off", func(t *testing.T, r *results.Result, st *results.OriginTruth) {
 			if r.Errors() != 0 || st.FaultsTotal() != 0 || r.Requests < 10 {
 				t.Fatalf("%s, %d faults", counts(r), st.FaultsTotal())
 			}
@@ -173,7 +170,7 @@ func TestProxiesUnderFaults(t *testing.T) {
 		{proxy.Nginx, "keepalive-race", "fixed", 10 * time.Second, []check{clean}},
 		{proxy.Nginx, "forced-race", "get", time.Second, []check{clean, logged("upstream prematurely closed connection")}},
 		// chain: nginx as the load balancer in front of a Go ingress that drops idle
-		// connections after 50 ms; its 60 s window races, a 40 ms one does not.
+		// connections after 50 ms; its 60 s window races, a 30 ms one does not.
 		{proxy.Nginx, "chain", "default", 15 * time.Second, []check{has(results.Status502), logged("hop1 upstream prematurely closed connection")}},
 		{proxy.Nginx, "chain", "fixed", 10 * time.Second, []check{clean}},
 		// nginx: a stalled TLS handshake to the origin is a 504 after proxy_connect_timeout.

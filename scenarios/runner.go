@@ -2,7 +2,6 @@ package scenarios
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -11,9 +10,9 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
-	"github.com/vbauerster/mpb/v8"
 	"golang.org/x/sync/errgroup"
 
 	"github.com/gatecrash/gatecrash/faultserver"
@@ -35,8 +34,9 @@ type RunOptions struct {
 	Duration time.Duration
 	// OutDir is the run folder; "" means ./gatecrash-runs/<time>-<scenario>.
 	OutDir string
-	// Progress, when set, shows a bar per variant.
-	Progress *mpb.Progress
+	// Observe, when set, is called with each variant's load progress while it runs (see
+	// loadgen.WithObserver), the last time with Done set.
+	Observe func(variant string, p loadgen.Progress)
 	// Log receives a line as each variant starts and ends. Nil discards.
 	Log io.Writer
 }
@@ -100,14 +100,17 @@ func (sc *Scenario) Run(ctx context.Context, opts RunOptions) (*Run, error) {
 			v.Load.Duration = yamlconf.Duration(opts.Duration)
 		}
 		fmt.Fprintf(logw, "variant %s: %s proxy, %s load for %s\n", v.Name, v.Proxy.Kind, v.Load.Pattern, v.Load.Duration)
-		res, err := runVariant(ctx, sc, &v, filepath.Join(dir, v.Name), opts.Progress)
+		res, err := runVariant(ctx, sc, &v, filepath.Join(dir, v.Name), opts.Observe)
+		if res != nil {
+			// A failed variant's result still holds what was measured up to the failure.
+			if werr := res.WriteFile(filepath.Join(dir, v.Name+".json")); werr != nil {
+				return run, errors.Join(err, werr)
+			}
+			run.Results = append(run.Results, res)
+		}
 		if err != nil {
 			return run, fmt.Errorf("variant %s: %w", v.Name, err)
 		}
-		if err := res.WriteFile(filepath.Join(dir, v.Name+".json")); err != nil {
-			return run, err
-		}
-		run.Results = append(run.Results, res)
 		if res.Interrupted {
 			run.Interrupted = true
 			break
@@ -151,7 +154,11 @@ func (sc *Scenario) selectVariants(names []string) ([]*Variant, error) {
 
 // runVariant starts the origin and the proxy, drives the load, stops both, and returns the
 // result with the origin's ground truth and the proxy's log counts in it.
-func runVariant(ctx context.Context, sc *Scenario, v *Variant, dir string, progress *mpb.Progress) (*results.Result, error) {
+//
+// The origin's listeners and a watcher per proxy run under one errgroup: when any of them
+// fails (the origin stops serving, a proxy exits), the load stops, and the result — marked
+// with the failure — is returned together with the error.
+func runVariant(ctx context.Context, sc *Scenario, v *Variant, dir string, observe func(string, loadgen.Progress)) (*results.Result, error) {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, err
 	}
@@ -159,8 +166,30 @@ func runVariant(ctx context.Context, sc *Scenario, v *Variant, dir string, progr
 	if err != nil {
 		return nil, err
 	}
-	octx, stopOrigin := context.WithCancel(context.Background()) // origin and proxy outlive an interrupt of the load
-	g, _ := errgroup.WithContext(octx)
+	// The origin and the proxies outlive an interrupt of the load (the load drains first),
+	// so their context is not ctx.
+	parts, stopParts := context.WithCancel(context.Background())
+	g, gctx := errgroup.WithContext(parts)
+	var (
+		mu      sync.Mutex
+		started []proxy.Proxy
+	)
+	stopProxies := func() error {
+		mu.Lock()
+		defer mu.Unlock()
+		var errs []error
+		for _, hp := range started {
+			errs = append(errs, hp.Stop())
+		}
+		return errors.Join(errs...)
+	}
+	// shutdown stops everything and returns the first failure of a part, if any.
+	shutdown := func() (stopErr, partErr error) {
+		stopErr = stopProxies()
+		stopParts()
+		return stopErr, g.Wait()
+	}
+
 	var addrs []string
 	for i := range v.Origin.Replicas {
 		addr := "127.0.0.1:0"
@@ -169,81 +198,81 @@ func runVariant(ctx context.Context, sc *Scenario, v *Variant, dir string, progr
 		}
 		ln, err := net.Listen("tcp", addr)
 		if err != nil {
-			stopOrigin()
-			g.Wait()
-			return nil, fmt.Errorf("origin listener: %w", err)
+			_, perr := shutdown()
+			return nil, errors.Join(fmt.Errorf("origin listener: %w", err), perr)
 		}
 		addrs = append(addrs, ln.Addr().String())
 		g.Go(func() error {
+			var err error
 			if v.Origin.TLS {
-				return origin.ServeTLS(octx, ln)
+				err = origin.ServeTLS(gctx, ln)
+			} else {
+				err = origin.Serve(gctx, ln)
 			}
-			return origin.Serve(octx, ln)
+			if err != nil {
+				return fmt.Errorf("origin: %w", err)
+			}
+			return nil
 		})
 	}
-	defer func() {
-		stopOrigin()
-		g.Wait()
-	}()
 
 	// Start the hops from the origin outward: each points at the one after it.
 	hops := append([]proxy.Spec{v.Proxy}, v.Chain...)
-	started := make([]proxy.Proxy, len(hops))
-	stopAll := func() error {
-		var errs []error
-		for _, hp := range started {
-			if hp != nil {
-				errs = append(errs, hp.Stop())
-			}
-		}
-		return errors.Join(errs...)
-	}
-	stopped := false
-	defer func() {
-		if !stopped {
-			stopAll()
-		}
-	}()
+	hopProxies := make([]proxy.Proxy, len(hops))
 	upstream, upstreamTLS := addrs, v.Origin.TLS
 	for i := len(hops) - 1; i >= 0; i-- {
-		listen, err := proxy.FreeListenAddr()
+		hp, err := startHop(ctx, hops, i, upstream, upstreamTLS, dir)
 		if err != nil {
-			return nil, err
+			_, perr := shutdown()
+			return nil, errors.Join(err, perr)
 		}
-		hopDir := dir
+		mu.Lock()
+		started = append(started, hp)
+		mu.Unlock()
+		hopProxies[i] = hp
+		name := string(hops[i].Kind)
 		if len(hops) > 1 {
-			hopDir = filepath.Join(dir, fmt.Sprintf("hop%d-%s", i+1, hops[i].Kind))
+			name = fmt.Sprintf("hop %d (%s)", i+1, hops[i].Kind)
 		}
-		hp, err := proxy.Start(ctx, proxy.Config{Spec: hops[i], Origins: upstream, OriginTLS: upstreamTLS, Listen: listen, RunDir: hopDir})
-		if err != nil {
-			if len(hops) > 1 {
-				err = fmt.Errorf("hop %d (%s): %w", i+1, hops[i].Kind, err)
+		g.Go(func() error {
+			if err := hp.Wait(gctx); err != nil {
+				return fmt.Errorf("proxy %s: %w", name, err)
 			}
-			return nil, err
-		}
-		started[i] = hp
+			return nil
+		})
 		upstream, upstreamTLS = []string{strings.TrimPrefix(hp.URL(), "http://")}, false
 	}
-	p := started[0]
+	p := hopProxies[0]
 	before := origin.Stats() // readiness probes are not part of the run
+
+	// The load stops early when a part fails; a user's interrupt (ctx) stops it too.
+	lctx, stopLoad := context.WithCancelCause(ctx)
+	defer stopLoad(nil)
+	unwatch := context.AfterFunc(gctx, func() { stopLoad(errPartFailed) })
 	cfg := v.Load
 	cfg.URL = p.URL() + v.Path
 	var lopts []loadgen.Option
-	if progress != nil {
-		lopts = append(lopts, loadgen.WithProgress(progress, v.Name))
+	if observe != nil {
+		lopts = append(lopts, loadgen.WithObserver(200*time.Millisecond, func(pr loadgen.Progress) { observe(v.Name, pr) }))
 	}
-	res, err := loadgen.Run(ctx, cfg, lopts...)
-	if err != nil {
-		return nil, err
+	res, lerr := loadgen.Run(lctx, cfg, lopts...)
+	unwatch()
+	failed := errors.Is(context.Cause(lctx), errPartFailed)
+	stopErr, partErr := shutdown()
+	if lerr != nil {
+		return nil, errors.Join(lerr, partErr)
 	}
-	stopErr := stopAll()
-	stopped = true
 	res.Scenario, res.Variant = sc.Name, v.Name
-	var lerr error
-	for i, hp := range started {
+	if failed && partErr != nil {
+		// The load saw a cancellation, but it was not the user's: say what happened.
+		res.Interrupted = false
+		res.Failure = partErr.Error()
+	}
+	var logErr error
+	for i, hp := range hopProxies {
 		counts, err := hp.LogCounts()
-		lerr = errors.Join(lerr, err)
-		if len(started) == 1 {
+		logErr = errors.Join(logErr, err)
+		if len(hopProxies) == 1 {
 			res.ProxyLog = counts
 			continue
 		}
@@ -254,9 +283,38 @@ func runVariant(ctx context.Context, sc *Scenario, v *Variant, dir string, progr
 			res.ProxyLog[fmt.Sprintf("hop%d %s", i+1, name)] = n
 		}
 	}
-	gt := origin.Stats().Sub(before)
-	if b, err := json.Marshal(gt); err == nil {
-		res.Origin = b
+	res.Origin = originTruth(origin.Stats().Sub(before))
+	return res, errors.Join(partErr, stopErr, logErr)
+}
+
+// errPartFailed is the cause of a load stopped because the origin or a proxy failed.
+var errPartFailed = errors.New("a part of the run failed")
+
+// startHop starts hop i of hops, pointed at upstream.
+func startHop(ctx context.Context, hops []proxy.Spec, i int, upstream []string, upstreamTLS bool, dir string) (proxy.Proxy, error) {
+	listen, err := proxy.FreeListenAddr()
+	if err != nil {
+		return nil, err
 	}
-	return res, errors.Join(stopErr, lerr)
+	hopDir := dir
+	if len(hops) > 1 {
+		hopDir = filepath.Join(dir, fmt.Sprintf("hop%d-%s", i+1, hops[i].Kind))
+	}
+	hp, err := proxy.Start(ctx, proxy.Config{Spec: hops[i], Origins: upstream, OriginTLS: upstreamTLS, Listen: listen, RunDir: hopDir})
+	if err != nil && len(hops) > 1 {
+		err = fmt.Errorf("hop %d (%s): %w", i+1, hops[i].Kind, err)
+	}
+	return hp, err
+}
+
+// originTruth turns the fault server's counters into the result's typed ground truth.
+func originTruth(st faultserver.Stats) *results.OriginTruth {
+	return &results.OriginTruth{
+		ConnectionsAccepted: st.ConnectionsAccepted, TLSHandshakes: st.TLSHandshakes, TLSHandshakeErrors: st.TLSHandshakeErrors,
+		RequestsStarted: st.RequestsStarted, RequestsRead: st.RequestsRead, ResponsesCompleted: st.ResponsesCompleted,
+		BadRequests: st.BadRequests,
+		Closes: results.OriginCloses{ServerFIN: st.Closes.ServerFIN, ServerRST: st.Closes.ServerRST,
+			PeerFIN: st.Closes.PeerFIN, PeerRST: st.Closes.PeerRST},
+		Faults: st.Faults,
+	}
 }

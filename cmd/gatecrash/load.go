@@ -10,7 +10,6 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
-	"github.com/vbauerster/mpb/v8"
 
 	"github.com/gatecrash/gatecrash/internal/errext"
 	"github.com/gatecrash/gatecrash/internal/yamlconf"
@@ -120,14 +119,14 @@ func classList() string {
 
 func runLoad(ctx context.Context, opts *LoadOptions) error {
 	var lopts []loadgen.Option
-	var p *mpb.Progress
+	var bars *progressBars
 	if opts.Progress {
-		p = mpb.New(mpb.WithOutput(opts.Stderr), mpb.WithRefreshRate(200*time.Millisecond))
-		lopts = append(lopts, loadgen.WithProgress(p, "load"))
+		bars = newProgressBars(opts.Stderr)
+		lopts = append(lopts, loadgen.WithObserver(200*time.Millisecond, func(p loadgen.Progress) { bars.observe("load", p) }))
 	}
 	res, err := loadgen.Run(ctx, opts.Config, lopts...)
-	if p != nil {
-		p.Wait()
+	if bars != nil {
+		bars.wait()
 	}
 	if err != nil {
 		if errors.Is(err, loadgen.ErrInvalidConfig) {

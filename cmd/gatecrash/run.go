@@ -8,7 +8,6 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
-	"github.com/vbauerster/mpb/v8"
 
 	"github.com/gatecrash/gatecrash/internal/errext"
 	"github.com/gatecrash/gatecrash/proxy"
@@ -81,14 +80,14 @@ func runScenario(ctx context.Context, opts *RunOptions) error {
 		}
 		ro.Proxy = k
 	}
-	var p *mpb.Progress
+	var bars *progressBars
 	if opts.Progress {
-		p = mpb.New(mpb.WithOutput(opts.Stderr), mpb.WithRefreshRate(200*time.Millisecond))
-		ro.Progress = p
+		bars = newProgressBars(opts.Stderr)
+		ro.Observe = bars.observe
 	}
 	run, err := sc.Run(ctx, ro)
-	if p != nil {
-		p.Wait()
+	if bars != nil {
+		bars.wait()
 	}
 	if run != nil && len(run.Results) > 0 {
 		scenarios.WriteComparison(opts.Stdout, run, false)

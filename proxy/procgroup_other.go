@@ -1,0 +1,16 @@
+//go:build !unix
+
+package proxy
+
+import (
+	"os"
+	"os/exec"
+)
+
+// Elsewhere there are no process groups: Stop ends the proxy's main process only.
+
+func ownProcessGroup(*exec.Cmd) {}
+
+func signalGroup(cmd *exec.Cmd, _ bool) { cmd.Process.Kill() }
+
+func privateDir(dir string) error { return os.Chmod(dir, 0o700) }

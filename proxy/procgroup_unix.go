@@ -1,0 +1,43 @@
+//go:build unix
+
+package proxy
+
+import (
+	"os"
+	"os/exec"
+	"os/user"
+	"strconv"
+	"syscall"
+)
+
+// ownProcessGroup starts cmd in a process group of its own, so that Stop reaches every worker
+// it forks and a signal to gatecrash's terminal does not.
+func ownProcessGroup(cmd *exec.Cmd) { cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true} }
+
+// signalGroup sends SIGTERM (or SIGKILL when kill) to cmd's whole process group.
+func signalGroup(cmd *exec.Cmd, kill bool) {
+	sig := syscall.SIGTERM
+	if kill {
+		sig = syscall.SIGKILL
+	}
+	syscall.Kill(-cmd.Process.Pid, sig)
+}
+
+// privateDir makes dir 0700. As root it gives the folder to "nobody", the user nginx's and
+// Apache's workers run as (the templates say so), so they can write their temp files there
+// and no one else can read or plant anything.
+func privateDir(dir string) error {
+	if err := os.Chmod(dir, 0o700); err != nil {
+		return err
+	}
+	if os.Geteuid() != 0 {
+		return nil
+	}
+	u, err := user.Lookup("nobody")
+	if err != nil {
+		return nil // no such user: root keeps it, and a worker that needs it will say so
+	}
+	uid, _ := strconv.Atoi(u.Uid)
+	gid, _ := strconv.Atoi(u.Gid)
+	return os.Chown(dir, uid, gid)
+}
