@@ -10,6 +10,7 @@ import (
 
 	"gopkg.in/yaml.v3"
 
+	"github.com/gatecrash/gatecrash/internal/errext"
 	"github.com/gatecrash/gatecrash/internal/yamlconf"
 )
 
@@ -222,18 +223,8 @@ func DecodeConfig(n *yaml.Node, what string) (*Config, []error) {
 // whole as ErrInvalidConfig.
 func prefixErrors(name string, errs []error) error {
 	var lines []string
-	var flat func(error)
-	flat = func(err error) {
-		if j, ok := err.(interface{ Unwrap() []error }); ok {
-			for _, e := range j.Unwrap() {
-				flat(e)
-			}
-			return
-		}
-		lines = append(lines, name+":"+err.Error())
-	}
-	for _, e := range errs {
-		flat(e)
+	for _, e := range errext.Flatten(errors.Join(errs...)) {
+		lines = append(lines, name+":"+e.Error())
 	}
 	return fmt.Errorf("%w:\n  %s", ErrInvalidConfig, strings.Join(lines, "\n  "))
 }

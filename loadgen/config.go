@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -114,6 +115,22 @@ func (c *Config) SetDefaults() {
 	}
 }
 
+// zeroIsDefault lists the settings (YAML keys and flag names) whose 0 means "the default"
+// once decoded. Written out explicitly, a 0 there is a mistake (a duration of 0 would mean
+// the default 10 s, a timeout of 0 no timeout at all): CheckWritten refuses it.
+var zeroIsDefault = []string{"connections", "duration", "timeout", "connect-timeout", "grace"}
+
+// CheckWritten checks a setting that was written out — a flag given on the command line, a
+// key present in a scenario — by its name and its text. It is the one rule both use for a 0
+// that would otherwise silently mean the default.
+func CheckWritten(field, value string) error {
+	v := strings.TrimSpace(value)
+	if (v == "0" || v == "0s") && slices.Contains(zeroIsDefault, field) {
+		return fieldErr(field, "0 is not allowed; leave it out for the default")
+	}
+	return nil
+}
+
 // FieldError is a problem with one field; Field is its YAML key and flag name.
 type FieldError struct {
 	Field string
@@ -156,7 +173,7 @@ func (c *Config) Validate() error {
 	}
 	switch c.Pattern {
 	case Constant:
-		if c.Rate <= 0 {
+		if c.Rate == 0 {
 			errs = append(errs, fieldErr("rate", "pattern constant needs a rate > 0 (requests per second)"))
 		}
 	case Bursts:
@@ -171,8 +188,21 @@ func (c *Config) Validate() error {
 			errs = append(errs, fieldErr("gap-spread", "%s is larger than gap-center %s", c.GapSpread, c.GapCenter))
 		}
 	}
-	if c.Rate < 0 || (c.Rate > 0 && c.Pattern != Constant) {
+	switch {
+	case c.Rate < 0:
+		errs = append(errs, fieldErr("rate", "%v is not allowed; allowed: a rate > 0 (requests per second)", c.Rate))
+	case c.Rate > 0 && c.Pattern != Constant:
 		errs = append(errs, fieldErr("rate", "only pattern constant takes a rate"))
+	}
+	for _, d := range []struct {
+		field string
+		v     yamlconf.Duration
+	}{{"duration", c.Duration}, {"timeout", c.Timeout}, {"connect-timeout", c.ConnectTimeout}, {"grace", c.Grace},
+		{"think-time", c.ThinkTime}, {"burst-pause", c.BurstPause}, {"gap-center", c.GapCenter}, {"gap-spread", c.GapSpread},
+		{"gap-step", c.GapStep}, {"idle-timeout", c.IdleTimeout}} {
+		if d.v < 0 {
+			errs = append(errs, fieldErr(d.field, "%s is negative; allowed: 0 or more", d.v))
+		}
 	}
 	if c.Duration == 0 && c.Requests == 0 {
 		errs = append(errs, fieldErr("duration", "give a duration or a request count"))

@@ -280,22 +280,36 @@ func (p *execProxy) waitReady(ctx context.Context, listen string, timeout time.D
 			// failed to bind exits at once, and the port might belong to someone else).
 			select {
 			case <-p.exited:
-				return fmt.Errorf("%w: %s exited during start-up: %s", ErrNotReady, p.def.binary, p.tail())
+				return p.exitedEarly()
 			case <-time.After(50 * time.Millisecond):
 				return nil
 			}
 		}
 		select {
 		case <-p.exited:
-			return fmt.Errorf("%w: %s exited during start-up: %s", ErrNotReady, p.def.binary, p.tail())
+			return p.exitedEarly()
 		case <-ctx.Done():
 			return ctx.Err()
 		case <-time.After(20 * time.Millisecond):
 		}
 		if time.Now().After(deadline) {
-			return fmt.Errorf("%w: %s not listening on %s after %v: %s", ErrNotReady, p.def.binary, listen, timeout, p.tail())
+			return fmt.Errorf("%w: %s (%s) not listening on %s after %v: %s", ErrNotReady, p.def.kind, p.cmd.Path, listen, timeout, p.tail())
 		}
 	}
+}
+
+// exitedEarly says how the proxy ended during start-up, with its last output — or, when it
+// printed nothing, that the binary may not be the proxy at all.
+func (p *execProxy) exitedEarly() error {
+	out := p.tail()
+	if out == "" {
+		out = fmt.Sprintf("it printed nothing; is %s a %s binary? (give the right one with proxy.binary or --proxy-binary)", p.cmd.Path, p.def.kind)
+	}
+	status := "exit status 0"
+	if p.waitErr != nil {
+		status = p.waitErr.Error()
+	}
+	return fmt.Errorf("%w: %s (%s) exited during start-up (%s): %s", ErrNotReady, p.def.kind, p.cmd.Path, status, out)
 }
 
 // tail returns the last lines the proxy wrote, for error messages.

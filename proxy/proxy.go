@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"os"
 	"regexp"
-	"sort"
 	"strings"
 	"time"
 )
@@ -101,7 +100,7 @@ func Start(ctx context.Context, cfg Config) (Proxy, error) {
 		}
 	}
 	if cfg.Template == "" && cfg.Kind != External {
-		if err := checkVars(cfg.Vars); err != nil {
+		if err := CheckVars(nil, cfg.Vars); err != nil {
 			return nil, err
 		}
 	}
@@ -118,37 +117,6 @@ func Start(ctx context.Context, cfg Config) (Proxy, error) {
 	}
 	_, err := ParseKind(string(cfg.Kind))
 	return nil, err
-}
-
-// templateVars are the variables the built-in templates read, by kind. A scenario may set
-// variables of several kinds (each kind ignores the others'), but not one no kind knows.
-var templateVars = map[Kind][]string{
-	Embedded: {"idle_timeout", "max_idle_conns", "keepalive", "connect_timeout", "tls_handshake_timeout", "read_timeout", "client_idle_timeout"},
-	Nginx:    {"keepalive", "idle_timeout", "keepalive_conns", "connect_timeout", "read_timeout", "next_upstream", "client_idle_timeout"},
-	HAProxy:  {"keepalive", "idle_timeout", "http_reuse", "retries", "retry_on", "connect_timeout", "read_timeout", "client_idle_timeout"},
-	Caddy:    {"keepalive", "idle_timeout", "connect_timeout", "read_timeout", "tls_handshake_timeout", "client_idle_timeout"},
-	Apache:   {"keepalive", "idle_timeout", "connect_timeout", "read_timeout", "client_idle_timeout"},
-}
-
-func checkVars(vars map[string]string) error {
-	known := map[string]bool{}
-	for _, vs := range templateVars {
-		for _, v := range vs {
-			known[v] = true
-		}
-	}
-	var errs []error
-	for name := range vars {
-		if !known[name] {
-			all := make([]string, 0, len(known))
-			for k := range known {
-				all = append(all, k)
-			}
-			sort.Strings(all)
-			errs = append(errs, fmt.Errorf("proxy.vars.%s is not read by any built-in template; known: %s", name, strings.Join(all, ", ")))
-		}
-	}
-	return errors.Join(errs...)
 }
 
 // external is a proxy the user runs; gatecrash neither starts nor stops it.

@@ -11,6 +11,7 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/gatecrash/gatecrash/faultserver"
+	"github.com/gatecrash/gatecrash/internal/errext"
 	"github.com/gatecrash/gatecrash/internal/yamlconf"
 	"github.com/gatecrash/gatecrash/loadgen"
 	"github.com/gatecrash/gatecrash/proxy"
@@ -228,6 +229,7 @@ func resolveVariant(d *doc, vd *variantDoc) (*Variant, []error) {
 	if err := yamlconf.Decode(pn, &v.Proxy, "proxy"); err != nil {
 		errs = append(errs, err)
 	}
+	errs = append(errs, checkVars(d.Proxies, &v.Proxy, pn, "proxy")...)
 	if v.Proxy.Kind == "" {
 		v.Proxy.Kind = proxy.Embedded
 	} else if _, err := proxy.ParseKind(string(v.Proxy.Kind)); err != nil {
@@ -240,6 +242,7 @@ func resolveVariant(d *doc, vd *variantDoc) (*Variant, []error) {
 			errs = append(errs, err)
 		}
 		for i := range v.Chain {
+			errs = append(errs, checkVars(d.Proxies, &v.Chain[i], cn.Content[i], fmt.Sprintf("chain[%d]", i))...)
 			if v.Chain[i].Kind == "" {
 				v.Chain[i].Kind = proxy.Embedded
 			} else if _, err := proxy.ParseKind(string(v.Chain[i].Kind)); err != nil || v.Chain[i].Kind == proxy.External {
@@ -258,10 +261,10 @@ func resolveVariant(d *doc, vd *variantDoc) (*Variant, []error) {
 		errs = append(errs, err)
 	}
 	// Zero means "the default" once decoded; written out, it is a mistake worth naming.
-	for _, key := range []string{"connections", "timeout", "connect-timeout", "grace"} {
-		if vn := valueNode(ln, key); vn != nil && (vn.Value == "0" || vn.Value == "0s") {
-			errs = append(errs, &yamlconf.Error{Line: vn.Line, Column: vn.Column,
-				Msg: fmt.Sprintf("load.%s: 0 is not allowed; leave it out for the default", key)})
+	for i := 0; i+1 < len(ln.Content); i += 2 {
+		if err := loadgen.CheckWritten(ln.Content[i].Value, ln.Content[i+1].Value); err != nil {
+			vn := ln.Content[i+1]
+			errs = append(errs, &yamlconf.Error{Line: vn.Line, Column: vn.Column, Msg: "load." + err.Error()})
 		}
 	}
 	if ld.URL != "" {
@@ -271,7 +274,7 @@ func resolveVariant(d *doc, vd *variantDoc) (*Variant, []error) {
 	ld.Config.URL = "http://127.0.0.1:1/" // a placeholder to validate everything else
 	ld.Config.SetDefaults()
 	if err := ld.Config.Validate(); err != nil {
-		for _, e := range flatten(err) {
+		for _, e := range errext.Flatten(err) {
 			var fe *loadgen.FieldError
 			if errors.As(e, &fe) {
 				e = fmt.Errorf("load.%s: %s", fe.Field, fe.Msg)
@@ -290,6 +293,43 @@ func resolveVariant(d *doc, vd *variantDoc) (*Variant, []error) {
 		errs = append(errs, &yamlconf.Error{Line: pos.Line, Column: pos.Column, Msg: fmt.Sprintf("load.path %q must start with /", v.Path)})
 	}
 	return v, errs
+}
+
+// checkVars checks a proxy's variables against the built-in templates of the scenario's
+// kinds (all kinds when it lists none, since --proxy may pick any), at their positions in the
+// file. A proxy with its own template reads what it likes.
+func checkVars(kinds []proxy.Kind, spec *proxy.Spec, n *yaml.Node, where string) []error {
+	if spec.Template != "" || spec.Kind == proxy.External {
+		return nil
+	}
+	varsNode := valueNode(n, "vars")
+	var errs []error
+	for _, e := range errext.Flatten(proxy.CheckVars(kinds, spec.Vars)) {
+		pos := varsNode
+		if ve, ok := errors.AsType[*proxy.VarError](e); ok {
+			if k := keyNode(varsNode, ve.Name); k != nil {
+				pos = k
+			}
+		}
+		if pos == nil {
+			pos = n
+		}
+		errs = append(errs, &yamlconf.Error{Line: pos.Line, Column: pos.Column, Msg: strings.Replace(e.Error(), "proxy.", where+".", 1)})
+	}
+	return errs
+}
+
+// keyNode returns the key node of key in mapping m, or nil.
+func keyNode(m *yaml.Node, key string) *yaml.Node {
+	if m == nil {
+		return nil
+	}
+	for i := 0; i+1 < len(m.Content); i += 2 {
+		if m.Content[i].Value == key {
+			return m.Content[i]
+		}
+	}
+	return nil
 }
 
 // merge returns base with over's keys laid on top, recursively for mappings; anything else in
@@ -352,7 +392,7 @@ func field(m *yaml.Node, key string) *yaml.Node {
 // a problem in a base section belongs to no variant and is reported once.
 func inVariant(err error, name string, lo, hi int) []error {
 	var out []error
-	for _, e := range flatten(err) {
+	for _, e := range errext.Flatten(err) {
 		var ye *yamlconf.Error
 		if errors.As(e, &ye) && ye.Line >= lo && ye.Line <= hi && name != "" {
 			out = append(out, &yamlconf.Error{Line: ye.Line, Column: ye.Column, Msg: "variant " + name + ": " + ye.Msg})
@@ -385,19 +425,6 @@ func valueNode(m *yaml.Node, key string) *yaml.Node {
 	return nil
 }
 
-func flatten(err error) []error {
-	if err == nil {
-		return nil
-	}
-	if j, ok := err.(interface{ Unwrap() []error }); ok {
-		var out []error
-		for _, e := range j.Unwrap() {
-			out = append(out, flatten(e)...)
-		}
-		return out
-	}
-	return []error{err}
-}
 
 // invalid joins every problem into one error, each line "file:line:col: message", with
 // duplicates (the same base-section problem seen through every variant) removed.
@@ -405,7 +432,7 @@ func invalid(file string, errs []error) error {
 	var lines []string
 	seen := map[string]bool{}
 	for _, e := range errs {
-		for _, x := range flatten(e) {
+		for _, x := range errext.Flatten(e) {
 			l := file + ":" + x.Error()
 			var ye *yamlconf.Error
 			if !errors.As(x, &ye) {

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 
 	"github.com/gatecrash/gatecrash/internal/errext"
 	"github.com/gatecrash/gatecrash/internal/yamlconf"
@@ -67,11 +68,10 @@ writes the results and exits 130; a second SIGINT exits at once.`,
 			if !cmd.Flags().Changed("duration") && cmd.Flags().Changed("requests") {
 				c.Duration = 0 // --requests alone: run until that many are done
 			}
-			for _, name := range []string{"connections", "timeout", "connect-timeout", "grace"} {
-				// zero means "default" in a scenario file, but typed on the command line it is a mistake
-				if fl := cmd.Flags().Lookup(name); fl.Changed && (fl.Value.String() == "0" || fl.Value.String() == "0s") {
-					return errext.UsageError(fmt.Errorf("--%s: 0 is not allowed; give a positive value", name))
-				}
+			var errs []error
+			cmd.Flags().Visit(func(fl *pflag.Flag) { errs = append(errs, loadgen.CheckWritten(fl.Name, fl.Value.String())) })
+			if err := errors.Join(errs...); err != nil {
+				return errext.UsageError(flagErrors(err))
 			}
 			opts.Stdout, opts.Stderr = cmd.OutOrStdout(), cmd.ErrOrStderr()
 			opts.Progress = !opts.Quiet && isTerminal(opts.Stderr)
@@ -152,14 +152,7 @@ func runLoad(ctx context.Context, opts *LoadOptions) error {
 // flagErrors rewrites loadgen's field errors in terms of this command's flags.
 func flagErrors(err error) error {
 	var lines []string
-	var walk func(error)
-	walk = func(e error) {
-		if j, ok := e.(interface{ Unwrap() []error }); ok {
-			for _, x := range j.Unwrap() {
-				walk(x)
-			}
-			return
-		}
+	for _, e := range errext.Flatten(err) {
 		var fe *loadgen.FieldError
 		if errors.As(e, &fe) {
 			switch fe.Field {
@@ -172,7 +165,6 @@ func flagErrors(err error) error {
 			}
 		}
 	}
-	walk(err)
 	if len(lines) == 0 {
 		return err
 	}

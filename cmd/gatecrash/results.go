@@ -1,8 +1,11 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"fmt"
+	"io"
+	"slices"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -29,8 +32,15 @@ func readResults(paths []string) ([]*results.Result, error) {
 	return rs, nil
 }
 
-func newReportCmd() *cobra.Command {
-	var format string
+// ReportOptions is what `gatecrash report` was asked to do.
+type ReportOptions struct {
+	Files  []string
+	Format string
+	Stdout io.Writer
+}
+
+func newReportCmd(runF func(context.Context, *ReportOptions) error) *cobra.Command {
+	opts := &ReportOptions{}
 	cmd := &cobra.Command{
 		Use:   "report RESULT... [--format text|markdown|json|html]",
 		Short: "Print result files as a report (and compare them when there are several)",
@@ -39,21 +49,36 @@ func newReportCmd() *cobra.Command {
   gatecrash report runs/*.json --format html > report.html`,
 		Args: usageArgs(cobra.MinimumNArgs(1)),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if !contains(results.Formats(), format) {
-				return errext.UsageError(fmt.Errorf("--format: %q is not allowed; allowed: %s", format, strings.Join(results.Formats(), ", ")))
+			opts.Files, opts.Stdout = args, cmd.OutOrStdout()
+			if !slices.Contains(results.Formats(), opts.Format) {
+				return errext.UsageError(fmt.Errorf("--format: %q is not allowed; allowed: %s", opts.Format, strings.Join(results.Formats(), ", ")))
 			}
-			rs, err := readResults(args)
-			if err != nil {
-				return err
+			if runF != nil {
+				return runF(cmd.Context(), opts)
 			}
-			return results.WriteReport(cmd.OutOrStdout(), rs, format)
+			return runReport(opts)
 		},
 	}
-	cmd.Flags().StringVarP(&format, "format", "f", results.FormatText, "text, markdown, json or html")
+	cmd.Flags().StringVarP(&opts.Format, "format", "f", results.FormatText, "text, markdown, json or html")
 	return cmd
 }
 
-func newCompareCmd() *cobra.Command {
+func runReport(opts *ReportOptions) error {
+	rs, err := readResults(opts.Files)
+	if err != nil {
+		return err
+	}
+	return results.WriteReport(opts.Stdout, rs, opts.Format)
+}
+
+// CompareOptions is what `gatecrash compare` was asked to do.
+type CompareOptions struct {
+	Files  []string
+	Stdout io.Writer
+}
+
+func newCompareCmd(runF func(context.Context, *CompareOptions) error) *cobra.Command {
+	opts := &CompareOptions{}
 	return &cobra.Command{
 		Use:   "compare RESULT RESULT...",
 		Short: "Put results side by side with 95% intervals and say which differences are significant",
@@ -63,52 +88,72 @@ percentiles and their ratio to the first result, and for every pair and error cl
 the rates differ significantly (Fisher's exact test, p < 0.05).`,
 		Args: usageArgs(cobra.MinimumNArgs(2)),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			rs, err := readResults(args)
-			if err != nil {
-				return err
+			opts.Files, opts.Stdout = args, cmd.OutOrStdout()
+			if runF != nil {
+				return runF(cmd.Context(), opts)
 			}
-			return results.WriteComparison(cmd.OutOrStdout(), rs)
+			return runCompare(opts)
 		},
 	}
 }
 
-func newMergeCmd() *cobra.Command {
-	var out string
+func runCompare(opts *CompareOptions) error {
+	rs, err := readResults(opts.Files)
+	if err != nil {
+		return err
+	}
+	return results.WriteComparison(opts.Stdout, rs)
+}
+
+// MergeOptions is what `gatecrash merge` was asked to do.
+type MergeOptions struct {
+	Files  []string
+	Out    string
+	Merge  results.MergeOptions
+	Stderr io.Writer
+}
+
+func newMergeCmd(runF func(context.Context, *MergeOptions) error) *cobra.Command {
+	opts := &MergeOptions{}
 	cmd := &cobra.Command{
 		Use:   "merge RESULT... --out FILE",
 		Short: "Add shards of one run (several load machines) into one result",
 		Long: `Add results of the same run measured by several load generators into one: counts summed,
 latency histograms added, time series aligned by wall-clock time, exemplars kept up to the
-bound. The shards must be of the same scenario, variant, method and pattern.`,
+bound, every origin ground-truth counter summed. The shards must be of the same scenario,
+variant, target URL, method and pattern, and no file may be given twice (the flags below
+relax the last two when you know why).`,
 		Args: usageArgs(cobra.MinimumNArgs(1)),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if out == "" {
+			opts.Files, opts.Stderr = args, cmd.ErrOrStderr()
+			if opts.Out == "" {
 				return errext.UsageError(errors.New("--out: missing; give the file to write the merged result to"))
 			}
-			rs, err := readResults(args)
-			if err != nil {
-				return err
+			if runF != nil {
+				return runF(cmd.Context(), opts)
 			}
-			m, err := results.Merge(rs...)
-			if err != nil {
-				return errext.UsageError(err)
-			}
-			if err := m.WriteFile(out); err != nil {
-				return err
-			}
-			fmt.Fprintf(cmd.ErrOrStderr(), "merged %d results (%s requests) into %s\n", len(rs), results.FormatCount(m.Requests), out)
-			return nil
+			return runMerge(opts)
 		},
 	}
-	cmd.Flags().StringVarP(&out, "out", "o", "", "file to write the merged result to")
+	f := cmd.Flags()
+	f.StringVarP(&opts.Out, "out", "o", "", "file to write the merged result to")
+	f.BoolVar(&opts.Merge.AllowDifferentTargets, "allow-different-targets", false, "merge shards that loaded different URLs")
+	f.BoolVar(&opts.Merge.AllowDuplicates, "allow-duplicates", false, "merge shards that look like the same result given twice")
 	return cmd
 }
 
-func contains(list []string, s string) bool {
-	for _, x := range list {
-		if x == s {
-			return true
-		}
+func runMerge(opts *MergeOptions) error {
+	rs, err := readResults(opts.Files)
+	if err != nil {
+		return err
 	}
-	return false
+	m, err := results.MergeWith(opts.Merge, rs...)
+	if err != nil {
+		return errext.UsageError(err)
+	}
+	if err := m.WriteFile(opts.Out); err != nil {
+		return err
+	}
+	fmt.Fprintf(opts.Stderr, "merged %d results (%s requests) into %s\n", len(rs), results.FormatCount(m.Requests), opts.Out)
+	return nil
 }

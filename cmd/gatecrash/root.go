@@ -61,7 +61,7 @@ every fault it injects.`,
 		return errext.UsageError(fmt.Errorf("%w (see '%s --help')", err, c.CommandPath()))
 	})
 	root.AddCommand(newVersionCmd(), newServeCmd(nil), newLoadCmd(nil), newRunCmd(nil), newScenariosCmd(),
-		newReportCmd(), newCompareCmd(), newMergeCmd())
+		newReportCmd(nil), newCompareCmd(nil), newMergeCmd(nil))
 	return root
 }
 

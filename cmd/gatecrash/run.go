@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -50,6 +51,14 @@ Exit codes: 0 thresholds met; 2 invalid scenario or flags; 3 thresholds not met;
 		RunE: func(cmd *cobra.Command, args []string) error {
 			opts.Scenario = args[0]
 			opts.Stdout, opts.Stderr = cmd.OutOrStdout(), cmd.ErrOrStderr()
+			if cmd.Flags().Changed("duration") && opts.Duration <= 0 {
+				return errext.UsageError(fmt.Errorf("--duration: %s is not allowed; give a positive duration, or leave it out for the scenario's", opts.Duration))
+			}
+			if opts.Out != "" {
+				if st, err := os.Stat(opts.Out); err == nil && !st.IsDir() {
+					return errext.UsageError(fmt.Errorf("--out: %s is a file; give a folder for the run (it is created when missing)", opts.Out))
+				}
+			}
 			opts.Progress = !opts.Quiet && isTerminal(opts.Stderr)
 			if runF != nil {
 				return runF(cmd.Context(), opts)
@@ -95,7 +104,9 @@ func runScenario(ctx context.Context, opts *RunOptions) error {
 	}
 	switch {
 	case err != nil && (errors.Is(err, proxy.ErrBinaryNotFound) || errors.Is(err, proxy.ErrUnknownKind) ||
-		errors.Is(err, scenarios.ErrSelection)):
+		errors.Is(err, proxy.ErrNotReady) || errors.Is(err, scenarios.ErrSelection)):
+		// A proxy that does not start is nearly always its binary or its config: the
+		// message says which, and the exit code says "fix the input".
 		return errext.UsageError(err)
 	case err != nil:
 		return err

@@ -35,3 +35,14 @@ func TestCodeOf(t *testing.T) {
 		t.Fatal("UsageError must unwrap to the original error")
 	}
 }
+
+func TestFlatten(t *testing.T) {
+	a, b, c := errors.New("a"), errors.New("b"), errors.New("c")
+	got := Flatten(errors.Join(a, errors.Join(b, nil, c), fmt.Errorf("wrapped: %w", errors.Join(a))))
+	if len(got) != 4 || got[0] != a || got[1] != b || got[2] != c || got[3].Error() != "wrapped: a" {
+		t.Fatalf("Flatten = %v", got)
+	}
+	if Flatten(nil) != nil || len(Flatten(a)) != 1 {
+		t.Fatal("nil has no leaves; a plain error is its own")
+	}
+}

@@ -141,6 +141,11 @@ func checkKnown(n *yaml.Node, t reflect.Type, what string) []error {
 	}
 	var errs []error
 	switch {
+	case isInteger(t) && n.Kind == yaml.ScalarNode && n.ShortTag() == "!!float":
+		// yaml.v3 would quietly drop the fraction: "connections: 2.7" would become 2.
+		errs = append(errs, &Error{Line: n.Line, Column: n.Column, Msg: fmt.Sprintf(
+			"%s: %s is not a whole number", what, n.Value)})
+		return errs
 	case t.Kind() == reflect.Struct && n.Kind == yaml.MappingNode:
 		fields := FieldNames(t)
 		for i := 0; i+1 < len(n.Content); i += 2 {
@@ -149,6 +154,10 @@ func checkKnown(n *yaml.Node, t reflect.Type, what string) []error {
 			if !ok {
 				errs = append(errs, &Error{Line: k.Line, Column: k.Column, Msg: fmt.Sprintf(
 					"%s: unknown field %q; allowed: %s", what, k.Value, strings.Join(sortedKeys(fields), ", "))})
+				continue
+			}
+			if isInteger(ft) {
+				errs = append(errs, checkKnown(val, ft, what+"."+k.Value)...)
 				continue
 			}
 			errs = append(errs, checkKnown(val, ft, what)...)
@@ -163,6 +172,15 @@ func checkKnown(n *yaml.Node, t reflect.Type, what string) []error {
 		}
 	}
 	return errs
+}
+
+func isInteger(t reflect.Type) bool {
+	switch t.Kind() {
+	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64,
+		reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64:
+		return true
+	}
+	return false
 }
 
 // FieldNames returns the YAML keys a struct type accepts (following ",inline" fields) and

@@ -77,3 +77,16 @@ func TestParseDuration(t *testing.T) {
 		t.Fatalf("text round trip: %s -> %v %v", b, d, err)
 	}
 }
+
+// yaml.v3 decodes 2.7 into an int as 2; a count with a fraction is a mistake to name.
+func TestDecodeRejectsFractionsForWholeNumbers(t *testing.T) {
+	t.Parallel()
+	_, err := decode(t, "every: 2.7\nlist: [{every: 1e3}]\nnested: {a: 3}\n")
+	if err == nil || !strings.Contains(err.Error(), "1:8: thing.every: 2.7 is not a whole number") ||
+		!strings.Contains(err.Error(), "1e3 is not a whole number") {
+		t.Fatalf("err = %v, want both fractions named with their positions", err)
+	}
+	if _, err := decode(t, "every: 3\n"); err != nil {
+		t.Fatal(err)
+	}
+}

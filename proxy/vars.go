@@ -1,0 +1,138 @@
+package proxy
+
+import (
+	"errors"
+	"fmt"
+	"slices"
+	"sort"
+	"strconv"
+	"strings"
+
+	"github.com/gatecrash/gatecrash/internal/yamlconf"
+)
+
+// varKind is the type of a proxy variable's value.
+type varKind int
+
+const (
+	varDuration varKind = iota // a Go duration with a unit ("60s", "250ms") or 0
+	varCount                   // a whole number >= 0
+	varEnum                    // one word of a fixed set
+	varWords                   // space-separated words of a fixed set
+)
+
+// varDef is a variable the built-in templates read: its type, the allowed words, and the
+// kinds that read it.
+type varDef struct {
+	kind  varKind
+	words []string
+	kinds []Kind
+}
+
+// builtinVars are the variables of the built-in templates and the embedded proxy. A scenario
+// may set variables of several kinds (each kind ignores the others'), since one scenario runs
+// against several proxies; but not one that none of its kinds reads, and not a value of the
+// wrong type.
+var builtinVars = map[string]varDef{
+	"idle_timeout":          {kind: varDuration, kinds: []Kind{Embedded, Nginx, HAProxy, Caddy, Apache}},
+	"connect_timeout":       {kind: varDuration, kinds: []Kind{Embedded, Nginx, HAProxy, Caddy, Apache}},
+	"read_timeout":          {kind: varDuration, kinds: []Kind{Embedded, Nginx, HAProxy, Caddy, Apache}},
+	"client_idle_timeout":   {kind: varDuration, kinds: []Kind{Embedded, Nginx, HAProxy, Caddy, Apache}},
+	"tls_handshake_timeout": {kind: varDuration, kinds: []Kind{Embedded, Caddy}},
+	"keepalive":             {kind: varEnum, words: []string{"on", "off"}, kinds: []Kind{Embedded, Nginx, HAProxy, Caddy, Apache}},
+	"max_idle_conns":        {kind: varCount, kinds: []Kind{Embedded}},
+	"keepalive_conns":       {kind: varCount, kinds: []Kind{Nginx}},
+	"retries":               {kind: varCount, kinds: []Kind{HAProxy}},
+	"http_reuse":            {kind: varEnum, words: []string{"never", "safe", "aggressive", "always"}, kinds: []Kind{HAProxy}},
+	"next_upstream": {kind: varWords, kinds: []Kind{Nginx}, words: []string{"error", "timeout", "invalid_header", "http_500",
+		"http_502", "http_503", "http_504", "http_403", "http_404", "http_429", "non_idempotent", "off"}},
+	"retry_on": {kind: varWords, kinds: []Kind{HAProxy}, words: []string{"none", "conn-failure", "empty-response",
+		"junk-response", "response-timeout", "0rtt-rejected", "404", "408", "425", "500", "501", "502", "503", "504",
+		"all-retryable-errors"}},
+}
+
+// VarError is a problem with one proxy variable; Name is the variable (proxy.vars.NAME).
+type VarError struct {
+	Name string
+	Msg  string
+}
+
+func (e *VarError) Error() string { return "proxy.vars." + e.Name + ": " + e.Msg }
+
+// CheckVars checks vars against the built-in templates' variables: every name must be read
+// by one of kinds (nil: by any kind) and every value must have the variable's type. It returns
+// every problem joined, each a *VarError. A user's own template reads what it likes: do not
+// call CheckVars for one.
+func CheckVars(kinds []Kind, vars map[string]string) error {
+	names := make([]string, 0, len(vars))
+	for n := range vars {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	var errs []error
+	for _, name := range names {
+		if err := checkVar(kinds, name, vars[name]); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	return errors.Join(errs...)
+}
+
+func checkVar(kinds []Kind, name, value string) error {
+	bad := func(format string, args ...any) error {
+		return &VarError{Name: name, Msg: fmt.Sprintf(format, args...)}
+	}
+	def, ok := builtinVars[name]
+	if !ok {
+		return bad("not read by any built-in template; known: %s", strings.Join(knownVars(kinds), ", "))
+	}
+	if kinds != nil && !slices.ContainsFunc(def.kinds, func(k Kind) bool { return slices.Contains(kinds, k) }) {
+		return bad("not read by the templates of %s (only by %s); known for them: %s", kindList(kinds), kindList(def.kinds),
+			strings.Join(knownVars(kinds), ", "))
+	}
+	value = strings.TrimSpace(value)
+	if value == "" {
+		return nil // blank means the template's default
+	}
+	switch def.kind {
+	case varDuration:
+		if _, err := yamlconf.ParseDuration(value); err != nil {
+			return bad("%v", err)
+		}
+	case varCount:
+		if n, err := strconv.Atoi(value); err != nil || n < 0 {
+			return bad("%q is not a whole number >= 0", value)
+		}
+	case varEnum:
+		if !slices.Contains(def.words, value) {
+			return bad("%q is not allowed; allowed: %s", value, strings.Join(def.words, ", "))
+		}
+	case varWords:
+		for _, w := range strings.Fields(value) {
+			if !slices.Contains(def.words, w) {
+				return bad("%q is not allowed in %q; allowed: %s (space-separated)", w, value, strings.Join(def.words, ", "))
+			}
+		}
+	}
+	return nil
+}
+
+// knownVars lists the variables kinds read (nil: any kind), sorted.
+func knownVars(kinds []Kind) []string {
+	var out []string
+	for name, def := range builtinVars {
+		if kinds == nil || slices.ContainsFunc(def.kinds, func(k Kind) bool { return slices.Contains(kinds, k) }) {
+			out = append(out, name)
+		}
+	}
+	sort.Strings(out)
+	return out
+}
+
+func kindList(kinds []Kind) string {
+	s := make([]string, len(kinds))
+	for i, k := range kinds {
+		s[i] = string(k)
+	}
+	return strings.Join(s, ", ")
+}
