@@ -79,7 +79,7 @@ func (p *closedPacer) next(ctx context.Context, w int) (time.Time, bool) {
 	return time.Time{}, true
 }
 
-func (p *closedPacer) done(int)      {}
+func (p *closedPacer) done(int)     {}
 func (p *closedPacer) close() int64 { return 0 }
 
 // gapSweepPacer: worker w waits gap(w, n) before its n-th request (n > 0), sweeping the gap
@@ -113,7 +113,7 @@ func (p *gapSweepPacer) next(ctx context.Context, w int) (time.Time, bool) {
 	return time.Time{}, true
 }
 
-func (p *gapSweepPacer) done(int)      {}
+func (p *gapSweepPacer) done(int)     {}
 func (p *gapSweepPacer) close() int64 { return 0 }
 
 // constantPacer is open loop: a scheduler issues tickets at the intended times its Pace

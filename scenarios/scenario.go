@@ -425,7 +425,6 @@ func valueNode(m *yaml.Node, key string) *yaml.Node {
 	return nil
 }
 
-
 // invalid joins every problem into one error, each line "file:line:col: message", with
 // duplicates (the same base-section problem seen through every variant) removed.
 func invalid(file string, errs []error) error {
