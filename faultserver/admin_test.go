@@ -81,4 +81,13 @@ func TestAdmin(t *testing.T) {
 	if s.Config().Faults[0].(*Status).Code != 418 {
 		t.Fatal("a rejected PUT changed the plan")
 	}
+	for _, null := range []string{"null", "~", "null\n"} {
+		code, body = put(null)
+		if code != 400 || !strings.Contains(body, "the document is null") {
+			t.Fatalf("PUT %q: %d %s; want 400, not a silently reset plan", null, code, body)
+		}
+	}
+	if len(s.Config().Faults) != 1 {
+		t.Fatal("a null PUT changed the plan")
+	}
 }

@@ -182,6 +182,10 @@ func ParseConfig(b []byte, name string) (*Config, error) {
 		}
 		return nil, fmt.Errorf("%s: %w: %v", name, ErrInvalidConfig, err)
 	}
+	if len(doc.Content) == 1 && doc.Content[0].ShortTag() == "!!null" {
+		// Decoding null would silently give the default config: a cleared plan nobody asked for.
+		return nil, fmt.Errorf("%s: %w: the document is null; send a config (\"faults: []\" clears the plan)", name, ErrInvalidConfig)
+	}
 	c, errs := DecodeConfig(&doc, "config")
 	if len(errs) > 0 {
 		return nil, prefixErrors(name, errs)

@@ -9,6 +9,8 @@ var (
 	ErrInvalidConfig = errors.New("invalid fault configuration")
 	// ErrUnknownKind is a fault kind that is not registered.
 	ErrUnknownKind = errors.New("unknown fault kind")
+	// ErrListen marks a listener that could not be opened: Run served nothing.
+	ErrListen = errors.New("cannot listen")
 )
 
 // Unsupported lists what this platform cannot do, in words for a start-up message; empty on

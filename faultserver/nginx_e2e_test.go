@@ -22,6 +22,7 @@ import (
 	"time"
 
 	"github.com/gatecrash/gatecrash/faultserver"
+	"github.com/gatecrash/gatecrash/faultserver/faultservertest"
 	"github.com/gatecrash/gatecrash/internal/e2e"
 )
 
@@ -39,7 +40,7 @@ func requireBinary(t *testing.T, name string) string {
 
 func startOrigin(t *testing.T, specs ...string) (*faultserver.Server, string) {
 	t.Helper()
-	return e2e.Origin(t, specs...)
+	return faultservertest.Origin(t, specs...)
 }
 
 var nginxConf = template.Must(template.New("nginx").Parse(`

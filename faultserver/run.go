@@ -54,7 +54,7 @@ func Run(ctx context.Context, opts RunOptions) (Stats, error) {
 		ln, err := net.Listen("tcp", addr)
 		if err != nil {
 			closeAll()
-			return nil, fmt.Errorf("%s listener on %s: %w", role, addr, err)
+			return nil, fmt.Errorf("%w: %s listener on %s: %w", ErrListen, role, addr, err)
 		}
 		lns = append(lns, ln)
 		return ln, nil
@@ -85,8 +85,15 @@ func Run(ctx context.Context, opts RunOptions) (Stats, error) {
 		fmt.Fprintf(logw, "fault server: https://%s (self-signed unless a certificate was given)\n", tlsLn.Addr())
 		g.Go(func() error { return s.ServeTLS(gctx, tlsLn) })
 	}
+	for _, what := range Unsupported() {
+		fmt.Fprintf(logw, "note: on this system %s\n", what)
+	}
 	if admin != nil {
 		fmt.Fprintf(logw, "admin: http://%s/stats /metrics /faults\n", admin.Addr())
+		if !isLoopback(admin.Addr()) {
+			fmt.Fprintf(logw, "warning: the admin listener %s is reachable from other hosts, and anyone who reaches it "+
+				"can change the fault plan (PUT /faults); bind it to 127.0.0.1 unless that is what you want\n", admin.Addr())
+		}
 		hs := &http.Server{Handler: s.AdminHandler(), ReadHeaderTimeout: 10 * time.Second}
 		g.Go(func() error {
 			if err := hs.Serve(admin); !errors.Is(err, http.ErrServerClosed) {
@@ -104,4 +111,10 @@ func Run(ctx context.Context, opts RunOptions) (Stats, error) {
 	}
 	err = g.Wait()
 	return s.Stats(), err
+}
+
+// isLoopback reports whether addr is bound to a loopback address only.
+func isLoopback(addr net.Addr) bool {
+	ta, ok := addr.(*net.TCPAddr)
+	return ok && ta.IP.IsLoopback()
 }

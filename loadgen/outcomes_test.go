@@ -9,7 +9,7 @@ import (
 	"time"
 
 	"github.com/gatecrash/gatecrash/faultserver"
-	"github.com/gatecrash/gatecrash/internal/e2e"
+	"github.com/gatecrash/gatecrash/faultserver/faultservertest"
 	"github.com/gatecrash/gatecrash/internal/yamlconf"
 	"github.com/gatecrash/gatecrash/results"
 )
@@ -18,7 +18,7 @@ import (
 // loopback listener.
 func origin(t *testing.T, specs ...string) (s *faultserver.Server, httpAddr, tlsAddr string) {
 	t.Helper()
-	return e2e.OriginBoth(t, specs...)
+	return faultservertest.OriginBoth(t, specs...)
 }
 
 func run(t *testing.T, cfg Config) *results.Result {

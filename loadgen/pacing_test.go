@@ -182,6 +182,9 @@ func TestInterruptKeepsResultsAndAbortsAfterGrace(t *testing.T) {
 	if !res.Interrupted || res.Aborted != 3 || res.Requests != 0 {
 		t.Fatalf("interrupted %v, aborted %d, requests %d; want true, 3, 0", res.Interrupted, res.Aborted, res.Requests)
 	}
+	if res.Connections.Opened != 3 {
+		t.Fatalf("%d connections opened, want the 3 the aborted requests used", res.Connections.Opened)
+	}
 	if s.Stats().Faults["delay"] != 3 {
 		t.Fatalf("origin: %+v", s.Stats())
 	}

@@ -84,9 +84,17 @@ func exemplarOf(a *attempt, lat time.Duration) results.Exemplar {
 	return e
 }
 
-func (s *shard) abort() {
+// abort counts a request that was in flight when an interrupted run gave up on it: it has no
+// outcome, but the connection it opened was opened and is counted.
+func (s *shard) abort(a *attempt) {
 	s.mu.Lock()
 	s.aborted++
+	if a.fresh {
+		s.opened++
+	}
+	if a.reused {
+		s.reused++
+	}
 	s.mu.Unlock()
 }
 

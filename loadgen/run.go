@@ -134,7 +134,7 @@ func (w *worker) loop(ctx context.Context, p pacer) {
 		c = w.client.exchange(c, &a, w)
 		p.done(w.id)
 		if w.aborted.Load() {
-			w.shard.abort()
+			w.shard.abort(&a)
 			return
 		}
 		w.shard.record(&a)

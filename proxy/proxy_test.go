@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/gatecrash/gatecrash/faultserver"
+	"github.com/gatecrash/gatecrash/faultserver/faultservertest"
 	"github.com/gatecrash/gatecrash/internal/e2e"
 	"github.com/gatecrash/gatecrash/internal/yamlconf"
 	"github.com/gatecrash/gatecrash/loadgen"
@@ -32,9 +33,9 @@ func needKind(t *testing.T, k Kind) {
 func startOrigin(t *testing.T, tlsToo bool, specs ...string) (*faultserver.Server, string) {
 	t.Helper()
 	if tlsToo {
-		return e2e.OriginTLS(t, specs...)
+		return faultservertest.OriginTLS(t, specs...)
 	}
-	return e2e.Origin(t, specs...)
+	return faultservertest.Origin(t, specs...)
 }
 
 func freeAddr(t *testing.T) string {

@@ -1,9 +1,11 @@
 package results
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -187,13 +189,47 @@ func writeFileAtomic(path string, data []byte) error {
 	return nil
 }
 
-// ReadFile reads and checks a result document. Errors name the file and what is wrong.
+// fileType names what a non-regular file is, for messages.
+func fileType(m os.FileMode) string {
+	switch {
+	case m.IsDir():
+		return "a directory"
+	case m&os.ModeNamedPipe != 0:
+		return "a named pipe"
+	case m&os.ModeSocket != 0:
+		return "a socket"
+	case m&os.ModeDevice != 0:
+		return "a device"
+	}
+	return "not a regular file"
+}
+
+// MaxFileSize bounds a result file ReadFile accepts. A result does not grow with the number of
+// requests (histograms, a bounded time series and bounded exemplars): a real one is a few
+// megabytes even after a day-long soak.
+const MaxFileSize = 256 << 20
+
+// ReadFile reads and checks a result document. It accepts only a regular file of at most
+// MaxFileSize bytes (not a device or a pipe that never ends) and decodes it as a stream.
+// Errors name the file and what is wrong.
 func ReadFile(path string) (*Result, error) {
-	b, err := os.ReadFile(path)
+	// Stat before opening: opening a named pipe would already block.
+	st, err := os.Stat(path)
 	if err != nil {
 		return nil, fmt.Errorf("reading result: %w", err)
 	}
-	r, err := Parse(b)
+	if !st.Mode().IsRegular() {
+		return nil, fmt.Errorf("%s: %w: it is %s, not a regular file", path, ErrNotAResult, fileType(st.Mode()))
+	}
+	if st.Size() > MaxFileSize {
+		return nil, fmt.Errorf("%s: %w: %d bytes is over the %d-byte limit for a result file", path, ErrNotAResult, st.Size(), MaxFileSize)
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("reading result: %w", err)
+	}
+	defer f.Close()
+	r, err := decode(io.LimitReader(f, MaxFileSize+1))
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", path, err)
 	}
@@ -204,18 +240,29 @@ func ReadFile(path string) (*Result, error) {
 var ErrNotAResult = errors.New("not a gatecrash result")
 
 // Parse decodes and checks a result document.
-func Parse(b []byte) (*Result, error) {
-	var head struct {
-		Schema string `json:"schema"`
-	}
-	if err := json.Unmarshal(b, &head); err != nil {
+func Parse(b []byte) (*Result, error) { return decode(bytes.NewReader(b)) }
+
+// decode reads one result document from rd as a stream: the schema is checked as soon as it
+// has been read (it comes first in every file gatecrash writes), before the rest is decoded.
+func decode(rd io.Reader) (*Result, error) {
+	var raw map[string]json.RawMessage
+	dec := json.NewDecoder(rd)
+	if err := dec.Decode(&raw); err != nil {
 		return nil, fmt.Errorf("%w: %v (truncated or corrupt JSON?)", ErrNotAResult, err)
 	}
-	if head.Schema != Schema && !strings.HasPrefix(head.Schema, Schema+".") {
-		if strings.HasPrefix(head.Schema, "gatecrash.result/") {
-			return nil, fmt.Errorf("%w: schema %q is not supported by this gatecrash, which reads %s", ErrNotAResult, head.Schema, Schema)
+	var schema string
+	if s, ok := raw["schema"]; ok {
+		json.Unmarshal(s, &schema)
+	}
+	if schema != Schema && !strings.HasPrefix(schema, Schema+".") {
+		if strings.HasPrefix(schema, "gatecrash.result/") {
+			return nil, fmt.Errorf("%w: schema %q is not supported by this gatecrash, which reads %s", ErrNotAResult, schema, Schema)
 		}
-		return nil, fmt.Errorf("%w: schema is %q, want %q", ErrNotAResult, head.Schema, Schema)
+		return nil, fmt.Errorf("%w: schema is %q, want %q", ErrNotAResult, schema, Schema)
+	}
+	b, err := json.Marshal(raw) // the fields, once the schema says what they are
+	if err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrNotAResult, err)
 	}
 	var r Result
 	if err := json.Unmarshal(b, &r); err != nil {

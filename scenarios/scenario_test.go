@@ -2,11 +2,11 @@ package scenarios
 
 import (
 	"errors"
-	"github.com/gatecrash/gatecrash/faultserver"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/gatecrash/gatecrash/faultserver"
 	"github.com/gatecrash/gatecrash/results"
 )
 
@@ -206,6 +206,33 @@ func TestComparisonShowsEveryClassAndItsFirstTime(t *testing.T) {
 	} {
 		if !strings.Contains(out, want) {
 			t.Errorf("comparison lacks %q:\n%s", want, out)
+		}
+	}
+}
+
+// A built-in description is a one-line summary (what `scenarios list` shows), a blank line,
+// then a body that does not start by saying the summary again (what `scenarios show` prints).
+func TestBuiltinDescriptionsSummaryThenBody(t *testing.T) {
+	t.Parallel()
+	for _, name := range BuiltinNames() {
+		sc, err := Builtin(name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		lines := strings.Split(sc.Description, "\n")
+		if len(lines) < 3 || lines[1] != "" {
+			t.Errorf("%s: description is not a summary line, a blank line and a body: %q", name, sc.Description)
+			continue
+		}
+		summary, body := lines[0], lines[2]
+		lead := func(s string) string { // the words before the first punctuation
+			s, _, _ = strings.Cut(strings.ToLower(s), ":")
+			s, _, _ = strings.Cut(s, ",")
+			s, _, _ = strings.Cut(s, ".")
+			return s
+		}
+		if strings.HasPrefix(strings.ToLower(body), lead(summary)) {
+			t.Errorf("%s: the body starts by repeating the summary:\n  %s\n  %s", name, summary, body)
 		}
 	}
 }

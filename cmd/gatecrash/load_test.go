@@ -7,7 +7,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/gatecrash/gatecrash/internal/e2e"
+	"github.com/gatecrash/gatecrash/faultserver/faultservertest"
 	"github.com/gatecrash/gatecrash/results"
 )
 
@@ -95,6 +95,6 @@ func TestLoadInterruptedWritesPartialResultAndExits130(t *testing.T) {
 // startOrigin serves a fault server with the given fault specs and returns its base URL.
 func startOrigin(t *testing.T, specs ...string) string {
 	t.Helper()
-	_, addr := e2e.Origin(t, specs...)
+	_, addr := faultservertest.Origin(t, specs...)
 	return "http://" + addr + "/"
 }

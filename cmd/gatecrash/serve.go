@@ -27,6 +27,8 @@ type ServeOptions struct {
 	BodySize    *int
 	Chunked     *bool
 	IdleTimeout *time.Duration
+	// HeaderFaults is "on" or "off" when --header-faults was given.
+	HeaderFaults string
 
 	Out, Err io.Writer
 }
@@ -56,6 +58,8 @@ probability, every, nth and match):
   status           code
 
 A request may choose its own fault: X-Gatecrash-Fault: rst-headers;after-bytes=5
+(--header-faults off refuses that; header-chosen faults are held to header-limits in the
+config: 1 MiB of body and 1 m of waiting by default.)
 
 On SIGINT or SIGTERM the server shuts down and prints its final counters.`,
 		Example: `  gatecrash serve --fault idle-close:timeout=5s
@@ -101,6 +105,7 @@ On SIGINT or SIGTERM the server shuts down and prints its final counters.`,
 	f.IntVar(&bodySize, "body-size", faultserver.DefaultBodySize, "body size of the normal response in bytes")
 	f.BoolVar(&chunked, "chunked", false, "send the normal body with Transfer-Encoding: chunked")
 	f.DurationVar(&idle, "idle-timeout", 0, "the server's own keep-alive timeout (0: none)")
+	f.StringVar(&opts.HeaderFaults, "header-faults", "", "on or off: may a request choose its fault with X-Gatecrash-Fault (default on, or the config's)")
 	return cmd
 }
 
@@ -130,6 +135,14 @@ func buildServeConfig(opts *ServeOptions) (*faultserver.Config, error) {
 		cfg.Limits.IdleTimeout = yamlconf.Duration(*opts.IdleTimeout)
 	}
 	var errs []error
+	switch opts.HeaderFaults {
+	case "":
+	case "on", "off":
+		on := opts.HeaderFaults == "on"
+		cfg.FaultHeader = &on
+	default:
+		errs = append(errs, fmt.Errorf("--header-faults: %q is not allowed; allowed: on, off", opts.HeaderFaults))
+	}
 	for _, spec := range opts.Faults {
 		f, err := faultserver.ParseFaultSpec(spec)
 		if err != nil {
@@ -169,6 +182,9 @@ func runServe(ctx context.Context, opts *ServeOptions) error {
 		fmt.Fprintf(opts.Err, "faults: %s\n", strings.Join(kinds, ", "))
 	}
 	stats, err := faultserver.Run(ctx, ro)
+	if errors.Is(err, faultserver.ErrListen) {
+		return err // nothing was served: no counters to show
+	}
 	fmt.Fprintln(opts.Out, "final ground-truth counters:")
 	stats.WriteText(opts.Out)
 	return err
