@@ -7,12 +7,16 @@
 // parses requests itself (Content-Length and chunked bodies, Expect: 100-continue, HTTP/1.0
 // keep-alive, pipelining, bounded heads, a header timeout) and writes pre-rendered responses.
 //
-// Faults are small types, one file per kind, registered by name and decoded strictly from YAML
-// or from "kind:k=v,..." specs. Each implements one phase interface saying when it acts:
-// HandshakeFault (TLS listener, before the handshake), IdleFault (between requests),
-// RequestFault (while the request arrives) or ResponseFault (in place of the response). Every
-// fault has a Selector (probability, every, nth, match); a request may also pick its fault
-// with the X-Gatecrash-Fault header.
+// Faults are small types, one file per kind, registered by name (the one place a kind's name
+// is written; KindOf reads it back) and decoded strictly from YAML or from "kind:k=v,..."
+// specs. Each implements one phase interface whose single method is the fault's whole
+// behaviour: HandshakeFault (TLS listener, before the handshake), IdleFault (owns the wait
+// between requests), RequestFault (while the request arrives) or ResponseFault (in place of
+// the response). A fault acts through the connection's primitives in wire.go — read exactly,
+// write, close as FIN or RST, half-close, wait — and conn.go is only the request loop that
+// picks the fault for each phase. Every fault has a Selector (probability, every, nth,
+// match); a request may also pick its fault with the X-Gatecrash-Fault header, held to the
+// config's header limits.
 //
 // Lifecycle: New compiles a Config into a plan; Serve and ServeTLS block until their context
 // ends, then close their listener and connections and return after every connection

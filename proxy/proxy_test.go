@@ -212,7 +212,7 @@ func TestUnknownVariableIsRejected(t *testing.T) {
 	t.Parallel()
 	_, err := Start(context.Background(), Config{Spec: Spec{Kind: Embedded, Vars: map[string]string{"idle_timout": "1s"}},
 		Origins: []string{"127.0.0.1:1"}, Listen: freeAddr(t)})
-	if err == nil || !strings.Contains(err.Error(), "proxy.vars.idle_timout is not read by any built-in template; known: ") {
+	if err == nil || !strings.Contains(err.Error(), "proxy.vars.idle_timout: not read by any built-in template; known: ") {
 		t.Fatalf("err = %v", err)
 	}
 }

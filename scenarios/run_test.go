@@ -69,6 +69,12 @@ func TestForcedRaceThroughTheEmbeddedProxy(t *testing.T) {
 			if r.Count(results.Status502) == 0 || uint64(r.Count(results.Status502)) != st.Faults["close-on-reuse"] {
 				t.Fatalf("%s, origin faults %d: want one 502 per fault", counts(r), st.Faults["close-on-reuse"])
 			}
+			// The runner carries all of the origin's counters, not just faults: every fault
+			// closed a connection from the origin's side.
+			if st.Closes.ServerFIN+st.Closes.ServerRST < st.Faults["close-on-reuse"] || st.ConnectionsAccepted == 0 ||
+				st.RequestsRead == 0 {
+				t.Fatalf("origin ground truth incomplete: %+v", st)
+			}
 			if r.ProxyLog["EOF (upstream closed)"] != r.Count(results.Status502) {
 				t.Fatalf("proxy log %v for %d 502s", r.ProxyLog, r.Count(results.Status502))
 			}

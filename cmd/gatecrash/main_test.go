@@ -51,6 +51,20 @@ func TestExitCodesAndMessages(t *testing.T) {
 		{"no such variant", []string{"run", "keepalive-race", "--variant", "fast", "--out", dir}, 2, `has no variant "fast"; it has: default, fixed`},
 		{"validate broken", []string{"scenarios", "validate", "../../scenarios/testdata/broken.yaml"}, 2, `broken.yaml:1:1: apiVersion`},
 		{"show unknown", []string{"scenarios", "show", "nope"}, 2, `no such scenario "nope"`},
+		{"run --duration negative", []string{"run", "keepalive-race", "--duration", "-1s"}, 2, "--duration: -1s is not allowed"},
+		{"run --duration 0", []string{"run", "keepalive-race", "--duration", "0"}, 2, "--duration: 0s is not allowed"},
+		{"run --out names a file", []string{"run", "keepalive-race", "--out", bad}, 2, "--out: " + bad + " is a file"},
+		{"load --duration 0", []string{"load", "http://127.0.0.1:1/", "--duration", "0"}, 2, "--duration: 0 is not allowed"},
+		{"load --duration negative", []string{"load", "http://127.0.0.1:1/", "--duration", "-1s"}, 2, "--duration: -1s is negative"},
+		{"load --rate negative", []string{"load", "http://127.0.0.1:1/", "--pattern", "constant", "--rate", "-5"}, 2,
+			"--rate: -5 is not allowed; allowed: a rate > 0"},
+		{"report a device", []string{"report", "/dev/zero"}, 2, "/dev/zero: not a gatecrash result: it is a device"},
+		{"serve --header-faults bad", []string{"serve", "--header-faults", "maybe"}, 2, `--header-faults: "maybe" is not allowed; allowed: on, off`},
+		{"proxy binary that is not the proxy", []string{"run", "keepalive-race", "--proxy", "nginx", "--proxy-binary", "/bin/true",
+			"--variant", "default", "--duration", "1s", "-q", "--out", filepath.Join(dir, "true-run")}, 2,
+			"exited during start-up (exit status 0): it printed nothing; is /bin/true a nginx binary?"},
+		{"scenario with bad proxy vars", []string{"scenarios", "validate", "testdata/bad-vars.yaml"}, 2,
+			`bad-vars.yaml:7:5: proxy.vars.read_timeout: "banana" is not a duration`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
