@@ -111,9 +111,11 @@ func (c *conn) serveRequest() bool {
 	c.headRead = false
 	c.sel = selInput{nth: c.served + 1, reused: c.served > 0, idle: c.idleFor, rng: c.rng}
 	in := &c.sel
-	if f := pickRequestFault(p.preHead, in); f != nil {
-		c.acting = f
-		return f.request(c)
+	if len(p.preHead) > 0 { // the common case, no request faults, costs no call
+		if f := pickRequestFault(p.preHead, in); f != nil {
+			c.acting = f
+			return f.request(c)
+		}
 	}
 
 	if !c.readHead() {
@@ -144,9 +146,11 @@ func (c *conn) serveRequest() bool {
 		}
 	}
 	if rf == nil {
-		if f := pickRequestFault(p.postHead, in); f != nil {
-			c.acting = f
-			return f.request(c)
+		if len(p.postHead) > 0 {
+			if f := pickRequestFault(p.postHead, in); f != nil {
+				c.acting = f
+				return f.request(c)
+			}
 		}
 		for _, f := range p.response {
 			if f.Sel().fires(in) {

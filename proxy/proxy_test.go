@@ -97,6 +97,11 @@ func TestEveryKindForwardsAndStopsClean(t *testing.T) {
 					if len(pids) == 0 {
 						t.Fatal("no process in the proxy's process group while it runs")
 					}
+					// The private temp folder sits in a shared /tmp while the proxy may run as
+					// root: no one else may read it or plant files in it.
+					if st, err := os.Stat(tmp); err != nil || st.Mode().Perm() != 0o700 {
+						t.Fatalf("temp folder %s: mode %v, %v; want 0700", tmp, st.Mode().Perm(), err)
+					}
 				}
 				if err := p.Stop(); err != nil {
 					t.Fatal(err)

@@ -139,9 +139,12 @@ func TestServeReportsAddressInUse(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer ln.Close()
-	code, _, stderr := runCLI(t, context.Background(), "serve", "--listen", ln.Addr().String(), "--admin", "")
+	code, stdout, stderr := runCLI(t, context.Background(), "serve", "--listen", ln.Addr().String(), "--admin", "")
 	if code != 1 || !strings.Contains(stderr, "HTTP listener on "+ln.Addr().String()) || !strings.Contains(stderr, "address already in use") {
 		t.Fatalf("exit %d, stderr %q", code, stderr)
+	}
+	if stdout != "" {
+		t.Fatalf("nothing was served, yet stdout has %q (all-zero counters look like a run that saw nothing)", stdout)
 	}
 }
 
