@@ -5,7 +5,7 @@ GO       ?= go
 BIN      := bin/gatecrash
 FUZZTIME ?= 5s
 FUZZ_TARGETS := faultserver:FuzzReadHead faultserver:FuzzServeConn faultserver:FuzzParseFaultSpec \
-                loadgen:FuzzReadResponse
+                loadgen:FuzzReadResponse internal/http1:FuzzDiscardChunked
 
 .PHONY: all build test unit fuzz lint bench bench-go bench-serve bench-load demo demo-faultserver clean
 

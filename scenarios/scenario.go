@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"os"
 	"strings"
@@ -121,7 +122,7 @@ func LoadFile(path string) (*Scenario, error) {
 func Parse(b []byte, file string) (*Scenario, error) {
 	var root yaml.Node
 	if err := yaml.NewDecoder(bytes.NewReader(b)).Decode(&root); err != nil {
-		if err.Error() == "EOF" {
+		if errors.Is(err, io.EOF) {
 			return nil, fmt.Errorf("%w: %s: the file is empty", ErrInvalid, file)
 		}
 		return nil, fmt.Errorf("%w: %s: %v", ErrInvalid, file, err)

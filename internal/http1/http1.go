@@ -112,12 +112,8 @@ func EqualFold(b []byte, s string) bool {
 func HasElement(v []byte, tok string) bool {
 	for len(v) > 0 {
 		var el []byte
-		if i := bytes.IndexByte(v, ','); i >= 0 {
-			el, v = v[:i], v[i+1:]
-		} else {
-			el, v = v, nil
-		}
-		if EqualFold(TrimSpace(el), tok) {
+		el, v = nextElement(v)
+		if EqualFold(el, tok) {
 			return true
 		}
 	}
@@ -129,16 +125,19 @@ func HasElement(v []byte, tok string) bool {
 func ConnectionOptions(v []byte) (close, keepAlive bool) {
 	for len(v) > 0 {
 		var el []byte
-		if i := bytes.IndexByte(v, ','); i >= 0 {
-			el, v = v[:i], v[i+1:]
-		} else {
-			el, v = v, nil
-		}
-		el = TrimSpace(el)
+		el, v = nextElement(v)
 		close = close || EqualFold(el, "close")
 		keepAlive = keepAlive || EqualFold(el, "keep-alive")
 	}
 	return close, keepAlive
+}
+
+// nextElement splits the first element off a comma-separated list, trimmed.
+func nextElement(v []byte) (el, rest []byte) {
+	if i := bytes.IndexByte(v, ','); i >= 0 {
+		return TrimSpace(v[:i]), v[i+1:]
+	}
+	return TrimSpace(v), nil
 }
 
 // TrimSpace trims spaces and tabs (HTTP's optional whitespace) from both ends of b.
