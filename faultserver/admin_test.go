@@ -3,6 +3,7 @@ package faultserver
 import (
 	"encoding/json"
 	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -89,5 +90,18 @@ func TestAdmin(t *testing.T) {
 	}
 	if len(s.Config().Faults) != 1 {
 		t.Fatal("a null PUT changed the plan")
+	}
+}
+
+// The admin listener warning fires for anything but a loopback address.
+func TestIsLoopback(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		ip   string
+		want bool
+	}{{"127.0.0.1", true}, {"127.0.0.53", true}, {"::1", true}, {"0.0.0.0", false}, {"::", false}, {"10.1.2.3", false}} {
+		if got := isLoopback(&net.TCPAddr{IP: net.ParseIP(tc.ip), Port: 9002}); got != tc.want {
+			t.Errorf("isLoopback(%s) = %v, want %v", tc.ip, got, tc.want)
+		}
 	}
 }
