@@ -17,6 +17,7 @@ import (
 // the dialer. It is read-only after newClient and safe for concurrent use.
 type client struct {
 	cfg     *Config
+	model   ClientModel
 	t       *target
 	tlsCfg  *tls.Config
 	head    []byte // request head
@@ -30,7 +31,11 @@ func newClient(cfg *Config) (*client, error) {
 	if err != nil {
 		return nil, err
 	}
-	c := &client{cfg: cfg, t: t, isHEAD: cfg.Method == "HEAD"}
+	model, err := ParseClientModel(cfg.Client)
+	if err != nil {
+		return nil, err
+	}
+	c := &client{cfg: cfg, model: model, t: t, isHEAD: cfg.Method == "HEAD"}
 	if t.https {
 		host, _, _ := net.SplitHostPort(t.addr)
 		c.tlsCfg = &tls.Config{ServerName: host, InsecureSkipVerify: cfg.Insecure, NextProtos: []string{"http/1.1"}}
@@ -62,9 +67,19 @@ func requestBody(n int) []byte {
 	return b
 }
 
+// liveness is what a look at an idle connection found.
+type liveness uint8
+
+const (
+	alive      liveness = iota // nothing pending: as far as the client can tell, usable
+	peerClosed                 // an EOF, an RST or unsolicited bytes arrived while it sat idle
+	unknown                    // this platform cannot look
+)
+
 // conn is one client connection, used by one worker at a time.
 type conn struct {
 	nc       *countingConn
+	look     *looker // nil when the platform cannot look
 	br       *bufio.Reader
 	id       uint64
 	local    string
@@ -99,6 +114,12 @@ type attempt struct {
 	end      time.Time
 	fresh    bool // a new connection was opened for it
 	reused   bool
+	// stale is set for a request on a reused connection: whether the peer's close was already
+	// there when the request was written (known only where the platform can look).
+	stale, staleKnown bool
+	// discarded counts idle connections the client model found closed and replaced before
+	// this request.
+	discarded int
 	idle     time.Duration
 	written  int64
 	read     int64
@@ -114,8 +135,10 @@ func (cl *client) dial(deadline time.Time) (*conn, phase, error) {
 	if err != nil {
 		return nil, phaseConnect, err
 	}
+	var look *looker
 	if tc, ok := nc.(*net.TCPConn); ok {
 		tc.SetNoDelay(true)
+		look = newLooker(tc)
 	}
 	if cl.tlsCfg != nil {
 		tc := tls.Client(nc, cl.tlsCfg)
@@ -127,7 +150,7 @@ func (cl *client) dial(deadline time.Time) (*conn, phase, error) {
 		nc = tc
 	}
 	cc := &countingConn{Conn: nc}
-	return &conn{nc: cc, br: bufio.NewReaderSize(cc, 8<<10), id: cl.connIDs.Add(1), local: nc.LocalAddr().String()}, phaseExchange, nil
+	return &conn{nc: cc, look: look, br: bufio.NewReaderSize(cc, 8<<10), id: cl.connIDs.Add(1), local: nc.LocalAddr().String()}, phaseExchange, nil
 }
 
 // expectContinueWait is how long a client waits for "100 Continue" before sending the body
@@ -146,6 +169,23 @@ func (cl *client) exchange(c *conn, a *attempt, w *worker) *conn {
 		cl.cfg.MaxRequestsPerConn > 0 && c.served >= cl.cfg.MaxRequestsPerConn) {
 		c.nc.Close()
 		c = nil
+	}
+	if c != nil {
+		// One look at the idle connection (a non-blocking peek) in every model: the model
+		// decides whether a close found there stops the reuse; either way the answer says
+		// whether a failure on this connection was stale or a race.
+		switch c.look.look() {
+		case peerClosed:
+			if cl.model.checks(a.start.Sub(c.lastUsed)) {
+				c.nc.Close()
+				c = nil
+				a.discarded++
+			} else {
+				a.stale, a.staleKnown = true, true
+			}
+		case alive:
+			a.staleKnown = true
+		}
 	}
 	if c == nil {
 		var ph phase

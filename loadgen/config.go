@@ -63,6 +63,9 @@ type Config struct {
 	// MaxRequestsPerConn closes a connection after that many requests (0: no limit).
 	MaxRequestsPerConn int  `yaml:"max-requests-per-conn"`
 	NoKeepAlive        bool `yaml:"no-keepalive"`
+	// Client is the client model: how an idle connection is checked before it is reused —
+	// "checked" (the default), "validate-after=DUR" or "naive". See ParseClientModel.
+	Client string `yaml:"client"`
 	// Grace is how long an interrupted run waits for in-flight requests.
 	Grace yamlconf.Duration `yaml:"grace"`
 }
@@ -101,6 +104,9 @@ func (c *Config) SetDefaults() {
 	}
 	if c.Grace == 0 {
 		c.Grace = DefaultGrace
+	}
+	if c.Client == "" {
+		c.Client = string(Checked)
 	}
 	if c.Pattern == Bursts && c.BurstPause == 0 {
 		c.BurstPause = DefaultBurstPause
@@ -212,6 +218,9 @@ func (c *Config) Validate() error {
 	}
 	if c.Timeout <= 0 {
 		errs = append(errs, fieldErr("timeout", "must be > 0"))
+	}
+	if _, err := ParseClientModel(c.Client); err != nil {
+		errs = append(errs, err)
 	}
 	if c.MaxRequestsPerConn < 0 {
 		errs = append(errs, fieldErr("max-requests-per-conn", "%d is not allowed; allowed: 0 (no limit) or more", c.MaxRequestsPerConn))

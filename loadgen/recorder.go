@@ -28,6 +28,9 @@ type shard struct {
 	opened    int64
 	reused    int64
 	aborted   int64
+	discarded int64
+	stale     [results.NumClasses]int64
+	race      [results.NumClasses]int64
 	_         [64]byte // keep shards' hot fields off each other's cache lines
 }
 
@@ -68,14 +71,22 @@ func (s *shard) record(a *attempt) {
 	if a.reused {
 		s.reused++
 	}
+	s.discarded += int64(a.discarded)
 	if c.IsError() {
+		if a.reused && a.staleKnown {
+			if a.stale {
+				s.stale[c]++
+			} else {
+				s.race[c]++
+			}
+		}
 		s.exemplars[c].Add(exemplarOf(a, lat))
 	}
 	s.mu.Unlock()
 }
 
 func exemplarOf(a *attempt, lat time.Duration) results.Exemplar {
-	e := results.Exemplar{Time: a.end, Local: a.local, ConnID: a.connID, Reused: a.reused,
+	e := results.Exemplar{Time: a.end, Local: a.local, ConnID: a.connID, Reused: a.reused, Reuse: reuseOf(a),
 		IdleMicros: a.idle.Microseconds(), BytesWritten: a.written, BytesRead: a.read, Status: a.status,
 		LatencyUs: lat.Microseconds()}
 	if a.err != nil {
@@ -86,9 +97,21 @@ func exemplarOf(a *attempt, lat time.Duration) results.Exemplar {
 
 // abort counts a request that was in flight when an interrupted run gave up on it: it has no
 // outcome, but the connection it opened was opened and is counted.
+// reuseOf names a reused connection's state for an exemplar: "stale" or "race".
+func reuseOf(a *attempt) string {
+	switch {
+	case !a.reused || !a.staleKnown:
+		return ""
+	case a.stale:
+		return "stale"
+	}
+	return "race"
+}
+
 func (s *shard) abort(a *attempt) {
 	s.mu.Lock()
 	s.aborted++
+	s.discarded += int64(a.discarded)
 	if a.fresh {
 		s.opened++
 	}
@@ -130,6 +153,8 @@ func (r *recorder) result() *results.Result {
 				res.Outcomes[cl] = o
 			}
 			o.Count += s.count[c]
+			o.Stale += s.stale[c]
+			o.Race += s.race[c]
 			o.Latency.Merge(s.hist[c].Histogram)
 			if s.first[c].Before(o.First) {
 				o.First = s.first[c]
@@ -147,6 +172,7 @@ func (r *recorder) result() *results.Result {
 		res.Aborted += s.aborted
 		res.Connections.Opened += s.opened
 		res.Connections.ReusedRequests += s.reused
+		res.Connections.StaleDiscarded += s.discarded
 		s.mu.Unlock()
 	}
 	if len(res.Exemplars) == 0 {

@@ -105,7 +105,10 @@ func Run(ctx context.Context, cfg Config, opts ...Option) (*results.Result, erro
 	res.Interrupted = interrupted
 	res.Unsent = unsent
 	res.Target = results.Target{URL: cfg.URL, Method: cfg.Method, BodySize: cfg.BodySize, Pattern: string(cfg.Pattern),
-		Connections: cfg.Connections, Rate: cfg.Rate, Timeout: results.Seconds(cfg.Timeout.D())}
+		Connections: cfg.Connections, Rate: cfg.Rate, Timeout: results.Seconds(cfg.Timeout.D()), Client: cl.model.String()}
+	if !lookSupported {
+		res.Target.Client += " (unchecked: this platform cannot look at idle connections)"
+	}
 	return res, nil
 }
 

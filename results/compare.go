@@ -105,6 +105,18 @@ func WriteComparison(w io.Writer, rs []*Result) error {
 			}
 			return FormatCount(k) + "  " + iv.String()
 		})
+		if c.IsError() && anyReuseSplit(rs, c) {
+			row("  on reused conns", func(r *Result) string {
+				if s := r.Outcomes[c].ReuseSplit(); s != "" {
+					return s
+				}
+				return "-"
+			})
+		}
+	}
+	if anyClient(rs) {
+		row("client model", func(r *Result) string { return r.Target.Client })
+		row("stale discarded", func(r *Result) string { return FormatCount(r.Connections.StaleDiscarded) })
 	}
 	for _, q := range []struct {
 		label string
@@ -212,4 +224,22 @@ func logNames(rs []*Result) []string {
 	}
 	sort.Strings(out)
 	return out
+}
+
+func anyReuseSplit(rs []*Result, c Class) bool {
+	for _, r := range rs {
+		if r.Outcomes[c].ReuseSplit() != "" {
+			return true
+		}
+	}
+	return false
+}
+
+func anyClient(rs []*Result) bool {
+	for _, r := range rs {
+		if r.Target.Client != "" {
+			return true
+		}
+	}
+	return false
 }

@@ -68,6 +68,14 @@ pre { background: #f6f6f6; padding: 1em; overflow-x: auto; font-size: 0.85em; }
 				FormatDuration(o.Latency.MaxDuration()), first)
 		}
 		b.WriteString("</table>\n")
+		if r.Target.Client != "" {
+			fmt.Fprintf(&b, "<p>Client model %s: %s stale connections discarded before reuse.</p>\n",
+				html.EscapeString(r.Target.Client), FormatCount(r.Connections.StaleDiscarded))
+		}
+		if re := r.ReusedErrors(); len(re) > 0 {
+			fmt.Fprintf(&b, "<p>Errors on reused connections: %s (stale: the peer's close was there before the request was "+
+				"written; race: it came after).</p>\n", html.EscapeString(strings.Join(re, "; ")))
+		}
 		if o, ok := r.OriginTruth(); ok {
 			fmt.Fprintf(&b, "<p>Origin ground truth: %s requests seen; faults injected: %s.</p>\n", FormatCount(int64(o.RequestsStarted)), html.EscapeString(faultList(o)))
 		}

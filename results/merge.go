@@ -44,6 +44,9 @@ func MergeWith(opts MergeOptions, rs ...*Result) (*Result, error) {
 			return nil, fmt.Errorf("%w: shard %d is %s/%s %s %s, shard 0 is %s/%s %s %s", ErrIncompatible, i,
 				r.Scenario, r.Variant, r.Target.Method, r.Target.Pattern, first.Scenario, first.Variant, first.Target.Method, first.Target.Pattern)
 		}
+		if r.Target.Client != first.Target.Client {
+			return nil, fmt.Errorf("%w: shard %d used client model %q, shard 0 %q", ErrIncompatible, i, r.Target.Client, first.Target.Client)
+		}
 		if r.Target.URL != first.Target.URL && !opts.AllowDifferentTargets {
 			return nil, fmt.Errorf("%w: shard %d loaded %s, shard 0 loaded %s; their errors would be counted as one "+
 				"target's (allow it with --allow-different-targets)", ErrIncompatible, i, r.Target.URL, first.Target.URL)
@@ -76,6 +79,7 @@ func MergeWith(opts MergeOptions, rs ...*Result) (*Result, error) {
 		out.Unsent += r.Unsent
 		out.Connections.Opened += r.Connections.Opened
 		out.Connections.ReusedRequests += r.Connections.ReusedRequests
+		out.Connections.StaleDiscarded += r.Connections.StaleDiscarded
 		for c, o := range r.Outcomes {
 			m := out.Outcomes[c]
 			if m == nil {
@@ -83,6 +87,8 @@ func MergeWith(opts MergeOptions, rs ...*Result) (*Result, error) {
 				out.Outcomes[c] = m
 			}
 			m.Count += o.Count
+			m.Stale += o.Stale
+			m.Race += o.Race
 			if dropped := m.Latency.Merge(o.Latency.Histogram); dropped != 0 {
 				return nil, fmt.Errorf("%w: shard %d's %s histogram has %d values out of range", ErrIncompatible, i, c, dropped)
 			}

@@ -89,3 +89,41 @@ func TestReportContents(t *testing.T) {
 		t.Fatalf("bad format: %v", err)
 	}
 }
+
+// Errors on reused connections show their stale/race split, and the client model its
+// discards, in the summary, the comparison and the HTML report.
+func TestReuseSplitInEveryReport(t *testing.T) {
+	t.Parallel()
+	a := sampleResult(t)
+	a.Target.Client = "naive"
+	a.Outcomes[NoResponse] = &Outcome{Count: 20, Stale: 20, Latency: NewHistogram(), First: a.Start, Last: a.Start}
+	for range 20 {
+		a.Outcomes[NoResponse].Latency.RecordDuration(time.Millisecond)
+	}
+	a.Requests += 20
+	b := sampleResult(t)
+	b.Variant = "checked"
+	b.Target.Client = "checked"
+	b.Connections.StaleDiscarded = 41
+	var sum, cmp, page strings.Builder
+	if err := WriteSummary(&sum, a); err != nil {
+		t.Fatal(err)
+	}
+	if err := WriteComparison(&cmp, []*Result{a, b}); err != nil {
+		t.Fatal(err)
+	}
+	if err := WriteHTML(&page, []*Result{a, b}); err != nil {
+		t.Fatal(err)
+	}
+	for what, want := range map[string][]string{
+		sum.String():  {"no-response 20 (stale 20, race 0)", "0 stale connections discarded (client naive)"},
+		cmp.String():  {"on reused conns", "stale 20, race 0", "client model", "naive", "checked", "stale discarded", "41"},
+		page.String(): {"Errors on reused connections: no-response 20 (stale 20, race 0)", "Client model checked: 41 stale connections discarded"},
+	} {
+		for _, w := range want {
+			if !strings.Contains(what, w) {
+				t.Errorf("report lacks %q:\n%s", w, what)
+			}
+		}
+	}
+}

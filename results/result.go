@@ -67,6 +67,9 @@ type Target struct {
 	Pattern     string  `json:"pattern"`
 	Connections int     `json:"connections"`
 	Rate        float64 `json:"rate,omitempty"`
+	// Client is the client model: how the load generator decided whether to reuse an idle
+	// connection ("checked", "naive", "validate-after=2s").
+	Client string `json:"client,omitempty"`
 	// Timeout is the per-request timeout.
 	Timeout Seconds `json:"timeout_seconds"`
 }
@@ -92,12 +95,22 @@ type Connections struct {
 	Opened int64 `json:"opened"`
 	// ReusedRequests counts requests sent on a connection that had served one before.
 	ReusedRequests int64 `json:"reused_requests"`
+	// StaleDiscarded counts idle connections the client model's check found closed by the
+	// peer (or carrying bytes nobody asked for) and replaced instead of reusing: the client's
+	// view of an idle-timeout mismatch with the next hop.
+	StaleDiscarded int64 `json:"stale_discarded,omitempty"`
 }
 
 // Outcome is the count and latency of one class.
 type Outcome struct {
 	Count   int64      `json:"count"`
 	Latency *Histogram `json:"latency"`
+	// Stale and Race split the requests of this class that were sent on a reused connection:
+	// Stale when the peer's close (FIN, RST, or unsolicited bytes) was already there before
+	// the request was written — the client's pool is at fault — and Race when it arrived after:
+	// the request and the close crossed. Only error classes have them.
+	Stale int64 `json:"stale,omitempty"`
+	Race  int64 `json:"race,omitempty"`
 	// First and Last are when the first and last request of this class finished.
 	First time.Time `json:"first"`
 	Last  time.Time `json:"last"`
@@ -105,16 +118,18 @@ type Outcome struct {
 
 // Exemplar is one request, with what is needed to find it in a proxy log or a capture.
 type Exemplar struct {
-	Time         time.Time `json:"time"`
-	Local        string    `json:"local,omitempty"`
-	ConnID       uint64    `json:"conn_id"`
-	Reused       bool      `json:"reused"`
-	IdleMicros   int64     `json:"idle_us"`
-	BytesWritten int64     `json:"bytes_written"`
-	BytesRead    int64     `json:"bytes_read"`
-	Status       int       `json:"status,omitempty"`
-	LatencyUs    int64     `json:"latency_us"`
-	Error        string    `json:"error,omitempty"`
+	Time   time.Time `json:"time"`
+	Local  string    `json:"local,omitempty"`
+	ConnID uint64    `json:"conn_id"`
+	Reused bool      `json:"reused"`
+	// Reuse is "stale" or "race" for a request on a reused connection (see Outcome.Stale).
+	Reuse        string `json:"reuse,omitempty"`
+	IdleMicros   int64  `json:"idle_us"`
+	BytesWritten int64  `json:"bytes_written"`
+	BytesRead    int64  `json:"bytes_read"`
+	Status       int    `json:"status,omitempty"`
+	LatencyUs    int64  `json:"latency_us"`
+	Error        string `json:"error,omitempty"`
 }
 
 // Duration returns End - Start.

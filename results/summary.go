@@ -31,8 +31,12 @@ func WriteSummary(w io.Writer, r *Result) error {
 		fmt.Fprintf(&b, "   UNSENT %s (due before the end, never started: every connection was busy)", FormatCount(r.Unsent))
 	}
 	b.WriteString("\n")
-	fmt.Fprintf(&b, "connections  %s opened, %s requests on reused connections\n",
+	fmt.Fprintf(&b, "connections  %s opened, %s requests on reused connections",
 		FormatCount(r.Connections.Opened), FormatCount(r.Connections.ReusedRequests))
+	if r.Target.Client != "" {
+		fmt.Fprintf(&b, ", %s stale connections discarded (client %s)", FormatCount(r.Connections.StaleDiscarded), r.Target.Client)
+	}
+	b.WriteString("\n")
 	if r.Failure != "" {
 		fmt.Fprintf(&b, "FAILED       %s; results cover the run up to then\n", r.Failure)
 	}
@@ -63,6 +67,10 @@ func WriteSummary(w io.Writer, r *Result) error {
 		fmt.Fprintln(tw, "(no requests)\t\t\t\t\t\t\t\t\t")
 	}
 	tw.Flush()
+	if re := r.ReusedErrors(); len(re) > 0 {
+		fmt.Fprintf(&b, "\nreused       errors on reused connections: %s\n", strings.Join(re, "; "))
+		b.WriteString("             (stale: the peer's close was there before the request was written — the client's pool; race: it came after)\n")
+	}
 	if o, ok := r.OriginTruth(); ok {
 		fmt.Fprintf(&b, "\norigin       %s requests seen, faults injected: %s\n", FormatCount(int64(o.RequestsStarted)), faultList(o))
 	}

@@ -43,6 +43,15 @@ and most clients hide.
 
 Outcome classes: ` + classList() + `
 
+Client models (--client): how an idle pooled connection is checked before reuse.
+  checked            look first (a non-blocking read) and replace a connection the peer
+                     has closed: Go's http.Transport, Node's http.Agent, curl (default)
+  validate-after=DUR look only at connections idle longer than DUR: Apache HttpClient 4.5
+                     (validateAfterInactivity, 2s by default)
+  naive              never look: every close that arrived while idle becomes an error
+Each error on a reused connection is split into stale (the close was there before the
+request was written: the client's pool) and race (it arrived after: a true race).
+
 Patterns:
   closed     --connections busy back to back (like wrk), optional --think-time
   constant   open loop at --rate req/s; latency counts from each intended start
@@ -97,6 +106,7 @@ writes the results and exits 130; a second SIGINT exits at once.`,
 	f.DurationVar(&idle, "idle-timeout", 0, "client keep-alive idle timeout: a connection idle longer is replaced, not reused (0: none)")
 	f.IntVar(&c.MaxRequestsPerConn, "max-requests-per-conn", 0, "close a connection after this many requests (0: no limit)")
 	f.BoolVar(&c.NoKeepAlive, "no-keepalive", false, "one request per connection (Connection: close)")
+	f.StringVar(&c.Client, "client", string(loadgen.Checked), "client model: checked (Go, Node, curl), validate-after=DUR (Apache HttpClient 4.5: 2s), naive")
 	f.DurationVar(&think, "think-time", 0, "pause between a response and the next request (pattern closed)")
 	f.IntVar(&c.BurstSize, "burst-size", 0, "requests per burst (pattern bursts)")
 	f.DurationVar(&burstPause, "burst-pause", loadgen.DefaultBurstPause.D(), "pause between bursts (pattern bursts)")

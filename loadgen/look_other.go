@@ -1,0 +1,15 @@
+//go:build !unix
+
+package loadgen
+
+import "net"
+
+// Elsewhere there is no non-blocking peek: every model behaves as naive, and a failure on a
+// reused connection cannot be told stale or race. Run says so in the result's client model.
+const lookSupported = false
+
+type looker struct{}
+
+func newLooker(*net.TCPConn) *looker { return nil }
+
+func (l *looker) look() liveness { return unknown }

@@ -1,0 +1,54 @@
+//go:build unix
+
+package loadgen
+
+import (
+	"net"
+	"syscall"
+
+	"golang.org/x/sys/unix"
+)
+
+// lookSupported says whether this platform can look at an idle connection without reading it.
+const lookSupported = true
+
+// looker looks at an idle connection's socket without taking anything from it: one
+// non-blocking recv with MSG_PEEK. It is set up once per connection so that a look does not
+// allocate.
+type looker struct {
+	raw   syscall.RawConn
+	one   [1]byte
+	state liveness
+	fn    func(fd uintptr)
+}
+
+func newLooker(tc *net.TCPConn) *looker {
+	raw, err := tc.SyscallConn()
+	if err != nil {
+		return nil
+	}
+	l := &looker{raw: raw}
+	l.fn = func(fd uintptr) {
+		n, _, err := unix.Recvfrom(int(fd), l.one[:], unix.MSG_PEEK|unix.MSG_DONTWAIT)
+		switch {
+		case err == unix.EAGAIN || err == unix.EINTR:
+			l.state = alive
+		case err != nil, n == 0:
+			l.state = peerClosed // RST (ECONNRESET) or EOF: the peer is gone
+		default:
+			l.state = peerClosed // bytes nobody asked for: the connection is no longer usable
+		}
+	}
+	return l
+}
+
+// look reports what is pending on the idle connection.
+func (l *looker) look() liveness {
+	if l == nil {
+		return unknown
+	}
+	if err := l.raw.Control(l.fn); err != nil {
+		return peerClosed
+	}
+	return l.state
+}
