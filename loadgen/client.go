@@ -120,12 +120,12 @@ type attempt struct {
 	// discarded counts idle connections the client model found closed and replaced before
 	// this request.
 	discarded int
-	idle     time.Duration
-	written  int64
-	read     int64
-	connID   uint64
-	local    string
-	err      error
+	idle      time.Duration
+	written   int64
+	read      int64
+	connID    uint64
+	local     string
+	err       error
 }
 
 // dial opens a new connection, with TLS when the target is https.

@@ -35,7 +35,8 @@ func TestFlagsFillOptions(t *testing.T) {
 			"--method", "post", "--body-size", "64", "--connections", "3", "--out", "r.json", "--timeout", "1500ms")
 		want := loadgen.Config{URL: "http://127.0.0.1:8080/x", Pattern: loadgen.Constant, Rate: 250, Duration: yamlconf.Duration(2 * time.Second),
 			Headers: []string{"A: b"}, Method: "POST", BodySize: 64, Connections: 3, Timeout: yamlconf.Duration(1500 * time.Millisecond),
-			ConnectTimeout: loadgen.DefaultConnectTimeout, Grace: loadgen.DefaultGrace, BurstPause: loadgen.DefaultBurstPause}
+			ConnectTimeout: loadgen.DefaultConnectTimeout, Grace: loadgen.DefaultGrace, BurstPause: loadgen.DefaultBurstPause,
+			Client: string(loadgen.Checked)}
 		if !reflect.DeepEqual(got.Config, want) || got.Out != "r.json" {
 			t.Fatalf("options\n got %+v\nwant %+v", got.Config, want)
 		}
