@@ -183,3 +183,26 @@ func TestStalePoolReproduction(t *testing.T) {
 		t.Fatalf("naive: %s; want about half no-response, every one stale", classCounts(naive))
 	}
 }
+
+func TestReuseOf(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name string
+		a    attempt
+		want string
+	}{
+		{"fresh connection", attempt{class: results.NoResponse}, ""},
+		{"close crossed the request", attempt{class: results.NoResponse, reused: true, staleKnown: true}, "race"},
+		{"reset crossed the request", attempt{class: results.Reset, reused: true, staleKnown: true}, "race"},
+		{"close was already there", attempt{class: results.NoResponse, reused: true, staleKnown: true, stale: true}, "stale"},
+		{"a 408 the server left on the idle connection", attempt{class: results.Status4xx, reused: true, staleKnown: true, stale: true}, "stale"},
+		{"a 502 on a healthy connection is no race", attempt{class: results.Status502, reused: true, staleKnown: true}, ""},
+		{"a timeout is no close", attempt{class: results.Timeout, reused: true, staleKnown: true}, ""},
+		{"ok", attempt{class: results.OK, reused: true, staleKnown: true}, ""},
+		{"platform cannot look", attempt{class: results.NoResponse, reused: true}, ""},
+	} {
+		if got := reuseOf(&tc.a); got != tc.want {
+			t.Errorf("%s: %q, want %q", tc.name, got, tc.want)
+		}
+	}
+}

@@ -73,12 +73,11 @@ func (s *shard) record(a *attempt) {
 	}
 	s.discarded += int64(a.discarded)
 	if c.IsError() {
-		if a.reused && a.staleKnown {
-			if a.stale {
-				s.stale[c]++
-			} else {
-				s.race[c]++
-			}
+		switch reuseOf(a) {
+		case "stale":
+			s.stale[c]++
+		case "race":
+			s.race[c]++
 		}
 		s.exemplars[c].Add(exemplarOf(a, lat))
 	}
@@ -97,15 +96,20 @@ func exemplarOf(a *attempt, lat time.Duration) results.Exemplar {
 
 // abort counts a request that was in flight when an interrupted run gave up on it: it has no
 // outcome, but the connection it opened was opened and is counted.
-// reuseOf names a reused connection's state for an exemplar: "stale" or "race".
+// reuseOf says how an error on a reused connection relates to the peer's close: "stale" when
+// the close (or unsolicited bytes) was there before the request was written, whatever came of
+// it; "race" when the connection ended under the request after it was written; "" otherwise
+// (a fresh connection, a status such as 502 on a healthy one, or a platform that cannot look).
 func reuseOf(a *attempt) string {
 	switch {
-	case !a.reused || !a.staleKnown:
+	case !a.reused || !a.staleKnown || !a.class.IsError():
 		return ""
 	case a.stale:
 		return "stale"
+	case a.class.EndsConnection():
+		return "race"
 	}
-	return "race"
+	return ""
 }
 
 func (s *shard) abort(a *attempt) {

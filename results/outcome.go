@@ -111,3 +111,8 @@ func (c *Class) UnmarshalText(b []byte) error {
 	*c = v
 	return nil
 }
+
+// EndsConnection reports whether a request of class c ended with the connection closing
+// under it, before a complete response: no-response, reset, truncated. Only those can be a
+// race between a request and the peer's close.
+func (c Class) EndsConnection() bool { return c == NoResponse || c == Reset || c == Truncated }

@@ -105,10 +105,10 @@ type Connections struct {
 type Outcome struct {
 	Count   int64      `json:"count"`
 	Latency *Histogram `json:"latency"`
-	// Stale and Race split the requests of this class that were sent on a reused connection:
-	// Stale when the peer's close (FIN, RST, or unsolicited bytes) was already there before
-	// the request was written — the client's pool is at fault — and Race when it arrived after:
-	// the request and the close crossed. Only error classes have them.
+	// Stale and Race split the errors of this class on reused connections: Stale when the
+	// peer's close (FIN, RST, or unsolicited bytes) was already there before the request was
+	// written — the client's pool is at fault — and Race when the connection ended under the
+	// request after it was written (no-response, reset, truncated only): the two crossed.
 	Stale int64 `json:"stale,omitempty"`
 	Race  int64 `json:"race,omitempty"`
 	// First and Last are when the first and last request of this class finished.

@@ -283,3 +283,40 @@ expect:
 		}
 	}
 }
+
+// client-stale-pool: the errors of a naive client appear, shrink with validate-after and
+// vanish with a checked client, every one of them stale (the client's pool, not the proxy).
+func TestClientStalePool(t *testing.T) {
+	t.Parallel()
+	for _, kind := range []proxy.Kind{proxy.Embedded, proxy.Nginx} {
+		t.Run(string(kind), func(t *testing.T) {
+			t.Parallel()
+			requireKind(t, kind)
+			sc, err := Builtin("client-stale-pool")
+			if err != nil {
+				t.Fatal(err)
+			}
+			run, err := sc.Run(context.Background(), RunOptions{Proxy: kind, Duration: 2 * time.Second, OutDir: t.TempDir()})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !run.ThresholdsMet() || len(run.Results) != 3 {
+				t.Fatalf("verdicts %v", run.Verdicts)
+			}
+			naive, validate, checked := run.Results[0], run.Results[1], run.Results[2]
+			if !(naive.Errors() > validate.Errors() && validate.Errors() > 0 && checked.Errors() == 0) {
+				t.Fatalf("errors naive %d, validate-after %d, checked %d: want them to shrink and vanish",
+					naive.Errors(), validate.Errors(), checked.Errors())
+			}
+			for _, r := range []*results.Result{naive, validate} {
+				if o := r.Outcomes[results.NoResponse]; o == nil || o.Stale != r.Errors() {
+					t.Fatalf("%s: %s; want every error a stale no-response", r.Variant, counts(r))
+				}
+			}
+			if checked.Connections.StaleDiscarded < checked.Requests/2 || validate.Connections.StaleDiscarded == 0 {
+				t.Fatalf("discarded: checked %d of %d requests, validate-after %d", checked.Connections.StaleDiscarded,
+					checked.Requests, validate.Connections.StaleDiscarded)
+			}
+		})
+	}
+}
