@@ -9,6 +9,7 @@
 #
 #   bench/load-vs-wrk-hey.sh
 #   ROUNDS=5 DURATION=20s CONNS=128 RSS_SMALL=1000000 RSS_LARGE=10000000 bench/load-vs-wrk-hey.sh
+#   BEFORE=/path/to/older/gatecrash bench/load-vs-wrk-hey.sh   # also measure an older build, same rounds
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . bench/lib.sh
@@ -39,17 +40,20 @@ measure() {
 	case $name in
 	wrk) rps=$(awk '/Requests\/sec/ {print $2}' "$log") ;;
 	hey) rps=$(awk '/Requests\/sec/ {print $2}' "$log") ;;
-	gatecrash) rps=$(awk '/achieved/ {for (i = 1; i <= NF; i++) if ($i == "achieved") {sub("/s", "", $(i+1)); print $(i+1)}}' "$log") ;;
+	gatecrash | before) rps=$(awk '/achieved/ {for (i = 1; i <= NF; i++) if ($i == "achieved") {sub("/s", "", $(i+1)); print $(i+1)}}' "$log") ;;
 	esac
 	awk -v r="$rps" '{printf "%s %.2f %d\n", r, ($2 + $3) / $1, $4}' "$tlog"
 }
 
-: >"$dir/wrk.all"; : >"$dir/hey.all"; : >"$dir/gatecrash.all"
+: >"$dir/wrk.all"; : >"$dir/hey.all"; : >"$dir/gatecrash.all"; : >"$dir/before.all"
 for i in $(seq "$ROUNDS"); do
 	measure wrk wrk -t1 -c"$CONNS" -d"$DURATION" "$url" >>"$dir/wrk.all"
 	measure hey hey -c "$CONNS" -z "$DURATION" "$url" >>"$dir/hey.all"
 	measure gatecrash env GOMAXPROCS=1 bin/gatecrash load "$url" --connections "$CONNS" --duration "$DURATION" -q >>"$dir/gatecrash.all"
-	echo "round $i: wrk $(tail -1 "$dir/wrk.all") | hey $(tail -1 "$dir/hey.all") | gatecrash $(tail -1 "$dir/gatecrash.all")   (rps cpu rss_kb)"
+	if [ -n "${BEFORE:-}" ]; then
+		measure before env GOMAXPROCS=1 "$BEFORE" load "$url" --connections "$CONNS" --duration "$DURATION" -q >>"$dir/before.all"
+	fi
+	echo "round $i: wrk $(tail -1 "$dir/wrk.all") | hey $(tail -1 "$dir/hey.all") | gatecrash $(tail -1 "$dir/gatecrash.all")${BEFORE:+ | before $(tail -1 "$dir/before.all")}   (rps cpu rss_kb)"
 done
 col() { awk -v c="$2" '{print $c}' "$dir/$1.all" | median; }
 per_cpu() { awk -v r="$1" -v c="$2" 'BEGIN {printf "%.0f", (c > 0 ? r / c : 0)}'; }
@@ -90,6 +94,11 @@ growth=$(awk -v a="$large" -v b="$small" 'BEGIN {printf "%+.1f", 100 * (a - b) /
 	row gatecrash "gatecrash load --pattern closed (GOMAXPROCS=1)"
 	echo "| **gatecrash / wrk** | **$(ratio "$g" "$w")** | | **$(ratio "$ge" "$we")** | |"
 	echo "| **gatecrash / hey** | **$(ratio "$g" "$h")** | | **$(ratio "$ge" "$he")** | |"
+	if [ -n "${BEFORE:-}" ]; then
+		b=$(col before 1); be=$(per_cpu "$b" "$(col before 2)")
+		row before "\`$BEFORE\` (BEFORE)"
+		echo "| **gatecrash / before** | **$(ratio "$g" "$b")** | | **$(ratio "$ge" "$be")** | |"
+	fi
 	echo
 	echo "Open loop: \`--pattern constant --rate $RATE\` for $DURATION achieved $achieved req/s ($err% of target),"
 	echo "late starts ${late:-0}, unsent ${unsent:-0}, ok p99 $p99."

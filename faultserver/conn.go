@@ -28,7 +28,8 @@ type conn struct {
 	plan *Plan   // the plan in force for the current phase
 	req  Request // the current request; valid once headRead
 	sel  selInput
-	wbuf []byte // scratch for responses rendered per request
+	wbuf []byte  // scratch for responses rendered per request
+	peek *peeker // the non-consuming read (Linux), set up on first use
 
 	served      int           // responses completed
 	lastDone    time.Time     // when the last response was written (or the connection accepted)

@@ -3,6 +3,8 @@ package faultserver
 import (
 	"io"
 	"os"
+	"syscall"
+	"unsafe"
 
 	"golang.org/x/sys/unix"
 )
@@ -35,28 +37,42 @@ func (c *conn) sockIoctl(req uint) int {
 }
 
 // waitReadable blocks until at least one byte can be read (respecting the read deadline)
-// without consuming it. It returns io.EOF when the peer has closed.
+// without consuming it. It returns io.EOF when the peer has closed. It calls recvfrom(2)
+// itself with no address buffer and a closure built once per connection, so that it does not
+// allocate (unix.Recvfrom puts a 112-byte address buffer on the heap per call).
 func (c *conn) waitReadable() error {
-	rc, err := c.raw.SyscallConn()
-	if err != nil {
-		return err
-	}
-	var one [1]byte
-	var rerr error
-	err = rc.Read(func(fd uintptr) bool {
-		n, _, e := unix.Recvfrom(int(fd), one[:], unix.MSG_PEEK|unix.MSG_DONTWAIT)
-		switch {
-		case e == unix.EAGAIN || e == unix.EINTR:
-			return false // not readable yet: wait for the poller
-		case e != nil:
-			rerr = os.NewSyscallError("recvfrom", e)
-		case n == 0:
-			rerr = io.EOF
+	if c.peek == nil {
+		rc, err := c.raw.SyscallConn()
+		if err != nil {
+			return err
 		}
-		return true
-	})
-	if err != nil {
+		p := &peeker{rc: rc}
+		p.fn = func(fd uintptr) bool {
+			n, _, errno := unix.Syscall6(unix.SYS_RECVFROM, fd, uintptr(unsafe.Pointer(&p.one[0])), 1,
+				unix.MSG_PEEK|unix.MSG_DONTWAIT, 0, 0)
+			p.err = nil
+			switch {
+			case errno == unix.EAGAIN || errno == unix.EINTR:
+				return false // not readable yet: wait for the poller
+			case errno != 0:
+				p.err = os.NewSyscallError("recvfrom", errno)
+			case n == 0:
+				p.err = io.EOF
+			}
+			return true
+		}
+		c.peek = p
+	}
+	if err := c.peek.rc.Read(c.peek.fn); err != nil {
 		return err
 	}
-	return rerr
+	return c.peek.err
+}
+
+// peeker is a connection's non-consuming read, set up on first use.
+type peeker struct {
+	rc  syscall.RawConn
+	one [1]byte
+	err error
+	fn  func(fd uintptr) bool
 }

@@ -18,3 +18,6 @@ func (c *conn) unreadInKernel() int { return 0 }
 func (c *conn) unsentInKernel() int { return 0 }
 
 func (c *conn) waitReadable() error { return errors.ErrUnsupported }
+
+// peeker exists only on Linux.
+type peeker struct{}

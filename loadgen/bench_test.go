@@ -3,6 +3,7 @@ package loadgen
 import (
 	"bufio"
 	"io"
+	"net"
 	"sync/atomic"
 	"syscall"
 	"testing"
@@ -83,4 +84,37 @@ func BenchmarkRecordParallel(b *testing.B) {
 			s.record(&a)
 		}
 	})
+}
+
+// BenchmarkLook is the client models' cost per reuse: one non-blocking MSG_PEEK recv on an
+// idle loopback connection.
+func BenchmarkLook(b *testing.B) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer ln.Close()
+	accepted := make(chan net.Conn, 1)
+	go func() {
+		c, _ := ln.Accept()
+		accepted <- c
+	}()
+	c, err := net.Dial("tcp", ln.Addr().String())
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer c.Close()
+	if srv := <-accepted; srv != nil {
+		defer srv.Close()
+	}
+	l := newLooker(c.(*net.TCPConn))
+	if !lookSupported {
+		b.Skip("this platform cannot look")
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		if l.look() != alive {
+			b.Fatal("an open idle connection looked closed")
+		}
+	}
 }
