@@ -156,8 +156,8 @@ func TestPeerCloseCounted(t *testing.T) {
 	})
 }
 
+// Not parallel: it counts the process's goroutines, which parallel tests would change.
 func TestShutdownEndsBlockedConnections(t *testing.T) {
-	t.Parallel()
 	s, err := New(withFaults(t, "delay:head-delay=1h"))
 	if err != nil {
 		t.Fatal(err)
