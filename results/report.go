@@ -100,6 +100,14 @@ func writeMarkdown(w io.Writer, rs []*Result) error {
 				FormatShare(o.Count, r.Requests), iv, FormatDuration(o.Latency.Quantile(50)), FormatDuration(o.Latency.Quantile(90)),
 				FormatDuration(o.Latency.Quantile(99)), FormatDuration(o.Latency.Quantile(99.9)), FormatDuration(o.Latency.MaxDuration()), first)
 		}
+		if re := r.ReusedErrors(); len(re) > 0 {
+			fmt.Fprintf(&b, "\nErrors on reused connections: %s (stale: the peer's close was there before the request "+
+				"was written — the client's pool; race: it came after).\n", strings.Join(re, "; "))
+		}
+		if r.Target.Client != "" {
+			fmt.Fprintf(&b, "\nClient model `%s`: %s stale connections discarded before reuse.\n", r.Target.Client,
+				FormatCount(r.Connections.StaleDiscarded))
+		}
 		if o, ok := r.OriginTruth(); ok {
 			fmt.Fprintf(&b, "\nOrigin ground truth: %s requests seen; faults injected: %s.\n", FormatCount(int64(o.RequestsStarted)), faultList(o))
 		}
@@ -134,6 +142,9 @@ type jsonResult struct {
 	Requests        int64                 `json:"requests"`
 	DurationSeconds float64               `json:"duration_seconds"`
 	Interrupted     bool                  `json:"interrupted,omitempty"`
+	Failure         string                `json:"failure,omitempty"`
+	Client          string                `json:"client,omitempty"`
+	StaleDiscarded  int64                 `json:"stale_discarded,omitempty"`
 	Outcomes        map[Class]jsonOutcome `json:"outcomes"`
 	FaultsInjected  map[string]uint64     `json:"faults_injected,omitempty"`
 	ProxyLog        map[string]int64      `json:"proxy_log,omitempty"`
@@ -150,6 +161,8 @@ type jsonOutcome struct {
 	P999us  int64   `json:"p99_9_us"`
 	MaxUs   int64   `json:"max_us"`
 	FirstAt float64 `json:"first_at_seconds"`
+	Stale   int64   `json:"stale,omitempty"`
+	Race    int64   `json:"race,omitempty"`
 }
 
 type jsonDiff struct {
@@ -165,12 +178,14 @@ func summarize(rs []*Result) jsonSummary {
 	var s jsonSummary
 	for _, r := range rs {
 		jr := jsonResult{Scenario: r.Scenario, Variant: r.Variant, URL: r.Target.URL, Requests: r.Requests,
-			DurationSeconds: r.Duration().Seconds(), Interrupted: r.Interrupted, Outcomes: map[Class]jsonOutcome{}, ProxyLog: r.ProxyLog}
+			DurationSeconds: r.Duration().Seconds(), Interrupted: r.Interrupted, Failure: r.Failure, Client: r.Target.Client,
+			StaleDiscarded: r.Connections.StaleDiscarded, Outcomes: map[Class]jsonOutcome{}, ProxyLog: r.ProxyLog}
 		for c, o := range r.Outcomes {
 			iv := RateInterval(o.Count, r.Requests)
 			jr.Outcomes[c] = jsonOutcome{Count: o.Count, Rate: iv.Rate, Lo: iv.Lo, Hi: iv.Hi,
 				P50us: o.Latency.ValueAtQuantile(50), P90us: o.Latency.ValueAtQuantile(90), P99us: o.Latency.ValueAtQuantile(99),
-				P999us: o.Latency.ValueAtQuantile(99.9), MaxUs: o.Latency.Max(), FirstAt: o.First.Sub(r.Start).Seconds()}
+				P999us: o.Latency.ValueAtQuantile(99.9), MaxUs: o.Latency.Max(), FirstAt: o.First.Sub(r.Start).Seconds(),
+				Stale: o.Stale, Race: o.Race}
 		}
 		if o, ok := r.OriginTruth(); ok {
 			jr.FaultsInjected = o.Faults

@@ -105,7 +105,7 @@ func TestReuseSplitInEveryReport(t *testing.T) {
 	b.Variant = "checked"
 	b.Target.Client = "checked"
 	b.Connections.StaleDiscarded = 41
-	var sum, cmp, page strings.Builder
+	var sum, cmp, page, md, js strings.Builder
 	if err := WriteSummary(&sum, a); err != nil {
 		t.Fatal(err)
 	}
@@ -115,10 +115,18 @@ func TestReuseSplitInEveryReport(t *testing.T) {
 	if err := WriteHTML(&page, []*Result{a, b}); err != nil {
 		t.Fatal(err)
 	}
+	if err := WriteReport(&md, []*Result{a, b}, FormatMarkdown); err != nil {
+		t.Fatal(err)
+	}
+	if err := WriteReport(&js, []*Result{a, b}, FormatJSON); err != nil {
+		t.Fatal(err)
+	}
 	for what, want := range map[string][]string{
 		sum.String():  {"no-response 20 (stale 20, race 0)", "0 stale connections discarded (client naive)"},
 		cmp.String():  {"on reused conns", "stale 20, race 0", "client model", "naive", "checked", "stale discarded", "41"},
 		page.String(): {"Errors on reused connections: no-response 20 (stale 20, race 0)", "Client model checked: 41 stale connections discarded"},
+		md.String():   {"Errors on reused connections: no-response 20 (stale 20, race 0)", "Client model `checked`: 41 stale connections discarded"},
+		js.String():   {`"stale": 20`, `"client": "naive"`, `"stale_discarded": 41`},
 	} {
 		for _, w := range want {
 			if !strings.Contains(what, w) {
