@@ -200,14 +200,23 @@ func pickRequestFault(fs []RequestFault, in *selInput) RequestFault {
 
 // readHead reads the current request's head, answering and closing when it cannot be read.
 func (c *conn) readHead() bool {
-	c.setReadDeadline(time.Now().Add(c.plan.cfg.Limits.HeaderTimeout.D()))
-	if err := readHead(c.br, &c.req, c.plan.cfg.Limits.MaxHeaderBytes); err != nil {
+	if err := c.consumeHead(); err != nil {
 		c.headFailed(err)
 		return false
 	}
+	return true
+}
+
+// consumeHead reads and parses the current request's head under the header timeout, and
+// counts it as read.
+func (c *conn) consumeHead() error {
+	c.setReadDeadline(time.Now().Add(c.plan.cfg.Limits.HeaderTimeout.D()))
+	if err := readHead(c.br, &c.req, c.plan.cfg.Limits.MaxHeaderBytes); err != nil {
+		return err
+	}
 	c.headRead = true
 	c.srv.stats.requestsRead.Add(1)
-	return true
+	return nil
 }
 
 // finishResponse records a completed response and starts the idle clock.

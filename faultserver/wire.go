@@ -89,11 +89,7 @@ func (c *conn) readRequestBytes(n int64) (ok bool) {
 func (c *conn) readRequest() (ok bool) {
 	var err error
 	if !c.headRead {
-		c.setReadDeadline(time.Now().Add(c.plan.cfg.Limits.HeaderTimeout.D()))
-		if err = readHead(c.br, &c.req, c.plan.cfg.Limits.MaxHeaderBytes); err == nil {
-			c.headRead = true
-			c.srv.stats.requestsRead.Add(1)
-		}
+		err = c.consumeHead()
 	}
 	if err == nil {
 		err = c.readBody(&c.req)

@@ -114,9 +114,9 @@ type attempt struct {
 	end      time.Time
 	fresh    bool // a new connection was opened for it
 	reused   bool
-	// stale is set for a request on a reused connection: whether the peer's close was already
-	// there when the request was written (known only where the platform can look).
-	stale, staleKnown bool
+	// looked is what the look at a reused connection found just before the request was
+	// written: peerClosed means its close was already there (a stale reuse).
+	looked liveness
 	// discarded counts idle connections the client model found closed and replaced before
 	// this request.
 	discarded int
@@ -174,17 +174,11 @@ func (cl *client) exchange(c *conn, a *attempt, w *worker) *conn {
 		// One look at the idle connection (a non-blocking peek) in every model: the model
 		// decides whether a close found there stops the reuse; either way the answer says
 		// whether a failure on this connection was stale or a race.
-		switch c.look.look() {
-		case peerClosed:
-			if cl.model.checks(a.start.Sub(c.lastUsed)) {
-				c.nc.Close()
-				c = nil
-				a.discarded++
-			} else {
-				a.stale, a.staleKnown = true, true
-			}
-		case alive:
-			a.staleKnown = true
+		a.looked = c.look.look()
+		if a.looked == peerClosed && cl.model.checks(a.start.Sub(c.lastUsed)) {
+			c.nc.Close()
+			c = nil
+			a.discarded++
 		}
 	}
 	if c == nil {

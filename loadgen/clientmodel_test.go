@@ -192,14 +192,14 @@ func TestReuseOf(t *testing.T) {
 		want string
 	}{
 		{"fresh connection", attempt{class: results.NoResponse}, ""},
-		{"close crossed the request", attempt{class: results.NoResponse, reused: true, staleKnown: true}, "race"},
-		{"reset crossed the request", attempt{class: results.Reset, reused: true, staleKnown: true}, "race"},
-		{"close was already there", attempt{class: results.NoResponse, reused: true, staleKnown: true, stale: true}, "stale"},
-		{"a 408 the server left on the idle connection", attempt{class: results.Status4xx, reused: true, staleKnown: true, stale: true}, "stale"},
-		{"a 502 on a healthy connection is no race", attempt{class: results.Status502, reused: true, staleKnown: true}, ""},
-		{"a timeout is no close", attempt{class: results.Timeout, reused: true, staleKnown: true}, ""},
-		{"ok", attempt{class: results.OK, reused: true, staleKnown: true}, ""},
-		{"platform cannot look", attempt{class: results.NoResponse, reused: true}, ""},
+		{"close crossed the request", attempt{class: results.NoResponse, reused: true, looked: alive}, "race"},
+		{"reset crossed the request", attempt{class: results.Reset, reused: true, looked: alive}, "race"},
+		{"close was already there", attempt{class: results.NoResponse, reused: true, looked: peerClosed}, "stale"},
+		{"a 408 the server left on the idle connection", attempt{class: results.Status4xx, reused: true, looked: peerClosed}, "stale"},
+		{"a 502 on a healthy connection is no race", attempt{class: results.Status502, reused: true, looked: alive}, ""},
+		{"a timeout is no close", attempt{class: results.Timeout, reused: true, looked: alive}, ""},
+		{"ok", attempt{class: results.OK, reused: true, looked: alive}, ""},
+		{"platform cannot look", attempt{class: results.NoResponse, reused: true, looked: unknown}, ""},
 	} {
 		if got := reuseOf(&tc.a); got != tc.want {
 			t.Errorf("%s: %q, want %q", tc.name, got, tc.want)

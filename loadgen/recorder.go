@@ -65,13 +65,7 @@ func (s *shard) record(a *attempt) {
 	if a.start.Sub(a.intended) > results.LateThreshold {
 		s.late++
 	}
-	if a.fresh {
-		s.opened++
-	}
-	if a.reused {
-		s.reused++
-	}
-	s.discarded += int64(a.discarded)
+	s.countConnection(a)
 	if c.IsError() {
 		switch reuseOf(a) {
 		case "stale":
@@ -102,9 +96,9 @@ func exemplarOf(a *attempt, lat time.Duration) results.Exemplar {
 // (a fresh connection, a status such as 502 on a healthy one, or a platform that cannot look).
 func reuseOf(a *attempt) string {
 	switch {
-	case !a.reused || !a.staleKnown || !a.class.IsError():
+	case !a.reused || a.looked == unknown || !a.class.IsError():
 		return ""
-	case a.stale:
+	case a.looked == peerClosed:
 		return "stale"
 	case a.class.EndsConnection():
 		return "race"
@@ -115,14 +109,20 @@ func reuseOf(a *attempt) string {
 func (s *shard) abort(a *attempt) {
 	s.mu.Lock()
 	s.aborted++
-	s.discarded += int64(a.discarded)
+	s.countConnection(a)
+	s.mu.Unlock()
+}
+
+// countConnection counts how a finished or aborted request used connections: one it opened,
+// one it reused, idle ones it discarded first. s.mu must be held.
+func (s *shard) countConnection(a *attempt) {
 	if a.fresh {
 		s.opened++
 	}
 	if a.reused {
 		s.reused++
 	}
-	s.mu.Unlock()
+	s.discarded += int64(a.discarded)
 }
 
 // live returns the totals so far, for progress display.

@@ -51,6 +51,11 @@ var builtinVars = map[string]varDef{
 		"all-retryable-errors"}},
 }
 
+// readBy reports whether one of kinds reads the variable (nil kinds: any kind).
+func (d varDef) readBy(kinds []Kind) bool {
+	return kinds == nil || slices.ContainsFunc(d.kinds, func(k Kind) bool { return slices.Contains(kinds, k) })
+}
+
 // VarError is a problem with one proxy variable; Name is the variable (proxy.vars.NAME).
 type VarError struct {
 	Name string
@@ -86,7 +91,7 @@ func checkVar(kinds []Kind, name, value string) error {
 	if !ok {
 		return bad("not read by any built-in template; known: %s", strings.Join(knownVars(kinds), ", "))
 	}
-	if kinds != nil && !slices.ContainsFunc(def.kinds, func(k Kind) bool { return slices.Contains(kinds, k) }) {
+	if !def.readBy(kinds) {
 		return bad("not read by the templates of %s (only by %s); known for them: %s", kindList(kinds), kindList(def.kinds),
 			strings.Join(knownVars(kinds), ", "))
 	}
@@ -121,7 +126,7 @@ func checkVar(kinds []Kind, name, value string) error {
 func knownVars(kinds []Kind) []string {
 	var out []string
 	for name, def := range builtinVars {
-		if kinds == nil || slices.ContainsFunc(def.kinds, func(k Kind) bool { return slices.Contains(kinds, k) }) {
+		if def.readBy(kinds) {
 			out = append(out, name)
 		}
 	}

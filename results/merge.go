@@ -38,6 +38,7 @@ func MergeWith(opts MergeOptions, rs ...*Result) (*Result, error) {
 	var ts *TimeSeries
 	exemplars := map[Class][]Exemplar{}
 	var origins []*OriginTruth
+	var failures []string
 	for i, r := range rs {
 		if r.Scenario != first.Scenario || r.Variant != first.Variant || r.Target.Method != first.Target.Method ||
 			r.Target.Pattern != first.Target.Pattern {
@@ -71,7 +72,7 @@ func MergeWith(opts MergeOptions, rs ...*Result) (*Result, error) {
 		}
 		out.Interrupted = out.Interrupted || r.Interrupted
 		if r.Failure != "" {
-			out.Failure = strings.TrimPrefix(out.Failure+"; ", "; ") + fmt.Sprintf("shard %d: %s", i, r.Failure)
+			failures = append(failures, fmt.Sprintf("shard %d: %s", i, r.Failure))
 		}
 		out.Requests += r.Requests
 		out.Aborted += r.Aborted
@@ -118,6 +119,7 @@ func MergeWith(opts MergeOptions, rs ...*Result) (*Result, error) {
 			origins = append(origins, o)
 		}
 	}
+	out.Failure = strings.Join(failures, "; ")
 	out.TimeSeries = ts
 	if len(exemplars) > 0 {
 		out.Exemplars = exemplars

@@ -1,7 +1,5 @@
 package results
 
-import "fmt"
-
 // OriginTruth is the origin's ground truth for one run: what the fault server saw and did,
 // counted on its side of the wire. The runner fills it from the fault server's counters (this
 // package knows no engine; the field names match the fault server's /stats JSON), merge adds
@@ -66,24 +64,3 @@ func (o *OriginTruth) Add(other *OriginTruth) {
 
 // OriginTruth returns the origin ground truth and whether the result has one.
 func (r *Result) OriginTruth() (*OriginTruth, bool) { return r.Origin, r.Origin != nil }
-
-// ReuseSplit describes how the errors of one class on reused connections split into stale
-// and race ("stale 20, race 0"), or "" when none were on a reused connection.
-func (o *Outcome) ReuseSplit() string {
-	if o == nil || o.Stale+o.Race == 0 {
-		return ""
-	}
-	return fmt.Sprintf("stale %s, race %s", FormatCount(o.Stale), FormatCount(o.Race))
-}
-
-// ReusedErrors lists, for each error class with errors on reused connections, the class and
-// its split: "no-response 20 (stale 20, race 0)"; empty when there are none.
-func (r *Result) ReusedErrors() []string {
-	var out []string
-	for _, c := range Classes() {
-		if o := r.Outcomes[c]; c.IsError() && o.ReuseSplit() != "" {
-			out = append(out, fmt.Sprintf("%s %s (%s)", c, FormatCount(o.Stale+o.Race), o.ReuseSplit()))
-		}
-	}
-	return out
-}

@@ -116,3 +116,24 @@ func (c *Class) UnmarshalText(b []byte) error {
 // under it, before a complete response: no-response, reset, truncated. Only those can be a
 // race between a request and the peer's close.
 func (c Class) EndsConnection() bool { return c == NoResponse || c == Reset || c == Truncated }
+
+// ReuseSplit describes how the errors of one class on reused connections split into stale
+// and race ("stale 20, race 0"), or "" when none were on a reused connection.
+func (o *Outcome) ReuseSplit() string {
+	if o == nil || o.Stale+o.Race == 0 {
+		return ""
+	}
+	return fmt.Sprintf("stale %s, race %s", FormatCount(o.Stale), FormatCount(o.Race))
+}
+
+// ReusedErrors lists, for each error class with errors on reused connections, the class and
+// its split: "no-response 20 (stale 20, race 0)"; empty when there are none.
+func (r *Result) ReusedErrors() []string {
+	var out []string
+	for _, c := range Classes() {
+		if o := r.Outcomes[c]; c.IsError() && o.ReuseSplit() != "" {
+			out = append(out, fmt.Sprintf("%s %s (%s)", c, FormatCount(o.Stale+o.Race), o.ReuseSplit()))
+		}
+	}
+	return out
+}

@@ -10,7 +10,6 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
-	"sync"
 	"time"
 
 	"golang.org/x/sync/errgroup"
@@ -170,16 +169,15 @@ func runVariant(ctx context.Context, sc *Scenario, v *Variant, dir string, obser
 	// so their context is not ctx.
 	parts, stopParts := context.WithCancel(context.Background())
 	g, gctx := errgroup.WithContext(parts)
-	var (
-		mu      sync.Mutex
-		started []proxy.Proxy
-	)
+	// Hop i (0 is the one the load talks to) once it has started; nil before.
+	hops := append([]proxy.Spec{v.Proxy}, v.Chain...)
+	hopProxies := make([]proxy.Proxy, len(hops))
 	stopProxies := func() error {
-		mu.Lock()
-		defer mu.Unlock()
 		var errs []error
-		for _, hp := range started {
-			errs = append(errs, hp.Stop())
+		for _, hp := range hopProxies {
+			if hp != nil {
+				errs = append(errs, hp.Stop())
+			}
 		}
 		return errors.Join(errs...)
 	}
@@ -217,8 +215,6 @@ func runVariant(ctx context.Context, sc *Scenario, v *Variant, dir string, obser
 	}
 
 	// Start the hops from the origin outward: each points at the one after it.
-	hops := append([]proxy.Spec{v.Proxy}, v.Chain...)
-	hopProxies := make([]proxy.Proxy, len(hops))
 	upstream, upstreamTLS := addrs, v.Origin.TLS
 	for i := len(hops) - 1; i >= 0; i-- {
 		hp, err := startHop(ctx, hops, i, upstream, upstreamTLS, dir)
@@ -226,9 +222,6 @@ func runVariant(ctx context.Context, sc *Scenario, v *Variant, dir string, obser
 			_, perr := shutdown()
 			return nil, errors.Join(err, perr)
 		}
-		mu.Lock()
-		started = append(started, hp)
-		mu.Unlock()
 		hopProxies[i] = hp
 		name := string(hops[i].Kind)
 		if len(hops) > 1 {
