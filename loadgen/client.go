@@ -6,6 +6,7 @@ import (
 	"crypto/tls"
 	"errors"
 	"net"
+	"runtime"
 	"strconv"
 	"sync/atomic"
 	"time"
@@ -235,6 +236,11 @@ func (cl *client) roundTrip(c *conn, deadline time.Time, resp *response) error {
 		}
 		return werr
 	}
+	// Yield before reading: when other workers are runnable they write their requests first,
+	// and this response is usually there when this worker reads, which saves the read that
+	// would find nothing (EAGAIN) and the park in the netpoller — about the cost of the look.
+	// With nothing else runnable it returns at once. Latency still ends at the last byte read.
+	runtime.Gosched()
 	return cl.readResponse(c, resp)
 }
 
