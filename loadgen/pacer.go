@@ -6,6 +6,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/gatecrash/gatecrash/results"
 )
 
 // Pace is an open-loop schedule as a pure function, after vegeta's Pacer: given the time since
@@ -39,6 +41,9 @@ type pacer interface {
 	// close is called after the workers have stopped; it waits for the pacer's own
 	// goroutines and returns how many requests were due but never sent (open loop only).
 	close() (unsent int64)
+	// behind returns how many requests were due by now but have not started (open loop
+	// only): what close would count as unsent if the run ended now.
+	behind(now time.Time) int64
 }
 
 // budget bounds the number of requests a run sends (max 0: no bound).
@@ -79,7 +84,9 @@ func (p *closedPacer) next(ctx context.Context, w int) (time.Time, bool) {
 	return time.Time{}, true
 }
 
-func (p *closedPacer) done(int)     {}
+func (p *closedPacer) done(int)               {}
+func (p *closedPacer) behind(time.Time) int64 { return 0 }
+
 func (p *closedPacer) close() int64 { return 0 }
 
 // gapSweepPacer: worker w waits gap(w, n) before its n-th request (n > 0), sweeping the gap
@@ -113,7 +120,9 @@ func (p *gapSweepPacer) next(ctx context.Context, w int) (time.Time, bool) {
 	return time.Time{}, true
 }
 
-func (p *gapSweepPacer) done(int)     {}
+func (p *gapSweepPacer) done(int)               {}
+func (p *gapSweepPacer) behind(time.Time) int64 { return 0 }
+
 func (p *gapSweepPacer) close() int64 { return 0 }
 
 // constantPacer is open loop: a scheduler issues tickets at the intended times its Pace
@@ -131,8 +140,8 @@ type constantPacer struct {
 	budget    *budget
 	tickets   chan time.Time
 	start     time.Time
-	issued    int64 // tickets handed to the channel; written by schedule only
-	due       int64 // requests due when scheduling stopped; written by schedule only
+	issued    atomic.Int64 // tickets handed to the channel; written by schedule only
+	due       int64        // requests due when scheduling stopped; written by schedule only
 	finished  chan struct{}
 }
 
@@ -155,7 +164,7 @@ func (p *constantPacer) schedule() {
 	defer close(p.finished)
 	defer close(p.tickets)
 	for {
-		wait, stop := p.pace(time.Since(p.start), p.issued)
+		wait, stop := p.pace(time.Since(p.start), p.issued.Load())
 		if stop {
 			p.stop()
 			return
@@ -169,8 +178,8 @@ func (p *constantPacer) schedule() {
 		}
 		p.budget.take()
 		select {
-		case p.tickets <- p.start.Add(time.Duration(p.issued) * p.interval):
-			p.issued++
+		case p.tickets <- p.start.Add(time.Duration(p.issued.Load()) * p.interval):
+			p.issued.Add(1)
 		case <-p.interrupt.Done():
 			p.stop()
 			return
@@ -188,7 +197,7 @@ func (p *constantPacer) stop() {
 	p.due = int64((end + p.interval - 1) / p.interval)
 	if p.budget.max > 0 {
 		p.due = min(p.due, p.budget.max)
-		if p.issued >= p.budget.max {
+		if p.issued.Load() >= p.budget.max {
 			p.due = p.budget.max // the request count ended the schedule
 		}
 	}
@@ -213,8 +222,27 @@ func (p *constantPacer) done(int) {}
 // issued because every connection was busy, or issued and left in the queue.
 func (p *constantPacer) close() int64 {
 	<-p.finished
-	started := p.issued - int64(len(p.tickets))
+	started := p.issued.Load() - int64(len(p.tickets))
 	return max(p.due-started, 0)
+}
+
+// behind counts requests overdue now — intended start more than results.LateThreshold ago
+// (the timer that issues tickets may wake a little late), within the duration and the
+// budget — that no worker has taken yet: not yet issued, or waiting in the queue.
+func (p *constantPacer) behind(now time.Time) int64 {
+	elapsed := now.Sub(p.start) - results.LateThreshold
+	if elapsed < 0 {
+		return 0
+	}
+	if p.duration > 0 && elapsed > p.duration {
+		elapsed = p.duration
+	}
+	due := int64(elapsed/p.interval) + 1
+	if p.budget.max > 0 {
+		due = min(due, p.budget.max)
+	}
+	started := p.issued.Load() - int64(len(p.tickets))
+	return max(due-started, 0)
 }
 
 // burstPacer releases size requests, waits until all have finished, pauses, and repeats.
@@ -283,6 +311,8 @@ func (p *burstPacer) done(int) {
 }
 
 // close returns after the pause goroutines have exited (they end with ctx).
+func (p *burstPacer) behind(time.Time) int64 { return 0 }
+
 func (p *burstPacer) close() int64 {
 	p.wg.Wait()
 	return 0

@@ -20,6 +20,7 @@ type Option func(*runOptions)
 type runOptions struct {
 	observe  func(Progress)
 	interval time.Duration
+	live     *Live
 }
 
 // Run drives the load cfg describes until its duration or request count is reached, or ctx
@@ -78,6 +79,17 @@ func Run(ctx context.Context, cfg Config, opts ...Option) (*results.Result, erro
 	go func() { wg.Wait(); close(finished) }()
 
 	stopObserver := startObserver(o, &cfg, start, rec)
+	target := targetOf(&cfg, cl)
+	o.live.attach(func() *results.Result { return snapshotOf(rec, target, pacer) }, func() Gauges {
+		var g Gauges
+		for _, w := range workers {
+			if w.busy.Load() {
+				g.InFlight++
+			}
+		}
+		g.Behind = pacer.behind(time.Now())
+		return g
+	})
 
 	interrupted := false
 	select {
@@ -104,12 +116,19 @@ func Run(ctx context.Context, cfg Config, opts ...Option) (*results.Result, erro
 	res.End = end
 	res.Interrupted = interrupted
 	res.Unsent = unsent
-	res.Target = results.Target{URL: cfg.URL, Method: cfg.Method, BodySize: cfg.BodySize, Pattern: string(cfg.Pattern),
+	res.Target = target
+	o.live.finish(res)
+	return res, nil
+}
+
+// targetOf describes the load cfg asks for, for the result.
+func targetOf(cfg *Config, cl *client) results.Target {
+	t := results.Target{URL: cfg.URL, Method: cfg.Method, BodySize: cfg.BodySize, Pattern: string(cfg.Pattern),
 		Connections: cfg.Connections, Rate: cfg.Rate, Timeout: results.Seconds(cfg.Timeout.D()), Client: cl.model.String()}
 	if !lookSupported {
-		res.Target.Client += " (unchecked: this platform cannot look at idle connections)"
+		t.Client += " (unchecked: this platform cannot look at idle connections)"
 	}
-	return res, nil
+	return t
 }
 
 // worker owns one connection slot and sends requests on it as the pacer releases them.
@@ -119,6 +138,7 @@ type worker struct {
 	shard   *shard
 	cur     atomic.Pointer[conn] // the connection in use, for abort
 	aborted atomic.Bool
+	busy    atomic.Bool // a request is in flight (Live's gauges)
 }
 
 func (w *worker) loop(ctx context.Context, p pacer) {
@@ -134,7 +154,9 @@ func (w *worker) loop(ctx context.Context, p pacer) {
 			return
 		}
 		a := attempt{intended: intended}
+		w.busy.Store(true)
 		c = w.client.exchange(c, &a, w)
+		w.busy.Store(false)
 		p.done(w.id)
 		if w.aborted.Load() {
 			w.shard.abort(&a)

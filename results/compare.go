@@ -88,6 +88,9 @@ func WriteComparison(w io.Writer, rs []*Result) error {
 		if r.Interrupted {
 			s += " (interrupted)"
 		}
+		if r.Partial {
+			s += " (partial)"
+		}
 		return s
 	})
 	for _, c := range Classes() {

@@ -50,7 +50,7 @@ pre { background: #f6f6f6; padding: 1em; overflow-x: auto; font-size: 0.85em; }
 		fmt.Fprintf(&b, "<h2 style=\"color:%s\">%s</h2>\n", hexColor(palette[i%len(palette)]), html.EscapeString(title(r)))
 		fmt.Fprintf(&b, "<p class=\"meta\">%s %s — %s, %d connections; %s requests in %s%s</p>\n",
 			html.EscapeString(r.Target.Method), html.EscapeString(r.Target.URL), html.EscapeString(r.Target.Pattern), r.Target.Connections,
-			FormatCount(r.Requests), FormatDuration(r.Duration()), map[bool]string{true: " (interrupted)"}[r.Interrupted])
+			FormatCount(r.Requests), FormatDuration(r.Duration()), statusNote(r))
 		b.WriteString("<table><tr><th>class</th><th>count</th><th>share</th><th>95% interval</th><th>p50</th><th>p90</th>" +
 			"<th>p99</th><th>p99.9</th><th>max</th><th>first at</th></tr>\n")
 		for _, c := range Classes() {
@@ -224,4 +224,16 @@ func renderSVG(p *plot.Plot) (string, error) {
 		s = s[i:]
 	}
 	return s, nil
+}
+
+// statusNote says when a result does not cover its whole planned run.
+func statusNote(r *Result) string {
+	var s string
+	if r.Interrupted {
+		s += " (interrupted)"
+	}
+	if r.Partial {
+		s += " (partial: a checkpoint up to " + r.End.UTC().Format("2006-01-02 15:04:05Z") + ")"
+	}
+	return s
 }

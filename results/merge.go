@@ -71,6 +71,7 @@ func MergeWith(opts MergeOptions, rs ...*Result) (*Result, error) {
 			out.Target.Rate += r.Target.Rate
 		}
 		out.Interrupted = out.Interrupted || r.Interrupted
+		out.Partial = out.Partial || r.Partial
 		if r.Failure != "" {
 			failures = append(failures, fmt.Sprintf("shard %d: %s", i, r.Failure))
 		}

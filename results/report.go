@@ -81,6 +81,9 @@ func writeMarkdown(w io.Writer, rs []*Result) error {
 		if r.Interrupted {
 			b.WriteString(" (**interrupted**)")
 		}
+		if r.Partial {
+			fmt.Fprintf(&b, " (**partial: a checkpoint up to %s**)", r.End.UTC().Format("2006-01-02 15:04:05Z"))
+		}
 		if r.Failure != "" {
 			fmt.Fprintf(&b, " (**ended early: %s**)", r.Failure)
 		}
@@ -142,6 +145,7 @@ type jsonResult struct {
 	Requests        int64                 `json:"requests"`
 	DurationSeconds float64               `json:"duration_seconds"`
 	Interrupted     bool                  `json:"interrupted,omitempty"`
+	Partial         bool                  `json:"partial,omitempty"`
 	Failure         string                `json:"failure,omitempty"`
 	Client          string                `json:"client,omitempty"`
 	StaleDiscarded  int64                 `json:"stale_discarded,omitempty"`
@@ -178,7 +182,7 @@ func summarize(rs []*Result) jsonSummary {
 	var s jsonSummary
 	for _, r := range rs {
 		jr := jsonResult{Scenario: r.Scenario, Variant: r.Variant, URL: r.Target.URL, Requests: r.Requests,
-			DurationSeconds: r.Duration().Seconds(), Interrupted: r.Interrupted, Failure: r.Failure, Client: r.Target.Client,
+			DurationSeconds: r.Duration().Seconds(), Interrupted: r.Interrupted, Partial: r.Partial, Failure: r.Failure, Client: r.Target.Client,
 			StaleDiscarded: r.Connections.StaleDiscarded, Outcomes: map[Class]jsonOutcome{}, ProxyLog: r.ProxyLog}
 		for c, o := range r.Outcomes {
 			iv := RateInterval(o.Count, r.Requests)

@@ -28,6 +28,10 @@ type Result struct {
 	End   time.Time `json:"end"`
 	// Interrupted is true when the run was stopped by a signal before its planned end.
 	Interrupted bool `json:"interrupted,omitempty"`
+	// Partial is set on a checkpoint: a result written while the run was still going. It
+	// covers Start to End; the run went on after End, or died (a SIGKILL, an OOM kill, a
+	// reboot) before it could write its last result.
+	Partial bool `json:"partial,omitempty"`
 	// Failure says why the run ended early when a part of it failed (the origin stopped
 	// serving, the proxy under test exited); the counts cover the run up to then.
 	Failure string `json:"failure,omitempty"`

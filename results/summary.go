@@ -40,6 +40,10 @@ func WriteSummary(w io.Writer, r *Result) error {
 	if r.Failure != "" {
 		fmt.Fprintf(&b, "FAILED       %s; results cover the run up to then\n", r.Failure)
 	}
+	if r.Partial {
+		fmt.Fprintf(&b, "PARTIAL      a checkpoint: covers %s up to %s; the run went on after it or died\n",
+			FormatDuration(r.Duration()), r.End.UTC().Format("2006-01-02 15:04:05Z"))
+	}
 	if r.Interrupted && r.Failure == "" {
 		fmt.Fprintf(&b, "INTERRUPTED  results cover the run up to the signal")
 		if r.Aborted > 0 {

@@ -13,6 +13,7 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/gatecrash/gatecrash/internal/errext"
+	"github.com/gatecrash/gatecrash/internal/soak"
 	"github.com/gatecrash/gatecrash/internal/yamlconf"
 	"github.com/gatecrash/gatecrash/loadgen"
 	"github.com/gatecrash/gatecrash/results"
@@ -22,6 +23,10 @@ import (
 type LoadOptions struct {
 	Config loadgen.Config
 	Out    string
+	// CheckpointInterval is how often the result so far is written to Out (0: never).
+	CheckpointInterval time.Duration
+	// Hlog is the interval histogram log to write ("" for none).
+	Hlog   string
 	Quiet  bool
 	Stdout io.Writer
 	Stderr io.Writer
@@ -79,6 +84,7 @@ writes the results and exits 130; a second SIGINT exits at once.`,
 			}
 			var errs []error
 			cmd.Flags().Visit(func(fl *pflag.Flag) { errs = append(errs, loadgen.CheckWritten(fl.Name, fl.Value.String())) })
+			errs = append(errs, checkSoakFlags(cmd.Flags(), opts.Out, opts.CheckpointInterval))
 			if err := errors.Join(errs...); err != nil {
 				return errext.UsageError(flagErrors(err))
 			}
@@ -114,7 +120,10 @@ writes the results and exits 130; a second SIGINT exits at once.`,
 	f.DurationVar(&gapSpread, "gap-spread", 0, "gap-sweep: sweep over center ± spread (default center/20)")
 	f.DurationVar(&gapStep, "gap-step", 0, "gap-sweep: step between gaps (default spread/30)")
 	f.DurationVar(&grace, "grace", loadgen.DefaultGrace.D(), "on interrupt, how long in-flight requests may take to finish")
-	f.StringVarP(&opts.Out, "out", "o", "", "write the result JSON here (atomically)")
+	f.StringVarP(&opts.Out, "out", "o", "", "write the result JSON here (atomically), and checkpoints while the run goes")
+	f.DurationVar(&opts.CheckpointInterval, "checkpoint-interval", soak.DefaultInterval,
+		"rewrite --out with the result so far (marked partial) this often; 0: only at the end")
+	f.StringVar(&opts.Hlog, "hlog", "", "write per-interval latency histograms per class here (HdrHistogram log format)")
 	f.BoolVarP(&opts.Quiet, "quiet", "q", false, "no progress bar")
 	return cmd
 }
@@ -134,9 +143,19 @@ func runLoad(ctx context.Context, opts *LoadOptions) error {
 		bars = newProgressBars(opts.Stderr)
 		lopts = append(lopts, loadgen.WithObserver(200*time.Millisecond, func(p loadgen.Progress) { bars.observe("load", p) }))
 	}
+	live := &loadgen.Live{}
+	lopts = append(lopts, loadgen.WithLive(live))
+	keep, closeHlog, err := startKeeper(opts.Out, opts.CheckpointInterval, opts.Hlog, opts.Stderr, live.Snapshot)
+	if err != nil {
+		return err
+	}
 	res, err := loadgen.Run(ctx, opts.Config, lopts...)
 	if bars != nil {
 		bars.wait()
+	}
+	keepErr := errors.Join(keep.Finish(res), closeHlog())
+	if keepErr != nil && res != nil {
+		fmt.Fprintf(opts.Stderr, "warning: %v\n", keepErr)
 	}
 	if err != nil {
 		if errors.Is(err, loadgen.ErrInvalidConfig) {
@@ -189,4 +208,38 @@ func isTerminal(w io.Writer) bool {
 	}
 	st, err := f.Stat()
 	return err == nil && st.Mode()&os.ModeCharDevice != 0
+}
+
+// checkSoakFlags checks the flags that keep a long run's figures.
+func checkSoakFlags(fs *pflag.FlagSet, out string, interval time.Duration) error {
+	switch {
+	case interval < 0:
+		return fmt.Errorf("--checkpoint-interval: %s is negative; give a duration such as 10s, or 0 to write only at the end", interval)
+	case fs.Changed("checkpoint-interval") && interval > 0 && out == "":
+		return errors.New("--checkpoint-interval: checkpoints are written to --out; give --out FILE")
+	case interval > 0 && interval < 100*time.Millisecond:
+		return fmt.Errorf("--checkpoint-interval: %s is shorter than 100ms; each checkpoint rewrites the whole result", interval)
+	}
+	return nil
+}
+
+// startKeeper starts writing checkpoints to out and the interval log to hlog while a run goes.
+// The returned function closes the log file.
+func startKeeper(out string, interval time.Duration, hlog string, log io.Writer, snap func() *results.Result) (*soak.Keeper, func() error, error) {
+	o := soak.Options{Interval: interval, Log: log}
+	if interval > 0 {
+		o.Checkpoint = out
+	}
+	closeHlog := func() error { return nil }
+	if hlog != "" {
+		f, err := os.Create(hlog)
+		if err != nil {
+			return nil, nil, fmt.Errorf("--hlog: %w", err)
+		}
+		o.Hlog, closeHlog = f, f.Close
+		if o.Interval <= 0 {
+			o.Interval = soak.DefaultInterval
+		}
+	}
+	return soak.Start(o, snap), closeHlog, nil
 }

@@ -1,0 +1,113 @@
+// Package soak keeps a long run's figures safe while it goes: it takes snapshots of the
+// running result on a ticker and writes them as checkpoints (the result file, atomically,
+// marked partial) and as intervals of an HdrHistogram interval log. It knows results, not
+// the engine that produces them: the caller hands it a snapshot function.
+package soak
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"sync"
+	"time"
+
+	"github.com/gatecrash/gatecrash/results"
+)
+
+// DefaultInterval is how often a checkpoint and a log interval are written by default.
+const DefaultInterval = 10 * time.Second
+
+// Options say what to write while a run goes. Zero values turn a part off.
+type Options struct {
+	// Checkpoint is the result file to rewrite every Interval ("" for none).
+	Checkpoint string
+	// Hlog receives the interval histogram log (nil for none).
+	Hlog io.Writer
+	// Interval is how often to snapshot (0: DefaultInterval).
+	Interval time.Duration
+	// Log receives one line per distinct write error (a full disk must not pass unnoticed,
+	// nor fill the terminal). Nil discards.
+	Log io.Writer
+}
+
+// Keeper snapshots a run on a ticker. Start it with Start, end it with Finish.
+type Keeper struct {
+	opts Options
+	snap func() *results.Result
+	hlog *results.IntervalLog
+	mu   sync.Mutex // orders writes: the ticker's and Finish's
+	stop chan struct{}
+	done chan struct{}
+	last string // the last error reported
+	errs []error
+}
+
+// Start begins taking a snapshot every interval. snap returns the result so far (nil when
+// there is nothing yet). With nothing to write it does nothing.
+func Start(opts Options, snap func() *results.Result) *Keeper {
+	if opts.Interval <= 0 {
+		opts.Interval = DefaultInterval
+	}
+	k := &Keeper{opts: opts, snap: snap, stop: make(chan struct{}), done: make(chan struct{})}
+	if opts.Hlog != nil {
+		k.hlog = results.NewIntervalLog(opts.Hlog)
+	}
+	if opts.Checkpoint == "" && k.hlog == nil {
+		close(k.done)
+		return k
+	}
+	go func() {
+		defer close(k.done)
+		t := time.NewTicker(opts.Interval)
+		defer t.Stop()
+		for {
+			select {
+			case <-t.C:
+				if r := snap(); r != nil {
+					k.write(r, true)
+				}
+			case <-k.stop:
+				return
+			}
+		}
+	}()
+	return k
+}
+
+// Finish stops the ticker and writes the last log interval from the final result, so that
+// the log's intervals add up to it. The caller writes the final result file itself. It
+// returns the write errors seen, each once.
+func (k *Keeper) Finish(final *results.Result) error {
+	select {
+	case <-k.stop:
+	default:
+		close(k.stop)
+	}
+	<-k.done
+	if final != nil && k.hlog != nil {
+		k.write(final, false)
+	}
+	return errors.Join(k.errs...)
+}
+
+func (k *Keeper) write(r *results.Result, checkpoint bool) {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	if checkpoint && k.opts.Checkpoint != "" {
+		k.report(r.WriteFile(k.opts.Checkpoint))
+	}
+	if k.hlog != nil {
+		k.report(k.hlog.Add(r))
+	}
+}
+
+func (k *Keeper) report(err error) {
+	if err == nil || err.Error() == k.last {
+		return
+	}
+	k.last = err.Error()
+	k.errs = append(k.errs, err)
+	if k.opts.Log != nil {
+		fmt.Fprintf(k.opts.Log, "checkpoint: %v (the run goes on)\n", err)
+	}
+}
