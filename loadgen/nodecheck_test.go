@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"os/exec"
+	"strings"
 	"testing"
 	"time"
 
@@ -30,6 +31,24 @@ func TestCheckedModelAgreesWithNodeAgent(t *testing.T) {
 	t.Parallel()
 	node, err := nodeBinary()
 	e2e.Require(t, err)
+	// Two tries: the test runs beside other packages' tests, and a node process starved of
+	// CPU for a second sleeps past its gaps (and so sees fewer races) — an outlier of the
+	// machine, not of the model. A real disagreement shows in both tries.
+	var msgs []string
+	for try := 1; try <= 2; try++ {
+		msg, agree := compareWithNode(t, node)
+		t.Logf("try %d: %s", try, msg)
+		if agree {
+			return
+		}
+		msgs = append(msgs, msg)
+	}
+	t.Fatalf("error rates disagree in both tries:\n%s", strings.Join(msgs, "\n"))
+}
+
+// compareWithNode runs Node's agent and gatecrash's checked client side by side over the same
+// gap sweep and says whether their error rates' 95% intervals overlap.
+func compareWithNode(t *testing.T, node string) (string, bool) {
 	const workers, center, spread, step, duration = 10, 100, 10, 1, 5 * time.Second
 	_, nodeAddr, _ := origin(t, "idle-close:timeout=100ms")
 	_, ourAddr, _ := origin(t, "idle-close:timeout=100ms")
@@ -66,9 +85,7 @@ func TestCheckedModelAgreesWithNodeAgent(t *testing.T) {
 		t.Fatalf("too few requests or inconsistent counts: node %+v, gatecrash %d", no, res.Requests)
 	}
 	ni, gi := results.RateInterval(nodeErrs, no.Requests), results.RateInterval(res.Errors(), res.Requests)
-	t.Logf("node http.Agent: %d errors in %d (%v) %v; gatecrash checked: %d in %d (%v), %s", nodeErrs, no.Requests, ni, no.Errors,
+	msg := fmt.Sprintf("node http.Agent: %d errors in %d (%v) %v; gatecrash checked: %d in %d (%v), %s", nodeErrs, no.Requests, ni, no.Errors,
 		res.Errors(), res.Requests, gi, classCounts(res))
-	if ni.Hi < gi.Lo || gi.Hi < ni.Lo {
-		t.Fatalf("error rates disagree: node %v, gatecrash checked %v", ni, gi)
-	}
+	return msg, !(ni.Hi < gi.Lo || gi.Hi < ni.Lo)
 }

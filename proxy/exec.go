@@ -233,6 +233,12 @@ func startExec(ctx context.Context, cfg Config, def kindDef) (Proxy, error) {
 		os.RemoveAll(dir)
 		return nil, err
 	}
+	if msg, err := stopLeftover(logDir); err != nil {
+		os.RemoveAll(dir)
+		return nil, fmt.Errorf("stopping a proxy left by an earlier run: %w", err)
+	} else if msg != "" && cfg.Log != nil {
+		fmt.Fprintln(cfg.Log, msg)
+	}
 	conf, data, err := render(cfg, def, dir, logDir)
 	if err != nil {
 		os.RemoveAll(dir)
@@ -261,6 +267,11 @@ func startExec(ctx context.Context, cfg Config, def kindDef) (Proxy, error) {
 		return nil, fmt.Errorf("starting %s: %w", bin, err)
 	}
 	p := &execProxy{def: def, url: "http://" + cfg.Listen, cmd: cmd, dir: dir, logDir: logDir, out: out, exited: make(chan struct{})}
+	if err := writePidFile(logDir, pidRecord{Kind: def.kind, PID: cmd.Process.Pid, Conf: confPath, Temp: dir}); err != nil {
+		go func() { p.waitErr = cmd.Wait(); close(p.exited) }()
+		p.Stop()
+		return nil, fmt.Errorf("writing the proxy's pid file: %w", err)
+	}
 	go func() { p.waitErr = cmd.Wait(); close(p.exited) }()
 	if err := p.waitReady(ctx, cfg.Listen, cfg.ReadyTimeout); err != nil {
 		p.Stop()
@@ -359,6 +370,7 @@ func (p *execProxy) Stop() error {
 		if err := os.RemoveAll(p.dir); err != nil && !errors.Is(err, os.ErrNotExist) {
 			p.stopErr = err
 		}
+		os.Remove(filepath.Join(p.logDir, pidFileName))
 	})
 	return p.stopErr
 }

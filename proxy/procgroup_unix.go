@@ -11,8 +11,12 @@ import (
 )
 
 // ownProcessGroup starts cmd in a process group of its own, so that Stop reaches every worker
-// it forks and a signal to gatecrash's terminal does not.
-func ownProcessGroup(cmd *exec.Cmd) { cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true} }
+// it forks and a signal to gatecrash's terminal does not, and (on Linux) so that it gets
+// SIGTERM when gatecrash dies.
+func ownProcessGroup(cmd *exec.Cmd) {
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	setDeathSignal(cmd)
+}
 
 // signalGroup sends SIGTERM (or SIGKILL when kill) to cmd's whole process group.
 func signalGroup(cmd *exec.Cmd, kill bool) {

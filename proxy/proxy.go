@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"regexp"
 	"strings"
@@ -74,6 +75,9 @@ type Config struct {
 	RunDir string
 	// ReadyTimeout bounds start-up (default 10s).
 	ReadyTimeout time.Duration
+	// Log receives a line when a proxy left running in RunDir by an earlier, killed
+	// gatecrash is found and stopped. Nil discards.
+	Log io.Writer
 }
 
 // Proxy is a running proxy under test.

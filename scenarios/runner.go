@@ -10,11 +10,13 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"golang.org/x/sync/errgroup"
 
 	"github.com/gatecrash/gatecrash/faultserver"
+	"github.com/gatecrash/gatecrash/internal/soak"
 	"github.com/gatecrash/gatecrash/internal/yamlconf"
 	"github.com/gatecrash/gatecrash/loadgen"
 	"github.com/gatecrash/gatecrash/proxy"
@@ -38,6 +40,18 @@ type RunOptions struct {
 	Observe func(variant string, p loadgen.Progress)
 	// Log receives a line as each variant starts and ends. Nil discards.
 	Log io.Writer
+	// CheckpointInterval is how often each variant's result so far — with the origin's
+	// counters and the proxy's log counts — is written to its JSON in the run folder, marked
+	// partial (0: only at the end).
+	CheckpointInterval time.Duration
+	// Hlog writes each variant's per-interval latency histograms to <variant>.hlog in the
+	// run folder (HdrHistogram log format), every CheckpointInterval (soak.DefaultInterval
+	// when that is 0).
+	Hlog bool
+	// Watch, when set, is called as each variant's load starts, with functions that return
+	// its result so far (as a checkpoint holds it; the final result once the variant has
+	// ended) and its gauges: for live metrics.
+	Watch func(variant string, snapshot func() *results.Result, gauges func() loadgen.Gauges)
 }
 
 // Run is what a scenario run produced.
@@ -99,7 +113,7 @@ func (sc *Scenario) Run(ctx context.Context, opts RunOptions) (*Run, error) {
 			v.Load.Duration = yamlconf.Duration(opts.Duration)
 		}
 		fmt.Fprintf(logw, "variant %s: %s proxy, %s load for %s\n", v.Name, v.Proxy.Kind, v.Load.Pattern, v.Load.Duration)
-		res, err := runVariant(ctx, sc, &v, filepath.Join(dir, v.Name), opts.Observe)
+		res, err := runVariant(ctx, sc, &v, filepath.Join(dir, v.Name), opts)
 		if res != nil {
 			// A failed variant's result still holds what was measured up to the failure.
 			if werr := res.WriteFile(filepath.Join(dir, v.Name+".json")); werr != nil {
@@ -157,7 +171,7 @@ func (sc *Scenario) selectVariants(names []string) ([]*Variant, error) {
 // The origin's listeners and a watcher per proxy run under one errgroup: when any of them
 // fails (the origin stops serving, a proxy exits), the load stops, and the result — marked
 // with the failure — is returned together with the error.
-func runVariant(ctx context.Context, sc *Scenario, v *Variant, dir string, observe func(string, loadgen.Progress)) (*results.Result, error) {
+func runVariant(ctx context.Context, sc *Scenario, v *Variant, dir string, opts RunOptions) (*results.Result, error) {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, err
 	}
@@ -217,7 +231,7 @@ func runVariant(ctx context.Context, sc *Scenario, v *Variant, dir string, obser
 	// Start the hops from the origin outward: each points at the one after it.
 	upstream, upstreamTLS := addrs, v.Origin.TLS
 	for i := len(hops) - 1; i >= 0; i-- {
-		hp, err := startHop(ctx, hops, i, upstream, upstreamTLS, dir)
+		hp, err := startHop(ctx, hops, i, upstream, upstreamTLS, dir, opts.Log)
 		if err != nil {
 			_, perr := shutdown()
 			return nil, errors.Join(err, perr)
@@ -245,14 +259,44 @@ func runVariant(ctx context.Context, sc *Scenario, v *Variant, dir string, obser
 	cfg := v.Load
 	cfg.URL = p.URL() + v.Path
 	var lopts []loadgen.Option
-	if observe != nil {
-		lopts = append(lopts, loadgen.WithObserver(200*time.Millisecond, func(pr loadgen.Progress) { observe(v.Name, pr) }))
+	if opts.Observe != nil {
+		lopts = append(lopts, loadgen.WithObserver(200*time.Millisecond, func(pr loadgen.Progress) { opts.Observe(v.Name, pr) }))
+	}
+	live := &loadgen.Live{}
+	lopts = append(lopts, loadgen.WithLive(live))
+	// A snapshot is the load's result so far with what the origin and the proxies have
+	// counted up to now: what a checkpoint holds, and what live metrics show.
+	var final atomic.Pointer[results.Result]
+	snapshot := func() *results.Result {
+		if r := final.Load(); r != nil {
+			return r
+		}
+		r := live.Snapshot()
+		if r == nil {
+			return nil
+		}
+		r.Scenario, r.Variant = sc.Name, v.Name
+		r.ProxyLog, _ = proxyLogCounts(hopProxies)
+		r.Origin = originTruth(origin.Stats().Sub(before))
+		return r
+	}
+	if opts.Watch != nil {
+		opts.Watch(v.Name, snapshot, live.Gauges)
+	}
+	keep, closeHlog, err := startKeeper(filepath.Dir(dir), v.Name, opts, snapshot)
+	if err != nil {
+		stopLoad(nil)
+		unwatch()
+		_, perr := shutdown()
+		return nil, errors.Join(err, perr)
 	}
 	res, lerr := loadgen.Run(lctx, cfg, lopts...)
 	unwatch()
 	failed := errors.Is(context.Cause(lctx), errPartFailed)
 	stopErr, partErr := shutdown()
 	if lerr != nil {
+		keep.Finish(nil)
+		closeHlog()
 		return nil, errors.Join(lerr, partErr)
 	}
 	res.Scenario, res.Variant = sc.Name, v.Name
@@ -262,29 +306,60 @@ func runVariant(ctx context.Context, sc *Scenario, v *Variant, dir string, obser
 		res.Failure = partErr.Error()
 	}
 	var logErr error
-	for i, hp := range hopProxies {
-		counts, err := hp.LogCounts()
-		logErr = errors.Join(logErr, err)
-		if len(hopProxies) == 1 {
-			res.ProxyLog = counts
+	res.ProxyLog, logErr = proxyLogCounts(hopProxies)
+	res.Origin = originTruth(origin.Stats().Sub(before))
+	final.Store(res)
+	keepErr := errors.Join(keep.Finish(res), closeHlog())
+	return res, errors.Join(partErr, stopErr, logErr, keepErr)
+}
+
+// proxyLogCounts counts the known error-log lines of every hop; with more than one hop the
+// pattern names are prefixed with the hop ("hop2 upstream-reset").
+func proxyLogCounts(hops []proxy.Proxy) (map[string]int64, error) {
+	var out map[string]int64
+	var errs []error
+	for i, hp := range hops {
+		if hp == nil {
 			continue
 		}
+		counts, err := hp.LogCounts()
+		errs = append(errs, err)
+		if len(hops) == 1 {
+			return counts, err
+		}
 		for name, n := range counts {
-			if res.ProxyLog == nil {
-				res.ProxyLog = map[string]int64{}
+			if out == nil {
+				out = map[string]int64{}
 			}
-			res.ProxyLog[fmt.Sprintf("hop%d %s", i+1, name)] = n
+			out[fmt.Sprintf("hop%d %s", i+1, name)] = n
 		}
 	}
-	res.Origin = originTruth(origin.Stats().Sub(before))
-	return res, errors.Join(partErr, stopErr, logErr)
+	return out, errors.Join(errs...)
+}
+
+// startKeeper starts the variant's checkpoints (to <variant>.json in runDir) and interval log
+// (<variant>.hlog) as opts ask. The returned function closes the log file.
+func startKeeper(runDir, variant string, opts RunOptions, snapshot func() *results.Result) (*soak.Keeper, func() error, error) {
+	o := soak.Options{Interval: opts.CheckpointInterval, Log: opts.Log}
+	if opts.CheckpointInterval > 0 {
+		o.Checkpoint = filepath.Join(runDir, variant+".json")
+	}
+	closeHlog := func() error { return nil }
+	if opts.Hlog {
+		f, err := os.Create(filepath.Join(runDir, variant+".hlog"))
+		if err != nil {
+			return nil, nil, fmt.Errorf("interval log: %w", err)
+		}
+		o.Hlog, closeHlog = f, f.Close
+	}
+	return soak.Start(o, snapshot), closeHlog, nil
 }
 
 // errPartFailed is the cause of a load stopped because the origin or a proxy failed.
 var errPartFailed = errors.New("a part of the run failed")
 
 // startHop starts hop i of hops, pointed at upstream.
-func startHop(ctx context.Context, hops []proxy.Spec, i int, upstream []string, upstreamTLS bool, dir string) (proxy.Proxy, error) {
+func startHop(ctx context.Context, hops []proxy.Spec, i int, upstream []string, upstreamTLS bool, dir string, log io.Writer) (proxy.Proxy, error) {
 	listen, err := proxy.FreeListenAddr()
 	if err != nil {
 		return nil, err
@@ -293,7 +368,7 @@ func startHop(ctx context.Context, hops []proxy.Spec, i int, upstream []string, 
 	if len(hops) > 1 {
 		hopDir = filepath.Join(dir, fmt.Sprintf("hop%d-%s", i+1, hops[i].Kind))
 	}
-	hp, err := proxy.Start(ctx, proxy.Config{Spec: hops[i], Origins: upstream, OriginTLS: upstreamTLS, Listen: listen, RunDir: hopDir})
+	hp, err := proxy.Start(ctx, proxy.Config{Spec: hops[i], Origins: upstream, OriginTLS: upstreamTLS, Listen: listen, RunDir: hopDir, Log: log})
 	if err != nil && len(hops) > 1 {
 		err = fmt.Errorf("hop %d (%s): %w", i+1, hops[i].Kind, err)
 	}

@@ -11,6 +11,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/gatecrash/gatecrash/internal/errext"
+	"github.com/gatecrash/gatecrash/internal/soak"
 	"github.com/gatecrash/gatecrash/proxy"
 	"github.com/gatecrash/gatecrash/scenarios"
 )
@@ -23,6 +24,10 @@ type RunOptions struct {
 	Variants []string
 	Duration time.Duration
 	Out      string
+	// CheckpointInterval is how often each variant's result so far is written (0: at the end).
+	CheckpointInterval time.Duration
+	// Hlog writes each variant's interval histogram log into the run folder.
+	Hlog     bool
 	Quiet    bool
 	Progress bool
 	Stdout   io.Writer
@@ -40,7 +45,9 @@ load, and collect the client's outcome classes, the origin's ground truth and th
 log. Then compare the variants side by side with 95% intervals and check the thresholds.
 
 Everything goes to the run folder (--out, default ./gatecrash-runs/<time>-<scenario>/): one
-result JSON per variant, the rendered proxy configs and logs, and report.md.
+result JSON per variant (rewritten every --checkpoint-interval while the variant runs, marked
+partial, so a killed run keeps what it measured), one HdrHistogram interval log per variant
+(<variant>.hlog), the rendered proxy configs and logs, and report.md.
 
 Exit codes: 0 thresholds met; 2 invalid scenario or flags; 3 thresholds not met;
 130 interrupted (what was measured is written).`,
@@ -53,6 +60,9 @@ Exit codes: 0 thresholds met; 2 invalid scenario or flags; 3 thresholds not met;
 			opts.Stdout, opts.Stderr = cmd.OutOrStdout(), cmd.ErrOrStderr()
 			if cmd.Flags().Changed("duration") && opts.Duration <= 0 {
 				return errext.UsageError(fmt.Errorf("--duration: %s is not allowed; give a positive duration, or leave it out for the scenario's", opts.Duration))
+			}
+			if err := checkSoakFlags(cmd.Flags(), "run folder", opts.CheckpointInterval); err != nil {
+				return errext.UsageError(err)
 			}
 			if opts.Out != "" {
 				if st, err := os.Stat(opts.Out); err == nil && !st.IsDir() {
@@ -72,6 +82,9 @@ Exit codes: 0 thresholds met; 2 invalid scenario or flags; 3 thresholds not met;
 	f.StringArrayVar(&opts.Variants, "variant", nil, "run only this variant (repeatable)")
 	f.DurationVar(&opts.Duration, "duration", 0, "load duration per variant (default: the scenario's)")
 	f.StringVarP(&opts.Out, "out", "o", "", "run folder (default ./gatecrash-runs/<time>-<scenario>)")
+	f.DurationVar(&opts.CheckpointInterval, "checkpoint-interval", soak.DefaultInterval,
+		"rewrite each variant's result so far (marked partial) this often; 0: only at the end")
+	f.BoolVar(&opts.Hlog, "hlog", true, "write each variant's per-interval latency histograms to <variant>.hlog")
 	f.BoolVarP(&opts.Quiet, "quiet", "q", false, "no progress bars")
 	return cmd
 }
@@ -81,7 +94,8 @@ func runScenario(ctx context.Context, opts *RunOptions) error {
 	if err != nil {
 		return errext.UsageError(err)
 	}
-	ro := scenarios.RunOptions{Binary: opts.Binary, Variants: opts.Variants, Duration: opts.Duration, OutDir: opts.Out, Log: opts.Stderr}
+	ro := scenarios.RunOptions{Binary: opts.Binary, Variants: opts.Variants, Duration: opts.Duration, OutDir: opts.Out, Log: opts.Stderr,
+		CheckpointInterval: opts.CheckpointInterval, Hlog: opts.Hlog}
 	if opts.Proxy != "" {
 		k, err := proxy.ParseKind(opts.Proxy)
 		if err != nil {

@@ -1,0 +1,212 @@
+//go:build linux
+
+package main
+
+import (
+	"bytes"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	hdrhistogram "github.com/HdrHistogram/hdrhistogram-go"
+
+	"github.com/gatecrash/gatecrash/proxy"
+	"github.com/gatecrash/gatecrash/results"
+)
+
+// TestLoadCheckpointSurvivesSIGKILL kills `gatecrash load` with SIGKILL mid-run: the last
+// checkpoint is a valid result, marked partial, missing at most one interval, and report,
+// compare and merge read it.
+func TestLoadCheckpointSurvivesSIGKILL(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds the binary")
+	}
+	t.Parallel()
+	bin := buildBinary(t)
+	url := startOrigin(t, "delay:head-delay=1ms")
+	dir := t.TempDir()
+	out := filepath.Join(dir, "soak.json")
+	const interval = 300 * time.Millisecond
+	cmd := exec.Command(bin, "load", url, "--duration", "1h", "--connections", "4", "--out", out,
+		"--checkpoint-interval", interval.String(), "-q")
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(1600 * time.Millisecond)
+	cmd.Process.Kill() // SIGKILL: no chance to write anything more
+	killedAt := time.Now()
+	cmd.Wait()
+
+	r, err := results.ReadFile(out)
+	if err != nil {
+		t.Fatalf("the checkpoint after SIGKILL is not a readable result: %v", err)
+	}
+	if !r.Partial || r.Interrupted || r.Requests < 100 {
+		t.Fatalf("checkpoint: partial %v, interrupted %v, %d requests; want partial with requests", r.Partial, r.Interrupted, r.Requests)
+	}
+	if missing := killedAt.Sub(r.End); missing > interval+200*time.Millisecond || missing < 0 {
+		t.Fatalf("the checkpoint ends %v before the kill; at most one interval (%v) may be missing", missing, interval)
+	}
+	if r.Duration() < time.Second {
+		t.Fatalf("the checkpoint covers %v of a 1.6s run", r.Duration())
+	}
+	for _, args := range [][]string{{"report", out}, {"compare", out, out}, {"report", "--format", "html", out}} {
+		c := exec.Command(bin, args...)
+		b, err := c.CombinedOutput()
+		if err != nil {
+			t.Fatalf("gatecrash %s on the checkpoint: %v\n%s", strings.Join(args, " "), err, b)
+		}
+		if args[0] == "report" && len(args) == 2 && !strings.Contains(strings.ToLower(string(b)), "partial") {
+			t.Fatalf("the report does not say the result is partial:\n%s", b)
+		}
+	}
+	merged := filepath.Join(dir, "merged.json")
+	if b, err := exec.Command(bin, "merge", "--allow-duplicates", "-o", merged, out, out).CombinedOutput(); err != nil {
+		t.Fatalf("merge of the checkpoint: %v\n%s", err, b)
+	}
+	if m, err := results.ReadFile(merged); err != nil || !m.Partial || m.Requests != 2*r.Requests {
+		t.Fatalf("merged checkpoint: %v, %+v", err, m)
+	}
+}
+
+// TestLoadHlogAddsUpToResult runs a load with a fault (two outcome classes) and --hlog, reads
+// the log back with hdrhistogram-go's reader, and checks that per class the interval
+// histograms add up to the result's histogram exactly.
+func TestLoadHlogAddsUpToResult(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds the binary")
+	}
+	t.Parallel()
+	bin := buildBinary(t)
+	url := startOrigin(t, "rst-headers:probability=0.02")
+	dir := t.TempDir()
+	out, hlog := filepath.Join(dir, "r.json"), filepath.Join(dir, "r.hlog")
+	c := exec.Command(bin, "load", url, "--duration", "1500ms", "--connections", "4", "--out", out,
+		"--hlog", hlog, "--checkpoint-interval", "200ms", "-q")
+	if b, err := c.CombinedOutput(); err != nil {
+		t.Fatalf("%v\n%s", err, b)
+	}
+	r, err := results.ReadFile(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.Partial || len(r.Outcomes) < 2 {
+		t.Fatalf("final result: partial %v, classes %v; want a final result with errors", r.Partial, r.Outcomes)
+	}
+	f, err := os.Open(hlog)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	rd := hdrhistogram.NewHistogramLogReader(f)
+	sums := map[string]*hdrhistogram.Histogram{}
+	intervals := 0
+	for {
+		h, err := rd.NextIntervalHistogram()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if h == nil {
+			break
+		}
+		intervals++
+		if sums[h.Tag()] == nil {
+			sums[h.Tag()] = results.NewHistogram().Histogram
+		}
+		sums[h.Tag()].Merge(h)
+	}
+	if intervals < 5 {
+		t.Fatalf("%d intervals in a 1.5s run at 200ms", intervals)
+	}
+	for c, o := range r.Outcomes {
+		got := sums[c.String()]
+		if got == nil || got.TotalCount() != o.Count || !got.Equals(o.Latency.Histogram) {
+			t.Errorf("class %s: intervals add up to %v requests, the result has %d", c, got.TotalCount(), o.Count)
+		}
+	}
+}
+
+// TestRunSIGKILLLeavesNoProxy kills `gatecrash run` with SIGKILL while nginx runs: nginx and
+// its workers go with it (parent-death signal), the variant's checkpoint is readable, and a
+// second run in the same folder clears what the first left (pid file, temp dir).
+func TestRunSIGKILLLeavesNoProxy(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds the binary")
+	}
+	if _, err := proxy.FindBinary(proxy.Nginx, ""); err != nil {
+		if os.Getenv("GATECRASH_E2E") == "require" {
+			t.Fatalf("GATECRASH_E2E=require: %v", err)
+		}
+		t.Skipf("nginx not installed: %v", err)
+	}
+	t.Parallel()
+	bin := buildBinary(t)
+	out := filepath.Join(t.TempDir(), "run")
+	tmp := t.TempDir()
+	start := func(duration string) *exec.Cmd {
+		cmd := exec.Command(bin, "run", "forced-race", "--proxy", "nginx", "--duration", duration, "--out", out,
+			"--variant", "post", "--checkpoint-interval", "300ms", "-q")
+		cmd.Env = append(os.Environ(), "TMPDIR="+tmp)
+		var buf bytes.Buffer
+		cmd.Stdout, cmd.Stderr = &buf, &buf
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		return cmd
+	}
+	cmd := start("1h")
+	deadline := time.Now().Add(10 * time.Second)
+	for len(processesMentioning(out)) < 2 && time.Now().Before(deadline) { // master and worker
+		time.Sleep(20 * time.Millisecond)
+	}
+	if len(processesMentioning(out)) < 2 {
+		cmd.Process.Kill()
+		t.Fatal("nginx did not start")
+	}
+	time.Sleep(1200 * time.Millisecond)
+	cmd.Process.Signal(syscall.SIGKILL)
+	cmd.Wait()
+	deadline = time.Now().Add(5 * time.Second)
+	for len(processesMentioning(out)) > 0 && time.Now().Before(deadline) {
+		time.Sleep(20 * time.Millisecond)
+	}
+	if ps := processesMentioning(out); len(ps) > 0 {
+		for _, p := range ps { // do not leave them to the next test
+			var pid int
+			if _, err := fmt.Sscanf(p, "/proc/%d/", &pid); err == nil {
+				syscall.Kill(-pid, syscall.SIGKILL) // the proxy leads its process group
+				syscall.Kill(pid, syscall.SIGKILL)
+			}
+		}
+		t.Fatalf("proxy processes outlived the SIGKILLed gatecrash: %v", ps)
+	}
+	r, err := results.ReadFile(filepath.Join(out, "post.json"))
+	if err != nil || !r.Partial || r.Requests == 0 || r.Origin == nil || r.Origin.RequestsStarted == 0 || r.ProxyLog == nil {
+		t.Fatalf("checkpoint of the killed run: %v %+v", err, r)
+	}
+	if _, err := os.Stat(filepath.Join(out, "post", "proxy.pid")); err != nil {
+		t.Fatalf("the killed run's pid file should still be there for the next run to act on: %v", err)
+	}
+	if left, _ := os.ReadDir(tmp); len(left) == 0 {
+		t.Fatal("expected the killed run's temp dir to be left over")
+	}
+
+	second := start("300ms")
+	if err := waitExit(t, second, 30*time.Second); exitCode(err) == -1 {
+		t.Fatalf("second run: %v", err)
+	}
+	if left, _ := os.ReadDir(tmp); len(left) != 0 {
+		t.Fatalf("the second run did not clear what the killed one left in TMPDIR: %v", left)
+	}
+	if _, err := os.Stat(filepath.Join(out, "post", "proxy.pid")); !os.IsNotExist(err) {
+		t.Fatalf("pid file after a clean second run: %v", err)
+	}
+	if r, err := results.ReadFile(filepath.Join(out, "post.json")); err != nil || r.Partial {
+		t.Fatalf("second run's result: %v, %+v", err, r)
+	}
+}
