@@ -13,6 +13,7 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/gatecrash/gatecrash/internal/errext"
+	"github.com/gatecrash/gatecrash/internal/metrics"
 	"github.com/gatecrash/gatecrash/internal/soak"
 	"github.com/gatecrash/gatecrash/internal/yamlconf"
 	"github.com/gatecrash/gatecrash/loadgen"
@@ -26,10 +27,12 @@ type LoadOptions struct {
 	// CheckpointInterval is how often the result so far is written to Out (0: never).
 	CheckpointInterval time.Duration
 	// Hlog is the interval histogram log to write ("" for none).
-	Hlog   string
-	Quiet  bool
-	Stdout io.Writer
-	Stderr io.Writer
+	Hlog string
+	// MetricsListen is the address to serve Prometheus metrics on while the run goes ("": none).
+	MetricsListen string
+	Quiet         bool
+	Stdout        io.Writer
+	Stderr        io.Writer
 	// Progress decides whether to draw a live progress bar (stderr is a terminal).
 	Progress bool
 }
@@ -124,6 +127,7 @@ writes the results and exits 130; a second SIGINT exits at once.`,
 	f.DurationVar(&opts.CheckpointInterval, "checkpoint-interval", soak.DefaultInterval,
 		"rewrite --out with the result so far (marked partial) this often; 0: only at the end")
 	f.StringVar(&opts.Hlog, "hlog", "", "write per-interval latency histograms per class here (HdrHistogram log format)")
+	f.StringVar(&opts.MetricsListen, "metrics-listen", "", "serve Prometheus metrics at http://ADDR/metrics while the run goes, e.g. 127.0.0.1:9464")
 	f.BoolVarP(&opts.Quiet, "quiet", "q", false, "no progress bar")
 	return cmd
 }
@@ -145,6 +149,15 @@ func runLoad(ctx context.Context, opts *LoadOptions) error {
 	}
 	live := &loadgen.Live{}
 	lopts = append(lopts, loadgen.WithLive(live))
+	if opts.MetricsListen != "" {
+		reg := &metrics.Registry{}
+		reg.Set(metrics.Source{Snapshot: live.Snapshot, Gauges: live.Gauges})
+		stop, err := serveMetrics(opts.MetricsListen, reg, opts.Stderr)
+		if err != nil {
+			return err
+		}
+		defer stop()
+	}
 	keep, closeHlog, err := startKeeper(opts.Out, opts.CheckpointInterval, opts.Hlog, opts.Stderr, live.Snapshot)
 	if err != nil {
 		return err
@@ -242,4 +255,14 @@ func startKeeper(out string, interval time.Duration, hlog string, log io.Writer,
 		}
 	}
 	return soak.Start(o, snap), closeHlog, nil
+}
+
+// serveMetrics serves reg on addr and says where on log.
+func serveMetrics(addr string, reg *metrics.Registry, log io.Writer) (func(), error) {
+	at, stop, err := metrics.Serve(addr, reg)
+	if err != nil {
+		return nil, errext.UsageError(fmt.Errorf("--metrics-listen: %w", err))
+	}
+	fmt.Fprintf(log, "metrics: http://%s/metrics\n", at)
+	return stop, nil
 }

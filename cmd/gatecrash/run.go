@@ -11,8 +11,11 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/gatecrash/gatecrash/internal/errext"
+	"github.com/gatecrash/gatecrash/internal/metrics"
 	"github.com/gatecrash/gatecrash/internal/soak"
+	"github.com/gatecrash/gatecrash/loadgen"
 	"github.com/gatecrash/gatecrash/proxy"
+	"github.com/gatecrash/gatecrash/results"
 	"github.com/gatecrash/gatecrash/scenarios"
 )
 
@@ -27,11 +30,13 @@ type RunOptions struct {
 	// CheckpointInterval is how often each variant's result so far is written (0: at the end).
 	CheckpointInterval time.Duration
 	// Hlog writes each variant's interval histogram log into the run folder.
-	Hlog     bool
-	Quiet    bool
-	Progress bool
-	Stdout   io.Writer
-	Stderr   io.Writer
+	Hlog bool
+	// MetricsListen is the address to serve Prometheus metrics on while the run goes ("": none).
+	MetricsListen string
+	Quiet         bool
+	Progress      bool
+	Stdout        io.Writer
+	Stderr        io.Writer
 }
 
 func newRunCmd(runF func(context.Context, *RunOptions) error) *cobra.Command {
@@ -85,6 +90,7 @@ Exit codes: 0 thresholds met; 2 invalid scenario or flags; 3 thresholds not met;
 	f.DurationVar(&opts.CheckpointInterval, "checkpoint-interval", soak.DefaultInterval,
 		"rewrite each variant's result so far (marked partial) this often; 0: only at the end")
 	f.BoolVar(&opts.Hlog, "hlog", true, "write each variant's per-interval latency histograms to <variant>.hlog")
+	f.StringVar(&opts.MetricsListen, "metrics-listen", "", "serve Prometheus metrics at http://ADDR/metrics while the run goes, e.g. 127.0.0.1:9464")
 	f.BoolVarP(&opts.Quiet, "quiet", "q", false, "no progress bars")
 	return cmd
 }
@@ -102,6 +108,17 @@ func runScenario(ctx context.Context, opts *RunOptions) error {
 			return errext.UsageError(fmt.Errorf("--proxy: %w", err))
 		}
 		ro.Proxy = k
+	}
+	if opts.MetricsListen != "" {
+		reg := &metrics.Registry{}
+		ro.Watch = func(variant string, snap func() *results.Result, gauges func() loadgen.Gauges) {
+			reg.Set(metrics.Source{Scenario: sc.Name, Variant: variant, Snapshot: snap, Gauges: gauges})
+		}
+		stop, err := serveMetrics(opts.MetricsListen, reg, opts.Stderr)
+		if err != nil {
+			return err
+		}
+		defer stop()
 	}
 	var bars *progressBars
 	if opts.Progress {

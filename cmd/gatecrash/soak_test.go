@@ -5,6 +5,7 @@ package main
 import (
 	"bytes"
 	"fmt"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -14,6 +15,7 @@ import (
 	"time"
 
 	hdrhistogram "github.com/HdrHistogram/hdrhistogram-go"
+	"github.com/prometheus/common/expfmt"
 
 	"github.com/gatecrash/gatecrash/proxy"
 	"github.com/gatecrash/gatecrash/results"
@@ -208,5 +210,84 @@ func TestRunSIGKILLLeavesNoProxy(t *testing.T) {
 	}
 	if r, err := results.ReadFile(filepath.Join(out, "post.json")); err != nil || r.Partial {
 		t.Fatalf("second run's result: %v, %+v", err, r)
+	}
+}
+
+// TestRunServesMetrics scrapes `gatecrash run --metrics-listen` mid-variant: the exposition
+// parses with Prometheus's text parser, carries the scenario and variant labels, the origin's
+// injected faults and the proxy's log counts, and no count exceeds the variant's final result.
+func TestRunServesMetrics(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds the binary")
+	}
+	t.Parallel()
+	bin := buildBinary(t)
+	out := filepath.Join(t.TempDir(), "run")
+	addr := freeAddr(t)
+	cmd := exec.Command(bin, "run", "forced-race", "--proxy", "embedded", "--duration", "2s", "--out", out,
+		"--variant", "post", "--metrics-listen", addr, "-q")
+	var buf bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &buf, &buf
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer cmd.Process.Kill()
+	time.Sleep(1200 * time.Millisecond)
+	resp, err := http.Get("http://" + addr + "/metrics")
+	if err != nil {
+		t.Fatalf("scrape: %v\n%s", err, buf.String())
+	}
+	fams, err := (&expfmt.TextParser{}).TextToMetricFamilies(resp.Body)
+	resp.Body.Close()
+	if err != nil {
+		t.Fatalf("the Prometheus text parser rejects the exposition: %v", err)
+	}
+	if err := waitExit(t, cmd, 30*time.Second); exitCode(err) == -1 {
+		t.Fatalf("run: %v\n%s", err, buf.String())
+	}
+	r, err := results.ReadFile(filepath.Join(out, "post.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	get := func(name string, kv ...string) float64 {
+		t.Helper()
+		f := fams[name]
+		if f == nil {
+			t.Fatalf("no family %s", name)
+		}
+	next:
+		for _, m := range f.Metric {
+			want := append([]string{"scenario", "forced-race", "variant", "post"}, kv...)
+			for i := 0; i < len(want); i += 2 {
+				ok := false
+				for _, l := range m.Label {
+					ok = ok || l.GetName() == want[i] && l.GetValue() == want[i+1]
+				}
+				if !ok {
+					continue next
+				}
+			}
+			if m.Counter != nil {
+				return m.Counter.GetValue()
+			}
+			return m.Gauge.GetValue()
+		}
+		t.Fatalf("%s has no sample %v", name, kv)
+		return 0
+	}
+	if get("gatecrash_running") != 1 {
+		t.Fatal("the mid-run scrape does not say the variant runs")
+	}
+	faults := get("gatecrash_origin_faults_injected_total", "kind", "close-on-reuse")
+	if faults == 0 || faults > float64(r.Origin.Faults["close-on-reuse"]) {
+		t.Fatalf("faults injected mid-run %v, final %d", faults, r.Origin.Faults["close-on-reuse"])
+	}
+	for _, c := range results.Classes() {
+		if got := get("gatecrash_requests_total", "class", c.String()); got > float64(r.Count(c)) {
+			t.Fatalf("requests_total{class=%s} mid-run %v exceeds the final %d", c, got, r.Count(c))
+		}
+	}
+	if fams["gatecrash_proxy_log_lines_total"] == nil {
+		t.Fatal("no proxy log counts")
 	}
 }
