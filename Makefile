@@ -7,18 +7,22 @@ FUZZTIME ?= 5s
 FUZZ_TARGETS := faultserver:FuzzReadHead faultserver:FuzzServeConn faultserver:FuzzParseFaultSpec \
                 loadgen:FuzzReadResponse internal/http1:FuzzDiscardChunked
 
-.PHONY: all build test unit fuzz lint bench bench-go bench-serve bench-load demo demo-faultserver clean
+.PHONY: all build test unit rare fuzz lint bench bench-go bench-serve bench-load demo demo-faultserver clean
 
 all: build
 
 build:
 	$(GO) build -o $(BIN) ./cmd/gatecrash
 
-## test: lint, all tests with the race detector (end-to-end included), then a short fuzz run
-test: lint unit fuzz
+## test: lint, all tests with the race detector (end-to-end included), the rare-event
+## accounting tests without it (3M requests on the built binaries), then a short fuzz run
+test: lint unit rare fuzz
 
 unit:
 	$(GO) test -race -count=1 ./...
+
+rare:
+	$(GO) test -count=1 -run '^TestRareEvent' ./cmd/gatecrash
 
 fuzz:
 	@for pt in $(FUZZ_TARGETS); do \

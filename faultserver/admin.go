@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"time"
 
 	"gopkg.in/yaml.v3"
 )
@@ -16,6 +17,7 @@ const maxPlanBytes = 1 << 20
 // AdminHandler serves the ground truth and the fault plan:
 //
 //	GET /stats    counters as JSON
+//	GET /events   the newest fault events (?since=TIME), as EventsReply JSON
 //	GET /metrics  counters in the Prometheus text format
 //	GET /faults   the config being served, as YAML
 //	PUT /faults   replace it (same YAML schema as --config; JSON works too, being YAML)
@@ -31,6 +33,23 @@ func (s *Server) AdminHandler() http.Handler {
 		enc := json.NewEncoder(w)
 		enc.SetIndent("", "  ")
 		enc.Encode(s.Stats())
+	})
+	mux.HandleFunc("GET /events", func(w http.ResponseWriter, r *http.Request) {
+		var since time.Time
+		if v := r.URL.Query().Get("since"); v != "" {
+			t, err := time.Parse(time.RFC3339Nano, v)
+			if err != nil {
+				http.Error(w, "since: "+err.Error()+"; give an RFC 3339 time such as 2026-11-21T15:04:05.123Z", http.StatusBadRequest)
+				return
+			}
+			since = t
+		}
+		events, dropped := s.FaultEvents(since)
+		if events == nil {
+			events = []FaultEvent{}
+		}
+		w.Header().Set("Content-Type", "application/json")
+		json.NewEncoder(w).Encode(EventsReply{Events: events, Dropped: dropped})
 	})
 	mux.HandleFunc("GET /metrics", func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Content-Type", "text/plain; version=0.0.4")
@@ -72,4 +91,11 @@ func (s *Server) writePlan(w http.ResponseWriter, status int) {
 	w.Header().Set("Content-Type", "application/yaml")
 	w.WriteHeader(status)
 	w.Write(b)
+}
+
+// EventsReply is the JSON of GET /events.
+type EventsReply struct {
+	Events []FaultEvent `json:"events"`
+	// Dropped counts older events the bounded log no longer holds.
+	Dropped uint64 `json:"dropped"`
 }

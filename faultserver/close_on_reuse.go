@@ -56,3 +56,10 @@ var (
 	_ RequestFault = (*CloseOnReuse)(nil)
 	_ conditional  = (*CloseOnReuse)(nil)
 )
+
+func (f *CloseOnReuse) afterBytes() (int64, bool) {
+	if f.AfterBytes == nil {
+		return 0, false
+	}
+	return *f.AfterBytes, true
+}

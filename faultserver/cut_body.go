@@ -55,3 +55,5 @@ func (f *CutBody) respond(c *conn, req *Request) (bool, error) {
 func (f *CutBody) bounds() (int64, time.Duration) { return int64(f.BodySize), 0 }
 
 var _ ResponseFault = (*CutBody)(nil)
+
+func (f *CutBody) afterBytes() (int64, bool) { return int64(f.AfterBytes), true }

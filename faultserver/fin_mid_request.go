@@ -54,3 +54,5 @@ func (f *FinMidRequest) request(c *conn) bool {
 }
 
 var _ RequestFault = (*FinMidRequest)(nil)
+
+func (f *FinMidRequest) afterBytes() (int64, bool) { return f.AfterBytes, true }

@@ -56,6 +56,7 @@ func compile(cfg *Config) (*Plan, error) {
 type Server struct {
 	plan   atomic.Pointer[Plan]
 	stats  *stats
+	events eventLog
 	nextID atomic.Uint64
 
 	tlsMu  sync.Mutex

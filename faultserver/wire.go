@@ -22,6 +22,7 @@ func (c *conn) injected() {
 		return
 	}
 	c.srv.stats.fault(kindOf(c.acting))
+	c.recordEvent(c.acting)
 	c.acting = nil
 }
 

@@ -1,5 +1,10 @@
 package results
 
+import (
+	"slices"
+	"time"
+)
+
 // OriginTruth is the origin's ground truth for one run: what the fault server saw and did,
 // counted on its side of the wire. The runner fills it from the fault server's counters (this
 // package knows no engine; the field names match the fault server's /stats JSON), merge adds
@@ -22,6 +27,76 @@ type OriginTruth struct {
 	Closes OriginCloses `json:"closes"`
 	// Faults counts faults injected, by kind.
 	Faults map[string]uint64 `json:"faults"`
+	// Events are the origin's fault events during the run, oldest first: the newest ones its
+	// bounded log kept (EventsDropped counts the ones it no longer had).
+	Events        []OriginEvent `json:"events,omitempty"`
+	EventsDropped uint64        `json:"events_dropped,omitempty"`
+}
+
+// OriginEvent is one fault the origin injected (the fault server's FaultEvent).
+type OriginEvent struct {
+	Time time.Time `json:"time"`
+	// Conn is the origin's connection number; Remote the peer address it saw (the load
+	// generator's local address when the load talks to the origin directly).
+	Conn   uint64 `json:"conn"`
+	Remote string `json:"remote"`
+	Kind   string `json:"kind"`
+	// Request counts the responses the connection had completed before; IdleUs how long it
+	// sat idle before; AfterBytes where in the stream the fault acted, for kinds that act at
+	// a byte position.
+	Request    int    `json:"request"`
+	IdleUs     int64  `json:"idle_us"`
+	AfterBytes *int64 `json:"after_bytes,omitempty"`
+}
+
+// OriginMatch pairs an error exemplar with the origin event that most likely caused it.
+type OriginMatch struct {
+	Event OriginEvent `json:"event"`
+	// SameConnection is true when the event's peer address is the exemplar's local address:
+	// the load talked to the origin directly and this is certainly the fault that hit it.
+	// Otherwise the event is the nearest in time before the error (through a proxy the
+	// connections cannot be matched).
+	SameConnection bool `json:"same_connection"`
+	// BeforeUs is how long before the client saw the error the origin acted.
+	BeforeUs int64 `json:"before_us"`
+}
+
+// PairExemplars pairs every error exemplar with the origin event that most likely caused
+// it: an event on the same connection (the exemplar's local address is the event's remote)
+// at or before the error, else the nearest event at or before the error within the
+// exemplar's latency plus a second. Exemplars with no such event are left unpaired.
+func (r *Result) PairExemplars() {
+	if r.Origin == nil || len(r.Origin.Events) == 0 {
+		return
+	}
+	events := r.Origin.Events
+	for c, list := range r.Exemplars {
+		for i := range list {
+			e := &list[i]
+			e.Origin = nil
+			var best *OriginEvent
+			same := false
+			window := time.Duration(e.LatencyUs)*time.Microsecond + time.Second
+			for j := range events {
+				ev := &events[j]
+				d := e.Time.Sub(ev.Time)
+				if d < 0 {
+					continue // after the error: not its cause
+				}
+				isSame := e.Local != "" && ev.Remote == e.Local
+				switch {
+				case isSame && (!same || ev.Time.After(best.Time)):
+					best, same = ev, true
+				case !same && d <= window && (best == nil || ev.Time.After(best.Time)):
+					best = ev
+				}
+			}
+			if best != nil {
+				e.Origin = &OriginMatch{Event: *best, SameConnection: same, BeforeUs: e.Time.Sub(best.Time).Microseconds()}
+			}
+		}
+		r.Exemplars[c] = list
+	}
 }
 
 // OriginCloses counts connection ends: by the origin (as FIN or RST) and by its peer.
@@ -60,6 +135,32 @@ func (o *OriginTruth) Add(other *OriginTruth) {
 	for k, n := range other.Faults {
 		o.Faults[k] += n
 	}
+	o.Events = append(o.Events, other.Events...)
+	slices.SortStableFunc(o.Events, func(a, b OriginEvent) int { return a.Time.Compare(b.Time) })
+	o.EventsDropped += other.EventsDropped
+}
+
+// Sub returns the counts that accumulated from before to o (events are not subtracted: the
+// caller fetches the run's own).
+func (o *OriginTruth) Sub(before *OriginTruth) *OriginTruth {
+	d := *o
+	d.ConnectionsAccepted -= before.ConnectionsAccepted
+	d.TLSHandshakes -= before.TLSHandshakes
+	d.TLSHandshakeErrors -= before.TLSHandshakeErrors
+	d.RequestsStarted -= before.RequestsStarted
+	d.RequestsRead -= before.RequestsRead
+	d.ResponsesCompleted -= before.ResponsesCompleted
+	d.BadRequests -= before.BadRequests
+	d.Closes.ServerFIN -= before.Closes.ServerFIN
+	d.Closes.ServerRST -= before.Closes.ServerRST
+	d.Closes.PeerFIN -= before.Closes.PeerFIN
+	d.Closes.PeerRST -= before.Closes.PeerRST
+	d.Faults = make(map[string]uint64, len(o.Faults))
+	for k, n := range o.Faults {
+		d.Faults[k] = n - before.Faults[k]
+	}
+	d.Events, d.EventsDropped = nil, 0
+	return &d
 }
 
 // OriginTruth returns the origin ground truth and whether the result has one.

@@ -134,6 +134,9 @@ type Exemplar struct {
 	Status       int    `json:"status,omitempty"`
 	LatencyUs    int64  `json:"latency_us"`
 	Error        string `json:"error,omitempty"`
+	// Origin is the origin's fault event paired with this error (PairExemplars), when the
+	// result has the origin's events.
+	Origin *OriginMatch `json:"origin,omitempty"`
 }
 
 // Duration returns End - Start.

@@ -251,6 +251,14 @@ func runVariant(ctx context.Context, sc *Scenario, v *Variant, dir string, opts 
 	}
 	p := hopProxies[0]
 	before := origin.Stats() // readiness probes are not part of the run
+	_, droppedBefore := origin.FaultEvents(time.Now())
+	loadStart := time.Now()
+	truth := func() *results.OriginTruth {
+		o := originTruth(origin.Stats().Sub(before))
+		events, dropped := origin.FaultEvents(loadStart)
+		o.Events, o.EventsDropped = originEvents(events), dropped-droppedBefore
+		return o
+	}
 
 	// The load stops early when a part fails; a user's interrupt (ctx) stops it too.
 	lctx, stopLoad := context.WithCancelCause(ctx)
@@ -277,7 +285,8 @@ func runVariant(ctx context.Context, sc *Scenario, v *Variant, dir string, opts 
 		}
 		r.Scenario, r.Variant = sc.Name, v.Name
 		r.ProxyLog, _ = proxyLogCounts(hopProxies)
-		r.Origin = originTruth(origin.Stats().Sub(before))
+		r.Origin = truth()
+		r.PairExemplars()
 		return r
 	}
 	if opts.Watch != nil {
@@ -307,7 +316,8 @@ func runVariant(ctx context.Context, sc *Scenario, v *Variant, dir string, opts 
 	}
 	var logErr error
 	res.ProxyLog, logErr = proxyLogCounts(hopProxies)
-	res.Origin = originTruth(origin.Stats().Sub(before))
+	res.Origin = truth()
+	res.PairExemplars()
 	final.Store(res)
 	keepErr := errors.Join(keep.Finish(res), closeHlog())
 	return res, errors.Join(partErr, stopErr, logErr, keepErr)
@@ -373,6 +383,16 @@ func startHop(ctx context.Context, hops []proxy.Spec, i int, upstream []string, 
 		err = fmt.Errorf("hop %d (%s): %w", i+1, hops[i].Kind, err)
 	}
 	return hp, err
+}
+
+// originEvents turns the fault server's events into the result's.
+func originEvents(events []faultserver.FaultEvent) []results.OriginEvent {
+	out := make([]results.OriginEvent, len(events))
+	for i, e := range events {
+		out[i] = results.OriginEvent{Time: e.Time, Conn: e.Conn, Remote: e.Remote, Kind: e.Kind, Request: e.Request,
+			IdleUs: e.IdleUs, AfterBytes: e.AfterBytes}
+	}
+	return out
 }
 
 // originTruth turns the fault server's counters into the result's typed ground truth.

@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -30,9 +31,11 @@ type LoadOptions struct {
 	Hlog string
 	// MetricsListen is the address to serve Prometheus metrics on while the run goes ("": none).
 	MetricsListen string
-	Quiet         bool
-	Stdout        io.Writer
-	Stderr        io.Writer
+	// OriginAdmin is the fault server's admin URL, to put its ground truth in the result.
+	OriginAdmin string
+	Quiet       bool
+	Stdout      io.Writer
+	Stderr      io.Writer
 	// Progress decides whether to draw a live progress bar (stderr is a terminal).
 	Progress bool
 }
@@ -128,6 +131,7 @@ writes the results and exits 130; a second SIGINT exits at once.`,
 		"rewrite --out with the result so far (marked partial) this often; 0: only at the end")
 	f.StringVar(&opts.Hlog, "hlog", "", "write per-interval latency histograms per class here (HdrHistogram log format)")
 	f.StringVar(&opts.MetricsListen, "metrics-listen", "", "serve Prometheus metrics at http://ADDR/metrics while the run goes, e.g. 127.0.0.1:9464")
+	f.StringVar(&opts.OriginAdmin, "origin-admin", "", "the fault server's admin URL (gatecrash serve --admin): put its counters and fault events in the result")
 	f.BoolVarP(&opts.Quiet, "quiet", "q", false, "no progress bar")
 	return cmd
 }
@@ -149,22 +153,50 @@ func runLoad(ctx context.Context, opts *LoadOptions) error {
 	}
 	live := &loadgen.Live{}
 	lopts = append(lopts, loadgen.WithLive(live))
+	snapshot := live.Snapshot
+	var admin *originAdmin
+	var final atomic.Pointer[results.Result] // the result once the origin's truth is in it
+	if opts.OriginAdmin != "" {
+		var err error
+		if admin, err = startOriginAdmin(opts.OriginAdmin); err != nil {
+			return errext.UsageError(err)
+		}
+		snapshot = func() *results.Result {
+			if f := final.Load(); f != nil {
+				return f
+			}
+			r := live.Snapshot()
+			if r == nil || !r.Partial {
+				return nil // the run has ended and its origin truth is being fetched
+			}
+			r.Origin, _ = admin.truth() // a checkpoint without the origin's view is still one
+			r.PairExemplars()
+			return r
+		}
+	}
 	if opts.MetricsListen != "" {
 		reg := &metrics.Registry{}
-		reg.Set(metrics.Source{Snapshot: live.Snapshot, Gauges: live.Gauges})
+		reg.Set(metrics.Source{Snapshot: snapshot, Gauges: live.Gauges})
 		stop, err := serveMetrics(opts.MetricsListen, reg, opts.Stderr)
 		if err != nil {
 			return err
 		}
 		defer stop()
 	}
-	keep, closeHlog, err := startKeeper(opts.Out, opts.CheckpointInterval, opts.Hlog, opts.Stderr, live.Snapshot)
+	keep, closeHlog, err := startKeeper(opts.Out, opts.CheckpointInterval, opts.Hlog, opts.Stderr, snapshot)
 	if err != nil {
 		return err
 	}
 	res, err := loadgen.Run(ctx, opts.Config, lopts...)
 	if bars != nil {
 		bars.wait()
+	}
+	if admin != nil && res != nil {
+		if res.Origin, err = admin.truth(); err != nil {
+			fmt.Fprintf(opts.Stderr, "warning: the result has no origin ground truth: %v\n", err)
+		}
+		res.PairExemplars()
+		final.Store(res)
 	}
 	keepErr := errors.Join(keep.Finish(res), closeHlog())
 	if keepErr != nil && res != nil {

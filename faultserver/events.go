@@ -1,0 +1,103 @@
+package faultserver
+
+import (
+	"net"
+	"sync"
+	"time"
+)
+
+// EventLogSize is how many fault events a server keeps: the newest ones, in a ring. At one
+// fault in a million requests that is hours of a soak at 100k req/s; at higher fault rates the
+// counters stay exact and the log keeps the latest (EventsDropped says how many fell out).
+const EventLogSize = 10000
+
+// FaultEvent is one fault that acted: when, on which connection, what, and where in the
+// exchange. It lets a client-side error be traced to what the origin did.
+type FaultEvent struct {
+	Time time.Time `json:"time"`
+	// Conn is the connection's number at this server (1 for the first accepted).
+	Conn uint64 `json:"conn"`
+	// Remote is the peer's address as the server saw it: the proxy's upstream side, or the
+	// load generator's local address when it talks to the origin directly.
+	Remote string `json:"remote"`
+	Kind   string `json:"kind"`
+	// Request is the number of responses the connection had completed before (0: its first
+	// request); Idle how long it sat idle before the request (or, for an idle fault, before
+	// the fault acted).
+	Request int   `json:"request"`
+	IdleUs  int64 `json:"idle_us"`
+	// AfterBytes is where in the stream the fault acted, for kinds that act at a byte
+	// position: request bytes read (close-on-reuse with after-bytes, fin-mid-request) or body
+	// bytes sent (cut-body).
+	AfterBytes *int64 `json:"after_bytes,omitempty"`
+}
+
+// atBytes is implemented by kinds that act at a byte position.
+type atBytes interface {
+	afterBytes() (int64, bool)
+}
+
+// eventLog keeps the newest EventLogSize events. Faults are rare, so one mutex is enough.
+type eventLog struct {
+	mu      sync.Mutex
+	ring    []FaultEvent
+	next    int    // where the next event goes
+	total   uint64 // events ever recorded
+	dropped uint64 // events overwritten
+}
+
+func (l *eventLog) add(e FaultEvent) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.ring == nil {
+		l.ring = make([]FaultEvent, 0, 64)
+	}
+	if len(l.ring) < EventLogSize {
+		l.ring = append(l.ring, e)
+	} else {
+		l.ring[l.next] = e
+		l.dropped++
+	}
+	l.next = (l.next + 1) % EventLogSize
+	l.total++
+}
+
+// since returns the kept events at or after t, oldest first, and how many events were
+// dropped from the log in all.
+func (l *eventLog) since(t time.Time) ([]FaultEvent, uint64) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	var out []FaultEvent
+	n := len(l.ring)
+	start := 0
+	if n == EventLogSize {
+		start = l.next
+	}
+	for i := range n {
+		e := l.ring[(start+i)%n]
+		if !e.Time.Before(t) {
+			out = append(out, e)
+		}
+	}
+	return out, l.dropped
+}
+
+// FaultEvents returns the fault events at or after since that the server still keeps, oldest
+// first, and how many older events its bounded log has dropped since it started.
+func (s *Server) FaultEvents(since time.Time) ([]FaultEvent, uint64) { return s.events.since(since) }
+
+// recordEvent logs the fault f acting on c now.
+func (c *conn) recordEvent(f Fault) {
+	e := FaultEvent{Time: time.Now(), Conn: c.id, Kind: kindOf(f).name, Request: c.served, IdleUs: c.idleFor.Microseconds()}
+	if c.nc != nil {
+		if a, ok := c.nc.RemoteAddr().(*net.TCPAddr); ok {
+			e.Remote = a.String()
+		}
+	}
+	if ab, ok := f.(atBytes); ok {
+		if n, ok := ab.afterBytes(); ok {
+			e.AfterBytes = &n
+		}
+	}
+	c.srv.events.add(e)
+}
