@@ -21,7 +21,12 @@ type runOptions struct {
 	observe  func(Progress)
 	interval time.Duration
 	live     *Live
+	run      *results.RunInfo
 }
+
+// WithRun stamps every result of the run (snapshots and the final one) with run: its
+// identity across the segments of a resumed soak.
+func WithRun(run results.RunInfo) Option { return func(o *runOptions) { o.run = &run } }
 
 // Run drives the load cfg describes until its duration or request count is reached, or ctx
 // ends (an interrupt): then no new request starts, in-flight ones get cfg.Grace to finish, and
@@ -80,7 +85,11 @@ func Run(ctx context.Context, cfg Config, opts ...Option) (*results.Result, erro
 
 	stopObserver := startObserver(o, &cfg, start, rec)
 	target := targetOf(&cfg, cl)
-	o.live.attach(func() *results.Result { return snapshotOf(rec, target, pacer) }, func() Gauges {
+	o.live.attach(func() *results.Result {
+		r := snapshotOf(rec, target, pacer)
+		r.Run = o.runInfo()
+		return r
+	}, func() Gauges {
 		var g Gauges
 		for _, w := range workers {
 			if w.busy.Load() {
@@ -117,6 +126,7 @@ func Run(ctx context.Context, cfg Config, opts ...Option) (*results.Result, erro
 	res.Interrupted = interrupted
 	res.Unsent = unsent
 	res.Target = target
+	res.Run = o.runInfo()
 	o.live.finish(res)
 	return res, nil
 }
@@ -172,4 +182,13 @@ func (w *worker) abort() {
 	if c := w.cur.Load(); c != nil {
 		c.nc.SetDeadline(time.Unix(1, 0))
 	}
+}
+
+// runInfo returns a copy of the run's identity for one result, or nil.
+func (o *runOptions) runInfo() *results.RunInfo {
+	if o.run == nil {
+		return nil
+	}
+	r := *o.run
+	return &r
 }

@@ -3,6 +3,7 @@ package results
 import (
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 )
 
@@ -39,6 +40,10 @@ func MergeWith(opts MergeOptions, rs ...*Result) (*Result, error) {
 	exemplars := map[Class][]Exemplar{}
 	var origins []*OriginTruth
 	var failures []string
+	segs, err := segmentsOf(rs)
+	if err != nil {
+		return nil, err
+	}
 	for i, r := range rs {
 		if r.Scenario != first.Scenario || r.Variant != first.Variant || r.Target.Method != first.Target.Method ||
 			r.Target.Pattern != first.Target.Pattern {
@@ -52,7 +57,7 @@ func MergeWith(opts MergeOptions, rs ...*Result) (*Result, error) {
 			return nil, fmt.Errorf("%w: shard %d loaded %s, shard 0 loaded %s; their errors would be counted as one "+
 				"target's (allow it with --allow-different-targets)", ErrIncompatible, i, r.Target.URL, first.Target.URL)
 		}
-		if !opts.AllowDuplicates {
+		if !opts.AllowDuplicates && segs == nil {
 			for j := range i {
 				if sameRun(rs[j], r) {
 					return nil, fmt.Errorf("%w: shard %d is the same result as shard %d (same start, end and counts): "+
@@ -66,7 +71,7 @@ func MergeWith(opts MergeOptions, rs ...*Result) (*Result, error) {
 		if r.End.After(out.End) {
 			out.End = r.End
 		}
-		if i > 0 {
+		if i > 0 && segs == nil { // shards run side by side; segments one after the other
 			out.Target.Connections += r.Target.Connections
 			out.Target.Rate += r.Target.Rate
 		}
@@ -121,6 +126,19 @@ func MergeWith(opts MergeOptions, rs ...*Result) (*Result, error) {
 		}
 	}
 	out.Failure = strings.Join(failures, "; ")
+	if segs != nil {
+		// Segments of one run: the whole is as finished as its last segment.
+		last := rs[0]
+		for _, r := range rs {
+			if r.End.After(last.End) {
+				last = r
+			}
+		}
+		out.Partial, out.Interrupted = last.Partial, last.Interrupted
+		run := *first.Run
+		run.Segment, run.BeforeSeconds, run.BeforeRequests = 0, 0, 0
+		out.Run, out.Segments = &run, segs
+	}
 	out.TimeSeries = ts
 	if len(exemplars) > 0 {
 		out.Exemplars = exemplars
@@ -146,4 +164,35 @@ func sameRun(a, b *Result) bool {
 		}
 	}
 	return true
+}
+
+// segmentsOf returns the segment numbers rs hold when they are all segments of one run (the
+// same run id), nil when they are not. Two results holding the same segment would count it
+// twice: that is an error whatever the options say.
+func segmentsOf(rs []*Result) ([]int, error) {
+	var id string
+	for _, r := range rs {
+		if r.Run == nil || r.Run.ID == "" || id != "" && r.Run.ID != id {
+			return nil, nil
+		}
+		id = r.Run.ID
+	}
+	seen := map[int]int{}
+	var all []int
+	for i, r := range rs {
+		held := r.Segments
+		if len(held) == 0 {
+			held = []int{r.Run.Segment}
+		}
+		for _, s := range held {
+			if j, dup := seen[s]; dup {
+				return nil, fmt.Errorf("%w: results %d and %d both hold segment %d of run %s: it would count twice "+
+					"(a merged result already holds the segments it was made of)", ErrIncompatible, j, i, s, id)
+			}
+			seen[s] = i
+			all = append(all, s)
+		}
+	}
+	slices.Sort(all)
+	return all, nil
 }

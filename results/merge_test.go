@@ -197,3 +197,40 @@ func TestMergeRefusesDifferentTargetsAndDuplicates(t *testing.T) {
 		t.Fatalf("allowed duplicates: %v requests, err %v", m.Requests, err)
 	}
 }
+
+// TestMergeSegments: results of one run (same run id) are its segments, one after the other:
+// counts add up, connections are not summed (they did not run side by side), the whole is as
+// finished as its last segment, and a segment held twice is refused whatever the options.
+func TestMergeSegments(t *testing.T) {
+	start := time.Date(2026, 11, 21, 10, 0, 0, 0, time.UTC)
+	seg := func(n int, at time.Duration, partial bool) *Result {
+		r := build(start.Add(at), []event{{0, OK, time.Millisecond}, {time.Second, Status502, 2 * time.Millisecond}})
+		r.Run, r.Partial = &RunInfo{ID: "run1", Segment: n, PlannedSeconds: Seconds(time.Hour)}, partial
+		return r
+	}
+	s0, s1, s2 := seg(0, 0, true), seg(1, time.Minute, true), seg(2, 2*time.Minute, false)
+	m, err := Merge(s1, s0, s2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m.Requests != 6 || m.Count(Status502) != 3 || m.Target.Connections != 2 {
+		t.Fatalf("merged: %d requests, %d 502, %d connections", m.Requests, m.Count(Status502), m.Target.Connections)
+	}
+	if m.Partial || len(m.Segments) != 3 || m.Segments[0] != 0 || m.Segments[2] != 2 || m.Run.ID != "run1" {
+		t.Fatalf("merged: partial %v, segments %v, run %+v", m.Partial, m.Segments, m.Run)
+	}
+	if part, _ := Merge(s0, s1); !part.Partial {
+		t.Fatal("segments whose last is partial merged into a finished whole")
+	}
+	// The merged file holds segments 0-2: merging it with segment 1 again would count it twice.
+	if _, err := MergeWith(MergeOptions{AllowDuplicates: true}, m, s1); err == nil || !strings.Contains(err.Error(), "both hold segment 1") {
+		t.Fatalf("err = %v, want a refusal naming segment 1", err)
+	}
+	// Results of different runs are shards, as before: connections add up.
+	other := seg(0, time.Millisecond, false) // another machine starts a moment apart
+	other.Run.ID = "run2"
+	sh, err := Merge(s0, other)
+	if err != nil || sh.Target.Connections != 4 || sh.Segments != nil {
+		t.Fatalf("shards of different runs: %v, %+v", err, sh)
+	}
+}

@@ -23,6 +23,11 @@ type Result struct {
 	Variant  string `json:"variant,omitempty"`
 	// Target says what was loaded and how.
 	Target Target `json:"target"`
+	// Run identifies the run this result is a segment of, when it was written by a load that
+	// can be resumed (gatecrash load --resume).
+	Run *RunInfo `json:"run,omitempty"`
+	// Segments lists the segments of Run a merged result holds.
+	Segments []int `json:"segments,omitempty"`
 	// Start and End bound the run; End is when the last request finished.
 	Start time.Time `json:"start"`
 	End   time.Time `json:"end"`
@@ -58,6 +63,22 @@ type Result struct {
 	Origin *OriginTruth `json:"origin,omitempty"`
 	// ProxyLog counts known error-log lines of the proxy under test, by pattern name.
 	ProxyLog map[string]int64 `json:"proxy_log,omitempty"`
+}
+
+// RunInfo ties the segments of one run together: a soak restarted after a crash goes on as a
+// new segment of the same run, in its own result file, and merge adds the segments up.
+type RunInfo struct {
+	// ID is the run's identity, the same in every segment.
+	ID string `json:"id"`
+	// Segment is this part's number: 0 for the first, one more per resume.
+	Segment int `json:"segment"`
+	// PlannedSeconds and PlannedRequests are the whole run's plan (0: none).
+	PlannedSeconds  Seconds `json:"planned_seconds,omitempty"`
+	PlannedRequests int64   `json:"planned_requests,omitempty"`
+	// BeforeSeconds and BeforeRequests are what the earlier segments covered; this segment
+	// was planned to do the rest.
+	BeforeSeconds  Seconds `json:"before_seconds,omitempty"`
+	BeforeRequests int64   `json:"before_requests,omitempty"`
 }
 
 // LateThreshold is how late an open-loop send may start before it counts as late.

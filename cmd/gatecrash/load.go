@@ -33,9 +33,11 @@ type LoadOptions struct {
 	MetricsListen string
 	// OriginAdmin is the fault server's admin URL, to put its ground truth in the result.
 	OriginAdmin string
-	Quiet       bool
-	Stdout      io.Writer
-	Stderr      io.Writer
+	// Resume is the result of an earlier segment of this run to continue ("": a new run).
+	Resume string
+	Quiet  bool
+	Stdout io.Writer
+	Stderr io.Writer
 	// Progress decides whether to draw a live progress bar (stderr is a terminal).
 	Progress bool
 }
@@ -131,6 +133,7 @@ writes the results and exits 130; a second SIGINT exits at once.`,
 		"rewrite --out with the result so far (marked partial) this often; 0: only at the end")
 	f.StringVar(&opts.Hlog, "hlog", "", "write per-interval latency histograms per class here (HdrHistogram log format)")
 	f.StringVar(&opts.MetricsListen, "metrics-listen", "", "serve Prometheus metrics at http://ADDR/metrics while the run goes, e.g. 127.0.0.1:9464")
+	f.StringVar(&opts.Resume, "resume", "", "continue the run whose partial result (a checkpoint) FILE is, as its next segment (also done when --out is one)")
 	f.StringVar(&opts.OriginAdmin, "origin-admin", "", "the fault server's admin URL (gatecrash serve --admin): put its counters and fault events in the result")
 	f.BoolVarP(&opts.Quiet, "quiet", "q", false, "no progress bar")
 	return cmd
@@ -151,8 +154,17 @@ func runLoad(ctx context.Context, opts *LoadOptions) error {
 		bars = newProgressBars(opts.Stderr)
 		lopts = append(lopts, loadgen.WithObserver(200*time.Millisecond, func(p loadgen.Progress) { bars.observe("load", p) }))
 	}
+	run, out, err := planSegment(opts)
+	if err != nil {
+		return errext.UsageError(err)
+	}
+	if run.Segment > 0 {
+		fmt.Fprintf(opts.Stderr, "resuming run %s as segment %d (%s, %d requests done before); writing %s\n", run.ID, run.Segment,
+			time.Duration(run.BeforeSeconds).Round(time.Millisecond), run.BeforeRequests, out)
+	}
+	opts.Out = out
 	live := &loadgen.Live{}
-	lopts = append(lopts, loadgen.WithLive(live))
+	lopts = append(lopts, loadgen.WithLive(live), loadgen.WithRun(run))
 	snapshot := live.Snapshot
 	var admin *originAdmin
 	var final atomic.Pointer[results.Result] // the result once the origin's truth is in it
@@ -216,6 +228,10 @@ func runLoad(ctx context.Context, opts *LoadOptions) error {
 			return err
 		}
 		fmt.Fprintf(opts.Stderr, "result written to %s\n", opts.Out)
+		if run.Segment > 0 {
+			fmt.Fprintf(opts.Stderr, "this is segment %d of run %s: merge it with the earlier segments' files for the whole run "+
+				"(gatecrash merge SEGMENT... --out FILE)\n", run.Segment, run.ID)
+		}
 	}
 	if res.Interrupted {
 		return errInterrupted

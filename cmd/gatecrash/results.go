@@ -154,6 +154,17 @@ func runMerge(opts *MergeOptions) error {
 	if err := m.WriteFile(opts.Out); err != nil {
 		return err
 	}
-	fmt.Fprintf(opts.Stderr, "merged %d results (%s requests) into %s\n", len(rs), results.FormatCount(m.Requests), opts.Out)
+	what := fmt.Sprintf("%d results", len(rs))
+	if len(m.Segments) > 0 {
+		segs := make([]string, len(m.Segments))
+		for i, s := range m.Segments {
+			segs[i] = fmt.Sprint(s)
+		}
+		what = fmt.Sprintf("segments %s of run %s", strings.Join(segs, ", "), m.Run.ID)
+		if m.Partial {
+			what += " (the last one is partial: the run died and was not resumed to its end)"
+		}
+	}
+	fmt.Fprintf(opts.Stderr, "merged %s (%s requests) into %s\n", what, results.FormatCount(m.Requests), opts.Out)
 	return nil
 }

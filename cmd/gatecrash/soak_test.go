@@ -17,6 +17,7 @@ import (
 	hdrhistogram "github.com/HdrHistogram/hdrhistogram-go"
 	"github.com/prometheus/common/expfmt"
 
+	"github.com/gatecrash/gatecrash/faultserver/faultservertest"
 	"github.com/gatecrash/gatecrash/proxy"
 	"github.com/gatecrash/gatecrash/results"
 )
@@ -68,10 +69,10 @@ func TestLoadCheckpointSurvivesSIGKILL(t *testing.T) {
 		}
 	}
 	merged := filepath.Join(dir, "merged.json")
-	if b, err := exec.Command(bin, "merge", "--allow-duplicates", "-o", merged, out, out).CombinedOutput(); err != nil {
+	if b, err := exec.Command(bin, "merge", "-o", merged, out).CombinedOutput(); err != nil {
 		t.Fatalf("merge of the checkpoint: %v\n%s", err, b)
 	}
-	if m, err := results.ReadFile(merged); err != nil || !m.Partial || m.Requests != 2*r.Requests {
+	if m, err := results.ReadFile(merged); err != nil || !m.Partial || m.Requests != r.Requests {
 		t.Fatalf("merged checkpoint: %v, %+v", err, m)
 	}
 }
@@ -289,5 +290,82 @@ func TestRunServesMetrics(t *testing.T) {
 	}
 	if fams["gatecrash_proxy_log_lines_total"] == nil {
 		t.Fatal("no proxy log counts")
+	}
+}
+
+// TestLoadResumesAfterSIGKILL: a load killed mid-run is started again with the same command;
+// it goes on as segment 1 of the same run, for what is left of the planned duration, in its
+// own file; merge adds the segments into the whole, which the origin's count confirms up to
+// what the kill lost (at most one checkpoint interval and the requests in flight).
+func TestLoadResumesAfterSIGKILL(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds the binary")
+	}
+	t.Parallel()
+	bin := buildBinary(t)
+	srv, addr := faultservertest.Origin(t)
+	dir := t.TempDir()
+	out := filepath.Join(dir, "soak.json")
+	const interval, planned, conns = 250 * time.Millisecond, 3 * time.Second, 4
+	args := []string{"load", "http://" + addr + "/", "--duration", planned.String(), "--connections", fmt.Sprint(conns),
+		"--out", out, "--checkpoint-interval", interval.String(), "-q"}
+	first := exec.Command(bin, args...)
+	if err := first.Start(); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(1300 * time.Millisecond)
+	first.Process.Kill()
+	first.Wait()
+	seg0, err := results.ReadFile(out)
+	if err != nil || !seg0.Partial || seg0.Run == nil || seg0.Run.Segment != 0 {
+		t.Fatalf("segment 0 checkpoint: %v %+v", err, seg0)
+	}
+
+	second := exec.Command(bin, args...) // the same command line
+	b, err := second.CombinedOutput()
+	if err != nil {
+		t.Fatalf("resumed load: %v\n%s", err, b)
+	}
+	if !strings.Contains(string(b), "resuming run "+seg0.Run.ID+" as segment 1") {
+		t.Fatalf("the second start does not say it resumes:\n%s", b)
+	}
+	seg1, err := results.ReadFile(filepath.Join(dir, "soak.seg1.json"))
+	if err != nil {
+		t.Fatalf("segment 1's file: %v\n%s", err, b)
+	}
+	if seg1.Partial || seg1.Run.ID != seg0.Run.ID || seg1.Run.Segment != 1 {
+		t.Fatalf("segment 1: partial %v, run %+v", seg1.Partial, seg1.Run)
+	}
+	if again, _ := results.ReadFile(out); again.Requests != seg0.Requests {
+		t.Fatal("resuming rewrote segment 0's file")
+	}
+	// Segment 1 ran for what was left of the plan.
+	if left := planned - seg0.Duration(); seg1.Duration() < left-300*time.Millisecond || seg1.Duration() > left+300*time.Millisecond {
+		t.Fatalf("segment 1 ran %v; %v of the planned %v were left", seg1.Duration(), left, planned)
+	}
+
+	whole := filepath.Join(dir, "whole.json")
+	if b, err := exec.Command(bin, "merge", out, filepath.Join(dir, "soak.seg1.json"), "-o", whole).CombinedOutput(); err != nil ||
+		!strings.Contains(string(b), "segments 0, 1 of run "+seg0.Run.ID) {
+		t.Fatalf("merge of the segments: %v\n%s", err, b)
+	}
+	m, err := results.ReadFile(whole)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m.Requests != seg0.Requests+seg1.Requests || m.Partial || m.Target.Connections != conns {
+		t.Fatalf("whole: %d requests (segments %d + %d), partial %v, connections %d", m.Requests, seg0.Requests, seg1.Requests, m.Partial, m.Target.Connections)
+	}
+	// The origin answered every request of both processes; the whole may miss what the kill
+	// lost: the requests after the last checkpoint and those in flight.
+	served := int64(srv.Stats().ResponsesCompleted)
+	rate := float64(seg1.Requests) / seg1.Duration().Seconds()
+	if lost := served - m.Requests; lost < 0 || float64(lost) > rate*(interval+100*time.Millisecond).Seconds()+conns {
+		t.Fatalf("origin served %d, the merged segments hold %d: %d lost, more than one interval at %.0f req/s", served, m.Requests, lost, rate)
+	}
+	// The same segment twice is refused, even when duplicates are allowed.
+	if b, err := exec.Command(bin, "merge", "--allow-duplicates", out, out, "-o", filepath.Join(dir, "dup.json")).CombinedOutput(); err == nil ||
+		!strings.Contains(string(b), "both hold segment 0") {
+		t.Fatalf("merge of segment 0 twice: %v\n%s", err, b)
 	}
 }

@@ -1,0 +1,120 @@
+package main
+
+import (
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"time"
+
+	"github.com/gatecrash/gatecrash/internal/yamlconf"
+	"github.com/gatecrash/gatecrash/results"
+)
+
+// planSegment decides which run and segment this load is, and where its result goes. A new
+// run gets a fresh id and the plan of its flags. A resumed one — --resume FILE, or --out
+// naming a partial result that a killed or interrupted load left — continues that run as its
+// next segment: same id, what is left of the planned duration and requests, and its own file
+// (FILE.segN.json unless --out names another), so the earlier segment is never overwritten.
+func planSegment(opts *LoadOptions) (results.RunInfo, string, error) {
+	cfg := &opts.Config
+	from := opts.Resume
+	if from == "" && opts.Out != "" {
+		if prev, err := results.ReadFile(opts.Out); err == nil && prev.Partial {
+			from = opts.Out // the checkpoint of a run that died: go on with it
+		}
+	}
+	if from == "" {
+		id, err := newRunID()
+		if err != nil {
+			return results.RunInfo{}, "", err
+		}
+		return results.RunInfo{ID: id, PlannedSeconds: results.Seconds(cfg.Duration.D()), PlannedRequests: cfg.Requests}, opts.Out, nil
+	}
+	prev, err := results.ReadFile(from)
+	if err != nil {
+		return results.RunInfo{}, "", fmt.Errorf("--resume: %w", err)
+	}
+	switch {
+	case !prev.Partial && !prev.Interrupted:
+		return results.RunInfo{}, "", fmt.Errorf("--resume: %s is a finished result (the run ended at %s); nothing is left to resume; start a new run with another --out",
+			from, prev.End.UTC().Format(time.RFC3339))
+	case prev.Run == nil || prev.Run.ID == "":
+		return results.RunInfo{}, "", fmt.Errorf("--resume: %s has no run id (written by an older gatecrash, or merged from different runs); it cannot be resumed", from)
+	case len(prev.Segments) > 0:
+		return results.RunInfo{}, "", fmt.Errorf("--resume: %s is a merge of segments %v; resume from the last segment's own file", from, prev.Segments)
+	}
+	var diffs []string
+	for _, d := range []struct{ name, was, now string }{
+		{"URL", prev.Target.URL, cfg.URL}, {"--method", prev.Target.Method, cfg.Method}, {"--pattern", prev.Target.Pattern, string(cfg.Pattern)},
+	} {
+		if d.was != d.now {
+			diffs = append(diffs, fmt.Sprintf("%s was %q, now %q", d.name, d.was, d.now))
+		}
+	}
+	if len(diffs) > 0 {
+		return results.RunInfo{}, "", fmt.Errorf("--resume: %s measured another load (%s); a segment must load what the run loaded", from, strings.Join(diffs, "; "))
+	}
+	run := *prev.Run
+	run.Segment++
+	run.BeforeSeconds += results.Seconds(prev.Duration())
+	run.BeforeRequests += prev.Requests + prev.Aborted
+	// What is left of the plan; the duration and request flags of this command are not used.
+	cfg.Duration, cfg.Requests = 0, 0
+	if run.PlannedSeconds > 0 {
+		left := time.Duration(run.PlannedSeconds - run.BeforeSeconds)
+		if left <= 0 {
+			return results.RunInfo{}, "", fmt.Errorf("--resume: the run's planned %s are covered by its segments (%s); nothing is left to run",
+				time.Duration(run.PlannedSeconds), time.Duration(run.BeforeSeconds).Round(time.Millisecond))
+		}
+		cfg.Duration = yamlconf.Duration(left)
+	}
+	if run.PlannedRequests > 0 {
+		left := run.PlannedRequests - run.BeforeRequests
+		if left <= 0 {
+			return results.RunInfo{}, "", fmt.Errorf("--resume: the run's planned %d requests were all sent by its segments; nothing is left to run", run.PlannedRequests)
+		}
+		cfg.Requests = left
+	}
+	out := opts.Out
+	if out == "" || sameFile(out, from) {
+		out = segmentPath(from, run.Segment)
+	}
+	if _, err := os.Stat(out); err == nil {
+		return results.RunInfo{}, "", fmt.Errorf("--resume: segment %d's file %s exists already; was this segment resumed before? resume from it, or give --out", run.Segment, out)
+	}
+	return run, out, nil
+}
+
+var segSuffix = regexp.MustCompile(`(\.seg\d+)?\.json$`)
+
+// segmentPath names segment n's file after the file of an earlier segment:
+// soak.json → soak.seg1.json, soak.seg1.json → soak.seg2.json.
+func segmentPath(from string, n int) string {
+	base := from
+	if segSuffix.MatchString(from) {
+		base = segSuffix.ReplaceAllString(from, "")
+	}
+	return fmt.Sprintf("%s.seg%d.json", base, n)
+}
+
+func sameFile(a, b string) bool {
+	sa, errA := os.Stat(a)
+	sb, errB := os.Stat(b)
+	if errA == nil && errB == nil {
+		return os.SameFile(sa, sb)
+	}
+	return filepath.Clean(a) == filepath.Clean(b)
+}
+
+func newRunID() (string, error) {
+	var b [8]byte
+	if _, err := rand.Read(b[:]); err != nil {
+		return "", errors.New("making a run id: " + err.Error())
+	}
+	return hex.EncodeToString(b[:]), nil
+}
