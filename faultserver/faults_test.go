@@ -66,7 +66,9 @@ func TestIdleCloseJitterAndNth(t *testing.T) {
 	if _, err := readUntilEnd(t, c, 2*time.Second); ending(err) != "EOF" {
 		t.Fatalf("want EOF after the 2nd response, got %s", ending(err))
 	}
-	if el := time.Since(start); el > 80*time.Millisecond {
+	// Late is bounded loosely, as above (a loaded machine under -race); what this tells
+	// apart is the fault's 50 ms close from no close at all (2 s).
+	if el := time.Since(start); el > 150*time.Millisecond {
 		t.Fatalf("closed after %v, want ~50ms", el)
 	}
 	waitStats(t, s, "one idle-close", func(st Stats) bool { return st.Faults["idle-close"] == 1 })

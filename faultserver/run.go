@@ -22,14 +22,17 @@ type RunOptions struct {
 	Admin string
 	// Certificate for TLS; nil generates a self-signed one.
 	Certificate *tls.Certificate
-	// Log receives one line per listener once it is ready. Nil discards.
+	// Log receives one line per listener once it is ready, and what an operator must know
+	// while it runs. Nil discards.
 	Log io.Writer
+	// MaxConnections bounds the connections open at once (0: no bound).
+	MaxConnections int
 }
 
 // Run listens where opts says and serves until ctx ends, then shuts everything down and
 // returns the final ground-truth counters. Listen errors are returned before serving starts.
 func Run(ctx context.Context, opts RunOptions) (Stats, error) {
-	var srvOpts []Option
+	srvOpts := []Option{WithMaxConnections(opts.MaxConnections), WithLog(opts.Log)}
 	if opts.Certificate != nil {
 		srvOpts = append(srvOpts, WithCertificate(*opts.Certificate))
 	}

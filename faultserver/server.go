@@ -61,7 +61,32 @@ type Server struct {
 
 	tlsMu  sync.Mutex
 	tlsCfg *tls.Config
+
+	// slots bounds the open connections (nil: no bound); log says when the bound is reached.
+	slots     chan struct{}
+	maxConn   int
+	log       io.Writer
+	boundSaid atomic.Int64 // when the bound was last reported (Unix ns)
 }
+
+// DefaultMaxConnections is the bound on open connections gatecrash serve uses by default.
+const DefaultMaxConnections = 10000
+
+// WithMaxConnections bounds the connections open at once across every listener (0: no
+// bound). At the bound the server stops accepting: new connections wait in the kernel's
+// listen backlog (a client sees a slow connect, not a reset) until one ends, and the server
+// says so once per episode on the log (WithLog).
+func WithMaxConnections(n int) Option {
+	return func(s *Server) {
+		if n > 0 {
+			s.slots, s.maxConn = make(chan struct{}, n), n
+		}
+	}
+}
+
+// WithLog gives the server a place to say what an operator must know while it runs (the
+// connection bound reached). Nil discards.
+func WithLog(w io.Writer) Option { return func(s *Server) { s.log = w } }
 
 // Option configures injected plumbing of a Server.
 type Option func(*Server)
@@ -177,8 +202,12 @@ func (s *Server) serve(ctx context.Context, ln net.Listener, useTLS bool) error 
 	var err error
 	backoff := 5 * time.Millisecond
 	for {
+		if !s.takeSlot(ctx) {
+			break
+		}
 		nc, aerr := ln.Accept()
 		if aerr != nil {
+			s.releaseSlot()
 			if ctx.Err() != nil {
 				break
 			}
@@ -194,12 +223,14 @@ func (s *Server) serve(ctx context.Context, ln net.Listener, useTLS bool) error 
 		backoff = 5 * time.Millisecond
 		if !t.add(nc) {
 			nc.Close()
+			s.releaseSlot()
 			break
 		}
 		s.stats.connsAccepted.Add(1)
 		s.stats.connsOpen.Add(1)
 		go func() {
 			defer t.remove(nc)
+			defer s.releaseSlot()
 			defer s.stats.connsOpen.Add(-1)
 			c := s.newConn(ctx, nc)
 			if useTLS && !c.startTLS() {
@@ -213,6 +244,37 @@ func (s *Server) serve(ctx context.Context, ln net.Listener, useTLS bool) error 
 	t.closeAll()
 	t.wg.Wait()
 	return err
+}
+
+// takeSlot waits for room under the connection bound; false when ctx ended first.
+func (s *Server) takeSlot(ctx context.Context) bool {
+	if s.slots == nil {
+		return ctx.Err() == nil
+	}
+	select {
+	case s.slots <- struct{}{}:
+		return true
+	default:
+	}
+	n := s.stats.maxConnsReached.Add(1)
+	// Said at most every 10 s: a server held at its bound would otherwise say it per accept.
+	if now := time.Now().UnixNano(); s.log != nil && now-s.boundSaid.Load() >= int64(10*time.Second) {
+		s.boundSaid.Store(now)
+		fmt.Fprintf(s.log, "fault server: %d connections open, the --max-connections bound: new connections wait in the listen backlog "+
+			"until one ends (reached %d times so far)\n", s.maxConn, n)
+	}
+	select {
+	case s.slots <- struct{}{}:
+		return true
+	case <-ctx.Done():
+		return false
+	}
+}
+
+func (s *Server) releaseSlot() {
+	if s.slots != nil {
+		<-s.slots
+	}
 }
 
 // isTemporaryAccept reports accept errors worth retrying (too many open files, a connection

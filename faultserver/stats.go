@@ -22,6 +22,7 @@ type stats struct {
 	serverRST        atomic.Uint64
 	peerFIN          atomic.Uint64
 	peerRST          atomic.Uint64
+	maxConnsReached  atomic.Uint64
 	faults           []atomic.Uint64 // by kindInfo.index; every registered kind has one
 }
 
@@ -52,6 +53,9 @@ type Stats struct {
 	Closes Closes `json:"closes"`
 	// Faults counts faults that acted, by kind (every kind is present).
 	Faults map[string]uint64 `json:"faults"`
+	// MaxConnectionsReached counts the times the server stopped accepting because its
+	// connection bound was reached (WithMaxConnections).
+	MaxConnectionsReached uint64 `json:"max_connections_reached,omitempty"`
 }
 
 // Closes counts connection ends. Server closes are counted by what the server's kernel sent:
@@ -107,7 +111,8 @@ func (s *stats) snapshot() Stats {
 			ServerFIN: s.serverFIN.Load(), ServerRST: s.serverRST.Load(),
 			PeerFIN: s.peerFIN.Load(), PeerRST: s.peerRST.Load(),
 		},
-		Faults: make(map[string]uint64, len(s.faults)),
+		Faults:                make(map[string]uint64, len(s.faults)),
+		MaxConnectionsReached: s.maxConnsReached.Load(),
 	}
 	for i := range s.faults {
 		out.Faults[kindNames[i]] = s.faults[i].Load()
@@ -134,6 +139,7 @@ func (s Stats) WritePrometheus(w io.Writer) error {
 	counter("gatecrash_origin_requests_read_total", "Requests whose head was read completely.", s.RequestsRead)
 	counter("gatecrash_origin_responses_completed_total", "Responses written completely.", s.ResponsesCompleted)
 	counter("gatecrash_origin_bad_requests_total", "Requests rejected by the parser.", s.BadRequests)
+	counter("gatecrash_origin_max_connections_reached_total", "Times the connection bound stopped accepting.", s.MaxConnectionsReached)
 	p("# HELP gatecrash_origin_closes_total Connection ends by side and style.\n# TYPE gatecrash_origin_closes_total counter\n")
 	p("gatecrash_origin_closes_total{side=\"server\",style=\"fin\"} %d\n", s.Closes.ServerFIN)
 	p("gatecrash_origin_closes_total{side=\"server\",style=\"rst\"} %d\n", s.Closes.ServerRST)
@@ -160,6 +166,9 @@ func (s Stats) WriteText(w io.Writer) error {
 		}
 	}
 	p("connections accepted   %d (open %d)\n", s.ConnectionsAccepted, s.ConnectionsOpen)
+	if s.MaxConnectionsReached > 0 {
+		p("max connections hit    %d times (new connections waited in the listen backlog)\n", s.MaxConnectionsReached)
+	}
 	if s.TLSHandshakes+s.TLSHandshakeErrors > 0 {
 		p("tls handshakes         %d (failed %d)\n", s.TLSHandshakes, s.TLSHandshakeErrors)
 	}

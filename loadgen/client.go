@@ -25,6 +25,7 @@ type client struct {
 	wire    []byte // head followed by the body: what one request writes
 	isHEAD  bool
 	connIDs atomic.Uint64
+	res     resources // what the machine ran out of, said once each
 }
 
 func newClient(cfg *Config) (*client, error) {
@@ -134,6 +135,7 @@ func (cl *client) dial(deadline time.Time) (*conn, phase, error) {
 	d := net.Dialer{Deadline: deadline, Timeout: cl.cfg.ConnectTimeout.D()}
 	nc, err := d.Dial("tcp", cl.t.addr)
 	if err != nil {
+		cl.res.note(err)
 		return nil, phaseConnect, err
 	}
 	var look *looker

@@ -22,7 +22,13 @@ type runOptions struct {
 	interval time.Duration
 	live     *Live
 	run      *results.RunInfo
+	warn     func(string)
 }
+
+// WithWarnings calls fn, once per resource, when the load machine runs out of something it
+// needs to open connections (file descriptors, local ports); the notes are also in the
+// result's Notes.
+func WithWarnings(fn func(string)) Option { return func(o *runOptions) { o.warn = fn } }
 
 // WithRun stamps every result of the run (snapshots and the final one) with run: its
 // identity across the segments of a resumed soak.
@@ -46,6 +52,7 @@ func Run(ctx context.Context, cfg Config, opts ...Option) (*results.Result, erro
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrInvalidConfig, err)
 	}
+	cl.res.warn = o.warn
 
 	start := time.Now()
 	issueCtx, stopIssuing := context.WithCancel(ctx)
@@ -88,6 +95,7 @@ func Run(ctx context.Context, cfg Config, opts ...Option) (*results.Result, erro
 	o.live.attach(func() *results.Result {
 		r := snapshotOf(rec, target, pacer)
 		r.Run = o.runInfo()
+		r.Notes = cl.res.list()
 		return r
 	}, func() Gauges {
 		var g Gauges
@@ -127,6 +135,7 @@ func Run(ctx context.Context, cfg Config, opts ...Option) (*results.Result, erro
 	res.Unsent = unsent
 	res.Target = target
 	res.Run = o.runInfo()
+	res.Notes = cl.res.list()
 	o.live.finish(res)
 	return res, nil
 }

@@ -80,6 +80,11 @@ func MergeWith(opts MergeOptions, rs ...*Result) (*Result, error) {
 		if r.Failure != "" {
 			failures = append(failures, fmt.Sprintf("shard %d: %s", i, r.Failure))
 		}
+		for _, n := range r.Notes {
+			if !slices.Contains(out.Notes, n) {
+				out.Notes = append(out.Notes, n)
+			}
+		}
 		out.Requests += r.Requests
 		out.Aborted += r.Aborted
 		out.Late += r.Late

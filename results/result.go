@@ -40,6 +40,9 @@ type Result struct {
 	// Failure says why the run ended early when a part of it failed (the origin stopped
 	// serving, the proxy under test exited); the counts cover the run up to then.
 	Failure string `json:"failure,omitempty"`
+	// Notes are what the load generator had to say about the run itself: a resource of the
+	// load machine that ran out (file descriptors, local ports), with what to raise.
+	Notes []string `json:"notes,omitempty"`
 	// Requests is the number of requests with an outcome: the sum of all outcome counts.
 	Requests int64 `json:"requests"`
 	// Aborted counts requests that were in flight when an interrupted run gave up waiting;

@@ -40,6 +40,9 @@ func WriteSummary(w io.Writer, r *Result) error {
 	if r.Failure != "" {
 		fmt.Fprintf(&b, "FAILED       %s; results cover the run up to then\n", r.Failure)
 	}
+	for _, n := range r.Notes {
+		fmt.Fprintf(&b, "NOTE         %s\n", n)
+	}
 	if r.Partial {
 		fmt.Fprintf(&b, "PARTIAL      a checkpoint: covers %s up to %s; the run went on after it or died\n",
 			FormatDuration(r.Duration()), r.End.UTC().Format("2006-01-02 15:04:05Z"))

@@ -272,6 +272,9 @@ func runVariant(ctx context.Context, sc *Scenario, v *Variant, dir string, opts 
 	}
 	live := &loadgen.Live{}
 	lopts = append(lopts, loadgen.WithLive(live))
+	if opts.Log != nil {
+		lopts = append(lopts, loadgen.WithWarnings(func(msg string) { fmt.Fprintf(opts.Log, "variant %s: warning: %s\n", v.Name, msg) }))
+	}
 	// A snapshot is the load's result so far with what the origin and the proxies have
 	// counted up to now: what a checkpoint holds, and what live metrics show.
 	var final atomic.Pointer[results.Result]

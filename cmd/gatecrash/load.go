@@ -164,7 +164,8 @@ func runLoad(ctx context.Context, opts *LoadOptions) error {
 	}
 	opts.Out = out
 	live := &loadgen.Live{}
-	lopts = append(lopts, loadgen.WithLive(live), loadgen.WithRun(run))
+	lopts = append(lopts, loadgen.WithLive(live), loadgen.WithRun(run),
+		loadgen.WithWarnings(func(msg string) { fmt.Fprintf(opts.Stderr, "warning: %s\n", msg) }))
 	snapshot := live.Snapshot
 	var admin *originAdmin
 	var final atomic.Pointer[results.Result] // the result once the origin's truth is in it

@@ -29,6 +29,8 @@ type ServeOptions struct {
 	IdleTimeout *time.Duration
 	// HeaderFaults is "on" or "off" when --header-faults was given.
 	HeaderFaults string
+	// MaxConnections bounds the connections open at once (0: none).
+	MaxConnections int
 
 	Out, Err io.Writer
 }
@@ -105,6 +107,8 @@ On SIGINT or SIGTERM the server shuts down and prints its final counters.`,
 	f.IntVar(&bodySize, "body-size", faultserver.DefaultBodySize, "body size of the normal response in bytes")
 	f.BoolVar(&chunked, "chunked", false, "send the normal body with Transfer-Encoding: chunked")
 	f.DurationVar(&idle, "idle-timeout", 0, "the server's own keep-alive timeout (0: none)")
+	f.IntVar(&opts.MaxConnections, "max-connections", faultserver.DefaultMaxConnections,
+		"connections open at once; at the bound new ones wait in the listen backlog (0: no bound)")
 	f.StringVar(&opts.HeaderFaults, "header-faults", "", "on or off: may a request choose its fault with X-Gatecrash-Fault (default on, or the config's)")
 	return cmd
 }
@@ -151,6 +155,9 @@ func buildServeConfig(opts *ServeOptions) (*faultserver.Config, error) {
 		}
 		cfg.Faults = append(cfg.Faults, f)
 	}
+	if opts.MaxConnections < 0 {
+		errs = append(errs, fmt.Errorf("--max-connections: %d is not allowed; give a positive bound, or 0 for none", opts.MaxConnections))
+	}
 	if (opts.TLSCert == "") != (opts.TLSKey == "") {
 		errs = append(errs, errors.New("--tls-cert and --tls-key go together: give both or neither"))
 	}
@@ -166,7 +173,7 @@ func runServe(ctx context.Context, opts *ServeOptions) error {
 		return errext.UsageError(err)
 	}
 	ro := faultserver.RunOptions{Config: cfg, Listen: opts.Listen, TLSListen: opts.TLSListen,
-		Admin: opts.Admin, Log: opts.Err}
+		Admin: opts.Admin, Log: opts.Err, MaxConnections: opts.MaxConnections}
 	if opts.TLSCert != "" {
 		cert, err := faultserver.LoadCertificate(opts.TLSCert, opts.TLSKey)
 		if err != nil {

@@ -369,3 +369,32 @@ func TestLoadResumesAfterSIGKILL(t *testing.T) {
 		t.Fatalf("merge of segment 0 twice: %v\n%s", err, b)
 	}
 }
+
+// TestLoadSaysWhenFileDescriptorsRunOut runs the binary under a 24-file limit with 40
+// connections: it keeps going, counts what could not connect as connect-error, and says once
+// what ran out and what to raise, on stderr and in the result.
+func TestLoadSaysWhenFileDescriptorsRunOut(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds the binary")
+	}
+	t.Parallel()
+	bin := buildBinary(t)
+	url := startOrigin(t)
+	out := filepath.Join(t.TempDir(), "r.json")
+	c := exec.Command("/bin/sh", "-c", `ulimit -n 24 && exec "$0" load "$1" --connections 40 --duration 500ms -q --out "$2"`, bin, url, out)
+	var stderr bytes.Buffer
+	c.Stderr = &stderr
+	if err := c.Run(); err != nil {
+		t.Fatalf("load under a 24-file limit: %v\n%s", err, stderr.String())
+	}
+	if n := strings.Count(stderr.String(), "file descriptors ran out"); n != 1 {
+		t.Fatalf("said %d times, want once:\n%s", n, stderr.String())
+	}
+	r, err := results.ReadFile(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(r.Notes) != 1 || !strings.Contains(r.Notes[0], "soft 24, hard 24") || r.Count(results.ConnectError) == 0 || r.Count(results.OK) == 0 {
+		t.Fatalf("notes %q, connect-error %d, ok %d", r.Notes, r.Count(results.ConnectError), r.Count(results.OK))
+	}
+}
