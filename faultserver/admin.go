@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"gopkg.in/yaml.v3"
+
+	"github.com/gatecrash/gatecrash/internal/procstats"
 )
 
 // maxPlanBytes bounds a PUT /faults body.
@@ -54,6 +56,7 @@ func (s *Server) AdminHandler() http.Handler {
 	mux.HandleFunc("GET /metrics", func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Content-Type", "text/plain; version=0.0.4")
 		s.Stats().WritePrometheus(w)
+		procstats.Write(w) // the server's own goroutines, heap, memory and files
 	})
 	mux.HandleFunc("GET /faults", func(w http.ResponseWriter, _ *http.Request) {
 		s.writePlan(w, http.StatusOK)

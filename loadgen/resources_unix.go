@@ -18,7 +18,7 @@ func exhaustedMessage(e syscall.Errno) string {
 		if syscall.Getrlimit(syscall.RLIMIT_NOFILE, &rl) == nil {
 			limit = fmt.Sprintf("soft %d, hard %d", rl.Cur, rl.Max)
 		}
-		return fmt.Sprintf("file descriptors ran out (EMFILE; open-file limit %s, already raised to the hard limit at start): "+
+		return fmt.Sprintf("file descriptors ran out (EMFILE; open-file limit %s; gatecrash raises the soft limit to the hard one at start): "+
 			"raise the hard limit (ulimit -Hn, /etc/security/limits.conf, systemd LimitNOFILE=, docker --ulimit nofile=) "+
 			"or use fewer --connections%s", limit, tail)
 	case syscall.ENFILE:

@@ -84,8 +84,43 @@ func WriteSummary(w io.Writer, r *Result) error {
 	for _, n := range logNames([]*Result{r}) {
 		fmt.Fprintf(&b, "proxy log    %s: %s\n", n, FormatCount(r.ProxyLog[n]))
 	}
+	writeTraced(&b, r)
 	_, err := io.WriteString(w, b.String())
 	return err
+}
+
+// tracedPerClass is how many traced exemplars per error class the summary shows.
+const tracedPerClass = 3
+
+// writeTraced lists a few error exemplars per class with the origin event paired with each:
+// what the origin did, on which of its connections, and how long before the client saw it.
+func writeTraced(b *strings.Builder, r *Result) {
+	first := true
+	for _, c := range Classes() {
+		shown := 0
+		for _, e := range r.Exemplars[c] {
+			if e.Origin == nil || shown == tracedPerClass {
+				continue
+			}
+			if first {
+				b.WriteString("\ntraced       errors paired with the origin's fault events (exemplars in the result JSON):\n")
+				first = false
+			}
+			ev := e.Origin.Event
+			how := "nearest before it"
+			if e.Origin.SameConnection {
+				how = "same connection"
+			}
+			where := ""
+			if ev.AfterBytes != nil {
+				where = fmt.Sprintf(" after %d bytes", *ev.AfterBytes)
+			}
+			fmt.Fprintf(b, "  %-13s %s from %s  ←  origin %s%s on its conn #%d (peer %s, request %d), %s earlier (%s)\n",
+				c, e.Time.UTC().Format("15:04:05.000000"), e.Local, ev.Kind, where, ev.Conn, ev.Remote, ev.Request+1,
+				FormatDuration(time.Duration(e.Origin.BeforeUs)*time.Microsecond), how)
+			shown++
+		}
+	}
 }
 
 // FormatDuration prints a latency compactly: 412µs, 1.21ms, 2.50s, 3m20s.

@@ -17,6 +17,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/gatecrash/gatecrash/internal/procstats"
 	"github.com/gatecrash/gatecrash/loadgen"
 	"github.com/gatecrash/gatecrash/results"
 )
@@ -171,6 +172,7 @@ func (r *Registry) Write(w io.Writer) {
 			io.WriteString(w, l)
 		}
 	}
+	procstats.Write(w) // the load generator's own goroutines, heap, memory and files
 }
 
 func sortedKeys[V any](m map[string]V) []string {

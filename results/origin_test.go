@@ -1,0 +1,56 @@
+package results
+
+import (
+	"strings"
+	"testing"
+	"time"
+)
+
+// TestPairExemplars: an error is paired with the origin event on its own connection even when
+// another connection's event is nearer in time; without one, with the nearest event before it
+// (within its latency and a second); never with an event after it.
+func TestPairExemplars(t *testing.T) {
+	t0 := time.Date(2026, 11, 21, 12, 0, 0, 0, time.UTC)
+	at := func(ms int) time.Time { return t0.Add(time.Duration(ms) * time.Millisecond) }
+	n17 := int64(17)
+	h := NewHistogram()
+	for range 3 {
+		h.RecordDuration(time.Millisecond)
+	}
+	r := &Result{Start: t0, End: at(10000), Requests: 3,
+		Outcomes: map[Class]*Outcome{Truncated: {Count: 3, Latency: h}},
+		Exemplars: map[Class][]Exemplar{Truncated: {
+			{Time: at(1000), Local: "127.0.0.1:5000", LatencyUs: 1000}, // its own event at 990, another at 999
+			{Time: at(5000), Local: "127.0.0.1:6000", LatencyUs: 1000}, // no own event: nearest before, 4990
+			{Time: at(9000), Local: "127.0.0.1:7000", LatencyUs: 1000}, // only an event after it, and one too old
+		}},
+		Origin: &OriginTruth{Events: []OriginEvent{
+			{Time: at(990), Conn: 3, Remote: "127.0.0.1:5000", Kind: "rst-headers", AfterBytes: &n17},
+			{Time: at(999), Conn: 4, Remote: "127.0.0.1:5001", Kind: "cut-body"},
+			{Time: at(4990), Conn: 5, Remote: "10.0.0.9:1", Kind: "close-on-reuse", Request: 2},
+			{Time: at(7000), Conn: 6, Remote: "10.0.0.9:2", Kind: "cut-body"},
+			{Time: at(9001), Conn: 7, Remote: "10.0.0.9:3", Kind: "cut-body"},
+		}},
+	}
+	r.PairExemplars()
+	ex := r.Exemplars[Truncated]
+	if m := ex[0].Origin; m == nil || !m.SameConnection || m.Event.Conn != 3 || m.BeforeUs != 10000 {
+		t.Errorf("exemplar 0 paired with %+v, want conn 3 on the same connection, 10ms before", m)
+	}
+	if m := ex[1].Origin; m == nil || m.SameConnection || m.Event.Conn != 5 {
+		t.Errorf("exemplar 1 paired with %+v, want conn 5 by time", m)
+	}
+	if m := ex[2].Origin; m != nil {
+		t.Errorf("exemplar 2 paired with %+v; the only events are 2s before (outside its window) and after it", m)
+	}
+	var b strings.Builder
+	if err := WriteSummary(&b, r); err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"origin rst-headers after 17 bytes on its conn #3 (peer 127.0.0.1:5000, request 1), 10.00ms earlier (same connection)",
+		"origin close-on-reuse on its conn #5 (peer 10.0.0.9:1, request 3), 10.00ms earlier (nearest before it)"} {
+		if !strings.Contains(b.String(), want) {
+			t.Errorf("summary lacks %q:\n%s", want, b.String())
+		}
+	}
+}
