@@ -53,7 +53,9 @@ func MergeWith(opts MergeOptions, rs ...*Result) (*Result, error) {
 		if r.Target.Client != first.Target.Client {
 			return nil, fmt.Errorf("%w: shard %d used client model %q, shard 0 %q", ErrIncompatible, i, r.Target.Client, first.Target.Client)
 		}
-		if r.Target.URL != first.Target.URL && !opts.AllowDifferentTargets {
+		// Segments of one run may differ in URL: a scenario run starts its proxy on a new
+		// port each time; the run's identity ties them together.
+		if r.Target.URL != first.Target.URL && !opts.AllowDifferentTargets && segs == nil {
 			return nil, fmt.Errorf("%w: shard %d loaded %s, shard 0 loaded %s; their errors would be counted as one "+
 				"target's (allow it with --allow-different-targets)", ErrIncompatible, i, r.Target.URL, first.Target.URL)
 		}

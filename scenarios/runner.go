@@ -48,6 +48,12 @@ type RunOptions struct {
 	// run folder (HdrHistogram log format), every CheckpointInterval (soak.DefaultInterval
 	// when that is 0).
 	Hlog bool
+	// Resume continues the run that a killed (or interrupted) gatecrash left in OutDir:
+	// finished variants are kept, a variant whose result is partial or interrupted goes on
+	// as its next segment (<variant>.segN.json) for what is left of its duration or
+	// requests, and variants not started run as usual. Without Resume, a partial result in
+	// OutDir is an error rather than overwritten.
+	Resume bool
 	// Watch, when set, is called as each variant's load starts, with functions that return
 	// its result so far (as a checkpoint holds it; the final result once the variant has
 	// ended) and its gauges: for live metrics.
@@ -97,6 +103,13 @@ func (sc *Scenario) Run(ctx context.Context, opts RunOptions) (*Run, error) {
 	if logw == nil {
 		logw = io.Discard
 	}
+	if opts.Resume && opts.OutDir == "" {
+		return nil, fmt.Errorf("%w: --resume continues a run folder: give it with --out", ErrSelection)
+	}
+	runID, err := folderRunID(dir, variants)
+	if err != nil {
+		return nil, err
+	}
 	run := &Run{Scenario: sc, Dir: dir}
 	for _, v := range variants {
 		v := *v
@@ -112,14 +125,38 @@ func (sc *Scenario) Run(ctx context.Context, opts RunOptions) (*Run, error) {
 		if opts.Duration > 0 {
 			v.Load.Duration = yamlconf.Duration(opts.Duration)
 		}
-		fmt.Fprintf(logw, "variant %s: %s proxy, %s load for %s\n", v.Name, v.Proxy.Kind, v.Load.Pattern, v.Load.Duration)
-		res, err := runVariant(ctx, sc, &v, filepath.Join(dir, v.Name), opts)
+		seg, err := planVariant(dir, &v, runID, opts.Resume)
+		if err != nil {
+			return run, err
+		}
+		if seg.done != nil {
+			fmt.Fprintf(logw, "variant %s: finished in the earlier run (segments %v), kept\n", v.Name, seg.done.Segments)
+			run.Results = append(run.Results, seg.done)
+			run.Verdicts = append(run.Verdicts, sc.Expect.Check(v.Name, seg.done)...)
+			continue
+		}
+		if seg.info.Segment > 0 {
+			fmt.Fprintf(logw, "variant %s: resuming as segment %d for the %s left, into %s\n", v.Name, seg.info.Segment, v.Load.Duration,
+				filepath.Base(seg.json))
+		} else {
+			fmt.Fprintf(logw, "variant %s: %s proxy, %s load for %s\n", v.Name, v.Proxy.Kind, v.Load.Pattern, v.Load.Duration)
+		}
+		res, err := runVariant(ctx, sc, &v, filepath.Join(dir, v.Name), opts, seg)
 		if res != nil {
 			// A failed variant's result still holds what was measured up to the failure.
-			if werr := res.WriteFile(filepath.Join(dir, v.Name+".json")); werr != nil {
+			if werr := res.WriteFile(seg.json); werr != nil {
 				return run, errors.Join(err, werr)
 			}
-			run.Results = append(run.Results, res)
+			whole := res
+			if len(seg.earlier) > 0 {
+				// The variant's figures are its segments added up.
+				m, merr := results.Merge(append(seg.earlier, res)...)
+				if merr != nil {
+					return run, errors.Join(err, fmt.Errorf("variant %s: adding up its segments: %w", v.Name, merr))
+				}
+				whole = m
+			}
+			run.Results = append(run.Results, whole)
 		}
 		if err != nil {
 			return run, fmt.Errorf("variant %s: %w", v.Name, err)
@@ -128,7 +165,7 @@ func (sc *Scenario) Run(ctx context.Context, opts RunOptions) (*Run, error) {
 			run.Interrupted = true
 			break
 		}
-		run.Verdicts = append(run.Verdicts, sc.Expect.Check(v.Name, res)...)
+		run.Verdicts = append(run.Verdicts, sc.Expect.Check(v.Name, run.Results[len(run.Results)-1])...)
 	}
 	var md, page strings.Builder
 	WriteComparison(&md, run, true)
@@ -171,7 +208,7 @@ func (sc *Scenario) selectVariants(names []string) ([]*Variant, error) {
 // The origin's listeners and a watcher per proxy run under one errgroup: when any of them
 // fails (the origin stops serving, a proxy exits), the load stops, and the result — marked
 // with the failure — is returned together with the error.
-func runVariant(ctx context.Context, sc *Scenario, v *Variant, dir string, opts RunOptions) (*results.Result, error) {
+func runVariant(ctx context.Context, sc *Scenario, v *Variant, dir string, opts RunOptions, seg segment) (*results.Result, error) {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, err
 	}
@@ -271,7 +308,7 @@ func runVariant(ctx context.Context, sc *Scenario, v *Variant, dir string, opts 
 		lopts = append(lopts, loadgen.WithObserver(200*time.Millisecond, func(pr loadgen.Progress) { opts.Observe(v.Name, pr) }))
 	}
 	live := &loadgen.Live{}
-	lopts = append(lopts, loadgen.WithLive(live))
+	lopts = append(lopts, loadgen.WithLive(live), loadgen.WithRun(seg.info))
 	if opts.Log != nil {
 		lopts = append(lopts, loadgen.WithWarnings(func(msg string) { fmt.Fprintf(opts.Log, "variant %s: warning: %s\n", v.Name, msg) }))
 	}
@@ -295,7 +332,7 @@ func runVariant(ctx context.Context, sc *Scenario, v *Variant, dir string, opts 
 	if opts.Watch != nil {
 		opts.Watch(v.Name, snapshot, live.Gauges)
 	}
-	keep, closeHlog, err := startKeeper(filepath.Dir(dir), v.Name, opts, snapshot)
+	keep, closeHlog, err := startKeeper(seg, opts, snapshot)
 	if err != nil {
 		stopLoad(nil)
 		unwatch()
@@ -350,16 +387,16 @@ func proxyLogCounts(hops []proxy.Proxy) (map[string]int64, error) {
 	return out, errors.Join(errs...)
 }
 
-// startKeeper starts the variant's checkpoints (to <variant>.json in runDir) and interval log
-// (<variant>.hlog) as opts ask. The returned function closes the log file.
-func startKeeper(runDir, variant string, opts RunOptions, snapshot func() *results.Result) (*soak.Keeper, func() error, error) {
+// startKeeper starts the variant's checkpoints (to the segment's JSON) and interval log (its
+// .hlog) as opts ask. The returned function closes the log file.
+func startKeeper(seg segment, opts RunOptions, snapshot func() *results.Result) (*soak.Keeper, func() error, error) {
 	o := soak.Options{Interval: opts.CheckpointInterval, Log: opts.Log}
 	if opts.CheckpointInterval > 0 {
-		o.Checkpoint = filepath.Join(runDir, variant+".json")
+		o.Checkpoint = seg.json
 	}
 	closeHlog := func() error { return nil }
 	if opts.Hlog {
-		f, err := os.Create(filepath.Join(runDir, variant+".hlog"))
+		f, err := os.Create(strings.TrimSuffix(seg.json, ".json") + ".hlog")
 		if err != nil {
 			return nil, nil, fmt.Errorf("interval log: %w", err)
 		}

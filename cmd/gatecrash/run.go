@@ -33,10 +33,12 @@ type RunOptions struct {
 	Hlog bool
 	// MetricsListen is the address to serve Prometheus metrics on while the run goes ("": none).
 	MetricsListen string
-	Quiet         bool
-	Progress      bool
-	Stdout        io.Writer
-	Stderr        io.Writer
+	// Resume continues the run a killed gatecrash left in Out.
+	Resume   bool
+	Quiet    bool
+	Progress bool
+	Stdout   io.Writer
+	Stderr   io.Writer
 }
 
 func newRunCmd(runF func(context.Context, *RunOptions) error) *cobra.Command {
@@ -52,7 +54,9 @@ log. Then compare the variants side by side with 95% intervals and check the thr
 Everything goes to the run folder (--out, default ./gatecrash-runs/<time>-<scenario>/): one
 result JSON per variant (rewritten every --checkpoint-interval while the variant runs, marked
 partial, so a killed run keeps what it measured), one HdrHistogram interval log per variant
-(<variant>.hlog), the rendered proxy configs and logs, and report.md.
+(<variant>.hlog), the rendered proxy configs and logs, and report.md. After a crash,
+--resume with the same --out keeps the finished variants and goes on with the partial one as
+its next segment (<variant>.seg1.json) for what is left of its duration.
 
 Exit codes: 0 thresholds met; 2 invalid scenario or flags; 3 thresholds not met;
 130 interrupted (what was measured is written).`,
@@ -91,6 +95,7 @@ Exit codes: 0 thresholds met; 2 invalid scenario or flags; 3 thresholds not met;
 		"rewrite each variant's result so far (marked partial) this often; 0: only at the end")
 	f.BoolVar(&opts.Hlog, "hlog", true, "write each variant's per-interval latency histograms to <variant>.hlog")
 	f.StringVar(&opts.MetricsListen, "metrics-listen", "", "serve Prometheus metrics at http://ADDR/metrics while the run goes, e.g. 127.0.0.1:9464")
+	f.BoolVar(&opts.Resume, "resume", false, "continue the run a killed gatecrash left in --out: keep finished variants, go on with a partial one as its next segment")
 	f.BoolVarP(&opts.Quiet, "quiet", "q", false, "no progress bars")
 	return cmd
 }
@@ -101,7 +106,7 @@ func runScenario(ctx context.Context, opts *RunOptions) error {
 		return errext.UsageError(err)
 	}
 	ro := scenarios.RunOptions{Binary: opts.Binary, Variants: opts.Variants, Duration: opts.Duration, OutDir: opts.Out, Log: opts.Stderr,
-		CheckpointInterval: opts.CheckpointInterval, Hlog: opts.Hlog}
+		CheckpointInterval: opts.CheckpointInterval, Hlog: opts.Hlog, Resume: opts.Resume}
 	if opts.Proxy != "" {
 		k, err := proxy.ParseKind(opts.Proxy)
 		if err != nil {

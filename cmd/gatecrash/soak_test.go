@@ -135,8 +135,9 @@ func TestLoadHlogAddsUpToResult(t *testing.T) {
 }
 
 // TestRunSIGKILLLeavesNoProxy kills `gatecrash run` with SIGKILL while nginx runs: nginx and
-// its workers go with it (parent-death signal), the variant's checkpoint is readable, and a
-// second run in the same folder clears what the first left (pid file, temp dir).
+// its workers go with it (parent-death signal), and the variant's checkpoint is readable. A
+// plain second run in that folder refuses to overwrite the partial result; with --resume it
+// clears what the first left (pid file, temp dir) and goes on as segment 1 for what is left.
 func TestRunSIGKILLLeavesNoProxy(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds the binary")
@@ -151,18 +152,20 @@ func TestRunSIGKILLLeavesNoProxy(t *testing.T) {
 	bin := buildBinary(t)
 	out := filepath.Join(t.TempDir(), "run")
 	tmp := t.TempDir()
-	start := func(duration string) *exec.Cmd {
-		cmd := exec.Command(bin, "run", "forced-race", "--proxy", "nginx", "--duration", duration, "--out", out,
-			"--variant", "post", "--checkpoint-interval", "300ms", "-q")
+	const planned = 4 * time.Second
+	start := func(extra ...string) (*exec.Cmd, *bytes.Buffer) {
+		args := append([]string{"run", "forced-race", "--proxy", "nginx", "--duration", planned.String(), "--out", out,
+			"--variant", "post", "--checkpoint-interval", "300ms", "-q"}, extra...)
+		cmd := exec.Command(bin, args...)
 		cmd.Env = append(os.Environ(), "TMPDIR="+tmp)
 		var buf bytes.Buffer
 		cmd.Stdout, cmd.Stderr = &buf, &buf
 		if err := cmd.Start(); err != nil {
 			t.Fatal(err)
 		}
-		return cmd
+		return cmd, &buf
 	}
-	cmd := start("1h")
+	cmd, _ := start()
 	deadline := time.Now().Add(10 * time.Second)
 	for len(processesMentioning(out)) < 2 && time.Now().Before(deadline) { // master and worker
 		time.Sleep(20 * time.Millisecond)
@@ -188,9 +191,9 @@ func TestRunSIGKILLLeavesNoProxy(t *testing.T) {
 		}
 		t.Fatalf("proxy processes outlived the SIGKILLed gatecrash: %v", ps)
 	}
-	r, err := results.ReadFile(filepath.Join(out, "post.json"))
-	if err != nil || !r.Partial || r.Requests == 0 || r.Origin == nil || r.Origin.RequestsStarted == 0 || r.ProxyLog == nil {
-		t.Fatalf("checkpoint of the killed run: %v %+v", err, r)
+	seg0, err := results.ReadFile(filepath.Join(out, "post.json"))
+	if err != nil || !seg0.Partial || seg0.Requests == 0 || seg0.Origin == nil || seg0.Origin.RequestsStarted == 0 || seg0.ProxyLog == nil {
+		t.Fatalf("checkpoint of the killed run: %v %+v", err, seg0)
 	}
 	if _, err := os.Stat(filepath.Join(out, "post", "proxy.pid")); err != nil {
 		t.Fatalf("the killed run's pid file should still be there for the next run to act on: %v", err)
@@ -199,18 +202,36 @@ func TestRunSIGKILLLeavesNoProxy(t *testing.T) {
 		t.Fatal("expected the killed run's temp dir to be left over")
 	}
 
-	second := start("300ms")
-	if err := waitExit(t, second, 30*time.Second); exitCode(err) == -1 {
-		t.Fatalf("second run: %v", err)
+	plain, buf := start()
+	if err := waitExit(t, plain, 30*time.Second); exitCode(err) != 2 || !strings.Contains(buf.String(), "continue it with --resume") {
+		t.Fatalf("a plain run over the partial result: exit %d\n%s", exitCode(err), buf.String())
+	}
+
+	second, buf := start("--resume")
+	if err := waitExit(t, second, 30*time.Second); exitCode(err) != 0 && exitCode(err) != 3 {
+		t.Fatalf("resumed run: %v\n%s", err, buf.String())
+	}
+	if !strings.Contains(buf.String(), "resuming as segment 1") {
+		t.Fatalf("the resumed run does not say so:\n%s", buf.String())
 	}
 	if left, _ := os.ReadDir(tmp); len(left) != 0 {
-		t.Fatalf("the second run did not clear what the killed one left in TMPDIR: %v", left)
+		t.Fatalf("the resumed run did not clear what the killed one left in TMPDIR: %v", left)
 	}
 	if _, err := os.Stat(filepath.Join(out, "post", "proxy.pid")); !os.IsNotExist(err) {
 		t.Fatalf("pid file after a clean second run: %v", err)
 	}
-	if r, err := results.ReadFile(filepath.Join(out, "post.json")); err != nil || r.Partial {
-		t.Fatalf("second run's result: %v, %+v", err, r)
+	seg1, err := results.ReadFile(filepath.Join(out, "post.seg1.json"))
+	if err != nil || seg1.Partial || seg1.Run == nil || seg1.Run.ID != seg0.Run.ID || seg1.Run.Segment != 1 {
+		t.Fatalf("segment 1: %v, %+v", err, seg1)
+	}
+	if left := planned - seg0.Duration(); seg1.Duration() < left-500*time.Millisecond || seg1.Duration() > left+500*time.Millisecond {
+		t.Fatalf("segment 1 ran %v; %v of the planned %v were left", seg1.Duration(), left, planned)
+	}
+	if again, _ := results.ReadFile(filepath.Join(out, "post.json")); again.Requests != seg0.Requests {
+		t.Fatal("resuming rewrote segment 0's file")
+	}
+	if !strings.Contains(buf.String(), results.FormatCount(seg0.Requests+seg1.Requests)) {
+		t.Fatalf("the comparison does not show the segments added up (%d + %d):\n%s", seg0.Requests, seg1.Requests, buf.String())
 	}
 }
 
