@@ -101,30 +101,10 @@ func TestLoadHlogAddsUpToResult(t *testing.T) {
 	if r.Partial || len(r.Outcomes) < 2 {
 		t.Fatalf("final result: partial %v, classes %v; want a final result with errors", r.Partial, r.Outcomes)
 	}
-	f, err := os.Open(hlog)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	rd := hdrhistogram.NewHistogramLogReader(f)
-	sums := map[string]*hdrhistogram.Histogram{}
-	intervals := 0
-	for {
-		h, err := rd.NextIntervalHistogram()
-		if err != nil {
-			t.Fatal(err)
-		}
-		if h == nil {
-			break
-		}
-		intervals++
-		if sums[h.Tag()] == nil {
-			sums[h.Tag()] = results.NewHistogram().Histogram
-		}
-		sums[h.Tag()].Merge(h)
-	}
-	if intervals < 5 {
-		t.Fatalf("%d intervals in a 1.5s run at 200ms", intervals)
+	sums := readHlog(t, hlog)
+	b, _ := os.ReadFile(hlog)
+	if intervals := strings.Count(string(b), "Tag=ok,"); intervals < 5 {
+		t.Fatalf("%d ok intervals in a 1.5s run at 200ms", intervals)
 	}
 	for c, o := range r.Outcomes {
 		got := sums[c.String()]
@@ -311,6 +291,38 @@ func TestRunServesMetrics(t *testing.T) {
 	}
 	if fams["gatecrash_proxy_log_lines_total"] == nil {
 		t.Fatal("no proxy log counts")
+	}
+	// The variant's interval log adds up to its result, class by class.
+	sums := readHlog(t, filepath.Join(out, "post.hlog"))
+	for c, o := range r.Outcomes {
+		if got := sums[c.String()]; got == nil || !got.Equals(o.Latency.Histogram) {
+			t.Errorf("post.hlog: class %s does not add up to the result's %d requests", c, o.Count)
+		}
+	}
+}
+
+// readHlog reads an interval log with hdrhistogram-go's reader and adds up its intervals per tag.
+func readHlog(t *testing.T, path string) map[string]*hdrhistogram.Histogram {
+	t.Helper()
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	rd := hdrhistogram.NewHistogramLogReader(f)
+	sums := map[string]*hdrhistogram.Histogram{}
+	for {
+		h, err := rd.NextIntervalHistogram()
+		if err != nil {
+			t.Fatalf("%s: %v", path, err)
+		}
+		if h == nil {
+			return sums
+		}
+		if sums[h.Tag()] == nil {
+			sums[h.Tag()] = results.NewHistogram().Histogram
+		}
+		sums[h.Tag()].Merge(h)
 	}
 }
 
