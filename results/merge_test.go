@@ -234,3 +234,19 @@ func TestMergeSegments(t *testing.T) {
 		t.Fatalf("shards of different runs: %v, %+v", err, sh)
 	}
 }
+
+// TestRunInfoLeft: a resumed segment gets what is left of its run's plan, of either kind.
+func TestRunInfoLeft(t *testing.T) {
+	start := time.Date(2026, 11, 21, 10, 0, 0, 0, time.UTC)
+	seg0 := &Result{Start: start, End: start.Add(90 * time.Second), Requests: 900, Aborted: 3,
+		Run: &RunInfo{ID: "x", PlannedSeconds: Seconds(5 * time.Minute), PlannedRequests: 1000}}
+	next := NextSegment(seg0)
+	d, n, done := next.Left()
+	if next.Segment != 1 || d != 210*time.Second || n != 97 || done {
+		t.Fatalf("after 90s and 903 requests of 5m/1000: segment %d, left %v and %d, done %v", next.Segment, d, n, done)
+	}
+	seg1 := &Result{Start: start, End: start.Add(10 * time.Second), Requests: 97, Run: &next}
+	if _, _, done := NextSegment(seg1).Left(); !done {
+		t.Fatal("all planned requests sent, yet something is left")
+	}
+}

@@ -2,6 +2,8 @@ package results
 
 import (
 	"bytes"
+	"crypto/rand"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -82,6 +84,39 @@ type RunInfo struct {
 	// was planned to do the rest.
 	BeforeSeconds  Seconds `json:"before_seconds,omitempty"`
 	BeforeRequests int64   `json:"before_requests,omitempty"`
+}
+
+// NewRunID returns a fresh random run id.
+func NewRunID() (string, error) {
+	var b [8]byte
+	if _, err := rand.Read(b[:]); err != nil {
+		return "", fmt.Errorf("making a run id: %w", err)
+	}
+	return hex.EncodeToString(b[:]), nil
+}
+
+// NextSegment returns the run info of the segment after last, a result of a run with run
+// info: one more segment, and what last covered added to what came before.
+func NextSegment(last *Result) RunInfo {
+	ri := *last.Run
+	ri.Segment++
+	ri.BeforeSeconds += Seconds(last.Duration())
+	ri.BeforeRequests += last.Requests + last.Aborted
+	return ri
+}
+
+// Left returns what is left of the run's plan for this segment — a duration and a request
+// count, 0 where the plan has no bound of that kind — and done when nothing is left.
+func (ri RunInfo) Left() (d time.Duration, requests int64, done bool) {
+	if ri.PlannedSeconds > 0 {
+		d = time.Duration(ri.PlannedSeconds - ri.BeforeSeconds)
+		done = d <= 0
+	}
+	if ri.PlannedRequests > 0 {
+		requests = ri.PlannedRequests - ri.BeforeRequests
+		done = done || requests <= 0
+	}
+	return d, requests, done
 }
 
 // LateThreshold is how late an open-loop send may start before it counts as late.

@@ -1,8 +1,6 @@
 package scenarios
 
 import (
-	"crypto/rand"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"os"
@@ -53,11 +51,7 @@ func folderRunID(dir string, variants []*Variant) (string, error) {
 			return r.Run.ID, nil
 		}
 	}
-	var b [8]byte
-	if _, err := rand.Read(b[:]); err != nil {
-		return "", fmt.Errorf("making a run id: %w", err)
-	}
-	return hex.EncodeToString(b[:]), nil
+	return results.NewRunID()
 }
 
 // planVariant decides what variant v runs now. Without resume it is segment 0 — and a
@@ -98,20 +92,13 @@ func planVariant(dir string, v *Variant, runID string, resume bool) (segment, er
 		return segment{}, fmt.Errorf("%w: variant %s: %s has no run id (written by an older gatecrash); it cannot be resumed",
 			ErrSelection, v.Name, segmentFile(dir, v.Name, len(segs)-1))
 	}
-	info := *last.Run
-	info.Segment++
-	info.BeforeSeconds += results.Seconds(last.Duration())
-	info.BeforeRequests += last.Requests + last.Aborted
-	done := false
-	if info.PlannedSeconds > 0 {
-		left := time.Duration(info.PlannedSeconds - info.BeforeSeconds)
-		done = left <= 0
-		v.Load.Duration = yamlconf.Duration(left)
+	info := results.NextSegment(last)
+	d, requests, done := info.Left()
+	if d > 0 {
+		v.Load.Duration = yamlconf.Duration(d)
 	}
-	if info.PlannedRequests > 0 {
-		left := info.PlannedRequests - info.BeforeRequests
-		done = done || left <= 0
-		v.Load.Requests = left
+	if requests > 0 {
+		v.Load.Requests = requests
 	}
 	if done {
 		return segment{done: whole}, nil // killed right at its end: nothing is left to run

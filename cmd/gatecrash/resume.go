@@ -1,9 +1,6 @@
 package main
 
 import (
-	"crypto/rand"
-	"encoding/hex"
-	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -29,7 +26,7 @@ func planSegment(opts *LoadOptions) (results.RunInfo, string, error) {
 		}
 	}
 	if from == "" {
-		id, err := newRunID()
+		id, err := results.NewRunID()
 		if err != nil {
 			return results.RunInfo{}, "", err
 		}
@@ -59,27 +56,14 @@ func planSegment(opts *LoadOptions) (results.RunInfo, string, error) {
 	if len(diffs) > 0 {
 		return results.RunInfo{}, "", fmt.Errorf("--resume: %s measured another load (%s); a segment must load what the run loaded", from, strings.Join(diffs, "; "))
 	}
-	run := *prev.Run
-	run.Segment++
-	run.BeforeSeconds += results.Seconds(prev.Duration())
-	run.BeforeRequests += prev.Requests + prev.Aborted
+	run := results.NextSegment(prev)
 	// What is left of the plan; the duration and request flags of this command are not used.
-	cfg.Duration, cfg.Requests = 0, 0
-	if run.PlannedSeconds > 0 {
-		left := time.Duration(run.PlannedSeconds - run.BeforeSeconds)
-		if left <= 0 {
-			return results.RunInfo{}, "", fmt.Errorf("--resume: the run's planned %s are covered by its segments (%s); nothing is left to run",
-				time.Duration(run.PlannedSeconds), time.Duration(run.BeforeSeconds).Round(time.Millisecond))
-		}
-		cfg.Duration = yamlconf.Duration(left)
+	d, requests, done := run.Left()
+	if done {
+		return results.RunInfo{}, "", fmt.Errorf("--resume: the run's plan (%s, %d requests; 0: no bound) is covered by its segments (%s, %d requests); nothing is left to run",
+			time.Duration(run.PlannedSeconds), run.PlannedRequests, time.Duration(run.BeforeSeconds).Round(time.Millisecond), run.BeforeRequests)
 	}
-	if run.PlannedRequests > 0 {
-		left := run.PlannedRequests - run.BeforeRequests
-		if left <= 0 {
-			return results.RunInfo{}, "", fmt.Errorf("--resume: the run's planned %d requests were all sent by its segments; nothing is left to run", run.PlannedRequests)
-		}
-		cfg.Requests = left
-	}
+	cfg.Duration, cfg.Requests = yamlconf.Duration(d), requests
 	out := opts.Out
 	if out == "" || sameFile(out, from) {
 		out = segmentPath(from, run.Segment)
@@ -109,12 +93,4 @@ func sameFile(a, b string) bool {
 		return os.SameFile(sa, sb)
 	}
 	return filepath.Clean(a) == filepath.Clean(b)
-}
-
-func newRunID() (string, error) {
-	var b [8]byte
-	if _, err := rand.Read(b[:]); err != nil {
-		return "", errors.New("making a run id: " + err.Error())
-	}
-	return hex.EncodeToString(b[:]), nil
 }
