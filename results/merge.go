@@ -18,6 +18,9 @@ type MergeOptions struct {
 	// AllowDuplicates merges a shard that looks like another one (same start, end and counts)
 	// instead of refusing it as the same file given twice.
 	AllowDuplicates bool
+	// AllowPartial merges the shards of a sharded run that are there when some are missing;
+	// the result lists the missing ones.
+	AllowPartial bool
 }
 
 // Merge adds shards — results of the same load run from several machines — into one: counts
@@ -40,10 +43,11 @@ func MergeWith(opts MergeOptions, rs ...*Result) (*Result, error) {
 	exemplars := map[Class][]Exemplar{}
 	var origins []*OriginTruth
 	var failures []string
-	segs, err := segmentsOf(rs)
+	pieces, err := piecesOf(rs, opts)
 	if err != nil {
 		return nil, err
 	}
+	segs := pieces.segments // nil unless the results are parts of one run
 	for i, r := range rs {
 		if r.Scenario != first.Scenario || r.Variant != first.Variant || r.Target.Method != first.Target.Method ||
 			r.Target.Pattern != first.Target.Pattern {
@@ -54,8 +58,8 @@ func MergeWith(opts MergeOptions, rs ...*Result) (*Result, error) {
 			return nil, fmt.Errorf("%w: shard %d used client model %q, shard 0 %q", ErrIncompatible, i, r.Target.Client, first.Target.Client)
 		}
 		// Segments of one run may differ in URL: a scenario run starts its proxy on a new
-		// port each time; the run's identity ties them together.
-		if r.Target.URL != first.Target.URL && !opts.AllowDifferentTargets && segs == nil {
+		// port each time; the run's identity ties them together. Shards must agree.
+		if r.Target.URL != first.Target.URL && !opts.AllowDifferentTargets && (segs == nil || pieces.sharded) {
 			return nil, fmt.Errorf("%w: shard %d loaded %s, shard 0 loaded %s; their errors would be counted as one "+
 				"target's (allow it with --allow-different-targets)", ErrIncompatible, i, r.Target.URL, first.Target.URL)
 		}
@@ -73,7 +77,9 @@ func MergeWith(opts MergeOptions, rs ...*Result) (*Result, error) {
 		if r.End.After(out.End) {
 			out.End = r.End
 		}
-		if i > 0 && segs == nil { // shards run side by side; segments one after the other
+		// Shards run side by side: their connections and rates add up. Segments run one
+		// after the other: a shard's later segments add nothing.
+		if i > 0 && (segs == nil || pieces.firstOfShard[i]) {
 			out.Target.Connections += r.Target.Connections
 			out.Target.Rate += r.Target.Rate
 		}
@@ -134,17 +140,16 @@ func MergeWith(opts MergeOptions, rs ...*Result) (*Result, error) {
 	}
 	out.Failure = strings.Join(failures, "; ")
 	if segs != nil {
-		// Segments of one run: the whole is as finished as its last segment.
-		last := rs[0]
-		for _, r := range rs {
-			if r.End.After(last.End) {
-				last = r
-			}
+		// Parts of one run: the whole is as finished as each shard's last segment.
+		out.Partial, out.Interrupted = false, false
+		for _, r := range pieces.lastOfShard {
+			out.Partial = out.Partial || r.Partial
+			out.Interrupted = out.Interrupted || r.Interrupted
 		}
-		out.Partial, out.Interrupted = last.Partial, last.Interrupted
 		run := *first.Run
-		run.Segment, run.BeforeSeconds, run.BeforeRequests = 0, 0, 0
-		out.Run, out.Segments = &run, segs
+		run.Segment, run.BeforeSeconds, run.BeforeRequests, run.Shard = 0, 0, 0, 0
+		run.PlannedSeconds, run.PlannedRequests = 0, 0
+		out.Run, out.Segments, out.Shards, out.MissingShards = &run, segs, pieces.shards, pieces.missing
 	}
 	out.TimeSeries = ts
 	if len(exemplars) > 0 {
@@ -173,33 +178,95 @@ func sameRun(a, b *Result) bool {
 	return true
 }
 
-// segmentsOf returns the segment numbers rs hold when they are all segments of one run (the
-// same run id), nil when they are not. Two results holding the same segment would count it
-// twice: that is an error whatever the options say.
-func segmentsOf(rs []*Result) ([]int, error) {
+// runPieces is what a merge's inputs are as parts of one run: which segments of which shards.
+type runPieces struct {
+	segments     []int           // the segment numbers held, sorted and distinct; nil: not one run
+	shards       []int           // the shard numbers held (sharded runs only)
+	missing      []int           // shards of the run not among the inputs (allowed by AllowPartial)
+	sharded      bool            // the run was split over shards
+	firstOfShard map[int]bool    // input index → the first input of its shard
+	lastOfShard  map[int]*Result // shard → its latest segment among the inputs
+}
+
+// piecesOf says whether rs are parts of one run (the same run id) and which. Parts of one run
+// must not overlap (a segment of a shard held twice would count twice: an error whatever the
+// options say), must come from the same split (the same number of shards), and, when the run
+// was sharded, every shard must be there unless opts.AllowPartial. Results of different runs
+// are merged as independent shards, except that sharded results of different runs are refused.
+func piecesOf(rs []*Result, opts MergeOptions) (runPieces, error) {
 	var id string
+	same := true
 	for _, r := range rs {
 		if r.Run == nil || r.Run.ID == "" || id != "" && r.Run.ID != id {
-			return nil, nil
+			same = false
+			break
 		}
 		id = r.Run.ID
 	}
-	seen := map[int]int{}
-	var all []int
+	if !same {
+		var ids []string
+		for i, r := range rs {
+			if r.Run != nil && r.Run.Shards > 1 {
+				ids = append(ids, fmt.Sprintf("result %d is shard %d/%d of run %s", i, r.Run.Shard, r.Run.Shards, r.Run.ID))
+			}
+		}
+		if len(ids) > 0 {
+			return runPieces{}, fmt.Errorf("%w: shards of different runs (%s); merge the shards of one run (the same --run-id)",
+				ErrIncompatible, strings.Join(ids, "; "))
+		}
+		return runPieces{}, nil
+	}
+	p := runPieces{firstOfShard: map[int]bool{}, lastOfShard: map[int]*Result{}}
+	n := rs[0].Run.Shards
+	type piece struct{ shard, seg int }
+	seen := map[piece]int{}
+	segSet := map[int]bool{}
 	for i, r := range rs {
+		if r.Run.Shards != n {
+			return runPieces{}, fmt.Errorf("%w: results 0 and %d of run %s were split differently (%d and %d shards)", ErrIncompatible, i, id, n, r.Run.Shards)
+		}
 		held := r.Segments
 		if len(held) == 0 {
 			held = []int{r.Run.Segment}
 		}
+		shard := r.Run.Shard
+		if _, ok := p.lastOfShard[shard]; !ok {
+			p.firstOfShard[i] = true
+		}
+		if l := p.lastOfShard[shard]; l == nil || r.End.After(l.End) {
+			p.lastOfShard[shard] = r
+		}
 		for _, s := range held {
-			if j, dup := seen[s]; dup {
-				return nil, fmt.Errorf("%w: results %d and %d both hold segment %d of run %s: it would count twice "+
-					"(a merged result already holds the segments it was made of)", ErrIncompatible, j, i, s, id)
+			pc := piece{shard, s}
+			if j, dup := seen[pc]; dup {
+				what := fmt.Sprintf("segment %d", s)
+				if n > 1 {
+					what = fmt.Sprintf("shard %d/%d, segment %d,", shard, n, s)
+				}
+				return runPieces{}, fmt.Errorf("%w: results %d and %d both hold %s of run %s: it would count twice "+
+					"(a merged result already holds the parts it was made of)", ErrIncompatible, j, i, what, id)
 			}
-			seen[s] = i
-			all = append(all, s)
+			seen[pc] = i
+			segSet[s] = true
 		}
 	}
-	slices.Sort(all)
-	return all, nil
+	for s := range segSet {
+		p.segments = append(p.segments, s)
+	}
+	slices.Sort(p.segments)
+	if n > 1 {
+		p.sharded = true
+		for s := range n {
+			if _, ok := p.lastOfShard[s]; ok {
+				p.shards = append(p.shards, s)
+			} else {
+				p.missing = append(p.missing, s)
+			}
+		}
+		if len(p.missing) > 0 && !opts.AllowPartial {
+			return runPieces{}, fmt.Errorf("%w: run %s was split over %d shards, and shard(s) %v are missing: the merge would "+
+				"undercount the run (merge what you have with --allow-partial)", ErrIncompatible, id, n, p.missing)
+		}
+	}
+	return p, nil
 }

@@ -250,3 +250,44 @@ func TestRunInfoLeft(t *testing.T) {
 		t.Fatal("all planned requests sent, yet something is left")
 	}
 }
+
+// TestMergeShards: the shards of one run add up, connections summed; a missing shard is
+// refused unless allowed (and then listed), a shard given twice is refused, and shards of
+// different runs are refused.
+func TestMergeShards(t *testing.T) {
+	start := time.Date(2026, 11, 21, 10, 0, 0, 0, time.UTC)
+	shard := func(id string, i, n int) *Result {
+		r := build(start.Add(time.Duration(i)*time.Millisecond), []event{{0, OK, time.Millisecond}, {time.Second, Status502, time.Millisecond}})
+		r.Run = &RunInfo{ID: id, Shard: i, Shards: n}
+		return r
+	}
+	a, b, c := shard("r", 0, 3), shard("r", 1, 3), shard("r", 2, 3)
+	m, err := Merge(c, a, b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m.Requests != 6 || m.Target.Connections != 6 || len(m.Shards) != 3 || m.MissingShards != nil {
+		t.Fatalf("merged: %d requests, %d connections, shards %v, missing %v", m.Requests, m.Target.Connections, m.Shards, m.MissingShards)
+	}
+	if _, err := Merge(a, c); err == nil || !strings.Contains(err.Error(), "shard(s) [1] are missing") {
+		t.Fatalf("missing shard: %v", err)
+	}
+	p, err := MergeWith(MergeOptions{AllowPartial: true}, a, c)
+	if err != nil || len(p.MissingShards) != 1 || p.MissingShards[0] != 1 {
+		t.Fatalf("--allow-partial: %v, missing %v", err, p.MissingShards)
+	}
+	if _, err := MergeWith(MergeOptions{AllowDuplicates: true}, a, b, c, b); err == nil || !strings.Contains(err.Error(), "shard 1/3, segment 0,") {
+		t.Fatalf("shard given twice: %v", err)
+	}
+	if _, err := Merge(a, b, shard("other", 2, 3)); err == nil || !strings.Contains(err.Error(), "shards of different runs") {
+		t.Fatalf("shards of two runs: %v", err)
+	}
+	// A shard's second segment adds its counts but not its connections again.
+	b1 := shard("r", 1, 3)
+	b1.Run.Segment = 1
+	b1.Start, b1.End = b1.Start.Add(time.Hour), b1.End.Add(time.Hour)
+	m2, err := Merge(a, b, c, b1)
+	if err != nil || m2.Requests != 8 || m2.Target.Connections != 6 || len(m2.Segments) != 2 {
+		t.Fatalf("shards with a resumed segment: %v, %+v", err, m2)
+	}
+}

@@ -28,8 +28,11 @@ type Result struct {
 	// Run identifies the run this result is a segment of, when it was written by a load that
 	// can be resumed (gatecrash load --resume).
 	Run *RunInfo `json:"run,omitempty"`
-	// Segments lists the segments of Run a merged result holds.
-	Segments []int `json:"segments,omitempty"`
+	// Segments lists the segments of Run a merged result holds; Shards the shards of a
+	// sharded run it holds, and MissingShards those a merge with --allow-partial did not have.
+	Segments      []int `json:"segments,omitempty"`
+	Shards        []int `json:"shards,omitempty"`
+	MissingShards []int `json:"missing_shards,omitempty"`
 	// Start and End bound the run; End is when the last request finished.
 	Start time.Time `json:"start"`
 	End   time.Time `json:"end"`
@@ -77,6 +80,10 @@ type RunInfo struct {
 	ID string `json:"id"`
 	// Segment is this part's number: 0 for the first, one more per resume.
 	Segment int `json:"segment"`
+	// Shard and Shards say which of the run's side-by-side load generators this is
+	// (gatecrash load --shard SHARD/SHARDS); Shards is 0 for an unsharded run.
+	Shard  int `json:"shard,omitempty"`
+	Shards int `json:"shards,omitempty"`
 	// PlannedSeconds and PlannedRequests are the whole run's plan (0: none).
 	PlannedSeconds  Seconds `json:"planned_seconds,omitempty"`
 	PlannedRequests int64   `json:"planned_requests,omitempty"`

@@ -40,6 +40,16 @@ func WriteSummary(w io.Writer, r *Result) error {
 	if r.Failure != "" {
 		fmt.Fprintf(&b, "FAILED       %s; results cover the run up to then\n", r.Failure)
 	}
+	if ri := r.Run; ri != nil && (ri.Shards > 1 || ri.Segment > 0) {
+		fmt.Fprintf(&b, "run          %s", ri.ID)
+		if ri.Shards > 1 {
+			fmt.Fprintf(&b, ", shard %d/%d", ri.Shard, ri.Shards)
+		}
+		if ri.Segment > 0 {
+			fmt.Fprintf(&b, ", segment %d", ri.Segment)
+		}
+		b.WriteString("\n")
+	}
 	for _, n := range r.Notes {
 		fmt.Fprintf(&b, "NOTE         %s\n", n)
 	}

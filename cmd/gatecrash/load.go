@@ -35,6 +35,10 @@ type LoadOptions struct {
 	OriginAdmin string
 	// Resume is the result of an earlier segment of this run to continue ("": a new run).
 	Resume string
+	// Shard is "I/N" when this load is one of N side by side ("": the whole load).
+	Shard string
+	// RunID names the run (shards of one run share it); "" makes one up.
+	RunID  string
 	Quiet  bool
 	Stdout io.Writer
 	Stderr io.Writer
@@ -133,6 +137,8 @@ writes the results and exits 130; a second SIGINT exits at once.`,
 		"rewrite --out with the result so far (marked partial) this often; 0: only at the end")
 	f.StringVar(&opts.Hlog, "hlog", "", "write per-interval latency histograms per class here (HdrHistogram log format)")
 	f.StringVar(&opts.MetricsListen, "metrics-listen", "", "serve Prometheus metrics at http://ADDR/metrics while the run goes, e.g. 127.0.0.1:9464")
+	f.StringVar(&opts.Shard, "shard", "", "be shard I/N of a load split over N machines: this one sends its part of --rate, --connections, --requests")
+	f.StringVar(&opts.RunID, "run-id", "", "the run's id, the same for all its shards (required with --shard; default: a random one)")
 	f.StringVar(&opts.Resume, "resume", "", "continue the run whose partial result (a checkpoint) FILE is, as its next segment (also done when --out is one)")
 	f.StringVar(&opts.OriginAdmin, "origin-admin", "", "the fault server's admin URL (gatecrash serve --admin): put its counters and fault events in the result")
 	f.BoolVarP(&opts.Quiet, "quiet", "q", false, "no progress bar")

@@ -139,6 +139,7 @@ relax the last two when you know why).`,
 	f.StringVarP(&opts.Out, "out", "o", "", "file to write the merged result to")
 	f.BoolVar(&opts.Merge.AllowDifferentTargets, "allow-different-targets", false, "merge shards that loaded different URLs")
 	f.BoolVar(&opts.Merge.AllowDuplicates, "allow-duplicates", false, "merge shards that look like the same result given twice")
+	f.BoolVar(&opts.Merge.AllowPartial, "allow-partial", false, "merge the shards of a run that are there when some are missing (the result lists them)")
 	return cmd
 }
 
@@ -161,6 +162,12 @@ func runMerge(opts *MergeOptions) error {
 			segs[i] = fmt.Sprint(s)
 		}
 		what = fmt.Sprintf("segments %s of run %s", strings.Join(segs, ", "), m.Run.ID)
+		if len(m.Shards) > 0 {
+			what = fmt.Sprintf("shards %v of %d (segments %s) of run %s", m.Shards, m.Run.Shards, strings.Join(segs, ", "), m.Run.ID)
+		}
+		if len(m.MissingShards) > 0 {
+			what += fmt.Sprintf(" — MISSING shards %v: the counts undercount the run", m.MissingShards)
+		}
 		if m.Partial {
 			what += " (the last one is partial: the run died and was not resumed to its end)"
 		}

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -9,6 +10,7 @@ import (
 	"time"
 
 	"github.com/gatecrash/gatecrash/internal/yamlconf"
+	"github.com/gatecrash/gatecrash/loadgen"
 	"github.com/gatecrash/gatecrash/results"
 )
 
@@ -26,11 +28,32 @@ func planSegment(opts *LoadOptions) (results.RunInfo, string, error) {
 		}
 	}
 	if from == "" {
-		id, err := results.NewRunID()
-		if err != nil {
-			return results.RunInfo{}, "", err
+		info := results.RunInfo{ID: opts.RunID}
+		if opts.Shard != "" {
+			sh, err := loadgen.ParseShard(opts.Shard)
+			if err != nil {
+				return results.RunInfo{}, "", fmt.Errorf("--shard: %w", err)
+			}
+			if opts.RunID == "" {
+				return results.RunInfo{}, "", errors.New("--shard: give every shard of the run the same --run-id (e.g. the Kubernetes Job's name), so that merge can tell the run's shards from another run's")
+			}
+			if *cfg, err = sh.Apply(*cfg); err != nil {
+				return results.RunInfo{}, "", fmt.Errorf("--%w", err) // "--shard: ..."
+			}
+			info.Shard, info.Shards = sh.I, sh.N
 		}
-		return results.RunInfo{ID: id, PlannedSeconds: results.Seconds(cfg.Duration.D()), PlannedRequests: cfg.Requests}, opts.Out, nil
+		if info.ID == "" {
+			id, err := results.NewRunID()
+			if err != nil {
+				return results.RunInfo{}, "", err
+			}
+			info.ID = id
+		}
+		info.PlannedSeconds, info.PlannedRequests = results.Seconds(cfg.Duration.D()), cfg.Requests
+		return info, opts.Out, nil
+	}
+	if opts.Shard != "" || opts.RunID != "" {
+		return results.RunInfo{}, "", errors.New("--resume: a resumed segment keeps its run's id and shard; leave --shard and --run-id out")
 	}
 	prev, err := results.ReadFile(from)
 	if err != nil {
