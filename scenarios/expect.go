@@ -80,6 +80,30 @@ func sortedNames(m map[string]bool) []string {
 	return out
 }
 
+// ParseExpectation reads one threshold written whole as "KEY OP VALUE" (gatecrash check
+// --expect): "errors == 0", "502 < 1e-4", "no-response == 0", "p99 < 50ms".
+func ParseExpectation(expr string) (Threshold, error) {
+	s := strings.TrimSpace(expr)
+	i := strings.IndexAny(s, "<>= ")
+	if i <= 0 {
+		return Threshold{}, fmt.Errorf("%q: want KEY OP VALUE, e.g. \"errors == 0\", \"502 < 1e-4\", \"p99 < 50ms\"", expr)
+	}
+	th, err := parseThreshold(s[:i], s[i:])
+	if err != nil {
+		return th, fmt.Errorf("%q: %w", expr, err)
+	}
+	return th, nil
+}
+
+// CheckAll evaluates thresholds against r, labelling the verdicts with name.
+func CheckAll(name string, r *results.Result, ths []Threshold) []Verdict {
+	out := make([]Verdict, len(ths))
+	for i, th := range ths {
+		out[i] = check(name, th, r)
+	}
+	return out
+}
+
 // parseThreshold reads "OP VALUE" (OP defaults to ==). For classes and "errors", an integer
 // is a count and a number with a point or an exponent is a rate; percentiles take durations.
 func parseThreshold(key, expr string) (Threshold, error) {

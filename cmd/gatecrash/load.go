@@ -38,10 +38,12 @@ type LoadOptions struct {
 	// Shard is "I/N" when this load is one of N side by side ("": the whole load).
 	Shard string
 	// RunID names the run (shards of one run share it); "" makes one up.
-	RunID  string
-	Quiet  bool
-	Stdout io.Writer
-	Stderr io.Writer
+	RunID string
+	// LogResult prints the result on stdout as a block merge --from-logs reads.
+	LogResult bool
+	Quiet     bool
+	Stdout    io.Writer
+	Stderr    io.Writer
 	// Progress decides whether to draw a live progress bar (stderr is a terminal).
 	Progress bool
 }
@@ -139,6 +141,7 @@ writes the results and exits 130; a second SIGINT exits at once.`,
 	f.StringVar(&opts.MetricsListen, "metrics-listen", "", "serve Prometheus metrics at http://ADDR/metrics while the run goes, e.g. 127.0.0.1:9464")
 	f.StringVar(&opts.Shard, "shard", "", "be shard I/N of a load split over N machines: this one sends its part of --rate, --connections, --requests")
 	f.StringVar(&opts.RunID, "run-id", "", "the run's id, the same for all its shards (required with --shard; default: a random one)")
+	f.BoolVar(&opts.LogResult, "log-result", false, "also print the result on stdout as a block that merge --from-logs reads from kubectl logs")
 	f.StringVar(&opts.Resume, "resume", "", "continue the run whose partial result (a checkpoint) FILE is, as its next segment (also done when --out is one)")
 	f.StringVar(&opts.OriginAdmin, "origin-admin", "", "the fault server's admin URL (gatecrash serve --admin): put its counters and fault events in the result")
 	f.BoolVarP(&opts.Quiet, "quiet", "q", false, "no progress bar")
@@ -229,6 +232,11 @@ func runLoad(ctx context.Context, opts *LoadOptions) error {
 	}
 	if err := results.WriteSummary(opts.Stdout, res); err != nil {
 		return err
+	}
+	if opts.LogResult {
+		if err := results.WriteLogBlock(opts.Stdout, res); err != nil {
+			return err
+		}
 	}
 	if opts.Out != "" {
 		if err := res.WriteFile(opts.Out); err != nil {

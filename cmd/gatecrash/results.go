@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
 	"slices"
 	"strings"
 
@@ -107,10 +108,12 @@ func runCompare(opts *CompareOptions) error {
 
 // MergeOptions is what `gatecrash merge` was asked to do.
 type MergeOptions struct {
-	Files  []string
-	Out    string
-	Merge  results.MergeOptions
-	Stderr io.Writer
+	Files    []string
+	Out      string
+	Merge    results.MergeOptions
+	FromLogs bool
+	Stdin    io.Reader
+	Stderr   io.Writer
 }
 
 func newMergeCmd(runF func(context.Context, *MergeOptions) error) *cobra.Command {
@@ -125,7 +128,7 @@ variant, target URL, method and pattern, and no file may be given twice (the fla
 relax the last two when you know why).`,
 		Args: usageArgs(cobra.MinimumNArgs(1)),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			opts.Files, opts.Stderr = args, cmd.ErrOrStderr()
+			opts.Files, opts.Stderr, opts.Stdin = args, cmd.ErrOrStderr(), cmd.InOrStdin()
 			if opts.Out == "" {
 				return errext.UsageError(errors.New("--out: missing; give the file to write the merged result to"))
 			}
@@ -139,12 +142,19 @@ relax the last two when you know why).`,
 	f.StringVarP(&opts.Out, "out", "o", "", "file to write the merged result to")
 	f.BoolVar(&opts.Merge.AllowDifferentTargets, "allow-different-targets", false, "merge shards that loaded different URLs")
 	f.BoolVar(&opts.Merge.AllowDuplicates, "allow-duplicates", false, "merge shards that look like the same result given twice")
+	f.BoolVar(&opts.FromLogs, "from-logs", false, "the arguments are logs (kubectl logs output, - for stdin) holding results printed by load --log-result")
 	f.BoolVar(&opts.Merge.AllowPartial, "allow-partial", false, "merge the shards of a run that are there when some are missing (the result lists them)")
 	return cmd
 }
 
 func runMerge(opts *MergeOptions) error {
-	rs, err := readResults(opts.Files)
+	var rs []*results.Result
+	var err error
+	if opts.FromLogs {
+		rs, err = readLogResults(opts.Files, opts.Stdin)
+	} else {
+		rs, err = readResults(opts.Files)
+	}
 	if err != nil {
 		return err
 	}
@@ -174,4 +184,30 @@ func runMerge(opts *MergeOptions) error {
 	}
 	fmt.Fprintf(opts.Stderr, "merged %s (%s requests) into %s\n", what, results.FormatCount(m.Requests), opts.Out)
 	return nil
+}
+
+// readLogResults reads the result blocks in log files ("-": stdin).
+func readLogResults(files []string, stdin io.Reader) ([]*results.Result, error) {
+	var out []*results.Result
+	for _, f := range files {
+		var rd io.Reader = stdin
+		name := "stdin"
+		if f != "-" {
+			fh, err := os.Open(f)
+			if err != nil {
+				return nil, errext.UsageError(fmt.Errorf("--from-logs: %w", err))
+			}
+			defer fh.Close()
+			rd, name = fh, f
+		}
+		rs, err := results.ReadLogBlocks(rd, name)
+		if err != nil {
+			return nil, errext.UsageError(err)
+		}
+		if len(rs) == 0 {
+			return nil, errext.UsageError(fmt.Errorf("--from-logs: %s holds no complete result block (was the load run with --log-result, and did it finish?)", name))
+		}
+		out = append(out, rs...)
+	}
+	return out, nil
 }
