@@ -7,7 +7,7 @@ FUZZTIME ?= 5s
 FUZZ_TARGETS := faultserver:FuzzReadHead faultserver:FuzzServeConn faultserver:FuzzParseFaultSpec \
                 loadgen:FuzzReadResponse internal/http1:FuzzDiscardChunked
 
-.PHONY: all build test unit rare fuzz lint bench bench-go bench-serve bench-load demo demo-faultserver clean
+.PHONY: all build test unit rare fuzz lint compose-config bench bench-go bench-serve bench-load demo demo-faultserver clean
 
 all: build
 
@@ -59,3 +59,12 @@ demo-faultserver: build
 
 clean:
 	rm -rf bin bench/out
+
+## compose-config: render docker-compose's nginx configs from the keepalive-race scenario with
+## gatecrash's own templates (a test fails when the committed files drift from this)
+compose-config:
+	@for v in default fixed; do \
+		$(GO) run ./cmd/gatecrash scenarios render keepalive-race --variant $$v --proxy nginx --origin origin:9001 \
+			--listen 0.0.0.0:8080 --dir /tmp --log-dir /var/log/nginx > deploy/compose/nginx-$$v.conf || exit 1; \
+	done
+	@echo "rendered deploy/compose/nginx-default.conf and nginx-fixed.conf"

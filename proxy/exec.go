@@ -382,3 +382,21 @@ func (p *execProxy) LogCounts() (map[string]int64, error) {
 	}
 	return countPatterns(files, p.def.patterns)
 }
+
+// Render renders the config template of proxy kind cfg.Kind (nginx, haproxy, caddy, apache)
+// as Start would, for a proxy run elsewhere — in a container, or the staging proxy itself:
+// dir stands for its private temp dir (pid file, temp paths) and logDir for its log folder,
+// as that proxy will see them.
+func Render(cfg Config, dir, logDir string) (string, error) {
+	def, ok := kinds[cfg.Kind]
+	if !ok {
+		return "", fmt.Errorf("proxy kind %q has no config template; kinds with one: nginx, haproxy, caddy, apache", cfg.Kind)
+	}
+	if cfg.Template == "" {
+		if err := CheckVars(nil, cfg.Vars); err != nil {
+			return "", err
+		}
+	}
+	conf, _, err := render(cfg, def, dir, logDir)
+	return conf, err
+}

@@ -446,3 +446,18 @@ func originTruth(st faultserver.Stats) *results.OriginTruth {
 		Faults: st.Faults,
 	}
 }
+
+// RenderProxy renders the config of variant's proxy as kind (the variant's own when ""),
+// pointed at origins and listening on listen, for a proxy run elsewhere (a container, the
+// staging proxy): dir and logDir are its temp and log folders as it will see them.
+func (sc *Scenario) RenderProxy(variant string, kind proxy.Kind, origins []string, listen, dir, logDir string) (string, error) {
+	vs, err := sc.selectVariants([]string{variant})
+	if err != nil {
+		return "", err
+	}
+	spec := vs[0].Proxy
+	if kind != "" {
+		spec.Kind = kind
+	}
+	return proxy.Render(proxy.Config{Spec: spec, Origins: origins, Listen: listen}, dir, logDir)
+}

@@ -2,12 +2,14 @@ package main
 
 import (
 	"fmt"
+	"io"
 	"strings"
 	"text/tabwriter"
 
 	"github.com/spf13/cobra"
 
 	"github.com/gatecrash/gatecrash/internal/errext"
+	"github.com/gatecrash/gatecrash/proxy"
 	"github.com/gatecrash/gatecrash/scenarios"
 )
 
@@ -47,6 +49,7 @@ func newScenariosCmd() *cobra.Command {
 			return err
 		},
 	})
+	cmd.AddCommand(newRenderCmd())
 	cmd.AddCommand(&cobra.Command{
 		Use:   "validate FILE",
 		Short: "Check a scenario file and report every problem with its line",
@@ -70,4 +73,51 @@ func newScenariosCmd() *cobra.Command {
 func firstLine(s string) string {
 	line, _, _ := strings.Cut(s, "\n")
 	return line
+}
+
+// newRenderCmd renders a scenario variant's proxy config for a proxy gatecrash does not start:
+// a container (docker-compose, Kubernetes) or the staging proxy itself.
+func newRenderCmd() *cobra.Command {
+	var variant, kind, listen, dir, logDir string
+	var origins []string
+	cmd := &cobra.Command{
+		Use:   "render SCENARIO|FILE --variant NAME --origin HOST:PORT",
+		Short: "Print a variant's proxy config, rendered from gatecrash's templates, for a proxy run elsewhere",
+		Long: `Print the config gatecrash would give the proxy of a scenario variant, pointed at --origin and
+listening on --listen, for a proxy you run yourself: in a container (the top-level
+docker-compose.yml uses it), or your staging proxy. --dir is the proxy's temp folder (pid
+file, temp paths) and --log-dir its log folder, as that proxy sees them.`,
+		Example: `  gatecrash scenarios render keepalive-race --variant default --proxy nginx --origin origin:9001 \
+      --listen 0.0.0.0:8080 --dir /tmp --log-dir /var/log/nginx > nginx.conf`,
+		Args: usageArgs(cobra.ExactArgs(1)),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			sc, err := scenarios.Load(args[0])
+			if err != nil {
+				return errext.UsageError(err)
+			}
+			if len(origins) == 0 {
+				return errext.UsageError(fmt.Errorf("--origin: missing; give the address the proxy reaches the origin at, e.g. origin:9001"))
+			}
+			var k proxy.Kind
+			if kind != "" {
+				if k, err = proxy.ParseKind(kind); err != nil {
+					return errext.UsageError(fmt.Errorf("--proxy: %w", err))
+				}
+			}
+			conf, err := sc.RenderProxy(variant, k, origins, listen, dir, logDir)
+			if err != nil {
+				return errext.UsageError(err)
+			}
+			_, err = io.WriteString(cmd.OutOrStdout(), conf)
+			return err
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&variant, "variant", "default", "the variant whose proxy config to render")
+	f.StringVar(&kind, "proxy", "", "proxy kind: nginx, haproxy, caddy, apache (default: the variant's)")
+	f.StringArrayVar(&origins, "origin", nil, "origin address HOST:PORT the proxy forwards to (repeatable)")
+	f.StringVar(&listen, "listen", "0.0.0.0:8080", "address the proxy listens on")
+	f.StringVar(&dir, "dir", "/tmp", "the proxy's temp folder as it sees it")
+	f.StringVar(&logDir, "log-dir", "/var/log/gatecrash", "the proxy's log folder as it sees it")
+	return cmd
 }
