@@ -1,6 +1,7 @@
 package deploy
 
 import (
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -9,6 +10,7 @@ import (
 
 	"gopkg.in/yaml.v3"
 
+	"github.com/gatecrash/gatecrash/faultserver"
 	"github.com/gatecrash/gatecrash/proxy"
 	"github.com/gatecrash/gatecrash/scenarios"
 )
@@ -100,5 +102,57 @@ func TestComposeCommandsExist(t *testing.T) {
 	}
 	if n < 4 {
 		t.Fatalf("%d gatecrash services in docker-compose.yml, want origin, two loads and report", n)
+	}
+}
+
+// TestComposeLoadsAndOriginAreTheScenarios: the compose file's origin serves the
+// keepalive-race scenario's fault, and each load service sends the scenario's load at its
+// variant's nginx — so the laptop run is the scenario, not a look-alike.
+func TestComposeLoadsAndOriginAreTheScenarios(t *testing.T) {
+	sc, err := scenarios.Load("keepalive-race")
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := readCompose(t, "../docker-compose.yml")
+	flags := func(args []string) map[string]string {
+		m := map[string]string{}
+		for i := 0; i < len(args); i++ {
+			if strings.HasPrefix(args[i], "--") && i+1 < len(args) && !strings.HasPrefix(args[i+1], "-") {
+				m[args[i]] = args[i+1]
+				i++
+			}
+		}
+		return m
+	}
+	origin := flags(c.Services["origin"].Command)
+	f, err := faultserver.ParseFaultSpec(origin["--fault"])
+	if err != nil {
+		t.Fatal(err)
+	}
+	want, _ := yaml.Marshal(sc.Variants[0].Origin.Config.Faults)
+	got, _ := yaml.Marshal([]faultserver.Fault{f})
+	if string(got) != string(want) {
+		t.Errorf("the compose origin serves\n%s\nthe scenario's origin\n%s", got, want)
+	}
+	for _, v := range sc.Variants {
+		svc, ok := c.Services["load-"+v.Name]
+		if !ok {
+			t.Errorf("no load service for variant %s", v.Name)
+			continue
+		}
+		l := v.Load
+		m := flags(svc.Command)
+		for flag, want := range map[string]string{
+			"--method": l.Method, "--body-size": fmt.Sprint(l.BodySize), "--pattern": string(l.Pattern),
+			"--gap-center": l.GapCenter.D().String(), "--gap-spread": l.GapSpread.D().String(),
+			"--connections": fmt.Sprint(l.Connections), "--duration": l.Duration.D().String(),
+		} {
+			if m[flag] != want {
+				t.Errorf("service load-%s: %s %q, the scenario's %q", v.Name, flag, m[flag], want)
+			}
+		}
+		if len(svc.Command) < 2 || svc.Command[1] != "http://nginx-"+v.Name+":8080/" {
+			t.Errorf("service load-%s does not load nginx-%s: %v", v.Name, v.Name, svc.Command)
+		}
 	}
 }
