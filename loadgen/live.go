@@ -11,11 +11,10 @@ import (
 // histogram logs, metrics — without stopping it. Give one to Run with WithLive; its methods
 // are safe from any goroutine, before, during and after the run.
 type Live struct {
-	mu       sync.Mutex
-	snap     func() *results.Result // while the run goes
-	gauges   func() Gauges          // while the run goes
-	final    *results.Result        // once Run has returned
-	finished bool
+	mu     sync.Mutex
+	snap   func() *results.Result // while the run goes
+	gauges func() Gauges          // while the run goes
+	final  *results.Result        // once Run has returned
 }
 
 // Gauges are the figures of the moment, which a result does not keep.
@@ -73,7 +72,7 @@ func (l *Live) finish(res *results.Result) {
 		return
 	}
 	l.mu.Lock()
-	l.snap, l.gauges, l.final, l.finished = nil, nil, res, true
+	l.snap, l.gauges, l.final = nil, nil, res
 	l.mu.Unlock()
 }
 

@@ -332,7 +332,11 @@ func runVariant(ctx context.Context, sc *Scenario, v *Variant, dir string, opts 
 	if opts.Watch != nil {
 		opts.Watch(v.Name, snapshot, live.Gauges)
 	}
-	keep, closeHlog, err := startKeeper(seg, opts, snapshot)
+	ko := soak.Options{Checkpoint: seg.json, Interval: opts.CheckpointInterval, Log: opts.Log}
+	if opts.Hlog {
+		ko.Hlog = strings.TrimSuffix(seg.json, ".json") + ".hlog"
+	}
+	keep, err := soak.Start(ko, snapshot)
 	if err != nil {
 		stopLoad(nil)
 		unwatch()
@@ -345,7 +349,6 @@ func runVariant(ctx context.Context, sc *Scenario, v *Variant, dir string, opts 
 	stopErr, partErr := shutdown()
 	if lerr != nil {
 		keep.Finish(nil)
-		closeHlog()
 		return nil, errors.Join(lerr, partErr)
 	}
 	res.Scenario, res.Variant = sc.Name, v.Name
@@ -359,8 +362,7 @@ func runVariant(ctx context.Context, sc *Scenario, v *Variant, dir string, opts 
 	res.Origin = truth()
 	res.PairExemplars()
 	final.Store(res)
-	keepErr := errors.Join(keep.Finish(res), closeHlog())
-	return res, errors.Join(partErr, stopErr, logErr, keepErr)
+	return res, errors.Join(partErr, stopErr, logErr, keep.Finish(res))
 }
 
 // proxyLogCounts counts the known error-log lines of every hop; with more than one hop the
@@ -385,24 +387,6 @@ func proxyLogCounts(hops []proxy.Proxy) (map[string]int64, error) {
 		}
 	}
 	return out, errors.Join(errs...)
-}
-
-// startKeeper starts the variant's checkpoints (to the segment's JSON) and interval log (its
-// .hlog) as opts ask. The returned function closes the log file.
-func startKeeper(seg segment, opts RunOptions, snapshot func() *results.Result) (*soak.Keeper, func() error, error) {
-	o := soak.Options{Interval: opts.CheckpointInterval, Log: opts.Log}
-	if opts.CheckpointInterval > 0 {
-		o.Checkpoint = seg.json
-	}
-	closeHlog := func() error { return nil }
-	if opts.Hlog {
-		f, err := os.Create(strings.TrimSuffix(seg.json, ".json") + ".hlog")
-		if err != nil {
-			return nil, nil, fmt.Errorf("interval log: %w", err)
-		}
-		o.Hlog, closeHlog = f, f.Close
-	}
-	return soak.Start(o, snapshot), closeHlog, nil
 }
 
 // errPartFailed is the cause of a load stopped because the origin or a proxy failed.

@@ -205,9 +205,9 @@ func runLoad(ctx context.Context, opts *LoadOptions) error {
 		}
 		defer stop()
 	}
-	keep, closeHlog, err := startKeeper(opts.Out, opts.CheckpointInterval, opts.Hlog, opts.Stderr, snapshot)
+	keep, err := soak.Start(soak.Options{Checkpoint: opts.Out, Hlog: opts.Hlog, Interval: opts.CheckpointInterval, Log: opts.Stderr}, snapshot)
 	if err != nil {
-		return err
+		return fmt.Errorf("--hlog: %w", err)
 	}
 	res, err := loadgen.Run(ctx, opts.Config, lopts...)
 	if bars != nil {
@@ -220,8 +220,7 @@ func runLoad(ctx context.Context, opts *LoadOptions) error {
 		res.PairExemplars()
 		final.Store(res)
 	}
-	keepErr := errors.Join(keep.Finish(res), closeHlog())
-	if keepErr != nil && res != nil {
+	if keepErr := keep.Finish(res); keepErr != nil && res != nil {
 		fmt.Fprintf(opts.Stderr, "warning: %v\n", keepErr)
 	}
 	if err != nil {
@@ -297,27 +296,6 @@ func checkSoakFlags(fs *pflag.FlagSet, out string, interval time.Duration) error
 		return fmt.Errorf("--checkpoint-interval: %s is shorter than 100ms; each checkpoint rewrites the whole result", interval)
 	}
 	return nil
-}
-
-// startKeeper starts writing checkpoints to out and the interval log to hlog while a run goes.
-// The returned function closes the log file.
-func startKeeper(out string, interval time.Duration, hlog string, log io.Writer, snap func() *results.Result) (*soak.Keeper, func() error, error) {
-	o := soak.Options{Interval: interval, Log: log}
-	if interval > 0 {
-		o.Checkpoint = out
-	}
-	closeHlog := func() error { return nil }
-	if hlog != "" {
-		f, err := os.Create(hlog)
-		if err != nil {
-			return nil, nil, fmt.Errorf("--hlog: %w", err)
-		}
-		o.Hlog, closeHlog = f, f.Close
-		if o.Interval <= 0 {
-			o.Interval = soak.DefaultInterval
-		}
-	}
-	return soak.Start(o, snap), closeHlog, nil
 }
 
 // serveMetrics serves reg on addr and says where on log.

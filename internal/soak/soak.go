@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
 	"sync"
 	"time"
 
@@ -19,11 +20,13 @@ const DefaultInterval = 10 * time.Second
 
 // Options say what to write while a run goes. Zero values turn a part off.
 type Options struct {
-	// Checkpoint is the result file to rewrite every Interval ("" for none).
+	// Checkpoint is the result file to rewrite every Interval ("" for none; none either when
+	// Interval is 0: the caller writes the result at the end only).
 	Checkpoint string
-	// Hlog receives the interval histogram log (nil for none).
-	Hlog io.Writer
-	// Interval is how often to snapshot (0: DefaultInterval).
+	// Hlog is the interval histogram log file to create ("" for none). It gets an interval
+	// every Interval, or every DefaultInterval when Interval is 0.
+	Hlog string
+	// Interval is how often to snapshot.
 	Interval time.Duration
 	// Log receives one line per distinct write error (a full disk must not pass unnoticed,
 	// nor fill the terminal). Nil discards.
@@ -35,6 +38,7 @@ type Keeper struct {
 	opts Options
 	snap func() *results.Result
 	hlog *results.IntervalLog
+	file *os.File   // the interval log's file
 	mu   sync.Mutex // orders writes: the ticker's and Finish's
 	stop chan struct{}
 	done chan struct{}
@@ -42,19 +46,23 @@ type Keeper struct {
 	errs []error
 }
 
-// Start begins taking a snapshot every interval. snap returns the result so far (nil when
-// there is nothing yet). With nothing to write it does nothing.
-func Start(opts Options, snap func() *results.Result) *Keeper {
+// Start creates the interval log and begins taking a snapshot every interval. snap returns
+// the result so far (nil when there is nothing yet). With nothing to write it does nothing.
+func Start(opts Options, snap func() *results.Result) (*Keeper, error) {
 	if opts.Interval <= 0 {
-		opts.Interval = DefaultInterval
+		opts.Checkpoint, opts.Interval = "", DefaultInterval
 	}
 	k := &Keeper{opts: opts, snap: snap, stop: make(chan struct{}), done: make(chan struct{})}
-	if opts.Hlog != nil {
-		k.hlog = results.NewIntervalLog(opts.Hlog)
+	if opts.Hlog != "" {
+		f, err := os.Create(opts.Hlog)
+		if err != nil {
+			return nil, fmt.Errorf("interval log: %w", err)
+		}
+		k.file, k.hlog = f, results.NewIntervalLog(f)
 	}
 	if opts.Checkpoint == "" && k.hlog == nil {
 		close(k.done)
-		return k
+		return k, nil
 	}
 	go func() {
 		defer close(k.done)
@@ -71,12 +79,12 @@ func Start(opts Options, snap func() *results.Result) *Keeper {
 			}
 		}
 	}()
-	return k
+	return k, nil
 }
 
-// Finish stops the ticker and writes the last log interval from the final result, so that
-// the log's intervals add up to it. The caller writes the final result file itself. It
-// returns the write errors seen, each once.
+// Finish stops the ticker, writes the last log interval from the final result (so that the
+// log's intervals add up to it) and closes the log. The caller writes the final result file
+// itself. It returns the write errors seen, each once.
 func (k *Keeper) Finish(final *results.Result) error {
 	select {
 	case <-k.stop:
@@ -86,6 +94,10 @@ func (k *Keeper) Finish(final *results.Result) error {
 	<-k.done
 	if final != nil && k.hlog != nil {
 		k.write(final, false)
+	}
+	if k.file != nil {
+		k.report(k.file.Close())
+		k.file = nil
 	}
 	return errors.Join(k.errs...)
 }
