@@ -216,6 +216,14 @@ func startExec(ctx context.Context, cfg Config, def kindDef) (Proxy, error) {
 	if err != nil {
 		return nil, err
 	}
+	cfg.Binary = bin
+	return startProcess(ctx, cfg, def)
+}
+
+// startProcess starts def's process (the binary at cfg.Binary) with its config rendered into
+// the run folder, and waits until it accepts connections on cfg.Listen.
+func startProcess(ctx context.Context, cfg Config, def kindDef) (Proxy, error) {
+	bin := cfg.Binary
 	dir, err := os.MkdirTemp("", "gatecrash-"+string(def.kind)+"-")
 	if err != nil {
 		return nil, err
@@ -314,7 +322,8 @@ func (p *execProxy) waitReady(ctx context.Context, listen string, timeout time.D
 func (p *execProxy) exitedEarly() error {
 	out := p.tail()
 	if out == "" {
-		out = fmt.Sprintf("it printed nothing; is %s a %s binary? (give the right one with proxy.binary or --proxy-binary)", p.cmd.Path, p.def.kind)
+		out = fmt.Sprintf("it printed nothing; is %s a %s binary? (give the right one with proxy.binary, origin.binary or --proxy-binary)",
+			p.cmd.Path, p.def.kind)
 	}
 	status := "exit status 0"
 	if p.waitErr != nil {

@@ -6,13 +6,16 @@ import (
 	"fmt"
 	"io"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/spf13/cobra"
 
 	"github.com/gatecrash/gatecrash/faultserver"
 	"github.com/gatecrash/gatecrash/internal/errext"
+	"github.com/gatecrash/gatecrash/internal/link"
 	"github.com/gatecrash/gatecrash/internal/yamlconf"
+	"github.com/gatecrash/gatecrash/proxy"
 )
 
 // ServeOptions is what `gatecrash serve` was asked to do.
@@ -31,6 +34,8 @@ type ServeOptions struct {
 	HeaderFaults string
 	// MaxConnections bounds the connections open at once (0: none).
 	MaxConnections int
+	// Link puts a delayed link in front of each listener (zero latency: none).
+	Link link.Config
 
 	Out, Err io.Writer
 }
@@ -109,6 +114,9 @@ On SIGINT or SIGTERM the server shuts down and prints its final counters.`,
 	f.DurationVar(&idle, "idle-timeout", 0, "the server's own keep-alive timeout (0: none)")
 	f.IntVar(&opts.MaxConnections, "max-connections", faultserver.DefaultMaxConnections,
 		"connections open at once; at the bound new ones wait in the listen backlog (0: no bound)")
+	f.DurationVar(&opts.Link.Latency, "link-latency", 0,
+		"one-way delay of bytes, FIN and RST between clients and the server, as across a network (e.g. 1ms; 0: none)")
+	f.DurationVar(&opts.Link.Jitter, "link-jitter", 0, "uniform jitter on --link-latency (at most the latency)")
 	f.StringVar(&opts.HeaderFaults, "header-faults", "", "on or off: may a request choose its fault with X-Gatecrash-Fault (default on, or the config's)")
 	return cmd
 }
@@ -158,6 +166,11 @@ func buildServeConfig(opts *ServeOptions) (*faultserver.Config, error) {
 	if opts.MaxConnections < 0 {
 		errs = append(errs, fmt.Errorf("--max-connections: %d is not allowed; give a positive bound, or 0 for none", opts.MaxConnections))
 	}
+	if err := opts.Link.Validate(); err != nil {
+		errs = append(errs, fmt.Errorf("--link-%w", err))
+	} else if opts.Link.Jitter > 0 && opts.Link.Latency == 0 {
+		errs = append(errs, errors.New("--link-jitter needs --link-latency"))
+	}
 	if (opts.TLSCert == "") != (opts.TLSKey == "") {
 		errs = append(errs, errors.New("--tls-cert and --tls-key go together: give both or neither"))
 	}
@@ -188,6 +201,14 @@ func runServe(ctx context.Context, opts *ServeOptions) error {
 		}
 		fmt.Fprintf(opts.Err, "faults: %s\n", strings.Join(kinds, ", "))
 	}
+	if opts.Link.Latency > 0 {
+		// The listeners are the link's; the server itself listens on loopback ports behind it.
+		stopLinks, err := startLinks(ctx, &ro, opts)
+		if err != nil {
+			return err
+		}
+		defer stopLinks()
+	}
 	stats, err := faultserver.Run(ctx, ro)
 	if errors.Is(err, faultserver.ErrListen) {
 		return err // nothing was served: no counters to show
@@ -195,4 +216,37 @@ func runServe(ctx context.Context, opts *ServeOptions) error {
 	fmt.Fprintln(opts.Out, "final ground-truth counters:")
 	stats.WriteText(opts.Out)
 	return err
+}
+
+// startLinks listens on the HTTP and TLS addresses with a delayed link each, and moves the
+// fault server's own listeners to free loopback ports behind them.
+func startLinks(ctx context.Context, ro *faultserver.RunOptions, opts *ServeOptions) (stop func(), err error) {
+	lctx, cancel := context.WithCancel(ctx)
+	var wg sync.WaitGroup
+	stop = func() { cancel(); wg.Wait() }
+	for _, addr := range []*string{&ro.Listen, &ro.TLSListen} {
+		if *addr == "" {
+			continue
+		}
+		inner, err := proxy.FreeListenAddr()
+		if err != nil {
+			stop()
+			return nil, err
+		}
+		r, err := link.Listen(*addr, inner, opts.Link)
+		if err != nil {
+			stop()
+			return nil, fmt.Errorf("%w: link listener on %s: %w", faultserver.ErrListen, *addr, err)
+		}
+		fmt.Fprintf(opts.Err, "link: %s -> the server at %s, %s\n", r.Addr(), inner, opts.Link)
+		*addr = inner
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := r.Serve(lctx); err != nil {
+				fmt.Fprintf(opts.Err, "link: %v\n", err)
+			}
+		}()
+	}
+	return stop, nil
 }
