@@ -158,9 +158,14 @@ var appDefs = map[AppKind]kindDef{
 	Gunicorn: {
 		kind: Kind(Gunicorn), binary: "gunicorn", template: "gatecrash_wsgi.py", confName: "gatecrash_wsgi.py", pkg: "gunicorn",
 		args: func(conf string, d *templateData) []string {
-			return []string{"--chdir", filepath.Dir(conf), "--bind", d.Listen,
-				"--worker-class", varOr(d.Vars, "worker_class", "gthread"),
-				"--workers", varOr(d.Vars, "workers", "1"), "--threads", varOr(d.Vars, "threads", "8"),
+			class := varOr(d.Vars, "worker_class", "gthread")
+			// More than one thread turns a sync worker into gthread: sync gets one.
+			threads := "1"
+			if class == "gthread" {
+				threads = varOr(d.Vars, "threads", "8")
+			}
+			return []string{"--chdir", filepath.Dir(conf), "--bind", d.Listen, "--worker-class", class,
+				"--workers", varOr(d.Vars, "workers", "1"), "--threads", threads,
 				"--keep-alive", wholeSeconds(varOr(d.Vars, "idle_timeout", appDefaultIdle[Gunicorn])),
 				"gatecrash_wsgi:app"}
 		},

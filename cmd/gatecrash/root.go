@@ -60,7 +60,7 @@ every fault it injects.`,
 	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
 		return errext.UsageError(fmt.Errorf("%w (see '%s --help')", err, c.CommandPath()))
 	})
-	root.AddCommand(newVersionCmd(), newServeCmd(nil), newLoadCmd(nil), newRunCmd(nil), newScenariosCmd(),
+	root.AddCommand(newVersionCmd(), newProbeCmd(), newServeCmd(nil), newLoadCmd(nil), newRunCmd(nil), newScenariosCmd(),
 		newReportCmd(nil), newCompareCmd(nil), newMergeCmd(nil), newCheckCmd(nil))
 	return root
 }
