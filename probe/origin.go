@@ -476,8 +476,13 @@ func (t *target) dial(ctx context.Context) (*conn, error) {
 
 func (c *conn) close() { c.nc.Close() }
 
-// roundTrip sends one request and reads the whole response.
+// roundTrip sends one request for the target's path and reads the whole response.
 func (c *conn) roundTrip(method string) (*http.Response, error) {
+	return c.roundTripPath(method, c.t.u.RequestURI())
+}
+
+// roundTripPath sends one request for path and reads the whole response. It never retries.
+func (c *conn) roundTripPath(method, path string) (*http.Response, error) {
 	c.nc.SetDeadline(time.Now().Add(30 * time.Second))
 	defer c.nc.SetDeadline(time.Time{})
 	body := ""
@@ -485,9 +490,9 @@ func (c *conn) roundTrip(method string) (*http.Response, error) {
 		body = "gatecrash probe\n"
 	}
 	req := fmt.Sprintf("%s %s HTTP/1.1\r\nHost: %s\r\nUser-Agent: gatecrash-probe\r\nContent-Length: %d\r\n\r\n%s",
-		method, c.t.u.RequestURI(), c.t.u.Host, len(body), body)
+		method, path, c.t.u.Host, len(body), body)
 	if body == "" {
-		req = fmt.Sprintf("%s %s HTTP/1.1\r\nHost: %s\r\nUser-Agent: gatecrash-probe\r\n\r\n", method, c.t.u.RequestURI(), c.t.u.Host)
+		req = fmt.Sprintf("%s %s HTTP/1.1\r\nHost: %s\r\nUser-Agent: gatecrash-probe\r\n\r\n", method, path, c.t.u.Host)
 	}
 	if _, err := io.WriteString(c.nc, req); err != nil {
 		return nil, err

@@ -5,12 +5,14 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
 
 	"github.com/gatecrash/gatecrash/internal/errext"
 	"github.com/gatecrash/gatecrash/probe"
+	"github.com/gatecrash/gatecrash/proxy"
 )
 
 func newProbeCmd() *cobra.Command {
@@ -29,7 +31,7 @@ func newProbeCmd() *cobra.Command {
                      keeps them longer than the next one does: RACE (exit 3) or safe`,
 		Args: usageArgs(cobra.NoArgs),
 	}
-	cmd.AddCommand(newProbeOriginCmd())
+	cmd.AddCommand(newProbeOriginCmd(), newProbeProxyCmd())
 	return cmd
 }
 
@@ -103,4 +105,94 @@ func interrupted(cmd *cobra.Command, err error) error {
 		return errext.WithExitCode(errors.New("interrupted: the report above holds what was measured"), errext.Interrupted)
 	}
 	return err
+}
+
+func newProbeProxyCmd() *cobra.Command {
+	var o probe.ProxyOptions
+	var kind string
+	var vars []string
+	var asJSON bool
+	cmd := &cobra.Command{
+		Use:   "proxy (--proxy KIND [--var k=v]... | --url URL --upstream ADDR)",
+		Short: "Measure a proxy's upstream idle window, pooling, reuse order and retries",
+		Long: `Start an upstream (the fault server, answering normally) and send requests through the
+proxy to it, then watch the upstream side: how many connections the proxy pools, in which
+order it reuses them, how long it keeps them idle before it closes them itself (or "never,
+within --max-wait"), and whether it retries a GET and a POST whose pooled upstream
+connection the upstream closes as the request arrives (the keep-alive race, made certain).
+
+Either start a built-in proxy (--proxy nginx|haproxy|caddy|apache|embedded, its template
+variables with --var), or probe your own: run the upstream at a fixed address with
+--upstream, point your proxy at it, and give the proxy's --url.`,
+		Example: `  gatecrash probe proxy --proxy nginx --var idle_timeout=60s
+  gatecrash probe proxy --url http://127.0.0.1:8080 --upstream 127.0.0.1:9001 --max-wait 2m`,
+		Args: usageArgs(cobra.NoArgs),
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if kind != "" {
+				k, err := proxy.ParseKind(kind)
+				if err != nil || k == proxy.External {
+					return errext.UsageError(fmt.Errorf("--proxy: %q is not allowed; allowed: embedded, nginx, haproxy, caddy, apache "+
+						"(for your own proxy give --url and --upstream)", kind))
+				}
+				o.Kind = k
+			}
+			if (o.Kind == "") == (o.URL == "") {
+				return errext.UsageError(errors.New("give --proxy KIND (a built-in proxy to start) or --url (your proxy), one of them"))
+			}
+			if o.URL != "" && o.Upstream == "" {
+				return errext.UsageError(errors.New("--upstream: missing; with --url, give the address your proxy forwards to, e.g. 127.0.0.1:9001"))
+			}
+			var err error
+			if o.Vars, err = parseVars(vars); err != nil {
+				return errext.UsageError(err)
+			}
+			if o.Connections < 1 || o.Connections > 64 {
+				return errext.UsageError(fmt.Errorf("--connections: %d is not allowed; allowed: 1 to 64", o.Connections))
+			}
+			if o.MaxWait <= 0 {
+				return errext.UsageError(fmt.Errorf("--max-wait: %v is not allowed; give a positive duration", o.MaxWait))
+			}
+			o.Log = cmd.ErrOrStderr()
+			if o.URL != "" {
+				o.Ready = func(up string) { fmt.Fprintf(o.Log, "upstream listening on %s; sending through %s\n", up, o.URL) }
+			}
+			rep, err := probe.Proxy(cmd.Context(), o)
+			if err != nil && (rep == nil || rep.Opened == 0) {
+				if errors.Is(err, proxy.ErrBinaryNotFound) || rep == nil {
+					return errext.UsageError(err)
+				}
+				return err
+			}
+			if werr := writeProbe(cmd.OutOrStdout(), rep, asJSON, rep.WriteText); werr != nil {
+				return werr
+			}
+			return interrupted(cmd, err)
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&kind, "proxy", "", "built-in proxy to start: embedded, nginx, haproxy, caddy, apache")
+	f.StringArrayVar(&vars, "var", nil, "template variable of --proxy, k=v (repeatable), e.g. idle_timeout=4s")
+	f.StringVar(&o.Binary, "proxy-binary", "", "path of the --proxy binary")
+	f.StringVar(&o.URL, "url", "", "where your proxy listens, e.g. http://127.0.0.1:8080")
+	f.StringVar(&o.Upstream, "upstream", "", "where the probe's upstream listens (your proxy forwards here; default with --proxy: a free loopback port)")
+	f.IntVar(&o.Connections, "connections", 4, "requests sent at once (upstream connections the proxy needs)")
+	f.DurationVar(&o.MaxWait, "max-wait", 10*time.Minute, "longest wait for the proxy to close its idle upstream connections")
+	f.BoolVar(&asJSON, "json", false, "print the report as JSON (for tools, and for probe chain --hop NAME=@FILE)")
+	return cmd
+}
+
+// parseVars turns k=v flags into a map.
+func parseVars(kvs []string) (map[string]string, error) {
+	if len(kvs) == 0 {
+		return nil, nil
+	}
+	out := map[string]string{}
+	for _, kv := range kvs {
+		k, v, ok := strings.Cut(kv, "=")
+		if !ok || k == "" {
+			return nil, fmt.Errorf("--var %q: give name=value, e.g. idle_timeout=4s", kv)
+		}
+		out[k] = v
+	}
+	return out, nil
 }

@@ -1,0 +1,493 @@
+package probe
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"slices"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/gatecrash/gatecrash/faultserver"
+	"github.com/gatecrash/gatecrash/proxy"
+)
+
+// ProxyOptions say how to probe a proxy's upstream side.
+type ProxyOptions struct {
+	// Upstream is where the probe's upstream (a fault server, no faults but the probe's own)
+	// listens: the user's proxy must forward to it. Default 127.0.0.1:0 (with Kind set).
+	Upstream string
+	// URL is where the user's proxy listens ("http://127.0.0.1:8080"); or
+	Kind proxy.Kind // start this built-in proxy in front of the upstream
+	Vars map[string]string
+	// Binary overrides the proxy binary (with Kind).
+	Binary string
+	// RunDir receives a started proxy's config and logs ("": a temp folder).
+	RunDir string
+	URL    string
+	// Connections is how many requests are sent at once to make the proxy open (and then
+	// pool) that many upstream connections (default 4).
+	Connections int
+	// MaxWait bounds the wait for the proxy to close its idle upstream connections (default
+	// 10m).
+	MaxWait time.Duration
+	// Ready, when set, is called with the upstream's address once it listens, before any
+	// request is sent (the CLI says where to point the proxy).
+	Ready func(upstream string)
+	Log   io.Writer
+}
+
+// ProxyReport is what probing a proxy found.
+type ProxyReport struct {
+	Role     string `json:"role"` // "proxy"
+	Proxy    string `json:"proxy"`
+	Upstream string `json:"upstream"`
+	// Concurrent is how many requests were sent at once; Opened how many upstream
+	// connections the proxy opened for them; Pooled how many it kept open afterwards.
+	Concurrent int `json:"concurrent"`
+	Opened     int `json:"opened"`
+	Pooled     int `json:"pooled"`
+	// Reuse says in which order pooled connections are reused: "LIFO", "FIFO", "new
+	// connection per request", or what was seen.
+	Reuse      string `json:"reuse,omitempty"`
+	ReuseOrder []int  `json:"reuse_order,omitempty"`
+	// IdleWindow spreads how long pooled connections sat idle before the proxy closed them;
+	// nil when it closed none within MaxWait (Never).
+	IdleWindow *Spread        `json:"idle_window,omitempty"`
+	Never      bool           `json:"never_closed,omitempty"`
+	// ReusesStale, when Never: a request after MaxWait went on one of those old idle
+	// connections (false: the proxy opened a new one, so it keeps them but will not reuse them).
+	ReusesStale bool `json:"reuses_stale,omitempty"`
+	ClosedWith string         `json:"closed_with,omitempty"` // fin, rst
+	MaxWait    time.Duration  `json:"max_wait_ns"`
+	Retry      []RetryOutcome `json:"retry,omitempty"`
+	Verdict    string         `json:"verdict"`
+}
+
+// RetryOutcome is what the proxy did with a request whose pooled upstream connection was
+// closed by the upstream as the request arrived (the keep-alive race, made certain).
+type RetryOutcome struct {
+	Method string `json:"method"`
+	// Tested is false when the proxy did not send the request on a pooled connection.
+	Tested bool `json:"tested"`
+	// Attempts is how many times the request reached the upstream.
+	Attempts int `json:"attempts"`
+	// Client is what the client got: "200", "502", or the error.
+	Client   string `json:"client"`
+	Absorbed bool   `json:"absorbed"` // retried and answered: the client never knew
+}
+
+const (
+	slowPath  = "/gatecrash-probe/slow"
+	retryPath = "/gatecrash-probe/fail-on-reuse"
+)
+
+// Proxy probes a proxy's upstream side: pooling, reuse order, idle window, retries.
+func Proxy(ctx context.Context, o ProxyOptions) (*ProxyReport, error) {
+	if o.Connections == 0 {
+		o.Connections = 4
+	}
+	if o.MaxWait == 0 {
+		o.MaxWait = 10 * time.Minute
+	}
+	if o.Log == nil {
+		o.Log = io.Discard
+	}
+	if o.Upstream == "" {
+		if o.Kind == "" {
+			return nil, errors.New("probing a proxy you run needs the upstream address it forwards to (--upstream)")
+		}
+		o.Upstream = "127.0.0.1:0"
+	}
+	if (o.Kind == "") == (o.URL == "") {
+		return nil, errors.New("give the proxy's URL (a proxy you run) or a kind to start, not both")
+	}
+	cfg := faultserver.DefaultConfig()
+	for _, spec := range []string{"close-on-reuse:match=" + retryPath, "delay:head-delay=300ms,match=" + slowPath} {
+		f, err := faultserver.ParseFaultSpec(spec)
+		if err != nil {
+			return nil, err
+		}
+		cfg.Faults = append(cfg.Faults, f)
+	}
+	off := false
+	cfg.FaultHeader = &off
+	srv, err := faultserver.New(cfg)
+	if err != nil {
+		return nil, err
+	}
+	ln, err := net.Listen("tcp", o.Upstream)
+	if err != nil {
+		return nil, fmt.Errorf("upstream listener: %w", err)
+	}
+	obs := &observer{Listener: ln}
+	sctx, stop := context.WithCancel(context.Background())
+	served := make(chan error, 1)
+	go func() { served <- srv.Serve(sctx, obs) }()
+	defer func() { stop(); <-served }()
+	rep := &ProxyReport{Role: "proxy", Upstream: ln.Addr().String(), Concurrent: o.Connections, MaxWait: o.MaxWait, Proxy: o.URL}
+
+	if o.Kind != "" {
+		listen, err := proxy.FreeListenAddr()
+		if err != nil {
+			return nil, err
+		}
+		dir := o.RunDir
+		if dir == "" {
+			if dir, err = os.MkdirTemp("", "gatecrash-probe-"); err != nil {
+				return nil, err
+			}
+			defer os.RemoveAll(dir)
+		}
+		p, err := proxy.Start(ctx, proxy.Config{Spec: proxy.Spec{Kind: o.Kind, Vars: o.Vars, Binary: o.Binary},
+			Origins: []string{rep.Upstream}, Listen: listen, RunDir: dir})
+		if err != nil {
+			return nil, err
+		}
+		defer p.Stop()
+		o.URL, rep.Proxy = p.URL(), string(o.Kind)
+	}
+	if o.Ready != nil {
+		o.Ready(rep.Upstream)
+	}
+	t, err := newTarget(o.URL, false)
+	if err != nil {
+		return rep, err
+	}
+	// The client keeps its connections to the proxy, as real clients and load balancers do
+	// (HAProxy's default http-reuse safe shares idle server connections only within a client
+	// connection), and never retries: what reaches the upstream twice was retried by the proxy.
+	clients := make([]*conn, o.Connections)
+	defer func() {
+		for _, c := range clients {
+			if c != nil {
+				c.close()
+			}
+		}
+	}()
+	get := func(i int, method, path string) (string, error) {
+		if clients[i] == nil {
+			c, err := t.dial(ctx)
+			if err != nil {
+				return "", err
+			}
+			clients[i] = c
+		}
+		resp, err := clients[i].roundTripPath(method, path)
+		if err == nil && resp.Close {
+			err = errors.New("the proxy closed the client connection")
+		}
+		if err != nil {
+			clients[i].close()
+			clients[i] = nil
+			return "", err
+		}
+		return fmt.Sprint(resp.StatusCode), nil
+	}
+
+	// 1. Concurrent slow requests: the proxy needs that many upstream connections at once.
+	fmt.Fprintf(o.Log, "sending %d requests at once through %s...\n", o.Connections, o.URL)
+	var wg sync.WaitGroup
+	statuses := make([]string, o.Connections)
+	errs := make([]error, o.Connections)
+	for i := range o.Connections {
+		wg.Add(1)
+		go func() { defer wg.Done(); statuses[i], errs[i] = get(i, http.MethodGet, slowPath) }()
+	}
+	wg.Wait()
+	if err := errors.Join(errs...); err != nil {
+		return rep, fmt.Errorf("requests through the proxy at %s failed: %w", o.URL, err)
+	}
+	opened := obs.snapshot()
+	if len(opened) == 0 {
+		return rep, fmt.Errorf("no request reached the upstream at %s (the proxy answered %v): point the proxy at it", rep.Upstream, statuses)
+	}
+	rep.Opened = len(opened)
+	sleep(ctx, 200*time.Millisecond)
+	pooledAt := time.Now()
+	var pooled []connState
+	for _, c := range obs.snapshot() {
+		if c.closedAt.IsZero() {
+			pooled = append(pooled, c)
+		}
+	}
+	rep.Pooled = len(pooled)
+
+	// 2. Reuse order: three requests one after another.
+	if rep.Pooled >= 2 {
+		fmt.Fprintf(o.Log, "%d idle upstream connections pooled; which does it reuse...\n", rep.Pooled)
+		idle := map[int]bool{}
+		for _, c := range pooled {
+			idle[c.id] = true
+		}
+		for range 3 {
+			before := obs.snapshot()
+			if _, err := get(0, http.MethodGet, "/"); err != nil {
+				return rep, err
+			}
+			rep.ReuseOrder = append(rep.ReuseOrder, servedBy(before, obs.snapshot()))
+			sleep(ctx, 20*time.Millisecond)
+		}
+		rep.Reuse = reuseKind(rep.ReuseOrder, idle)
+	}
+
+	// 3. The idle window: wait for the proxy to close what it pooled.
+	if rep.Pooled > 0 {
+		fmt.Fprintf(o.Log, "waiting for the proxy to close its idle upstream connections (up to %v)...\n", o.MaxWait)
+		deadline := time.Now().Add(o.MaxWait)
+		for ctx.Err() == nil && time.Now().Before(deadline) {
+			open := 0
+			for _, c := range obs.snapshot() {
+				if c.closedAt.IsZero() {
+					open++
+				}
+			}
+			if open == 0 {
+				break
+			}
+			sleep(ctx, 5*time.Millisecond)
+		}
+		var idles []time.Duration
+		styles := map[string]bool{}
+		for _, c := range obs.snapshot() {
+			// A connection closed within 20 ms of its response was not kept idle.
+			if c.requests > 0 && c.closedAt.After(pooledAt) && c.closedBy != "upstream" && c.closedAt.Sub(c.lastWrite) >= 20*time.Millisecond {
+				idles = append(idles, c.closedAt.Sub(c.lastWrite))
+				styles[c.closedBy] = true
+			}
+		}
+		rep.IdleWindow = spreadOf(idles)
+		rep.Never = rep.IdleWindow == nil
+		// The client's own connections sat idle as long: the proxy may have closed them.
+		for i, c := range clients {
+			if c != nil {
+				c.close()
+				clients[i] = nil
+			}
+		}
+		if rep.Never {
+			// Open, but would it reuse one that old? (Apache checks a pooled connection's age,
+			// ttl, when it picks it; it does not close it by itself.)
+			before := obs.snapshot()
+			if _, err := get(0, http.MethodGet, "/"); err != nil {
+				return rep, err
+			}
+			id := servedBy(before, obs.snapshot())
+			rep.ReusesStale = slices.ContainsFunc(before, func(c connState) bool { return c.id == id && c.closedAt.IsZero() })
+		}
+		rep.ClosedWith = strings.Join(slices.Sorted(mapsKeys(styles)), " and ")
+	}
+
+	// 4. Retries: a pooled connection that the upstream closes as the request arrives.
+	if rep.Pooled > 0 {
+		for _, m := range []string{http.MethodGet, http.MethodPost} {
+			fmt.Fprintf(o.Log, "failing a %s on a pooled upstream connection...\n", m)
+			if _, err := get(0, http.MethodGet, "/"); err != nil { // leaves one pooled
+				return rep, err
+			}
+			before := srv.Stats()
+			status, err := get(0, m, retryPath)
+			d := srv.Stats().Sub(before)
+			out := RetryOutcome{Method: m, Tested: d.Faults["close-on-reuse"] > 0, Attempts: int(d.RequestsStarted), Client: status}
+			if err != nil {
+				out.Client = "no response: " + lostHow(err)
+			}
+			out.Absorbed = out.Tested && out.Attempts > 1 && status == "200"
+			rep.Retry = append(rep.Retry, out)
+		}
+	}
+	rep.Verdict = rep.verdict()
+	return rep, ctx.Err()
+}
+
+func mapsKeys(m map[string]bool) func(func(string) bool) {
+	return func(yield func(string) bool) {
+		for k := range m {
+			if !yield(k) {
+				return
+			}
+		}
+	}
+}
+
+// servedBy returns the id of the connection that served a request between two snapshots (a
+// new connection's id when the proxy opened one); 0 when none did.
+func servedBy(before, after []connState) int {
+	for _, a := range after {
+		i := slices.IndexFunc(before, func(b connState) bool { return b.id == a.id })
+		if i < 0 && a.requests > 0 || i >= 0 && a.requests > before[i].requests {
+			return a.id
+		}
+	}
+	return 0
+}
+
+// reuseKind names the order. After the first of the requests, the connection it used is the
+// most recently used one: the same connection again is LIFO, a different pooled one each
+// time is FIFO (least recently used first).
+func reuseKind(order []int, pooled map[int]bool) string {
+	allPooled, allSame, allDiff := true, true, true
+	seen := map[int]bool{}
+	for _, id := range order {
+		allPooled = allPooled && pooled[id]
+		allSame = allSame && id == order[0]
+		allDiff = allDiff && !seen[id]
+		seen[id] = true
+	}
+	switch {
+	case !slices.ContainsFunc(order, func(id int) bool { return pooled[id] }):
+		return "new connection per request"
+	case allPooled && allSame:
+		return "LIFO (the most recently used connection first)"
+	case allPooled && allDiff:
+		return "FIFO (the least recently used connection first)"
+	}
+	return fmt.Sprintf("mixed (connections %v)", order)
+}
+
+func (r *ProxyReport) verdict() string {
+	who := r.Proxy
+	switch {
+	case r.Pooled == 0:
+		return fmt.Sprintf("%s does not keep idle upstream connections (it closed all %d after their responses): "+
+			"no idle race at this hop, at the cost of a new upstream connection per request", who, r.Opened)
+	case r.Never && !r.ReusesStale:
+		return fmt.Sprintf("%s leaves idle upstream connections open for longer than %v but did not reuse one that "+
+			"old (it checks their age when it picks one, like Apache's ttl): the race needs an upstream that closes "+
+			"sooner than that age limit", who, r.MaxWait)
+	case r.Never:
+		return fmt.Sprintf("%s keeps idle upstream connections for longer than %v and still reuses them: any upstream "+
+			"that closes idle connections sooner races it — lower its idle window below the upstream's", who, r.MaxWait)
+	}
+	v := fmt.Sprintf("%s keeps up to %d idle upstream connections for %s, then closes them (%s): every upstream "+
+		"behind it must keep idle connections longer than that", who, r.Pooled, r.IdleWindow, strings.ToUpper(r.ClosedWith))
+	for _, rt := range r.Retry {
+		switch {
+		case !rt.Tested:
+		case rt.Absorbed:
+			v += fmt.Sprintf("; a %s that meets a closed pooled connection is retried (absorbed)", rt.Method)
+		default:
+			v += fmt.Sprintf("; a %s that meets a closed pooled connection is not retried: the client gets %s", rt.Method, rt.Client)
+		}
+	}
+	return v
+}
+
+// WriteText prints the report for a person.
+func (r *ProxyReport) WriteText(w io.Writer) {
+	fmt.Fprintf(w, "proxy           %s\n", r.Proxy)
+	fmt.Fprintf(w, "upstream        %s (the probe's)\n", r.Upstream)
+	fmt.Fprintf(w, "pooling         %d requests at once opened %d upstream connections; %d stayed open idle\n", r.Concurrent, r.Opened, r.Pooled)
+	if r.Reuse != "" {
+		fmt.Fprintf(w, "reuse order     %s\n", r.Reuse)
+	}
+	switch {
+	case r.Pooled == 0:
+	case r.Never && r.ReusesStale:
+		fmt.Fprintf(w, "idle window     never closed within %v, and reused after that\n", r.MaxWait)
+	case r.Never:
+		fmt.Fprintf(w, "idle window     never closed within %v, but not reused after that (a new connection instead)\n", r.MaxWait)
+	default:
+		fmt.Fprintf(w, "idle window     %s, closed with %s\n", r.IdleWindow, strings.ToUpper(r.ClosedWith))
+	}
+	for _, rt := range r.Retry {
+		switch {
+		case !rt.Tested:
+			fmt.Fprintf(w, "retry %-4s      not tested: the proxy did not send it on a pooled connection (client: %s)\n", rt.Method, rt.Client)
+		case rt.Absorbed:
+			fmt.Fprintf(w, "retry %-4s      retried on a new connection (%d attempts): the client got %s\n", rt.Method, rt.Attempts, rt.Client)
+		default:
+			fmt.Fprintf(w, "retry %-4s      not retried (%d attempt): the client got %s\n", rt.Method, rt.Attempts, rt.Client)
+		}
+	}
+	fmt.Fprintf(w, "verdict         %s\n", r.Verdict)
+}
+
+// observer wraps the upstream's listener to time what happens on each connection.
+type observer struct {
+	net.Listener
+	mu    sync.Mutex
+	conns []*obsConn
+}
+
+type connState struct {
+	id        int
+	requests  int
+	lastWrite time.Time
+	closedAt  time.Time
+	closedBy  string // fin, rst (the proxy's), upstream (the server's own)
+}
+
+type obsConn struct {
+	net.Conn
+	o        *observer
+	st       connState
+	wrote    bool // a response went out since the last request began
+	closeErr bool
+}
+
+func (l *observer) Accept() (net.Conn, error) {
+	c, err := l.Listener.Accept()
+	if err != nil {
+		return nil, err
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	oc := &obsConn{Conn: c, o: l, st: connState{id: len(l.conns) + 1}, wrote: true}
+	l.conns = append(l.conns, oc)
+	return oc, nil
+}
+
+func (l *observer) snapshot() []connState {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	out := make([]connState, len(l.conns))
+	for i, c := range l.conns {
+		out[i] = c.st
+	}
+	return out
+}
+
+func (c *obsConn) Read(b []byte) (int, error) {
+	n, err := c.Conn.Read(b)
+	now := time.Now()
+	c.o.mu.Lock()
+	defer c.o.mu.Unlock()
+	if n > 0 && c.wrote {
+		c.st.requests++
+		c.wrote = false
+	}
+	if err != nil && c.st.closedAt.IsZero() {
+		switch {
+		case errors.Is(err, io.EOF):
+			c.st.closedAt, c.st.closedBy = now, "fin"
+		case errors.Is(err, syscall.ECONNRESET):
+			c.st.closedAt, c.st.closedBy = now, "rst"
+		}
+	}
+	return n, err
+}
+
+func (c *obsConn) Write(b []byte) (int, error) {
+	n, err := c.Conn.Write(b)
+	now := time.Now()
+	c.o.mu.Lock()
+	c.st.lastWrite, c.wrote = now, true
+	c.o.mu.Unlock()
+	return n, err
+}
+
+func (c *obsConn) Close() error {
+	c.o.mu.Lock()
+	if c.st.closedAt.IsZero() {
+		c.st.closedAt, c.st.closedBy = time.Now(), "upstream"
+	}
+	c.o.mu.Unlock()
+	return c.Conn.Close()
+}
