@@ -59,15 +59,15 @@ type ProxyReport struct {
 	ReuseOrder []int  `json:"reuse_order,omitempty"`
 	// IdleWindow spreads how long pooled connections sat idle before the proxy closed them;
 	// nil when it closed none within MaxWait (Never).
-	IdleWindow *Spread        `json:"idle_window,omitempty"`
-	Never      bool           `json:"never_closed,omitempty"`
+	IdleWindow *Spread `json:"idle_window,omitempty"`
+	Never      bool    `json:"never_closed,omitempty"`
 	// ReusesStale, when Never: a request after MaxWait went on one of those old idle
 	// connections (false: the proxy opened a new one, so it keeps them but will not reuse them).
-	ReusesStale bool `json:"reuses_stale,omitempty"`
-	ClosedWith string         `json:"closed_with,omitempty"` // fin, rst
-	MaxWait    time.Duration  `json:"max_wait_ns"`
-	Retry      []RetryOutcome `json:"retry,omitempty"`
-	Verdict    string         `json:"verdict"`
+	ReusesStale bool           `json:"reuses_stale,omitempty"`
+	ClosedWith  string         `json:"closed_with,omitempty"` // fin, rst
+	MaxWait     time.Duration  `json:"max_wait_ns"`
+	Retry       []RetryOutcome `json:"retry,omitempty"`
+	Verdict     string         `json:"verdict"`
 }
 
 // RetryOutcome is what the proxy did with a request whose pooled upstream connection was
