@@ -31,7 +31,7 @@ func newProbeCmd() *cobra.Command {
                      keeps them longer than the next one does: RACE (exit 3) or safe`,
 		Args: usageArgs(cobra.NoArgs),
 	}
-	cmd.AddCommand(newProbeOriginCmd(), newProbeProxyCmd())
+	cmd.AddCommand(newProbeOriginCmd(), newProbeProxyCmd(), newProbeChainCmd())
 	return cmd
 }
 
@@ -195,4 +195,46 @@ func parseVars(kvs []string) (map[string]string, error) {
 		out[k] = v
 	}
 	return out, nil
+}
+
+func newProbeChainCmd() *cobra.Command {
+	var specs []string
+	cmd := &cobra.Command{
+		Use:   "chain --hop NAME=WINDOW...",
+		Short: "Say, for each adjacent pair of hops, whether they race: exit 3 when one does",
+		Long: `Judge a chain of hops, client side first, the origin last: for each adjacent pair, the hop
+that reuses connections must drop idle ones before the next hop closes them. Each --hop is
+NAME=WINDOW, where WINDOW is
+
+  60s                   the hop's idle window towards the next hop (for the last hop: its
+                        own idle timeout); "never" for no limit
+  keep=4s,close=75s     a hop in the middle: its upstream window and its own idle timeout
+  @probe.json           what gatecrash probe origin|proxy --json measured
+
+Known names (nginx, haproxy, caddy, apache, embedded, uvicorn, gunicorn, node, ...) get the
+setting to change named in the verdict. Exit code 3 when any pair races: a CI gate.`,
+		Example: `  gatecrash probe chain --hop nginx=60s --hop uvicorn=5s
+  gatecrash probe chain --hop alb=60s --hop nginx=keep=4s,close=75s --hop gunicorn=@gunicorn.json`,
+		Args: usageArgs(cobra.NoArgs),
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			var hops []probe.Hop
+			for i, s := range specs {
+				h, err := probe.ParseHop(s, i == len(specs)-1)
+				if err != nil {
+					return errext.UsageError(err)
+				}
+				hops = append(hops, h)
+			}
+			vs, err := probe.Chain(hops)
+			if err != nil {
+				return errext.UsageError(fmt.Errorf("--hop: %w", err))
+			}
+			if probe.WriteChain(cmd.OutOrStdout(), vs) {
+				return errext.WithExitCode(errors.New("a pair of hops races (see above)"), errext.ThresholdsNotMet)
+			}
+			return nil
+		},
+	}
+	cmd.Flags().StringArrayVar(&specs, "hop", nil, "a hop, client side first: NAME=60s, NAME=keep=D,close=D or NAME=@probe.json (repeatable)")
+	return cmd
 }
