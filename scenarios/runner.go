@@ -16,6 +16,7 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/gatecrash/gatecrash/faultserver"
+	"github.com/gatecrash/gatecrash/internal/link"
 	"github.com/gatecrash/gatecrash/internal/soak"
 	"github.com/gatecrash/gatecrash/internal/yamlconf"
 	"github.com/gatecrash/gatecrash/loadgen"
@@ -212,9 +213,14 @@ func runVariant(ctx context.Context, sc *Scenario, v *Variant, dir string, opts 
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, err
 	}
-	origin, err := faultserver.New(v.Origin.Config)
-	if err != nil {
-		return nil, err
+	// The fault server, unless the origin is a real server (then origin stays nil: no
+	// counters, and the result says so).
+	var origin *faultserver.Server
+	if v.Origin.Kind == OriginFaultServer || v.Origin.Kind == "" {
+		var err error
+		if origin, err = faultserver.New(v.Origin.Config); err != nil {
+			return nil, err
+		}
 	}
 	// The origin and the proxies outlive an interrupt of the load (the load drains first),
 	// so their context is not ctx.
@@ -223,12 +229,16 @@ func runVariant(ctx context.Context, sc *Scenario, v *Variant, dir string, opts 
 	// Hop i (0 is the one the load talks to) once it has started; nil before.
 	hops := append([]proxy.Spec{v.Proxy}, v.Chain...)
 	hopProxies := make([]proxy.Proxy, len(hops))
+	var app proxy.Proxy // a real app server origin
 	stopProxies := func() error {
 		var errs []error
 		for _, hp := range hopProxies {
 			if hp != nil {
 				errs = append(errs, hp.Stop())
 			}
+		}
+		if app != nil {
+			errs = append(errs, app.Stop())
 		}
 		return errors.Join(errs...)
 	}
@@ -240,29 +250,63 @@ func runVariant(ctx context.Context, sc *Scenario, v *Variant, dir string, opts 
 	}
 
 	var addrs []string
-	for i := range v.Origin.Replicas {
-		addr := "127.0.0.1:0"
-		if len(v.Origin.Listen) > i {
-			addr = v.Origin.Listen[i]
+	switch {
+	case origin != nil:
+		for i := range v.Origin.Replicas {
+			addr := "127.0.0.1:0"
+			if len(v.Origin.Listen) > i {
+				addr = v.Origin.Listen[i]
+			}
+			ln, err := net.Listen("tcp", addr)
+			if err != nil {
+				_, perr := shutdown()
+				return nil, errors.Join(fmt.Errorf("origin listener: %w", err), perr)
+			}
+			addrs = append(addrs, ln.Addr().String())
+			g.Go(func() error {
+				var err error
+				if v.Origin.TLS {
+					err = origin.ServeTLS(gctx, ln)
+				} else {
+					err = origin.Serve(gctx, ln)
+				}
+				if err != nil {
+					return fmt.Errorf("origin: %w", err)
+				}
+				return nil
+			})
 		}
-		ln, err := net.Listen("tcp", addr)
+	case v.Origin.Kind == OriginExternal:
+		addrs = []string{v.Origin.Address}
+	default:
+		listen, err := proxy.FreeListenAddr()
+		if err == nil {
+			app, err = proxy.StartApp(ctx, proxy.AppConfig{Kind: proxy.AppKind(v.Origin.Kind), Binary: v.Origin.Binary,
+				Vars: v.Origin.Vars, Listen: listen, RunDir: filepath.Join(dir, "origin-"+v.Origin.Kind), Log: opts.Log})
+		}
 		if err != nil {
 			_, perr := shutdown()
-			return nil, errors.Join(fmt.Errorf("origin listener: %w", err), perr)
+			return nil, errors.Join(fmt.Errorf("origin %s: %w", v.Origin.Kind, err), perr)
 		}
-		addrs = append(addrs, ln.Addr().String())
+		addrs = []string{strings.TrimPrefix(app.URL(), "http://")}
 		g.Go(func() error {
-			var err error
-			if v.Origin.TLS {
-				err = origin.ServeTLS(gctx, ln)
-			} else {
-				err = origin.Serve(gctx, ln)
-			}
-			if err != nil {
-				return fmt.Errorf("origin: %w", err)
+			if err := app.Wait(gctx); err != nil {
+				return fmt.Errorf("origin %s: %w", v.Origin.Kind, err)
 			}
 			return nil
 		})
+	}
+	if l := v.Origin.Link; l != nil && l.Latency > 0 {
+		// Each origin address gets a delayed link in front; the proxy talks to the link.
+		for i, a := range addrs {
+			r, err := link.Listen("127.0.0.1:0", a, *l)
+			if err != nil {
+				_, perr := shutdown()
+				return nil, errors.Join(fmt.Errorf("origin link: %w", err), perr)
+			}
+			addrs[i] = r.Addr()
+			g.Go(func() error { return r.Serve(gctx) })
+		}
 	}
 
 	// Start the hops from the origin outward: each points at the one after it.
@@ -287,10 +331,17 @@ func runVariant(ctx context.Context, sc *Scenario, v *Variant, dir string, opts 
 		upstream, upstreamTLS = []string{strings.TrimPrefix(hp.URL(), "http://")}, false
 	}
 	p := hopProxies[0]
-	before := origin.Stats() // readiness probes are not part of the run
-	_, droppedBefore := origin.FaultEvents(time.Now())
+	var before faultserver.Stats
+	var droppedBefore uint64
+	if origin != nil {
+		before = origin.Stats() // readiness probes are not part of the run
+		_, droppedBefore = origin.FaultEvents(time.Now())
+	}
 	loadStart := time.Now()
 	truth := func() *results.OriginTruth {
+		if origin == nil {
+			return nil
+		}
 		o := originTruth(origin.Stats().Sub(before))
 		events, dropped := origin.FaultEvents(loadStart)
 		o.Events, o.EventsDropped = originEvents(events), dropped-droppedBefore
@@ -360,9 +411,27 @@ func runVariant(ctx context.Context, sc *Scenario, v *Variant, dir string, opts 
 	var logErr error
 	res.ProxyLog, logErr = proxyLogCounts(hopProxies)
 	res.Origin = truth()
+	if origin == nil {
+		res.Notes = append(res.Notes, originNote(v.Origin))
+	} else if l := v.Origin.Link; l != nil && l.Latency > 0 {
+		res.Notes = append(res.Notes, "link to the origin: "+l.String())
+	}
 	res.PairExemplars()
 	final.Store(res)
 	return res, errors.Join(partErr, stopErr, logErr, keep.Finish(res))
+}
+
+// originNote says what a result without the fault server's counters rests on.
+func originNote(o Origin) string {
+	what := "origin " + o.Kind + " (a real server gatecrash started"
+	if o.Kind == OriginExternal {
+		what = "origin external at " + o.Address + " (run by you"
+	}
+	s := what + "): the fault server's counters are not available; the outcomes are the client's and the proxy log's"
+	if o.Link != nil && o.Link.Latency > 0 {
+		s += "; link to the origin: " + o.Link.String()
+	}
+	return s
 }
 
 // proxyLogCounts counts the known error-log lines of every hop; with more than one hop the

@@ -13,6 +13,7 @@ import (
 
 	"github.com/gatecrash/gatecrash/faultserver"
 	"github.com/gatecrash/gatecrash/internal/errext"
+	"github.com/gatecrash/gatecrash/internal/link"
 	"github.com/gatecrash/gatecrash/internal/yamlconf"
 	"github.com/gatecrash/gatecrash/loadgen"
 	"github.com/gatecrash/gatecrash/proxy"
@@ -59,8 +60,25 @@ type Variant struct {
 	Path  string         // request path, default "/"
 }
 
-// Origin is the fault server side of a variant.
+// Origin kinds besides the app servers (proxy.AppKinds).
+const (
+	OriginFaultServer = "fault-server"
+	OriginExternal    = "external"
+)
+
+// Origin is the origin side of a variant: gatecrash's fault server (the default), a real app
+// server gatecrash starts (uvicorn, gunicorn, node), or one the user runs (external).
 type Origin struct {
+	// Kind is fault-server, uvicorn, gunicorn, node or external.
+	Kind string
+	// Vars are an app server's variables (idle_timeout, worker_class, ...); Binary its
+	// interpreter or script.
+	Vars   map[string]string
+	Binary string
+	// Address is where an external origin listens.
+	Address string
+	// Link, when set, puts a delayed link between the last proxy and the origin.
+	Link *link.Config
 	// Replicas is how many listeners (upstream servers) the proxy balances over.
 	Replicas int
 	// Listen are fixed addresses for the listeners (for an external proxy configured to
@@ -97,9 +115,20 @@ type variantDoc struct {
 
 // originExtra are the origin keys the fault server config does not have.
 type originExtra struct {
-	Replicas *int     `yaml:"replicas"`
-	TLS      bool     `yaml:"tls"`
-	Listen   []string `yaml:"listen"`
+	Replicas *int              `yaml:"replicas"`
+	TLS      bool              `yaml:"tls"`
+	Listen   []string          `yaml:"listen"`
+	Kind     string            `yaml:"kind"`
+	Vars     map[string]string `yaml:"vars"`
+	Binary   string            `yaml:"binary"`
+	Address  string            `yaml:"address"`
+	Link     *linkDoc          `yaml:"link"`
+}
+
+// linkDoc is a link's delay as a scenario writes it.
+type linkDoc struct {
+	Latency yamlconf.Duration `yaml:"latency"`
+	Jitter  yamlconf.Duration `yaml:"jitter"`
 }
 
 // loadDoc is the load section: loadgen's settings plus the request path; the URL is the
@@ -196,7 +225,7 @@ func resolveVariant(d *doc, vd *variantDoc) (*Variant, []error) {
 
 	origin := merge(&d.Origin, &vd.Origin)
 	var extra originExtra
-	cfgNode := withoutKeys(origin, "replicas", "tls", "listen")
+	cfgNode := withoutKeys(origin, "replicas", "tls", "listen", "kind", "vars", "binary", "address", "link")
 	if err := origin.Decode(&extra); err != nil {
 		errs = append(errs, fmt.Errorf("origin: %w", err))
 	}
@@ -224,7 +253,19 @@ func resolveVariant(d *doc, vd *variantDoc) (*Variant, []error) {
 	}
 	cfg, cerrs := faultserver.DecodeConfig(cfgNode, "origin")
 	errs = append(errs, cerrs...)
-	v.Origin = Origin{Replicas: replicas, TLS: extra.TLS, Listen: extra.Listen, Config: cfg}
+	v.Origin = Origin{Replicas: replicas, TLS: extra.TLS, Listen: extra.Listen, Config: cfg,
+		Kind: extra.Kind, Vars: extra.Vars, Binary: extra.Binary, Address: extra.Address}
+	errs = append(errs, checkOriginKind(origin, &v.Origin, cfgNode)...)
+	if extra.Link != nil {
+		lc := link.Config{Latency: extra.Link.Latency.D(), Jitter: extra.Link.Jitter.D()}
+		if err := lc.Validate(); err != nil {
+			pos := valueNode(origin, "link")
+			for _, e := range errext.Flatten(err) {
+				errs = append(errs, &yamlconf.Error{Line: pos.Line, Column: pos.Column, Msg: "origin.link." + e.Error()})
+			}
+		}
+		v.Origin.Link = &lc
+	}
 
 	pn := merge(&d.Proxy, &vd.Proxy)
 	if err := yamlconf.Decode(pn, &v.Proxy, "proxy"); err != nil {
@@ -294,6 +335,58 @@ func resolveVariant(d *doc, vd *variantDoc) (*Variant, []error) {
 		errs = append(errs, &yamlconf.Error{Line: pos.Line, Column: pos.Column, Msg: fmt.Sprintf("load.path %q must start with /", v.Path)})
 	}
 	return v, errs
+}
+
+// checkOriginKind checks origin.kind and what goes with it: an app server takes vars and no
+// faults, an external origin an address.
+func checkOriginKind(n *yaml.Node, o *Origin, cfgNode *yaml.Node) []error {
+	at := func(key, format string, args ...any) error {
+		pos := valueNode(n, key)
+		if pos == nil {
+			pos = n
+		}
+		return &yamlconf.Error{Line: pos.Line, Column: pos.Column, Msg: fmt.Sprintf(format, args...)}
+	}
+	var errs []error
+	if o.Kind == "" {
+		o.Kind = OriginFaultServer
+	}
+	app, appErr := proxy.ParseAppKind(o.Kind)
+	isApp := appErr == nil
+	switch {
+	case o.Kind == OriginFaultServer:
+		if len(o.Vars) > 0 || o.Binary != "" || o.Address != "" {
+			errs = append(errs, at("kind", "origin: vars, binary and address are for origin.kind uvicorn, gunicorn, node or external; "+
+				"the fault server takes faults, response and limits"))
+		}
+		return errs
+	case o.Kind == OriginExternal:
+		if _, _, err := net.SplitHostPort(o.Address); err != nil {
+			errs = append(errs, at("address", "origin.address: %q is not host:port; origin.kind external needs where your origin listens", o.Address))
+		}
+	case isApp:
+		for _, e := range errext.Flatten(proxy.CheckAppVars(app, o.Vars)) {
+			pos := "vars"
+			if ve, ok := errors.AsType[*proxy.VarError](e); ok {
+				e = fmt.Errorf("origin.vars.%s: %s", ve.Name, ve.Msg)
+			}
+			errs = append(errs, at(pos, "%v", e))
+		}
+		if o.Address != "" {
+			errs = append(errs, at("address", "origin.address is for origin.kind external; gatecrash picks %s's address", o.Kind))
+		}
+	default:
+		return append(errs, at("kind", "origin.kind: %q is not allowed; allowed: fault-server, uvicorn, gunicorn, node, external", o.Kind))
+	}
+	// Only the fault server injects faults or is configured like one.
+	for i := 0; i+1 < len(cfgNode.Content); i += 2 {
+		errs = append(errs, at(cfgNode.Content[i].Value, "origin.%s: only origin.kind fault-server takes it; %s is a real server "+
+			"(its behaviour is its own, set with vars)", cfgNode.Content[i].Value, o.Kind))
+	}
+	if o.TLS || len(o.Listen) > 0 || o.Replicas != 1 {
+		errs = append(errs, at("kind", "origin: tls, listen and replicas are for the fault server; %s runs one plain HTTP instance", o.Kind))
+	}
+	return errs
 }
 
 // checkVars checks a proxy's variables against the built-in templates of the scenario's

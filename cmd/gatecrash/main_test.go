@@ -51,7 +51,7 @@ func TestExitCodesAndMessages(t *testing.T) {
 		{"probe origin bad scheme", []string{"probe", "origin", "ftp://127.0.0.1/"}, 2, "the scheme must be http or https"},
 		{"broken scenario file names its line", []string{"run", "../../scenarios/testdata/broken.yaml"}, 2,
 			`broken.yaml:15:3: load: unknown field "duraton"`},
-		{"unknown built-in scenario", []string{"run", "keepalive-rac"}, 2, `no such scenario "keepalive-rac"; built-in scenarios: chain, client-stale-pool, cut-body, fin-mid-request, forced-race, keepalive-race,`},
+		{"unknown built-in scenario", []string{"run", "keepalive-rac"}, 2, `no such scenario "keepalive-rac"; built-in scenarios: chain, client-stale-pool, cut-body, fin-mid-request, forced-race, gunicorn-race, keepalive-race,`},
 		{"unknown proxy kind", []string{"run", "keepalive-race", "--proxy", "squid"}, 2, `--proxy: unknown proxy kind "squid"`},
 		{"scenario does not apply", []string{"run", "slow-upstream", "--proxy", "apache"}, 2, "does not apply to proxy apache"},
 		{"no such variant", []string{"run", "keepalive-race", "--variant", "fast", "--out", dir}, 2, `has no variant "fast"; it has: default, fixed`},

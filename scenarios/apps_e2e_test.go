@@ -1,0 +1,56 @@
+//go:build unix
+
+package scenarios
+
+import (
+	"context"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/gatecrash/gatecrash/internal/e2e"
+	"github.com/gatecrash/gatecrash/proxy"
+	"github.com/gatecrash/gatecrash/results"
+)
+
+func requireApp(t *testing.T, k proxy.AppKind) {
+	t.Helper()
+	_, err := proxy.FindApp(k, "")
+	e2e.Require(t, err)
+}
+
+// The seed itself: nginx in front of a real uvicorn, across a 1 ms link. The default variant
+// gets 502s within its 10 s; the fixed one none, with its upper bound.
+func TestUvicornRaceThroughNginx(t *testing.T) {
+	t.Parallel()
+	requireKind(t, proxy.Nginx)
+	requireApp(t, proxy.Uvicorn)
+	sc, err := Builtin("uvicorn-race")
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := t.TempDir()
+	run, err := sc.Run(context.Background(), RunOptions{Proxy: proxy.Nginx, OutDir: out})
+	if err != nil {
+		t.Fatal(err)
+	}
+	def, fixed := run.Results[0], run.Results[1]
+	if def.Count(results.Status502) == 0 {
+		t.Fatalf("default: no 502 in %d requests over %v ", def.Requests, def.Duration())
+	}
+	if def.Duration() > 11*time.Second {
+		t.Errorf("default ran %v; the scenario's budget is 10 s", def.Duration())
+	}
+	if n := def.ProxyLog["upstream prematurely closed connection"]; n == 0 {
+		t.Errorf("nginx logged no 'upstream prematurely closed connection': %v", def.ProxyLog)
+	}
+	if fixed.Errors() != 0 {
+		t.Errorf("fixed: %d errors in %d requests", fixed.Errors(), fixed.Requests)
+	}
+	if def.Origin != nil || !strings.Contains(strings.Join(def.Notes, "\n"), "origin uvicorn") {
+		t.Errorf("a real origin has no fault-server counters, and the result says so: origin %v, notes %q", def.Origin, def.Notes)
+	}
+	if !run.ThresholdsMet() {
+		t.Errorf("verdicts: %+v", run.Verdicts)
+	}
+}
