@@ -259,13 +259,13 @@ func TestOriginKinds(t *testing.T) {
 	}
 	bad := map[string]string{
 		"  kind: uvicorn\n  faults: [{kind: idle-close, timeout: 1s}]\n": "o.yaml:5:11: origin.faults: only origin.kind fault-server takes it",
-		"  kind: uvicorn\n  vars: {idle_timeout: 1500ms}\n":            "origin.vars.idle_timeout: 1500ms is not allowed: uvicorn takes whole seconds",
-		"  kind: gunicorn\n  vars: {max_conns: 3}\n":                    "origin.vars.max_conns: not read by gunicorn",
-		"  kind: tomcat\n":                                               "o.yaml:4:9: origin.kind: \"tomcat\" is not allowed; allowed: fault-server, uvicorn, gunicorn, node, external",
-		"  kind: external\n":                                             "origin.address: \"\" is not host:port",
-		"  vars: {idle_timeout: 1s}\n":                                   "vars, binary and address are for origin.kind uvicorn",
-		"  kind: node\n  link: {latency: 1ms, jitter: 5ms}\n":            "origin.link.jitter: 5ms is not allowed",
-		"  kind: node\n  replicas: 2\n":                                  "tls, listen and replicas are for the fault server",
+		"  kind: uvicorn\n  vars: {idle_timeout: 1500ms}\n":              "origin.vars.idle_timeout: 1500ms is not allowed: uvicorn takes whole seconds",
+		"  kind: gunicorn\n  vars: {max_conns: 3}\n":                     "origin.vars.max_conns: not read by gunicorn",
+		"  kind: tomcat\n":                                    "o.yaml:4:9: origin.kind: \"tomcat\" is not allowed; allowed: fault-server, uvicorn, gunicorn, node, external",
+		"  kind: external\n":                                  "origin.address: \"\" is not host:port",
+		"  vars: {idle_timeout: 1s}\n":                        "vars, binary and address are for origin.kind uvicorn",
+		"  kind: node\n  link: {latency: 1ms, jitter: 5ms}\n": "origin.link.jitter: 5ms is not allowed",
+		"  kind: node\n  replicas: 2\n":                       "tls, listen and replicas are for the fault server",
 	}
 	for o, want := range bad {
 		_, err := Parse([]byte(base+o), "o.yaml")
