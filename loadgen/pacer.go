@@ -7,6 +7,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/gatecrash/gatecrash/internal/ctxwait"
 	"github.com/gatecrash/gatecrash/results"
 )
 
@@ -54,21 +55,6 @@ type budget struct {
 
 func (b *budget) take() bool { return b.max == 0 || b.issued.Add(1) <= b.max }
 
-// sleep waits for d or until ctx ends; it reports whether d passed.
-func sleep(ctx context.Context, d time.Duration) bool {
-	if d <= 0 {
-		return ctx.Err() == nil
-	}
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return true
-	case <-ctx.Done():
-		return false
-	}
-}
-
 // closedPacer: every worker sends back to back, waiting think between requests.
 type closedPacer struct {
 	think   time.Duration
@@ -77,7 +63,7 @@ type closedPacer struct {
 }
 
 func (p *closedPacer) next(ctx context.Context, w int) (time.Time, bool) {
-	if p.started[w] && !sleep(ctx, p.think) || ctx.Err() != nil || !p.budget.take() {
+	if p.started[w] && !ctxwait.Sleep(ctx, p.think) || ctx.Err() != nil || !p.budget.take() {
 		return time.Time{}, false
 	}
 	p.started[w] = true
@@ -113,7 +99,7 @@ func (p *gapSweepPacer) gap(w, n int) time.Duration {
 
 func (p *gapSweepPacer) next(ctx context.Context, w int) (time.Time, bool) {
 	n := p.n[w]
-	if n > 0 && !sleep(ctx, p.gap(w, n)) || ctx.Err() != nil || !p.budget.take() {
+	if n > 0 && !ctxwait.Sleep(ctx, p.gap(w, n)) || ctx.Err() != nil || !p.budget.take() {
 		return time.Time{}, false
 	}
 	p.n[w]++
@@ -170,7 +156,7 @@ func (p *constantPacer) schedule() {
 			return
 		}
 		if wait > 0 {
-			sleep(p.interrupt, wait)
+			ctxwait.Sleep(p.interrupt, wait)
 		}
 		if p.interrupt.Err() != nil {
 			p.stop()
@@ -298,7 +284,7 @@ func (p *burstPacer) done(int) {
 	p.wg.Add(1)
 	go func() {
 		defer p.wg.Done()
-		sleep(p.ctx, p.pause)
+		ctxwait.Sleep(p.ctx, p.pause)
 		// Everyone waiting for the next burst — since before the pause or during it — holds
 		// the current p.opened; open the burst and wake them all.
 		p.mu.Lock()

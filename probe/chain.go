@@ -152,12 +152,10 @@ func Chain(hops []Hop) ([]PairVerdict, error) {
 		case !a.KeepSet || !b.CloseSet:
 			v.Unknown = true
 			v.Text = fmt.Sprintf("%s -> %s: unknown (give %s's keep window and %s's close timeout)", a.Name, b.Name, a.Name, b.Name)
-		case b.CloseNever || b.CloseSet && b.Close == 0 && !b.CloseNever:
-			if b.Close == 0 && !b.CloseNever {
-				v.Text = fmt.Sprintf("%s closes after every response: no idle connection to race — safe", b.Name)
-			} else {
-				v.Text = fmt.Sprintf("%s; %s never closes an idle connection: safe", keeps, b.Name)
-			}
+		case b.CloseNever:
+			v.Text = fmt.Sprintf("%s; %s never closes an idle connection: safe", keeps, b.Name)
+		case b.Close == 0:
+			v.Text = fmt.Sprintf("%s closes after every response: no idle connection to race — safe", b.Name)
 		case a.KeepNever || a.Keep >= b.Close:
 			v.Race = true
 			v.Text = fmt.Sprintf("%s >= %s: RACE — %s", keeps, closes, fixFor(a.Name, b.Name, b.Close))

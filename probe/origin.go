@@ -17,6 +17,8 @@ import (
 	"sync"
 	"syscall"
 	"time"
+
+	"github.com/gatecrash/gatecrash/internal/ctxwait"
 )
 
 // OriginOptions say how to probe an origin.
@@ -165,7 +167,7 @@ func Origin(ctx context.Context, o OriginOptions) (*OriginReport, error) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			if !sleep(ctx, time.Duration(i)*o.Stagger) {
+			if !ctxwait.Sleep(ctx, time.Duration(i)*o.Stagger) {
 				return
 			}
 			rep.Conns[i] = watchIdle(ctx, t, o.Method, o.MaxWait)
@@ -232,8 +234,7 @@ func watchIdle(ctx context.Context, t *target, method string, maxWait time.Durat
 		// It said so; see that it does.
 		return IdleConn{Close: "after response"}
 	}
-	ic := waitClose(ctx, c, done, maxWait)
-	return ic
+	return waitClose(ctx, c, done, maxWait)
 }
 
 // waitClose blocks until the origin ends c (FIN or RST), maxWait passes or ctx ends.
@@ -296,14 +297,14 @@ func requestCap(ctx context.Context, t *target, method string, max int) (int, er
 
 // raceSteps sends one request on its own idle connection at each offset around the measured
 // close, all at once, and says which were answered.
-func raceSteps(ctx context.Context, t *target, method string, close time.Duration) []RaceStep {
+func raceSteps(ctx context.Context, t *target, method string, closeAt time.Duration) []RaceStep {
 	offsets := []time.Duration{50 * time.Millisecond, 20 * time.Millisecond, 10 * time.Millisecond, 5 * time.Millisecond,
 		2 * time.Millisecond, time.Millisecond, 500 * time.Microsecond, 0, -time.Millisecond, -5 * time.Millisecond}
 	out := make([]RaceStep, 0, len(offsets))
 	var mu sync.Mutex
 	var wg sync.WaitGroup
 	for _, off := range offsets {
-		if off >= close {
+		if off >= closeAt {
 			continue
 		}
 		wg.Add(1)
@@ -317,7 +318,7 @@ func raceSteps(ctx context.Context, t *target, method string, close time.Duratio
 				defer c.close()
 				if _, err := c.roundTrip(method); err != nil {
 					st.Outcome = "error: " + err.Error()
-				} else if sleep(ctx, close-off) {
+				} else if ctxwait.Sleep(ctx, closeAt-off) {
 					if _, err := c.roundTrip(method); err != nil {
 						st.Outcome = "lost: " + lostHow(err)
 					} else {
@@ -401,20 +402,6 @@ func SafeBelow(d time.Duration) time.Duration {
 // secs prints a duration as seconds with millisecond precision ("5.000 s").
 func secs(d time.Duration) string { return fmt.Sprintf("%.3f s", d.Seconds()) }
 
-func sleep(ctx context.Context, d time.Duration) bool {
-	if d <= 0 {
-		return ctx.Err() == nil
-	}
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return true
-	case <-ctx.Done():
-		return false
-	}
-}
-
 // target is where requests go.
 type target struct {
 	u    *url.URL
@@ -485,15 +472,13 @@ func (c *conn) roundTrip(method string) (*http.Response, error) {
 func (c *conn) roundTripPath(method, path string) (*http.Response, error) {
 	c.nc.SetDeadline(time.Now().Add(30 * time.Second))
 	defer c.nc.SetDeadline(time.Time{})
-	body := ""
+	framing := ""
 	if method == http.MethodPost || method == http.MethodPut || method == http.MethodPatch {
-		body = "gatecrash probe\n"
+		framing = "Content-Length: 16\r\n\r\ngatecrash probe\n"
+	} else {
+		framing = "\r\n"
 	}
-	req := fmt.Sprintf("%s %s HTTP/1.1\r\nHost: %s\r\nUser-Agent: gatecrash-probe\r\nContent-Length: %d\r\n\r\n%s",
-		method, path, c.t.u.Host, len(body), body)
-	if body == "" {
-		req = fmt.Sprintf("%s %s HTTP/1.1\r\nHost: %s\r\nUser-Agent: gatecrash-probe\r\n\r\n", method, path, c.t.u.Host)
-	}
+	req := fmt.Sprintf("%s %s HTTP/1.1\r\nHost: %s\r\nUser-Agent: gatecrash-probe\r\n%s", method, path, c.t.u.Host, framing)
 	if _, err := io.WriteString(c.nc, req); err != nil {
 		return nil, err
 	}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"net"
 	"net/http"
 	"os"
@@ -15,6 +16,7 @@ import (
 	"time"
 
 	"github.com/gatecrash/gatecrash/faultserver"
+	"github.com/gatecrash/gatecrash/internal/ctxwait"
 	"github.com/gatecrash/gatecrash/proxy"
 )
 
@@ -23,14 +25,15 @@ type ProxyOptions struct {
 	// Upstream is where the probe's upstream (a fault server, no faults but the probe's own)
 	// listens: the user's proxy must forward to it. Default 127.0.0.1:0 (with Kind set).
 	Upstream string
-	// URL is where the user's proxy listens ("http://127.0.0.1:8080"); or
-	Kind proxy.Kind // start this built-in proxy in front of the upstream
+	// URL is where the user's proxy listens ("http://127.0.0.1:8080"); give it or Kind.
+	URL string
+	// Kind is a built-in proxy to start in front of the upstream, with its template Vars.
+	Kind proxy.Kind
 	Vars map[string]string
 	// Binary overrides the proxy binary (with Kind).
 	Binary string
 	// RunDir receives a started proxy's config and logs ("": a temp folder).
 	RunDir string
-	URL    string
 	// Connections is how many requests are sent at once to make the proxy open (and then
 	// pool) that many upstream connections (default 4).
 	Connections int
@@ -209,7 +212,7 @@ func Proxy(ctx context.Context, o ProxyOptions) (*ProxyReport, error) {
 		return rep, fmt.Errorf("no request reached the upstream at %s (the proxy answered %v): point the proxy at it", rep.Upstream, statuses)
 	}
 	rep.Opened = len(opened)
-	sleep(ctx, 200*time.Millisecond)
+	ctxwait.Sleep(ctx, 200*time.Millisecond)
 	pooledAt := time.Now()
 	var pooled []connState
 	for _, c := range obs.snapshot() {
@@ -232,7 +235,7 @@ func Proxy(ctx context.Context, o ProxyOptions) (*ProxyReport, error) {
 				return rep, err
 			}
 			rep.ReuseOrder = append(rep.ReuseOrder, servedBy(before, obs.snapshot()))
-			sleep(ctx, 20*time.Millisecond)
+			ctxwait.Sleep(ctx, 20*time.Millisecond)
 		}
 		rep.Reuse = reuseKind(rep.ReuseOrder, idle)
 	}
@@ -251,7 +254,7 @@ func Proxy(ctx context.Context, o ProxyOptions) (*ProxyReport, error) {
 			if open == 0 {
 				break
 			}
-			sleep(ctx, 5*time.Millisecond)
+			ctxwait.Sleep(ctx, 5*time.Millisecond)
 		}
 		var idles []time.Duration
 		styles := map[string]bool{}
@@ -281,7 +284,7 @@ func Proxy(ctx context.Context, o ProxyOptions) (*ProxyReport, error) {
 			id := servedBy(before, obs.snapshot())
 			rep.ReusesStale = slices.ContainsFunc(before, func(c connState) bool { return c.id == id && c.closedAt.IsZero() })
 		}
-		rep.ClosedWith = strings.Join(slices.Sorted(mapsKeys(styles)), " and ")
+		rep.ClosedWith = strings.Join(slices.Sorted(maps.Keys(styles)), " and ")
 	}
 
 	// 4. Retries: a pooled connection that the upstream closes as the request arrives.
@@ -304,16 +307,6 @@ func Proxy(ctx context.Context, o ProxyOptions) (*ProxyReport, error) {
 	}
 	rep.Verdict = rep.verdict()
 	return rep, ctx.Err()
-}
-
-func mapsKeys(m map[string]bool) func(func(string) bool) {
-	return func(yield func(string) bool) {
-		for k := range m {
-			if !yield(k) {
-				return
-			}
-		}
-	}
 }
 
 // servedBy returns the id of the connection that served a request between two snapshots (a
@@ -426,10 +419,9 @@ type connState struct {
 
 type obsConn struct {
 	net.Conn
-	o        *observer
-	st       connState
-	wrote    bool // a response went out since the last request began
-	closeErr bool
+	o     *observer
+	st    connState
+	wrote bool // a response went out since the last request began
 }
 
 func (l *observer) Accept() (net.Conn, error) {

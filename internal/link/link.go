@@ -22,6 +22,8 @@ import (
 	"sync/atomic"
 	"syscall"
 	"time"
+
+	"github.com/gatecrash/gatecrash/internal/ctxwait"
 )
 
 // Config is a link's delay: each chunk of bytes, FIN or RST is held Latency ± a uniformly
@@ -55,7 +57,6 @@ type Relay struct {
 	ln     net.Listener
 	target string
 	cfg    Config
-	dial   func(ctx context.Context, network, addr string) (net.Conn, error)
 }
 
 // Listen listens on addr ("127.0.0.1:0") for connections to relay to target.
@@ -67,8 +68,7 @@ func Listen(addr, target string, cfg Config) (*Relay, error) {
 	if err != nil {
 		return nil, err
 	}
-	var d net.Dialer
-	return &Relay{ln: ln, target: target, cfg: cfg, dial: d.DialContext}, nil
+	return &Relay{ln: ln, target: target, cfg: cfg}, nil
 }
 
 // Addr is where the relay listens.
@@ -104,14 +104,15 @@ func (r *Relay) Serve(ctx context.Context) error {
 // direction runs on its own.
 func (r *Relay) relay(ctx context.Context, client *net.TCPConn) {
 	defer client.Close()
-	if !sleepCtx(ctx, r.cfg.Latency) {
+	if !ctxwait.Sleep(ctx, r.cfg.Latency) {
 		return
 	}
-	uc, err := r.dial(ctx, "tcp", r.target)
+	var d net.Dialer
+	uc, err := d.DialContext(ctx, "tcp", r.target)
 	if err != nil {
 		// Refused, or reset at once: across a network the client sees the reset one delay
 		// later.
-		if sleepCtx(ctx, r.cfg.Latency) {
+		if ctxwait.Sleep(ctx, r.cfg.Latency) {
 			reset(client)
 		}
 		return
@@ -183,7 +184,7 @@ func (r *Relay) pipe(ctx context.Context, cancel context.CancelFunc, src, dst *n
 		}
 	}()
 	for it := range q {
-		if !sleepUntil(ctx, it.due) {
+		if !ctxwait.Until(ctx, it.due) {
 			return
 		}
 		switch it.end {
@@ -204,7 +205,7 @@ func (r *Relay) pipe(ctx context.Context, cancel context.CancelFunc, src, dst *n
 		if err != nil {
 			// The far side is gone; across a network the near side would get a reset for
 			// what it sent, one delay later.
-			if sleepCtx(ctx, r.cfg.Latency) {
+			if ctxwait.Sleep(ctx, r.cfg.Latency) {
 				reset(src)
 			}
 			cancel()
@@ -240,26 +241,4 @@ func (r *Relay) delay() time.Duration {
 func reset(c *net.TCPConn) {
 	c.SetLinger(0)
 	c.Close()
-}
-
-func sleepCtx(ctx context.Context, d time.Duration) bool {
-	if d <= 0 {
-		return ctx.Err() == nil
-	}
-	return sleepUntil(ctx, time.Now().Add(d))
-}
-
-func sleepUntil(ctx context.Context, t time.Time) bool {
-	d := time.Until(t)
-	if d <= 0 {
-		return ctx.Err() == nil
-	}
-	tm := time.NewTimer(d)
-	defer tm.Stop()
-	select {
-	case <-tm.C:
-		return true
-	case <-ctx.Done():
-		return false
-	}
 }
