@@ -11,7 +11,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"regexp"
 	"strconv"
 	"strings"
 	"sync"
@@ -37,74 +36,30 @@ type kindDef struct {
 	logs     []string // log files in the log dir to scan for patterns
 	patterns []pattern
 	pkg      string // Debian package, for the "not installed" message
+	// files are more templates (in templates/), rendered next to the config without their
+	// ".tmpl" (a kind whose config is several files).
+	files []string
+	// flushDelay is how long the kind takes to write its log lines (Traffic Server buffers
+	// them for up to a second): Stop waits that long before it signals.
+	flushDelay time.Duration
+	// argVars are the variables args reads (not the template).
+	argVars []string
+	// prepare, when set, readies the run folder and temp dir before the process starts.
+	prepare func(d *templateData, confDir string) error
+	// sidecar, when set, is a helper started with the proxy, in its process group, that
+	// writes the proxy's log to sidecar.log (Varnish logs to shared memory, not to a file);
+	// attached reports whether it is reading yet.
+	sidecar *sidecarDef
 }
 
-var kinds = map[Kind]kindDef{
-	Nginx: {
-		kind: Nginx, binary: "nginx", template: "nginx.conf.tmpl", confName: "nginx.conf", pkg: "nginx-light",
-		args: func(conf string, d *templateData) []string {
-			return []string{"-p", d.Dir, "-c", conf, "-e", filepath.Join(d.LogDir, "error.log")}
-		},
-		logs: []string{"error.log"},
-		patterns: []pattern{
-			lit("upstream prematurely closed connection", "upstream prematurely closed connection"),
-			lit("recv() failed (104: Connection reset by peer)", "recv() failed (104: Connection reset by peer)"),
-			lit("writev() failed (104: Connection reset by peer)", "writev() failed (104: Connection reset by peer)"),
-			lit("writev() failed (32: Broken pipe)", "writev() failed (32: Broken pipe)"),
-			lit("upstream timed out (110: Connection timed out)", "upstream timed out (110: Connection timed out)"),
-			lit("connect() failed (111: Connection refused)", "connect() failed (111: Connection refused)"),
-			lit("no live upstreams", "no live upstreams"),
-			lit("SSL_do_handshake() failed", "SSL_do_handshake() failed"),
-		},
-	},
-	HAProxy: {
-		kind: HAProxy, binary: "haproxy", template: "haproxy.cfg.tmpl", confName: "haproxy.cfg", pkg: "haproxy",
-		args:     func(conf string, _ *templateData) []string { return []string{"-f", conf, "-db"} },
-		logs:     []string{"stdout.log"},
-		patterns: haproxyStates("SH", "SD", "SC", "sH", "sC", "sD", "CD", "cD", "CH", "cH", "SQ"),
-	},
-	Caddy: {
-		kind: Caddy, binary: "caddy", template: "Caddyfile.tmpl", confName: "Caddyfile", pkg: "caddy",
-		args: func(conf string, _ *templateData) []string {
-			return []string{"run", "--config", conf, "--adapter", "caddyfile"}
-		},
-		env: func(d *templateData) []string {
-			return []string{"HOME=" + d.Dir, "XDG_CONFIG_HOME=" + d.Dir, "XDG_DATA_HOME=" + d.Dir}
-		},
-		logs: []string{"stdout.log"},
-		patterns: []pattern{
-			{name: "reverse proxy error: EOF", re: mustRe(`"level":"error".*"error":"[^"]*EOF`)},
-			{name: "reverse proxy error: connection reset", re: mustRe(`"level":"error".*connection reset by peer`)},
-			{name: "reverse proxy error: timeout", re: mustRe(`"level":"error".*(timeout|deadline exceeded)`)},
-			{name: "reverse proxy error: connection refused", re: mustRe(`"level":"error".*connection refused`)},
-		},
-	},
-	Apache: {
-		kind: Apache, binary: "apache2", template: "apache.conf.tmpl", confName: "apache.conf", pkg: "apache2",
-		args: func(conf string, _ *templateData) []string { return []string{"-f", conf, "-DFOREGROUND"} },
-		logs: []string{"error.log"},
-		patterns: []pattern{
-			lit("AH01102: error reading status line from remote server", "AH01102"),
-			lit("AH00898: error reading from remote server", "AH00898"),
-			lit("(104)Connection reset by peer", "(104)Connection reset by peer"),
-			lit("(70007)The timeout specified has expired", "(70007)"),
-			lit("AH01084: pass request body failed", "AH01084"),
-			lit("AH00957: connect to backend failed", "AH00957"),
-		},
-	},
+// sidecarDef is a helper process of a proxy kind.
+type sidecarDef struct {
+	binary   string
+	pkg      string
+	args     func(d *templateData) []string
+	log      string
+	attached func(pid int, d *templateData) bool
 }
-
-// haproxyStates builds patterns for HAProxy's two-letter termination states as they appear in
-// httplog lines ("SH--").
-func haproxyStates(states ...string) []pattern {
-	out := make([]pattern, len(states))
-	for i, s := range states {
-		out[i] = pattern{name: "termination " + s + "--", re: mustRe(` ` + s + `-- `)}
-	}
-	return out
-}
-
-func mustRe(s string) *regexp.Regexp { return regexp.MustCompile(s) }
 
 // templateData is what a config template sees.
 type templateData struct {
@@ -134,6 +89,22 @@ func templateFuncs(d *templateData) template.FuncMap {
 			}
 			return strconv.Itoa(max(1, int(math.Ceil(dur.Seconds())))), nil
 		},
+		// ms turns a duration into whole milliseconds (0 stays 0).
+		"ms": func(v string) (string, error) {
+			dur, err := yamlconf.ParseDuration(v)
+			if err != nil {
+				return "", err
+			}
+			return strconv.FormatInt(dur.Milliseconds(), 10), nil
+		},
+		// varnishtime writes a duration as VCL does ("3.5s").
+		"varnishtime": func(v string) (string, error) {
+			dur, err := yamlconf.ParseDuration(v)
+			if err != nil {
+				return "", err
+			}
+			return strconv.FormatFloat(dur.Seconds(), 'f', -1, 64) + "s", nil
+		},
 		"root": func() bool { return os.Geteuid() == 0 },
 	}
 }
@@ -154,25 +125,32 @@ func render(cfg Config, def kindDef, dir, logDir string) (string, *templateData,
 		}
 		d.Origins = append(d.Origins, originData{Addr: o, Host: h, Port: p})
 	}
+	conf, err := renderFile(d, def.template, cfg.Template)
+	return conf, d, err
+}
+
+// renderFile renders the built-in template name (in templates/), or the user's file when
+// given, with d.
+func renderFile(d *templateData, name, userFile string) (string, error) {
 	var src []byte
-	name := def.template
-	if cfg.Template != "" {
-		if src, err = os.ReadFile(cfg.Template); err != nil {
-			return "", nil, fmt.Errorf("reading proxy template: %w", err)
+	var err error
+	if userFile != "" {
+		if src, err = os.ReadFile(userFile); err != nil {
+			return "", fmt.Errorf("reading proxy template: %w", err)
 		}
-		name = cfg.Template
-	} else if src, err = templateFS.ReadFile("templates/" + def.template); err != nil {
-		return "", nil, err
+		name = userFile
+	} else if src, err = templateFS.ReadFile("templates/" + name); err != nil {
+		return "", err
 	}
 	t, err := template.New(name).Funcs(templateFuncs(d)).Option("missingkey=error").Parse(string(src))
 	if err != nil {
-		return "", nil, fmt.Errorf("parsing proxy template %s: %w", name, err)
+		return "", fmt.Errorf("parsing proxy template %s: %w", name, err)
 	}
 	var b bytes.Buffer
 	if err := t.Execute(&b, d); err != nil {
-		return "", nil, fmt.Errorf("rendering proxy template %s: %w", name, err)
+		return "", fmt.Errorf("rendering proxy template %s: %w", name, err)
 	}
-	return b.String(), d, nil
+	return b.String(), nil
 }
 
 // FindBinary returns the path of a kind's binary: the given path, or the name on PATH or in
@@ -188,12 +166,22 @@ func FindBinary(k Kind, given string) (string, error) {
 		}
 		return given, nil
 	}
-	for _, c := range []string{def.binary, "/usr/sbin/" + def.binary, "/usr/bin/" + def.binary} {
-		if p, err := exec.LookPath(c); err == nil {
+	if p, err := lookBinary(def.binary); err == nil {
+		return p, nil
+	}
+	return "", fmt.Errorf("%w: %s is not installed (apt-get install %s) or give proxy.binary", ErrBinaryNotFound, def.binary, def.pkg)
+}
+
+// lookBinary finds name on PATH, in /usr/sbin or in /usr/bin.
+func lookBinary(name string) (string, error) {
+	var err error
+	for _, c := range []string{name, "/usr/sbin/" + name, "/usr/bin/" + name} {
+		var p string
+		if p, err = exec.LookPath(c); err == nil {
 			return p, nil
 		}
 	}
-	return "", fmt.Errorf("%w: %s is not installed (apt-get install %s) or give proxy.binary", ErrBinaryNotFound, def.binary, def.pkg)
+	return "", err
 }
 
 // execProxy is a proxy process in its own process group.
@@ -206,9 +194,14 @@ type execProxy struct {
 	out     *os.File
 	exited  chan struct{}
 	waitErr error // how the process ended, read after exited is closed
-	stopped atomic.Bool
-	stop    sync.Once
-	stopErr error
+	// side is the kind's helper process (nil: none), sideOut its output, sideExited closed
+	// when it has ended.
+	side       *exec.Cmd
+	sideOut    *os.File
+	sideExited chan struct{}
+	stopped    atomic.Bool
+	stop       sync.Once
+	stopErr    error
 }
 
 func startExec(ctx context.Context, cfg Config, def kindDef) (Proxy, error) {
@@ -253,7 +246,7 @@ func startProcess(ctx context.Context, cfg Config, def kindDef) (Proxy, error) {
 		return nil, err
 	}
 	confPath := filepath.Join(logDir, def.confName)
-	if err := os.WriteFile(confPath, []byte(conf), 0o644); err != nil {
+	if err := writeConfig(def, data, confPath, conf); err != nil {
 		os.RemoveAll(dir)
 		return nil, err
 	}
@@ -281,11 +274,91 @@ func startProcess(ctx context.Context, cfg Config, def kindDef) (Proxy, error) {
 		return nil, fmt.Errorf("writing the proxy's pid file: %w", err)
 	}
 	go func() { p.waitErr = cmd.Wait(); close(p.exited) }()
+	if def.sidecar != nil {
+		if err := p.startSidecar(data); err != nil {
+			p.Stop()
+			return nil, err
+		}
+	}
 	if err := p.waitReady(ctx, cfg.Listen, cfg.ReadyTimeout); err != nil {
 		p.Stop()
 		return nil, err
 	}
+	if def.sidecar != nil {
+		if err := p.waitSidecar(ctx, data, cfg.ReadyTimeout); err != nil {
+			p.Stop()
+			return nil, err
+		}
+	}
 	return p, nil
+}
+
+// writeConfig writes the rendered config at confPath, and the kind's other files beside it
+// (after its prepare step, which may create folders there).
+func writeConfig(def kindDef, d *templateData, confPath, conf string) error {
+	confDir := filepath.Dir(confPath)
+	if err := os.MkdirAll(confDir, 0o755); err != nil {
+		return err
+	}
+	if def.prepare != nil {
+		if err := def.prepare(d, confDir); err != nil {
+			return fmt.Errorf("preparing %s's folders: %w", def.kind, err)
+		}
+	}
+	for _, name := range def.files {
+		text, err := renderFile(d, name, "")
+		if err != nil {
+			return err
+		}
+		if err := os.WriteFile(filepath.Join(confDir, strings.TrimSuffix(filepath.Base(name), ".tmpl")), []byte(text), 0o644); err != nil {
+			return err
+		}
+	}
+	return os.WriteFile(confPath, []byte(conf), 0o644)
+}
+
+// startSidecar starts the kind's helper in the proxy's process group, its output in the run
+// folder.
+func (p *execProxy) startSidecar(d *templateData) error {
+	sc := p.def.sidecar
+	bin, err := lookBinary(sc.binary)
+	if err != nil {
+		return fmt.Errorf("%w: %s is not installed (apt-get install %s)", ErrBinaryNotFound, sc.binary, sc.pkg)
+	}
+	out, err := os.Create(filepath.Join(p.logDir, sc.log))
+	if err != nil {
+		return err
+	}
+	cmd := exec.Command(bin, sc.args(d)...)
+	cmd.Dir = p.dir
+	cmd.Stdout, cmd.Stderr = out, out
+	joinProcessGroup(cmd, p.cmd.Process.Pid)
+	if err := cmd.Start(); err != nil {
+		out.Close()
+		return fmt.Errorf("starting %s: %w", bin, err)
+	}
+	p.side, p.sideOut, p.sideExited = cmd, out, make(chan struct{})
+	go func() { cmd.Wait(); close(p.sideExited) }()
+	return nil
+}
+
+// waitSidecar waits until the helper reads the proxy's log (or says why it cannot).
+func (p *execProxy) waitSidecar(ctx context.Context, d *templateData, timeout time.Duration) error {
+	deadline := time.Now().Add(timeout)
+	for !p.def.sidecar.attached(p.side.Process.Pid, d) {
+		select {
+		case <-p.sideExited:
+			b, _ := os.ReadFile(filepath.Join(p.logDir, p.def.sidecar.log))
+			return fmt.Errorf("%w: %s (%s's log reader) exited: %s", ErrNotReady, p.def.sidecar.binary, p.def.kind, strings.TrimSpace(string(b)))
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(20 * time.Millisecond):
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("%w: %s (%s's log reader) not attached after %v", ErrNotReady, p.def.sidecar.binary, p.def.kind, timeout)
+		}
+	}
+	return nil
 }
 
 // waitReady polls until the proxy accepts a TCP connection on listen.
@@ -366,6 +439,12 @@ func (p *execProxy) Wait(ctx context.Context) error {
 func (p *execProxy) Stop() error {
 	p.stopped.Store(true)
 	p.stop.Do(func() {
+		if p.def.flushDelay > 0 {
+			select {
+			case <-p.exited:
+			case <-time.After(p.def.flushDelay):
+			}
+		}
 		signalGroup(p.cmd, false)
 		select {
 		case <-p.exited:
@@ -373,8 +452,12 @@ func (p *execProxy) Stop() error {
 			signalGroup(p.cmd, true)
 			<-p.exited
 		}
-		// Workers that outlived their master (they should not) go too.
+		// Workers that outlived their master (they should not) go too, and the helper.
 		signalGroup(p.cmd, true)
+		if p.side != nil {
+			<-p.sideExited
+			p.sideOut.Close()
+		}
 		p.out.Close()
 		if err := os.RemoveAll(p.dir); err != nil && !errors.Is(err, os.ErrNotExist) {
 			p.stopErr = err
@@ -399,7 +482,7 @@ func (p *execProxy) LogCounts() (map[string]int64, error) {
 func Render(cfg Config, dir, logDir string) (string, error) {
 	def, ok := kinds[cfg.Kind]
 	if !ok {
-		return "", fmt.Errorf("proxy kind %q has no config template; kinds with one: nginx, haproxy, caddy, apache", cfg.Kind)
+		return "", fmt.Errorf("proxy kind %q has no config template; kinds with one: %s", cfg.Kind, kindList(templateKinds()))
 	}
 	if cfg.Template == "" {
 		if err := CheckVars(nil, cfg.Vars); err != nil {

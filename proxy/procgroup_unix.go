@@ -37,11 +37,27 @@ func privateDir(dir string) error {
 	if os.Geteuid() != 0 {
 		return nil
 	}
-	u, err := user.Lookup("nobody")
-	if err != nil {
+	uid, gid, ok := nobody()
+	if !ok {
 		return nil // no such user: root keeps it, and a worker that needs it will say so
 	}
-	uid, _ := strconv.Atoi(u.Uid)
-	gid, _ := strconv.Atoi(u.Gid)
 	return os.Chown(dir, uid, gid)
+}
+
+// nobody returns the ids of the user "nobody", the one proxies that drop root run as.
+func nobody() (uid, gid int, ok bool) {
+	u, err := user.Lookup("nobody")
+	if err != nil {
+		return 0, 0, false
+	}
+	uid, _ = strconv.Atoi(u.Uid)
+	gid, _ = strconv.Atoi(u.Gid)
+	return uid, gid, true
+}
+
+// joinProcessGroup starts cmd in process group pgid (a proxy's), so that Stop ends it with
+// the proxy.
+func joinProcessGroup(cmd *exec.Cmd, pgid int) {
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pgid: pgid}
+	setDeathSignal(cmd)
 }

@@ -22,11 +22,23 @@ const (
 	HAProxy  Kind = "haproxy"
 	Caddy    Kind = "caddy"
 	Apache   Kind = "apache"
-	External Kind = "external"
+	Varnish  Kind = "varnish"
+	// TrafficServer is Apache Traffic Server.
+	TrafficServer Kind = "trafficserver"
+	Nghttpx       Kind = "nghttpx"
+	// NodeGateway is a reverse proxy on Node's http module with a keep-alive Agent, the setup
+	// of Node-based API gateways (proxy/templates/gatecrash_gateway.js).
+	NodeGateway Kind = "node"
+	External    Kind = "external"
 )
 
 // Kinds lists every kind.
-func Kinds() []Kind { return []Kind{Embedded, Nginx, HAProxy, Caddy, Apache, External} }
+func Kinds() []Kind {
+	return []Kind{Embedded, Nginx, HAProxy, Caddy, Apache, Varnish, TrafficServer, Nghttpx, NodeGateway, External}
+}
+
+// kindNames lists the kinds for messages.
+func kindNames() string { return kindList(Kinds()) }
 
 // ParseKind checks a kind name.
 func ParseKind(s string) (Kind, error) {
@@ -35,7 +47,7 @@ func ParseKind(s string) (Kind, error) {
 			return k, nil
 		}
 	}
-	return "", fmt.Errorf("%w %q; allowed: embedded, nginx, haproxy, caddy, apache, external", ErrUnknownKind, s)
+	return "", fmt.Errorf("%w %q; allowed: %s", ErrUnknownKind, s, kindNames())
 }
 
 // Sentinel errors; test with errors.Is.
@@ -116,8 +128,12 @@ func Start(ctx context.Context, cfg Config) (Proxy, error) {
 			return nil, errors.New("proxy kind external needs proxy.address (where your proxy listens)")
 		}
 		return external{url: "http://" + cfg.Address}, nil
-	case Nginx, HAProxy, Caddy, Apache:
-		return startExec(ctx, cfg, kinds[cfg.Kind])
+	}
+	if def, ok := kinds[cfg.Kind]; ok {
+		if err := CheckKindVars(cfg.Kind, cfg.Vars); err != nil && cfg.Template == "" {
+			return nil, err
+		}
+		return startExec(ctx, cfg, def)
 	}
 	_, err := ParseKind(string(cfg.Kind))
 	return nil, err
@@ -136,10 +152,13 @@ func (e external) Wait(ctx context.Context) error {
 	return nil
 }
 
-// pattern is a known upstream-error log line.
+// pattern is a known upstream-error log line. When capture is set, the name of a match is
+// name followed by the regexp's first group (for logs whose message is the useful part, like
+// Varnish's FetchError records): each distinct message is counted on its own.
 type pattern struct {
-	name string
-	re   *regexp.Regexp
+	name    string
+	re      *regexp.Regexp
+	capture bool
 }
 
 func lit(name, substr string) pattern {
@@ -151,7 +170,9 @@ func lit(name, substr string) pattern {
 func countPatterns(files []string, pats []pattern) (map[string]int64, error) {
 	out := make(map[string]int64, len(pats))
 	for _, p := range pats {
-		out[p.name] = 0
+		if !p.capture {
+			out[p.name] = 0
+		}
 	}
 	for _, path := range files {
 		f, err := os.Open(path)
@@ -166,8 +187,12 @@ func countPatterns(files []string, pats []pattern) (map[string]int64, error) {
 		for sc.Scan() {
 			line := sc.Text()
 			for _, p := range pats {
-				if p.re.MatchString(line) {
-					out[p.name]++
+				if !p.capture {
+					if p.re.MatchString(line) {
+						out[p.name]++
+					}
+				} else if m := p.re.FindStringSubmatch(line); m != nil {
+					out[p.name+strings.TrimSpace(m[1])]++
 				}
 			}
 		}

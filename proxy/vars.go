@@ -3,10 +3,12 @@ package proxy
 import (
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 	"sort"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/gatecrash/gatecrash/internal/yamlconf"
 )
@@ -34,21 +36,84 @@ type varDef struct {
 // against several proxies; but not one that none of its kinds reads, and not a value of the
 // wrong type.
 var builtinVars = map[string]varDef{
-	"idle_timeout":          {kind: varDuration, kinds: []Kind{Embedded, Nginx, HAProxy, Caddy, Apache}},
-	"connect_timeout":       {kind: varDuration, kinds: []Kind{Embedded, Nginx, HAProxy, Caddy, Apache}},
-	"read_timeout":          {kind: varDuration, kinds: []Kind{Embedded, Nginx, HAProxy, Caddy, Apache}},
-	"client_idle_timeout":   {kind: varDuration, kinds: []Kind{Embedded, Nginx, HAProxy, Caddy, Apache}},
+	"idle_timeout":          {kind: varDuration, kinds: allTemplated},
+	"connect_timeout":       {kind: varDuration, kinds: []Kind{Embedded, Nginx, HAProxy, Caddy, Apache, Varnish, TrafficServer, Nghttpx}},
+	"read_timeout":          {kind: varDuration, kinds: allTemplated},
+	"client_idle_timeout":   {kind: varDuration, kinds: allTemplated},
 	"tls_handshake_timeout": {kind: varDuration, kinds: []Kind{Embedded, Caddy}},
-	"keepalive":             {kind: varEnum, words: []string{"on", "off"}, kinds: []Kind{Embedded, Nginx, HAProxy, Caddy, Apache}},
-	"max_idle_conns":        {kind: varCount, kinds: []Kind{Embedded}},
+	"keepalive":             {kind: varEnum, words: []string{"on", "off"}, kinds: []Kind{Embedded, Nginx, HAProxy, Caddy, Apache, Varnish, TrafficServer, NodeGateway}},
+	"max_idle_conns":        {kind: varCount, kinds: []Kind{Embedded, NodeGateway}},
 	"keepalive_conns":       {kind: varCount, kinds: []Kind{Nginx}},
-	"retries":               {kind: varCount, kinds: []Kind{HAProxy}},
+	"retries":               {kind: varCount, kinds: []Kind{HAProxy, TrafficServer}},
 	"http_reuse":            {kind: varEnum, words: []string{"never", "safe", "aggressive", "always"}, kinds: []Kind{HAProxy}},
 	"next_upstream": {kind: varWords, kinds: []Kind{Nginx}, words: []string{"error", "timeout", "invalid_header", "http_500",
 		"http_502", "http_503", "http_504", "http_403", "http_404", "http_429", "non_idempotent", "off"}},
 	"retry_on": {kind: varWords, kinds: []Kind{HAProxy}, words: []string{"none", "conn-failure", "empty-response",
 		"junk-response", "response-timeout", "0rtt-rejected", "404", "408", "425", "500", "501", "502", "503", "504",
 		"all-retryable-errors"}},
+}
+
+// allTemplated are the kinds gatecrash starts itself (all but external).
+var allTemplated = []Kind{Embedded, Nginx, HAProxy, Caddy, Apache, Varnish, TrafficServer, Nghttpx, NodeGateway}
+
+// unitRule is a limit a kind's config puts on a duration variable: whole seconds only, or
+// a minimum. A value the kind cannot express is refused, never rounded: a "fixed" idle
+// window of 30 ms rounded up to 1 s would fix nothing, and say it had.
+type unitRule struct {
+	wholeSeconds bool
+	min          time.Duration
+	directive    string
+}
+
+// kindVarRules are the duration variables each kind takes in a coarser unit than Go's.
+var kindVarRules = map[Kind]map[string]unitRule{
+	Apache: {
+		"idle_timeout":        {wholeSeconds: true, directive: "ProxyPass ttl"},
+		"connect_timeout":     {wholeSeconds: true, directive: "ProxyPass connectiontimeout"},
+		"read_timeout":        {wholeSeconds: true, directive: "ProxyPass timeout"},
+		"client_idle_timeout": {wholeSeconds: true, directive: "KeepAliveTimeout"},
+	},
+	TrafficServer: {
+		"idle_timeout":        {wholeSeconds: true, min: time.Second, directive: "proxy.config.http.keep_alive_no_activity_timeout_out"},
+		"connect_timeout":     {wholeSeconds: true, min: time.Second, directive: "proxy.config.http.connect_attempts_timeout"},
+		"read_timeout":        {wholeSeconds: true, min: time.Second, directive: "proxy.config.http.transaction_no_activity_timeout_out"},
+		"client_idle_timeout": {wholeSeconds: true, min: time.Second, directive: "proxy.config.http.keep_alive_no_activity_timeout_in"},
+	},
+	Varnish: {
+		"idle_timeout": {min: time.Second, directive: "backend_idle_timeout"},
+	},
+}
+
+// CheckKindVars checks that kind k's built-in template can express every duration in vars as
+// given (Apache and Traffic Server take whole seconds, Varnish's backend_idle_timeout is at
+// least 1 s). It returns every problem joined, each a *VarError.
+func CheckKindVars(k Kind, vars map[string]string) error {
+	rules := kindVarRules[k]
+	var errs []error
+	for _, name := range slices.Sorted(maps.Keys(vars)) {
+		rule, ok := rules[name]
+		v := strings.TrimSpace(vars[name])
+		if !ok || v == "" {
+			continue
+		}
+		d, err := yamlconf.ParseDuration(v)
+		if err != nil {
+			continue // CheckVars says so
+		}
+		switch {
+		case rule.wholeSeconds && d%time.Second != 0:
+			errs = append(errs, &VarError{Name: name, Msg: fmt.Sprintf("%s: %s takes whole seconds (%s)", v, k, rule.directive)})
+		case d < rule.min && d != 0 || rule.min > 0 && d == 0:
+			errs = append(errs, &VarError{Name: name, Msg: fmt.Sprintf("%s: %s's %s is at least %v", v, k, rule.directive, rule.min)})
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// Reads reports whether kind k's built-in template reads variable name.
+func Reads(k Kind, name string) bool {
+	def, ok := builtinVars[name]
+	return ok && slices.Contains(def.kinds, k)
 }
 
 // readBy reports whether one of kinds reads the variable (nil kinds: any kind).

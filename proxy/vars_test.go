@@ -15,13 +15,16 @@ func TestVarTableMatchesTemplates(t *testing.T) {
 	re := regexp.MustCompile(`var "([a-z_]+)"`)
 	read := map[Kind][]string{Embedded: keys(embeddedDefaults)}
 	for k, def := range kinds {
-		src, err := templateFS.ReadFile("templates/" + def.template)
-		if err != nil {
-			t.Fatal(err)
-		}
-		for _, m := range re.FindAllStringSubmatch(string(src), -1) {
-			if !slices.Contains(read[k], m[1]) {
-				read[k] = append(read[k], m[1])
+		read[k] = append(read[k], def.argVars...)
+		for _, name := range append([]string{def.template}, def.files...) {
+			src, err := templateFS.ReadFile("templates/" + name)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, m := range re.FindAllStringSubmatch(string(src), -1) {
+				if !slices.Contains(read[k], m[1]) {
+					read[k] = append(read[k], m[1])
+				}
 			}
 		}
 	}
@@ -66,7 +69,7 @@ func TestCheckVars(t *testing.T) {
 		{"enum", nil, map[string]string{"http_reuse": "sometimes"}, []string{`"sometimes" is not allowed; allowed: never, safe, aggressive, always`}},
 		{"words", nil, map[string]string{"retry_on": "conn-failure bogus"}, []string{`"bogus" is not allowed in "conn-failure bogus"`}},
 		{"another kind's variable", []Kind{Nginx, Caddy}, map[string]string{"retries": "2"},
-			[]string{"proxy.vars.retries: not read by the templates of nginx, caddy (only by haproxy)"}},
+			[]string{"proxy.vars.retries: not read by the templates of nginx, caddy (only by haproxy, trafficserver)"}},
 		{"every problem at once", nil, map[string]string{"a": "1", "keepalive": "maybe"}, []string{"proxy.vars.a:", "proxy.vars.keepalive:"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

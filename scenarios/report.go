@@ -20,6 +20,12 @@ func WriteComparison(w io.Writer, run *Run, markdown bool) {
 	if len(run.Results) > 0 {
 		results.WriteComparison(&b, run.Results)
 	}
+	if len(run.Skipped) > 0 {
+		b.WriteString("\nnot run (do not apply to this proxy):\n")
+		for _, sk := range run.Skipped {
+			fmt.Fprintf(&b, "  %s: %s\n", sk.Variant, sk.Reason)
+		}
+	}
 	if len(run.Verdicts) > 0 {
 		b.WriteString("\nthresholds:\n")
 		for _, v := range run.Verdicts {

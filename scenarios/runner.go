@@ -69,6 +69,13 @@ type Run struct {
 	Results     []*results.Result
 	Verdicts    []Verdict
 	Interrupted bool
+	// Skipped are the variants that do not apply to the proxy, with why.
+	Skipped []Skipped
+}
+
+// Skipped is a variant not run, and why.
+type Skipped struct {
+	Variant, Reason string
 }
 
 // ThresholdsMet reports whether every verdict was met.
@@ -93,6 +100,28 @@ func (sc *Scenario) Run(ctx context.Context, opts RunOptions) (*Run, error) {
 	if kind != "" && len(sc.Proxies) > 0 && !slices.Contains(sc.Proxies, kind) {
 		return nil, fmt.Errorf("%w: scenario %s does not apply to proxy %s; it applies to %v", ErrSelection, sc.Name, kind, sc.Proxies)
 	}
+	// A variant that means nothing for this proxy is skipped (and said so), unless it was
+	// asked for by name: then it is an error.
+	var skipped []Skipped
+	applicable := variants[:0:0]
+	for _, v := range variants {
+		k := kind
+		if k == "" {
+			k = v.Proxy.Kind
+		}
+		if err := sc.Applies(k, v); err != nil {
+			if len(opts.Variants) > 0 {
+				return nil, err
+			}
+			skipped = append(skipped, Skipped{Variant: v.Name, Reason: strings.TrimPrefix(err.Error(), ErrSelection.Error()+": ")})
+			continue
+		}
+		applicable = append(applicable, v)
+	}
+	if len(applicable) == 0 {
+		return nil, fmt.Errorf("%w: no variant of %s applies to proxy %s: %s", ErrSelection, sc.Name, kind, skipped[0].Reason)
+	}
+	variants = applicable
 	dir := opts.OutDir
 	if dir == "" {
 		dir = filepath.Join("gatecrash-runs", time.Now().Format("20060102-150405")+"-"+sc.Name)
@@ -111,7 +140,10 @@ func (sc *Scenario) Run(ctx context.Context, opts RunOptions) (*Run, error) {
 	if err != nil {
 		return nil, err
 	}
-	run := &Run{Scenario: sc, Dir: dir}
+	run := &Run{Scenario: sc, Dir: dir, Skipped: skipped}
+	for _, sk := range skipped {
+		fmt.Fprintf(logw, "variant %s: skipped: %s\n", sk.Variant, sk.Reason)
+	}
 	for _, v := range variants {
 		v := *v
 		// The proxy under test is the client-facing one; the rest of a chain is the

@@ -7,6 +7,7 @@ import (
 	"io"
 	"net"
 	"os"
+	"slices"
 	"strings"
 
 	"gopkg.in/yaml.v3"
@@ -58,6 +59,9 @@ type Variant struct {
 	Chain []proxy.Spec
 	Load  loadgen.Config // URL is empty: the runner points it at the proxy
 	Path  string         // request path, default "/"
+	// OwnProxyVars are the proxy variables the variant itself sets (not inherited from the
+	// scenario's proxy section): what makes it this variant.
+	OwnProxyVars []string
 }
 
 // Origin kinds besides the app servers (proxy.AppKinds).
@@ -218,6 +222,29 @@ func Parse(b []byte, file string) (*Scenario, error) {
 	return sc, nil
 }
 
+// Applies says whether variant v means anything for proxy kind k, and if not, why: the
+// scenario does not apply to k, the variant changes a variable k's built-in template does not
+// read (a "keepalive: off" variant is the same as the default for a proxy without that
+// switch), or k cannot express one of the variant's durations (whole seconds, minimums).
+func (sc *Scenario) Applies(k proxy.Kind, v *Variant) error {
+	if len(sc.Proxies) > 0 && !slices.Contains(sc.Proxies, k) {
+		return fmt.Errorf("%w: scenario %s does not apply to proxy %s; it applies to %v", ErrSelection, sc.Name, k, sc.Proxies)
+	}
+	if v.Proxy.Template != "" || k == proxy.External {
+		return nil // the user's own config: it reads what it likes
+	}
+	for _, name := range v.OwnProxyVars {
+		if !proxy.Reads(k, name) {
+			return fmt.Errorf("%w: variant %s sets proxy.vars.%s, which %s's template does not read (no such setting there)",
+				ErrSelection, v.Name, name, k)
+		}
+	}
+	if err := proxy.CheckKindVars(k, v.Proxy.Vars); err != nil {
+		return fmt.Errorf("%w: variant %s: %w", ErrSelection, v.Name, err)
+	}
+	return nil
+}
+
 // resolveVariant merges a variant's overrides into the base sections and decodes them.
 func resolveVariant(d *doc, vd *variantDoc) (*Variant, []error) {
 	var errs []error
@@ -268,6 +295,11 @@ func resolveVariant(d *doc, vd *variantDoc) (*Variant, []error) {
 	}
 
 	pn := merge(&d.Proxy, &vd.Proxy)
+	if vars := valueNode(&vd.Proxy, "vars"); vars != nil && vars.Kind == yaml.MappingNode {
+		for i := 0; i+1 < len(vars.Content); i += 2 {
+			v.OwnProxyVars = append(v.OwnProxyVars, vars.Content[i].Value)
+		}
+	}
 	if err := yamlconf.Decode(pn, &v.Proxy, "proxy"); err != nil {
 		errs = append(errs, err)
 	}

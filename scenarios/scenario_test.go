@@ -22,7 +22,7 @@ func TestParseReportsEveryProblemWithItsLine(t *testing.T) {
 		`testdata/broken.yaml:15:3: load: unknown field "duraton"`,
 		`testdata/broken.yaml:4:13: origin.replicas: 0 is not allowed; allowed: 1 to 64`,
 		`testdata/broken.yaml:7:16: faults[0] (idle-close): "soon" is not a duration`,
-		`proxy.kind: unknown proxy kind "squid"; allowed: embedded, nginx, haproxy, caddy, apache, external`,
+		`proxy.kind: unknown proxy kind "squid"; allowed: embedded, nginx, haproxy, caddy, apache, varnish, trafficserver, nghttpx, node, external`,
 		`testdata/broken.yaml:14:16: load.connections: 0 is not allowed`,
 		`load.gap-center: pattern gap-sweep needs the gap to sweep around`,
 		`variants[1]: name "a" is used twice`,
