@@ -42,6 +42,14 @@ type kindDef struct {
 	// flushDelay is how long the kind takes to write its log lines (Traffic Server buffers
 	// them for up to a second): Stop waits that long before it signals.
 	flushDelay time.Duration
+	// noOriginTLS says the kind cannot connect to origins over TLS.
+	noOriginTLS string
+	// privateLogs, when set, is the kind's log folder (relative to the run folder) for a
+	// proxy that reads its config and writes its logs after dropping root, as Traffic Server
+	// does: it reads a copy of its config in the private temp dir (etc/), which that user
+	// owns, and logs there (log/); the run folder links to the logs while the proxy runs and
+	// gets a copy when it stops.
+	privateLogs string
 	// argVars are the variables args reads (not the template).
 	argVars []string
 	// prepare, when set, readies the run folder and temp dir before the process starts.
@@ -172,6 +180,15 @@ func FindBinary(k Kind, given string) (string, error) {
 	return "", fmt.Errorf("%w: %s is not installed (apt-get install %s) or give proxy.binary", ErrBinaryNotFound, def.binary, def.pkg)
 }
 
+// SupportsOriginTLS says whether kind k can connect to its origins over TLS, and if not, why.
+func SupportsOriginTLS(k Kind) (bool, string) {
+	def, ok := kinds[k]
+	if !ok || def.noOriginTLS == "" {
+		return true, ""
+	}
+	return false, def.noOriginTLS
+}
+
 // lookBinary finds name on PATH, in /usr/sbin or in /usr/bin.
 func lookBinary(name string) (string, error) {
 	var err error
@@ -240,6 +257,10 @@ func startProcess(ctx context.Context, cfg Config, def kindDef) (Proxy, error) {
 	} else if msg != "" && cfg.Log != nil {
 		fmt.Fprintln(cfg.Log, msg)
 	}
+	if cfg.OriginTLS && def.noOriginTLS != "" {
+		os.RemoveAll(dir)
+		return nil, fmt.Errorf("%s cannot connect to a TLS origin: %s", def.kind, def.noOriginTLS)
+	}
 	conf, data, err := render(cfg, def, dir, logDir)
 	if err != nil {
 		os.RemoveAll(dir)
@@ -300,6 +321,19 @@ func writeConfig(def kindDef, d *templateData, confPath, conf string) error {
 	if err := os.MkdirAll(confDir, 0o755); err != nil {
 		return err
 	}
+	if def.privateLogs != "" {
+		private := filepath.Join(d.Dir, "log")
+		if err := os.Mkdir(private, 0o755); err != nil {
+			return err
+		}
+		link := filepath.Join(d.LogDir, def.privateLogs)
+		if err := os.RemoveAll(link); err != nil {
+			return err
+		}
+		if err := os.Symlink(private, link); err != nil {
+			return err
+		}
+	}
 	if def.prepare != nil {
 		if err := def.prepare(d, confDir); err != nil {
 			return fmt.Errorf("preparing %s's folders: %w", def.kind, err)
@@ -314,7 +348,51 @@ func writeConfig(def kindDef, d *templateData, confPath, conf string) error {
 			return err
 		}
 	}
-	return os.WriteFile(confPath, []byte(conf), 0o644)
+	if err := os.WriteFile(confPath, []byte(conf), 0o644); err != nil {
+		return err
+	}
+	if def.privateLogs != "" {
+		// A proxy that drops root reads its config after that, maybe from a run folder it
+		// cannot reach: it reads a copy in its temp dir (runroot and config templates say so).
+		return copyFiles(confDir, filepath.Join(d.Dir, "etc"))
+	}
+	return nil
+}
+
+// copyFiles copies the regular files of folder from into folder to (created).
+func copyFiles(from, to string) error {
+	entries, err := os.ReadDir(from)
+	if err != nil {
+		return err
+	}
+	if err := os.MkdirAll(to, 0o755); err != nil {
+		return err
+	}
+	for _, e := range entries {
+		if !e.Type().IsRegular() {
+			continue
+		}
+		b, err := os.ReadFile(filepath.Join(from, e.Name()))
+		if err != nil {
+			return err
+		}
+		if err := os.WriteFile(filepath.Join(to, e.Name()), b, 0o644); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// keepPrivateLogs replaces the run folder's link to a proxy's private log folder (in temp
+// dir dir) with a copy of the logs, before dir is removed.
+func keepPrivateLogs(dir, link string) error {
+	if err := os.Remove(link); err != nil && !errors.Is(err, os.ErrNotExist) {
+		return err
+	}
+	if err := copyFiles(filepath.Join(dir, "log"), link); err != nil {
+		return fmt.Errorf("keeping the proxy's logs: %w", err)
+	}
+	return nil
 }
 
 // startSidecar starts the kind's helper in the proxy's process group, its output in the run
@@ -452,11 +530,15 @@ func (p *execProxy) Stop() error {
 			signalGroup(p.cmd, true)
 			<-p.exited
 		}
-		// Workers that outlived their master (they should not) go too, and the helper.
+		// Workers that outlived their master go too, and the helper.
 		signalGroup(p.cmd, true)
+		waitGroupGone(p.cmd, 2*time.Second)
 		if p.side != nil {
 			<-p.sideExited
 			p.sideOut.Close()
+		}
+		if p.def.privateLogs != "" {
+			p.stopErr = keepPrivateLogs(p.dir, filepath.Join(p.logDir, p.def.privateLogs))
 		}
 		p.out.Close()
 		if err := os.RemoveAll(p.dir); err != nil && !errors.Is(err, os.ErrNotExist) {

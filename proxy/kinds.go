@@ -78,8 +78,9 @@ var kinds = map[Kind]kindDef{
 				"-p", "timeout_idle=" + varnishSeconds(varOr(d.Vars, "client_idle_timeout", "5s")),
 				"-p", "thread_pools=1", "-p", "thread_pool_min=10"}
 		},
-		argVars: []string{"idle_timeout", "client_idle_timeout"},
-		logs:    []string{"varnishlog.log"},
+		argVars:     []string{"idle_timeout", "client_idle_timeout"},
+		noOriginTLS: "open-source Varnish has no backend TLS",
+		logs:        []string{"varnishlog.log"},
 		sidecar: &sidecarDef{
 			binary: "varnishlog", pkg: "varnish", log: "varnishlog.log",
 			args: func(d *templateData) []string {
@@ -94,8 +95,9 @@ var kinds = map[Kind]kindDef{
 		confName: "trafficserver/records.config", pkg: "trafficserver",
 		files: []string{"trafficserver/remap.config.tmpl", "trafficserver/storage.config.tmpl", "trafficserver/ip_allow.yaml.tmpl",
 			"trafficserver/logging.yaml.tmpl", "trafficserver/runroot.yaml.tmpl"},
-		prepare:    prepareTrafficServer,
-		flushDelay: 2500 * time.Millisecond, // max_secs_per_buffer and periodic_tasks_interval 1
+		prepare:     prepareTrafficServer,
+		privateLogs: "trafficserver/log",
+		flushDelay:  2500 * time.Millisecond, // max_secs_per_buffer and periodic_tasks_interval 1
 		args: func(conf string, _ *templateData) []string {
 			return []string{"--run-root=" + filepath.Join(filepath.Dir(conf), "runroot.yaml")}
 		},
@@ -162,8 +164,7 @@ func mapsFile(pid int, dir string) bool {
 // it insists on reading (empty here), and — when gatecrash runs as root, and ATS drops to
 // "nobody" — hands "nobody" the folders ATS writes to.
 func prepareTrafficServer(d *templateData, confDir string) error {
-	logDir := filepath.Join(confDir, "log")
-	dirs := []string{logDir, filepath.Join(d.Dir, "run"), filepath.Join(d.Dir, "cache")}
+	dirs := []string{filepath.Join(d.Dir, "log"), filepath.Join(d.Dir, "run"), filepath.Join(d.Dir, "cache")}
 	for _, dir := range dirs {
 		if err := os.MkdirAll(dir, 0o755); err != nil {
 			return err

@@ -5,6 +5,7 @@ package proxy
 import (
 	"os"
 	"os/exec"
+	"time"
 )
 
 // Elsewhere there are no process groups: Stop ends the proxy's main process only.
@@ -19,3 +20,5 @@ func nobody() (uid, gid int, ok bool) { return 0, 0, false }
 
 // joinProcessGroup: no process groups here; the helper is stopped on its own.
 func joinProcessGroup(*exec.Cmd, int) {}
+
+func waitGroupGone(*exec.Cmd, time.Duration) {}

@@ -3,11 +3,13 @@
 package proxy
 
 import (
+	"errors"
 	"os"
 	"os/exec"
 	"os/user"
 	"strconv"
 	"syscall"
+	"time"
 )
 
 // ownProcessGroup starts cmd in a process group of its own, so that Stop reaches every worker
@@ -60,4 +62,16 @@ func nobody() (uid, gid int, ok bool) {
 func joinProcessGroup(cmd *exec.Cmd, pgid int) {
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pgid: pgid}
 	setDeathSignal(cmd)
+}
+
+// waitGroupGone waits up to d for every process of cmd's group to be gone (a worker can
+// outlive its master by a moment, as nghttpx's does).
+func waitGroupGone(cmd *exec.Cmd, d time.Duration) {
+	deadline := time.Now().Add(d)
+	for time.Now().Before(deadline) {
+		if err := syscall.Kill(-cmd.Process.Pid, 0); errors.Is(err, syscall.ESRCH) {
+			return
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
 }

@@ -59,8 +59,11 @@ func load(t *testing.T, url, method string, n int64) *results.Result {
 
 func TestEveryKindForwardsAndStopsClean(t *testing.T) {
 	t.Parallel()
-	for _, k := range []Kind{Embedded, Nginx, HAProxy, Caddy, Apache} {
+	for _, k := range []Kind{Embedded, Nginx, HAProxy, Caddy, Apache, Varnish, TrafficServer, Nghttpx, NodeGateway} {
 		for _, originTLS := range []bool{false, true} {
+			if ok, _ := SupportsOriginTLS(k); originTLS && !ok {
+				continue // TestNoOriginTLSIsSaid
+			}
 			name := string(k)
 			if originTLS {
 				name += "/tls-origin"
@@ -147,6 +150,17 @@ func processGroup(pgid int) []int {
 		}
 	}
 	return out
+}
+
+// A kind that cannot reach a TLS origin says so rather than talking plain HTTP to it.
+func TestNoOriginTLSIsSaid(t *testing.T) {
+	t.Parallel()
+	needKind(t, Varnish)
+	_, err := Start(context.Background(), Config{Spec: Spec{Kind: Varnish}, Origins: []string{"127.0.0.1:1"}, OriginTLS: true,
+		Listen: freeAddr(t), RunDir: t.TempDir()})
+	if err == nil || !strings.Contains(err.Error(), "varnish cannot connect to a TLS origin: open-source Varnish has no backend TLS") {
+		t.Fatalf("err = %v", err)
+	}
 }
 
 func TestUserTemplate(t *testing.T) {

@@ -165,6 +165,13 @@ func TestProxiesUnderFaults(t *testing.T) {
 			}
 		}
 	}
+	// absorbed: the origin injected faults and the client saw none (the proxy retried).
+	absorbed := func(t *testing.T, r *results.Result) {
+		clean(t, r)
+		if r.Origin == nil || r.Origin.Faults["close-on-reuse"] == 0 {
+			t.Fatalf("no faults injected at the origin: %+v", r.Origin)
+		}
+	}
 	for _, tc := range []struct {
 		kind              proxy.Kind
 		scenario, variant string
@@ -195,6 +202,27 @@ func TestProxiesUnderFaults(t *testing.T) {
 		{proxy.Apache, "forced-race", "post", time.Second, []check{has(results.NoResponse), logged("AH01102: error reading status line from remote server")}},
 		{proxy.Apache, "forced-race", "get", time.Second, []check{has(results.NoResponse)}},
 		{proxy.Apache, "forced-race", "keepalive-off", time.Second, []check{clean}},
+		// Varnish: a POST on a reused backend connection is its 503 "Backend fetch failed";
+		// a GET is retried once on a fresh connection (absorbed).
+		{proxy.Varnish, "forced-race", "post", time.Second, []check{has(results.Status503), logged("FetchError HTC eof (-1)")}},
+		{proxy.Varnish, "forced-race", "get", time.Second, []check{absorbed}},
+		{proxy.Varnish, "forced-race", "keepalive-off", time.Second, []check{clean}},
+		// Traffic Server retries GET, not POST; its 120 s idle window races the origin's.
+		{proxy.TrafficServer, "forced-race", "post", time.Second, []check{has(results.Status502), logged("CONNECT: attempt fail [BAD_INCOMING_RESPONSE]")}},
+		{proxy.TrafficServer, "forced-race", "get", time.Second, []check{absorbed}},
+		{proxy.TrafficServer, "forced-race", "keepalive-off", time.Second, []check{clean}},
+		{proxy.TrafficServer, "keepalive-race", "default", 8 * time.Second, []check{has(results.Status502)}},
+		// nghttpx retries neither GET nor POST; a 30 ms backend keep-alive fixes the race.
+		{proxy.Nghttpx, "forced-race", "post", time.Second, []check{has(results.Status502), logged("access log: 502")}},
+		{proxy.Nghttpx, "forced-race", "get", time.Second, []check{has(results.Status502)}},
+		{proxy.Nghttpx, "keepalive-race", "default", 8 * time.Second, []check{has(results.Status502)}},
+		{proxy.Nghttpx, "keepalive-race", "fixed", 5 * time.Second, []check{clean}},
+		// The Node gateway (http.Agent keep-alive) retries nothing: "socket hang up".
+		{proxy.NodeGateway, "forced-race", "post", time.Second, []check{has(results.Status502), logged("proxy error: ECONNRESET socket hang up")}},
+		{proxy.NodeGateway, "forced-race", "get", time.Second, []check{has(results.Status502)}},
+		{proxy.NodeGateway, "forced-race", "keepalive-off", time.Second, []check{clean}},
+		{proxy.NodeGateway, "keepalive-race", "default", 8 * time.Second, []check{has(results.Status502)}},
+		{proxy.NodeGateway, "keepalive-race", "fixed", 5 * time.Second, []check{clean}},
 	} {
 		t.Run(string(tc.kind)+"/"+tc.scenario+"/"+tc.variant, func(t *testing.T) {
 			t.Parallel()

@@ -233,6 +233,9 @@ func (sc *Scenario) Applies(k proxy.Kind, v *Variant) error {
 	if v.Proxy.Template != "" || k == proxy.External {
 		return nil // the user's own config: it reads what it likes
 	}
+	if ok, why := proxy.SupportsOriginTLS(k); v.Origin.TLS && !ok {
+		return fmt.Errorf("%w: the origin speaks TLS and %s cannot connect to it: %s", ErrSelection, k, why)
+	}
 	for _, name := range v.OwnProxyVars {
 		if !proxy.Reads(k, name) {
 			return fmt.Errorf("%w: variant %s sets proxy.vars.%s, which %s's template does not read (no such setting there)",
@@ -322,7 +325,7 @@ func resolveVariant(d *doc, vd *variantDoc) (*Variant, []error) {
 			} else if _, err := proxy.ParseKind(string(v.Chain[i].Kind)); err != nil || v.Chain[i].Kind == proxy.External {
 				pos := cn.Content[i]
 				errs = append(errs, &yamlconf.Error{Line: pos.Line, Column: pos.Column,
-					Msg: fmt.Sprintf("chain[%d].kind: %q is not allowed; allowed: embedded, nginx, haproxy, caddy, apache", i, v.Chain[i].Kind)})
+					Msg: fmt.Sprintf("chain[%d].kind: %q is not allowed; allowed: %s", i, v.Chain[i].Kind, chainKinds())})
 			}
 		}
 	} else if cn.Kind != yaml.MappingNode || len(cn.Content) > 0 {
@@ -570,4 +573,15 @@ func invalid(file string, errs []error) error {
 		}
 	}
 	return fmt.Errorf("%w:\n  %s", ErrInvalid, strings.Join(lines, "\n  "))
+}
+
+// chainKinds lists the kinds a chain hop may be: all that gatecrash starts itself.
+func chainKinds() string {
+	var names []string
+	for _, k := range proxy.Kinds() {
+		if k != proxy.External {
+			names = append(names, string(k))
+		}
+	}
+	return strings.Join(names, ", ")
 }

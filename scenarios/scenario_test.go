@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/gatecrash/gatecrash/faultserver"
+	"github.com/gatecrash/gatecrash/proxy"
 	"github.com/gatecrash/gatecrash/results"
 )
 
@@ -271,6 +272,48 @@ func TestOriginKinds(t *testing.T) {
 		_, err := Parse([]byte(base+o), "o.yaml")
 		if err == nil || !strings.Contains(err.Error(), want) {
 			t.Errorf("%q: %v\nwant it to say %q", o, err, want)
+		}
+	}
+}
+
+// A variant that means nothing for a proxy says why, instead of running as a lie.
+func TestAppliesSaysWhy(t *testing.T) {
+	t.Parallel()
+	variant := func(sc *Scenario, name string) *Variant {
+		for _, v := range sc.Variants {
+			if v.Name == name {
+				return v
+			}
+		}
+		t.Fatalf("%s has no variant %s", sc.Name, name)
+		return nil
+	}
+	for _, tc := range []struct {
+		scenario, variant string
+		kind              proxy.Kind
+		want              string // "" applies
+	}{
+		{"keepalive-race", "fixed", proxy.Nginx, ""},
+		{"keepalive-race", "default", proxy.Varnish, ""},
+		{"keepalive-race", "fixed", proxy.Varnish, "proxy.vars.idle_timeout: 30ms: varnish's backend_idle_timeout is at least 1s"},
+		{"keepalive-race", "fixed", proxy.TrafficServer, "trafficserver takes whole seconds (proxy.config.http.keep_alive_no_activity_timeout_out)"},
+		{"keepalive-race", "fixed", proxy.Apache, "apache takes whole seconds (ProxyPass ttl)"},
+		{"chain", "default", proxy.HAProxy, "scenario chain does not apply to proxy haproxy"},
+		{"slow-upstream", "tight-timeout", proxy.TrafficServer, "proxy.vars.read_timeout: 200ms: trafficserver takes whole seconds"},
+		{"forced-race", "keepalive-off", proxy.Nghttpx, "variant keepalive-off sets proxy.vars.keepalive, which nghttpx's template does not read"},
+		{"forced-race", "keepalive-off", proxy.NodeGateway, ""},
+		{"tls-stall", "default", proxy.Varnish, "the origin speaks TLS and varnish cannot connect to it"},
+	} {
+		sc, err := Builtin(tc.scenario)
+		if err != nil {
+			t.Fatal(err)
+		}
+		err = sc.Applies(tc.kind, variant(sc, tc.variant))
+		switch {
+		case tc.want == "" && err != nil:
+			t.Errorf("%s/%s on %s: %v", tc.scenario, tc.variant, tc.kind, err)
+		case tc.want != "" && (err == nil || !strings.Contains(err.Error(), tc.want)):
+			t.Errorf("%s/%s on %s: err = %v, want %q", tc.scenario, tc.variant, tc.kind, err, tc.want)
 		}
 	}
 }

@@ -10,13 +10,15 @@
 //   client_idle_timeout 5s    server.keepAliveTimeout (client connections)
 'use strict';
 const http = require('http');
+const upstream = {{if .OriginTLS}}require('https'){{else}}http{{end}};
 
 const origins = [{{range $i, $o := .Origins}}{{if $i}}, {{end}}{ host: '{{$o.Host}}', port: {{$o.Port}} }{{end}}];
 const keepAlive = '{{var "keepalive" "on"}}' === 'on';
 const idleMs = {{ms (var "idle_timeout" "0")}};
 const readMs = {{ms (var "read_timeout" "0")}};
-const agent = new http.Agent({
-  keepAlive,
+const agent = new upstream.Agent({
+  keepAlive,{{if .OriginTLS}}
+  rejectUnauthorized: false,{{end}}
   maxFreeSockets: {{var "max_idle_conns" "256"}},
   scheduling: 'lifo',
   ...(idleMs > 0 ? { timeout: idleMs } : {}),
@@ -31,7 +33,7 @@ const server = http.createServer((req, res) => {
   const origin = origins[next++ % origins.length];
   const headers = { ...req.headers };
   delete headers.connection;
-  const up = http.request({
+  const up = upstream.request({
     agent, host: origin.host, port: origin.port, method: req.method, path: req.url, headers,
   }, (ures) => {
     res.writeHead(ures.statusCode, ures.headers);
