@@ -14,6 +14,7 @@ import (
 type recorder struct {
 	start  time.Time
 	shards []shard
+	gaps   *results.Gaps // the layout of the shards' gap buckets, nil when none
 }
 
 type shard struct {
@@ -24,6 +25,7 @@ type shard struct {
 	last      [results.NumClasses]time.Time
 	exemplars [results.NumClasses]results.ExemplarSet
 	series    *results.TimeSeries
+	gaps      *results.Gaps // nil unless the load sweeps gaps
 	late      int64
 	opened    int64
 	reused    int64
@@ -41,6 +43,14 @@ func newRecorder(start time.Time) *recorder {
 		r.shards[i].series = results.NewTimeSeries(start)
 	}
 	return r
+}
+
+// withGaps makes every shard count outcomes by idle gap, in layout's buckets.
+func (r *recorder) withGaps(layout *results.Gaps) {
+	r.gaps = layout
+	for i := range r.shards {
+		r.shards[i].gaps = layout.NewGapsLike()
+	}
 }
 
 func (r *recorder) shardFor(worker int) *shard { return &r.shards[worker%len(r.shards)] }
@@ -62,6 +72,9 @@ func (s *shard) record(a *attempt) {
 	}
 	s.last[c] = a.end
 	s.series.Add(a.end, c, 1)
+	if s.gaps != nil && a.gap > 0 {
+		s.gaps.Add(a.gap, c)
+	}
 	if a.start.Sub(a.intended) > results.LateThreshold {
 		s.late++
 	}
@@ -172,6 +185,12 @@ func (r *recorder) result() *results.Result {
 			res.Requests += s.count[c]
 		}
 		res.TimeSeries.Merge(s.series)
+		if s.gaps != nil {
+			if res.Gaps == nil {
+				res.Gaps = r.gaps.NewGapsLike()
+			}
+			res.Gaps.Merge(s.gaps) // same layout: cannot fail
+		}
 		res.Late += s.late
 		res.Aborted += s.aborted
 		res.Connections.Opened += s.opened

@@ -76,6 +76,9 @@ func Run(ctx context.Context, cfg Config, opts ...Option) (*results.Result, erro
 	}
 
 	rec := newRecorder(start)
+	if cfg.Pattern == GapSweep {
+		rec.withGaps(results.GapBucketsFor(cfg.GapCenter.D(), cfg.GapSpread.D()))
+	}
 	workers := make([]*worker, cfg.Connections)
 	var wg sync.WaitGroup
 	for i := range workers {
@@ -162,6 +165,7 @@ type worker struct {
 
 func (w *worker) loop(ctx context.Context, p pacer) {
 	var c *conn
+	var lastEnd time.Time
 	defer func() {
 		if c != nil {
 			c.nc.Close()
@@ -176,6 +180,10 @@ func (w *worker) loop(ctx context.Context, p pacer) {
 		w.busy.Store(true)
 		c = w.client.exchange(c, &a, w)
 		w.busy.Store(false)
+		if !lastEnd.IsZero() {
+			a.gap = a.start.Sub(lastEnd)
+		}
+		lastEnd = a.end
 		p.done(w.id)
 		if w.aborted.Load() {
 			w.shard.abort(&a)

@@ -75,12 +75,30 @@ func Differences(rs []*Result) []Difference {
 func WriteComparison(w io.Writer, rs []*Result) error {
 	var b strings.Builder
 	tw := tabwriter.NewWriter(&b, 0, 0, 3, ' ', 0)
-	row := func(label string, cell func(r *Result) string) {
-		fmt.Fprint(tw, label)
-		for _, r := range rs {
-			fmt.Fprint(tw, "\t", cell(r))
+	for _, row := range comparisonTable(rs, false) {
+		fmt.Fprintln(tw, strings.Join(row, "\t")+"\t")
+	}
+	tw.Flush()
+	if diffs := Differences(rs); len(diffs) > 0 {
+		b.WriteString("\ndifferences (95%, Fisher's exact test):\n")
+		for _, d := range diffs {
+			fmt.Fprintf(&b, "  %s\n", d)
 		}
-		fmt.Fprintln(tw, "\t")
+	}
+	_, err := io.WriteString(w, b.String())
+	return err
+}
+
+// comparisonTable returns the comparison's rows, the first the header (an empty label, then
+// each result's name). With percent, rates of 1% and more are written in percent.
+func comparisonTable(rs []*Result, percent bool) [][]string {
+	var rows [][]string
+	row := func(label string, cell func(r *Result) string) {
+		cells := []string{label}
+		for _, r := range rs {
+			cells = append(cells, cell(r))
+		}
+		rows = append(rows, cells)
 	}
 	row("", name)
 	row("requests", func(r *Result) string {
@@ -105,6 +123,9 @@ func WriteComparison(w io.Writer, rs []*Result) error {
 			iv := RateInterval(k, r.Requests)
 			if k == 0 {
 				return "0  (< " + FormatRate(iv.Hi) + ")"
+			}
+			if percent {
+				return FormatCount(k) + "  " + iv.Percent()
 			}
 			return FormatCount(k) + "  " + iv.String()
 		})
@@ -162,7 +183,11 @@ func WriteComparison(w io.Writer, rs []*Result) error {
 		if !ok {
 			return "-"
 		}
-		return FormatCount(max(int64(o.FaultsTotal())-r.Errors(), 0))
+		n, ok := o.Absorbed(r.Errors())
+		if !ok {
+			return "- (idle closes only)"
+		}
+		return FormatCount(n)
 	})
 	row("origin requests", func(r *Result) string {
 		o, ok := r.OriginTruth()
@@ -174,15 +199,27 @@ func WriteComparison(w io.Writer, rs []*Result) error {
 	for _, n := range logNames(rs) {
 		row("log: "+n, func(r *Result) string { return FormatCount(r.ProxyLog[n]) })
 	}
-	tw.Flush()
-	if diffs := Differences(rs); len(diffs) > 0 {
-		b.WriteString("\ndifferences (95%, Fisher's exact test):\n")
-		for _, d := range diffs {
-			fmt.Fprintf(&b, "  %s\n", d)
+	if anyGaps(rs) {
+		row("worst idle gap", func(r *Result) string {
+			if r.Gaps == nil {
+				return "-"
+			}
+			if l := r.Gaps.WorstLine(); l != "" {
+				return l
+			}
+			return "none with errors"
+		})
+	}
+	return rows
+}
+
+func anyGaps(rs []*Result) bool {
+	for _, r := range rs {
+		if r.Gaps != nil {
+			return true
 		}
 	}
-	_, err := io.WriteString(w, b.String())
-	return err
+	return false
 }
 
 func anyHas(rs []*Result, c Class) bool {

@@ -9,6 +9,7 @@ import (
 	"math"
 	"strconv"
 	"strings"
+	"time"
 
 	"gonum.org/v1/plot"
 	"gonum.org/v1/plot/plotter"
@@ -43,6 +44,8 @@ th { background: #eee; } td:first-child, th:first-child { text-align: left; }
 tr.error td:first-child { color: #b00; font-weight: bold; }
 pre { background: #f6f6f6; padding: 1em; overflow-x: auto; font-size: 0.85em; }
 .plot { margin: 1em 0; } .meta { color: #555; }
+.legend { display: flex; flex-wrap: wrap; gap: 0.4em 1.5em; font-size: 0.9em; margin: 0.2em 0 0 3em; }
+.swatch { display: inline-block; width: 1.6em; height: 0.35em; margin-right: 0.4em; vertical-align: middle; }
 </style></head><body>
 <h1>gatecrash report</h1>
 `)
@@ -81,35 +84,63 @@ pre { background: #f6f6f6; padding: 1em; overflow-x: auto; font-size: 0.85em; }
 		}
 	}
 	if len(rs) > 1 {
-		b.WriteString("<h2>Comparison</h2>\n<pre>")
-		var cmp strings.Builder
-		if err := WriteComparison(&cmp, rs); err != nil {
+		b.WriteString("<h2>Comparison</h2>\n<table id=\"comparison\">\n")
+		for i, row := range comparisonTable(rs, true) {
+			cell := "td"
+			if i == 0 {
+				cell = "th"
+			}
+			b.WriteString("<tr>")
+			for _, c := range row {
+				fmt.Fprintf(&b, "<%s>%s</%s>", cell, html.EscapeString(c), cell)
+			}
+			b.WriteString("</tr>\n")
+		}
+		b.WriteString("</table>\n")
+		if diffs := Differences(rs); len(diffs) > 0 {
+			b.WriteString("<p>Differences (95%, Fisher's exact test):</p>\n<ul>\n")
+			for _, d := range diffs {
+				fmt.Fprintf(&b, "<li>%s</li>\n", html.EscapeString(d.String()))
+			}
+			b.WriteString("</ul>\n")
+		}
+	}
+	if anyGaps(rs) {
+		b.WriteString("<h2>Race window: errors by idle gap</h2>\n<p>Each request's idle gap is how long its connection sat " +
+			"idle before it. A spike where the gap crosses the origin's idle timeout is the keep-alive race; a fixed " +
+			"configuration stays flat.</p>\n")
+		for _, r := range rs {
+			if line := gapLine(r); line != "" {
+				fmt.Fprintf(&b, "<p>%s: %s</p>\n", html.EscapeString(name(r)), html.EscapeString(line))
+			}
+		}
+		svg, legend, err := GapPlot(rs)
+		if err != nil {
 			return err
 		}
-		b.WriteString(html.EscapeString(cmp.String()))
-		b.WriteString("</pre>\n")
+		fmt.Fprintf(&b, "<div class=\"plot\" id=\"race-window\">%s%s</div>\n", svg, legend)
 	}
 	b.WriteString("<h2>Latency by percentile</h2>\n")
 	for _, c := range Classes() {
 		if !anyHas(rs, c) {
 			continue
 		}
-		svg, err := percentilePlot(rs, c)
+		svg, legend, err := percentilePlot(rs, c)
 		if err != nil {
 			return err
 		}
-		fmt.Fprintf(&b, "<div class=\"plot\" id=\"latency-%s\">%s</div>\n", c, svg)
+		fmt.Fprintf(&b, "<div class=\"plot\" id=\"latency-%s\">%s%s</div>\n", c, svg, legend)
 	}
 	b.WriteString("<h2>Outcomes over time</h2>\n")
 	for i, r := range rs {
 		if r.TimeSeries == nil || len(r.TimeSeries.Buckets) == 0 {
 			continue
 		}
-		svg, err := timelinePlot(r, i)
+		svg, legend, err := timelinePlot(r, i)
 		if err != nil {
 			return err
 		}
-		fmt.Fprintf(&b, "<div class=\"plot\" id=\"timeline-%d\">%s</div>\n", i, svg)
+		fmt.Fprintf(&b, "<div class=\"plot\" id=\"timeline-%d\">%s%s</div>\n", i, svg, legend)
 	}
 	b.WriteString("</body></html>\n")
 	_, err := io.WriteString(w, b.String())
@@ -139,15 +170,14 @@ func ninesLabel(x float64) string {
 }
 
 // percentilePlot draws class c's latency against percentile for every result that has it.
-func percentilePlot(rs []*Result, c Class) (string, error) {
+func percentilePlot(rs []*Result, c Class) (svg, legend string, err error) {
+	var items []legendItem
 	p := plot.New()
 	p.Title.Text = fmt.Sprintf("%s: latency by percentile", c)
 	p.X.Label.Text = "percentile"
 	p.Y.Label.Text = "latency (ms)"
 	p.X.Tick.Marker = ninesTicks{}
 	p.Add(plotter.NewGrid())
-	p.Legend.Top = true
-	p.Legend.Left = true
 	for i, r := range rs {
 		o := r.Outcomes[c]
 		if o == nil || o.Count == 0 {
@@ -162,18 +192,20 @@ func percentilePlot(rs []*Result, c Class) (string, error) {
 		}
 		line, err := plotter.NewLine(pts)
 		if err != nil {
-			return "", err
+			return "", "", err
 		}
 		line.Color = palette[i%len(palette)]
 		line.Width = vg.Points(1.5)
 		p.Add(line)
-		p.Legend.Add(fmt.Sprintf("%s (%s)", name(r), FormatCount(o.Count)), line)
+		items = append(items, legendItem{fmt.Sprintf("%s (%s)", name(r), FormatCount(o.Count)), line.Color})
 	}
-	return renderSVG(p)
+	svg, err = renderSVG(p)
+	return svg, legendHTML(items), err
 }
 
 // timelinePlot draws a result's outcome counts per interval, one line per class.
-func timelinePlot(r *Result, idx int) (string, error) {
+func timelinePlot(r *Result, idx int) (svg, legend string, err error) {
+	var items []legendItem
 	ts := r.TimeSeries
 	p := plot.New()
 	p.Title.Text = fmt.Sprintf("%s: outcomes per %s", name(r), FormatDuration(ts.Interval))
@@ -181,7 +213,6 @@ func timelinePlot(r *Result, idx int) (string, error) {
 	p.Y.Label.Text = "requests"
 	p.Y.Min = 0
 	p.Add(plotter.NewGrid())
-	p.Legend.Top = true
 	offset := ts.Start.Sub(r.Start).Seconds()
 	n := 0
 	for _, c := range Classes() {
@@ -194,7 +225,7 @@ func timelinePlot(r *Result, idx int) (string, error) {
 		}
 		line, err := plotter.NewLine(pts)
 		if err != nil {
-			return "", err
+			return "", "", err
 		}
 		line.Color = palette[(int(c)+idx)%len(palette)]
 		if c == OK {
@@ -202,13 +233,87 @@ func timelinePlot(r *Result, idx int) (string, error) {
 		}
 		line.Width = vg.Points(1.2)
 		p.Add(line)
-		p.Legend.Add(c.String(), line)
+		items = append(items, legendItem{c.String(), line.Color})
 		n++
 	}
 	if n == 0 {
-		return "", nil
+		return "", "", nil
 	}
-	return renderSVG(p)
+	svg, err = renderSVG(p)
+	return svg, legendHTML(items), err
+}
+
+// legendItem is one line of a plot's legend.
+type legendItem struct {
+	label string
+	color color.Color
+}
+
+// legendHTML writes a plot's legend as HTML under the plot, where it cannot cover a line.
+func legendHTML(items []legendItem) string {
+	var b strings.Builder
+	b.WriteString(`<div class="legend">`)
+	for _, it := range items {
+		r, g, bl, _ := it.color.RGBA()
+		fmt.Fprintf(&b, `<span><span class="swatch" style="background:#%02x%02x%02x"></span>%s</span>`, r>>8, g>>8, bl>>8,
+			html.EscapeString(it.label))
+	}
+	b.WriteString("</div>")
+	return b.String()
+}
+
+// gapLine is a result's worst idle-gap bucket, for the text above the race-window plot.
+func gapLine(r *Result) string {
+	if r.Gaps == nil {
+		return ""
+	}
+	if l := r.Gaps.WorstLine(); l != "" {
+		return "worst idle gap " + l
+	}
+	return "no errors at any idle gap"
+}
+
+// GapPlot draws the error rate (percent) against the idle gap (ms) for every result with gap
+// buckets, one line per result on one plot, and returns the SVG and an HTML legend.
+func GapPlot(rs []*Result) (svg, legend string, err error) {
+	var items []legendItem
+	p := plot.New()
+	p.Title.Text = "errors by idle gap before the request"
+	p.X.Label.Text = "idle gap (ms)"
+	p.Y.Label.Text = "error rate (%)"
+	p.Y.Min = 0
+	p.Add(plotter.NewGrid())
+	for i, r := range rs {
+		g := r.Gaps
+		if g == nil {
+			continue
+		}
+		var pts plotter.XYs
+		for j, bk := range g.Buckets {
+			if bk.Requests == 0 {
+				continue
+			}
+			mid := (g.Start(j) + time.Duration(g.Width)/2).Seconds() * 1000
+			pts = append(pts, plotter.XY{X: mid, Y: 100 * float64(bk.Errors) / float64(bk.Requests)})
+		}
+		if len(pts) == 0 {
+			continue
+		}
+		lp, sc, err := plotter.NewLinePoints(pts)
+		if err != nil {
+			return "", "", err
+		}
+		col := palette[i%len(palette)]
+		lp.Color, lp.Width = col, vg.Points(1.5)
+		sc.Color, sc.Shape, sc.Radius = col, draw.CircleGlyph{}, vg.Points(2)
+		p.Add(lp, sc)
+		items = append(items, legendItem{fmt.Sprintf("%s (%s requests with a gap)", name(r), FormatCount(g.total())), col})
+	}
+	if p.Y.Max < 1 {
+		p.Y.Max = 1 // a flat zero line stays visible as zero
+	}
+	svg, err = renderSVG(p)
+	return svg, legendHTML(items), err
 }
 
 // renderSVG draws p as an inline SVG element (no XML prolog, fonts left to the browser).

@@ -40,6 +40,8 @@ func MergeWith(opts MergeOptions, rs ...*Result) (*Result, error) {
 	out := &Result{Schema: Schema, Scenario: first.Scenario, Variant: first.Variant, Target: first.Target,
 		Start: first.Start, End: first.End, Outcomes: map[Class]*Outcome{}}
 	var ts *TimeSeries
+	var gaps *Gaps
+	gapsOK := true
 	exemplars := map[Class][]Exemplar{}
 	var origins []*OriginTruth
 	var failures []string
@@ -125,6 +127,15 @@ func MergeWith(opts MergeOptions, rs ...*Result) (*Result, error) {
 			}
 			ts.Merge(r.TimeSeries)
 		}
+		if r.Gaps != nil && gapsOK {
+			if gaps == nil {
+				gaps = r.Gaps.NewGapsLike()
+			}
+			if err := gaps.Merge(r.Gaps); err != nil {
+				gapsOK, gaps = false, nil
+				out.Notes = append(out.Notes, "idle-gap buckets not added up: "+err.Error())
+			}
+		}
 		for c, ex := range r.Exemplars {
 			exemplars[c] = MergeExemplars(exemplars[c], ex)
 		}
@@ -152,6 +163,7 @@ func MergeWith(opts MergeOptions, rs ...*Result) (*Result, error) {
 		out.Run, out.Segments, out.Shards, out.MissingShards = &run, segs, pieces.shards, pieces.missing
 	}
 	out.TimeSeries = ts
+	out.Gaps = gaps
 	if len(exemplars) > 0 {
 		out.Exemplars = exemplars
 	}

@@ -116,6 +116,37 @@ func (o *OriginTruth) FaultsTotal() uint64 {
 	return n
 }
 
+// connectionFaults are fault kinds that act on an idle connection, not on a request: most
+// of them hurt no one (an idle close of a connection nobody reuses), so they are no measure
+// of what a proxy absorbed.
+var connectionFaults = map[string]bool{"idle-close": true}
+
+// RequestFaults counts the faults injected into requests (every kind but idle closes): each
+// is a request the client should have seen fail, unless the proxy retried it. ok is false
+// when only connection faults were injected.
+func (o *OriginTruth) RequestFaults() (n uint64, ok bool) {
+	var conn uint64
+	for k, v := range o.Faults {
+		if connectionFaults[k] {
+			conn += v
+		} else {
+			n += v
+		}
+	}
+	return n, n > 0 || conn == 0
+}
+
+// Absorbed returns how many injected request faults the client did not see as errors (the
+// proxy retried them), given the client's error count; ok is false when no request faults
+// were injected (idle closes alone say nothing about retries).
+func (o *OriginTruth) Absorbed(clientErrors int64) (n int64, ok bool) {
+	f, ok := o.RequestFaults()
+	if !ok {
+		return 0, false
+	}
+	return max(int64(f)-clientErrors, 0), true
+}
+
 // Add adds other's counts to o.
 func (o *OriginTruth) Add(other *OriginTruth) {
 	o.ConnectionsAccepted += other.ConnectionsAccepted

@@ -65,6 +65,8 @@ type Result struct {
 	Outcomes map[Class]*Outcome `json:"outcomes"`
 	// TimeSeries counts outcomes per interval.
 	TimeSeries *TimeSeries `json:"timeseries,omitempty"`
+	// Gaps counts outcomes by the idle gap before each request (gap-sweep loads).
+	Gaps *Gaps `json:"gaps,omitempty"`
 	// Exemplars are sample requests per error class, to match with proxy logs and captures.
 	Exemplars map[Class][]Exemplar `json:"exemplars,omitempty"`
 	// Origin is the fault server's ground truth for the run, when the runner had one.

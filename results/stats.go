@@ -81,3 +81,13 @@ func sci(f float64) string { return FormatRate(f) }
 
 // FormatRate prints a rate in the short scientific form used in tables: 2.1e-03.
 func FormatRate(f float64) string { return strconv.FormatFloat(f, 'e', 1, 64) }
+
+// Percent formats the interval in percent ("50.2% (44.6%..55.7%)") when the rate is at least
+// 1% — rates near 1 read badly as 9.9e-01 — and as String does below that.
+func (iv Interval) Percent() string {
+	if iv.Rate < 0.01 {
+		return iv.String()
+	}
+	pct := func(f float64) string { return strconv.FormatFloat(100*f, 'f', 1, 64) + "%" }
+	return pct(iv.Rate) + " (" + pct(iv.Lo) + ".." + pct(iv.Hi) + ")"
+}

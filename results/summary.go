@@ -94,6 +94,13 @@ func WriteSummary(w io.Writer, r *Result) error {
 	for _, n := range logNames([]*Result{r}) {
 		fmt.Fprintf(&b, "proxy log    %s: %s\n", n, FormatCount(r.ProxyLog[n]))
 	}
+	if g := r.Gaps; g != nil {
+		if line := g.WorstLine(); line != "" {
+			fmt.Fprintf(&b, "\nrace window  worst idle gap %s\n", line)
+		} else {
+			fmt.Fprintf(&b, "\nrace window  no errors in any idle-gap bucket (%s–%s)\n", FormatDuration(g.Start(0)), FormatDuration(g.Start(len(g.Buckets))))
+		}
+	}
 	writeTraced(&b, r)
 	_, err := io.WriteString(w, b.String())
 	return err

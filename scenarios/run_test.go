@@ -2,6 +2,7 @@ package scenarios
 
 import (
 	"context"
+	"image"
 	"os"
 	"path/filepath"
 	"strings"
@@ -118,27 +119,91 @@ func TestForcedRaceThroughTheEmbeddedProxy(t *testing.T) {
 // are expected) and the fixed variant shows none.
 func TestKeepaliveRaceEmbedded(t *testing.T) {
 	if testing.Short() {
-		t.Skip("15 s")
+		t.Skip("20 s")
 	}
 	t.Parallel()
-	t.Run("default", func(t *testing.T) {
-		t.Parallel()
-		_, r := runBuiltin(t, "keepalive-race", "default", proxy.Embedded, 0)
-		t.Logf("default: %s in %v", counts(r), r.Duration())
-		if r.Count(results.Status502) == 0 || r.Duration() > 30*time.Second {
-			t.Fatalf("no 502 in %v of the keep-alive race: %s", r.Duration(), counts(r))
+	sc, err := Builtin("keepalive-race")
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	run, err := sc.Run(context.Background(), RunOptions{Proxy: proxy.Embedded, Duration: 10 * time.Second, OutDir: dir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	def, fixed := run.Results[0], run.Results[1]
+	t.Logf("default: %s in %v", counts(def), def.Duration())
+	if def.Count(results.Status502) == 0 {
+		t.Fatalf("no 502 in %v of the keep-alive race: %s", def.Duration(), counts(def))
+	}
+	if fixed.Errors() != 0 || fixed.Requests < 100 {
+		t.Fatalf("fixed: %s", counts(fixed))
+	}
+	if f := origin(t, fixed).Faults["idle-close"]; f != 0 {
+		t.Fatalf("the origin closed %d idle connections: the proxy's shorter window should close them first", f)
+	}
+	// The errors sit at the origin's idle timeout (50 ms), the race drawn.
+	g := def.Gaps
+	if g == nil || g.Worst() < 0 {
+		t.Fatalf("no idle-gap buckets with errors: %+v", g)
+	}
+	if lo := g.Start(g.Worst()); lo < 49*time.Millisecond || lo > 52*time.Millisecond {
+		t.Fatalf("worst idle gap %v, want about the origin's 50 ms: %s", lo, g.WorstLine())
+	}
+	checkRaceWindowPlot(t, filepath.Join(dir, "report.html"))
+}
+
+// checkRaceWindowPlot renders the race-window plot of a run's report.html in a real headless
+// Chromium: the default variant's line (blue) must rise far above the fixed one's (red), which
+// stays flat at zero.
+func checkRaceWindowPlot(t *testing.T, report string) {
+	t.Helper()
+	b, err := os.ReadFile(report)
+	if err != nil {
+		t.Fatal(err)
+	}
+	page := string(b)
+	start := strings.Index(page, `<div class="plot" id="race-window">`)
+	if start < 0 {
+		t.Fatal("report.html has no race-window plot")
+	}
+	end := strings.Index(page[start:], "</div></div>")
+	if end < 0 {
+		t.Fatal("race-window plot not closed")
+	}
+	// The plot alone, with the report's styles, at the top of a page.
+	head := page[:strings.Index(page, "<body>")+len("<body>")]
+	only := filepath.Join(t.TempDir(), "race-window.html")
+	if err := os.WriteFile(only, []byte(head+page[start:start+end+len("</div></div>")]+"</body></html>"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	img := e2e.Screenshot(t, only, 1000, 500)
+	area := image.Rect(0, 0, 1000, 405) // the plot, above its legend
+	blue := e2e.Pixels(img, area, e2e.Near(0x1f, 0x77, 0xb4))
+	red := e2e.Pixels(img, area, e2e.Near(0xd6, 0x27, 0x28))
+	if len(blue) < 50 || len(red) < 50 {
+		t.Fatalf("race-window lines missing: %d blue, %d red pixels", len(blue), len(red))
+	}
+	top := func(ps []image.Point) (y int) {
+		y = 1 << 30
+		for _, p := range ps {
+			y = min(y, p.Y)
 		}
-	})
-	t.Run("fixed", func(t *testing.T) {
-		t.Parallel()
-		_, r := runBuiltin(t, "keepalive-race", "fixed", proxy.Embedded, 0)
-		if r.Errors() != 0 || r.Requests < 100 {
-			t.Fatalf("fixed: %s", counts(r))
+		return y
+	}
+	spread := func(ps []image.Point) int {
+		lo, hi := 1<<30, 0
+		for _, p := range ps {
+			lo, hi = min(lo, p.Y), max(hi, p.Y)
 		}
-		if f := origin(t, r).Faults["idle-close"]; f != 0 {
-			t.Fatalf("the origin closed %d idle connections: the proxy's shorter window should close them first", f)
-		}
-	})
+		return hi - lo
+	}
+	if top(blue) > top(red)-100 {
+		t.Fatalf("no spike: the default line's top is at y=%d, the fixed line's at y=%d", top(blue), top(red))
+	}
+	if spread(red) > 10 {
+		t.Fatalf("the fixed line is not flat: it spans %d px", spread(red))
+	}
 }
 
 // TestProxiesUnderFaults checks what each real proxy turns a fault into (DESIGN.md's table

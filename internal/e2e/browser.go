@@ -1,0 +1,76 @@
+package e2e
+
+import (
+	"image"
+	"image/png"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// Screenshot renders the HTML file page in a real headless Chromium at width×height and
+// returns the picture. It skips without Chromium (fails under GATECRASH_E2E=require), and
+// fails the test when the page wrote to the console.
+func Screenshot(t testing.TB, page string, width, height int) image.Image {
+	t.Helper()
+	bin, err := exec.LookPath("chromium")
+	Require(t, err)
+	dir := t.TempDir()
+	shot := filepath.Join(dir, "shot.png")
+	cmd := exec.Command(bin, "--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+		"--disable-background-networking", "--disable-component-update", "--disable-sync", "--no-first-run",
+		"--user-data-dir="+filepath.Join(dir, "profile"), "--hide-scrollbars",
+		"--window-size="+itoa(width)+","+itoa(height),
+		"--enable-logging=stderr", "--v=0", "--screenshot="+shot, "file://"+page)
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("chromium: %v\n%s", err, out)
+	}
+	if strings.Contains(string(out), "CONSOLE") || strings.Contains(string(out), "Uncaught") {
+		t.Fatalf("console messages while rendering:\n%s", out)
+	}
+	f, err := os.Open(shot)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	img, err := png.Decode(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return img
+}
+
+func itoa(n int) string {
+	if n == 0 {
+		return "0"
+	}
+	var b []byte
+	for ; n > 0; n /= 10 {
+		b = append([]byte{byte('0' + n%10)}, b...)
+	}
+	return string(b)
+}
+
+// Pixels returns the points in r whose colour matches.
+func Pixels(img image.Image, r image.Rectangle, match func(r, g, b uint8) bool) []image.Point {
+	var out []image.Point
+	r = r.Intersect(img.Bounds())
+	for y := r.Min.Y; y < r.Max.Y; y++ {
+		for x := r.Min.X; x < r.Max.X; x++ {
+			cr, cg, cb, _ := img.At(x, y).RGBA()
+			if match(uint8(cr>>8), uint8(cg>>8), uint8(cb>>8)) {
+				out = append(out, image.Point{X: x, Y: y})
+			}
+		}
+	}
+	return out
+}
+
+// Near returns a matcher for colours within 40 of (r, g, b) in each channel.
+func Near(r, g, b uint8) func(r, g, b uint8) bool {
+	near := func(v, want uint8) bool { d := int(v) - int(want); return d > -40 && d < 40 }
+	return func(cr, cg, cb uint8) bool { return near(cr, r) && near(cg, g) && near(cb, b) }
+}
