@@ -10,7 +10,7 @@ FUZZTIME ?= 20000x
 FUZZ_TARGETS := faultserver:FuzzReadHead faultserver:FuzzServeConn faultserver:FuzzParseFaultSpec \
                 loadgen:FuzzReadResponse internal/http1:FuzzDiscardChunked
 
-.PHONY: all build test unit rare fuzz lint compose-config bench bench-go bench-serve bench-load demo demo-faultserver clean
+.PHONY: all build test unit rare fuzz lint matrix matrix-check compose-config bench bench-go bench-serve bench-load demo demo-faultserver clean
 
 all: build
 
@@ -18,8 +18,9 @@ build:
 	$(GO) build -o $(BIN) ./cmd/gatecrash
 
 ## test: lint, all tests with the race detector (end-to-end included), the rare-event
-## accounting tests without it (3M requests on the built binaries), then a short fuzz run
-test: lint unit rare fuzz
+## accounting tests without it (3M requests on the built binaries), the conformance matrix's
+## pinned cells against the real proxies, then a short fuzz run
+test: lint unit rare matrix-check fuzz
 
 unit:
 	$(GO) test -race -count=1 ./...
@@ -51,6 +52,16 @@ bench-serve: build
 
 bench-load: build
 	bench/load-vs-wrk-hey.sh
+
+## matrix: regenerate docs/conformance.{md,json,html} from a real run here (about 20 minutes)
+matrix: build
+	$(BIN) matrix --budget 8s --out bin/matrix
+	cp bin/matrix/conformance.md bin/matrix/conformance.json bin/matrix/conformance.html docs/
+
+## matrix-check: run the pinned cells of the matrix (docs/conformance-pins.yaml) briefly and fail
+## when one differs; a proxy that is not installed is skipped (fails under GATECRASH_E2E=require)
+matrix-check: build
+	$(BIN) matrix --check docs/conformance-pins.yaml --only-pinned --budget 2s --out bin/matrix-check
 
 ## demo: the main job — reproduce the keep-alive race through the embedded proxy, then fix it
 demo: build

@@ -11,6 +11,8 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
+	"runtime"
 	"strconv"
 	"strings"
 	"sync"
@@ -50,6 +52,8 @@ type kindDef struct {
 	// owns, and logs there (log/); the run folder links to the logs while the proxy runs and
 	// gets a copy when it stops.
 	privateLogs string
+	// versionArgs print the binary's version.
+	versionArgs []string
 	// argVars are the variables args reads (not the template).
 	argVars []string
 	// prepare, when set, readies the run folder and temp dir before the process starts.
@@ -188,6 +192,31 @@ func SupportsOriginTLS(k Kind) (bool, string) {
 	}
 	return false, def.noOriginTLS
 }
+
+// Version returns the installed version of kind k as its binary prints it ("nginx/1.22.1"),
+// or an error when it is not installed.
+func Version(k Kind, binary string) (string, error) {
+	if k == Embedded {
+		return "Go " + runtime.Version() + " net/http/httputil.ReverseProxy", nil
+	}
+	bin, err := FindBinary(k, binary)
+	if err != nil {
+		return "", err
+	}
+	out, err := exec.Command(bin, kinds[k].versionArgs...).CombinedOutput()
+	if err != nil {
+		return "", fmt.Errorf("%s %s: %v", bin, strings.Join(kinds[k].versionArgs, " "), err)
+	}
+	for _, line := range strings.Split(string(out), "\n") {
+		if m := versionRe.FindString(line); m != "" && !strings.HasPrefix(line, "Copyright") {
+			return strings.TrimSpace(m), nil
+		}
+	}
+	return strings.TrimSpace(string(out)), nil
+}
+
+// versionRe finds "name/1.2.3", "name 1.2.3" or "v1.2.3" in a version line.
+var versionRe = regexp.MustCompile(`[A-Za-z][A-Za-z0-9 _-]*?[ /]v?\d+\.\d+(\.\d+)?|v\d+\.\d+\.\d+|[a-z]+-\d+\.\d+\.\d+`)
 
 // lookBinary finds name on PATH, in /usr/sbin or in /usr/bin.
 func lookBinary(name string) (string, error) {

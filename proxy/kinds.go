@@ -18,7 +18,8 @@ import (
 // timeouts have a coarser unit than Go's, in kindVarRules.
 var kinds = map[Kind]kindDef{
 	Nginx: {
-		kind: Nginx, binary: "nginx", template: "nginx.conf.tmpl", confName: "nginx.conf", pkg: "nginx-light",
+		versionArgs: []string{"-v"},
+		kind:        Nginx, binary: "nginx", template: "nginx.conf.tmpl", confName: "nginx.conf", pkg: "nginx-light",
 		args: func(conf string, d *templateData) []string {
 			return []string{"-p", d.Dir, "-c", conf, "-e", filepath.Join(d.LogDir, "error.log")}
 		},
@@ -35,13 +36,15 @@ var kinds = map[Kind]kindDef{
 		},
 	},
 	HAProxy: {
-		kind: HAProxy, binary: "haproxy", template: "haproxy.cfg.tmpl", confName: "haproxy.cfg", pkg: "haproxy",
+		versionArgs: []string{"-v"},
+		kind:        HAProxy, binary: "haproxy", template: "haproxy.cfg.tmpl", confName: "haproxy.cfg", pkg: "haproxy",
 		args:     func(conf string, _ *templateData) []string { return []string{"-f", conf, "-db"} },
 		logs:     []string{"stdout.log"},
 		patterns: haproxyStates("SH", "SD", "SC", "sH", "sC", "sD", "CD", "cD", "CH", "cH", "SQ"),
 	},
 	Caddy: {
-		kind: Caddy, binary: "caddy", template: "Caddyfile.tmpl", confName: "Caddyfile", pkg: "caddy",
+		versionArgs: []string{"version"},
+		kind:        Caddy, binary: "caddy", template: "Caddyfile.tmpl", confName: "Caddyfile", pkg: "caddy",
 		args: func(conf string, _ *templateData) []string {
 			return []string{"run", "--config", conf, "--adapter", "caddyfile"}
 		},
@@ -57,7 +60,8 @@ var kinds = map[Kind]kindDef{
 		},
 	},
 	Apache: {
-		kind: Apache, binary: "apache2", template: "apache.conf.tmpl", confName: "apache.conf", pkg: "apache2",
+		versionArgs: []string{"-v"},
+		kind:        Apache, binary: "apache2", template: "apache.conf.tmpl", confName: "apache.conf", pkg: "apache2",
 		args: func(conf string, _ *templateData) []string { return []string{"-f", conf, "-DFOREGROUND"} },
 		logs: []string{"error.log"},
 		patterns: []pattern{
@@ -70,7 +74,8 @@ var kinds = map[Kind]kindDef{
 		},
 	},
 	Varnish: {
-		kind: Varnish, binary: "varnishd", template: "varnish.vcl.tmpl", confName: "varnish.vcl", pkg: "varnish",
+		versionArgs: []string{"-V"},
+		kind:        Varnish, binary: "varnishd", template: "varnish.vcl.tmpl", confName: "varnish.vcl", pkg: "varnish",
 		args: func(conf string, d *templateData) []string {
 			return []string{"-F", "-j", "none", "-n", filepath.Join(d.Dir, "varnish"), "-a", d.Listen, "-f", conf,
 				"-s", "malloc,32m",
@@ -91,7 +96,8 @@ var kinds = map[Kind]kindDef{
 		patterns: []pattern{{name: "FetchError ", re: mustRe(`FetchError\s+[bc]\s+(.*)$`), capture: true}},
 	},
 	TrafficServer: {
-		kind: TrafficServer, binary: "traffic_server", template: "trafficserver/records.config.tmpl",
+		versionArgs: []string{"--version"},
+		kind:        TrafficServer, binary: "traffic_server", template: "trafficserver/records.config.tmpl",
 		confName: "trafficserver/records.config", pkg: "trafficserver",
 		files: []string{"trafficserver/remap.config.tmpl", "trafficserver/storage.config.tmpl", "trafficserver/ip_allow.yaml.tmpl",
 			"trafficserver/logging.yaml.tmpl", "trafficserver/runroot.yaml.tmpl"},
@@ -108,7 +114,8 @@ var kinds = map[Kind]kindDef{
 		},
 	},
 	Nghttpx: {
-		kind: Nghttpx, binary: "nghttpx", template: "nghttpx.conf.tmpl", confName: "nghttpx.conf", pkg: "nghttpx (Debian: nghttp2-proxy)",
+		versionArgs: []string{"--version"},
+		kind:        Nghttpx, binary: "nghttpx", template: "nghttpx.conf.tmpl", confName: "nghttpx.conf", pkg: "nghttpx (Debian: nghttp2-proxy)",
 		args: func(conf string, _ *templateData) []string { return []string{"--conf=" + conf} },
 		// nghttpx says why a backend request failed only at log-level INFO (some 35 lines per
 		// request): the error log has connect failures, the access log the statuses it made.
@@ -120,7 +127,8 @@ var kinds = map[Kind]kindDef{
 		},
 	},
 	NodeGateway: {
-		kind: NodeGateway, binary: "node", template: "gatecrash_gateway.js", confName: "gatecrash_gateway.js", pkg: "nodejs",
+		versionArgs: []string{"--version"},
+		kind:        NodeGateway, binary: "node", template: "gatecrash_gateway.js", confName: "gatecrash_gateway.js", pkg: "nodejs",
 		args: func(conf string, _ *templateData) []string { return []string{conf} },
 		logs: []string{"stdout.log"},
 		patterns: []pattern{

@@ -185,7 +185,7 @@ func comparisonTable(rs []*Result, percent bool) [][]string {
 		}
 		n, ok := o.Absorbed(r.Errors())
 		if !ok {
-			return "- (idle closes only)"
+			return "- (connection faults only)"
 		}
 		return FormatCount(n)
 	})

@@ -116,10 +116,11 @@ func (o *OriginTruth) FaultsTotal() uint64 {
 	return n
 }
 
-// connectionFaults are fault kinds that act on an idle connection, not on a request: most
-// of them hurt no one (an idle close of a connection nobody reuses), so they are no measure
+// connectionFaults are fault kinds that act on a connection, not on a request: most
+// of them hurt no one (an idle close of a connection nobody reuses, a stalled handshake the
+// proxy did not wait for), so they are no measure
 // of what a proxy absorbed.
-var connectionFaults = map[string]bool{"idle-close": true}
+var connectionFaults = map[string]bool{"idle-close": true, "tls-stall": true}
 
 // RequestFaults counts the faults injected into requests (every kind but idle closes): each
 // is a request the client should have seen fail, unless the proxy retried it. ok is false

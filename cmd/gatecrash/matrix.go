@@ -1,0 +1,203 @@
+package main
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+	"gopkg.in/yaml.v3"
+
+	"github.com/gatecrash/gatecrash/internal/errext"
+	"github.com/gatecrash/gatecrash/proxy"
+	"github.com/gatecrash/gatecrash/scenarios"
+)
+
+func newMatrixCmd() *cobra.Command {
+	var (
+		kinds, names []string
+		budget       time.Duration
+		out, pins    string
+		onlyPinned   bool
+	)
+	cmd := &cobra.Command{
+		Use:   "matrix [flags]",
+		Short: "Run the built-in failure scenarios against every installed proxy and tabulate what each does",
+		Long: `Run each built-in failure scenario (` + strings.Join(scenarios.MatrixScenarios, ", ") + `), every
+variant, against each installed proxy, for at most --budget each, and write the conformance
+matrix: per cell the client-visible outcome classes with counts and 95% intervals, what the
+proxy absorbed (retried), its most frequent error-log line, the time to the first error, and
+whether the scenario's fix removed it. A variant that does not apply to a proxy (a setting it
+does not have, a unit it cannot express) is n/a with the reason; a proxy not installed is
+listed as skipped with the package to install.
+
+Writes conformance.md, conformance.json and conformance.html (with race-window plots) into
+--out, and each cell's run folder under it. With --check PINS.yaml, exits 3 when a pinned cell
+differs from what was measured (--only-pinned runs just those cells: CI's check).`,
+		Example: `  gatecrash matrix
+  gatecrash matrix --proxies nginx,haproxy --scenarios forced-race --budget 3s
+  gatecrash matrix --check docs/conformance-pins.yaml --only-pinned --budget 2s`,
+		Args: usageArgs(cobra.NoArgs),
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if budget <= 0 {
+				return errext.UsageError(fmt.Errorf("--budget: %s is not allowed; give a positive duration, e.g. 10s", budget))
+			}
+			opts := scenarios.MatrixOptions{Budget: budget, OutDir: out, Log: cmd.ErrOrStderr()}
+			for _, k := range kinds {
+				kind, err := proxy.ParseKind(k)
+				if err != nil || kind == proxy.External {
+					return errext.UsageError(fmt.Errorf("--proxies: %q is not a proxy gatecrash starts; allowed: %s", k, startedKinds()))
+				}
+				opts.Proxies = append(opts.Proxies, kind)
+			}
+			for _, n := range names {
+				if !slices.Contains(scenarios.BuiltinNames(), n) {
+					return errext.UsageError(fmt.Errorf("--scenarios: no built-in scenario %q; allowed: %s", n, strings.Join(scenarios.BuiltinNames(), ", ")))
+				}
+			}
+			opts.Scenarios = names
+			var pinned []scenarios.Pin
+			if pins != "" {
+				var err error
+				if pinned, err = readPins(pins); err != nil {
+					return errext.UsageError(err)
+				}
+			} else if onlyPinned {
+				return errext.UsageError(errors.New("--only-pinned needs --check PINS.yaml"))
+			}
+			if onlyPinned {
+				opts.Only = map[string]bool{}
+				for _, p := range pinned {
+					opts.Only[p.Key()] = true
+					if !slices.Contains(opts.Proxies, p.Proxy) && len(kinds) == 0 {
+						opts.Proxies = append(opts.Proxies, p.Proxy)
+					}
+					if !slices.Contains(opts.Scenarios, p.Scenario) && len(names) == 0 {
+						opts.Scenarios = append(opts.Scenarios, p.Scenario)
+					}
+				}
+			}
+			if err := os.MkdirAll(out, 0o755); err != nil {
+				return errext.UsageError(fmt.Errorf("--out: %w", err))
+			}
+			m, runErr := scenarios.RunMatrix(cmd.Context(), opts)
+			if m == nil {
+				if errors.Is(runErr, scenarios.ErrSelection) {
+					return errext.UsageError(runErr)
+				}
+				return runErr
+			}
+			if err := writeMatrix(m, out); err != nil {
+				return err
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "%d cells over %d proxies; skipped: %s\nwrote %s\n", len(m.Cells), len(m.Proxies),
+				skippedList(m), filepath.Join(out, "conformance.{md,json,html}"))
+			if runErr != nil {
+				return interrupted(cmd, runErr)
+			}
+			if pinned != nil {
+				pinned = installedPins(cmd, m, pinned)
+				if diffs := m.CheckPins(pinned); len(diffs) > 0 {
+					for _, d := range diffs {
+						fmt.Fprintln(cmd.ErrOrStderr(), "pinned cell changed: "+d)
+					}
+					return errext.WithExitCode(fmt.Errorf("%d of %d pinned cells differ from %s", len(diffs), len(pinned), pins), errext.ThresholdsNotMet)
+				}
+				fmt.Fprintf(cmd.OutOrStdout(), "all %d pinned cells as pinned in %s\n", len(pinned), pins)
+			}
+			return nil
+		},
+	}
+	f := cmd.Flags()
+	f.StringSliceVar(&kinds, "proxies", nil, "proxy kinds to run (default: every kind gatecrash starts; "+startedKinds()+")")
+	f.StringSliceVar(&names, "scenarios", nil, "built-in scenarios to run (default: "+strings.Join(scenarios.MatrixScenarios, ", ")+")")
+	f.DurationVar(&budget, "budget", 10*time.Second, "longest load per cell (a variant's own duration when shorter)")
+	f.StringVar(&out, "out", "gatecrash-matrix", "folder for conformance.{md,json,html} and the cells' run folders")
+	f.StringVar(&pins, "check", "", "YAML list of pinned cells (scenario, variant, proxy, outcome): exit 3 when one differs")
+	f.BoolVar(&onlyPinned, "only-pinned", false, "run only the cells --check pins")
+	return cmd
+}
+
+func startedKinds() string {
+	var s []string
+	for _, k := range proxy.Kinds() {
+		if k != proxy.External {
+			s = append(s, string(k))
+		}
+	}
+	return strings.Join(s, ", ")
+}
+
+func skippedList(m *scenarios.Matrix) string {
+	if len(m.Skipped) == 0 {
+		return "none"
+	}
+	var s []string
+	for _, sk := range m.Skipped {
+		s = append(s, sk.Variant)
+	}
+	return strings.Join(s, ", ")
+}
+
+// installedPins drops the pins of proxies that are not installed, saying so — unless
+// GATECRASH_E2E=require (CI), where a missing proxy is a failure the check reports.
+func installedPins(cmd *cobra.Command, m *scenarios.Matrix, pins []scenarios.Pin) []scenarios.Pin {
+	if os.Getenv("GATECRASH_E2E") == "require" {
+		return pins
+	}
+	var out []scenarios.Pin
+	for _, p := range pins {
+		if slices.Contains(m.Proxies, p.Proxy) {
+			out = append(out, p)
+		} else {
+			fmt.Fprintf(cmd.ErrOrStderr(), "pinned cell %s skipped: %s is not installed\n", p.Key(), p.Proxy)
+		}
+	}
+	return out
+}
+
+// readPins reads a pins file: a YAML list of {scenario, variant, proxy, outcome}.
+func readPins(path string) ([]scenarios.Pin, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("--check: %w", err)
+	}
+	var pins []scenarios.Pin
+	dec := yaml.NewDecoder(bytes.NewReader(b))
+	dec.KnownFields(true)
+	if err := dec.Decode(&pins); err != nil {
+		return nil, fmt.Errorf("--check %s: %w (want a list of {scenario, variant, proxy, outcome})", path, err)
+	}
+	for i, p := range pins {
+		if p.Scenario == "" || p.Variant == "" || p.Proxy == "" || p.Outcome == "" {
+			return nil, fmt.Errorf("--check %s: entry %d: scenario, variant, proxy and outcome are all needed", path, i+1)
+		}
+	}
+	return pins, nil
+}
+
+// writeMatrix writes the three documents into dir.
+func writeMatrix(m *scenarios.Matrix, dir string) error {
+	for _, f := range []struct {
+		name  string
+		write func(*bytes.Buffer) error
+	}{
+		{"conformance.md", func(b *bytes.Buffer) error { return m.WriteMarkdown(b) }},
+		{"conformance.json", func(b *bytes.Buffer) error { return m.WriteJSON(b) }},
+		{"conformance.html", func(b *bytes.Buffer) error { return m.WriteHTML(b) }},
+	} {
+		var b bytes.Buffer
+		if err := f.write(&b); err != nil {
+			return err
+		}
+		if err := os.WriteFile(filepath.Join(dir, f.name), b.Bytes(), 0o644); err != nil {
+			return err
+		}
+	}
+	return nil
+}

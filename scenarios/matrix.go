@@ -1,0 +1,382 @@
+package scenarios
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"path/filepath"
+	"slices"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/gatecrash/gatecrash/proxy"
+	"github.com/gatecrash/gatecrash/results"
+)
+
+// MatrixScenarios are the built-in failure scenarios the conformance matrix runs by default:
+// one per failure kind, each against a fault-server origin. Left out: chain (two hops; its
+// first hop is keepalive-race's proxy), client-stale-pool (the client's own hop), and
+// uvicorn-race and gunicorn-race (real app servers, and gunicorn's window is too rare for a
+// short budget).
+var MatrixScenarios = []string{"keepalive-race", "forced-race", "fin-mid-request", "rst-headers", "cut-body", "no-response",
+	"tls-stall", "slow-upstream"}
+
+// NotInstallable are proxies users run that cannot be had on the machine the matrix is made
+// on, and why; the matrix lists them as skipped rather than faking them.
+var NotInstallable = []Skipped{
+	{Variant: "envoy", Reason: "no Debian package, and no build from source here"},
+	{Variant: "traefik", Reason: "no Debian package; its Go module does not build from the module proxy (go.mod replace " +
+		"directives, a dependency version not served). Traefik proxies with Go's httputil.ReverseProxy, which is what " +
+		"the embedded proxy is: see the embedded column"},
+}
+
+// MatrixOptions says what `gatecrash matrix` runs.
+type MatrixOptions struct {
+	// Proxies are the kinds to run (empty: every kind gatecrash starts itself).
+	Proxies []proxy.Kind
+	// Scenarios are built-in scenario names (empty: MatrixScenarios).
+	Scenarios []string
+	// Budget bounds each variant's load (a variant's own duration when shorter).
+	Budget time.Duration
+	// OutDir receives one run folder per proxy and scenario.
+	OutDir string
+	// Only, when set, limits the run to these cells (scenario/variant/proxy keys): the pinned
+	// cells CI checks.
+	Only map[string]bool
+	// Log receives a line per cell as it starts. Nil discards.
+	Log io.Writer
+}
+
+// Matrix is what a conformance run measured.
+type Matrix struct {
+	Date     time.Time         `json:"date"`
+	Budget   results.Seconds   `json:"budget"`
+	Versions map[string]string `json:"versions"`
+	// Proxies are the kinds run, in order; Skipped those not run (not installed, or not
+	// installable here) with why.
+	Proxies []proxy.Kind   `json:"proxies"`
+	Skipped []Skipped      `json:"skipped,omitempty"`
+	Rows    []MatrixRow    `json:"rows"`
+	Cells   []*MatrixCell  `json:"cells"`
+	index   map[string]int // cell key -> index in Cells
+}
+
+// MatrixRow is one scenario variant: a row of the matrix.
+type MatrixRow struct {
+	Scenario string `json:"scenario"`
+	Variant  string `json:"variant"`
+	Method   string `json:"method"`
+	// Fix says the variant is a scenario's fix (its expectations want no errors).
+	Fix bool `json:"fix,omitempty"`
+}
+
+// MatrixCell is one proxy under one scenario variant.
+type MatrixCell struct {
+	Scenario string     `json:"scenario"`
+	Variant  string     `json:"variant"`
+	Proxy    proxy.Kind `json:"proxy"`
+	// NA says why the variant does not apply to the proxy; the rest is then empty.
+	NA string `json:"na,omitempty"`
+	// Failed says why the run failed (the proxy did not start, ...).
+	Failed   string `json:"failed,omitempty"`
+	Requests int64  `json:"requests,omitempty"`
+	// Outcome is the cell in a word: "ok", "ok (retried)" when the proxy absorbed injected
+	// faults, or the most frequent error class ("502", "no-response", ...).
+	Outcome string `json:"outcome,omitempty"`
+	// Classes are the error classes seen, with count and 95% interval.
+	Classes []MatrixClass `json:"classes,omitempty"`
+	// Absorbed counts request faults injected at the origin that reached the client as ok
+	// (-1: no request faults, only idle closes).
+	Absorbed int64 `json:"absorbed"`
+	// TopLog is the proxy's most frequent known error-log line, with its count.
+	TopLog      string `json:"top_log,omitempty"`
+	TopLogCount int64  `json:"top_log_count,omitempty"`
+	// FirstError is the time from the start to the first client-visible error (0: none).
+	FirstError results.Seconds `json:"first_error,omitempty"`
+	// WorstGap is the idle-gap bucket with the most errors (gap-sweep loads).
+	WorstGap string `json:"worst_gap,omitempty"`
+	// Dir is the cell's run folder.
+	Dir    string          `json:"dir,omitempty"`
+	result *results.Result // for the plots
+}
+
+// MatrixClass is one error class of a cell.
+type MatrixClass struct {
+	Class    string  `json:"class"`
+	Count    int64   `json:"count"`
+	Rate     float64 `json:"rate"`
+	Lo       float64 `json:"lo"`
+	Hi       float64 `json:"hi"`
+	Interval string  `json:"interval"`
+}
+
+// CellKey names a cell: scenario/variant/proxy.
+func CellKey(scenario, variant string, k proxy.Kind) string {
+	return scenario + "/" + variant + "/" + string(k)
+}
+
+// Cell returns the cell of scenario/variant/proxy, or nil.
+func (m *Matrix) Cell(scenario, variant string, k proxy.Kind) *MatrixCell {
+	if m.index == nil {
+		m.index = map[string]int{}
+		for i, c := range m.Cells {
+			m.index[CellKey(c.Scenario, c.Variant, c.Proxy)] = i
+		}
+	}
+	i, ok := m.index[CellKey(scenario, variant, k)]
+	if !ok {
+		return nil
+	}
+	return m.Cells[i]
+}
+
+// RunMatrix runs every selected scenario variant against every selected proxy that is
+// installed, each for at most the budget. A cell whose proxy fails is recorded as failed and
+// the matrix goes on; an interrupt (ctx) stops it with the cells measured so far.
+func RunMatrix(ctx context.Context, opts MatrixOptions) (*Matrix, error) {
+	if opts.Budget <= 0 {
+		return nil, fmt.Errorf("%w: the budget must be positive", ErrSelection)
+	}
+	logw := opts.Log
+	if logw == nil {
+		logw = io.Discard
+	}
+	kinds := opts.Proxies
+	if len(kinds) == 0 {
+		for _, k := range proxy.Kinds() {
+			if k != proxy.External {
+				kinds = append(kinds, k)
+			}
+		}
+	}
+	names := opts.Scenarios
+	if len(names) == 0 {
+		names = MatrixScenarios
+	}
+	m := &Matrix{Date: time.Now().UTC(), Budget: results.Seconds(opts.Budget), Versions: map[string]string{}}
+	for _, k := range kinds {
+		if k == proxy.External {
+			return nil, fmt.Errorf("%w: the matrix runs the proxies gatecrash starts; external is yours", ErrSelection)
+		}
+		v, err := proxy.Version(k, "")
+		if err != nil {
+			reason := err.Error()
+			if errors.Is(err, proxy.ErrBinaryNotFound) {
+				reason = strings.TrimPrefix(reason, proxy.ErrBinaryNotFound.Error()+": ")
+			}
+			m.Skipped = append(m.Skipped, Skipped{Variant: string(k), Reason: "not installed: " + reason})
+			continue
+		}
+		m.Versions[string(k)] = v
+		m.Proxies = append(m.Proxies, k)
+	}
+	m.Skipped = append(m.Skipped, NotInstallable...)
+	var scs []*Scenario
+	for _, n := range names {
+		sc, err := Builtin(n)
+		if err != nil {
+			return nil, err
+		}
+		scs = append(scs, sc)
+		for _, v := range sc.Variants {
+			m.Rows = append(m.Rows, MatrixRow{Scenario: sc.Name, Variant: v.Name, Method: v.Load.Method, Fix: isFix(sc, v.Name)})
+		}
+	}
+	for _, k := range m.Proxies {
+		for _, sc := range scs {
+			for _, v := range sc.Variants {
+				if opts.Only != nil && !opts.Only[CellKey(sc.Name, v.Name, k)] {
+					continue
+				}
+				if ctx.Err() != nil {
+					return m, ctx.Err()
+				}
+				cell := &MatrixCell{Scenario: sc.Name, Variant: v.Name, Proxy: k}
+				m.Cells = append(m.Cells, cell)
+				if err := sc.Applies(k, v); err != nil {
+					cell.NA = strings.TrimPrefix(err.Error(), ErrSelection.Error()+": ")
+					continue
+				}
+				d := min(opts.Budget, v.Load.Duration.D())
+				if d <= 0 {
+					d = opts.Budget
+				}
+				fmt.Fprintf(logw, "%s %s/%s for %s\n", k, sc.Name, v.Name, d)
+				cell.Dir = filepath.Join(opts.OutDir, string(k), sc.Name)
+				run, err := sc.Run(ctx, RunOptions{Proxy: k, Variants: []string{v.Name}, Duration: d,
+					OutDir: filepath.Join(cell.Dir, "run-"+v.Name)})
+				if run != nil && len(run.Results) == 1 {
+					cell.fill(run.Results[0])
+				}
+				if err != nil {
+					if ctx.Err() != nil {
+						return m, ctx.Err()
+					}
+					cell.Failed = err.Error()
+				}
+			}
+		}
+	}
+	return m, nil
+}
+
+// isFix says whether a scenario's expectations want no errors from the variant.
+func isFix(sc *Scenario, variant string) bool {
+	for _, th := range sc.Expect[variant] {
+		if th.Key == "errors" && th.Count != nil && *th.Count == 0 && (th.Op == "==" || th.Op == "") {
+			return true
+		}
+	}
+	return false
+}
+
+// fill sums up a variant's result into the cell.
+func (c *MatrixCell) fill(r *results.Result) {
+	c.result = r
+	c.Requests = r.Requests
+	c.Absorbed = -1
+	if o, ok := r.OriginTruth(); ok {
+		if n, ok := o.Absorbed(r.Errors()); ok {
+			c.Absorbed = n
+		}
+	}
+	var top results.Class
+	var topN int64
+	var first time.Time
+	for _, cl := range results.Classes() {
+		o := r.Outcomes[cl]
+		if !cl.IsError() || o == nil || o.Count == 0 {
+			continue
+		}
+		iv := results.RateInterval(o.Count, r.Requests)
+		c.Classes = append(c.Classes, MatrixClass{Class: cl.String(), Count: o.Count, Rate: iv.Rate, Lo: iv.Lo, Hi: iv.Hi,
+			Interval: iv.Percent()})
+		if o.Count > topN {
+			top, topN = cl, o.Count
+		}
+		if first.IsZero() || o.First.Before(first) {
+			first = o.First
+		}
+	}
+	switch {
+	case topN > 0:
+		c.Outcome = top.String()
+		c.FirstError = results.Seconds(first.Sub(r.Start))
+	case r.Requests == 0:
+		c.Outcome = "no requests"
+	case c.Absorbed > 0:
+		c.Outcome = "ok (retried)"
+	default:
+		c.Outcome = "ok"
+	}
+	logs := make([]string, 0, len(r.ProxyLog))
+	for n, k := range r.ProxyLog {
+		if k > 0 {
+			logs = append(logs, n)
+		}
+	}
+	sort.Slice(logs, func(i, j int) bool {
+		if r.ProxyLog[logs[i]] != r.ProxyLog[logs[j]] {
+			return r.ProxyLog[logs[i]] > r.ProxyLog[logs[j]]
+		}
+		return logs[i] < logs[j]
+	})
+	if len(logs) > 0 {
+		c.TopLog, c.TopLogCount = logs[0], r.ProxyLog[logs[0]]
+	}
+	if r.Gaps != nil {
+		c.WorstGap = r.Gaps.WorstLine()
+	}
+}
+
+// Short is the cell in a few words, for the summary table: "502 50.0%", "ok (retried)",
+// "n/a", "failed".
+func (c *MatrixCell) Short() string {
+	switch {
+	case c == nil:
+		return "-"
+	case c.NA != "":
+		return "n/a"
+	case c.Failed != "" && c.Requests == 0:
+		return "failed"
+	case len(c.Classes) == 0:
+		return c.Outcome
+	}
+	var parts []string
+	for _, cl := range c.Classes {
+		parts = append(parts, fmt.Sprintf("%s %s", cl.Class, shortRate(cl.Rate)))
+	}
+	return strings.Join(parts, ", ")
+}
+
+func shortRate(r float64) string {
+	if r >= 0.01 {
+		return fmt.Sprintf("%.0f%%", 100*r)
+	}
+	return fmt.Sprintf("%.1e", r)
+}
+
+// FixRemoved says, for a scenario and proxy, whether the scenario's fix variant had no
+// errors where its other variants had some: "yes", "no", or "" when it cannot tell.
+func (m *Matrix) FixRemoved(scenario string, k proxy.Kind) string {
+	var fix *MatrixCell
+	broke := false
+	for _, row := range m.Rows {
+		if row.Scenario != scenario {
+			continue
+		}
+		c := m.Cell(row.Scenario, row.Variant, k)
+		if c == nil || c.NA != "" || c.Requests == 0 {
+			continue
+		}
+		if row.Fix {
+			fix = c
+		} else if len(c.Classes) > 0 {
+			broke = true
+		}
+	}
+	switch {
+	case fix == nil || !broke:
+		return ""
+	case len(fix.Classes) == 0:
+		return "yes"
+	}
+	return "no"
+}
+
+// Pin is a cell whose outcome the e2e tests confirm; CI fails when a matrix run disagrees.
+type Pin struct {
+	Scenario string     `yaml:"scenario"`
+	Variant  string     `yaml:"variant"`
+	Proxy    proxy.Kind `yaml:"proxy"`
+	Outcome  string     `yaml:"outcome"`
+}
+
+// Key is the pin's cell key.
+func (p Pin) Key() string { return CellKey(p.Scenario, p.Variant, p.Proxy) }
+
+// CheckPins compares the matrix with the pins and returns one line per pin whose cell
+// differs or is missing.
+func (m *Matrix) CheckPins(pins []Pin) []string {
+	var out []string
+	for _, p := range pins {
+		c := m.Cell(p.Scenario, p.Variant, p.Proxy)
+		switch {
+		case c == nil:
+			if !slices.Contains(m.Proxies, p.Proxy) {
+				out = append(out, fmt.Sprintf("%s: %s was not run (not installed?)", p.Key(), p.Proxy))
+			} else {
+				out = append(out, fmt.Sprintf("%s: no such cell", p.Key()))
+			}
+		case c.NA != "":
+			out = append(out, fmt.Sprintf("%s: pinned %q, now n/a: %s", p.Key(), p.Outcome, c.NA))
+		case c.Failed != "":
+			out = append(out, fmt.Sprintf("%s: pinned %q, the run failed: %s", p.Key(), p.Outcome, c.Failed))
+		case c.Outcome != p.Outcome:
+			out = append(out, fmt.Sprintf("%s: pinned %q, measured %q (%s)", p.Key(), p.Outcome, c.Outcome, c.Short()))
+		}
+	}
+	return out
+}
