@@ -8,6 +8,7 @@ import (
 	"io"
 	"os"
 	"regexp"
+	"slices"
 	"strings"
 	"time"
 )
@@ -36,6 +37,12 @@ const (
 func Kinds() []Kind {
 	return []Kind{Embedded, Nginx, HAProxy, Caddy, Apache, Varnish, TrafficServer, Nghttpx, NodeGateway, External}
 }
+
+// Started lists the kinds gatecrash starts itself: every kind but external.
+func Started() []Kind { return slices.DeleteFunc(Kinds(), func(k Kind) bool { return k == External }) }
+
+// StartedNames lists Started for messages: "embedded, nginx, ...".
+func StartedNames() string { return kindList(Started()) }
 
 // kindNames lists the kinds for messages.
 func kindNames() string { return kindList(Kinds()) }

@@ -145,11 +145,7 @@ func RunMatrix(ctx context.Context, opts MatrixOptions) (*Matrix, error) {
 	}
 	kinds := opts.Proxies
 	if len(kinds) == 0 {
-		for _, k := range proxy.Kinds() {
-			if k != proxy.External {
-				kinds = append(kinds, k)
-			}
-		}
+		kinds = proxy.Started()
 	}
 	names := opts.Scenarios
 	if len(names) == 0 {

@@ -325,7 +325,7 @@ func resolveVariant(d *doc, vd *variantDoc) (*Variant, []error) {
 			} else if _, err := proxy.ParseKind(string(v.Chain[i].Kind)); err != nil || v.Chain[i].Kind == proxy.External {
 				pos := cn.Content[i]
 				errs = append(errs, &yamlconf.Error{Line: pos.Line, Column: pos.Column,
-					Msg: fmt.Sprintf("chain[%d].kind: %q is not allowed; allowed: %s", i, v.Chain[i].Kind, chainKinds())})
+					Msg: fmt.Sprintf("chain[%d].kind: %q is not allowed; allowed: %s", i, v.Chain[i].Kind, proxy.StartedNames())})
 			}
 		}
 	} else if cn.Kind != yaml.MappingNode || len(cn.Content) > 0 {
@@ -573,15 +573,4 @@ func invalid(file string, errs []error) error {
 		}
 	}
 	return fmt.Errorf("%w:\n  %s", ErrInvalid, strings.Join(lines, "\n  "))
-}
-
-// chainKinds lists the kinds a chain hop may be: all that gatecrash starts itself.
-func chainKinds() string {
-	var names []string
-	for _, k := range proxy.Kinds() {
-		if k != proxy.External {
-			names = append(names, string(k))
-		}
-	}
-	return strings.Join(names, ", ")
 }

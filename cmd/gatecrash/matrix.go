@@ -51,7 +51,7 @@ differs from what was measured (--only-pinned runs just those cells: CI's check)
 			for _, k := range kinds {
 				kind, err := proxy.ParseKind(k)
 				if err != nil || kind == proxy.External {
-					return errext.UsageError(fmt.Errorf("--proxies: %q is not a proxy gatecrash starts; allowed: %s", k, startedKinds()))
+					return errext.UsageError(fmt.Errorf("--proxies: %q is not a proxy gatecrash starts; allowed: %s", k, proxy.StartedNames()))
 				}
 				opts.Proxies = append(opts.Proxies, kind)
 			}
@@ -114,23 +114,13 @@ differs from what was measured (--only-pinned runs just those cells: CI's check)
 		},
 	}
 	f := cmd.Flags()
-	f.StringSliceVar(&kinds, "proxies", nil, "proxy kinds to run (default: every kind gatecrash starts; "+startedKinds()+")")
+	f.StringSliceVar(&kinds, "proxies", nil, "proxy kinds to run (default: every kind gatecrash starts; "+proxy.StartedNames()+")")
 	f.StringSliceVar(&names, "scenarios", nil, "built-in scenarios to run (default: "+strings.Join(scenarios.MatrixScenarios, ", ")+")")
 	f.DurationVar(&budget, "budget", 10*time.Second, "longest load per cell (a variant's own duration when shorter)")
 	f.StringVar(&out, "out", "gatecrash-matrix", "folder for conformance.{md,json,html} and the cells' run folders")
 	f.StringVar(&pins, "check", "", "YAML list of pinned cells (scenario, variant, proxy, outcome): exit 3 when one differs")
 	f.BoolVar(&onlyPinned, "only-pinned", false, "run only the cells --check pins")
 	return cmd
-}
-
-func startedKinds() string {
-	var s []string
-	for _, k := range proxy.Kinds() {
-		if k != proxy.External {
-			s = append(s, string(k))
-		}
-	}
-	return strings.Join(s, ", ")
 }
 
 func skippedList(m *scenarios.Matrix) string {
