@@ -185,7 +185,7 @@ func comparisonTable(rs []*Result, percent bool) [][]string {
 		}
 		n, ok := o.Absorbed(r.Errors())
 		if !ok {
-			return "- (connection faults only)"
+			return "- (no request-failing faults)"
 		}
 		return FormatCount(n)
 	})

@@ -118,9 +118,9 @@ func (o *OriginTruth) FaultsTotal() uint64 {
 
 // connectionFaults are fault kinds that act on a connection, not on a request: most
 // of them hurt no one (an idle close of a connection nobody reuses, a stalled handshake the
-// proxy did not wait for), so they are no measure
+// proxy did not wait for; a delay is one too: a late answer fails only a tight timeout), so they are no measure
 // of what a proxy absorbed.
-var connectionFaults = map[string]bool{"idle-close": true, "tls-stall": true}
+var connectionFaults = map[string]bool{"idle-close": true, "tls-stall": true, "delay": true}
 
 // RequestFaults counts the faults injected into requests (every kind but idle closes): each
 // is a request the client should have seen fail, unless the proxy retried it. ok is false

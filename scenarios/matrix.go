@@ -2,9 +2,11 @@ package scenarios
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
+	"os"
 	"path/filepath"
 	"slices"
 	"sort"
@@ -216,6 +218,32 @@ func RunMatrix(ctx context.Context, opts MatrixOptions) (*Matrix, error) {
 		}
 	}
 	return m, nil
+}
+
+// Rerender reads a matrix written to dir (conformance.json) and sums its cells up again from
+// their run folders' results: for a report that changed after the run, without running again.
+func Rerender(dir string) (*Matrix, error) {
+	b, err := os.ReadFile(filepath.Join(dir, "conformance.json"))
+	if err != nil {
+		return nil, err
+	}
+	var m Matrix
+	if err := json.Unmarshal(b, &m); err != nil {
+		return nil, fmt.Errorf("%s: %w", filepath.Join(dir, "conformance.json"), err)
+	}
+	for _, c := range m.Cells {
+		if c.NA != "" || c.Dir == "" {
+			continue
+		}
+		r, err := results.ReadFile(filepath.Join(c.Dir, "run-"+c.Variant, c.Variant+".json"))
+		if err != nil {
+			return nil, fmt.Errorf("cell %s: %w", CellKey(c.Scenario, c.Variant, c.Proxy), err)
+		}
+		failed := c.Failed
+		*c = MatrixCell{Scenario: c.Scenario, Variant: c.Variant, Proxy: c.Proxy, Dir: c.Dir, Failed: failed}
+		c.fill(r)
+	}
+	return &m, nil
 }
 
 // isFix says whether a scenario's expectations want no errors from the variant.

@@ -24,6 +24,7 @@ func newMatrixCmd() *cobra.Command {
 		budget       time.Duration
 		out, pins    string
 		onlyPinned   bool
+		rerender     string
 	)
 	cmd := &cobra.Command{
 		Use:   "matrix [flags]",
@@ -44,6 +45,17 @@ differs from what was measured (--only-pinned runs just those cells: CI's check)
   gatecrash matrix --check docs/conformance-pins.yaml --only-pinned --budget 2s`,
 		Args: usageArgs(cobra.NoArgs),
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			if rerender != "" {
+				m, err := scenarios.Rerender(rerender)
+				if err != nil {
+					return err
+				}
+				if err := writeMatrix(m, rerender); err != nil {
+					return err
+				}
+				fmt.Fprintf(cmd.OutOrStdout(), "rewrote %s from its cells' results\n", filepath.Join(rerender, "conformance.{md,json,html}"))
+				return nil
+			}
 			if budget <= 0 {
 				return errext.UsageError(fmt.Errorf("--budget: %s is not allowed; give a positive duration, e.g. 10s", budget))
 			}
@@ -120,6 +132,7 @@ differs from what was measured (--only-pinned runs just those cells: CI's check)
 	f.StringVar(&out, "out", "gatecrash-matrix", "folder for conformance.{md,json,html} and the cells' run folders")
 	f.StringVar(&pins, "check", "", "YAML list of pinned cells (scenario, variant, proxy, outcome): exit 3 when one differs")
 	f.BoolVar(&onlyPinned, "only-pinned", false, "run only the cells --check pins")
+	f.StringVar(&rerender, "rerender", "", "rewrite the documents of the matrix in this folder from its cells' results, without running")
 	return cmd
 }
 
