@@ -53,7 +53,7 @@ bench-serve: build
 bench-load: build
 	bench/load-vs-wrk-hey.sh
 
-## matrix: regenerate docs/conformance.{md,json,html} from a real run here (about 20 minutes)
+## matrix: regenerate docs/conformance.{md,json,html} from a real run here (about 13 minutes)
 matrix: build
 	$(BIN) matrix --budget 8s --out bin/matrix
 	cp bin/matrix/conformance.md bin/matrix/conformance.json bin/matrix/conformance.html docs/

@@ -27,9 +27,9 @@ var MatrixScenarios = []string{"keepalive-race", "forced-race", "fin-mid-request
 
 // NotInstallable are proxies users run that cannot be had on the machine the matrix is made
 // on, and why; the matrix lists them as skipped rather than faking them.
-var NotInstallable = []Skipped{
-	{Variant: "envoy", Reason: "no Debian package, and no build from source here"},
-	{Variant: "traefik", Reason: "no Debian package; its Go module does not build from the module proxy (go.mod replace " +
+var NotInstallable = []SkippedProxy{
+	{Proxy: "envoy", Reason: "no Debian package, and no build from source here"},
+	{Proxy: "traefik", Reason: "no Debian package; its Go module does not build from the module proxy (go.mod replace " +
 		"directives, a dependency version not served). Traefik proxies with Go's httputil.ReverseProxy, which is what " +
 		"the embedded proxy is: see the embedded column"},
 }
@@ -59,10 +59,16 @@ type Matrix struct {
 	// Proxies are the kinds run, in order; Skipped those not run (not installed, or not
 	// installable here) with why.
 	Proxies []proxy.Kind   `json:"proxies"`
-	Skipped []Skipped      `json:"skipped,omitempty"`
+	Skipped []SkippedProxy `json:"skipped,omitempty"`
 	Rows    []MatrixRow    `json:"rows"`
 	Cells   []*MatrixCell  `json:"cells"`
 	index   map[string]int // cell key -> index in Cells
+}
+
+// SkippedProxy is a proxy the matrix did not run, and why.
+type SkippedProxy struct {
+	Proxy  string `json:"proxy"`
+	Reason string `json:"reason"`
 }
 
 // MatrixRow is one scenario variant: a row of the matrix.
@@ -121,7 +127,7 @@ func CellKey(scenario, variant string, k proxy.Kind) string {
 
 // Cell returns the cell of scenario/variant/proxy, or nil.
 func (m *Matrix) Cell(scenario, variant string, k proxy.Kind) *MatrixCell {
-	if m.index == nil {
+	if len(m.index) != len(m.Cells) { // built on first use; cells are only ever appended
 		m.index = map[string]int{}
 		for i, c := range m.Cells {
 			m.index[CellKey(c.Scenario, c.Variant, c.Proxy)] = i
@@ -164,7 +170,7 @@ func RunMatrix(ctx context.Context, opts MatrixOptions) (*Matrix, error) {
 			if errors.Is(err, proxy.ErrBinaryNotFound) {
 				reason = strings.TrimPrefix(reason, proxy.ErrBinaryNotFound.Error()+": ")
 			}
-			m.Skipped = append(m.Skipped, Skipped{Variant: string(k), Reason: "not installed: " + reason})
+			m.Skipped = append(m.Skipped, SkippedProxy{Proxy: string(k), Reason: "not installed: " + reason})
 			continue
 		}
 		m.Versions[string(k)] = v

@@ -142,7 +142,7 @@ func skippedList(m *scenarios.Matrix) string {
 	}
 	var s []string
 	for _, sk := range m.Skipped {
-		s = append(s, sk.Variant)
+		s = append(s, sk.Proxy)
 	}
 	return strings.Join(s, ", ")
 }

@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 )
@@ -22,7 +23,7 @@ func Screenshot(t testing.TB, page string, width, height int) image.Image {
 	cmd := exec.Command(bin, "--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
 		"--disable-background-networking", "--disable-component-update", "--disable-sync", "--no-first-run",
 		"--user-data-dir="+filepath.Join(dir, "profile"), "--hide-scrollbars",
-		"--window-size="+itoa(width)+","+itoa(height),
+		"--window-size="+strconv.Itoa(width)+","+strconv.Itoa(height),
 		"--enable-logging=stderr", "--v=0", "--screenshot="+shot, "file://"+page)
 	out, err := cmd.CombinedOutput()
 	if err != nil {
@@ -41,17 +42,6 @@ func Screenshot(t testing.TB, page string, width, height int) image.Image {
 		t.Fatal(err)
 	}
 	return img
-}
-
-func itoa(n int) string {
-	if n == 0 {
-		return "0"
-	}
-	var b []byte
-	for ; n > 0; n /= 10 {
-		b = append([]byte{byte('0' + n%10)}, b...)
-	}
-	return string(b)
 }
 
 // Pixels returns the points in r whose colour matches.
