@@ -20,9 +20,11 @@ func requireApp(t *testing.T, k proxy.AppKind) {
 }
 
 // The seed itself: nginx in front of a real uvicorn, across a 1 ms link. The default variant
-// gets 502s within its 10 s; the fixed one none, with its upper bound.
+// gets 502s within its 10 s; the fixed one none, with its upper bound. Not parallel: the race
+// window is about one link round trip, and with the package's other e2e tests (a dozen real
+// proxies) on two cores the scheduling noise shrank it to no 502 in 80 requests once in CI.
+// A sequential test runs before the package's parallel ones resume.
 func TestUvicornRaceThroughNginx(t *testing.T) {
-	t.Parallel()
 	requireKind(t, proxy.Nginx)
 	requireApp(t, proxy.Uvicorn)
 	sc, err := Builtin("uvicorn-race")
