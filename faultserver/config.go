@@ -186,7 +186,7 @@ func ParseConfig(b []byte, name string) (*Config, error) {
 		// Decoding null would silently give the default config: a cleared plan nobody asked for.
 		return nil, fmt.Errorf("%s: %w: the document is null; send a config (\"faults: []\" clears the plan)", name, ErrInvalidConfig)
 	}
-	c, errs := DecodeConfig(&doc, "config")
+	c, errs := DecodeConfig(&doc, "")
 	if len(errs) > 0 {
 		return nil, prefixErrors(name, errs)
 	}
@@ -195,8 +195,15 @@ func ParseConfig(b []byte, name string) (*Config, error) {
 
 // DecodeConfig decodes and validates a config from a YAML node — a whole document, or a
 // section of a larger file such as a scenario's origin — and returns every problem with its
-// line and column in that file. what names the section in messages ("config", "origin").
+// line and column in that file and the path of its key. what names the section ("origin"),
+// empty for a whole document.
 func DecodeConfig(n *yaml.Node, what string) (*Config, []error) {
+	path := func(key string) string {
+		if what == "" {
+			return key
+		}
+		return what + "." + key
+	}
 	var raw rawConfig
 	var errs []error
 	if err := yamlconf.Decode(n, &raw, what); err != nil {
@@ -204,18 +211,20 @@ func DecodeConfig(n *yaml.Node, what string) (*Config, []error) {
 	}
 	c := &Config{Seed: raw.Seed, Response: raw.Response, Limits: raw.Limits, FaultHeader: raw.FaultHeader, HeaderLimits: raw.HeaderLimits}
 	c.SetDefaults()
-	for _, e := range c.validateOwn() {
-		errs = append(errs, &yamlconf.Error{Line: n.Line, Column: n.Column, Msg: what + ": " + e.Error()})
+	for _, e := range c.validateOwn() { // each message starts with its key
+		errs = append(errs, &yamlconf.Error{Line: n.Line, Column: n.Column, Msg: path(e.Error())})
 	}
 	for i := range raw.Faults {
 		fn := &raw.Faults[i]
-		f, err := decodeFault(fn, fmt.Sprintf("faults[%d]", i))
+		f, err := decodeFault(fn, path(fmt.Sprintf("faults[%d]", i)))
 		if err != nil {
 			errs = append(errs, err)
 			continue
 		}
 		if err := validateFault(f); err != nil {
-			errs = append(errs, &yamlconf.Error{Line: fn.Line, Column: fn.Column, Msg: fmt.Sprintf("faults[%d]: %v", i, err)})
+			for _, e := range errext.Flatten(err) { // one line, with its position, per problem
+				errs = append(errs, &yamlconf.Error{Line: fn.Line, Column: fn.Column, Msg: fmt.Sprintf("%s: %v", path(fmt.Sprintf("faults[%d]", i)), e)})
+			}
 			continue
 		}
 		c.Faults = append(c.Faults, f)

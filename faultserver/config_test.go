@@ -57,12 +57,12 @@ func TestParseConfigReportsEveryProblemWithItsLine(t *testing.T) {
 	}
 	msg := err.Error()
 	for _, want := range []string{
-		`testdata/bad.yaml:2:1: config: unknown field "respons"; allowed: fault-header, faults, header-limits, limits, response, seed`,
-		`testdata/bad.yaml:6:` + ``, `"5" is not a duration`,
+		`testdata/bad.yaml:2:1: unknown field "respons"; allowed: fault-header, faults, header-limits, limits, response, seed`,
+		`testdata/bad.yaml:6:14: faults[0] (idle-close).timeout: "5" is not a duration`,
 		`testdata/bad.yaml:8:5: faults[1] (rst-headers): unknown field "after_bytes"; allowed: after-bytes, every, match, nth, probability`,
 		`testdata/bad.yaml:9:5: faults[2]: unknown fault kind "teleport"`,
 		`testdata/bad.yaml:10:5: faults[3]: cut-body: after-bytes: 5000 is not allowed; allowed: 0 to body-size-1 (1023)`,
-		`cut-body: close: "maybe" is not allowed; allowed: fin, rst`,
+		`testdata/bad.yaml:10:5: faults[3]: cut-body: close: "maybe" is not allowed; allowed: fin, rst`,
 		`testdata/bad.yaml:13:5: faults[4]: kind is missing`,
 		`testdata/bad.yaml:14:5: faults[5]: idle-close: match is not supported`,
 	} {
@@ -78,7 +78,8 @@ func TestParseConfigEdgeCases(t *testing.T) {
 		{"empty", "", "the document is empty"},
 		{"not yaml", "faults: [", "did not find expected"},
 		{"fault not a mapping", "faults: [idle-close]", "a fault is a mapping with a kind"},
-		{"wrong type", "seed: lots", "cannot unmarshal"},
+		{"wrong type", "seed: lots", `1:7: seed: "lots" is not a whole number`},
+		{"wrong type in a section", "limits: {idle-timeout: -5s}", `limits.idle-timeout: "-5s" is negative; allowed: 0 or more`},
 		{"status out of range", "response: {status: 700}", "response.status: 700 is not allowed"},
 		{"nth on tls-stall", "faults: [{kind: tls-stall, nth: 2}]", "nth is not supported"},
 		{"delay without parameters", "faults: [{kind: delay}]", "set head-delay"},
@@ -110,8 +111,8 @@ func TestParseFaultSpec(t *testing.T) {
 	for spec, want := range map[string]string{
 		"idle-close:timeout=soon":      `"soon" is not a duration`,
 		"idle-close:timeout":           "is not key=value",
-		"rst-headers:after-bytes=many": "cannot unmarshal",
-		"cut-body:close=fin,chunked=1": "cannot unmarshal",
+		"rst-headers:after-bytes=many": `rst-headers.after-bytes: "many" is not a whole number`,
+		"cut-body:close=fin,chunked=1": `cut-body.chunked: "1" is not allowed; allowed: true, false`,
 		"nope:x=1":                     "unknown fault kind",
 	} {
 		if _, err := ParseFaultSpec(spec); err == nil || !strings.Contains(err.Error(), want) ||

@@ -206,7 +206,11 @@ func (c *Config) Validate() error {
 	}{{"duration", c.Duration}, {"timeout", c.Timeout}, {"connect-timeout", c.ConnectTimeout}, {"grace", c.Grace},
 		{"think-time", c.ThinkTime}, {"burst-pause", c.BurstPause}, {"gap-center", c.GapCenter}, {"gap-spread", c.GapSpread},
 		{"gap-step", c.GapStep}, {"idle-timeout", c.IdleTimeout}} {
-		if d.v < 0 {
+		switch {
+		case d.v >= 0:
+		case slices.Contains(zeroIsDefault, d.field):
+			errs = append(errs, fieldErr(d.field, "%s is negative; allowed: more than 0 (leave it out for the default)", d.v))
+		default:
 			errs = append(errs, fieldErr(d.field, "%s is negative; allowed: 0 or more", d.v))
 		}
 	}

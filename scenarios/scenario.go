@@ -5,8 +5,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"net"
 	"os"
+	"reflect"
 	"slices"
 	"strings"
 
@@ -255,9 +257,10 @@ func resolveVariant(d *doc, vd *variantDoc) (*Variant, []error) {
 
 	origin := merge(&d.Origin, &vd.Origin)
 	var extra originExtra
-	cfgNode := withoutKeys(origin, "replicas", "tls", "listen", "kind", "vars", "binary", "address", "link")
-	if err := origin.Decode(&extra); err != nil {
-		errs = append(errs, fmt.Errorf("origin: %w", err))
+	extraKeys := slices.Sorted(maps.Keys(yamlconf.FieldNames(reflect.TypeOf(extra))))
+	cfgNode := withoutKeys(origin, extraKeys...)
+	if err := yamlconf.Decode(onlyKeys(origin, extraKeys...), &extra, "origin"); err != nil {
+		errs = append(errs, err)
 	}
 	replicas := 1
 	if extra.Replicas != nil {
@@ -496,11 +499,19 @@ func withoutKeys(n *yaml.Node, keys ...string) *yaml.Node {
 	out := *n
 	out.Content = nil
 	for i := 0; i+1 < len(n.Content); i += 2 {
-		drop := false
-		for _, k := range keys {
-			drop = drop || n.Content[i].Value == k
+		if !slices.Contains(keys, n.Content[i].Value) {
+			out.Content = append(out.Content, n.Content[i], n.Content[i+1])
 		}
-		if !drop {
+	}
+	return &out
+}
+
+// onlyKeys returns a copy of mapping n with just the given keys.
+func onlyKeys(n *yaml.Node, keys ...string) *yaml.Node {
+	out := *n
+	out.Content = nil
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		if slices.Contains(keys, n.Content[i].Value) {
 			out.Content = append(out.Content, n.Content[i], n.Content[i+1])
 		}
 	}

@@ -22,7 +22,7 @@ func TestParseReportsEveryProblemWithItsLine(t *testing.T) {
 		`testdata/broken.yaml:1:1: apiVersion: "gatecrash/v2" is not supported; this gatecrash reads "gatecrash/v1"`,
 		`testdata/broken.yaml:15:3: load: unknown field "duraton"`,
 		`testdata/broken.yaml:4:13: origin.replicas: 0 is not allowed; allowed: 1 to 64`,
-		`testdata/broken.yaml:7:16: faults[0] (idle-close): "soon" is not a duration`,
+		`testdata/broken.yaml:7:16: origin.faults[0] (idle-close).timeout: "soon" is not a duration`,
 		`proxy.kind: unknown proxy kind "squid"; allowed: embedded, nginx, haproxy, caddy, apache, varnish, trafficserver, nghttpx, node, external`,
 		`testdata/broken.yaml:14:16: load.connections: 0 is not allowed`,
 		`load.gap-center: pattern gap-sweep needs the gap to sweep around`,
@@ -267,6 +267,10 @@ func TestOriginKinds(t *testing.T) {
 		"  vars: {idle_timeout: 1s}\n":                        "vars, binary and address are for origin.kind uvicorn",
 		"  kind: node\n  link: {latency: 1ms, jitter: 5ms}\n": "origin.link.jitter: 5ms is not allowed",
 		"  kind: node\n  replicas: 2\n":                       "tls, listen and replicas are for the fault server",
+		// a wrong scalar is named by the key the user wrote, once
+		"  replicas: 2.5\n":         "o.yaml:4:13: origin.replicas: 2.5 is not a whole number",
+		"  tls: maybe\n":            `o.yaml:4:8: origin.tls: "maybe" is not allowed; allowed: true, false`,
+		"  link: {latency: -1ms}\n": `origin.link.latency: "-1ms" is negative`,
 	}
 	for o, want := range bad {
 		_, err := Parse([]byte(base+o), "o.yaml")

@@ -32,8 +32,11 @@ func (d *Duration) UnmarshalYAML(n *yaml.Node) error {
 	v, err := ParseDuration(n.Value)
 	if n.Kind != yaml.ScalarNode || err != nil {
 		// A TypeError (not a plain error) lets yaml.v3 go on and report every problem at once.
-		return &yaml.TypeError{Errors: []string{fmt.Sprintf(
-			"line %d: column %d: %q is not a duration; write a number with a unit, e.g. 250ms, 5s, 1m", n.Line, n.Column, n.Value)}}
+		msg := fmt.Sprintf("%q is not a duration; write a number with a unit, e.g. 250ms, 5s, 1m", n.Value)
+		if err != nil {
+			msg = err.Error()
+		}
+		return &yaml.TypeError{Errors: []string{fmt.Sprintf("line %d: column %d: %s", n.Line, n.Column, msg)}}
 	}
 	*d = Duration(v)
 	return nil
@@ -65,7 +68,7 @@ func ParseDuration(s string) (time.Duration, error) {
 		return 0, fmt.Errorf("%q is not a duration; write a number with a unit, e.g. 250ms, 5s, 1m", s)
 	}
 	if v < 0 {
-		return 0, fmt.Errorf("%q is negative; durations must be >= 0", s)
+		return 0, fmt.Errorf("%q is negative; allowed: 0 or more", s)
 	}
 	return v, nil
 }
@@ -86,12 +89,26 @@ func (e *Error) Error() string {
 
 // Decode decodes node n into v (a pointer) strictly: every mapping key must name a field
 // (by its yaml tag), every value must have the field's type. All problems are returned at
-// once, joined, each with its position. what names the thing being decoded in messages
-// ("fault rst-headers").
+// once, joined, each with its position and the path of the key the user wrote
+// ("load.connections", "faults[0] (delay).head-delay"). what names the thing being decoded
+// ("load"); empty for a whole document, whose keys are then named alone.
 func Decode(n *yaml.Node, v any, what string) error {
 	errs := checkKnown(n, reflect.TypeOf(v), what)
 	if err := n.Decode(v); err != nil {
-		errs = append(errs, typeErrors(err, what)...)
+		// checkKnown has already named, with its key, every scalar of the wrong type; yaml.v3
+		// reports the same ones again without the key ("cannot unmarshal !!str `x` into int").
+		named := map[int]bool{}
+		for _, e := range errs {
+			if pe, ok := e.(*Error); ok {
+				named[pe.Line] = true
+			}
+		}
+		for _, e := range typeErrors(err, what) {
+			if pe, ok := e.(*Error); ok && named[pe.Line] {
+				continue
+			}
+			errs = append(errs, e)
+		}
 	}
 	return errors.Join(errs...)
 }
@@ -103,7 +120,7 @@ func typeErrors(err error, what string) []error {
 	if !errors.As(err, &te) {
 		var pe *Error
 		if errors.As(err, &pe) && pe == err {
-			return []error{&Error{Line: pe.Line, Column: pe.Column, Msg: what + ": " + pe.Msg}}
+			return []error{&Error{Line: pe.Line, Column: pe.Column, Msg: prefixed(what, pe.Msg)}}
 		}
 		return []error{err} // from a nested decoder that already named its position
 	}
@@ -117,12 +134,31 @@ func typeErrors(err error, what string) []error {
 				m = strings.TrimSpace(m[strings.Index(m, ":")+1:])
 			}
 		}
-		out = append(out, &Error{Line: line, Column: col, Msg: what + ": " + m})
+		out = append(out, &Error{Line: line, Column: col, Msg: prefixed(what, m)})
 	}
 	return out
 }
 
-// checkKnown walks n alongside type t and reports mapping keys that t does not have.
+// prefixed is "what: msg", or msg alone when what is empty (a whole document).
+func prefixed(what, msg string) string {
+	if what == "" {
+		return msg
+	}
+	return what + ": " + msg
+}
+
+// keyPath is the path of key under what: "load" + "connections" = "load.connections".
+func keyPath(what, key string) string {
+	if what == "" {
+		return key
+	}
+	return what + "." + key
+}
+
+var durationType = reflect.TypeOf(Duration(0))
+
+// checkKnown walks n alongside type t and reports mapping keys that t does not have and
+// scalars that cannot be t, each named by its path (what).
 func checkKnown(n *yaml.Node, t reflect.Type, what string) []error {
 	for t != nil && t.Kind() == reflect.Pointer {
 		t = t.Elem()
@@ -136,42 +172,81 @@ func checkKnown(n *yaml.Node, t reflect.Type, what string) []error {
 	if n.Kind == yaml.DocumentNode && len(n.Content) == 1 {
 		return checkKnown(n.Content[0], t, what)
 	}
+	if n.Kind == yaml.ScalarNode {
+		if msg := scalarProblem(n, t); msg != "" {
+			return []error{&Error{Line: n.Line, Column: n.Column, Msg: prefixed(what, msg)}}
+		}
+	}
 	if reflect.PointerTo(t).Implements(reflect.TypeOf((*yaml.Unmarshaler)(nil)).Elem()) {
 		return nil // the type decodes itself and reports its own errors
 	}
 	var errs []error
 	switch {
-	case isInteger(t) && n.Kind == yaml.ScalarNode && n.ShortTag() == "!!float":
-		// yaml.v3 would quietly drop the fraction: "connections: 2.7" would become 2.
-		errs = append(errs, &Error{Line: n.Line, Column: n.Column, Msg: fmt.Sprintf(
-			"%s: %s is not a whole number", what, n.Value)})
-		return errs
 	case t.Kind() == reflect.Struct && n.Kind == yaml.MappingNode:
 		fields := FieldNames(t)
 		for i := 0; i+1 < len(n.Content); i += 2 {
 			k, val := n.Content[i], n.Content[i+1]
 			ft, ok := fields[k.Value]
 			if !ok {
-				errs = append(errs, &Error{Line: k.Line, Column: k.Column, Msg: fmt.Sprintf(
-					"%s: unknown field %q; allowed: %s", what, k.Value, strings.Join(sortedKeys(fields), ", "))})
+				errs = append(errs, &Error{Line: k.Line, Column: k.Column, Msg: prefixed(what, fmt.Sprintf(
+					"unknown field %q; allowed: %s", k.Value, strings.Join(sortedKeys(fields), ", ")))})
 				continue
 			}
-			if isInteger(ft) {
-				errs = append(errs, checkKnown(val, ft, what+"."+k.Value)...)
-				continue
-			}
-			errs = append(errs, checkKnown(val, ft, what)...)
+			errs = append(errs, checkKnown(val, ft, keyPath(what, k.Value))...)
 		}
 	case (t.Kind() == reflect.Slice || t.Kind() == reflect.Array) && n.Kind == yaml.SequenceNode:
-		for _, c := range n.Content {
-			errs = append(errs, checkKnown(c, t.Elem(), what)...)
+		for i, c := range n.Content {
+			errs = append(errs, checkKnown(c, t.Elem(), fmt.Sprintf("%s[%d]", what, i))...)
 		}
 	case t.Kind() == reflect.Map && n.Kind == yaml.MappingNode:
-		for i := 1; i < len(n.Content); i += 2 {
-			errs = append(errs, checkKnown(n.Content[i], t.Elem(), what)...)
+		for i := 0; i+1 < len(n.Content); i += 2 {
+			errs = append(errs, checkKnown(n.Content[i+1], t.Elem(), keyPath(what, n.Content[i].Value))...)
 		}
 	}
 	return errs
+}
+
+// scalarProblem says what is wrong with scalar n as a value of type t, or "" when nothing is
+// (or when yaml.v3 is left to say it: types other than numbers, booleans and durations).
+// yaml.v3 would quietly drop a fraction ("connections: 2.7" becomes 2), so that is caught
+// here, and the rest is said with the key, which yaml.v3's own message lacks.
+func scalarProblem(n *yaml.Node, t reflect.Type) string {
+	tag := n.ShortTag()
+	if tag == "!!null" {
+		return ""
+	}
+	switch {
+	case t == durationType:
+		if _, err := ParseDuration(n.Value); err != nil {
+			return err.Error()
+		}
+	case isInteger(t):
+		switch {
+		case tag == "!!float":
+			return n.Value + " is not a whole number"
+		case tag != "!!int":
+			return fmt.Sprintf("%q is not a whole number", n.Value)
+		case isUnsigned(t) && strings.HasPrefix(strings.TrimSpace(n.Value), "-"):
+			return n.Value + " is not allowed; allowed: 0 or more"
+		}
+	case t.Kind() == reflect.Float32 || t.Kind() == reflect.Float64:
+		if tag != "!!int" && tag != "!!float" {
+			return fmt.Sprintf("%q is not a number", n.Value)
+		}
+	case t.Kind() == reflect.Bool:
+		if tag != "!!bool" {
+			return fmt.Sprintf("%q is not allowed; allowed: true, false", n.Value)
+		}
+	}
+	return ""
+}
+
+func isUnsigned(t reflect.Type) bool {
+	switch t.Kind() {
+	case reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64:
+		return true
+	}
+	return false
 }
 
 func isInteger(t reflect.Type) bool {

@@ -47,15 +47,60 @@ func TestDecodeStrict(t *testing.T) {
 	}
 	for _, want := range []string{
 		`2:1: thing: unknown field "nmae"; allowed: by-name, every, list, name, nested, timeout`,
-		`3:10: thing: unknown field "b"; allowed: a`,
-		`4:9: thing: unknown field "evry"; allowed: every`,
-		`5:25: thing: unknown field "e"`,
-		`1:10: thing: "5" is not a duration`,
-		"6:1: thing: cannot unmarshal !!str `many` into int",
+		`3:10: thing.nested: unknown field "b"; allowed: a`,
+		`4:9: thing.list[0]: unknown field "evry"; allowed: every`,
+		`5:22: thing.by-name.k.every: "x" is not a whole number`,
+		`5:25: thing.by-name.k: unknown field "e"`,
+		`1:10: thing.timeout: "5" is not a duration`,
+		`6:8: thing.every: "many" is not a whole number`,
 	} {
 		if !strings.Contains(err.Error(), want) {
 			t.Errorf("missing %q in:\n%v", want, err)
 		}
+	}
+	if strings.Contains(err.Error(), "cannot unmarshal") {
+		t.Errorf("yaml.v3's own message (without the key) repeats a problem already named:\n%v", err)
+	}
+}
+
+type scalars struct {
+	Count   uint64   `yaml:"count"`
+	On      bool     `yaml:"on"`
+	Share   *float64 `yaml:"share"`
+	Timeout Duration `yaml:"timeout"`
+}
+
+// Every scalar of the wrong type is named by the key the user wrote, once, with what is
+// allowed — whether it comes from a file or from a node built from "k=v" text (line 0).
+func TestDecodeNamesTheKeyOfAWrongScalar(t *testing.T) {
+	t.Parallel()
+	var n yaml.Node
+	if err := yaml.Unmarshal([]byte("count: -3\non: maybe\nshare: half\ntimeout: -1s\n"), &n); err != nil {
+		t.Fatal(err)
+	}
+	err := Decode(&n, &scalars{}, "load")
+	for _, want := range []string{
+		"1:8: load.count: -3 is not allowed; allowed: 0 or more",
+		`2:5: load.on: "maybe" is not allowed; allowed: true, false`,
+		`3:8: load.share: "half" is not a number`,
+		`4:10: load.timeout: "-1s" is negative; allowed: 0 or more`,
+	} {
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("missing %q in:\n%v", want, err)
+		}
+	}
+	if err != nil && (strings.Count(err.Error(), "\n") != 3 || strings.Contains(err.Error(), "cannot unmarshal")) {
+		t.Errorf("want exactly four problems, each once:\n%v", err)
+	}
+
+	built := &yaml.Node{Kind: yaml.MappingNode, Tag: "!!map", Content: []*yaml.Node{
+		{Kind: yaml.ScalarNode, Value: "count"}, {Kind: yaml.ScalarNode, Value: "abc"}}}
+	err = Decode(built, &scalars{}, "cut-body")
+	if err == nil || err.Error() != `cut-body.count: "abc" is not a whole number` {
+		t.Errorf("built node: err = %v", err)
+	}
+	if err := Decode(built, &scalars{}, ""); err == nil || err.Error() != `count: "abc" is not a whole number` {
+		t.Errorf("whole document: err = %v, want the key alone", err)
 	}
 }
 
