@@ -21,6 +21,16 @@ type MergeOptions struct {
 	// AllowPartial merges the shards of a sharded run that are there when some are missing;
 	// the result lists the missing ones.
 	AllowPartial bool
+	// Names are what messages call the inputs, in order (their files); "result N" by default.
+	Names []string
+}
+
+// name is what messages call input i.
+func (o *MergeOptions) name(i int) string {
+	if i < len(o.Names) && o.Names[i] != "" {
+		return o.Names[i]
+	}
+	return fmt.Sprintf("result %d", i)
 }
 
 // Merge adds shards — results of the same load run from several machines — into one: counts
@@ -45,31 +55,36 @@ func MergeWith(opts MergeOptions, rs ...*Result) (*Result, error) {
 	exemplars := map[Class][]Exemplar{}
 	var origins []*OriginTruth
 	var failures []string
+	// What was measured comes first: results of two variants are not parts of anything.
+	for i, r := range rs {
+		if r.Scenario != first.Scenario || r.Variant != first.Variant || r.Target.Method != first.Target.Method ||
+			r.Target.Pattern != first.Target.Pattern {
+			return nil, fmt.Errorf("%w: %s is %s, %s is %s; merge results of one measurement (the same scenario, variant, "+
+				"method and pattern)", ErrIncompatible, opts.name(i), measured(r), opts.name(0), measured(first))
+		}
+		if r.Target.Client != first.Target.Client {
+			return nil, fmt.Errorf("%w: %s used client model %q, %s %q", ErrIncompatible, opts.name(i), r.Target.Client,
+				opts.name(0), first.Target.Client)
+		}
+	}
 	pieces, err := piecesOf(rs, opts)
 	if err != nil {
 		return nil, err
 	}
 	segs := pieces.segments // nil unless the results are parts of one run
 	for i, r := range rs {
-		if r.Scenario != first.Scenario || r.Variant != first.Variant || r.Target.Method != first.Target.Method ||
-			r.Target.Pattern != first.Target.Pattern {
-			return nil, fmt.Errorf("%w: shard %d is %s/%s %s %s, shard 0 is %s/%s %s %s", ErrIncompatible, i,
-				r.Scenario, r.Variant, r.Target.Method, r.Target.Pattern, first.Scenario, first.Variant, first.Target.Method, first.Target.Pattern)
-		}
-		if r.Target.Client != first.Target.Client {
-			return nil, fmt.Errorf("%w: shard %d used client model %q, shard 0 %q", ErrIncompatible, i, r.Target.Client, first.Target.Client)
-		}
 		// Segments of one run may differ in URL: a scenario run starts its proxy on a new
 		// port each time; the run's identity ties them together. Shards must agree.
 		if r.Target.URL != first.Target.URL && !opts.AllowDifferentTargets && (segs == nil || pieces.sharded) {
-			return nil, fmt.Errorf("%w: shard %d loaded %s, shard 0 loaded %s; their errors would be counted as one "+
-				"target's (allow it with --allow-different-targets)", ErrIncompatible, i, r.Target.URL, first.Target.URL)
+			return nil, fmt.Errorf("%w: %s loaded %s, %s loaded %s; their errors would be counted as one "+
+				"target's (allow it with --allow-different-targets)", ErrIncompatible, opts.name(i), r.Target.URL, opts.name(0), first.Target.URL)
 		}
 		if !opts.AllowDuplicates && segs == nil {
 			for j := range i {
 				if sameRun(rs[j], r) {
-					return nil, fmt.Errorf("%w: shard %d is the same result as shard %d (same start, end and counts): "+
-						"the same file given twice would double every count (allow it with --allow-duplicates)", ErrIncompatible, i, j)
+					return nil, fmt.Errorf("%w: %s is the same result as %s (same start, end and counts): "+
+						"the same file given twice would double every count (allow it with --allow-duplicates)", ErrIncompatible,
+						opts.name(i), opts.name(j))
 				}
 			}
 		}
@@ -88,7 +103,7 @@ func MergeWith(opts MergeOptions, rs ...*Result) (*Result, error) {
 		out.Interrupted = out.Interrupted || r.Interrupted
 		out.Partial = out.Partial || r.Partial
 		if r.Failure != "" {
-			failures = append(failures, fmt.Sprintf("shard %d: %s", i, r.Failure))
+			failures = append(failures, fmt.Sprintf("%s: %s", opts.name(i), r.Failure))
 		}
 		for _, n := range r.Notes {
 			if !slices.Contains(out.Notes, n) {
@@ -112,7 +127,7 @@ func MergeWith(opts MergeOptions, rs ...*Result) (*Result, error) {
 			m.Stale += o.Stale
 			m.Race += o.Race
 			if dropped := m.Latency.Merge(o.Latency.Histogram); dropped != 0 {
-				return nil, fmt.Errorf("%w: shard %d's %s histogram has %d values out of range", ErrIncompatible, i, c, dropped)
+				return nil, fmt.Errorf("%w: %s: its %s histogram has %d values out of range", ErrIncompatible, opts.name(i), c, dropped)
 			}
 			if o.First.Before(m.First) {
 				m.First = o.First
@@ -219,7 +234,7 @@ func piecesOf(rs []*Result, opts MergeOptions) (runPieces, error) {
 		var ids []string
 		for i, r := range rs {
 			if r.Run != nil && r.Run.Shards > 1 {
-				ids = append(ids, fmt.Sprintf("result %d is shard %d/%d of run %s", i, r.Run.Shard, r.Run.Shards, r.Run.ID))
+				ids = append(ids, fmt.Sprintf("%s is shard %d/%d of run %s", opts.name(i), r.Run.Shard, r.Run.Shards, r.Run.ID))
 			}
 		}
 		if len(ids) > 0 {
@@ -235,7 +250,8 @@ func piecesOf(rs []*Result, opts MergeOptions) (runPieces, error) {
 	segSet := map[int]bool{}
 	for i, r := range rs {
 		if r.Run.Shards != n {
-			return runPieces{}, fmt.Errorf("%w: results 0 and %d of run %s were split differently (%d and %d shards)", ErrIncompatible, i, id, n, r.Run.Shards)
+			return runPieces{}, fmt.Errorf("%w: %s and %s of run %s were split differently (%d and %d shards)", ErrIncompatible,
+				opts.name(0), opts.name(i), id, n, r.Run.Shards)
 		}
 		held := r.Segments
 		if len(held) == 0 {
@@ -255,8 +271,8 @@ func piecesOf(rs []*Result, opts MergeOptions) (runPieces, error) {
 				if n > 1 {
 					what = fmt.Sprintf("shard %d/%d, segment %d,", shard, n, s)
 				}
-				return runPieces{}, fmt.Errorf("%w: results %d and %d both hold %s of run %s: it would count twice "+
-					"(a merged result already holds the parts it was made of)", ErrIncompatible, j, i, what, id)
+				return runPieces{}, fmt.Errorf("%w: %s and %s both hold %s of run %s: it would count twice "+
+					"(a merged result already holds the parts it was made of)", ErrIncompatible, opts.name(j), opts.name(i), what, id)
 			}
 			seen[pc] = i
 			segSet[s] = true
@@ -281,4 +297,13 @@ func piecesOf(rs []*Result, opts MergeOptions) (runPieces, error) {
 		}
 	}
 	return p, nil
+}
+
+// measured says what a result measured, for messages: "keepalive-race/default POST gap-sweep".
+func measured(r *Result) string {
+	what := r.Target.Method + " " + r.Target.Pattern
+	if r.Scenario != "" || r.Variant != "" {
+		what = r.Scenario + "/" + r.Variant + " " + what
+	}
+	return what
 }

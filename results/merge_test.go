@@ -189,12 +189,34 @@ func TestMergeRefusesDifferentTargetsAndDuplicates(t *testing.T) {
 		t.Fatalf("allowed different targets: %v", err)
 	}
 	_, err = Merge(a, a)
-	if !errors.Is(err, ErrIncompatible) || !strings.Contains(err.Error(), "same result as shard 0") {
+	if !errors.Is(err, ErrIncompatible) || !strings.Contains(err.Error(), "result 1 is the same result as result 0") {
 		t.Fatalf("the same result twice: err = %v, want a refusal", err)
+	}
+	// Messages call the inputs by their files when told them.
+	_, err = MergeWith(MergeOptions{Names: []string{"a.json", "b.json"}}, a, a)
+	if err == nil || !strings.Contains(err.Error(), "b.json is the same result as a.json") {
+		t.Fatalf("named inputs: err = %v, want the files named", err)
 	}
 	m, err := MergeWith(MergeOptions{AllowDuplicates: true}, a, a)
 	if err != nil || m.Requests != 4 {
 		t.Fatalf("allowed duplicates: %v requests, err %v", m.Requests, err)
+	}
+}
+
+// Two variants of one scenario run share the run's id; merging them is a mistake to name as
+// such (not as "segment 0 held twice"), by file.
+func TestMergeRefusesTwoVariantsOfOneRun(t *testing.T) {
+	t.Parallel()
+	start := time.Now()
+	def := build(start, []event{{class: OK, lat: time.Millisecond}})
+	fixed := build(start, []event{{class: OK, lat: time.Millisecond}})
+	def.Scenario, def.Variant, fixed.Scenario, fixed.Variant = "keepalive-race", "default", "keepalive-race", "fixed"
+	def.Run = &RunInfo{ID: "r1"}
+	fixed.Run = &RunInfo{ID: "r1"}
+	_, err := MergeWith(MergeOptions{Names: []string{"run/default.json", "run/fixed.json"}}, def, fixed)
+	want := "run/fixed.json is keepalive-race/fixed POST closed, run/default.json is keepalive-race/default POST closed"
+	if !errors.Is(err, ErrIncompatible) || !strings.Contains(err.Error(), want) {
+		t.Fatalf("err = %v, want it to say %q", err, want)
 	}
 }
 

@@ -150,15 +150,17 @@ relax the last two when you know why).`,
 func runMerge(opts *MergeOptions) error {
 	var rs []*results.Result
 	var err error
+	mo := opts.Merge
 	if opts.FromLogs {
-		rs, err = readLogResults(opts.Files, opts.Stdin)
+		rs, mo.Names, err = readLogResults(opts.Files, opts.Stdin)
 	} else {
 		rs, err = readResults(opts.Files)
+		mo.Names = opts.Files
 	}
 	if err != nil {
 		return err
 	}
-	m, err := results.MergeWith(opts.Merge, rs...)
+	m, err := results.MergeWith(mo, rs...)
 	if err != nil {
 		return errext.UsageError(err)
 	}
@@ -187,27 +189,31 @@ func runMerge(opts *MergeOptions) error {
 }
 
 // readLogResults reads the result blocks in log files ("-": stdin).
-func readLogResults(files []string, stdin io.Reader) ([]*results.Result, error) {
+func readLogResults(files []string, stdin io.Reader) ([]*results.Result, []string, error) {
 	var out []*results.Result
+	var names []string // "LOG (result block K)", for merge's messages
 	for _, f := range files {
 		var rd io.Reader = stdin
 		name := "stdin"
 		if f != "-" {
 			fh, err := os.Open(f)
 			if err != nil {
-				return nil, errext.UsageError(fmt.Errorf("--from-logs: %w", err))
+				return nil, nil, errext.UsageError(fmt.Errorf("--from-logs: %w", err))
 			}
 			defer fh.Close()
 			rd, name = fh, f
 		}
 		rs, err := results.ReadLogBlocks(rd, name)
 		if err != nil {
-			return nil, errext.UsageError(err)
+			return nil, nil, errext.UsageError(err)
 		}
 		if len(rs) == 0 {
-			return nil, errext.UsageError(fmt.Errorf("--from-logs: %s holds no complete result block (was the load run with --log-result, and did it finish?)", name))
+			return nil, nil, errext.UsageError(fmt.Errorf("--from-logs: %s holds no complete result block (was the load run with --log-result, and did it finish?)", name))
 		}
 		out = append(out, rs...)
+		for k := range rs {
+			names = append(names, fmt.Sprintf("%s (result block %d)", name, k+1))
+		}
 	}
-	return out, nil
+	return out, names, nil
 }

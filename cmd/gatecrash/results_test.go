@@ -61,6 +61,7 @@ func TestReportCompareMerge(t *testing.T) {
 	}{
 		{[]string{"report", a, "--format", "pdf"}, `--format: "pdf" is not allowed; allowed: text, markdown, json, html`},
 		{[]string{"merge", a}, "--out: missing"},
+		{[]string{"merge", a, a, "--out", merged}, a + " and " + a + " both hold segment 0 of run"},
 		{[]string{"compare", a}, "requires at least 2 arg(s)"},
 		{[]string{"report", filepath.Join(dir, "nope.json")}, "no such file"},
 	} {
