@@ -19,7 +19,8 @@ import (
 // registered by name with one line, and also implements exactly one of the phase interfaces
 // below, whose one method is the whole of what the fault does in that phase: it acts on the
 // connection through conn's primitives (read exactly, write, close as FIN or RST, half-close,
-// wait) and tells the connection that it acted with conn.injected.
+// wait) and tells the connection that it acted with conn.injected (a response fault is
+// counted by the request loop when it is chosen).
 //
 // A kind's name comes from the registry alone (KindOf); a fault type has no name of its own
 // to get wrong.
@@ -65,6 +66,7 @@ type ResponseFault interface {
 	Fault
 	// respond writes (or does not write) the response to req. keepAlive reports whether the
 	// connection may serve another request afterwards; an error is the peer's (it went away).
+	// The loop has counted the fault already: it does not call conn.injected.
 	respond(c *conn, req *Request) (keepAlive bool, err error)
 }
 
@@ -89,8 +91,9 @@ const (
 	// that the server never read are still queued, in which case it sends RST, exactly as a
 	// real server that gives up mid-request does. The ground-truth counters report which.
 	CloseFIN CloseMode = "fin"
-	// CloseRST aborts the connection (SO_LINGER 0): always an RST, and anything still unsent is
-	// discarded (the server first waits until what it wrote has been acknowledged).
+	// CloseRST aborts the connection (SO_LINGER 0): always an RST. The server first waits
+	// (at most 500 ms) until what it wrote has left this host, so the RST does not discard
+	// it; it does not wait for the peer's acknowledgement.
 	CloseRST CloseMode = "rst"
 )
 

@@ -2,8 +2,9 @@ package faultserver
 
 import "fmt"
 
-// RSTHeaders writes the first AfterBytes bytes of the normal response head, waits until the
-// peer has acknowledged them, then resets the connection (F3). The default, 17, is exactly the
+// RSTHeaders writes the first AfterBytes bytes of the normal response head, waits until they
+// have left this host (not for the peer's ACK, which may be delayed 40 ms), then resets the
+// connection (F3). The default, 17, is exactly the
 // status line "HTTP/1.1 200 OK\r\n". A value past the end of the head sends the whole head and
 // no body.
 type RSTHeaders struct {
