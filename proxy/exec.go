@@ -46,6 +46,8 @@ type kindDef struct {
 	flushDelay time.Duration
 	// noOriginTLS says the kind cannot connect to origins over TLS.
 	noOriginTLS string
+	// oneOrigin says why the kind forwards to one origin only (it cannot balance replicas).
+	oneOrigin string
 	// privateLogs, when set, is the kind's log folder (relative to the run folder) for a
 	// proxy that reads its config and writes its logs after dropping root, as Traffic Server
 	// does: it reads a copy of its config in the private temp dir (etc/), which that user
@@ -193,6 +195,16 @@ func SupportsOriginTLS(k Kind) (bool, string) {
 	return false, def.noOriginTLS
 }
 
+// BalancesOrigins says whether kind k spreads requests over several origins (origin.replicas
+// > 1), and if not, why.
+func BalancesOrigins(k Kind) (bool, string) {
+	def, ok := kinds[k]
+	if !ok || def.oneOrigin == "" {
+		return true, ""
+	}
+	return false, def.oneOrigin
+}
+
 // Version returns the installed version of kind k as its binary prints it ("nginx/1.22.1"),
 // or an error when it is not installed.
 func Version(k Kind, binary string) (string, error) {
@@ -289,6 +301,10 @@ func startProcess(ctx context.Context, cfg Config, def kindDef) (Proxy, error) {
 	if cfg.OriginTLS && def.noOriginTLS != "" {
 		os.RemoveAll(dir)
 		return nil, fmt.Errorf("%s cannot connect to a TLS origin: %s", def.kind, def.noOriginTLS)
+	}
+	if len(cfg.Origins) > 1 && def.oneOrigin != "" {
+		os.RemoveAll(dir)
+		return nil, fmt.Errorf("%s cannot spread requests over %d origins: %s", def.kind, len(cfg.Origins), def.oneOrigin)
 	}
 	conf, data, err := render(cfg, def, dir, logDir)
 	if err != nil {

@@ -103,7 +103,9 @@ var kinds = map[Kind]kindDef{
 			"trafficserver/logging.yaml.tmpl", "trafficserver/runroot.yaml.tmpl"},
 		prepare:     prepareTrafficServer,
 		privateLogs: "trafficserver/log",
-		flushDelay:  2500 * time.Millisecond, // max_secs_per_buffer and periodic_tasks_interval 1
+		oneOrigin: "its built-in config maps to one origin (balancing needs parent selection, whose " +
+			"mark-down and retries would change what the scenarios measure); use origin.replicas: 1",
+		flushDelay: 2500 * time.Millisecond, // max_secs_per_buffer and periodic_tasks_interval 1
 		args: func(conf string, _ *templateData) []string {
 			return []string{"--run-root=" + filepath.Join(filepath.Dir(conf), "runroot.yaml")}
 		},

@@ -197,9 +197,14 @@ func TestUserTemplate(t *testing.T) {
 	}
 }
 
+// Every kind spreads requests over origin replicas, or refuses them saying why — it never
+// quietly sends everything to the first.
 func TestReplicasAreBalanced(t *testing.T) {
 	t.Parallel()
-	for _, k := range []Kind{Embedded, Nginx} {
+	for _, k := range Kinds() {
+		if k == External {
+			continue
+		}
 		t.Run(string(k), func(t *testing.T) {
 			t.Parallel()
 			needKind(t, k)
@@ -211,6 +216,15 @@ func TestReplicasAreBalanced(t *testing.T) {
 			}
 			runDir := t.TempDir()
 			p, err := Start(context.Background(), Config{Spec: Spec{Kind: k}, Origins: addrs, Listen: freeAddr(t), RunDir: runDir})
+			if ok, why := BalancesOrigins(k); !ok {
+				if err == nil {
+					p.Stop()
+				}
+				if err == nil || !strings.Contains(err.Error(), "cannot spread requests over 3 origins: "+why) {
+					t.Fatalf("%s does not balance, but Start said %v", k, err)
+				}
+				return
+			}
 			if err != nil {
 				t.Fatal(err)
 			}

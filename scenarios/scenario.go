@@ -238,6 +238,10 @@ func (sc *Scenario) Applies(k proxy.Kind, v *Variant) error {
 	if ok, why := proxy.SupportsOriginTLS(k); v.Origin.TLS && !ok {
 		return fmt.Errorf("%w: the origin speaks TLS and %s cannot connect to it: %s", ErrSelection, k, why)
 	}
+	if ok, why := proxy.BalancesOrigins(k); v.Origin.Replicas > 1 && !ok {
+		return fmt.Errorf("%w: variant %s has %d origin replicas and %s cannot spread requests over them: %s",
+			ErrSelection, v.Name, v.Origin.Replicas, k, why)
+	}
 	for _, name := range v.OwnProxyVars {
 		if !proxy.Reads(k, name) {
 			return fmt.Errorf("%w: variant %s sets proxy.vars.%s, which %s's template does not read (no such setting there)",

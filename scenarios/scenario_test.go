@@ -320,4 +320,16 @@ func TestAppliesSaysWhy(t *testing.T) {
 			t.Errorf("%s/%s on %s: err = %v, want %q", tc.scenario, tc.variant, tc.kind, err, tc.want)
 		}
 	}
+	// Traffic Server's config maps to one origin: replicas would all go to the first.
+	sc, err := Parse([]byte("apiVersion: gatecrash/v1\nname: r\norigin: {replicas: 3}\n"), "r.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := sc.Applies(proxy.TrafficServer, sc.Variants[0]); err == nil || !strings.Contains(err.Error(),
+		"variant default has 3 origin replicas and trafficserver cannot spread requests over them") {
+		t.Errorf("replicas on trafficserver: err = %v", err)
+	}
+	if err := sc.Applies(proxy.Nginx, sc.Variants[0]); err != nil {
+		t.Errorf("replicas on nginx: %v", err)
+	}
 }
