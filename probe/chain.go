@@ -188,18 +188,29 @@ var reuseKnobs = map[string]string{
 	"traefik":  "serversTransport `idleConnTimeout`",
 	"envoy":    "the cluster's `common_http_protocol_options.idle_timeout`",
 	"node":     "the http.Agent's socket timeout (`timeout`), or `keepAlive: false`",
+	"varnish":  "`backend_idle_timeout` (varnishd -p; at least 1 s)",
+	"trafficserver": "`proxy.config.http.keep_alive_no_activity_timeout_out` (records.config, " +
+		"whole seconds)",
+	"ats":     "`proxy.config.http.keep_alive_no_activity_timeout_out` (records.config, whole seconds)",
+	"nghttpx": "`backend-keep-alive-timeout`",
 }
 
 // closeKnobs name, per kind, its own idle timeout as a server.
 var closeKnobs = map[string]string{
-	"uvicorn":  "--timeout-keep-alive",
-	"gunicorn": "--keep-alive",
-	"node":     "server.keepAliveTimeout",
-	"nginx":    "`keepalive_timeout` (http/server block)",
-	"apache":   "KeepAliveTimeout",
-	"haproxy":  "`timeout http-keep-alive`",
-	"caddy":    "servers `idle_timeout`",
-	"tomcat":   "the connector's keepAliveTimeout",
+	"uvicorn":       "--timeout-keep-alive",
+	"gunicorn":      "--keep-alive",
+	"node":          "server.keepAliveTimeout",
+	"nginx":         "`keepalive_timeout` (http/server block)",
+	"apache":        "KeepAliveTimeout",
+	"haproxy":       "`timeout http-keep-alive`",
+	"caddy":         "servers `idle_timeout`",
+	"tomcat":        "the connector's keepAliveTimeout",
+	"varnish":       "`timeout_idle` (varnishd -p)",
+	"trafficserver": "`proxy.config.http.keep_alive_no_activity_timeout_in` (records.config)",
+	"ats":           "`proxy.config.http.keep_alive_no_activity_timeout_in` (records.config)",
+	"nghttpx":       "`frontend-keep-alive-timeout`",
+	"embedded":      "http.Server.IdleTimeout",
+	"go":            "http.Server.IdleTimeout",
 }
 
 // fixFor says what to change for a racing pair.

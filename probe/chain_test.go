@@ -7,6 +7,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/gatecrash/gatecrash/proxy"
 )
 
 func hops(t *testing.T, specs ...string) []Hop {
@@ -91,5 +93,29 @@ func TestChainFromProbeReports(t *testing.T) {
 	}
 	if _, err := ParseHop("x=@"+write("bad.json", map[string]string{"role": "load"}), true); err == nil {
 		t.Error("a report of another role accepted")
+	}
+}
+
+// Every proxy kind gatecrash can start has its settings named, both as the hop that reuses
+// pooled upstream connections and as the hop that closes idle ones: a new kind cannot leave
+// `probe chain` with "its idle timeout" for a fix.
+func TestChainNamesTheKnobsOfEveryProxyKind(t *testing.T) {
+	t.Parallel()
+	for _, k := range proxy.Kinds() {
+		if k == proxy.External {
+			continue
+		}
+		if reuseKnobs[string(k)] == "" {
+			t.Errorf("%s: no reuse knob (its idle window towards its upstream)", k)
+		}
+		if closeKnobs[string(k)] == "" {
+			t.Errorf("%s: no close knob (its own idle timeout as a server)", k)
+		}
+	}
+	fix := fixFor("trafficserver", "varnish", 5*time.Second)
+	for _, want := range []string{"keep_alive_no_activity_timeout_out", "below 5.000 s", "varnish's `timeout_idle`"} {
+		if !strings.Contains(fix, want) {
+			t.Errorf("fix %q lacks %q", fix, want)
+		}
 	}
 }

@@ -211,8 +211,9 @@ NAME=WINDOW, where WINDOW is
   keep=4s,close=75s     a hop in the middle: its upstream window and its own idle timeout
   @probe.json           what gatecrash probe origin|proxy --json measured
 
-Known names (nginx, haproxy, caddy, apache, embedded, uvicorn, gunicorn, node, ...) get the
-setting to change named in the verdict. Exit code 3 when any pair races: a CI gate.`,
+Known names (nginx, haproxy, caddy, apache, varnish, trafficserver, nghttpx, embedded, node,
+uvicorn, gunicorn, tomcat, ...) get the setting to change named in the verdict. Exit code 3
+when any pair races: a CI gate.`,
 		Example: `  gatecrash probe chain --hop nginx=60s --hop uvicorn=5s
   gatecrash probe chain --hop alb=60s --hop nginx=keep=4s,close=75s --hop gunicorn=@gunicorn.json`,
 		Args: usageArgs(cobra.NoArgs),
