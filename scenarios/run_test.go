@@ -5,6 +5,7 @@ import (
 	"image"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -411,5 +412,21 @@ func TestClientStalePool(t *testing.T) {
 					checked.Requests, validate.Connections.StaleDiscarded)
 			}
 		})
+	}
+}
+
+// A variable the chosen kind does not read is said at start, not silently dropped; a user's
+// own template reads what it likes.
+func TestIgnoredVars(t *testing.T) {
+	t.Parallel()
+	vars := map[string]string{"max_idle_conns": "16", "idle_timeout": "60s", "http_reuse": "safe"}
+	if got := ignoredVars(proxy.Spec{Kind: proxy.Nginx, Vars: vars}); !slices.Equal(got, []string{"http_reuse", "max_idle_conns"}) {
+		t.Errorf("nginx: %v", got)
+	}
+	if got := ignoredVars(proxy.Spec{Kind: proxy.Embedded, Vars: vars}); !slices.Equal(got, []string{"http_reuse"}) {
+		t.Errorf("embedded: %v", got)
+	}
+	if got := ignoredVars(proxy.Spec{Kind: proxy.Nginx, Template: "mine.tmpl", Vars: vars}); got != nil {
+		t.Errorf("own template: %v", got)
 	}
 }

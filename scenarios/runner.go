@@ -174,6 +174,10 @@ func (sc *Scenario) Run(ctx context.Context, opts RunOptions) (*Run, error) {
 		} else {
 			fmt.Fprintf(logw, "variant %s: %s proxy, %s load for %s\n", v.Name, v.Proxy.Kind, v.Load.Pattern, v.Load.Duration)
 		}
+		if names := ignoredVars(v.Proxy); len(names) > 0 {
+			fmt.Fprintf(logw, "variant %s: note: %s does not read proxy.vars %s (set for other kinds): ignored\n",
+				v.Name, v.Proxy.Kind, strings.Join(names, ", "))
+		}
 		res, err := runVariant(ctx, sc, &v, filepath.Join(dir, v.Name), opts, seg)
 		if res != nil {
 			// A failed variant's result still holds what was measured up to the failure.
@@ -545,4 +549,20 @@ func (sc *Scenario) RenderProxy(variant string, kind proxy.Kind, origins []strin
 		spec.Kind = kind
 	}
 	return proxy.Render(proxy.Config{Spec: spec, Origins: origins, Listen: listen}, dir, logDir)
+}
+
+// ignoredVars are the proxy variables a built-in template of spec's kind does not read — a
+// scenario may set variables for several kinds, and --proxy picks one — sorted.
+func ignoredVars(spec proxy.Spec) []string {
+	if spec.Template != "" || spec.Kind == proxy.External {
+		return nil
+	}
+	var out []string
+	for name := range spec.Vars {
+		if !proxy.Reads(spec.Kind, name) {
+			out = append(out, name)
+		}
+	}
+	slices.Sort(out)
+	return out
 }
