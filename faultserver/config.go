@@ -324,12 +324,25 @@ func parseSpec(kind, params, sep string) (Fault, error) {
 		}
 	}
 	if err := yamlconf.Decode(m, f, kind); err != nil {
-		return nil, err
+		return nil, oneLine(err)
 	}
 	if err := validateFault(f); err != nil {
-		return nil, err
+		return nil, oneLine(err)
 	}
 	return f, nil
+}
+
+// oneLine joins every problem in err with "; ": a flag's or a header's error is one line.
+func oneLine(err error) error {
+	errs := errext.Flatten(err)
+	if len(errs) < 2 {
+		return err
+	}
+	msgs := make([]string, len(errs))
+	for i, e := range errs {
+		msgs[i] = e.Error()
+	}
+	return errors.New(strings.Join(msgs, "; "))
 }
 
 // MarshalYAML writes c in the file format ParseConfig reads.

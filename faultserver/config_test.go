@@ -114,9 +114,11 @@ func TestParseFaultSpec(t *testing.T) {
 		"rst-headers:after-bytes=many": `rst-headers.after-bytes: "many" is not a whole number`,
 		"cut-body:close=fin,chunked=1": `cut-body.chunked: "1" is not allowed; allowed: true, false`,
 		"nope:x=1":                     "unknown fault kind",
+		// every problem, on one line
+		"cut-body:body-size=10,after-bytes=20,close=maybe": `(9); cut-body: close: "maybe" is not allowed`,
 	} {
 		if _, err := ParseFaultSpec(spec); err == nil || !strings.Contains(err.Error(), want) ||
-			!strings.Contains(err.Error(), spec) {
+			!strings.Contains(err.Error(), spec) || strings.Contains(err.Error(), "\n") {
 			t.Errorf("ParseFaultSpec(%q) = %v, want it to quote the spec and say %q", spec, err, want)
 		}
 	}
