@@ -226,6 +226,11 @@ func TestConstantPace(t *testing.T) {
 		{"request budget reached", 1000, time.Second, 5, 2 * ms, 5, 0, true},
 		{"no duration: only the budget ends it", 1, 0, 0, time.Hour, 3600, 0, false},
 		{"fractional rate", 0.5, 0, 0, 0, 1, 2 * time.Second, false},
+		// 1/30000 s is 33,333.3 ns: a truncated interval would release 1,080 extra requests
+		// by the end of an hour (and drift 36 ms early).
+		{"an hour at 30,000/s: the last one", 30000, time.Hour, 0, time.Hour, 108_000_000 - 1, -time.Second / 30000, false},
+		{"an hour at 30,000/s: exactly 108M", 30000, time.Hour, 0, time.Hour, 108_000_000, 0, true},
+		{"an hour at 30,000/s: no drift", 30000, 0, 0, 0, 90_000_000, 3000 * time.Second, false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
