@@ -78,6 +78,8 @@ func ParseDuration(s string) (time.Duration, error) {
 type Error struct {
 	Line, Column int
 	Msg          string
+
+	scalar bool // a scalar of the wrong type, which yaml.v3 would report again without its key
 }
 
 func (e *Error) Error() string {
@@ -99,7 +101,7 @@ func Decode(n *yaml.Node, v any, what string) error {
 		// reports the same ones again without the key ("cannot unmarshal !!str `x` into int").
 		named := map[int]bool{}
 		for _, e := range errs {
-			if pe, ok := e.(*Error); ok {
+			if pe, ok := e.(*Error); ok && pe.scalar {
 				named[pe.Line] = true
 			}
 		}
@@ -174,7 +176,7 @@ func checkKnown(n *yaml.Node, t reflect.Type, what string) []error {
 	}
 	if n.Kind == yaml.ScalarNode {
 		if msg := scalarProblem(n, t); msg != "" {
-			return []error{&Error{Line: n.Line, Column: n.Column, Msg: prefixed(what, msg)}}
+			return []error{&Error{Line: n.Line, Column: n.Column, Msg: prefixed(what, msg), scalar: true}}
 		}
 	}
 	if reflect.PointerTo(t).Implements(reflect.TypeOf((*yaml.Unmarshaler)(nil)).Elem()) {

@@ -63,6 +63,20 @@ func TestDecodeStrict(t *testing.T) {
 	}
 }
 
+// Only yaml.v3's repeats are dropped: a problem it alone sees stays, even on a line where
+// another problem was named.
+func TestDecodeKeepsWhatOnlyYAMLSees(t *testing.T) {
+	t.Parallel()
+	_, err := decode(t, "nested: {b: 1}\nlist: 5\n")
+	if err == nil || !strings.Contains(err.Error(), "cannot unmarshal !!int `5`") {
+		t.Fatalf("err = %v, want yaml.v3's message about the list", err)
+	}
+	_, err = decode(t, "{evry: 1, list: 5}\n")
+	if err == nil || !strings.Contains(err.Error(), `unknown field "evry"`) || !strings.Contains(err.Error(), "cannot unmarshal !!int `5`") {
+		t.Fatalf("err = %v, want both problems of the line", err)
+	}
+}
+
 type scalars struct {
 	Count   uint64   `yaml:"count"`
 	On      bool     `yaml:"on"`
