@@ -131,8 +131,8 @@ variables with --var), or probe your own: run the upstream at a fixed address wi
 			if kind != "" {
 				k, err := proxy.ParseKind(kind)
 				if err != nil || k == proxy.External {
-					return errext.UsageError(fmt.Errorf("--proxy: %q is not allowed; allowed: embedded, nginx, haproxy, caddy, apache "+
-						"(for your own proxy give --url and --upstream)", kind))
+					return errext.UsageError(fmt.Errorf("--proxy: %q is not allowed; allowed: %s "+
+						"(for your own proxy give --url and --upstream)", kind, proxy.StartedNames()))
 				}
 				o.Kind = k
 			}
@@ -170,7 +170,7 @@ variables with --var), or probe your own: run the upstream at a fixed address wi
 		},
 	}
 	f := cmd.Flags()
-	f.StringVar(&kind, "proxy", "", "built-in proxy to start: embedded, nginx, haproxy, caddy, apache")
+	f.StringVar(&kind, "proxy", "", "built-in proxy to start: "+proxy.StartedNames())
 	f.StringArrayVar(&vars, "var", nil, "template variable of --proxy, k=v (repeatable), e.g. idle_timeout=4s")
 	f.StringVar(&o.Binary, "proxy-binary", "", "path of the --proxy binary")
 	f.StringVar(&o.URL, "url", "", "where your proxy listens, e.g. http://127.0.0.1:8080")

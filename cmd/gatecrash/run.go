@@ -86,7 +86,7 @@ Exit codes: 0 thresholds met; 2 invalid scenario or flags; 3 thresholds not met;
 		},
 	}
 	f := cmd.Flags()
-	f.StringVar(&opts.Proxy, "proxy", "", "proxy kind: embedded, nginx, haproxy, caddy, apache, external (default: the scenario's)")
+	f.StringVar(&opts.Proxy, "proxy", "", "proxy kind: "+proxy.StartedNames()+", external (default: the scenario's)")
 	f.StringVar(&opts.Binary, "proxy-binary", "", "path of the proxy binary (default: found on PATH)")
 	f.StringArrayVar(&opts.Variants, "variant", nil, "run only this variant (repeatable)")
 	f.DurationVar(&opts.Duration, "duration", 0, "load duration per variant (default: the scenario's)")
