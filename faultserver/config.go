@@ -198,12 +198,6 @@ func ParseConfig(b []byte, name string) (*Config, error) {
 // line and column in that file and the path of its key. what names the section ("origin"),
 // empty for a whole document.
 func DecodeConfig(n *yaml.Node, what string) (*Config, []error) {
-	path := func(key string) string {
-		if what == "" {
-			return key
-		}
-		return what + "." + key
-	}
 	var raw rawConfig
 	var errs []error
 	if err := yamlconf.Decode(n, &raw, what); err != nil {
@@ -212,18 +206,18 @@ func DecodeConfig(n *yaml.Node, what string) (*Config, []error) {
 	c := &Config{Seed: raw.Seed, Response: raw.Response, Limits: raw.Limits, FaultHeader: raw.FaultHeader, HeaderLimits: raw.HeaderLimits}
 	c.SetDefaults()
 	for _, e := range c.validateOwn() { // each message starts with its key
-		errs = append(errs, &yamlconf.Error{Line: n.Line, Column: n.Column, Msg: path(e.Error())})
+		errs = append(errs, &yamlconf.Error{Line: n.Line, Column: n.Column, Msg: yamlconf.KeyPath(what, e.Error())})
 	}
 	for i := range raw.Faults {
 		fn := &raw.Faults[i]
-		f, err := decodeFault(fn, path(fmt.Sprintf("faults[%d]", i)))
+		f, err := decodeFault(fn, yamlconf.KeyPath(what, fmt.Sprintf("faults[%d]", i)))
 		if err != nil {
 			errs = append(errs, err)
 			continue
 		}
 		if err := validateFault(f); err != nil {
 			for _, e := range errext.Flatten(err) { // one line, with its position, per problem
-				errs = append(errs, &yamlconf.Error{Line: fn.Line, Column: fn.Column, Msg: fmt.Sprintf("%s: %v", path(fmt.Sprintf("faults[%d]", i)), e)})
+				errs = append(errs, &yamlconf.Error{Line: fn.Line, Column: fn.Column, Msg: fmt.Sprintf("%s: %v", yamlconf.KeyPath(what, fmt.Sprintf("faults[%d]", i)), e)})
 			}
 			continue
 		}

@@ -179,20 +179,17 @@ func durOrNever(d time.Duration, never bool) string {
 
 // reuseKnobs name, per kind, the setting of its idle window towards its upstream.
 var reuseKnobs = map[string]string{
-	"nginx":    "`keepalive_timeout` in the upstream block",
-	"haproxy":  "`pool-purge-delay` on the servers (idle server connections are purged at that pace)",
-	"caddy":    "`keepalive` in the reverse_proxy transport http block",
-	"apache":   "`ttl=` on the ProxyPass / BalancerMember",
-	"embedded": "Transport.IdleConnTimeout",
-	"go":       "Transport.IdleConnTimeout",
-	"traefik":  "serversTransport `idleConnTimeout`",
-	"envoy":    "the cluster's `common_http_protocol_options.idle_timeout`",
-	"node":     "the http.Agent's socket timeout (`timeout`), or `keepAlive: false`",
-	"varnish":  "`backend_idle_timeout` (varnishd -p; at least 1 s)",
-	"trafficserver": "`proxy.config.http.keep_alive_no_activity_timeout_out` (records.config, " +
-		"whole seconds)",
-	"ats":     "`proxy.config.http.keep_alive_no_activity_timeout_out` (records.config, whole seconds)",
-	"nghttpx": "`backend-keep-alive-timeout`",
+	"nginx":         "`keepalive_timeout` in the upstream block",
+	"haproxy":       "`pool-purge-delay` on the servers (idle server connections are purged at that pace)",
+	"caddy":         "`keepalive` in the reverse_proxy transport http block",
+	"apache":        "`ttl=` on the ProxyPass / BalancerMember",
+	"embedded":      "Transport.IdleConnTimeout",
+	"traefik":       "serversTransport `idleConnTimeout`",
+	"envoy":         "the cluster's `common_http_protocol_options.idle_timeout`",
+	"node":          "the http.Agent's socket timeout (`timeout`), or `keepAlive: false`",
+	"varnish":       "`backend_idle_timeout` (varnishd -p; at least 1 s)",
+	"trafficserver": "`proxy.config.http.keep_alive_no_activity_timeout_out` (records.config, whole seconds)",
+	"nghttpx":       "`backend-keep-alive-timeout`",
 }
 
 // closeKnobs name, per kind, its own idle timeout as a server.
@@ -207,20 +204,31 @@ var closeKnobs = map[string]string{
 	"tomcat":        "the connector's keepAliveTimeout",
 	"varnish":       "`timeout_idle` (varnishd -p)",
 	"trafficserver": "`proxy.config.http.keep_alive_no_activity_timeout_in` (records.config)",
-	"ats":           "`proxy.config.http.keep_alive_no_activity_timeout_in` (records.config)",
 	"nghttpx":       "`frontend-keep-alive-timeout`",
 	"embedded":      "http.Server.IdleTimeout",
-	"go":            "http.Server.IdleTimeout",
+}
+
+// knobAliases are other names of a kind in the knob tables.
+var knobAliases = map[string]string{"go": "embedded", "ats": "trafficserver"}
+
+// knob looks a hop's name up in a knob table, by its own name or an alias.
+func knob(table map[string]string, name string) (string, bool) {
+	name = strings.ToLower(name)
+	if a, ok := knobAliases[name]; ok {
+		name = a
+	}
+	k, ok := table[name]
+	return k, ok
 }
 
 // fixFor says what to change for a racing pair.
 func fixFor(a, b string, close time.Duration) string {
-	knob := "its idle timeout towards " + b
-	if k, ok := reuseKnobs[strings.ToLower(a)]; ok {
-		knob = k
+	setting := "its idle timeout towards " + b
+	if k, ok := knob(reuseKnobs, a); ok {
+		setting = k
 	}
-	fix := fmt.Sprintf("lower %s %s below %s, e.g. %s", a, knob, secs(close), shortDur(SafeBelow(close)))
-	if k, ok := closeKnobs[strings.ToLower(b)]; ok {
+	fix := fmt.Sprintf("lower %s %s below %s, e.g. %s", a, setting, secs(close), shortDur(SafeBelow(close)))
+	if k, ok := knob(closeKnobs, b); ok {
 		fix += fmt.Sprintf(" (or raise %s's %s above %s's window)", b, k, a)
 	}
 	return fix

@@ -262,8 +262,8 @@ func resolveVariant(d *doc, vd *variantDoc) (*Variant, []error) {
 	origin := merge(&d.Origin, &vd.Origin)
 	var extra originExtra
 	extraKeys := slices.Sorted(maps.Keys(yamlconf.FieldNames(reflect.TypeOf(extra))))
-	cfgNode := withoutKeys(origin, extraKeys...)
-	if err := yamlconf.Decode(onlyKeys(origin, extraKeys...), &extra, "origin"); err != nil {
+	extraNode, cfgNode := splitKeys(origin, extraKeys...)
+	if err := yamlconf.Decode(extraNode, &extra, "origin"); err != nil {
 		errs = append(errs, err)
 	}
 	replicas := 1
@@ -498,28 +498,18 @@ func merge(base, over *yaml.Node) *yaml.Node {
 	return out
 }
 
-// withoutKeys returns a copy of mapping n without the given keys.
-func withoutKeys(n *yaml.Node, keys ...string) *yaml.Node {
-	out := *n
-	out.Content = nil
+// splitKeys splits mapping n into two copies: one with the given keys, one with the rest.
+func splitKeys(n *yaml.Node, keys ...string) (with, without *yaml.Node) {
+	w, wo := *n, *n
+	w.Content, wo.Content = nil, nil
 	for i := 0; i+1 < len(n.Content); i += 2 {
-		if !slices.Contains(keys, n.Content[i].Value) {
-			out.Content = append(out.Content, n.Content[i], n.Content[i+1])
-		}
-	}
-	return &out
-}
-
-// onlyKeys returns a copy of mapping n with just the given keys.
-func onlyKeys(n *yaml.Node, keys ...string) *yaml.Node {
-	out := *n
-	out.Content = nil
-	for i := 0; i+1 < len(n.Content); i += 2 {
+		side := &wo
 		if slices.Contains(keys, n.Content[i].Value) {
-			out.Content = append(out.Content, n.Content[i], n.Content[i+1])
+			side = &w
 		}
+		side.Content = append(side.Content, n.Content[i], n.Content[i+1])
 	}
-	return &out
+	return &w, &wo
 }
 
 // field returns the key node of a mapping's field, for positions.

@@ -149,8 +149,9 @@ func prefixed(what, msg string) string {
 	return what + ": " + msg
 }
 
-// keyPath is the path of key under what: "load" + "connections" = "load.connections".
-func keyPath(what, key string) string {
+// KeyPath is the path of key under what, as messages name it: "load" + "connections" =
+// "load.connections"; key alone when what is empty (a whole document).
+func KeyPath(what, key string) string {
 	if what == "" {
 		return key
 	}
@@ -194,7 +195,7 @@ func checkKnown(n *yaml.Node, t reflect.Type, what string) []error {
 					"unknown field %q; allowed: %s", k.Value, strings.Join(sortedKeys(fields), ", ")))})
 				continue
 			}
-			errs = append(errs, checkKnown(val, ft, keyPath(what, k.Value))...)
+			errs = append(errs, checkKnown(val, ft, KeyPath(what, k.Value))...)
 		}
 	case (t.Kind() == reflect.Slice || t.Kind() == reflect.Array) && n.Kind == yaml.SequenceNode:
 		for i, c := range n.Content {
@@ -202,7 +203,7 @@ func checkKnown(n *yaml.Node, t reflect.Type, what string) []error {
 		}
 	case t.Kind() == reflect.Map && n.Kind == yaml.MappingNode:
 		for i := 0; i+1 < len(n.Content); i += 2 {
-			errs = append(errs, checkKnown(n.Content[i+1], t.Elem(), keyPath(what, n.Content[i].Value))...)
+			errs = append(errs, checkKnown(n.Content[i+1], t.Elem(), KeyPath(what, n.Content[i].Value))...)
 		}
 	}
 	return errs
