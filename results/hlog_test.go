@@ -102,3 +102,78 @@ func TestIntervalLogRefusesAnotherRun(t *testing.T) {
 		t.Fatalf("err = %v, want a refusal naming another run", err)
 	}
 }
+
+// TestIntervalLogResumes writes segment 0 of a run (three intervals, the last one past the
+// checkpoint that survived the kill, then a torn line), trims it as a resume does and appends
+// segment 1 after a downtime: the intervals read back add up to the two checkpoints exactly,
+// segment 1's intervals start after the downtime on the same base, and a log of another run
+// is refused.
+func TestIntervalLogResumes(t *testing.T) {
+	start := time.Date(2026, 12, 3, 10, 0, 0, 0, time.UTC)
+	seg := func(segment int, from time.Time) *Result {
+		return &Result{Schema: Schema, Start: from, Run: &RunInfo{ID: "r1", Segment: segment}, Outcomes: map[Class]*Outcome{}}
+	}
+	record := func(r *Result, n int, at time.Duration) {
+		o := r.Outcomes[OK]
+		if o == nil {
+			o = &Outcome{Latency: NewHistogram()}
+			r.Outcomes[OK] = o
+		}
+		for range n {
+			o.Latency.RecordDuration(time.Millisecond)
+		}
+		o.Count += int64(n)
+		r.Requests += int64(n)
+		r.End = r.Start.Add(at)
+	}
+	var buf bytes.Buffer
+	s0 := seg(0, start)
+	l := NewIntervalLog(&buf)
+	record(s0, 10, time.Second)
+	l.Add(s0)
+	record(s0, 20, 2*time.Second)
+	l.Add(s0)
+	checkpoint := *s0 // the last checkpoint on disk: 30 requests at 2 s
+	checkpoint.Outcomes = map[Class]*Outcome{OK: {Count: 30, Latency: NewHistogram()}}
+	checkpoint.Outcomes[OK].Latency.Merge(s0.Outcomes[OK].Latency.Histogram)
+	record(s0, 40, 3*time.Second)
+	l.Add(s0)                           // written to the log; the kill came before the checkpoint
+	buf.WriteString("Tag=ok,3.000,0.9") // and a torn line
+
+	if _, _, err := TrimIntervalLog(buf.Bytes(), "another", checkpoint.End); err == nil || !strings.Contains(err.Error(), "another run") {
+		t.Fatalf("trim for another run: %v", err)
+	}
+	kept, base, err := TrimIntervalLog(buf.Bytes(), "r1", checkpoint.End)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !base.Equal(start) {
+		t.Fatalf("base %v, want %v", base, start)
+	}
+	out := bytes.NewBuffer(kept)
+	s1 := seg(1, start.Add(10*time.Second)) // 7 s of downtime
+	l1 := AppendIntervalLog(out, base)
+	record(s1, 5, time.Second)
+	if err := l1.Add(s1); err != nil {
+		t.Fatal(err)
+	}
+	text := out.String()
+	if strings.Count(text, "#[BaseTime:") != 1 || !strings.Contains(text, "#gatecrash run r1 segment 1 ") || !strings.Contains(text, "Tag=ok,10.000,1.000,") {
+		t.Fatalf("resumed log:\n%s", text)
+	}
+	rd := hdrhistogram.NewHistogramLogReader(strings.NewReader(text))
+	var total int64
+	for {
+		h, err := rd.NextIntervalHistogram()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if h == nil {
+			break
+		}
+		total += h.TotalCount()
+	}
+	if want := checkpoint.Requests + s1.Requests; total != want {
+		t.Fatalf("the resumed log holds %d requests, the checkpoint and segment 1 %d:\n%s", total, want, text)
+	}
+}

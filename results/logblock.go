@@ -46,6 +46,11 @@ func WriteLogBlock(w io.Writer, r *Result) error {
 	return err
 }
 
+// MaxLogBlockBytes bounds the text of the result blocks ReadLogBlocks holds open at once (a
+// compressed result is a few hundred kilobytes; a BEGIN line without its END must not fill
+// the memory).
+const MaxLogBlockBytes = 64 << 20
+
 // ReadLogBlocks returns the results of every complete log block in rd, in the order their
 // blocks end. A line's text before a marker is its prefix (kubectl logs --prefix puts
 // "[pod/name/container] " there); the block's lines are the following lines with the same
@@ -58,6 +63,7 @@ func ReadLogBlocks(rd io.Reader, name string) ([]*Result, error) {
 	}
 	blocks := map[string]*open{}
 	var out []*Result
+	var held int // bytes of open blocks: a BEGIN without its END must not grow without bound
 	sc := bufio.NewScanner(rd)
 	sc.Buffer(make([]byte, 64<<10), 4<<20)
 	n := 0
@@ -74,6 +80,7 @@ func ReadLogBlocks(rd io.Reader, name string) ([]*Result, error) {
 				continue
 			}
 			delete(blocks, line[:i])
+			held -= b.data.Len()
 			r, err := decodeLogBlock(b.data.String())
 			if err != nil {
 				return nil, fmt.Errorf("%s:%d: the result block starting here: %w", name, b.line, err)
@@ -89,7 +96,12 @@ func ReadLogBlocks(rd io.Reader, name string) ([]*Result, error) {
 			}
 		}
 		if into != nil {
-			into.data.WriteString(strings.TrimSpace(line[best:]))
+			d := strings.TrimSpace(line[best:])
+			if held += len(d); held > MaxLogBlockBytes {
+				return nil, fmt.Errorf("%s:%d: the result block starting here has over %d bytes and no %s line: a torn log, or not a result block",
+					name, into.line, MaxLogBlockBytes, logEnd)
+			}
+			into.data.WriteString(d)
 		}
 	}
 	if err := sc.Err(); err != nil {

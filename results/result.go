@@ -9,9 +9,10 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"path/filepath"
 	"strings"
 	"time"
+
+	"github.com/gatecrash/gatecrash/internal/files"
 )
 
 // Schema is the schema name and version of a result document. A reader accepts any
@@ -242,7 +243,7 @@ func (r *Result) Validate() error {
 }
 
 // WriteFile writes r as indented JSON to path atomically: a temp file in the same directory,
-// fsynced, then renamed over path.
+// fsynced, then renamed over path; it never replaces a non-regular file (files.WriteAtomic).
 func (r *Result) WriteFile(path string) error {
 	if r.Schema == "" {
 		r.Schema = Schema
@@ -251,48 +252,15 @@ func (r *Result) WriteFile(path string) error {
 	if err != nil {
 		return fmt.Errorf("encoding result: %w", err)
 	}
-	return writeFileAtomic(path, append(b, '\n'))
+	return files.WriteAtomic(path, append(b, '\n'), 0o644)
 }
 
-func writeFileAtomic(path string, data []byte) error {
-	dir := filepath.Dir(path)
-	f, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp-*")
-	if err != nil {
-		return fmt.Errorf("writing %s: %w", path, err)
-	}
-	tmp := f.Name()
-	defer os.Remove(tmp) // no-op after a successful rename
-	if _, err := f.Write(data); err != nil {
-		f.Close()
-		return fmt.Errorf("writing %s: %w", path, err)
-	}
-	if err := f.Sync(); err != nil {
-		f.Close()
-		return fmt.Errorf("writing %s: %w", path, err)
-	}
-	if err := f.Close(); err != nil {
-		return fmt.Errorf("writing %s: %w", path, err)
-	}
-	if err := os.Rename(tmp, path); err != nil {
-		return fmt.Errorf("writing %s: %w", path, err)
-	}
-	return nil
-}
+// FileKind is a result file as an output (files.Check): a JSON document with a gatecrash
+// result schema near its start.
+var FileKind = files.Kind{Name: "result (JSON with \"schema\": \"" + Schema + "\")", Looks: files.LooksLike("{", `"gatecrash.result/`)}
 
-// fileType names what a non-regular file is, for messages.
-func fileType(m os.FileMode) string {
-	switch {
-	case m.IsDir():
-		return "a directory"
-	case m&os.ModeNamedPipe != 0:
-		return "a named pipe"
-	case m&os.ModeSocket != 0:
-		return "a socket"
-	case m&os.ModeDevice != 0:
-		return "a device"
-	}
-	return "not a regular file"
-}
+// IntervalLogKind is an interval log as an output (files.Check).
+var IntervalLogKind = files.Kind{Name: "interval log (.hlog)", Looks: files.LooksLike(intervalLogComment, "")}
 
 // MaxFileSize bounds a result file ReadFile accepts. A result does not grow with the number of
 // requests (histograms, a bounded time series and bounded exemplars): a real one is a few
@@ -309,7 +277,7 @@ func ReadFile(path string) (*Result, error) {
 		return nil, fmt.Errorf("reading result: %w", err)
 	}
 	if !st.Mode().IsRegular() {
-		return nil, fmt.Errorf("%s: %w: it is %s, not a regular file", path, ErrNotAResult, fileType(st.Mode()))
+		return nil, fmt.Errorf("%s: %w: it is %s, not a regular file", path, ErrNotAResult, files.Describe(st.Mode()))
 	}
 	if st.Size() > MaxFileSize {
 		return nil, fmt.Errorf("%s: %w: %d bytes is over the %d-byte limit for a result file", path, ErrNotAResult, st.Size(), MaxFileSize)

@@ -14,6 +14,7 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/gatecrash/gatecrash/internal/errext"
+	"github.com/gatecrash/gatecrash/internal/files"
 	"github.com/gatecrash/gatecrash/internal/metrics"
 	"github.com/gatecrash/gatecrash/internal/soak"
 	"github.com/gatecrash/gatecrash/internal/yamlconf"
@@ -39,6 +40,9 @@ type LoadOptions struct {
 	Shard string
 	// RunID names the run (shards of one run share it); "" makes one up.
 	RunID string
+	// Force lets --out and --hlog replace an existing file that is not a gatecrash result or
+	// interval log.
+	Force bool
 	// LogResult prints the result on stdout as a block merge --from-logs reads.
 	LogResult bool
 	Quiet     bool
@@ -144,8 +148,27 @@ writes the results and exits 130; a second SIGINT exits at once.`,
 	f.BoolVar(&opts.LogResult, "log-result", false, "also print the result on stdout as a block that merge --from-logs reads from kubectl logs")
 	f.StringVar(&opts.Resume, "resume", "", "continue the run whose partial result (a checkpoint) FILE is, as its next segment (also done when --out is one)")
 	f.StringVar(&opts.OriginAdmin, "origin-admin", "", "the fault server's admin URL (gatecrash serve --admin): put its counters and fault events in the result")
+	f.BoolVar(&opts.Force, "force", false, "let --out and --hlog replace an existing file that is not a gatecrash result or interval log")
 	f.BoolVarP(&opts.Quiet, "quiet", "q", false, "no progress bar")
 	return cmd
+}
+
+// checkLoadOutputs checks, before the first request, that the result and the interval log
+// can be written where asked: a run of hours must not end with nothing saved. A resumed
+// segment goes on with the interval log its run left (resuming).
+func checkLoadOutputs(out, hlog string, force bool) error {
+	var errs []error
+	if out != "" {
+		errs = append(errs, files.Check(out, "--out", results.FileKind, force))
+	}
+	if hlog != "" {
+		if out != "" && sameFile(out, hlog) {
+			errs = append(errs, fmt.Errorf("--hlog: %s is the --out file too; give them different paths", hlog))
+		} else {
+			errs = append(errs, files.Check(hlog, "--hlog", results.IntervalLogKind, force))
+		}
+	}
+	return errors.Join(errs...)
 }
 
 func classList() string {
@@ -163,8 +186,11 @@ func runLoad(ctx context.Context, opts *LoadOptions) error {
 		bars = newProgressBars(opts.Stderr)
 		lopts = append(lopts, loadgen.WithObserver(200*time.Millisecond, func(p loadgen.Progress) { bars.observe("load", p) }))
 	}
-	run, out, err := planSegment(opts)
+	run, out, prev, err := planSegment(opts)
 	if err != nil {
+		return errext.UsageError(err)
+	}
+	if err := checkLoadOutputs(out, opts.Hlog, opts.Force); err != nil {
 		return errext.UsageError(err)
 	}
 	if run.Segment > 0 {
@@ -205,9 +231,10 @@ func runLoad(ctx context.Context, opts *LoadOptions) error {
 		}
 		defer stop()
 	}
-	keep, err := soak.Start(soak.Options{Checkpoint: opts.Out, Hlog: opts.Hlog, Interval: opts.CheckpointInterval, Log: opts.Stderr}, snapshot)
+	keep, err := soak.Start(soak.Options{Checkpoint: opts.Out, Hlog: opts.Hlog, Resumes: prev, Interval: opts.CheckpointInterval,
+		Log: opts.Stderr}, snapshot)
 	if err != nil {
-		return fmt.Errorf("--hlog: %w", err)
+		return errext.UsageError(fmt.Errorf("--hlog: %w", err))
 	}
 	res, err := loadgen.Run(ctx, opts.Config, lopts...)
 	if bars != nil {

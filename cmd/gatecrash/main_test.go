@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -24,6 +25,12 @@ func TestExitCodesAndMessages(t *testing.T) {
 	dir := t.TempDir()
 	bad := filepath.Join(dir, "faults.yaml")
 	os.WriteFile(bad, []byte("faults:\n  - kind: idle-close\n    timeout: 5s\n  - kind: rst-headers\n    afterbytes: 3\n"), 0o644)
+	fifo := filepath.Join(dir, "fifo")
+	if err := syscall.Mkfifo(fifo, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	result := filepath.Join(dir, "result.json")
+	os.WriteFile(result, []byte(`{"schema": "gatecrash.result/v1", "target": {}, "start": "2026-12-03T10:00:00Z", "end": "2026-12-03T10:00:01Z", "requests": 0, "late": 0, "connections": {"opened": 0, "reused_requests": 0}, "outcomes": {}}`), 0o644)
 	for _, tc := range []struct {
 		name string
 		args []string
@@ -72,7 +79,23 @@ func TestExitCodesAndMessages(t *testing.T) {
 		{"load --duration negative", []string{"load", "http://127.0.0.1:1/", "--duration", "-1s"}, 2, "--duration: -1s is negative; allowed: more than 0 (leave it out for the default)"},
 		{"load --rate negative", []string{"load", "http://127.0.0.1:1/", "--pattern", "constant", "--rate", "-5"}, 2,
 			"--rate: -5 is not allowed; allowed: a rate > 0"},
-		{"report a device", []string{"report", "/dev/zero"}, 2, "/dev/zero: not a gatecrash result: it is a device"},
+		{"report a device", []string{"report", "/dev/zero"}, 2, "/dev/zero: not a gatecrash result: it is a character device"},
+		// Outputs are checked before the first request: a long run must not end with nothing saved.
+		{"load --out in a missing folder", []string{"load", "http://127.0.0.1:1/", "--out", filepath.Join(dir, "nope", "x.json")}, 2,
+			"--out: folder " + filepath.Join(dir, "nope") + " does not exist"},
+		{"load --hlog in a missing folder", []string{"load", "http://127.0.0.1:1/", "--hlog", filepath.Join(dir, "nope", "x.hlog")}, 2,
+			"--hlog: folder " + filepath.Join(dir, "nope") + " does not exist"},
+		{"load --out a FIFO", []string{"load", "http://127.0.0.1:1/", "--out", fifo}, 2, "--out: " + fifo + " is a named pipe"},
+		{"load --out a device even forced", []string{"load", "http://127.0.0.1:1/", "--out", "/dev/null", "--force"}, 2, "--out: /dev/null is a character device"},
+		{"load --out another file", []string{"load", "http://127.0.0.1:1/", "--out", bad}, 2,
+			"--out: " + bad + " exists and is not a gatecrash result"},
+		{"load --hlog a result", []string{"load", "http://127.0.0.1:1/", "--hlog", result}, 2,
+			"--hlog: " + result + " exists and is not a gatecrash interval log"},
+		{"load --hlog the --out file", []string{"load", "http://127.0.0.1:1/", "--out", result, "--hlog", result}, 2,
+			"--hlog: " + result + " is the --out file too"},
+		{"merge --out a FIFO", []string{"merge", result, "--out", fifo}, 2, "--out: " + fifo + " is a named pipe"},
+		{"merge --from-logs a FIFO", []string{"merge", "--from-logs", fifo, "--out", filepath.Join(dir, "m.json")}, 2,
+			"--from-logs: " + fifo + " is a named pipe"},
 		{"serve --header-faults bad", []string{"serve", "--header-faults", "maybe"}, 2, `--header-faults: "maybe" is not allowed; allowed: on, off`},
 		{"proxy binary that is not the proxy", []string{"run", "keepalive-race", "--proxy", "nginx", "--proxy-binary", "/bin/true",
 			"--variant", "default", "--duration", "1s", "-q", "--out", filepath.Join(dir, "true-run")}, 2,

@@ -5,13 +5,13 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
 	"slices"
 	"strings"
 
 	"github.com/spf13/cobra"
 
 	"github.com/gatecrash/gatecrash/internal/errext"
+	"github.com/gatecrash/gatecrash/internal/files"
 	"github.com/gatecrash/gatecrash/results"
 )
 
@@ -112,8 +112,10 @@ type MergeOptions struct {
 	Out      string
 	Merge    results.MergeOptions
 	FromLogs bool
-	Stdin    io.Reader
-	Stderr   io.Writer
+	// Force lets --out replace an existing file that is not a gatecrash result.
+	Force  bool
+	Stdin  io.Reader
+	Stderr io.Writer
 }
 
 func newMergeCmd(runF func(context.Context, *MergeOptions) error) *cobra.Command {
@@ -143,11 +145,15 @@ relax the last two when you know why).`,
 	f.BoolVar(&opts.Merge.AllowDifferentTargets, "allow-different-targets", false, "merge shards that loaded different URLs")
 	f.BoolVar(&opts.Merge.AllowDuplicates, "allow-duplicates", false, "merge shards that look like the same result given twice")
 	f.BoolVar(&opts.FromLogs, "from-logs", false, "the arguments are logs (kubectl logs output, - for stdin) holding results printed by load --log-result")
+	f.BoolVar(&opts.Force, "force", false, "let --out replace an existing file that is not a gatecrash result")
 	f.BoolVar(&opts.Merge.AllowPartial, "allow-partial", false, "merge the shards of a run that are there when some are missing (the result lists them)")
 	return cmd
 }
 
 func runMerge(opts *MergeOptions) error {
+	if err := files.Check(opts.Out, "--out", results.FileKind, opts.Force); err != nil {
+		return errext.UsageError(err)
+	}
 	var rs []*results.Result
 	var err error
 	mo := opts.Merge
@@ -189,20 +195,19 @@ func runMerge(opts *MergeOptions) error {
 }
 
 // readLogResults reads the result blocks in log files ("-": stdin).
-func readLogResults(files []string, stdin io.Reader) ([]*results.Result, []string, error) {
+func readLogResults(logs []string, stdin io.Reader) ([]*results.Result, []string, error) {
 	var out []*results.Result
 	var names []string // "LOG (result block K)", for merge's messages
-	for _, f := range files {
-		var rd io.Reader = stdin
+	for _, f := range logs {
 		name := "stdin"
-		if f != "-" {
-			fh, err := os.Open(f)
-			if err != nil {
-				return nil, nil, errext.UsageError(fmt.Errorf("--from-logs: %w", err))
-			}
-			defer fh.Close()
-			rd, name = fh, f
+		if f != files.Stdin {
+			name = f
 		}
+		rd, err := files.Open(f, "--from-logs", stdin)
+		if err != nil {
+			return nil, nil, errext.UsageError(err)
+		}
+		defer rd.Close()
 		rs, err := results.ReadLogBlocks(rd, name)
 		if err != nil {
 			return nil, nil, errext.UsageError(err)

@@ -19,7 +19,8 @@ import (
 // naming a partial result that a killed or interrupted load left — continues that run as its
 // next segment: same id, what is left of the planned duration and requests, and its own file
 // (FILE.segN.json unless --out names another), so the earlier segment is never overwritten.
-func planSegment(opts *LoadOptions) (results.RunInfo, string, error) {
+// prev is the earlier segment's result when this one resumes it.
+func planSegment(opts *LoadOptions) (run results.RunInfo, out string, prev *results.Result, err error) {
 	cfg := &opts.Config
 	from := opts.Resume
 	if from == "" && opts.Out != "" {
@@ -32,41 +33,41 @@ func planSegment(opts *LoadOptions) (results.RunInfo, string, error) {
 		if opts.Shard != "" {
 			sh, err := loadgen.ParseShard(opts.Shard)
 			if err != nil {
-				return results.RunInfo{}, "", fmt.Errorf("--shard: %w", err)
+				return results.RunInfo{}, "", nil, fmt.Errorf("--shard: %w", err)
 			}
 			if opts.RunID == "" {
-				return results.RunInfo{}, "", errors.New("--shard: give every shard of the run the same --run-id (e.g. the Kubernetes Job's name), so that merge can tell the run's shards from another run's")
+				return results.RunInfo{}, "", nil, errors.New("--shard: give every shard of the run the same --run-id (e.g. the Kubernetes Job's name), so that merge can tell the run's shards from another run's")
 			}
 			if *cfg, err = sh.Apply(*cfg); err != nil {
-				return results.RunInfo{}, "", fmt.Errorf("--%w", err) // "--shard: ..."
+				return results.RunInfo{}, "", nil, fmt.Errorf("--%w", err) // "--shard: ..."
 			}
 			info.Shard, info.Shards = sh.I, sh.N
 		}
 		if info.ID == "" {
 			id, err := results.NewRunID()
 			if err != nil {
-				return results.RunInfo{}, "", err
+				return results.RunInfo{}, "", nil, err
 			}
 			info.ID = id
 		}
 		info.PlannedSeconds, info.PlannedRequests = results.Seconds(cfg.Duration.D()), cfg.Requests
-		return info, opts.Out, nil
+		return info, opts.Out, nil, nil
 	}
 	if opts.Shard != "" || opts.RunID != "" {
-		return results.RunInfo{}, "", errors.New("--resume: a resumed segment keeps its run's id and shard; leave --shard and --run-id out")
+		return results.RunInfo{}, "", nil, errors.New("--resume: a resumed segment keeps its run's id and shard; leave --shard and --run-id out")
 	}
-	prev, err := results.ReadFile(from)
+	prev, err = results.ReadFile(from)
 	if err != nil {
-		return results.RunInfo{}, "", fmt.Errorf("--resume: %w", err)
+		return results.RunInfo{}, "", nil, fmt.Errorf("--resume: %w", err)
 	}
 	switch {
 	case !prev.Partial && !prev.Interrupted:
-		return results.RunInfo{}, "", fmt.Errorf("--resume: %s is a finished result (the run ended at %s); nothing is left to resume; start a new run with another --out",
+		return results.RunInfo{}, "", nil, fmt.Errorf("--resume: %s is a finished result (the run ended at %s); nothing is left to resume; start a new run with another --out",
 			from, prev.End.UTC().Format(time.RFC3339))
 	case prev.Run == nil || prev.Run.ID == "":
-		return results.RunInfo{}, "", fmt.Errorf("--resume: %s has no run id (written by an older gatecrash, or merged from different runs); it cannot be resumed", from)
+		return results.RunInfo{}, "", nil, fmt.Errorf("--resume: %s has no run id (written by an older gatecrash, or merged from different runs); it cannot be resumed", from)
 	case len(prev.Segments) > 0:
-		return results.RunInfo{}, "", fmt.Errorf("--resume: %s is a merge of segments %v; resume from the last segment's own file", from, prev.Segments)
+		return results.RunInfo{}, "", nil, fmt.Errorf("--resume: %s is a merge of segments %v; resume from the last segment's own file", from, prev.Segments)
 	}
 	var diffs []string
 	for _, d := range []struct{ name, was, now string }{
@@ -77,24 +78,24 @@ func planSegment(opts *LoadOptions) (results.RunInfo, string, error) {
 		}
 	}
 	if len(diffs) > 0 {
-		return results.RunInfo{}, "", fmt.Errorf("--resume: %s measured another load (%s); a segment must load what the run loaded", from, strings.Join(diffs, "; "))
+		return results.RunInfo{}, "", nil, fmt.Errorf("--resume: %s measured another load (%s); a segment must load what the run loaded", from, strings.Join(diffs, "; "))
 	}
-	run := results.NextSegment(prev)
+	run = results.NextSegment(prev)
 	// What is left of the plan; the duration and request flags of this command are not used.
 	d, requests, done := run.Left()
 	if done {
-		return results.RunInfo{}, "", fmt.Errorf("--resume: the run's plan (%s, %d requests; 0: no bound) is covered by its segments (%s, %d requests); nothing is left to run",
+		return results.RunInfo{}, "", nil, fmt.Errorf("--resume: the run's plan (%s, %d requests; 0: no bound) is covered by its segments (%s, %d requests); nothing is left to run",
 			time.Duration(run.PlannedSeconds), run.PlannedRequests, time.Duration(run.BeforeSeconds).Round(time.Millisecond), run.BeforeRequests)
 	}
 	cfg.Duration, cfg.Requests = yamlconf.Duration(d), requests
-	out := opts.Out
+	out = opts.Out
 	if out == "" || sameFile(out, from) {
 		out = segmentPath(from, run.Segment)
 	}
 	if _, err := os.Stat(out); err == nil {
-		return results.RunInfo{}, "", fmt.Errorf("--resume: segment %d's file %s exists already; was this segment resumed before? resume from it, or give --out", run.Segment, out)
+		return results.RunInfo{}, "", nil, fmt.Errorf("--resume: segment %d's file %s exists already; was this segment resumed before? resume from it, or give --out", run.Segment, out)
 	}
-	return run, out, nil
+	return run, out, prev, nil
 }
 
 var segSuffix = regexp.MustCompile(`(\.seg\d+)?\.json$`)

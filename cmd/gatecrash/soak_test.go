@@ -338,10 +338,10 @@ func TestLoadResumesAfterSIGKILL(t *testing.T) {
 	bin := buildBinary(t)
 	srv, addr := faultservertest.Origin(t)
 	dir := t.TempDir()
-	out := filepath.Join(dir, "soak.json")
+	out, hlog := filepath.Join(dir, "soak.json"), filepath.Join(dir, "soak.hlog")
 	const interval, planned, conns = 250 * time.Millisecond, 3 * time.Second, 4
 	args := []string{"load", "http://" + addr + "/", "--duration", planned.String(), "--connections", fmt.Sprint(conns),
-		"--out", out, "--checkpoint-interval", interval.String(), "-q"}
+		"--out", out, "--hlog", hlog, "--checkpoint-interval", interval.String(), "-q"}
 	first := exec.Command(bin, args...)
 	if err := first.Start(); err != nil {
 		t.Fatal(err)
@@ -388,6 +388,18 @@ func TestLoadResumesAfterSIGKILL(t *testing.T) {
 	}
 	if m.Requests != seg0.Requests+seg1.Requests || m.Partial || m.Target.Connections != conns {
 		t.Fatalf("whole: %d requests (segments %d + %d), partial %v, connections %d", m.Requests, seg0.Requests, seg1.Requests, m.Partial, m.Target.Connections)
+	}
+	// The interval log goes on across the resume: its intervals of both segments add up to the
+	// merged result exactly (what the kill wrote after the last checkpoint was trimmed), on one
+	// time line from segment 0's start.
+	sums := readHlog(t, hlog)
+	for c, o := range m.Outcomes {
+		if got := sums[c.String()]; got == nil || !got.Equals(o.Latency.Histogram) {
+			t.Errorf("soak.hlog: class %s does not add up to the merged result's %d requests", c, o.Count)
+		}
+	}
+	if b, _ := os.ReadFile(hlog); strings.Count(string(b), "#[BaseTime:") != 1 || !strings.Contains(string(b), "segment 1 ") {
+		t.Errorf("soak.hlog is not one log of both segments:\n%.600s", b)
 	}
 	// The origin answered every request of both processes; the whole may miss what the kill
 	// lost: the requests after the last checkpoint and those in flight.

@@ -12,6 +12,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/gatecrash/gatecrash/internal/files"
 	"github.com/gatecrash/gatecrash/results"
 )
 
@@ -26,6 +27,10 @@ type Options struct {
 	// Hlog is the interval histogram log file to create ("" for none). It gets an interval
 	// every Interval, or every DefaultInterval when Interval is 0.
 	Hlog string
+	// Resumes is the last checkpoint of the run's previous segment when this run goes on
+	// with it (nil for a new run): an interval log it left at Hlog is continued — trimmed to
+	// what that checkpoint holds, then appended to on the same time line — not replaced.
+	Resumes *results.Result
 	// Interval is how often to snapshot.
 	Interval time.Duration
 	// Log receives one line per distinct write error (a full disk must not pass unnoticed,
@@ -54,11 +59,9 @@ func Start(opts Options, snap func() *results.Result) (*Keeper, error) {
 	}
 	k := &Keeper{opts: opts, snap: snap, stop: make(chan struct{}), done: make(chan struct{})}
 	if opts.Hlog != "" {
-		f, err := os.Create(opts.Hlog)
-		if err != nil {
-			return nil, fmt.Errorf("interval log: %w", err)
+		if err := k.openHlog(); err != nil {
+			return nil, err
 		}
-		k.file, k.hlog = f, results.NewIntervalLog(f)
 	}
 	if opts.Checkpoint == "" && k.hlog == nil {
 		close(k.done)
@@ -80,6 +83,38 @@ func Start(opts Options, snap func() *results.Result) (*Keeper, error) {
 		}
 	}()
 	return k, nil
+}
+
+// openHlog creates the interval log, or continues the one the previous segment left.
+func (k *Keeper) openHlog() error {
+	path, prev := k.opts.Hlog, k.opts.Resumes
+	if prev != nil && prev.Run != nil {
+		if _, err := os.Stat(path); err == nil {
+			old, err := files.Read(path, "interval log", results.MaxIntervalLogSize, nil)
+			if err != nil {
+				return err
+			}
+			kept, base, err := results.TrimIntervalLog(old, prev.Run.ID, prev.End)
+			if err != nil {
+				return fmt.Errorf("%s: %w; give another --hlog for this segment", path, err)
+			}
+			if err := files.WriteAtomic(path, kept, 0o644); err != nil {
+				return fmt.Errorf("interval log: %w", err)
+			}
+			f, err := os.OpenFile(path, os.O_WRONLY|os.O_APPEND, 0)
+			if err != nil {
+				return fmt.Errorf("interval log: %w", err)
+			}
+			k.file, k.hlog = f, results.AppendIntervalLog(f, base)
+			return nil
+		}
+	}
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o644)
+	if err != nil {
+		return fmt.Errorf("interval log: %w", err)
+	}
+	k.file, k.hlog = f, results.NewIntervalLog(f)
+	return nil
 }
 
 // Finish stops the ticker, writes the last log interval from the final result (so that the
@@ -105,11 +140,18 @@ func (k *Keeper) Finish(final *results.Result) error {
 func (k *Keeper) write(r *results.Result, checkpoint bool) {
 	k.mu.Lock()
 	defer k.mu.Unlock()
+	// The interval first, on disk, then the checkpoint: a kill between the two leaves an
+	// interval the checkpoint does not hold, which a resume trims (TrimIntervalLog); the other
+	// order would leave a checkpoint with requests no interval holds.
+	if k.hlog != nil {
+		err := k.hlog.Add(r)
+		if err == nil {
+			err = k.file.Sync()
+		}
+		k.report(err)
+	}
 	if checkpoint && k.opts.Checkpoint != "" {
 		k.report(r.WriteFile(k.opts.Checkpoint))
-	}
-	if k.hlog != nil {
-		k.report(k.hlog.Add(r))
 	}
 }
 
