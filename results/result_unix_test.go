@@ -20,7 +20,7 @@ func TestReadFileRefusesWhatIsNotARegularFile(t *testing.T) {
 	if err := syscall.Mkfifo(fifo, 0o600); err != nil {
 		t.Skipf("no named pipes here: %v", err)
 	}
-	for path, want := range map[string]string{"/dev/zero": "it is a device", fifo: "it is a named pipe", dir: "it is a directory"} {
+	for path, want := range map[string]string{"/dev/zero": "it is a character device", fifo: "it is a named pipe", dir: "it is a directory"} {
 		done := make(chan error, 1)
 		go func() { _, err := ReadFile(path); done <- err }()
 		select {
