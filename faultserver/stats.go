@@ -1,10 +1,13 @@
 package faultserver
 
 import (
+	"crypto/rand"
+	"encoding/hex"
 	"fmt"
 	"io"
 	"sort"
 	"sync/atomic"
+	"time"
 )
 
 // stats is the ground truth: what the server saw and did, counted with atomics so that every
@@ -24,9 +27,14 @@ type stats struct {
 	peerRST          atomic.Uint64
 	maxConnsReached  atomic.Uint64
 	faults           []atomic.Uint64 // by kindInfo.index; every registered kind has one
+	instance         string          // the server's identity in every snapshot
 }
 
-func newStats() *stats { return &stats{faults: make([]atomic.Uint64, len(kindNames))} }
+func newStats() *stats {
+	var id [8]byte
+	rand.Read(id[:]) // never fails (crypto/rand)
+	return &stats{faults: make([]atomic.Uint64, len(kindNames)), instance: hex.EncodeToString(id[:])}
+}
 
 // fault counts one injection of kind k. Kinds are registered before any server exists (in
 // init), so k.index is always in range.
@@ -34,6 +42,11 @@ func (s *stats) fault(k *kindInfo) { s.faults[k.index].Add(1) }
 
 // Stats is a snapshot of the ground-truth counters. All counts are totals since start.
 type Stats struct {
+	// Instance identifies the server (a random id drawn when it was made), and Time is when
+	// the snapshot was taken: two snapshots of one instance bound what it did between them,
+	// so that loads that watch one origin side by side (shards) count it once, not once each.
+	Instance string    `json:"instance"`
+	Time     time.Time `json:"time"`
 	// ConnectionsAccepted counts TCP connections accepted on every listener.
 	ConnectionsAccepted uint64 `json:"connections_accepted"`
 	// ConnectionsOpen is the number open at the time of the snapshot.
@@ -99,6 +112,8 @@ func (s Stats) FaultsTotal() uint64 {
 
 func (s *stats) snapshot() Stats {
 	out := Stats{
+		Instance:            s.instance,
+		Time:                time.Now(),
 		ConnectionsAccepted: s.connsAccepted.Load(),
 		ConnectionsOpen:     s.connsOpen.Load(),
 		TLSHandshakes:       s.tlsHandshakes.Load(),

@@ -37,8 +37,8 @@ func (o *MergeOptions) name(i int) string {
 // and latency histograms added, time series aligned by wall-clock time, exemplars kept up to
 // the bound, start the earliest and end the latest. The shards must agree on scenario, variant,
 // target URL, method and pattern, and no shard may be another one given twice (MergeOptions
-// relaxes the last two). Every origin ground-truth counter is summed when every shard has
-// one. The inputs are not modified.
+// relaxes the last two). The origin ground truth is merged when every shard has one
+// (MergeOrigins: one origin watched by several shards is counted once). The inputs are not modified.
 func Merge(rs ...*Result) (*Result, error) { return MergeWith(MergeOptions{}, rs...) }
 
 // MergeWith is Merge with options.
@@ -183,10 +183,7 @@ func MergeWith(opts MergeOptions, rs ...*Result) (*Result, error) {
 		out.Exemplars = exemplars
 	}
 	if len(origins) == len(rs) {
-		out.Origin = &OriginTruth{Faults: map[string]uint64{}}
-		for _, o := range origins {
-			out.Origin.Add(o)
-		}
+		out.Origin = MergeOrigins(origins)
 	}
 	return out, out.Validate()
 }

@@ -313,3 +313,38 @@ func TestMergeShards(t *testing.T) {
 		t.Fatalf("shards with a resumed segment: %v, %+v", err, m2)
 	}
 }
+
+// TestMergeOriginWindows: windows of one origin that overlap count once, from the earliest
+// snapshot to the latest; windows of one origin apart in time (a shard killed, resumed later
+// with nobody watching in between) count apart; another origin (a replica) adds up.
+func TestMergeOriginWindows(t *testing.T) {
+	t0 := time.Date(2026, 12, 3, 10, 0, 0, 0, time.UTC)
+	cum := func(requests, faults uint64) *OriginTruth {
+		return &OriginTruth{RequestsStarted: requests, Faults: map[string]uint64{"status": faults}}
+	}
+	at := func(s int) time.Time { return t0.Add(time.Duration(s) * time.Second) }
+	// Origin A: counters 0 at 0 s, 100 at 10 s, 150 at 15 s, 300 at 30 s, 400 at 40 s.
+	shard0 := Window("A", at(0), at(15), cum(0, 0), cum(150, 3))
+	shard1 := Window("A", at(0), at(10), cum(0, 0), cum(100, 2))
+	seg1 := Window("A", at(30), at(40), cum(300, 6), cum(400, 8)) // after a 15 s gap nobody watched
+	replica := Window("B", at(0), at(40), cum(5, 0), cum(55, 1))
+	m := MergeOrigins([]*OriginTruth{shard0, shard1, seg1, replica})
+	// A: 150 (0..15 s, once) + 100 (30..40 s) ; B: 50.
+	if m.RequestsStarted != 150+100+50 || m.Faults["status"] != 3+2+1 {
+		t.Fatalf("merged requests %d faults %d, want 300 and 6", m.RequestsStarted, m.Faults["status"])
+	}
+	if len(m.Windows) != 3 {
+		t.Fatalf("windows %+v, want A 0..15 s, A 30..40 s, B", m.Windows)
+	}
+	// Merging a merge again changes nothing: its windows are the union already.
+	again := MergeOrigins([]*OriginTruth{m})
+	if again.RequestsStarted != m.RequestsStarted || len(again.Windows) != 3 {
+		t.Fatalf("re-merged: %d requests, %d windows", again.RequestsStarted, len(again.Windows))
+	}
+	// Events seen by two shards of one origin are kept once.
+	ev := OriginEvent{Time: at(3), Conn: 7, Kind: "status"}
+	shard0.Events, shard1.Events = []OriginEvent{ev}, []OriginEvent{ev, {Time: at(4), Conn: 8, Kind: "status"}}
+	if m := MergeOrigins([]*OriginTruth{shard0, shard1}); len(m.Events) != 2 {
+		t.Fatalf("events %+v, want 2", m.Events)
+	}
+}

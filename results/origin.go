@@ -1,6 +1,7 @@
 package results
 
 import (
+	"maps"
 	"slices"
 	"time"
 )
@@ -31,6 +32,105 @@ type OriginTruth struct {
 	// bounded log kept (EventsDropped counts the ones it no longer had).
 	Events        []OriginEvent `json:"events,omitempty"`
 	EventsDropped uint64        `json:"events_dropped,omitempty"`
+	// Windows say which stretch of which origin process the counts above cover: the two
+	// snapshots of its cumulative counters they are the difference of. Shards that watched
+	// one origin side by side each hold a window of it; merge counts the union of the windows
+	// of one origin once, and adds up different origins (replicas). None in results of older
+	// gatecrash versions, whose truths merge adds up.
+	Windows []OriginWindow `json:"windows,omitempty"`
+}
+
+// OriginWindow is a stretch of one origin process's life: its counters at From and at To.
+type OriginWindow struct {
+	// Instance is the origin's identity: a random id its fault server drew when it started.
+	Instance string    `json:"instance"`
+	From     time.Time `json:"from"`
+	To       time.Time `json:"to"`
+	// Before and After are the origin's cumulative counts at From and To (no events, no
+	// windows of their own).
+	Before *OriginTruth `json:"before"`
+	After  *OriginTruth `json:"after"`
+}
+
+// Window returns the truth of one origin between two snapshots of its cumulative counts:
+// after minus before, with the window that says so.
+func Window(instance string, from, to time.Time, before, after *OriginTruth) *OriginTruth {
+	d := after.Sub(before)
+	if instance != "" {
+		b, a := before.counts(), after.counts()
+		d.Windows = []OriginWindow{{Instance: instance, From: from, To: to, Before: b, After: a}}
+	}
+	return d
+}
+
+// counts returns o's counters alone: no events, no windows.
+func (o *OriginTruth) counts() *OriginTruth {
+	c := *o
+	c.Events, c.EventsDropped, c.Windows = nil, 0, nil
+	c.Faults = maps.Clone(o.Faults)
+	return &c
+}
+
+// MergeOrigins returns the ground truth of several results' origins: the origins' windows
+// merged per origin process, so that what one origin did is counted once however many loads
+// watched it at the same time — overlapping windows of one instance count from the earliest
+// snapshot to the latest; windows apart (a load that died and was resumed later) count
+// apart, the downtime not at all — and different origins added up. Truths without windows
+// are added up as they are. Events are kept once each.
+func MergeOrigins(truths []*OriginTruth) *OriginTruth {
+	out := &OriginTruth{Faults: map[string]uint64{}}
+	byInstance := map[string][]OriginWindow{}
+	dropped := map[string]uint64{} // per instance: the most any watcher saw dropped
+	for _, t := range truths {
+		if len(t.Windows) == 0 {
+			out.Add(t)
+			continue
+		}
+		for _, w := range t.Windows {
+			byInstance[w.Instance] = append(byInstance[w.Instance], w)
+		}
+		out.Events = append(out.Events, t.Events...)
+		if len(t.Windows) == 1 {
+			dropped[t.Windows[0].Instance] = max(dropped[t.Windows[0].Instance], t.EventsDropped)
+		} else {
+			out.EventsDropped += t.EventsDropped
+		}
+	}
+	for _, n := range dropped {
+		out.EventsDropped += n
+	}
+	for _, id := range slices.Sorted(maps.Keys(byInstance)) {
+		ws := byInstance[id]
+		slices.SortFunc(ws, func(a, b OriginWindow) int { return a.From.Compare(b.From) })
+		cur := ws[0]
+		flush := func() {
+			d := cur.After.Sub(cur.Before)
+			d.Events = nil
+			out.Add(d)
+			out.Windows = append(out.Windows, cur)
+		}
+		for _, w := range ws[1:] {
+			if w.From.After(cur.To) {
+				flush()
+				cur = w
+				continue
+			}
+			if w.To.After(cur.To) {
+				cur.To, cur.After = w.To, w.After
+			}
+		}
+		flush()
+	}
+	slices.SortStableFunc(out.Events, func(a, b OriginEvent) int { return a.Time.Compare(b.Time) })
+	out.Events = slices.CompactFunc(out.Events, sameEvent)
+	return out
+}
+
+// sameEvent reports whether a and b are one fault event (seen by two loads of one origin).
+func sameEvent(a, b OriginEvent) bool {
+	ab := a.AfterBytes == nil && b.AfterBytes == nil || a.AfterBytes != nil && b.AfterBytes != nil && *a.AfterBytes == *b.AfterBytes
+	return a.Time.Equal(b.Time) && a.Conn == b.Conn && a.Remote == b.Remote && a.Kind == b.Kind && a.Request == b.Request &&
+		a.IdleUs == b.IdleUs && ab
 }
 
 // OriginEvent is one fault the origin injected (the fault server's FaultEvent).
@@ -191,7 +291,7 @@ func (o *OriginTruth) Sub(before *OriginTruth) *OriginTruth {
 	for k, n := range o.Faults {
 		d.Faults[k] = n - before.Faults[k]
 	}
-	d.Events, d.EventsDropped = nil, 0
+	d.Events, d.EventsDropped, d.Windows = nil, 0, nil
 	return &d
 }
 

@@ -378,7 +378,8 @@ func runVariant(ctx context.Context, sc *Scenario, v *Variant, dir string, opts 
 		if origin == nil {
 			return nil
 		}
-		o := originTruth(origin.Stats().Sub(before))
+		now := origin.Stats()
+		o := results.Window(now.Instance, before.Time, now.Time, originTruth(before), originTruth(now))
 		events, dropped := origin.FaultEvents(loadStart)
 		o.Events, o.EventsDropped = originEvents(events), dropped-droppedBefore
 		return o

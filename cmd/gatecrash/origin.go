@@ -19,8 +19,16 @@ type originAdmin struct {
 	base          string
 	client        *http.Client
 	start         time.Time
-	before        *results.OriginTruth
+	before        originStats
 	droppedBefore uint64
+}
+
+// originStats is the admin API's GET /stats: the counters (whose names results.OriginTruth
+// shares) and which origin process took them when.
+type originStats struct {
+	results.OriginTruth
+	Instance string    `json:"instance"`
+	Time     time.Time `json:"time"`
 }
 
 // startOriginAdmin takes the counters at the start of a run.
@@ -46,7 +54,11 @@ func (a *originAdmin) truth() (*results.OriginTruth, error) {
 	if err != nil {
 		return nil, err
 	}
-	d := now.Sub(a.before)
+	d := results.Window(now.Instance, a.before.Time, now.Time, &a.before.OriginTruth, &now.OriginTruth)
+	if now.Instance != a.before.Instance {
+		return nil, fmt.Errorf("--origin-admin: the origin at %s restarted during the run (instance %s, now %s): its counters start again from zero",
+			a.base, a.before.Instance, now.Instance)
+	}
 	events, dropped, err := a.events(a.start)
 	if err != nil {
 		return nil, err
@@ -55,9 +67,13 @@ func (a *originAdmin) truth() (*results.OriginTruth, error) {
 	return d, nil
 }
 
-func (a *originAdmin) stats() (*results.OriginTruth, error) {
-	var o results.OriginTruth
-	return &o, a.get("/stats", &o)
+func (a *originAdmin) stats() (originStats, error) {
+	var o originStats
+	err := a.get("/stats", &o)
+	if err == nil && o.Time.IsZero() {
+		o.Time = time.Now() // an older fault server: no snapshot time of its own
+	}
+	return o, err
 }
 
 func (a *originAdmin) events(since time.Time) ([]results.OriginEvent, uint64, error) {

@@ -125,7 +125,9 @@ func newMergeCmd(runF func(context.Context, *MergeOptions) error) *cobra.Command
 		Short: "Add shards of one run (several load machines) into one result",
 		Long: `Add results of the same run measured by several load generators into one: counts summed,
 latency histograms added, time series aligned by wall-clock time, exemplars kept up to the
-bound, every origin ground-truth counter summed. The shards must be of the same scenario,
+bound, the origin's ground truth counted once per origin (shards watching one fault server
+side by side hold windows of its counters; their union is counted, not their sum), different
+origins added up. The shards must be of the same scenario,
 variant, target URL, method and pattern, and no file may be given twice (the flags below
 relax the last two when you know why).`,
 		Args: usageArgs(cobra.MinimumNArgs(1)),

@@ -3,11 +3,14 @@ package main
 import (
 	"context"
 	"fmt"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 
+	"github.com/gatecrash/gatecrash/faultserver/faultservertest"
 	"github.com/gatecrash/gatecrash/results"
 )
 
@@ -76,5 +79,60 @@ func TestShardsThroughLogsMergeAndCheck(t *testing.T) {
 	}
 	if code, _, errOut := runCLI(t, ctx, "load", url, "--shard", "0/3", "--requests", "10", "-q"); code != 2 || !strings.Contains(errOut, "--run-id") {
 		t.Fatalf("--shard without --run-id: exit %d\n%s", code, errOut)
+	}
+}
+
+// TestShardsOfOneOriginCountItOnce: three shards watch one origin through --origin-admin,
+// side by side; each result holds a window of the origin's counters, and the merge counts the
+// origin once — exactly what the origin's own /stats says — not once per shard (the merge
+// used to add the shards' snapshots: 3x the faults). A segment of a shard resumed after a gap
+// is counted apart, the gap not at all (TestMergeOriginWindows covers that case in results).
+func TestShardsOfOneOriginCountItOnce(t *testing.T) {
+	srv, addr := faultservertest.Origin(t, "status:code=503,probability=0.05")
+	admin := httptest.NewServer(srv.AdminHandler())
+	t.Cleanup(admin.Close)
+	ctx := context.Background()
+	dir := t.TempDir()
+	var wg sync.WaitGroup
+	files := make([]string, 3)
+	errs := make([]string, 3)
+	for i := range 3 {
+		files[i] = filepath.Join(dir, fmt.Sprintf("s%d.json", i))
+		wg.Go(func() {
+			code, _, errOut := runCLI(t, ctx, "load", "http://"+addr+"/", "--shard", fmt.Sprintf("%d/3", i), "--run-id", "one-origin",
+				"--requests", "1500", "--connections", "6", "--origin-admin", admin.URL, "--out", files[i], "-q")
+			if code != 0 {
+				errs[i] = fmt.Sprintf("shard %d: exit %d\n%s", i, code, errOut)
+			}
+		})
+	}
+	wg.Wait()
+	for _, e := range errs {
+		if e != "" {
+			t.Fatal(e)
+		}
+	}
+	merged := filepath.Join(dir, "m.json")
+	if code, _, errOut := runCLI(t, ctx, "merge", "--out", merged, files[0], files[1], files[2]); code != 0 {
+		t.Fatalf("merge: exit %d\n%s", code, errOut)
+	}
+	m, err := results.ReadFile(merged)
+	if err != nil {
+		t.Fatal(err)
+	}
+	st := srv.Stats()
+	if m.Origin == nil || m.Origin.Faults["status"] != st.Faults["status"] || m.Origin.RequestsStarted != st.RequestsStarted ||
+		m.Origin.ConnectionsAccepted != st.ConnectionsAccepted {
+		t.Fatalf("merged origin truth %+v; the origin's own /stats: faults %d, requests %d, connections %d", m.Origin,
+			st.Faults["status"], st.RequestsStarted, st.ConnectionsAccepted)
+	}
+	if m.Requests != 1500 || int64(st.RequestsStarted) != m.Requests || st.Faults["status"] == 0 {
+		t.Fatalf("merged %d requests, origin started %d with %d faults", m.Requests, st.RequestsStarted, st.Faults["status"])
+	}
+	if len(m.Origin.Windows) != 1 || m.Origin.Windows[0].Instance != st.Instance {
+		t.Fatalf("merged windows %+v, want one window of instance %s", m.Origin.Windows, st.Instance)
+	}
+	if int64(len(m.Origin.Events)) != int64(st.Faults["status"]) {
+		t.Fatalf("merged result holds %d fault events, the origin injected %d", len(m.Origin.Events), st.Faults["status"])
 	}
 }
