@@ -91,3 +91,56 @@ func (iv Interval) Percent() string {
 	pct := func(f float64) string { return strconv.FormatFloat(100*f, 'f', 1, 64) + "%" }
 	return pct(iv.Rate) + " (" + pct(iv.Lo) + ".." + pct(iv.Hi) + ")"
 }
+
+// RequestsToShowBelow returns how many requests a run needs for the 95% upper bound of a rate
+// (RateInterval's Hi) to fall below bound when the rate stays what k errors in n requests
+// show — for k = 0, the requests without a single error that show it — and false when no
+// number of requests can (the observed rate is at or above bound).
+func RequestsToShowBelow(k, n int64, bound float64) (int64, bool) {
+	if bound <= 0 || bound > 1 || n <= 0 && k > 0 {
+		return 0, false
+	}
+	if k == 0 {
+		// 1 - 0.05^(1/N) < bound  ⇔  N > ln 0.05 / ln(1 - bound)
+		if bound >= 1 {
+			return 1, true
+		}
+		return int64(math.Floor(math.Log(0.05)/math.Log1p(-bound))) + 1, true
+	}
+	p := float64(k) / float64(n)
+	if p >= bound {
+		return 0, false
+	}
+	shows := func(N int64) bool {
+		return RateInterval(int64(math.Round(p*float64(N))), N).Hi < bound
+	}
+	lo, hi := n, n
+	for !shows(hi) {
+		if hi > math.MaxInt64/4 {
+			return 0, false
+		}
+		lo, hi = hi, hi*2
+	}
+	for lo < hi {
+		mid := lo + (hi-lo)/2
+		if shows(mid) {
+			hi = mid
+		} else {
+			lo = mid + 1
+		}
+	}
+	return hi, true
+}
+
+// FormatShortCount prints a large count briefly: 1,500, 42.0k, 3.0M, 1.2G.
+func FormatShortCount(n int64) string {
+	switch {
+	case n >= 1e9:
+		return strconv.FormatFloat(float64(n)/1e9, 'f', 1, 64) + "G"
+	case n >= 1e6:
+		return strconv.FormatFloat(float64(n)/1e6, 'f', 1, 64) + "M"
+	case n >= 1e5:
+		return strconv.FormatFloat(float64(n)/1e3, 'f', 1, 64) + "k"
+	}
+	return FormatCount(n)
+}

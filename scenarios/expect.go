@@ -29,7 +29,12 @@ type Threshold struct {
 	Rate    *float64
 	Latency *time.Duration
 	Source  string // as written
-	line    int
+	// PointEstimate checks a rate threshold against the observed rate alone, as gatecrash
+	// did before: by default "502 < 1e-6" holds only when the 95% upper bound of the rate is
+	// below 1e-6 (a short run with no error does not show a rare one is absent), and "> R"
+	// only when the lower bound is above R.
+	PointEstimate bool
+	line          int
 }
 
 var percentiles = map[string]float64{"p50": 50, "p90": 90, "p99": 99, "p99.9": 99.9, "max": 100}
@@ -150,15 +155,32 @@ type Verdict struct {
 	Threshold Threshold
 	Actual    string
 	Met       bool
+	// Why says what the result could not show, and what would: "0 in 1,500 requests shows
+	// < 2.0e-03; < 1e-06 needs ≥ 3.0M requests without one".
+	Why string
 }
 
-// String reads like "fixed: 502 == 0 — met (0)".
+// String reads like "fixed: 502 == 0 — met (actual 0)".
 func (v Verdict) String() string {
 	state := "met"
 	if !v.Met {
 		state = "NOT MET"
 	}
-	return fmt.Sprintf("%s: %s %s %s — %s (actual %s)", v.Variant, v.Threshold.Key, v.Threshold.Op, thresholdValue(v.Threshold), state, v.Actual)
+	s := fmt.Sprintf("%s: %s %s %s — %s (actual %s)", v.Variant, v.Threshold.Key, v.Threshold.Op, thresholdValue(v.Threshold), state, v.Actual)
+	if v.Why != "" {
+		s += ": " + v.Why
+	}
+	return s
+}
+
+// UsePointEstimates makes every rate threshold compare the observed rate alone
+// (Threshold.PointEstimate).
+func (e Expectations) UsePointEstimates() {
+	for _, ths := range e {
+		for i := range ths {
+			ths[i].PointEstimate = true
+		}
+	}
 }
 
 func thresholdValue(t Threshold) string {
@@ -166,7 +188,7 @@ func thresholdValue(t Threshold) string {
 	case t.Count != nil:
 		return strconv.FormatInt(*t.Count, 10)
 	case t.Rate != nil:
-		return strconv.FormatFloat(*t.Rate, 'g', -1, 64)
+		return strings.Replace(strconv.FormatFloat(*t.Rate, 'g', -1, 64), "e-0", "e-", 1) // 1e-6, not 1e-06
 	}
 	return t.Latency.String()
 }
@@ -191,17 +213,25 @@ func check(variant string, th Threshold, r *results.Result) Verdict {
 			count = r.Count(c)
 		}
 	}
+	if r.Requests == 0 {
+		// Nothing was measured: no threshold holds of it, not even "errors == 0".
+		v.Actual, v.Why = "no requests", "the result holds no request to judge"
+		return v
+	}
 	switch {
 	case th.Count != nil:
 		v.Actual = strconv.FormatInt(count, 10)
 		v.Met = compare(float64(count), th.Op, float64(*th.Count))
-	case th.Rate != nil:
-		rate := 0.0
-		if r.Requests > 0 {
-			rate = float64(count) / float64(r.Requests)
+		if count == 0 {
+			// "errors == 0" is true of this run; what it shows of the rate is its bound.
+			v.Actual = fmt.Sprintf("0 in %s: rate < %s", results.FormatCount(r.Requests), results.FormatRate(results.RateInterval(0, r.Requests).Hi))
 		}
-		v.Actual = strconv.FormatFloat(rate, 'e', 2, 64)
-		v.Met = r.Requests > 0 && compare(rate, th.Op, *th.Rate)
+	case th.Rate != nil && th.PointEstimate:
+		rate := float64(count) / float64(r.Requests)
+		v.Actual = strconv.FormatFloat(rate, 'e', 2, 64) + " (point estimate)"
+		v.Met = compare(rate, th.Op, *th.Rate)
+	case th.Rate != nil:
+		checkRate(&v, count, r.Requests)
 	default:
 		o := r.Outcomes[results.OK]
 		if o == nil || o.Count == 0 {
@@ -213,6 +243,41 @@ func check(variant string, th Threshold, r *results.Result) Verdict {
 		v.Met = compare(float64(lat), th.Op, float64(*th.Latency))
 	}
 	return v
+}
+
+// checkRate judges a rate threshold by the rate's 95% interval (results.RateInterval): "<"
+// and "<=" hold when its upper bound is below the threshold, ">" and ">=" when its lower bound
+// is above, "==" when the interval holds the threshold. When the observed rate is on the
+// right side but the run was too short to show it, Why says how many requests would.
+func checkRate(v *Verdict, k, n int64) {
+	th := *v.Threshold.Rate
+	iv := results.RateInterval(k, n)
+	v.Actual = iv.String()
+	switch v.Threshold.Op {
+	case "<", "<=":
+		v.Met = compare(iv.Hi, v.Threshold.Op, th)
+		if v.Met || iv.Rate >= th {
+			return
+		}
+		shown := fmt.Sprintf("%s in %s requests shows < %s", results.FormatCount(k), results.FormatCount(n), results.FormatRate(iv.Hi))
+		need, ok := results.RequestsToShowBelow(k, n, th)
+		switch {
+		case !ok:
+			v.Why = shown
+		case k == 0:
+			v.Why = fmt.Sprintf("%s; %s %s needs ≥ %s requests without one", shown, v.Threshold.Op, thresholdValue(v.Threshold), results.FormatShortCount(need))
+		default:
+			v.Why = fmt.Sprintf("%s; at the rate seen (%s), %s %s needs about %s requests", shown, results.FormatRate(iv.Rate),
+				v.Threshold.Op, thresholdValue(v.Threshold), results.FormatShortCount(need))
+		}
+	case ">", ">=":
+		v.Met = compare(iv.Lo, v.Threshold.Op, th)
+		if !v.Met && iv.Rate > th {
+			v.Why = fmt.Sprintf("the 95%% interval reaches down to %s; a longer run may show it", results.FormatRate(iv.Lo))
+		}
+	default:
+		v.Met = iv.Lo <= th && th <= iv.Hi
+	}
 }
 
 func compare(a float64, op string, b float64) bool {

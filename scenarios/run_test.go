@@ -148,8 +148,20 @@ func TestKeepaliveRaceEmbedded(t *testing.T) {
 	if g == nil || g.Worst() < 0 {
 		t.Fatalf("no idle-gap buckets with errors: %+v", g)
 	}
-	if lo := g.Start(g.Worst()); lo < 49*time.Millisecond || lo > 52*time.Millisecond {
-		t.Fatalf("worst idle gap %v, want about the origin's 50 ms: %s", lo, g.WorstLine())
+	// The median gap of the errors, not the single worst bucket: with two dozen errors over 60
+	// buckets, a bucket of 2 just below the timeout can tie with the spike and come first.
+	var errs, seen int64
+	for _, b := range g.Buckets {
+		errs += b.Errors
+	}
+	median := time.Duration(-1)
+	for i, b := range g.Buckets {
+		if seen += b.Errors; median < 0 && 2*seen >= errs {
+			median = g.Start(i)
+		}
+	}
+	if median < 49*time.Millisecond || median > 52*time.Millisecond {
+		t.Fatalf("median idle gap of the errors %v, want about the origin's 50 ms (worst bucket %s)", median, g.WorstLine())
 	}
 	checkRaceWindowPlot(t, filepath.Join(dir, "report.html"))
 }

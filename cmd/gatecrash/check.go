@@ -18,7 +18,9 @@ type CheckOptions struct {
 	Files        []string
 	Expect       []string
 	AllowPartial bool
-	Stdout       io.Writer
+	// PointEstimate compares rates by the observed rate alone (Threshold.PointEstimate).
+	PointEstimate bool
+	Stdout        io.Writer
 }
 
 func newCheckCmd(runF func(context.Context, *CheckOptions) error) *cobra.Command {
@@ -34,6 +36,12 @@ KEY is an outcome class (502, no-response, ...), errors (every class but ok), or
 percentile of ok requests (p50, p90, p99, p99.9, max). OP is <, <=, >, >= or ==. VALUE is a
 count (an integer), a rate (a number with a point or an exponent: 1e-6, 0.001) or, for
 percentiles, a duration.
+
+A rate threshold is judged by the rate's 95% interval, not by the rate seen: '502 < 1e-6'
+is met only when the upper bound is below 1e-6 — zero 502s in 1,500 requests show only
+"< 2.0e-03", so it is NOT MET, and the verdict says how many requests would show it (about
+3 million without one). '> R' is met when the lower bound is above R. --point-estimate
+compares the observed rate instead. A result with no requests meets no threshold.
 
 A partial result (a checkpoint of a run that died) or a merge missing some shards does not
 cover the whole run: it fails the check unless --allow-partial.`,
@@ -54,6 +62,7 @@ cover the whole run: it fails the check unless --allow-partial.`,
 	f := cmd.Flags()
 	f.StringArrayVar(&opts.Expect, "expect", nil, "threshold KEY OP VALUE, e.g. 'errors == 0', '502 < 1e-6', 'p99 < 50ms' (repeatable)")
 	f.BoolVar(&opts.AllowPartial, "allow-partial", false, "let a partial result or a merge missing shards pass")
+	f.BoolVar(&opts.PointEstimate, "point-estimate", false, "judge rate thresholds by the observed rate, not its 95% bound (a short clean run then passes '< 1e-6')")
 	return cmd
 }
 
@@ -66,6 +75,7 @@ func runCheck(opts *CheckOptions) error {
 			errs = append(errs, fmt.Errorf("--expect: %w", err))
 			continue
 		}
+		th.PointEstimate = opts.PointEstimate
 		ths = append(ths, th)
 	}
 	if err := errors.Join(errs...); err != nil {

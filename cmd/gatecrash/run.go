@@ -34,11 +34,13 @@ type RunOptions struct {
 	// MetricsListen is the address to serve Prometheus metrics on while the run goes ("": none).
 	MetricsListen string
 	// Resume continues the run a killed gatecrash left in Out.
-	Resume   bool
-	Quiet    bool
-	Progress bool
-	Stdout   io.Writer
-	Stderr   io.Writer
+	Resume bool
+	// PointEstimate judges the scenario's rate thresholds by the observed rate alone.
+	PointEstimate bool
+	Quiet         bool
+	Progress      bool
+	Stdout        io.Writer
+	Stderr        io.Writer
 }
 
 func newRunCmd(runF func(context.Context, *RunOptions) error) *cobra.Command {
@@ -96,6 +98,7 @@ Exit codes: 0 thresholds met; 2 invalid scenario or flags; 3 thresholds not met;
 	f.BoolVar(&opts.Hlog, "hlog", true, "write each variant's per-interval latency histograms to <variant>.hlog")
 	f.StringVar(&opts.MetricsListen, "metrics-listen", "", "serve Prometheus metrics at http://ADDR/metrics while the run goes, e.g. 127.0.0.1:9464")
 	f.BoolVar(&opts.Resume, "resume", false, "continue the run a killed gatecrash left in --out: keep finished variants, go on with a partial one as its next segment")
+	f.BoolVar(&opts.PointEstimate, "point-estimate", false, "judge the scenario's rate thresholds by the observed rate, not its 95% bound")
 	f.BoolVarP(&opts.Quiet, "quiet", "q", false, "no progress bars")
 	return cmd
 }
@@ -104,6 +107,9 @@ func runScenario(ctx context.Context, opts *RunOptions) error {
 	sc, err := scenarios.Load(opts.Scenario)
 	if err != nil {
 		return errext.UsageError(err)
+	}
+	if opts.PointEstimate {
+		sc.Expect.UsePointEstimates()
 	}
 	ro := scenarios.RunOptions{Binary: opts.Binary, Variants: opts.Variants, Duration: opts.Duration, OutDir: opts.Out, Log: opts.Stderr,
 		CheckpointInterval: opts.CheckpointInterval, Hlog: opts.Hlog, Resume: opts.Resume}
