@@ -67,3 +67,21 @@ func TestFisherExactAgainstKnownValues(t *testing.T) {
 		t.Fatalf("30 vs 3 in 1e6: %g / %g", a, b)
 	}
 }
+
+// TestRequestsToShowBelow: the count returned is the first at which the 95% upper bound falls
+// below the threshold (for no errors: the rule of three, about 3/bound), and none exists when
+// the rate seen is at or above the threshold.
+func TestRequestsToShowBelow(t *testing.T) {
+	t.Parallel()
+	n, ok := RequestsToShowBelow(0, 1500, 1e-6)
+	if !ok || RateInterval(0, n).Hi >= 1e-6 || RateInterval(0, n-1).Hi < 1e-6 || n < 2_990_000 || n > 3_000_000 {
+		t.Fatalf("0 errors, < 1e-6: %d (%v)", n, ok)
+	}
+	n, ok = RequestsToShowBelow(3, 1_000_000, 5e-6)
+	if !ok || n <= 1_000_000 || RateInterval(int64(float64(n)*3e-6+0.5), n).Hi >= 5e-6 {
+		t.Fatalf("3 in 1M, < 5e-6: %d (%v)", n, ok)
+	}
+	if _, ok := RequestsToShowBelow(3, 1_000_000, 3e-6); ok {
+		t.Fatal("a rate of 3e-6 can never show < 3e-6")
+	}
+}
