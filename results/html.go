@@ -219,21 +219,36 @@ func timelinePlot(r *Result, idx int) (svg, legend string, err error) {
 		if ts.Total(c) == 0 {
 			continue
 		}
-		pts := make(plotter.XYs, len(ts.Buckets))
-		for i, bk := range ts.Buckets {
-			pts[i] = plotter.XY{X: offset + float64(i)*ts.Interval.Seconds(), Y: float64(bk[c])}
-		}
-		line, err := plotter.NewLine(pts)
-		if err != nil {
-			return "", "", err
-		}
-		line.Color = palette[(int(c)+idx)%len(palette)]
+		col := palette[(int(c)+idx)%len(palette)]
 		if c == OK {
-			line.Color = color.RGBA{R: 0x99, G: 0x99, B: 0x99, A: 0xff}
+			col = color.RGBA{R: 0x99, G: 0x99, B: 0x99, A: 0xff}
 		}
-		line.Width = vg.Points(1.2)
-		p.Add(line)
-		items = append(items, legendItem{c.String(), line.Color})
+		// One line per stretch the load ran: a downtime (a crashed soak resumed later) is a
+		// gap in the line, not zero traffic.
+		var runs []plotter.XYs
+		var cur plotter.XYs
+		for i, bk := range ts.Buckets {
+			from := ts.Start.Add(time.Duration(i) * ts.Interval)
+			if !r.activeAt(from, from.Add(ts.Interval)) {
+				if len(cur) > 0 {
+					runs, cur = append(runs, cur), nil
+				}
+				continue
+			}
+			cur = append(cur, plotter.XY{X: offset + float64(i)*ts.Interval.Seconds(), Y: float64(bk[c])})
+		}
+		if len(cur) > 0 {
+			runs = append(runs, cur)
+		}
+		for _, pts := range runs {
+			line, err := plotter.NewLine(pts)
+			if err != nil {
+				return "", "", err
+			}
+			line.Color, line.Width = col, vg.Points(1.2)
+			p.Add(line)
+		}
+		items = append(items, legendItem{c.String(), col})
 		n++
 	}
 	if n == 0 {
@@ -339,6 +354,12 @@ func statusNote(r *Result) string {
 	}
 	if r.Partial {
 		s += " (partial: a checkpoint up to " + r.End.UTC().Format("2006-01-02 15:04:05Z") + ")"
+	}
+	if mf := r.MergedFrom(); mf != "" {
+		s += "; " + html.EscapeString(mf)
+	}
+	if tl := r.TimeLine(); tl != "" {
+		s += "; <b>" + html.EscapeString(tl) + "</b>"
 	}
 	return s
 }

@@ -100,6 +100,7 @@ func MergeWith(opts MergeOptions, rs ...*Result) (*Result, error) {
 			out.Target.Connections += r.Target.Connections
 			out.Target.Rate += r.Target.Rate
 		}
+		out.Spans = append(out.Spans, r.spans()...)
 		out.Interrupted = out.Interrupted || r.Interrupted
 		out.Partial = out.Partial || r.Partial
 		if r.Failure != "" {
@@ -164,6 +165,7 @@ func MergeWith(opts MergeOptions, rs ...*Result) (*Result, error) {
 			origins = append(origins, o)
 		}
 	}
+	slices.SortStableFunc(out.Spans, func(a, b Span) int { return a.Start.Compare(b.Start) })
 	out.Failure = strings.Join(failures, "; ")
 	if segs != nil {
 		// Parts of one run: the whole is as finished as each shard's last segment.

@@ -348,3 +348,55 @@ func TestMergeOriginWindows(t *testing.T) {
 		t.Fatalf("events %+v, want 2", m.Events)
 	}
 }
+
+// TestMergedSoakReportsDowntime: segment 0 ran 0..10 s, crashed, segment 1 ran 20..30 s. The
+// merge's active time is 20 s and its downtime 10 s; its rate is over the active time (the
+// downtime counted made a 1,000/s run read 564/s); every report format says it was merged and
+// what was down; two shards side by side have no downtime.
+func TestMergedSoakReportsDowntime(t *testing.T) {
+	t.Parallel()
+	start := time.Date(2026, 12, 3, 10, 0, 0, 0, time.UTC)
+	var evs0, evs1 []event
+	for i := range 100 {
+		evs0 = append(evs0, event{at: time.Duration(i) * 100 * time.Millisecond, class: OK, lat: time.Millisecond})
+		evs1 = append(evs1, event{at: time.Duration(i) * 100 * time.Millisecond, class: OK, lat: time.Millisecond})
+	}
+	s0, s1 := build(start, evs0), build(start.Add(20*time.Second), evs1)
+	s0.End, s1.End = start.Add(10*time.Second), start.Add(30*time.Second)
+	s0.Run = &RunInfo{ID: "soak", Segment: 0}
+	s1.Run = &RunInfo{ID: "soak", Segment: 1}
+	m, err := Merge(s0, s1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m.Active() != 20*time.Second || m.Downtime() != 10*time.Second || m.Achieved() != 10 {
+		t.Fatalf("active %v, down %v, achieved %.2f/s; want 20s, 10s, 10/s", m.Active(), m.Downtime(), m.Achieved())
+	}
+	for _, f := range []string{"text", "markdown", "json", "html"} {
+		var b bytes.Buffer
+		if err := WriteReport(&b, []*Result{m}, f); err != nil {
+			t.Fatal(err)
+		}
+		out := b.String()
+		for _, want := range map[string][]string{
+			"text":     {"merged       from 2 pieces of run soak: segments 0, 1", "active 20.00s, down 10.00s (1 gap", "achieved 10.0/s"},
+			"markdown": {"merged from 2 pieces", "active 20.00s, down 10.00s"},
+			"json":     {`"active_seconds": 20`, `"downtime_seconds": 10`, `"merged_from": "merged from 2 pieces`},
+			"html":     {"merged from 2 pieces", "active 20.00s, down 10.00s"},
+		}[f] {
+			if !strings.Contains(out, want) {
+				t.Errorf("%s report lacks %q:\n%.1500s", f, want, out)
+			}
+		}
+	}
+	// Merging the merge with nothing else keeps its pieces.
+	if again, err := Merge(m); err != nil || again.Downtime() != 10*time.Second || len(again.Spans) != 2 {
+		t.Fatalf("re-merge: %v, down %v, spans %d", err, again.Downtime(), len(again.Spans))
+	}
+	// Shards side by side: no downtime.
+	a, b := build(start, evs0), build(start.Add(time.Second), evs1)
+	a.End, b.End = start.Add(10*time.Second), start.Add(11*time.Second)
+	if m, err := Merge(a, b); err != nil || m.Downtime() != 0 || m.Active() != 11*time.Second {
+		t.Fatalf("shards: %v, active %v, down %v", err, m.Active(), m.Downtime())
+	}
+}

@@ -87,6 +87,12 @@ func writeMarkdown(w io.Writer, rs []*Result) error {
 		if r.Failure != "" {
 			fmt.Fprintf(&b, " (**ended early: %s**)", r.Failure)
 		}
+		if mf := r.MergedFrom(); mf != "" {
+			fmt.Fprintf(&b, "; %s", mf)
+		}
+		if tl := r.TimeLine(); tl != "" {
+			fmt.Fprintf(&b, "; **%s**", tl)
+		}
 		b.WriteString(".\n\n| class | count | share | 95% interval | p50 | p90 | p99 | p99.9 | max | first at |\n")
 		b.WriteString("|---|--:|--:|---|--:|--:|--:|--:|--:|--:|\n")
 		for _, c := range Classes() {
@@ -144,6 +150,10 @@ type jsonResult struct {
 	URL             string                `json:"url"`
 	Requests        int64                 `json:"requests"`
 	DurationSeconds float64               `json:"duration_seconds"`
+	ActiveSeconds   float64               `json:"active_seconds"`
+	DowntimeSeconds float64               `json:"downtime_seconds,omitempty"`
+	Achieved        float64               `json:"achieved_per_second"`
+	MergedFrom      string                `json:"merged_from,omitempty"`
 	Interrupted     bool                  `json:"interrupted,omitempty"`
 	Partial         bool                  `json:"partial,omitempty"`
 	Failure         string                `json:"failure,omitempty"`
@@ -182,7 +192,8 @@ func summarize(rs []*Result) jsonSummary {
 	var s jsonSummary
 	for _, r := range rs {
 		jr := jsonResult{Scenario: r.Scenario, Variant: r.Variant, URL: r.Target.URL, Requests: r.Requests,
-			DurationSeconds: r.Duration().Seconds(), Interrupted: r.Interrupted, Partial: r.Partial, Failure: r.Failure, Client: r.Target.Client,
+			DurationSeconds: r.Duration().Seconds(), ActiveSeconds: r.Active().Seconds(), DowntimeSeconds: r.Downtime().Seconds(),
+			Achieved: r.Achieved(), MergedFrom: r.MergedFrom(), Interrupted: r.Interrupted, Partial: r.Partial, Failure: r.Failure, Client: r.Target.Client,
 			StaleDiscarded: r.Connections.StaleDiscarded, Outcomes: map[Class]jsonOutcome{}, ProxyLog: r.ProxyLog}
 		for c, o := range r.Outcomes {
 			iv := RateInterval(o.Count, r.Requests)

@@ -37,6 +37,10 @@ type Result struct {
 	// Start and End bound the run; End is when the last request finished.
 	Start time.Time `json:"start"`
 	End   time.Time `json:"end"`
+	// Spans are, in a merged result, the stretches each piece ran (a segment of a shard):
+	// their union is the active time, the rest of Start..End downtime (a soak that crashed
+	// and was resumed later). Empty for a result of one piece, which ran from Start to End.
+	Spans []Span `json:"spans,omitempty"`
 	// Interrupted is true when the run was stopped by a signal before its planned end.
 	Interrupted bool `json:"interrupted,omitempty"`
 	// Partial is set on a checkpoint: a result written while the run was still going. It

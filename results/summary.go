@@ -12,11 +12,7 @@ import (
 // WriteSummary writes the end-of-run table: per class the count, its share of requests, the
 // latency p50/p99/p99.9/max, and for error classes when the first one happened.
 func WriteSummary(w io.Writer, r *Result) error {
-	d := r.Duration()
-	rate := 0.0
-	if d > 0 {
-		rate = float64(r.Requests) / d.Seconds()
-	}
+	d, rate := r.Duration(), r.Achieved()
 	var b strings.Builder
 	fmt.Fprintf(&b, "target       %s %s (%s, %d connections", r.Target.Method, r.Target.URL, r.Target.Pattern, r.Target.Connections)
 	if r.Target.Rate > 0 {
@@ -31,6 +27,9 @@ func WriteSummary(w io.Writer, r *Result) error {
 		fmt.Fprintf(&b, "   UNSENT %s (due before the end, never started: every connection was busy)", FormatCount(r.Unsent))
 	}
 	b.WriteString("\n")
+	if tl := r.TimeLine(); tl != "" {
+		fmt.Fprintf(&b, "time         %s\n", tl)
+	}
 	fmt.Fprintf(&b, "connections  %s opened, %s requests on reused connections",
 		FormatCount(r.Connections.Opened), FormatCount(r.Connections.ReusedRequests))
 	if r.Target.Client != "" {
@@ -40,7 +39,9 @@ func WriteSummary(w io.Writer, r *Result) error {
 	if r.Failure != "" {
 		fmt.Fprintf(&b, "FAILED       %s; results cover the run up to then\n", r.Failure)
 	}
-	if ri := r.Run; ri != nil && (ri.Shards > 1 || ri.Segment > 0) {
+	if mf := r.MergedFrom(); mf != "" {
+		fmt.Fprintf(&b, "merged       %s\n", strings.TrimPrefix(mf, "merged "))
+	} else if ri := r.Run; ri != nil && (ri.Shards > 1 || ri.Segment > 0) {
 		fmt.Fprintf(&b, "run          %s", ri.ID)
 		if ri.Shards > 1 {
 			fmt.Fprintf(&b, ", shard %d/%d", ri.Shard, ri.Shards)

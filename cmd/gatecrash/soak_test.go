@@ -389,6 +389,15 @@ func TestLoadResumesAfterSIGKILL(t *testing.T) {
 	if m.Requests != seg0.Requests+seg1.Requests || m.Partial || m.Target.Connections != conns {
 		t.Fatalf("whole: %d requests (segments %d + %d), partial %v, connections %d", m.Requests, seg0.Requests, seg1.Requests, m.Partial, m.Target.Connections)
 	}
+	// The time between the segments is downtime, not load: the rate is over the active time,
+	// and the report says it was merged and down.
+	if active := seg0.Duration() + seg1.Duration(); m.Active() != active || m.Downtime() <= 0 || m.Downtime() != m.Duration()-active {
+		t.Fatalf("whole: active %v (segments %v), down %v of %v", m.Active(), active, m.Downtime(), m.Duration())
+	}
+	if b, err := exec.Command(bin, "report", whole).CombinedOutput(); err != nil || !strings.Contains(string(b), "merged       from 2 pieces") ||
+		!strings.Contains(string(b), "rates are over the active time") {
+		t.Fatalf("report of the whole: %v\n%s", err, b)
+	}
 	// The interval log goes on across the resume: its intervals of both segments add up to the
 	// merged result exactly (what the kill wrote after the last checkpoint was trimmed), on one
 	// time line from segment 0's start.

@@ -1,0 +1,124 @@
+package results
+
+import (
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+)
+
+// Span is a stretch of time a piece of a merged result ran: one segment of one shard.
+type Span struct {
+	Start time.Time `json:"start"`
+	End   time.Time `json:"end"`
+	// Shard and Segment say which piece of its run it was (0 when the run was not split or
+	// not resumed).
+	Shard   int `json:"shard,omitempty"`
+	Segment int `json:"segment,omitempty"`
+}
+
+// spans returns the stretches r ran: its Spans when it is a merge, else Start to End.
+func (r *Result) spans() []Span {
+	if len(r.Spans) > 0 {
+		return r.Spans
+	}
+	s := Span{Start: r.Start, End: r.End}
+	if r.Run != nil {
+		s.Shard, s.Segment = r.Run.Shard, r.Run.Segment
+	}
+	return []Span{s}
+}
+
+// activeSpans returns the union of r's spans, sorted and disjoint.
+func (r *Result) activeSpans() []Span {
+	ss := slices.Clone(r.spans())
+	slices.SortFunc(ss, func(a, b Span) int { return a.Start.Compare(b.Start) })
+	var out []Span
+	for _, s := range ss {
+		if n := len(out); n > 0 && !s.Start.After(out[n-1].End) {
+			if s.End.After(out[n-1].End) {
+				out[n-1].End = s.End
+			}
+			continue
+		}
+		out = append(out, Span{Start: s.Start, End: s.End})
+	}
+	return out
+}
+
+// Active returns how long load ran: the union of the pieces' spans. For a result of one
+// piece it is Duration; for a soak that crashed and was resumed it leaves out the downtime.
+func (r *Result) Active() time.Duration {
+	var d time.Duration
+	for _, s := range r.activeSpans() {
+		d += s.End.Sub(s.Start)
+	}
+	return d
+}
+
+// Downtime returns the time between Start and End when no piece of the run was running.
+func (r *Result) Downtime() time.Duration { return r.Duration() - r.Active() }
+
+// Achieved returns the request rate over the active time (0 when there was none).
+func (r *Result) Achieved() float64 {
+	if a := r.Active(); a > 0 {
+		return float64(r.Requests) / a.Seconds()
+	}
+	return 0
+}
+
+// activeAt reports whether some piece of r was running at any moment of [from, to).
+func (r *Result) activeAt(from, to time.Time) bool {
+	for _, s := range r.activeSpans() {
+		if s.Start.Before(to) && s.End.After(from) {
+			return true
+		}
+	}
+	return false
+}
+
+// MergedFrom says what a merged result was made of, for every report: "merged from 5 pieces
+// of run 3f2a…: shards 0, 1, 2 (of 3); segments 0, 1, 2"; "" for a result of one piece.
+func (r *Result) MergedFrom() string {
+	if len(r.Spans) < 2 {
+		return ""
+	}
+	s := fmt.Sprintf("merged from %d pieces", len(r.Spans))
+	if r.Run != nil && r.Run.ID != "" {
+		s += " of run " + r.Run.ID
+	}
+	var parts []string
+	if len(r.Shards) > 0 {
+		parts = append(parts, fmt.Sprintf("shards %s (of %d)", joinInts(r.Shards), r.Run.Shards))
+	}
+	if len(r.Segments) > 1 {
+		parts = append(parts, "segments "+joinInts(r.Segments))
+	}
+	if len(r.MissingShards) > 0 {
+		parts = append(parts, "MISSING shards "+joinInts(r.MissingShards))
+	}
+	if len(parts) > 0 {
+		s += ": " + strings.Join(parts, "; ")
+	}
+	return s
+}
+
+// TimeLine says how the result's time was spent when it had downtime: "active 41s, down 12s
+// (2 gaps)"; "" when it ran without a break.
+func (r *Result) TimeLine() string {
+	down := r.Downtime()
+	if down <= 0 {
+		return ""
+	}
+	gaps := len(r.activeSpans()) - 1
+	return fmt.Sprintf("active %s, down %s (%d gap%s: no load ran; rates are over the active time)", FormatDuration(r.Active()),
+		FormatDuration(down), gaps, map[bool]string{true: "s"}[gaps != 1])
+}
+
+func joinInts(xs []int) string {
+	s := make([]string, len(xs))
+	for i, x := range xs {
+		s[i] = fmt.Sprint(x)
+	}
+	return strings.Join(s, ", ")
+}
