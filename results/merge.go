@@ -214,12 +214,29 @@ type runPieces struct {
 	lastOfShard  map[int]*Result // shard → its latest segment among the inputs
 }
 
-// piecesOf says whether rs are parts of one run (the same run id) and which. Parts of one run
-// must not overlap (a segment of a shard held twice would count twice: an error whatever the
-// options say), must come from the same split (the same number of shards), and, when the run
-// was sharded, every shard must be there unless opts.AllowPartial. Results of different runs
-// are merged as independent shards, except that sharded results of different runs are refused.
+// piecesOf says whether rs are parts of one run (the same run id) and which. No piece of a
+// run (a segment of a shard) may be held by two inputs — a merged result holds the pieces it
+// was made of, whatever its own run id says — an error whatever the options say. Parts of one
+// run must come from the same split (the same number of shards), and, when the run was
+// sharded, every shard must be there unless opts.AllowPartial. Results of different runs are
+// merged as independent shards, except that sharded results of different runs are refused.
 func piecesOf(rs []*Result, opts MergeOptions) (runPieces, error) {
+	held := map[pieceKey]int{}
+	for i, r := range rs {
+		for _, pc := range r.pieces() {
+			if j, dup := held[pc]; dup && j != i {
+				what := fmt.Sprintf("segment %d", pc.segment)
+				if r.Run != nil && r.Run.Shards > 1 {
+					what = fmt.Sprintf("shard %d/%d, segment %d,", pc.shard, r.Run.Shards, pc.segment)
+				} else if pc.shard > 0 {
+					what = fmt.Sprintf("shard %d, segment %d,", pc.shard, pc.segment)
+				}
+				return runPieces{}, fmt.Errorf("%w: %s and %s both hold %s of run %s: it would count twice "+
+					"(a merged result already holds the parts it was made of)", ErrIncompatible, opts.name(j), opts.name(i), what, pc.run)
+			}
+			held[pc] = i
+		}
+	}
 	var id string
 	same := true
 	for _, r := range rs {
@@ -244,37 +261,26 @@ func piecesOf(rs []*Result, opts MergeOptions) (runPieces, error) {
 	}
 	p := runPieces{firstOfShard: map[int]bool{}, lastOfShard: map[int]*Result{}}
 	n := rs[0].Run.Shards
-	type piece struct{ shard, seg int }
-	seen := map[piece]int{}
 	segSet := map[int]bool{}
 	for i, r := range rs {
 		if r.Run.Shards != n {
 			return runPieces{}, fmt.Errorf("%w: %s and %s of run %s were split differently (%d and %d shards)", ErrIncompatible,
 				opts.name(0), opts.name(i), id, n, r.Run.Shards)
 		}
-		held := r.Segments
-		if len(held) == 0 {
-			held = []int{r.Run.Segment}
-		}
-		shard := r.Run.Shard
-		if _, ok := p.lastOfShard[shard]; !ok {
-			p.firstOfShard[i] = true
-		}
-		if l := p.lastOfShard[shard]; l == nil || r.End.After(l.End) {
-			p.lastOfShard[shard] = r
-		}
-		for _, s := range held {
-			pc := piece{shard, s}
-			if j, dup := seen[pc]; dup {
-				what := fmt.Sprintf("segment %d", s)
-				if n > 1 {
-					what = fmt.Sprintf("shard %d/%d, segment %d,", shard, n, s)
-				}
-				return runPieces{}, fmt.Errorf("%w: %s and %s both hold %s of run %s: it would count twice "+
-					"(a merged result already holds the parts it was made of)", ErrIncompatible, opts.name(j), opts.name(i), what, id)
+		// An input adds its connections and rate when none of the shards it holds came
+		// before: a shard's later segments, and a merge of shards already counted, add nothing.
+		first := true
+		for _, pc := range r.pieces() {
+			if _, ok := p.lastOfShard[pc.shard]; ok {
+				first = false
 			}
-			seen[pc] = i
-			segSet[s] = true
+		}
+		p.firstOfShard[i] = first
+		for _, pc := range r.pieces() {
+			if l := p.lastOfShard[pc.shard]; l == nil || r.End.After(l.End) {
+				p.lastOfShard[pc.shard] = r
+			}
+			segSet[pc.segment] = true
 		}
 	}
 	for s := range segSet {

@@ -301,6 +301,29 @@ func TestMergeShards(t *testing.T) {
 	if _, err := MergeWith(MergeOptions{AllowDuplicates: true}, a, b, c, b); err == nil || !strings.Contains(err.Error(), "shard 1/3, segment 0,") {
 		t.Fatalf("shard given twice: %v", err)
 	}
+	// A merge given as an input holds its shards: merging it with one of them again is
+	// refused (it was taken as shard 0 and s1 counted twice).
+	ab, err := MergeWith(MergeOptions{AllowPartial: true}, a, b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Merge(b, ab, c); err == nil || !strings.Contains(err.Error(), "both hold shard 1/3, segment 0,") {
+		t.Fatalf("a shard and a merge holding it: %v", err)
+	}
+	if m2, err := Merge(ab, c); err != nil || m2.Requests != 6 || m2.Target.Connections != 6 || len(m2.MissingShards) != 0 {
+		t.Fatalf("a partial merge and the missing shard: %v, %+v", err, m2)
+	}
+	// Results of different runs merged lose the run id, not their pieces: a part merged in
+	// again is refused.
+	x, y := build(start, []event{{0, OK, time.Millisecond}}), build(start.Add(time.Minute), []event{{0, OK, time.Millisecond}})
+	x.Run, y.Run = &RunInfo{ID: "x"}, &RunInfo{ID: "y"}
+	xy, err := Merge(x, y)
+	if err != nil || xy.Run != nil {
+		t.Fatalf("two runs: %v, run %+v", err, xy.Run)
+	}
+	if _, err := Merge(xy, x); err == nil || !strings.Contains(err.Error(), "both hold segment 0 of run x") {
+		t.Fatalf("a merge of two runs and one of them again: %v", err)
+	}
 	if _, err := Merge(a, b, shard("other", 2, 3)); err == nil || !strings.Contains(err.Error(), "shards of different runs") {
 		t.Fatalf("shards of two runs: %v", err)
 	}

@@ -11,9 +11,11 @@ import (
 type Span struct {
 	Start time.Time `json:"start"`
 	End   time.Time `json:"end"`
-	// Shard and Segment say which piece of its run it was (0 when the run was not split or
-	// not resumed).
-	Shard   int `json:"shard,omitempty"`
+	// Run, Shard and Segment say which piece of which run it was (shard and segment 0 when
+	// the run was not split or not resumed; no run for results without a run id): a piece
+	// held by two inputs of a merge would count twice.
+	Run     string `json:"run,omitempty"`
+	Shard   int    `json:"shard,omitempty"`
 	Segment int `json:"segment,omitempty"`
 }
 
@@ -24,9 +26,42 @@ func (r *Result) spans() []Span {
 	}
 	s := Span{Start: r.Start, End: r.End}
 	if r.Run != nil {
-		s.Shard, s.Segment = r.Run.Shard, r.Run.Segment
+		s.Run, s.Shard, s.Segment = r.Run.ID, r.Run.Shard, r.Run.Segment
 	}
 	return []Span{s}
+}
+
+// pieceKey identifies a piece of a run.
+type pieceKey struct {
+	run            string
+	shard, segment int
+}
+
+// pieces returns the pieces of runs r holds: its spans' (run, shard, segment), and for a
+// merge written before spans were kept, every segment of every shard it lists.
+func (r *Result) pieces() []pieceKey {
+	var out []pieceKey
+	if len(r.Spans) == 0 && r.Run != nil && (len(r.Segments) > 0 || len(r.Shards) > 0) {
+		segs, shards := r.Segments, r.Shards
+		if len(segs) == 0 {
+			segs = []int{r.Run.Segment}
+		}
+		if len(shards) == 0 {
+			shards = []int{r.Run.Shard}
+		}
+		for _, sh := range shards {
+			for _, sg := range segs {
+				out = append(out, pieceKey{r.Run.ID, sh, sg})
+			}
+		}
+		return out
+	}
+	for _, s := range r.spans() {
+		if s.Run != "" {
+			out = append(out, pieceKey{s.Run, s.Shard, s.Segment})
+		}
+	}
+	return out
 }
 
 // activeSpans returns the union of r's spans, sorted and disjoint.
