@@ -3,6 +3,7 @@ package loadgen
 import (
 	"errors"
 	"fmt"
+	"math"
 	"net"
 	"net/url"
 	"slices"
@@ -149,6 +150,14 @@ func fieldErr(field, format string, args ...any) error {
 	return &FieldError{Field: field, Msg: fmt.Sprintf(format, args...)}
 }
 
+// MinRate and MaxRate bound an open-loop rate: below one request in 1,000 s a schedule is no
+// load at all, and far above what one machine can send (10 million/s) a schedule only falls
+// behind; a NaN or infinite rate has no schedule.
+const (
+	MinRate = 0.001
+	MaxRate = 1e7
+)
+
 // Validate reports every problem, joined; each is a *FieldError.
 func (c *Config) Validate() error {
 	var errs []error
@@ -195,8 +204,13 @@ func (c *Config) Validate() error {
 		}
 	}
 	switch {
+	case math.IsNaN(c.Rate) || math.IsInf(c.Rate, 0):
+		errs = append(errs, fieldErr("rate", "%v is not a number of requests per second; allowed: %v to %v", c.Rate, MinRate, MaxRate))
 	case c.Rate < 0:
 		errs = append(errs, fieldErr("rate", "%v is not allowed; allowed: a rate > 0 (requests per second)", c.Rate))
+	case c.Rate > 0 && (c.Rate < MinRate || c.Rate > MaxRate):
+		errs = append(errs, fieldErr("rate", "%v is not allowed; allowed: %v to %v requests per second (split a higher rate over shards)",
+			c.Rate, MinRate, MaxRate))
 	case c.Rate > 0 && c.Pattern != Constant:
 		errs = append(errs, fieldErr("rate", "only pattern constant takes a rate"))
 	}

@@ -135,8 +135,14 @@ type constantPacer struct {
 	tickets   chan time.Time
 	start     time.Time
 	issued    atomic.Int64 // tickets handed to the channel; written by schedule only
+	dropped   atomic.Int64 // tickets a worker took after the end and did not send
 	due       int64        // requests due when scheduling stopped; written by schedule only
 	finished  chan struct{}
+	// end is when sending stops (the duration and LateThreshold of slack for a timer that
+	// wakes late; zero: no duration): a request not started by then is unsent. A target
+	// slower than the rate must not stretch a 2 s run to a minute while the schedule is
+	// caught up.
+	end time.Time
 }
 
 // newConstant starts the scheduler. ctx carries the run's deadline; interrupt is the context
@@ -150,16 +156,28 @@ func newConstant(ctx, interrupt context.Context, rate float64, workers int, b *b
 	p := &constantPacer{pace: ConstantPace(rate, duration, b.max), perReq: float64(time.Second) / rate,
 		duration: duration, interrupt: interrupt, budget: b, tickets: make(chan time.Time, workers), start: start,
 		finished: make(chan struct{})}
+	if duration > 0 {
+		p.end = start.Add(duration + results.LateThreshold)
+	}
 	go p.schedule()
 	return p
 }
 
+// over reports whether the time to start requests is over.
+func (p *constantPacer) over() bool { return !p.end.IsZero() && time.Now().After(p.end) }
+
 func (p *constantPacer) schedule() {
 	defer close(p.finished)
 	defer close(p.tickets)
+	var atEnd <-chan time.Time // a send blocked on busy workers gives up at the end
+	if !p.end.IsZero() {
+		t := time.NewTimer(time.Until(p.end))
+		defer t.Stop()
+		atEnd = t.C
+	}
 	for {
 		wait, stop := p.pace(time.Since(p.start), p.issued.Load())
-		if stop {
+		if stop || p.over() {
 			p.stop()
 			return
 		}
@@ -174,6 +192,9 @@ func (p *constantPacer) schedule() {
 		select {
 		case p.tickets <- p.start.Add(dueAt(p.issued.Load(), p.perReq)):
 			p.issued.Add(1)
+		case <-atEnd:
+			p.stop()
+			return
 		case <-p.interrupt.Done():
 			p.stop()
 			return
@@ -207,6 +228,12 @@ func (p *constantPacer) next(ctx context.Context, _ int) (time.Time, bool) {
 	if errors.Is(ctx.Err(), context.Canceled) {
 		return time.Time{}, false // interrupted while waiting for the ticket
 	}
+	if ok && p.over() {
+		// Taken after the end: it waited in the queue while every connection was busy, and
+		// it is counted as unsent, not sent late past the end.
+		p.dropped.Add(1)
+		return time.Time{}, false
+	}
 	return t, ok
 }
 
@@ -216,7 +243,7 @@ func (p *constantPacer) done(int) {}
 // issued because every connection was busy, or issued and left in the queue.
 func (p *constantPacer) close() int64 {
 	<-p.finished
-	started := p.issued.Load() - int64(len(p.tickets))
+	started := p.issued.Load() - int64(len(p.tickets)) - p.dropped.Load()
 	return max(p.due-started, 0)
 }
 
@@ -235,7 +262,7 @@ func (p *constantPacer) behind(now time.Time) int64 {
 	if p.budget.max > 0 {
 		due = min(due, p.budget.max)
 	}
-	started := p.issued.Load() - int64(len(p.tickets))
+	started := p.issued.Load() - int64(len(p.tickets)) - p.dropped.Load()
 	return max(due-started, 0)
 }
 

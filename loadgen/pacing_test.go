@@ -63,6 +63,27 @@ func TestOpenLoopLatencyCountsFromIntendedStart(t *testing.T) {
 	}
 }
 
+// TestOpenLoopKeepsItsDuration: a target far slower than the rate (1 s per request, 2
+// connections, 100/s asked for 1 s) must not stretch the run while the schedule is caught up
+// (it ran 63 s for a 2 s run): sending stops at the end, what was in flight finishes, and
+// every request due but not started is counted unsent.
+func TestOpenLoopKeepsItsDuration(t *testing.T) {
+	t.Parallel()
+	_, addr, _ := origin(t, "delay:head-delay=1s")
+	const rate, dur = 100.0, time.Second
+	began := time.Now()
+	res := run(t, Config{URL: "http://" + addr + "/", Pattern: Constant, Rate: rate, Connections: 2, Duration: yd(dur)})
+	took := time.Since(began)
+	t.Logf("sent %d, unsent %d in %v", res.Requests, res.Unsent, took)
+	// The last requests start just before the end and take 1 s: about 2 s in all.
+	if took > dur+1500*time.Millisecond {
+		t.Fatalf("a 1 s run took %v: it went on sending after its end", took)
+	}
+	if res.Requests > 4 || res.Requests+res.Unsent < 95 || res.Requests+res.Unsent > 105 {
+		t.Fatalf("sent %d + unsent %d, want 2-4 sent and ~%v due in all", res.Requests, res.Unsent, rate*dur.Seconds())
+	}
+}
+
 func TestConstantRateIsAccurate(t *testing.T) {
 	t.Parallel()
 	_, addr, _ := origin(t)
