@@ -16,7 +16,7 @@ type Span struct {
 	// held by two inputs of a merge would count twice.
 	Run     string `json:"run,omitempty"`
 	Shard   int    `json:"shard,omitempty"`
-	Segment int `json:"segment,omitempty"`
+	Segment int    `json:"segment,omitempty"`
 }
 
 // spans returns the stretches r ran: its Spans when it is a merge, else Start to End.
