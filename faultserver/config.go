@@ -5,12 +5,12 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
 	"strings"
 
 	"gopkg.in/yaml.v3"
 
 	"github.com/gatecrash/gatecrash/internal/errext"
+	"github.com/gatecrash/gatecrash/internal/files"
 	"github.com/gatecrash/gatecrash/internal/yamlconf"
 )
 
@@ -165,9 +165,9 @@ type rawConfig struct {
 
 // LoadConfig reads and validates a config file. Errors name the file and the line.
 func LoadConfig(path string) (*Config, error) {
-	b, err := os.ReadFile(path)
+	b, err := files.Read(path, "reading fault config", maxPlanBytes, nil)
 	if err != nil {
-		return nil, fmt.Errorf("reading fault config: %w", err)
+		return nil, err
 	}
 	return ParseConfig(b, path)
 }

@@ -5,10 +5,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
 	"strings"
 	"time"
 
+	"github.com/gatecrash/gatecrash/internal/files"
 	"github.com/gatecrash/gatecrash/internal/yamlconf"
 )
 
@@ -78,11 +78,15 @@ func setWindow(d *time.Duration, set, never *bool, v, flag string) error {
 	return nil
 }
 
+// MaxReportSize bounds a probe report read with --hop NAME=@FILE (a real one is a few
+// kilobytes).
+const MaxReportSize = 16 << 20
+
 // hopFromFile reads a probe report written with --json.
 func hopFromFile(h Hop, file string) (Hop, error) {
-	b, err := os.ReadFile(file)
+	b, err := files.Read(file, fmt.Sprintf("--hop %s=@%s", h.Name, file), MaxReportSize, nil)
 	if err != nil {
-		return h, fmt.Errorf("--hop %s=@%s: %w", h.Name, file, err)
+		return h, err
 	}
 	var head struct{ Role string }
 	if err := json.Unmarshal(b, &head); err != nil {
@@ -98,9 +102,15 @@ func hopFromFile(h Hop, file string) (Hop, error) {
 		switch {
 		case r.ClosesAfterEachResponse:
 			h.Close = 0
+		case r.IdleTimeout == nil && len(r.Conns) == 0:
+			return h, fmt.Errorf("--hop %s=@%s: the report measured no connection (no idle_timeout, no connections): nothing to judge",
+				h.Name, file)
 		case r.IdleTimeout == nil:
 			h.CloseNever = true
 		default:
+			if err := r.IdleTimeout.check("idle_timeout"); err != nil {
+				return h, fmt.Errorf("--hop %s=@%s: %w", h.Name, file, err)
+			}
 			h.Close = r.IdleTimeout.Min
 		}
 	case "proxy":
@@ -110,6 +120,10 @@ func hopFromFile(h Hop, file string) (Hop, error) {
 		}
 		h.KeepSet = true
 		switch {
+		case r.Pooled < 0 || r.Opened < 0 || r.Concurrent < 0:
+			return h, fmt.Errorf("--hop %s=@%s: negative connection counts: not a report gatecrash wrote", h.Name, file)
+		case r.Pooled == 0 && r.Opened == 0:
+			return h, fmt.Errorf("--hop %s=@%s: the report saw the proxy open no upstream connection: nothing to judge", h.Name, file)
 		case r.Pooled == 0:
 			h.NoReuse = true
 		case r.Never && r.ReusesStale:
@@ -117,7 +131,13 @@ func hopFromFile(h Hop, file string) (Hop, error) {
 		case r.Never:
 			return h, fmt.Errorf("--hop %s=@%s: the probe saw it keep connections open but not reuse them after %v; give its age "+
 				"limit (ttl) as a duration instead", h.Name, file, r.MaxWait)
+		case r.IdleWindow == nil:
+			return h, fmt.Errorf("--hop %s=@%s: the proxy pooled %d connections, but the report has neither their idle_window nor "+
+				"never_closed: nothing to judge", h.Name, file, r.Pooled)
 		default:
+			if err := r.IdleWindow.check("idle_window"); err != nil {
+				return h, fmt.Errorf("--hop %s=@%s: %w", h.Name, file, err)
+			}
 			h.Keep = r.IdleWindow.Max
 		}
 	default:
@@ -125,6 +145,19 @@ func hopFromFile(h Hop, file string) (Hop, error) {
 	}
 	return h, nil
 }
+
+// check refuses a spread that no probe measures: no samples, a negative duration, min above
+// max.
+func (s *Spread) check(field string) error {
+	if s.N <= 0 || s.Min < 0 || s.Max < s.Min || s.Median < s.Min || s.Median > s.Max {
+		return fmt.Errorf("%s: %d samples, min %v, median %v, max %v: not a measurement gatecrash wrote (want at least one sample, 0 <= min <= median <= max)",
+			field, s.N, s.Min, s.Median, s.Max)
+	}
+	return nil
+}
+
+// ErrUnknown marks a chain with a pair that cannot be judged from what was given.
+var ErrUnknown = errors.New("a pair of hops cannot be judged")
 
 // PairVerdict is the verdict on one adjacent pair.
 type PairVerdict struct {

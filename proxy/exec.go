@@ -17,10 +17,11 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
-
 	"text/template"
+	"text/template/parse"
 	"time"
 
+	"github.com/gatecrash/gatecrash/internal/files"
 	"github.com/gatecrash/gatecrash/internal/yamlconf"
 )
 
@@ -149,8 +150,8 @@ func renderFile(d *templateData, name, userFile string) (string, error) {
 	var src []byte
 	var err error
 	if userFile != "" {
-		if src, err = os.ReadFile(userFile); err != nil {
-			return "", fmt.Errorf("reading proxy template: %w", err)
+		if src, err = files.Read(userFile, "proxy template", MaxTemplateSize, nil); err != nil {
+			return "", err
 		}
 		name = userFile
 	} else if src, err = templateFS.ReadFile("templates/" + name); err != nil {
@@ -160,11 +161,78 @@ func renderFile(d *templateData, name, userFile string) (string, error) {
 	if err != nil {
 		return "", fmt.Errorf("parsing proxy template %s: %w", name, err)
 	}
-	var b bytes.Buffer
-	if err := t.Execute(&b, d); err != nil {
+	for _, tt := range t.Templates() {
+		if err := checkRanges(tt.Tree.Root); err != nil {
+			return "", fmt.Errorf("proxy template %s: %w", name, err)
+		}
+	}
+	b := &cappedBuffer{max: MaxTemplateSize}
+	if err := t.Execute(b, d); err != nil {
 		return "", fmt.Errorf("rendering proxy template %s: %w", name, err)
 	}
 	return b.String(), nil
+}
+
+// MaxTemplateSize bounds a proxy template and the config it renders (a real one is a few
+// kilobytes; /dev/zero or a range over a huge number must not fill the memory).
+const MaxTemplateSize = 4 << 20
+
+// maxRangeCount bounds a range over a constant number in a proxy template: with no output in
+// its body it would spin without bound, which the output cap cannot see.
+const maxRangeCount = 100000
+
+// checkRanges refuses a range over a constant number larger than maxRangeCount.
+func checkRanges(n parse.Node) error {
+	switch n := n.(type) {
+	case *parse.ListNode:
+		if n == nil {
+			return nil
+		}
+		for _, c := range n.Nodes {
+			if err := checkRanges(c); err != nil {
+				return err
+			}
+		}
+	case *parse.RangeNode:
+		if n.Pipe != nil {
+			for _, cmd := range n.Pipe.Cmds {
+				for _, arg := range cmd.Args {
+					if num, ok := arg.(*parse.NumberNode); ok && (!num.IsInt || num.Int64 > maxRangeCount) {
+						return fmt.Errorf("line %d: range over %s: at most %d iterations", n.Line, num.Text, maxRangeCount)
+					}
+				}
+			}
+		}
+		if err := checkRanges(n.List); err != nil {
+			return err
+		}
+		return checkRanges(n.ElseList)
+	case *parse.IfNode:
+		if err := checkRanges(n.List); err != nil {
+			return err
+		}
+		return checkRanges(n.ElseList)
+	case *parse.WithNode:
+		if err := checkRanges(n.List); err != nil {
+			return err
+		}
+		return checkRanges(n.ElseList)
+	}
+	return nil
+}
+
+// cappedBuffer is a bytes.Buffer that refuses to grow past max: template execution stops at
+// the first write that fails.
+type cappedBuffer struct {
+	bytes.Buffer
+	max int
+}
+
+func (c *cappedBuffer) Write(p []byte) (int, error) {
+	if c.Len()+len(p) > c.max {
+		return 0, fmt.Errorf("the rendered config is over %d bytes", c.max)
+	}
+	return c.Buffer.Write(p)
 }
 
 // FindBinary returns the path of a kind's binary: the given path, or the name on PATH or in

@@ -6,13 +6,13 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
 	"path/filepath"
 	"slices"
 	"sort"
 	"strings"
 	"time"
 
+	"github.com/gatecrash/gatecrash/internal/files"
 	"github.com/gatecrash/gatecrash/proxy"
 	"github.com/gatecrash/gatecrash/results"
 )
@@ -229,7 +229,7 @@ func RunMatrix(ctx context.Context, opts MatrixOptions) (*Matrix, error) {
 // Rerender reads a matrix written to dir (conformance.json) and sums its cells up again from
 // their run folders' results: for a report that changed after the run, without running again.
 func Rerender(dir string) (*Matrix, error) {
-	b, err := os.ReadFile(filepath.Join(dir, "conformance.json"))
+	b, err := files.Read(filepath.Join(dir, "conformance.json"), "--rerender", results.MaxFileSize, nil)
 	if err != nil {
 		return nil, err
 	}
@@ -297,7 +297,7 @@ func (c *MatrixCell) fill(r *results.Result) {
 	case r.Requests == 0:
 		c.Outcome = "no requests"
 	case c.Absorbed > 0:
-		c.Outcome = "ok (retried)"
+		c.Outcome = outcomeRetried
 	default:
 		c.Outcome = "ok"
 	}
@@ -382,6 +382,40 @@ type Pin struct {
 	Variant  string     `yaml:"variant"`
 	Proxy    proxy.Kind `yaml:"proxy"`
 	Outcome  string     `yaml:"outcome"`
+}
+
+// outcomeRetried is the outcome of a cell whose proxy absorbed every injected fault.
+const outcomeRetried = "ok (retried)"
+
+// CheckPin says what is wrong with a pin that could never match a cell: a proxy kind
+// gatecrash does not start (it was skipped and the check passed), a scenario or variant not
+// in the built-in library, an outcome no cell can have ("banana 50%").
+func CheckPin(p Pin) error {
+	var errs []error
+	if !slices.Contains(proxy.Started(), p.Proxy) {
+		errs = append(errs, fmt.Errorf("proxy %q is not a proxy the matrix starts", p.Proxy))
+	}
+	if sc, err := Builtin(p.Scenario); err != nil {
+		errs = append(errs, err)
+	} else if !slices.ContainsFunc(sc.Variants, func(v *Variant) bool { return v.Name == p.Variant }) {
+		errs = append(errs, fmt.Errorf("scenario %s has no variant %q", p.Scenario, p.Variant))
+	}
+	if p.Outcome != "ok" && p.Outcome != outcomeRetried {
+		if c, err := results.ParseClass(p.Outcome); err != nil || c == results.OK {
+			errs = append(errs, fmt.Errorf("outcome %q is not allowed; allowed: ok, %q, or an error class (%s)", p.Outcome, outcomeRetried, errorClassList()))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+func errorClassList() string {
+	var names []string
+	for _, c := range results.Classes() {
+		if c.IsError() {
+			names = append(names, c.String())
+		}
+	}
+	return strings.Join(names, ", ")
 }
 
 // Key is the pin's cell key.

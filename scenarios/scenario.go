@@ -7,7 +7,7 @@ import (
 	"io"
 	"maps"
 	"net"
-	"os"
+	"path/filepath"
 	"reflect"
 	"slices"
 	"strings"
@@ -16,6 +16,7 @@ import (
 
 	"github.com/gatecrash/gatecrash/faultserver"
 	"github.com/gatecrash/gatecrash/internal/errext"
+	"github.com/gatecrash/gatecrash/internal/files"
 	"github.com/gatecrash/gatecrash/internal/link"
 	"github.com/gatecrash/gatecrash/internal/yamlconf"
 	"github.com/gatecrash/gatecrash/loadgen"
@@ -144,13 +145,37 @@ type loadDoc struct {
 	loadgen.Config `yaml:",inline"`
 }
 
-// LoadFile reads and validates a scenario file.
+// MaxFileSize bounds a scenario file (a real one is a few kilobytes).
+const MaxFileSize = 1 << 20
+
+// LoadFile reads and validates a scenario file. A proxy template named by a relative path is
+// found beside the scenario file, not in the working directory.
 func LoadFile(path string) (*Scenario, error) {
-	b, err := os.ReadFile(path)
+	b, err := files.Read(path, "reading scenario", MaxFileSize, nil)
 	if err != nil {
-		return nil, fmt.Errorf("reading scenario: %w", err)
+		return nil, err
 	}
-	return Parse(b, path)
+	sc, err := Parse(b, path)
+	if err != nil {
+		return nil, err
+	}
+	dir := filepath.Dir(path)
+	for _, v := range sc.Variants {
+		for _, spec := range append([]*proxy.Spec{&v.Proxy}, chainSpecs(v)...) {
+			if spec.Template != "" && !filepath.IsAbs(spec.Template) {
+				spec.Template = filepath.Join(dir, spec.Template)
+			}
+		}
+	}
+	return sc, nil
+}
+
+func chainSpecs(v *Variant) []*proxy.Spec {
+	out := make([]*proxy.Spec, len(v.Chain))
+	for i := range v.Chain {
+		out[i] = &v.Chain[i]
+	}
+	return out
 }
 
 // Parse decodes and validates a scenario; file names it in every message ("file:line:col: ...").

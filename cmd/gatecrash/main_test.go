@@ -29,6 +29,17 @@ func TestExitCodesAndMessages(t *testing.T) {
 	if err := syscall.Mkfifo(fifo, 0o600); err != nil {
 		t.Fatal(err)
 	}
+	badPins := filepath.Join(dir, "pins.yaml")
+	os.WriteFile(badPins, []byte("- {scenario: forced-race, variant: post, proxy: squid, outcome: \"502\"}\n"+
+		"- {scenario: forced-race, variant: post, proxy: nginx, outcome: banana 50%}\n"), 0o644)
+	noPins := filepath.Join(dir, "nopins.yaml")
+	os.WriteFile(noPins, []byte("[]\n"), 0o644)
+	originOnly := filepath.Join(dir, "origin.json")
+	os.WriteFile(originOnly, []byte(`{"role":"origin","idle_timeout":{"n":3,"median_ns":5000000000,"min_ns":5000000000,"max_ns":5000000000}}`), 0o644)
+	negative := filepath.Join(dir, "negative.json")
+	os.WriteFile(negative, []byte(`{"role":"origin","idle_timeout":{"n":0,"median_ns":-5,"min_ns":-5,"max_ns":-5}}`), 0o644)
+	noWindow := filepath.Join(dir, "nowindow.json")
+	os.WriteFile(noWindow, []byte(`{"role":"proxy","opened":2,"pooled":2}`), 0o644)
 	result := filepath.Join(dir, "result.json")
 	os.WriteFile(result, []byte(`{"schema": "gatecrash.result/v1", "target": {}, "start": "2026-12-03T10:00:00Z", "end": "2026-12-03T10:00:01Z", "requests": 0, "late": 0, "connections": {"opened": 0, "reused_requests": 0}, "outcomes": {}}`), 0o644)
 	for _, tc := range []struct {
@@ -87,6 +98,30 @@ func TestExitCodesAndMessages(t *testing.T) {
 		{"load --rate huge", []string{"load", "http://127.0.0.1:1/", "--pattern", "constant", "--rate", "5e8"}, 2,
 			"--rate: 5e+08 is not allowed; allowed: 0.001 to 1e+07"},
 		{"scenario rate .nan", []string{"scenarios", "validate", "testdata/nan-rate.yaml"}, 2, "nan-rate.yaml:4:3: load.rate: NaN is not a number"},
+		// Inputs are regular files of bounded size; gates refuse to pass with nothing to judge.
+		{"probe chain report from a device", []string{"probe", "chain", "--hop", "x=@/dev/zero", "--hop", "o=5s"}, 2,
+			"--hop x=@/dev/zero: /dev/zero is a character device"},
+		{"probe chain report from a FIFO", []string{"probe", "chain", "--hop", "x=@" + fifo, "--hop", "o=5s"}, 2, "is a named pipe"},
+		{"probe chain negative timeout", []string{"probe", "chain", "--hop", "nginx=60s", "--hop", "o=@" + negative}, 2,
+			"idle_timeout: 0 samples, min -5ns"},
+		{"probe chain proxy report without a window", []string{"probe", "chain", "--hop", "p=@" + noWindow, "--hop", "o=5s"}, 2,
+			"neither their idle_window nor never_closed: nothing to judge"},
+		{"probe chain that cannot be judged", []string{"probe", "chain", "--hop", "p=@" + originOnly, "--hop", "o=5s"}, 2,
+			"a pair of hops cannot be judged: p -> o: unknown"},
+		{"matrix --check a device", []string{"matrix", "--check", "/dev/zero", "--only-pinned"}, 2, "--check: /dev/zero is a character device"},
+		{"matrix --check a FIFO", []string{"matrix", "--check", fifo, "--only-pinned"}, 2, "--check: " + fifo + " is a named pipe"},
+		{"matrix --check pins that cannot match", []string{"matrix", "--check", badPins, "--only-pinned"}, 2,
+			`proxy "squid" is not a proxy the matrix starts`},
+		{"matrix --check banana outcome", []string{"matrix", "--check", badPins, "--only-pinned"}, 2,
+			`outcome "banana 50%" is not allowed; allowed: ok, "ok (retried)", or an error class`},
+		{"matrix --check no pins", []string{"matrix", "--check", noPins, "--only-pinned"}, 2, "no pins in it"},
+		{"scenario file a FIFO", []string{"scenarios", "validate", fifo}, 2, "reading scenario: " + fifo + " is a named pipe"},
+		{"serve --config a device", []string{"serve", "--config", "/dev/zero"}, 2, "/dev/zero is a character device"},
+		{"template beside the scenario file, not the working directory", []string{"scenarios", "validate", "testdata/tpl/own-template.yaml"}, 0, ""},
+		{"template that spins", []string{"scenarios", "validate", "testdata/tpl/spin.yaml"}, 2,
+			"spin.tmpl: line 1: range over 100000000000: at most 100000 iterations"},
+		{"template from a device", []string{"scenarios", "validate", "testdata/tpl/zero.yaml"}, 2,
+			"proxy template: /dev/zero is a character device"},
 		{"report a device", []string{"report", "/dev/zero"}, 2, "/dev/zero: not a gatecrash result: it is a character device"},
 		// Outputs are checked before the first request: a long run must not end with nothing saved.
 		{"load --out in a missing folder", []string{"load", "http://127.0.0.1:1/", "--out", filepath.Join(dir, "nope", "x.json")}, 2,

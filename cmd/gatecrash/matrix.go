@@ -14,6 +14,7 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/gatecrash/gatecrash/internal/errext"
+	"github.com/gatecrash/gatecrash/internal/files"
 	"github.com/gatecrash/gatecrash/proxy"
 	"github.com/gatecrash/gatecrash/scenarios"
 )
@@ -164,11 +165,14 @@ func installedPins(cmd *cobra.Command, m *scenarios.Matrix, pins []scenarios.Pin
 	return out
 }
 
+// maxPinsSize bounds a pins file (docs/conformance-pins.yaml is 3 KB).
+const maxPinsSize = 1 << 20
+
 // readPins reads a pins file: a YAML list of {scenario, variant, proxy, outcome}.
 func readPins(path string) ([]scenarios.Pin, error) {
-	b, err := os.ReadFile(path)
+	b, err := files.Read(path, "--check", maxPinsSize, nil)
 	if err != nil {
-		return nil, fmt.Errorf("--check: %w", err)
+		return nil, err
 	}
 	var pins []scenarios.Pin
 	dec := yaml.NewDecoder(bytes.NewReader(b))
@@ -176,12 +180,20 @@ func readPins(path string) ([]scenarios.Pin, error) {
 	if err := dec.Decode(&pins); err != nil {
 		return nil, fmt.Errorf("--check %s: %w (want a list of {scenario, variant, proxy, outcome})", path, err)
 	}
+	var errs []error
 	for i, p := range pins {
 		if p.Scenario == "" || p.Variant == "" || p.Proxy == "" || p.Outcome == "" {
-			return nil, fmt.Errorf("--check %s: entry %d: scenario, variant, proxy and outcome are all needed", path, i+1)
+			errs = append(errs, fmt.Errorf("--check %s: entry %d: scenario, variant, proxy and outcome are all needed", path, i+1))
+			continue
+		}
+		if err := scenarios.CheckPin(p); err != nil {
+			errs = append(errs, fmt.Errorf("--check %s: entry %d (%s): %w", path, i+1, p.Key(), err))
 		}
 	}
-	return pins, nil
+	if len(pins) == 0 && len(errs) == 0 {
+		errs = append(errs, fmt.Errorf("--check %s: no pins in it: a check of nothing passes nothing", path))
+	}
+	return pins, errors.Join(errs...)
 }
 
 // writeMatrix writes the three documents into dir.

@@ -233,6 +233,12 @@ when any pair races: a CI gate.`,
 			if probe.WriteChain(cmd.OutOrStdout(), vs) {
 				return errext.WithExitCode(errors.New("a pair of hops races (see above)"), errext.ThresholdsNotMet)
 			}
+			for _, v := range vs {
+				if v.Unknown {
+					// A gate with nothing to judge must not pass.
+					return errext.UsageError(fmt.Errorf("--hop: %w: %s", probe.ErrUnknown, v.Text))
+				}
+			}
 			return nil
 		},
 	}

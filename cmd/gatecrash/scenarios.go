@@ -1,8 +1,10 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"io"
+	"os"
 	"strings"
 	"text/tabwriter"
 
@@ -57,6 +59,20 @@ func newScenariosCmd() *cobra.Command {
 		RunE: func(cmd *cobra.Command, args []string) error {
 			sc, err := scenarios.LoadFile(args[0])
 			if err != nil {
+				return errext.UsageError(err)
+			}
+			// A proxy template of the user's own is rendered too (with placeholder addresses):
+			// a template that does not render is not a valid scenario.
+			var errs []error
+			for _, v := range sc.Variants {
+				if v.Proxy.Template == "" || v.Proxy.Kind == proxy.External {
+					continue
+				}
+				if _, err := sc.RenderProxy(v.Name, "", []string{"127.0.0.1:1"}, "127.0.0.1:2", os.TempDir(), os.TempDir()); err != nil {
+					errs = append(errs, fmt.Errorf("%s: variant %s: %w", args[0], v.Name, err))
+				}
+			}
+			if err := errors.Join(errs...); err != nil {
 				return errext.UsageError(err)
 			}
 			names := make([]string, len(sc.Variants))
