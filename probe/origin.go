@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/gatecrash/gatecrash/internal/ctxwait"
+	"github.com/gatecrash/gatecrash/internal/http1"
 )
 
 // OriginOptions say how to probe an origin.
@@ -122,6 +123,25 @@ type RaceStep struct {
 	Outcome string `json:"outcome"`
 }
 
+// MaxStagger bounds OriginOptions.Stagger: the connections start within Connections x
+// Stagger, and a probe is minutes long at most.
+const MaxStagger = time.Minute
+
+// check refuses options no probe can run with; every problem is named by its flag.
+func (o *OriginOptions) check() error {
+	var errs []error
+	if !http1.IsToken(o.Method) {
+		errs = append(errs, fmt.Errorf("--method: %q is not an HTTP method token (e.g. GET, POST)", o.Method))
+	}
+	if o.Stagger < 0 || o.Stagger > MaxStagger {
+		errs = append(errs, fmt.Errorf("--stagger: %v is not allowed; allowed: 0 to %v", o.Stagger, MaxStagger))
+	}
+	if o.Connections < 0 || o.Connections > 1000 {
+		errs = append(errs, fmt.Errorf("--connections: %d is not allowed; allowed: 1 to 1000", o.Connections))
+	}
+	return errors.Join(errs...)
+}
+
 // Origin probes an origin's idle keep-alive timeout, close style, request cap and race window.
 func Origin(ctx context.Context, o OriginOptions) (*OriginReport, error) {
 	if o.Connections == 0 {
@@ -141,6 +161,9 @@ func Origin(ctx context.Context, o OriginOptions) (*OriginReport, error) {
 	}
 	if o.Log == nil {
 		o.Log = io.Discard
+	}
+	if err := o.check(); err != nil {
+		return nil, err
 	}
 	t, err := newTarget(o.URL, o.Insecure)
 	if err != nil {
@@ -463,6 +486,12 @@ func (t *target) dial(ctx context.Context) (*conn, error) {
 
 func (c *conn) close() { c.nc.Close() }
 
+// maxInterim bounds the interim (1xx) responses read before the final one.
+const maxInterim = 16
+
+// errNoAnswer marks a request the origin did not answer with a final response.
+var errNoAnswer = errors.New("no final response")
+
 // roundTrip sends one request for the target's path and reads the whole response.
 func (c *conn) roundTrip(method string) (*http.Response, error) {
 	return c.roundTripPath(method, c.t.u.RequestURI())
@@ -482,11 +511,23 @@ func (c *conn) roundTripPath(method, path string) (*http.Response, error) {
 	if _, err := io.WriteString(c.nc, req); err != nil {
 		return nil, err
 	}
-	resp, err := http.ReadResponse(c.br, &http.Request{Method: method})
-	if err != nil {
-		return nil, err
+	// Interim (1xx) responses are not the answer: read past them, a bounded number of times
+	// (an origin that sends 100 Continue forever has not answered).
+	var resp *http.Response
+	for interim := 0; ; interim++ {
+		r, err := http.ReadResponse(c.br, &http.Request{Method: method})
+		if err != nil {
+			return nil, err
+		}
+		if r.StatusCode >= 200 || r.StatusCode == http.StatusSwitchingProtocols {
+			resp = r
+			break
+		}
+		if interim >= maxInterim {
+			return nil, fmt.Errorf("%w: more than %d interim responses (%s) and no final one", errNoAnswer, maxInterim, r.Status)
+		}
 	}
-	_, err = io.Copy(io.Discard, resp.Body)
+	_, err := io.Copy(io.Discard, resp.Body)
 	resp.Body.Close()
 	return resp, err
 }

@@ -1,6 +1,9 @@
 package probe
 
 import (
+	"context"
+	"net"
+	"strings"
 	"testing"
 	"time"
 )
@@ -35,5 +38,52 @@ func TestSpread(t *testing.T) {
 	}
 	if spreadOf(nil) != nil {
 		t.Error("spread of nothing is not nil")
+	}
+}
+
+// TestOriginRefusesEndlessInterimAndBadOptions: an origin that answers 100 Continue forever
+// has not answered (it counted as an answer); a method with a CRLF in it is refused before
+// anything is sent (it went out as is, a header injected); a negative or huge stagger is
+// refused (a huge one hung).
+func TestOriginRefusesEndlessInterimAndBadOptions(t *testing.T) {
+	t.Parallel()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ln.Close() })
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			go func() {
+				defer c.Close()
+				c.SetDeadline(time.Now().Add(5 * time.Second))
+				for range 1000 {
+					if _, err := c.Write([]byte("HTTP/1.1 100 Continue\r\n\r\n")); err != nil {
+						return
+					}
+				}
+			}()
+		}
+	}()
+	url := "http://" + ln.Addr().String() + "/"
+	ctx := context.Background()
+	if _, err := Origin(ctx, OriginOptions{URL: url, NoRace: true}); err == nil || !strings.Contains(err.Error(), "interim responses") {
+		t.Fatalf("endless 100 Continue: %v", err)
+	}
+	for _, tc := range []struct {
+		o    OriginOptions
+		want string
+	}{
+		{OriginOptions{URL: url, Method: "GET\r\nX-Injected: y"}, `--method: "GET\r\nX-Injected: y" is not an HTTP method token`},
+		{OriginOptions{URL: url, Stagger: -time.Second}, "--stagger: -1s is not allowed; allowed: 0 to 1m0s"},
+		{OriginOptions{URL: url, Stagger: 2562047 * time.Hour}, "--stagger: 2562047h0m0s is not allowed"},
+	} {
+		if _, err := Origin(ctx, tc.o); err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%+v: %v, want %q", tc.o, err, tc.want)
+		}
 	}
 }
