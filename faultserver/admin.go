@@ -5,7 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
+	"strings"
 	"time"
 
 	"gopkg.in/yaml.v3"
@@ -83,6 +85,26 @@ func (s *Server) AdminHandler() http.Handler {
 		s.writePlan(w, http.StatusOK)
 	})
 	return mux
+}
+
+// LocalHostsOnly wraps an admin handler bound to loopback: it answers only requests whose
+// Host is an IP address or localhost. A web page the operator's browser opens can reach a
+// loopback port under a DNS name of its own that resolves there (DNS rebinding) and change the
+// fault plan; its requests carry that name as Host, and are refused with 403.
+func LocalHostsOnly(h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		host := r.Host
+		if hh, _, err := net.SplitHostPort(host); err == nil {
+			host = hh
+		}
+		host = strings.TrimSuffix(strings.TrimPrefix(host, "["), "]")
+		if net.ParseIP(host) == nil && !strings.EqualFold(host, "localhost") {
+			http.Error(w, fmt.Sprintf("Host %q refused: the admin API on a loopback address answers requests for an IP address or localhost only", r.Host),
+				http.StatusForbidden)
+			return
+		}
+		h.ServeHTTP(w, r)
+	})
 }
 
 func (s *Server) writePlan(w http.ResponseWriter, status int) {

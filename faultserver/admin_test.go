@@ -1,13 +1,19 @@
 package faultserver
 
 import (
+	"context"
 	"encoding/json"
+	"errors"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"strings"
+	"sync"
 	"testing"
+	"time"
 )
 
 func TestAdmin(t *testing.T) {
@@ -103,5 +109,105 @@ func TestIsLoopback(t *testing.T) {
 		if got := isLoopback(&net.TCPAddr{IP: net.ParseIP(tc.ip), Port: 9002}); got != tc.want {
 			t.Errorf("isLoopback(%s) = %v, want %v", tc.ip, got, tc.want)
 		}
+	}
+}
+
+// TestAdminOnLoopbackRefusesForeignHosts: on loopback, a request whose Host is a DNS name (a
+// rebinding page in the operator's browser) is refused before it reaches the plan; an IP
+// address or localhost is served.
+func TestAdminOnLoopbackRefusesForeignHosts(t *testing.T) {
+	t.Parallel()
+	s, err := New(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := LocalHostsOnly(s.AdminHandler())
+	for _, tc := range []struct {
+		host string
+		code int
+	}{
+		{"attacker.example:9002", http.StatusForbidden},
+		{"rebind.example", http.StatusForbidden},
+		{"127.0.0.1:9002", http.StatusOK},
+		{"[::1]:9002", http.StatusOK},
+		{"localhost:9002", http.StatusOK},
+		{"LOCALHOST", http.StatusOK},
+	} {
+		req := httptest.NewRequest("PUT", "/faults", strings.NewReader("faults:\n  - kind: rst-headers\n"))
+		req.Host = tc.host
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, req)
+		if rec.Code != tc.code {
+			t.Errorf("Host %s: %d %s, want %d", tc.host, rec.Code, rec.Body, tc.code)
+		}
+		if tc.code == http.StatusForbidden && len(s.Config().Faults) != 0 {
+			t.Fatalf("Host %s changed the plan", tc.host)
+		}
+	}
+}
+
+// lockedBuffer is a bytes.Buffer safe for one writer and one reader.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
+
+// TestAdminDropsTrickledBodies: a PUT whose body trickles in a byte a second is cut off when
+// the admin's read timeout (10 s) ends, not held open for as long as the client likes (500 of
+// them held 40 s with only a header timeout).
+func TestAdminDropsTrickledBodies(t *testing.T) {
+	if testing.Short() {
+		t.Skip("waits for the 10 s read timeout")
+	}
+	t.Parallel()
+	ctx, cancel := context.WithCancel(context.Background())
+	log := &lockedBuffer{}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		Run(ctx, RunOptions{Listen: "127.0.0.1:0", Admin: "127.0.0.1:0", Log: log})
+	}()
+	t.Cleanup(func() { cancel(); <-done })
+	var addr string
+	for deadline := time.Now().Add(5 * time.Second); addr == "" && time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
+		if _, rest, ok := strings.Cut(log.String(), "admin: http://"); ok {
+			addr, _, _ = strings.Cut(rest, "/")
+		}
+	}
+	if addr == "" {
+		t.Fatalf("no admin address in %q", log.String())
+	}
+	c, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	start := time.Now()
+	fmt.Fprintf(c, "PUT /faults HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 100\r\n\r\n")
+	for range 30 {
+		if _, err := c.Write([]byte("#")); err != nil {
+			break
+		}
+		time.Sleep(time.Second)
+		c.SetReadDeadline(time.Now().Add(time.Millisecond))
+		var b [512]byte
+		if _, err := c.Read(b[:]); err != nil && !errors.Is(err, os.ErrDeadlineExceeded) {
+			break // the server answered and closed, or reset
+		}
+	}
+	if took := time.Since(start); took > 15*time.Second {
+		t.Fatalf("a trickled body held the admin connection %v", took)
 	}
 }

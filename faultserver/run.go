@@ -97,7 +97,13 @@ func Run(ctx context.Context, opts RunOptions) (Stats, error) {
 			fmt.Fprintf(logw, "warning: the admin listener %s is reachable from other hosts, and anyone who reaches it "+
 				"can change the fault plan (PUT /faults); bind it to 127.0.0.1 unless that is what you want\n", admin.Addr())
 		}
-		hs := &http.Server{Handler: s.AdminHandler(), ReadHeaderTimeout: 10 * time.Second}
+		h := s.AdminHandler()
+		if isLoopback(admin.Addr()) {
+			h = LocalHostsOnly(h)
+		}
+		// ReadTimeout bounds the whole request, body included: trickled PUT bodies must not
+		// hold connections open.
+		hs := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 10 * time.Second, IdleTimeout: time.Minute}
 		g.Go(func() error {
 			if err := hs.Serve(admin); !errors.Is(err, http.ErrServerClosed) {
 				return fmt.Errorf("admin listener: %w", err)
