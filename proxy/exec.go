@@ -243,10 +243,17 @@ func FindBinary(k Kind, given string) (string, error) {
 		return "", fmt.Errorf("%w %q", ErrUnknownKind, k)
 	}
 	if given != "" {
-		if _, err := exec.LookPath(given); err != nil {
+		p, err := exec.LookPath(given)
+		if err != nil {
 			return "", fmt.Errorf("%w: %s: %v", ErrBinaryNotFound, given, err)
 		}
-		return given, nil
+		// A relative path (./nginx) is made absolute here: the proxy runs in its own folder.
+		if strings.ContainsRune(given, filepath.Separator) {
+			if p, err = filepath.Abs(p); err != nil {
+				return "", fmt.Errorf("%w: %s: %v", ErrBinaryNotFound, given, err)
+			}
+		}
+		return p, nil
 	}
 	if p, err := lookBinary(def.binary); err == nil {
 		return p, nil

@@ -249,3 +249,24 @@ func TestUnknownVariableIsRejected(t *testing.T) {
 		t.Fatalf("err = %v", err)
 	}
 }
+
+// TestFindBinaryMakesRelativePathsAbsolute: --proxy-binary ./nginx names a file in the
+// working directory; the proxy starts in its own run folder, where ./nginx is nothing (exit 1
+// "no such file"), so the path is made absolute.
+func TestFindBinaryMakesRelativePathsAbsolute(t *testing.T) {
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "mynginx"), []byte("#!/bin/sh\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	t.Chdir(dir)
+	got, err := FindBinary(Nginx, "./mynginx")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := filepath.Join(dir, "mynginx"); got != want {
+		t.Fatalf("FindBinary(./mynginx) = %q, want %q", got, want)
+	}
+	if _, err := FindBinary(Nginx, "./nope"); !errors.Is(err, ErrBinaryNotFound) {
+		t.Fatalf("FindBinary(./nope) = %v", err)
+	}
+}
