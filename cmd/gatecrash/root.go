@@ -15,10 +15,11 @@ import (
 )
 
 // Main runs the CLI with args and returns the process exit code (DESIGN.md, "CLI contract").
-// The first SIGINT or SIGTERM cancels the command's context so it can shut down and write
-// what it has; a second one kills the process at once.
+// The first SIGINT, SIGTERM or SIGHUP (a closed terminal, a dropped ssh session) cancels the
+// command's context so it can shut down and write what it has; a second one kills the
+// process at once.
 func Main(args []string) int {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM, syscall.SIGHUP)
 	defer stop()
 	go func() {
 		<-ctx.Done()

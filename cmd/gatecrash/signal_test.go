@@ -204,39 +204,46 @@ func TestRunInterruptedLeavesNoProxy(t *testing.T) {
 		kind = "embedded" // still checks the exit code and the partial result
 	}
 	bin := buildBinary(t)
-	out := filepath.Join(t.TempDir(), "run")
-	// A private TMPDIR: other tests' proxies (other packages run in parallel) make their temp
-	// dirs in the shared one.
-	tmp := t.TempDir()
-	cmd := exec.Command(bin, "run", "forced-race", "--proxy", kind, "--duration", "1m", "--out", out, "--variant", "post")
-	cmd.Env = append(os.Environ(), "TMPDIR="+tmp)
-	var stdout, stderr bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	deadline := time.Now().Add(10 * time.Second)
-	for len(processesMentioning(out)) == 0 && kind == "nginx" && time.Now().Before(deadline) {
-		time.Sleep(20 * time.Millisecond) // wait until the proxy runs
-	}
-	time.Sleep(1500 * time.Millisecond)
-	cmd.Process.Signal(syscall.SIGINT)
-	err := waitExit(t, cmd, 15*time.Second)
-	if code := exitCode(err); code != 130 {
-		t.Fatalf("exit %d, want 130\nstdout:\n%s\nstderr:\n%s", code, stdout.String(), stderr.String())
-	}
-	r, rerr := results.ReadFile(filepath.Join(out, "post.json"))
-	if rerr != nil || !r.Interrupted || r.Requests == 0 || r.Count(results.OK) == 0 {
-		t.Fatalf("partial result: %v %+v", rerr, r)
-	}
-	if !strings.Contains(stdout.String(), "(interrupted)") {
-		t.Fatalf("the comparison does not say it was interrupted:\n%s", stdout.String())
-	}
-	if ps := processesMentioning(out); len(ps) != 0 {
-		t.Fatalf("proxy processes left after the interrupt: %v", ps)
-	}
-	if left, _ := os.ReadDir(tmp); len(left) != 0 {
-		t.Fatalf("temp files left behind in TMPDIR: %v", left)
+	// SIGHUP too: a closed terminal or a dropped ssh session must not lose the variant's
+	// result (it exited 129 without writing it).
+	for _, sig := range []syscall.Signal{syscall.SIGINT, syscall.SIGHUP, syscall.SIGTERM} {
+		t.Run(sig.String(), func(t *testing.T) {
+			t.Parallel()
+			out := filepath.Join(t.TempDir(), "run")
+			// A private TMPDIR: other tests' proxies (other packages run in parallel) make their
+			// temp dirs in the shared one.
+			tmp := t.TempDir()
+			cmd := exec.Command(bin, "run", "forced-race", "--proxy", kind, "--duration", "1m", "--out", out, "--variant", "post")
+			cmd.Env = append(os.Environ(), "TMPDIR="+tmp)
+			var stdout, stderr bytes.Buffer
+			cmd.Stdout, cmd.Stderr = &stdout, &stderr
+			if err := cmd.Start(); err != nil {
+				t.Fatal(err)
+			}
+			deadline := time.Now().Add(10 * time.Second)
+			for len(processesMentioning(out)) == 0 && kind == "nginx" && time.Now().Before(deadline) {
+				time.Sleep(20 * time.Millisecond) // wait until the proxy runs
+			}
+			time.Sleep(1500 * time.Millisecond)
+			cmd.Process.Signal(sig)
+			err := waitExit(t, cmd, 15*time.Second)
+			if code := exitCode(err); code != 130 {
+				t.Fatalf("exit %d, want 130\nstdout:\n%s\nstderr:\n%s", code, stdout.String(), stderr.String())
+			}
+			r, rerr := results.ReadFile(filepath.Join(out, "post.json"))
+			if rerr != nil || !r.Interrupted || r.Requests == 0 || r.Count(results.OK) == 0 {
+				t.Fatalf("partial result: %v %+v", rerr, r)
+			}
+			if !strings.Contains(stdout.String(), "(interrupted)") {
+				t.Fatalf("the comparison does not say it was interrupted:\n%s", stdout.String())
+			}
+			if ps := processesMentioning(out); len(ps) != 0 {
+				t.Fatalf("proxy processes left after the interrupt: %v", ps)
+			}
+			if left, _ := os.ReadDir(tmp); len(left) != 0 {
+				t.Fatalf("temp files left behind in TMPDIR: %v", left)
+			}
+		})
 	}
 }
 
