@@ -10,9 +10,10 @@ import (
 	"strings"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"gopkg.in/yaml.v3"
 
-	"github.com/gatecrash/gatecrash/internal/procstats"
+	"github.com/gatecrash/gatecrash/internal/promexp"
 )
 
 // maxPlanBytes bounds a PUT /faults body.
@@ -55,11 +56,7 @@ func (s *Server) AdminHandler() http.Handler {
 		w.Header().Set("Content-Type", "application/json")
 		json.NewEncoder(w).Encode(EventsReply{Events: events, Dropped: dropped})
 	})
-	mux.HandleFunc("GET /metrics", func(w http.ResponseWriter, _ *http.Request) {
-		w.Header().Set("Content-Type", "text/plain; version=0.0.4")
-		s.Stats().WritePrometheus(w)
-		procstats.Write(w) // the server's own goroutines, heap, memory and files
-	})
+	mux.Handle("GET /metrics", s.metricsHandler())
 	mux.HandleFunc("GET /faults", func(w http.ResponseWriter, _ *http.Request) {
 		s.writePlan(w, http.StatusOK)
 	})
@@ -105,6 +102,23 @@ func LocalHostsOnly(h http.Handler) http.Handler {
 		}
 		h.ServeHTTP(w, r)
 	})
+}
+
+// metricsHandler serves the ground truth as the gatecrash_origin_* counters (the one writer
+// of those series, shared with gatecrash run: promexp.Origin), with the server's own process
+// figures and gatecrash_build_info, labelled with the server's instance id.
+func (s *Server) metricsHandler() http.Handler {
+	reg := promexp.NewRegistry(s.version, prometheus.Labels{"origin_instance": s.stats.instance})
+	reg.MustRegister(promexp.CollectorFunc(func(ch chan<- prometheus.Metric) {
+		st := s.Stats()
+		promexp.Origin(ch, st.Truth(), []string{"origin_instance"}, []string{st.Instance})
+		ch <- prometheus.MustNewConstMetric(prometheus.NewDesc("gatecrash_origin_connections_open", "Connections open now.",
+			[]string{"origin_instance"}, nil), prometheus.GaugeValue, float64(st.ConnectionsOpen), st.Instance)
+		ch <- prometheus.MustNewConstMetric(prometheus.NewDesc("gatecrash_origin_max_connections_reached_total",
+			"Times the connection bound stopped accepting.", []string{"origin_instance"}, nil), prometheus.CounterValue,
+			float64(st.MaxConnectionsReached), st.Instance)
+	}))
+	return promexp.Handler(reg)
 }
 
 func (s *Server) writePlan(w http.ResponseWriter, status int) {

@@ -14,6 +14,9 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/prometheus/common/expfmt"
+	"github.com/prometheus/common/model"
 )
 
 func TestAdmin(t *testing.T) {
@@ -56,13 +59,40 @@ func TestAdmin(t *testing.T) {
 	}
 
 	code, body = get("/metrics")
-	for _, want := range []string{
-		"gatecrash_origin_faults_injected_total{kind=\"rst-headers\"} 1\n",
-		"gatecrash_origin_closes_total{side=\"server\",style=\"rst\"} 1\n",
-		"# TYPE gatecrash_origin_requests_read_total counter\ngatecrash_origin_requests_read_total 1\n",
+	tp := expfmt.NewTextParser(model.LegacyValidation)
+	fams, err := tp.TextToMetricFamilies(strings.NewReader(body))
+	if code != 200 || err != nil {
+		t.Fatalf("/metrics: %d %v\n%s", code, err, body)
+	}
+	// The same families and labels as gatecrash run's in-process origins (one writer,
+	// promexp.Origin): closes by {side, how}, faults by kind; every series names the instance.
+	for _, want := range []struct {
+		name   string
+		labels map[string]string
+		v      float64
+	}{
+		{"gatecrash_origin_faults_injected_total", map[string]string{"kind": "rst-headers"}, 1},
+		{"gatecrash_origin_closes_total", map[string]string{"side": "server", "how": "rst"}, 1},
+		{"gatecrash_origin_requests_read_total", nil, 1},
+		{"gatecrash_build_info", nil, 1},
 	} {
-		if code != 200 || !strings.Contains(body, want) {
-			t.Fatalf("/metrics lacks %q:\n%s", want, body)
+		f := fams[want.name]
+		found := false
+		for _, m := range f.GetMetric() {
+			ls := map[string]string{}
+			for _, l := range m.Label {
+				ls[l.GetName()] = l.GetValue()
+			}
+			match := ls["origin_instance"] == st.Instance
+			for k, v := range want.labels {
+				match = match && ls[k] == v
+			}
+			if match && (m.Counter.GetValue() == want.v || m.Gauge.GetValue() == want.v) {
+				found = true
+			}
+		}
+		if !found {
+			t.Fatalf("/metrics lacks %s%v = %v for instance %s:\n%s", want.name, want.labels, want.v, st.Instance, body)
 		}
 	}
 

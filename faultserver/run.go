@@ -27,12 +27,14 @@ type RunOptions struct {
 	Log io.Writer
 	// MaxConnections bounds the connections open at once (0: no bound).
 	MaxConnections int
+	// Version is gatecrash's version, for the admin /metrics.
+	Version string
 }
 
 // Run listens where opts says and serves until ctx ends, then shuts everything down and
 // returns the final ground-truth counters. Listen errors are returned before serving starts.
 func Run(ctx context.Context, opts RunOptions) (Stats, error) {
-	srvOpts := []Option{WithMaxConnections(opts.MaxConnections), WithLog(opts.Log)}
+	srvOpts := []Option{WithMaxConnections(opts.MaxConnections), WithLog(opts.Log), WithVersion(opts.Version)}
 	if opts.Certificate != nil {
 		srvOpts = append(srvOpts, WithCertificate(*opts.Certificate))
 	}

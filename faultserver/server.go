@@ -67,7 +67,11 @@ type Server struct {
 	maxConn   int
 	log       io.Writer
 	boundSaid atomic.Int64 // when the bound was last reported (Unix ns)
+	version   string       // gatecrash's version, for gatecrash_build_info
 }
+
+// WithVersion names gatecrash's version in the admin /metrics (gatecrash_build_info).
+func WithVersion(v string) Option { return func(s *Server) { s.version = v } }
 
 // DefaultMaxConnections is the bound on open connections gatecrash serve uses by default.
 const DefaultMaxConnections = 10000

@@ -8,6 +8,8 @@ import (
 	"sort"
 	"sync/atomic"
 	"time"
+
+	"github.com/gatecrash/gatecrash/results"
 )
 
 // stats is the ground truth: what the server saw and did, counted with atomics so that every
@@ -135,41 +137,17 @@ func (s *stats) snapshot() Stats {
 	return out
 }
 
-// WritePrometheus writes s in the Prometheus text exposition format.
-func (s Stats) WritePrometheus(w io.Writer) error {
-	var err error
-	p := func(format string, args ...any) {
-		if err == nil {
-			_, err = fmt.Fprintf(w, format, args...)
-		}
+// Truth returns the counts of s as the result's typed ground truth (counts only: the caller
+// adds the window and the events).
+func (s Stats) Truth() *results.OriginTruth {
+	return &results.OriginTruth{
+		ConnectionsAccepted: s.ConnectionsAccepted, TLSHandshakes: s.TLSHandshakes, TLSHandshakeErrors: s.TLSHandshakeErrors,
+		RequestsStarted: s.RequestsStarted, RequestsRead: s.RequestsRead, ResponsesCompleted: s.ResponsesCompleted,
+		BadRequests: s.BadRequests,
+		Closes: results.OriginCloses{ServerFIN: s.Closes.ServerFIN, ServerRST: s.Closes.ServerRST,
+			PeerFIN: s.Closes.PeerFIN, PeerRST: s.Closes.PeerRST},
+		Faults: s.Faults,
 	}
-	counter := func(name, help string, v uint64) {
-		p("# HELP %s %s\n# TYPE %s counter\n%s %d\n", name, help, name, name, v)
-	}
-	counter("gatecrash_origin_connections_accepted_total", "TCP connections accepted.", s.ConnectionsAccepted)
-	p("# HELP gatecrash_origin_connections_open Connections currently open.\n# TYPE gatecrash_origin_connections_open gauge\ngatecrash_origin_connections_open %d\n", s.ConnectionsOpen)
-	counter("gatecrash_origin_tls_handshakes_total", "TLS handshakes completed.", s.TLSHandshakes)
-	counter("gatecrash_origin_tls_handshake_errors_total", "TLS handshakes failed.", s.TLSHandshakeErrors)
-	counter("gatecrash_origin_requests_started_total", "Requests of which at least one byte arrived.", s.RequestsStarted)
-	counter("gatecrash_origin_requests_read_total", "Requests whose head was read completely.", s.RequestsRead)
-	counter("gatecrash_origin_responses_completed_total", "Responses written completely.", s.ResponsesCompleted)
-	counter("gatecrash_origin_bad_requests_total", "Requests rejected by the parser.", s.BadRequests)
-	counter("gatecrash_origin_max_connections_reached_total", "Times the connection bound stopped accepting.", s.MaxConnectionsReached)
-	p("# HELP gatecrash_origin_closes_total Connection ends by side and style.\n# TYPE gatecrash_origin_closes_total counter\n")
-	p("gatecrash_origin_closes_total{side=\"server\",style=\"fin\"} %d\n", s.Closes.ServerFIN)
-	p("gatecrash_origin_closes_total{side=\"server\",style=\"rst\"} %d\n", s.Closes.ServerRST)
-	p("gatecrash_origin_closes_total{side=\"peer\",style=\"fin\"} %d\n", s.Closes.PeerFIN)
-	p("gatecrash_origin_closes_total{side=\"peer\",style=\"rst\"} %d\n", s.Closes.PeerRST)
-	p("# HELP gatecrash_origin_faults_injected_total Faults that acted, by kind.\n# TYPE gatecrash_origin_faults_injected_total counter\n")
-	kinds := make([]string, 0, len(s.Faults))
-	for k := range s.Faults {
-		kinds = append(kinds, k)
-	}
-	sort.Strings(kinds)
-	for _, k := range kinds {
-		p("gatecrash_origin_faults_injected_total{kind=%q} %d\n", k, s.Faults[k])
-	}
-	return err
 }
 
 // WriteText writes s as an aligned, human-readable summary.

@@ -58,7 +58,7 @@ type RunOptions struct {
 	// Watch, when set, is called as each variant's load starts, with functions that return
 	// its result so far (as a checkpoint holds it; the final result once the variant has
 	// ended) and its gauges: for live metrics.
-	Watch func(variant string, snapshot func() *results.Result, gauges func() loadgen.Gauges)
+	Watch func(variant string, run results.RunInfo, snapshot func() *results.Result, gauges func() loadgen.Gauges)
 }
 
 // Run is what a scenario run produced.
@@ -379,7 +379,7 @@ func runVariant(ctx context.Context, sc *Scenario, v *Variant, dir string, opts 
 			return nil
 		}
 		now := origin.Stats()
-		o := results.Window(now.Instance, before.Time, now.Time, originTruth(before), originTruth(now))
+		o := results.Window(now.Instance, before.Time, now.Time, before.Truth(), now.Truth())
 		events, dropped := origin.FaultEvents(loadStart)
 		o.Events, o.EventsDropped = originEvents(events), dropped-droppedBefore
 		return o
@@ -418,7 +418,7 @@ func runVariant(ctx context.Context, sc *Scenario, v *Variant, dir string, opts 
 		return r
 	}
 	if opts.Watch != nil {
-		opts.Watch(v.Name, snapshot, live.Gauges)
+		opts.Watch(v.Name, seg.info, snapshot, live.Gauges)
 	}
 	ko := soak.Options{Checkpoint: seg.json, Interval: opts.CheckpointInterval, Log: opts.Log}
 	if opts.Hlog {
@@ -523,18 +523,6 @@ func originEvents(events []faultserver.FaultEvent) []results.OriginEvent {
 			IdleUs: e.IdleUs, AfterBytes: e.AfterBytes}
 	}
 	return out
-}
-
-// originTruth turns the fault server's counters into the result's typed ground truth.
-func originTruth(st faultserver.Stats) *results.OriginTruth {
-	return &results.OriginTruth{
-		ConnectionsAccepted: st.ConnectionsAccepted, TLSHandshakes: st.TLSHandshakes, TLSHandshakeErrors: st.TLSHandshakeErrors,
-		RequestsStarted: st.RequestsStarted, RequestsRead: st.RequestsRead, ResponsesCompleted: st.ResponsesCompleted,
-		BadRequests: st.BadRequests,
-		Closes: results.OriginCloses{ServerFIN: st.Closes.ServerFIN, ServerRST: st.Closes.ServerRST,
-			PeerFIN: st.Closes.PeerFIN, PeerRST: st.Closes.PeerRST},
-		Faults: st.Faults,
-	}
 }
 
 // RenderProxy renders the config of variant's proxy as kind (the variant's own when ""),

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strconv"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -223,8 +224,8 @@ func runLoad(ctx context.Context, opts *LoadOptions) error {
 		}
 	}
 	if opts.MetricsListen != "" {
-		reg := &metrics.Registry{}
-		reg.Set(metrics.Source{Snapshot: snapshot, Gauges: live.Gauges})
+		reg := &metrics.Registry{Version: versionString(), Labels: map[string]string{"run_id": run.ID, "shard": strconv.Itoa(run.Shard)}}
+		reg.Set(metrics.Source{Run: run, Snapshot: snapshot, Gauges: live.Gauges})
 		stop, err := serveMetrics(opts.MetricsListen, reg, opts.Stderr)
 		if err != nil {
 			return err

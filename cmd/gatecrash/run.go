@@ -121,9 +121,9 @@ func runScenario(ctx context.Context, opts *RunOptions) error {
 		ro.Proxy = k
 	}
 	if opts.MetricsListen != "" {
-		reg := &metrics.Registry{}
-		ro.Watch = func(variant string, snap func() *results.Result, gauges func() loadgen.Gauges) {
-			reg.Set(metrics.Source{Scenario: sc.Name, Variant: variant, Snapshot: snap, Gauges: gauges})
+		reg := &metrics.Registry{Version: versionString(), Labels: map[string]string{"scenario": sc.Name}}
+		ro.Watch = func(variant string, run results.RunInfo, snap func() *results.Result, gauges func() loadgen.Gauges) {
+			reg.Set(metrics.Source{Scenario: sc.Name, Variant: variant, Run: run, Snapshot: snap, Gauges: gauges, Origin: true})
 		}
 		stop, err := serveMetrics(opts.MetricsListen, reg, opts.Stderr)
 		if err != nil {

@@ -185,7 +185,7 @@ func runServe(ctx context.Context, opts *ServeOptions) error {
 	if err != nil {
 		return errext.UsageError(err)
 	}
-	ro := faultserver.RunOptions{Config: cfg, Listen: opts.Listen, TLSListen: opts.TLSListen,
+	ro := faultserver.RunOptions{Version: versionString(), Config: cfg, Listen: opts.Listen, TLSListen: opts.TLSListen,
 		Admin: opts.Admin, Log: opts.Err, MaxConnections: opts.MaxConnections}
 	if opts.TLSCert != "" {
 		cert, err := faultserver.LoadCertificate(opts.TLSCert, opts.TLSKey)

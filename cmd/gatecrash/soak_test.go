@@ -16,6 +16,7 @@ import (
 
 	hdrhistogram "github.com/HdrHistogram/hdrhistogram-go"
 	"github.com/prometheus/common/expfmt"
+	"github.com/prometheus/common/model"
 
 	"github.com/gatecrash/gatecrash/faultserver/faultservertest"
 	"github.com/gatecrash/gatecrash/proxy"
@@ -239,7 +240,8 @@ func TestRunServesMetrics(t *testing.T) {
 	if err != nil {
 		t.Fatalf("scrape: %v\n%s", err, buf.String())
 	}
-	fams, err := (&expfmt.TextParser{}).TextToMetricFamilies(resp.Body)
+	tp := expfmt.NewTextParser(model.LegacyValidation)
+	fams, err := tp.TextToMetricFamilies(resp.Body)
 	resp.Body.Close()
 	if err != nil {
 		t.Fatalf("the Prometheus text parser rejects the exposition: %v", err)

@@ -1,23 +1,28 @@
-// Package metrics serves a running load's figures in the Prometheus text exposition format,
-// for Prometheus (and Grafana behind it) to scrape during a long soak. Every scrape takes a
-// fresh snapshot of each load; nothing is kept between scrapes.
+// Package metrics serves a running load's figures to Prometheus (and Grafana behind it)
+// during a long soak. Every scrape takes a fresh snapshot of each load; nothing is kept
+// between scrapes. The exposition itself — histograms, the origin's counters, the process's
+// figures — is internal/promexp's, shared with the fault server.
+//
+// Every series of a load is there from the first scrape, at zero until something happens,
+// and carries the labels run_id, shard, scenario and variant (empty ones are left out, as
+// Prometheus does): the shards of one run add up with sum by (...) without (shard).
 package metrics
 
 import (
-	"bufio"
 	"context"
-	"fmt"
 	"io"
 	"net"
 	"net/http"
 	"slices"
 	"sort"
 	"strconv"
-	"strings"
 	"sync"
 	"time"
 
-	"github.com/gatecrash/gatecrash/internal/procstats"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/common/expfmt"
+
+	"github.com/gatecrash/gatecrash/internal/promexp"
 	"github.com/gatecrash/gatecrash/loadgen"
 	"github.com/gatecrash/gatecrash/results"
 )
@@ -26,17 +31,33 @@ import (
 // scenario run.
 type Source struct {
 	Scenario, Variant string
+	// Run is the run the load is a piece of: its id and shard label every series.
+	Run results.RunInfo
 	// Snapshot returns the result so far (loadgen.Live.Snapshot, or the runner's, which adds
 	// the origin's counters and the proxy's log counts). Nil: nothing yet.
 	Snapshot func() *results.Result
 	// Gauges returns the figures of the moment (nil: none).
 	Gauges func() loadgen.Gauges
+	// Origin exports the snapshot's origin ground truth as the gatecrash_origin_* counters:
+	// set for gatecrash run, whose origins live in the process and have no /metrics of their
+	// own. A load against a separate fault server leaves it off: the fault server exports
+	// those series itself, and a second copy would double them in every sum().
+	Origin bool
 }
 
-// Registry holds the sources to serve. Its zero value is ready to use.
+// Registry holds the sources to serve. Its zero value is ready to use; Version and Labels
+// are read when it is first served.
 type Registry struct {
+	// Version is gatecrash's version, for gatecrash_build_info.
+	Version string
+	// Labels go on the process's own series (process_*, go_*, gatecrash_build_info): the
+	// process's run_id, shard and scenario.
+	Labels prometheus.Labels
+
 	mu      sync.Mutex
 	sources []Source
+	prom    *prometheus.Registry
+	handler http.Handler
 }
 
 // Set adds s, or replaces the source with the same scenario and variant.
@@ -52,166 +73,141 @@ func (r *Registry) Set(s Source) {
 	r.sources = append(r.sources, s)
 }
 
-// Quantiles are the latency quantiles served per class (1 is the maximum).
-var Quantiles = []float64{0.5, 0.9, 0.99, 0.999, 1}
-
-// ServeHTTP writes every source's metrics.
-func (r *Registry) ServeHTTP(w http.ResponseWriter, _ *http.Request) {
-	w.Header().Set("Content-Type", "text/plain; version=0.0.4; charset=utf-8")
-	bw := bufio.NewWriter(w)
-	r.Write(bw)
-	bw.Flush()
+// registry builds the Prometheus registry on first use.
+func (r *Registry) registry() (*prometheus.Registry, http.Handler) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.prom == nil {
+		labels := prometheus.Labels{}
+		for k, v := range r.Labels {
+			if v != "" {
+				labels[k] = v
+			}
+		}
+		r.prom = promexp.NewRegistry(r.Version, labels)
+		r.prom.MustRegister(promexp.CollectorFunc(r.collect))
+		r.handler = promexp.Handler(r.prom)
+	}
+	return r.prom, r.handler
 }
 
-// family is one metric family: its samples across every source, written together (the text
-// format wants each family's samples in one block under its HELP and TYPE).
-type family struct {
-	name, typ, help string
-	lines           []string
+// ServeHTTP serves every source's metrics and the process's own.
+func (r *Registry) ServeHTTP(w http.ResponseWriter, req *http.Request) {
+	_, h := r.registry()
+	h.ServeHTTP(w, req)
 }
 
-// Write writes the metrics of every source to w.
-func (r *Registry) Write(w io.Writer) {
+// Write writes everything in the Prometheus text format (what a plain scrape gets).
+func (r *Registry) Write(w io.Writer) error {
+	reg, _ := r.registry()
+	fams, err := reg.Gather()
+	if err != nil {
+		return err
+	}
+	enc := expfmt.NewEncoder(w, expfmt.NewFormat(expfmt.TypeTextPlain))
+	for _, f := range fams {
+		if err := enc.Encode(f); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// loadLabels are the labels of every load series.
+var loadLabels = []string{"run_id", "shard", "scenario", "variant"}
+
+// collect sends every source's series.
+func (r *Registry) collect(ch chan<- prometheus.Metric) {
 	r.mu.Lock()
 	sources := slices.Clone(r.sources)
 	r.mu.Unlock()
-	var order []string
-	fams := map[string]*family{}
-	add := func(name, typ, help string, labels []string, v float64) {
-		f := fams[name]
-		if f == nil {
-			f = &family{name: name, typ: typ, help: help}
-			fams[name] = f
-			order = append(order, name)
-		}
-		f.lines = append(f.lines, sample(name, labels, v))
-	}
 	for _, s := range sources {
-		base := []string{"scenario", s.Scenario, "variant", s.Variant}
-		with := func(kv ...string) []string { return append(slices.Clone(base), kv...) }
-		if s.Gauges != nil {
-			g := s.Gauges()
-			add("gatecrash_requests_in_flight", "gauge", "Requests started and not finished.", base, float64(g.InFlight))
-			add("gatecrash_requests_behind_schedule", "gauge",
-				"Open-loop requests overdue by more than 1ms that no connection has started: the target falls behind the rate.", base, float64(g.Behind))
-		}
-		res := s.Snapshot()
-		if res == nil {
-			continue
-		}
-		running := 0.0
-		if res.Partial {
-			running = 1
-		}
-		add("gatecrash_running", "gauge", "1 while the load runs, 0 once it has ended.", base, running)
-		add("gatecrash_start_time_seconds", "gauge", "When the load started (Unix time).", base, float64(res.Start.UnixNano())/1e9)
-		add("gatecrash_elapsed_seconds", "gauge", "Time the figures cover.", base, res.Duration().Seconds())
-		for _, c := range results.Classes() {
-			add("gatecrash_requests_total", "counter", "Requests finished, by outcome class.", with("class", c.String()), float64(res.Count(c)))
-		}
-		for _, c := range results.Classes() {
-			o := res.Outcomes[c]
-			if o == nil || !c.IsError() {
-				continue
-			}
-			add("gatecrash_reused_connection_errors_total", "counter",
-				"Errors on reused connections: stale (the peer's close was there before the request was written) or race (it came after).",
-				with("class", c.String(), "reuse", "stale"), float64(o.Stale))
-			add("gatecrash_reused_connection_errors_total", "counter", "", with("class", c.String(), "reuse", "race"), float64(o.Race))
-		}
-		add("gatecrash_connections_opened_total", "counter", "Connections the load generator opened.", base, float64(res.Connections.Opened))
-		add("gatecrash_requests_on_reused_connections_total", "counter", "Requests sent on a connection that had served one before.",
-			base, float64(res.Connections.ReusedRequests))
-		add("gatecrash_stale_connections_discarded_total", "counter",
-			"Idle connections the client model found closed by the peer and replaced instead of reusing.", base, float64(res.Connections.StaleDiscarded))
-		add("gatecrash_late_starts_total", "counter", "Open-loop requests that started more than 1ms after their intended time.", base, float64(res.Late))
-		add("gatecrash_aborted_requests_total", "counter", "Requests in flight when an interrupted run gave up on them.", base, float64(res.Aborted))
-		for _, c := range results.Classes() {
-			o := res.Outcomes[c]
-			if o == nil || o.Latency == nil || o.Count == 0 {
-				continue
-			}
-			name := "gatecrash_request_duration_seconds"
-			help := "Request latency by outcome class, from the intended start (HdrHistogram, 3 significant digits); quantile 1 is the maximum."
-			for _, q := range Quantiles {
-				add(name, "summary", help, with("class", c.String(), "quantile", strconv.FormatFloat(q, 'g', -1, 64)),
-					o.Latency.Quantile(q*100).Seconds())
-			}
-			fams[name].lines = append(fams[name].lines,
-				sample(name+"_sum", with("class", c.String()), o.Latency.Mean()*float64(o.Count)/1e6),
-				sample(name+"_count", with("class", c.String()), float64(o.Count)))
-		}
-		if o := res.Origin; o != nil {
-			oc := func(name, help string, v uint64) { add("gatecrash_origin_"+name, "counter", help, base, float64(v)) }
-			oc("connections_accepted_total", "TCP connections the fault server accepted.", o.ConnectionsAccepted)
-			oc("tls_handshakes_total", "TLS handshakes the fault server completed.", o.TLSHandshakes)
-			oc("tls_handshake_errors_total", "TLS handshakes that failed at the fault server.", o.TLSHandshakeErrors)
-			oc("requests_started_total", "Requests of which the fault server saw at least one byte (a proxy's retry counts twice).", o.RequestsStarted)
-			oc("requests_read_total", "Requests whose whole head the fault server read.", o.RequestsRead)
-			oc("responses_completed_total", "Responses the fault server wrote in full.", o.ResponsesCompleted)
-			oc("bad_requests_total", "Requests the fault server's parser rejected.", o.BadRequests)
-			help := "Connection ends seen by the fault server, by side (server, peer) and how (fin, rst)."
-			for _, e := range []struct {
-				side, how string
-				n         uint64
-			}{{"server", "fin", o.Closes.ServerFIN}, {"server", "rst", o.Closes.ServerRST}, {"peer", "fin", o.Closes.PeerFIN}, {"peer", "rst", o.Closes.PeerRST}} {
-				add("gatecrash_origin_closes_total", "counter", help, with("side", e.side, "how", e.how), float64(e.n))
-			}
-			for _, k := range sortedKeys(o.Faults) {
-				add("gatecrash_origin_faults_injected_total", "counter", "Faults the fault server injected, by kind.", with("kind", k), float64(o.Faults[k]))
-			}
-		}
-		for _, k := range sortedKeys(res.ProxyLog) {
-			add("gatecrash_proxy_log_lines_total", "counter", "Known upstream-error lines in the proxy's logs, by pattern.", with("pattern", k), float64(res.ProxyLog[k]))
-		}
+		collectSource(ch, s)
 	}
-	for _, name := range order {
-		f := fams[name]
-		fmt.Fprintf(w, "# HELP %s %s\n# TYPE %s %s\n", f.name, escapeHelp(f.help), f.name, f.typ)
-		for _, l := range f.lines {
-			io.WriteString(w, l)
-		}
-	}
-	procstats.Write(w) // the load generator's own goroutines, heap, memory and files
 }
 
-func sortedKeys[V any](m map[string]V) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
+func collectSource(ch chan<- prometheus.Metric, s Source) {
+	base := []string{s.Run.ID, strconv.Itoa(s.Run.Shard), s.Scenario, s.Variant}
+	send := func(name, help string, typ prometheus.ValueType, v float64, extra ...string) {
+		names, values := slices.Clone(loadLabels), slices.Clone(base)
+		for i := 0; i+1 < len(extra); i += 2 {
+			names, values = append(names, extra[i]), append(values, extra[i+1])
+		}
+		ch <- prometheus.MustNewConstMetric(prometheus.NewDesc(name, help, names, nil), typ, v, values...)
+	}
+	gauge := func(name, help string, v float64, extra ...string) {
+		send(name, help, prometheus.GaugeValue, v, extra...)
+	}
+	counter := func(name, help string, v float64, extra ...string) {
+		send(name, help, prometheus.CounterValue, v, extra...)
+	}
+
+	var g loadgen.Gauges
+	if s.Gauges != nil {
+		g = s.Gauges()
+	}
+	gauge("gatecrash_requests_in_flight", "Requests started and not finished.", float64(g.InFlight))
+	gauge("gatecrash_requests_behind_schedule",
+		"Open-loop requests overdue by more than 1ms that no connection has started: the target falls behind the rate.", float64(g.Behind))
+	res := s.Snapshot()
+	if res == nil {
+		res = &results.Result{} // not started yet: every series at zero
+	}
+	running := 0.0
+	if res.Partial {
+		running = 1
+	}
+	gauge("gatecrash_running", "1 while the load runs, 0 before it starts and once it has ended.", running)
+	if !res.Start.IsZero() {
+		gauge("gatecrash_start_time_seconds", "When the load started (Unix time).", float64(res.Start.UnixNano())/1e9)
+	}
+	gauge("gatecrash_elapsed_seconds", "Time the figures cover.", max(res.Duration().Seconds(), 0))
+	for _, c := range results.Classes() {
+		counter("gatecrash_requests_total", "Requests finished, by outcome class.", float64(res.Count(c)), "class", c.String())
+	}
+	for _, c := range results.Classes() {
+		if !c.IsError() {
+			continue
+		}
+		var stale, race int64
+		if o := res.Outcomes[c]; o != nil {
+			stale, race = o.Stale, o.Race
+		}
+		help := "Errors on reused connections: stale (the peer's close was there before the request was written) or race (it came after)."
+		counter("gatecrash_reused_connection_errors_total", help, float64(stale), "class", c.String(), "reuse", "stale")
+		counter("gatecrash_reused_connection_errors_total", help, float64(race), "class", c.String(), "reuse", "race")
+	}
+	counter("gatecrash_connections_opened_total", "Connections the load generator opened.", float64(res.Connections.Opened))
+	counter("gatecrash_requests_on_reused_connections_total", "Requests sent on a connection that had served one before.",
+		float64(res.Connections.ReusedRequests))
+	counter("gatecrash_stale_connections_discarded_total",
+		"Idle connections the client model found closed by the peer and replaced instead of reusing.", float64(res.Connections.StaleDiscarded))
+	counter("gatecrash_late_starts_total", "Open-loop requests that started more than 1ms after their intended time.", float64(res.Late))
+	counter("gatecrash_aborted_requests_total", "Requests in flight when an interrupted run gave up on them.", float64(res.Aborted))
+	counter("gatecrash_unsent_requests_total", "Open-loop requests due before the end that never started (every connection was busy).",
+		float64(res.Unsent))
+	desc := prometheus.NewDesc("gatecrash_request_duration_seconds",
+		"Request latency by outcome class, from the intended start (from the load's HdrHistogram, 3 significant digits).",
+		append(slices.Clone(loadLabels), "class"), nil)
+	for _, c := range results.Classes() {
+		var h *results.Histogram
+		if o := res.Outcomes[c]; o != nil {
+			h = o.Latency
+		}
+		ch <- promexp.Latency(desc, h, append(slices.Clone(base), c.String())...)
+	}
+	if s.Origin && res.Origin != nil {
+		promexp.Origin(ch, res.Origin, loadLabels, base)
+	}
+	keys := make([]string, 0, len(res.ProxyLog))
+	for k := range res.ProxyLog {
 		keys = append(keys, k)
 	}
 	sort.Strings(keys)
-	return keys
-}
-
-// sample formats one sample line; labels are name, value pairs.
-func sample(name string, labels []string, v float64) string {
-	var b strings.Builder
-	b.WriteString(name)
-	if len(labels) > 0 {
-		b.WriteByte('{')
-		for i := 0; i+1 < len(labels); i += 2 {
-			if i > 0 {
-				b.WriteByte(',')
-			}
-			b.WriteString(labels[i])
-			b.WriteString(`="`)
-			b.WriteString(escapeLabel(labels[i+1]))
-			b.WriteByte('"')
-		}
-		b.WriteByte('}')
+	for _, k := range keys {
+		counter("gatecrash_proxy_log_lines_total", "Known upstream-error lines in the proxy's logs, by pattern.", float64(res.ProxyLog[k]), "pattern", k)
 	}
-	b.WriteByte(' ')
-	b.WriteString(strconv.FormatFloat(v, 'g', -1, 64))
-	b.WriteByte('\n')
-	return b.String()
 }
-
-var labelEscaper = strings.NewReplacer(`\`, `\\`, "\n", `\n`, `"`, `\"`)
-var helpEscaper = strings.NewReplacer(`\`, `\\`, "\n", `\n`)
-
-func escapeLabel(s string) string { return labelEscaper.Replace(s) }
-func escapeHelp(s string) string  { return helpEscaper.Replace(s) }
 
 // Serve listens on addr and serves the registry at /metrics (and /) until stop is called;
 // stop shuts the server down and waits for it.

@@ -2,6 +2,7 @@ package metrics
 
 import (
 	"context"
+	"io"
 	"net/http"
 	"strings"
 	"testing"
@@ -9,6 +10,7 @@ import (
 
 	dto "github.com/prometheus/client_model/go"
 	"github.com/prometheus/common/expfmt"
+	"github.com/prometheus/common/model"
 
 	"github.com/gatecrash/gatecrash/faultserver/faultservertest"
 	"github.com/gatecrash/gatecrash/internal/yamlconf"
@@ -27,7 +29,8 @@ func scrape(t *testing.T, url string) map[string]*dto.MetricFamily {
 	if ct := resp.Header.Get("Content-Type"); !strings.HasPrefix(ct, "text/plain; version=0.0.4") {
 		t.Fatalf("content type %q", ct)
 	}
-	fams, err := (&expfmt.TextParser{}).TextToMetricFamilies(resp.Body)
+	tp := expfmt.NewTextParser(model.LegacyValidation)
+	fams, err := tp.TextToMetricFamilies(resp.Body)
 	if err != nil {
 		t.Fatalf("the Prometheus text parser rejects the exposition: %v", err)
 	}
@@ -59,8 +62,8 @@ next:
 			return m.Counter.GetValue()
 		case m.Gauge != nil:
 			return m.Gauge.GetValue()
-		case m.Summary != nil:
-			return float64(m.Summary.GetSampleCount())
+		case m.Histogram != nil:
+			return float64(m.Histogram.GetSampleCount())
 		}
 	}
 	t.Fatalf("%s has no sample with labels %v", name, want)
@@ -73,17 +76,45 @@ next:
 func TestMetricsMidRunAndFinal(t *testing.T) {
 	_, addr := faultservertest.Origin(t, "rst-headers:probability=0.05")
 	live := &loadgen.Live{}
-	reg := &Registry{}
-	reg.Set(Source{Scenario: "soak", Variant: `with "quotes"`, Snapshot: live.Snapshot, Gauges: live.Gauges})
+	reg := &Registry{Version: "v9.9.9", Labels: map[string]string{"run_id": "r1", "shard": "2"}}
+	reg.Set(Source{Scenario: "soak", Variant: `with "quotes"`, Run: results.RunInfo{ID: "r1", Shard: 2, Shards: 3},
+		Snapshot: live.Snapshot, Gauges: live.Gauges})
 	at, stop, err := Serve("127.0.0.1:0", reg)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer stop()
 	url := "http://" + at + "/metrics"
-	labels := map[string]string{"scenario": "soak", "variant": `with "quotes"`}
-	withClass := func(c results.Class) map[string]string {
-		return map[string]string{"scenario": "soak", "variant": `with "quotes"`, "class": c.String()}
+	labels := map[string]string{"scenario": "soak", "variant": `with "quotes"`, "run_id": "r1", "shard": "2"}
+	withClass := func(c results.Class, kv ...string) map[string]string {
+		m := map[string]string{"scenario": "soak", "variant": `with "quotes"`, "run_id": "r1", "shard": "2", "class": c.String()}
+		for i := 0; i+1 < len(kv); i += 2 {
+			m[kv[i]] = kv[i+1]
+		}
+		return m
+	}
+
+	// Before the first request every series is there, at zero: a rate() over the first
+	// error needs the zero before it.
+	before := scrape(t, url)
+	for _, c := range results.Classes() {
+		if value(t, before, "gatecrash_requests_total", withClass(c)) != 0 || value(t, before, "gatecrash_request_duration_seconds", withClass(c)) != 0 {
+			t.Fatalf("class %s not at zero before the load", c)
+		}
+		if c.IsError() && value(t, before, "gatecrash_reused_connection_errors_total", withClass(c, "reuse", "race")) != 0 {
+			t.Fatalf("reused errors of %s not at zero before the load", c)
+		}
+	}
+	if value(t, before, "gatecrash_build_info", map[string]string{"version": "v9.9.9", "run_id": "r1", "shard": "2"}) != 1 {
+		t.Fatal("no gatecrash_build_info")
+	}
+	for _, name := range []string{"process_resident_memory_bytes", "process_open_fds", "go_goroutines"} {
+		if value(t, before, name, map[string]string{"run_id": "r1", "shard": "2"}) <= 0 {
+			t.Fatalf("%s missing or unlabelled", name)
+		}
+	}
+	if f := before["gatecrash_origin_faults_injected_total"]; f != nil {
+		t.Fatal("a load exports origin counters: they belong to the fault server's own /metrics (a second copy doubles them in sum())")
 	}
 
 	done := make(chan *results.Result, 1)
@@ -126,10 +157,8 @@ func TestMetricsMidRunAndFinal(t *testing.T) {
 		if got < value(t, mid, "gatecrash_requests_total", withClass(c)) {
 			t.Errorf("requests_total{class=%s} went down", c)
 		}
-		if o := res.Outcomes[c]; o != nil {
-			if n := value(t, final, "gatecrash_request_duration_seconds", withClass(c)); n != float64(o.Count) {
-				t.Errorf("duration summary count for %s = %v, want %d", c, n, o.Count)
-			}
+		if n := value(t, final, "gatecrash_request_duration_seconds", withClass(c)); n != float64(res.Count(c)) {
+			t.Errorf("duration histogram count for %s = %v, want %d", c, n, res.Count(c))
 		}
 	}
 	if got := value(t, final, "gatecrash_connections_opened_total", labels); got != float64(res.Connections.Opened) {
@@ -138,9 +167,60 @@ func TestMetricsMidRunAndFinal(t *testing.T) {
 	if got := value(t, final, "gatecrash_requests_on_reused_connections_total", labels); got != float64(res.Connections.ReusedRequests) {
 		t.Errorf("reused %v, result %d", got, res.Connections.ReusedRequests)
 	}
-	q99 := final["gatecrash_request_duration_seconds"].Metric[0].Summary.Quantile
-	if len(q99) != len(Quantiles) {
-		t.Fatalf("%d quantiles, want %d", len(q99), len(Quantiles))
+	// The classic buckets are cumulative and hold every request up to 60 s.
+	for _, m := range final["gatecrash_request_duration_seconds"].Metric {
+		h := m.Histogram
+		var prev uint64
+		for _, b := range h.Bucket {
+			if b.GetCumulativeCount() < prev {
+				t.Fatalf("buckets not cumulative: %v", h.Bucket)
+			}
+			prev = b.GetCumulativeCount()
+		}
+		if prev != h.GetSampleCount() {
+			t.Fatalf("the 60 s bucket holds %d of %d requests (all were far under a second)", prev, h.GetSampleCount())
+		}
+	}
+	// A scraper that asks for protobuf gets the native buckets too; they hold every request.
+	nat := scrapeProto(t, url)
+	for _, m := range nat["gatecrash_request_duration_seconds"].Metric {
+		h := m.Histogram
+		if h.GetSchema() != 3 || len(h.PositiveSpan) == 0 {
+			t.Fatalf("no native histogram: schema %d, spans %v", h.GetSchema(), h.PositiveSpan)
+		}
+		var n, c int64
+		for _, d := range h.PositiveDelta {
+			c += d
+			n += c
+		}
+		if uint64(n)+h.GetZeroCount() != h.GetSampleCount() {
+			t.Fatalf("native buckets hold %d, the histogram %d", n, h.GetSampleCount())
+		}
+	}
+}
+
+// scrapeProto fetches url asking for the protobuf exposition, as Prometheus does with native
+// histograms enabled.
+func scrapeProto(t *testing.T, url string) map[string]*dto.MetricFamily {
+	t.Helper()
+	req, _ := http.NewRequest("GET", url, nil)
+	req.Header.Set("Accept", "application/vnd.google.protobuf;proto=io.prometheus.client.MetricFamily;encoding=delimited")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	dec := expfmt.NewDecoder(resp.Body, expfmt.ResponseFormat(resp.Header))
+	out := map[string]*dto.MetricFamily{}
+	for {
+		var f dto.MetricFamily
+		if err := dec.Decode(&f); err != nil {
+			if err == io.EOF {
+				return out
+			}
+			t.Fatal(err)
+		}
+		out[f.GetName()] = &f
 	}
 }
 
@@ -155,11 +235,12 @@ func TestMetricsOriginAndProxyLog(t *testing.T) {
 		ProxyLog: map[string]int64{"upstream-prematurely-closed": 1}}
 	r.End = r.Start.Add(time.Second)
 	reg := &Registry{}
-	reg.Set(Source{Scenario: "s", Variant: "a", Snapshot: func() *results.Result { return r }})
-	reg.Set(Source{Scenario: "s", Variant: "b", Snapshot: func() *results.Result { return nil }})
+	reg.Set(Source{Scenario: "s", Variant: "a", Snapshot: func() *results.Result { return r }, Origin: true})
+	reg.Set(Source{Scenario: "s", Variant: "b", Snapshot: func() *results.Result { return nil }, Origin: true})
 	var b strings.Builder
 	reg.Write(&b)
-	fams, err := (&expfmt.TextParser{}).TextToMetricFamilies(strings.NewReader(b.String()))
+	tp := expfmt.NewTextParser(model.LegacyValidation)
+	fams, err := tp.TextToMetricFamilies(strings.NewReader(b.String()))
 	if err != nil {
 		t.Fatalf("%v\n%s", err, b.String())
 	}
