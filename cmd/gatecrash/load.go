@@ -14,6 +14,7 @@ import (
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 
+	"github.com/gatecrash/gatecrash/internal/ctxwait"
 	"github.com/gatecrash/gatecrash/internal/errext"
 	"github.com/gatecrash/gatecrash/internal/files"
 	"github.com/gatecrash/gatecrash/internal/metrics"
@@ -33,6 +34,10 @@ type LoadOptions struct {
 	Hlog string
 	// MetricsListen is the address to serve Prometheus metrics on while the run goes ("": none).
 	MetricsListen string
+	// MetricsLinger keeps serving the final figures this long after the run, so that the
+	// scraper's last scrape holds every request (the requests of the last scrape interval
+	// are otherwise never scraped).
+	MetricsLinger time.Duration
 	// OriginAdmin is the fault server's admin URL, to put its ground truth in the result.
 	OriginAdmin string
 	// Resume is the result of an earlier segment of this run to continue ("": a new run).
@@ -104,6 +109,12 @@ writes the results and exits 130; a second SIGINT exits at once.`,
 			var errs []error
 			cmd.Flags().Visit(func(fl *pflag.Flag) { errs = append(errs, loadgen.CheckWritten(fl.Name, fl.Value.String())) })
 			errs = append(errs, checkSoakFlags(cmd.Flags(), opts.Out, opts.CheckpointInterval))
+			switch {
+			case opts.MetricsLinger < 0:
+				errs = append(errs, fmt.Errorf("--metrics-linger: %s is negative; allowed: 0 or more", opts.MetricsLinger))
+			case opts.MetricsLinger > 0 && opts.MetricsListen == "":
+				errs = append(errs, errors.New("--metrics-linger: there are no metrics to serve; give --metrics-listen ADDR"))
+			}
 			if err := errors.Join(errs...); err != nil {
 				return errext.UsageError(flagErrors(err))
 			}
@@ -144,6 +155,7 @@ writes the results and exits 130; a second SIGINT exits at once.`,
 		"rewrite --out with the result so far (marked partial) this often; 0: only at the end")
 	f.StringVar(&opts.Hlog, "hlog", "", "write per-interval latency histograms per class here (HdrHistogram log format)")
 	f.StringVar(&opts.MetricsListen, "metrics-listen", "", "serve Prometheus metrics at http://ADDR/metrics while the run goes, e.g. 127.0.0.1:9464")
+	f.DurationVar(&opts.MetricsLinger, "metrics-linger", 0, "after the run, keep serving the final metrics this long (a scrape interval or two) so the last requests are scraped; a signal ends it")
 	f.StringVar(&opts.Shard, "shard", "", "be shard I/N of a load split over N machines: this one sends its part of --rate, --connections, --requests")
 	f.StringVar(&opts.RunID, "run-id", "", "the run's id, the same for all its shards (required with --shard; default: a random one)")
 	f.BoolVar(&opts.LogResult, "log-result", false, "also print the result on stdout as a block that merge --from-logs reads from kubectl logs")
@@ -230,7 +242,13 @@ func runLoad(ctx context.Context, opts *LoadOptions) error {
 		if err != nil {
 			return err
 		}
-		defer stop()
+		defer func() {
+			if opts.MetricsLinger > 0 && ctx.Err() == nil {
+				fmt.Fprintf(opts.Stderr, "metrics: serving the final figures for %s more (--metrics-linger)\n", opts.MetricsLinger)
+				ctxwait.Sleep(ctx, opts.MetricsLinger)
+			}
+			stop()
+		}()
 	}
 	keep, err := soak.Start(soak.Options{Checkpoint: opts.Out, Hlog: opts.Hlog, Resumes: prev, Interval: opts.CheckpointInterval,
 		Log: opts.Stderr}, snapshot)

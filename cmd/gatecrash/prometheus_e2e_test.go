@@ -1,0 +1,147 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"math"
+	"net/http"
+	"net/url"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/gatecrash/gatecrash/internal/e2e"
+	"github.com/gatecrash/gatecrash/internal/promexp"
+	"github.com/gatecrash/gatecrash/results"
+)
+
+// TestPrometheusScrapesShards lets a real Prometheus (Debian's 2.42) scrape three shards of
+// one load every 250 ms and asks it what the merged result says: sum() of the shards'
+// request counters is the merged result's count exactly, sum(rate()) mid-run is the rate the
+// shards were asked for, and histogram_quantile over sum by (le) of the shards' buckets
+// lands in the bucket that holds the merged result's p99.
+func TestPrometheusScrapesShards(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds the binary, starts Prometheus")
+	}
+	promBin, err := exec.LookPath("prometheus")
+	e2e.Require(t, err)
+	t.Parallel()
+	bin := buildBinary(t)
+	url0 := startOrigin(t, "status:code=502,probability=0.02")
+	dir := t.TempDir()
+	const shards, rate = 3, 300.0
+	addrs := make([]string, shards)
+	for i := range addrs {
+		addrs[i] = freeAddr(t)
+	}
+	promAddr := freeAddr(t)
+	cfg := fmt.Sprintf("global: {scrape_interval: 250ms, scrape_timeout: 200ms}\nscrape_configs:\n  - job_name: gatecrash\n    static_configs:\n      - targets: [%s]\n",
+		strings.Join(addrs, ", "))
+	cfgFile := filepath.Join(dir, "prometheus.yml")
+	os.WriteFile(cfgFile, []byte(cfg), 0o644)
+	prom := exec.Command(promBin, "--config.file="+cfgFile, "--storage.tsdb.path="+filepath.Join(dir, "tsdb"),
+		"--web.listen-address="+promAddr, "--enable-feature=native-histograms", "--log.level=warn")
+	var promLog strings.Builder
+	prom.Stdout, prom.Stderr = &promLog, &promLog
+	if err := prom.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { prom.Process.Kill(); prom.Wait() })
+	query := func(q string) (float64, bool) {
+		t.Helper()
+		resp, err := http.Get("http://" + promAddr + "/api/v1/query?query=" + url.QueryEscape(q))
+		if err != nil {
+			return 0, false
+		}
+		defer resp.Body.Close()
+		var r struct {
+			Status string
+			Data   struct {
+				Result []struct{ Value [2]any }
+			}
+		}
+		if err := json.NewDecoder(resp.Body).Decode(&r); err != nil || r.Status != "success" || len(r.Data.Result) != 1 {
+			return 0, false
+		}
+		s, _ := r.Data.Result[0].Value[1].(string)
+		v, err := strconv.ParseFloat(s, 64)
+		return v, err == nil
+	}
+	// Prometheus hands new targets to its scrapers every 5 s: wait until it scrapes all three
+	// (down: the loads have not started) before starting the loads.
+	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(100 * time.Millisecond) {
+		if n, ok := query("count(up)"); ok && n == shards {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("Prometheus did not answer:\n%s", promLog.String())
+		}
+	}
+
+	var wg sync.WaitGroup
+	outs := make([]string, shards)
+	for i := range shards {
+		outs[i] = filepath.Join(dir, fmt.Sprintf("s%d.json", i))
+		cmd := exec.Command(bin, "load", url0, "--shard", fmt.Sprintf("%d/%d", i, shards), "--run-id", "prom-e2e",
+			"--pattern", "constant", "--rate", fmt.Sprint(rate), "--connections", "12", "--duration", "6s",
+			"--metrics-listen", addrs[i], "--metrics-linger", "2s", "--out", outs[i], "-q")
+		wg.Go(func() {
+			if b, err := cmd.CombinedOutput(); err != nil {
+				t.Errorf("shard %d: %v\n%s", i, err, b)
+			}
+		})
+	}
+	time.Sleep(4 * time.Second)
+	// Mid-run: the shards together send the rate asked for.
+	mid, ok := query(`sum(rate(gatecrash_requests_total{run_id="prom-e2e"}[2s]))`)
+	if !ok || mid < 0.7*rate || mid > 1.3*rate {
+		t.Errorf("sum(rate()) mid-run = %v (%v), want about %v/s", mid, ok, rate)
+	}
+	wg.Wait()
+	if t.Failed() {
+		t.FailNow()
+	}
+	merged := filepath.Join(dir, "all.json")
+	if b, err := exec.Command(bin, "merge", "-o", merged, outs[0], outs[1], outs[2]).CombinedOutput(); err != nil {
+		t.Fatalf("merge: %v\n%s", err, b)
+	}
+	m, err := results.ReadFile(merged)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The last scrapes (during the linger) hold every request of every shard.
+	total, ok := query(`sum(max_over_time(gatecrash_requests_total{run_id="prom-e2e"}[30s]))`)
+	if !ok || total != float64(m.Requests) {
+		t.Fatalf("Prometheus counts %v requests over the shards, the merged result %d", total, m.Requests)
+	}
+	errs, _ := query(`sum(max_over_time(gatecrash_requests_total{run_id="prom-e2e",class="502"}[30s]))`)
+	if errs != float64(m.Count(results.Status502)) || errs == 0 {
+		t.Fatalf("Prometheus counts %v 502s, the merged result %d", errs, m.Count(results.Status502))
+	}
+	p99, ok := query(`histogram_quantile(0.99, sum by (le) (max_over_time(gatecrash_request_duration_seconds_bucket{run_id="prom-e2e",class="ok"}[30s])))`)
+	want := m.Outcomes[results.OK].Latency.Quantile(99).Seconds()
+	lo, hi := bucketAround(want)
+	if !ok || p99 < lo || p99 > hi {
+		t.Fatalf("histogram_quantile p99 = %v (%v); the merged result's p99 %v lies in the bucket %v..%v", p99, ok, want, lo, hi)
+	}
+	t.Logf("Prometheus: %v requests, %v 502s, p99 %.6fs (result %.6fs), mid-run rate %.1f/s", total, errs, p99, want, mid)
+}
+
+// bucketAround returns the classic bucket bounds around v.
+func bucketAround(v float64) (lo, hi float64) {
+	lo, hi = 0, math.Inf(1)
+	for _, b := range promexp.Buckets {
+		if b < v {
+			lo = b
+		} else {
+			return lo, b
+		}
+	}
+	return lo, hi
+}
