@@ -3,6 +3,7 @@ package main
 import (
 	"encoding/json"
 	"fmt"
+	"io"
 	"math"
 	"net/http"
 	"net/url"
@@ -40,49 +41,62 @@ func TestPrometheusScrapesShards(t *testing.T) {
 	for i := range addrs {
 		addrs[i] = freeAddr(t)
 	}
-	promAddr := freeAddr(t)
 	cfg := fmt.Sprintf("global: {scrape_interval: 250ms, scrape_timeout: 200ms}\nscrape_configs:\n  - job_name: gatecrash\n    static_configs:\n      - targets: [%s]\n",
 		strings.Join(addrs, ", "))
 	cfgFile := filepath.Join(dir, "prometheus.yml")
 	os.WriteFile(cfgFile, []byte(cfg), 0o644)
-	prom := exec.Command(promBin, "--config.file="+cfgFile, "--storage.tsdb.path="+filepath.Join(dir, "tsdb"),
-		"--web.listen-address="+promAddr, "--enable-feature=native-histograms", "--log.level=warn")
-	var promLog strings.Builder
-	prom.Stdout, prom.Stderr = &promLog, &promLog
-	if err := prom.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { prom.Process.Kill(); prom.Wait() })
-	query := func(q string) (float64, bool) {
-		t.Helper()
-		resp, err := http.Get("http://" + promAddr + "/api/v1/query?query=" + url.QueryEscape(q))
-		if err != nil {
-			return 0, false
+	// Two Prometheus servers scrape the shards: one as most run it (classic histograms, the
+	// text formats) and one with native histograms on (protobuf, sparse buckets).
+	startProm := func(name string, flags ...string) (query func(string) (float64, bool), raw func(string) (string, string)) {
+		addr := freeAddr(t)
+		args := append([]string{"--config.file=" + cfgFile, "--storage.tsdb.path=" + filepath.Join(dir, name), "--web.listen-address=" + addr,
+			"--log.level=warn"}, flags...)
+		prom := exec.Command(promBin, args...)
+		var promLog strings.Builder
+		prom.Stdout, prom.Stderr = &promLog, &promLog
+		if err := prom.Start(); err != nil {
+			t.Fatal(err)
 		}
-		defer resp.Body.Close()
-		var r struct {
-			Status string
-			Data   struct {
-				Result []struct{ Value [2]any }
+		t.Cleanup(func() { prom.Process.Kill(); prom.Wait() })
+		raw = func(q string) (status, body string) {
+			resp, err := http.Get("http://" + addr + "/api/v1/query?query=" + url.QueryEscape(q))
+			if err != nil {
+				return "", err.Error()
+			}
+			defer resp.Body.Close()
+			b, _ := io.ReadAll(resp.Body)
+			var r struct{ Status string }
+			json.Unmarshal(b, &r)
+			return r.Status, string(b)
+		}
+		query = func(q string) (float64, bool) {
+			_, body := raw(q)
+			var r struct {
+				Data struct {
+					Result []struct{ Value [2]any }
+				}
+			}
+			if err := json.Unmarshal([]byte(body), &r); err != nil || len(r.Data.Result) != 1 {
+				return 0, false
+			}
+			s, _ := r.Data.Result[0].Value[1].(string)
+			v, err := strconv.ParseFloat(s, 64)
+			return v, err == nil
+		}
+		// Prometheus hands new targets to its scrapers every 5 s: wait until it scrapes all
+		// three (down: the loads have not started) before starting the loads.
+		for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(100 * time.Millisecond) {
+			if n, ok := query("count(up)"); ok && n == shards {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("Prometheus %s did not scrape the three targets:\n%s", name, promLog.String())
 			}
 		}
-		if err := json.NewDecoder(resp.Body).Decode(&r); err != nil || r.Status != "success" || len(r.Data.Result) != 1 {
-			return 0, false
-		}
-		s, _ := r.Data.Result[0].Value[1].(string)
-		v, err := strconv.ParseFloat(s, 64)
-		return v, err == nil
+		return query, raw
 	}
-	// Prometheus hands new targets to its scrapers every 5 s: wait until it scrapes all three
-	// (down: the loads have not started) before starting the loads.
-	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(100 * time.Millisecond) {
-		if n, ok := query("count(up)"); ok && n == shards {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("Prometheus did not answer:\n%s", promLog.String())
-		}
-	}
+	query, raw := startProm("classic")
+	nativeQuery, _ := startProm("native", "--enable-feature=native-histograms")
 
 	var wg sync.WaitGroup
 	outs := make([]string, shards)
@@ -90,7 +104,7 @@ func TestPrometheusScrapesShards(t *testing.T) {
 		outs[i] = filepath.Join(dir, fmt.Sprintf("s%d.json", i))
 		cmd := exec.Command(bin, "load", url0, "--shard", fmt.Sprintf("%d/%d", i, shards), "--run-id", "prom-e2e",
 			"--pattern", "constant", "--rate", fmt.Sprint(rate), "--connections", "12", "--duration", "6s",
-			"--metrics-listen", addrs[i], "--metrics-linger", "2s", "--out", outs[i], "-q")
+			"--metrics-listen", addrs[i], "--metrics-linger", "3s", "--out", outs[i], "-q")
 		wg.Go(func() {
 			if b, err := cmd.CombinedOutput(); err != nil {
 				t.Errorf("shard %d: %v\n%s", i, err, b)
@@ -103,6 +117,11 @@ func TestPrometheusScrapesShards(t *testing.T) {
 	if !ok || mid < 0.7*rate || mid > 1.3*rate {
 		t.Errorf("sum(rate()) mid-run = %v (%v), want about %v/s", mid, ok, rate)
 	}
+	// The loads end at 6 s and serve their final figures until 9 s: ask the native
+	// histograms then (a histogram has no max_over_time to reach back with).
+	time.Sleep(3500 * time.Millisecond)
+	nCount, nOK := nativeQuery(`histogram_count(sum(gatecrash_request_duration_seconds{run_id="prom-e2e",class="ok"}))`)
+	nP99, nOK2 := nativeQuery(`histogram_quantile(0.99, sum(gatecrash_request_duration_seconds{run_id="prom-e2e",class="ok"}))`)
 	wg.Wait()
 	if t.Failed() {
 		t.FailNow()
@@ -130,6 +149,34 @@ func TestPrometheusScrapesShards(t *testing.T) {
 	if !ok || p99 < lo || p99 > hi {
 		t.Fatalf("histogram_quantile p99 = %v (%v); the merged result's p99 %v lies in the bucket %v..%v", p99, ok, want, lo, hi)
 	}
+	// Every query of the Grafana dashboard is PromQL that this Prometheus runs (a typo would
+	// leave a panel blank); the load's own panels have data.
+	var dash struct {
+		Panels []struct {
+			Title   string
+			Targets []struct{ Expr string }
+		}
+	}
+	if b, err := os.ReadFile("../../deploy/grafana/gatecrash.json"); err != nil || json.Unmarshal(b, &dash) != nil {
+		t.Fatalf("reading the dashboard: %v", err)
+	}
+	for _, p := range dash.Panels {
+		for _, tg := range p.Targets {
+			q := strings.NewReplacer("$__rate_interval", "30s", "$run_id", "prom-e2e").Replace(tg.Expr)
+			if status, body := raw(q); status != "success" {
+				t.Errorf("dashboard panel %q: %s: %s", p.Title, q, body)
+			}
+		}
+	}
+	// The native histograms, summed over the shards, hold every ok request and give a p99
+	// within the native bucket (9%) of the merged result's.
+	if !nOK || nCount != float64(m.Count(results.OK)) {
+		t.Fatalf("native histograms: %v ok requests (%v), the merged result %d", nCount, nOK, m.Count(results.OK))
+	}
+	if !nOK2 || nP99 < want/1.1 || nP99 > want*1.1 {
+		t.Fatalf("native histogram_quantile p99 = %v (%v); the merged result's p99 %v", nP99, nOK2, want)
+	}
+	t.Logf("native: %v ok requests, p99 %.6fs", nCount, nP99)
 	t.Logf("Prometheus: %v requests, %v 502s, p99 %.6fs (result %.6fs), mid-run rate %.1f/s", total, errs, p99, want, mid)
 }
 

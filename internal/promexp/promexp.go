@@ -118,6 +118,10 @@ func (m *latency) Write(out *dto.Metric) error {
 	h := &dto.Histogram{SampleCount: &m.count, SampleSum: &m.sum, Schema: new(int32), ZeroThreshold: new(float64), ZeroCount: &m.zero,
 		PositiveSpan: m.spans, PositiveDelta: m.deltas}
 	*h.Schema = NativeSchema
+	// A positive zero threshold (client_golang's default, far below a microsecond) marks even
+	// an empty histogram as native: Prometheus decides for the whole family from its first
+	// histogram, and the first class is often one with no requests yet.
+	*h.ZeroThreshold = prometheus.DefNativeHistogramZeroThreshold
 	for i, le := range Buckets {
 		h.Bucket = append(h.Bucket, &dto.Bucket{UpperBound: &le, CumulativeCount: &m.buckets[i]})
 	}
