@@ -23,9 +23,13 @@ import (
 func planSegment(opts *LoadOptions) (run results.RunInfo, out string, prev *results.Result, err error) {
 	cfg := &opts.Config
 	from := opts.Resume
+	implicit := false
 	if from == "" && opts.Out != "" {
 		if prev, err := results.ReadFile(opts.Out); err == nil && prev.Partial {
-			from = opts.Out // the checkpoint of a run that died: go on with it
+			// The checkpoint of a run that died: go on with it — from its latest segment, when
+			// it was resumed before (the same command line, started again: a Kubernetes pod
+			// replaced for its index a second time).
+			from, implicit = latestSegment(opts.Out), true
 		}
 	}
 	if from == "" {
@@ -53,12 +57,17 @@ func planSegment(opts *LoadOptions) (run results.RunInfo, out string, prev *resu
 		info.PlannedSeconds, info.PlannedRequests = results.Seconds(cfg.Duration.D()), cfg.Requests
 		return info, opts.Out, nil, nil
 	}
-	if opts.Shard != "" || opts.RunID != "" {
-		return results.RunInfo{}, "", nil, errors.New("--resume: a resumed segment keeps its run's id and shard; leave --shard and --run-id out")
-	}
 	prev, err = results.ReadFile(from)
 	if err != nil {
 		return results.RunInfo{}, "", nil, fmt.Errorf("--resume: %w", err)
+	}
+	if opts.Shard != "" || opts.RunID != "" {
+		// The same command line started again may name its shard and run: they must be the
+		// run's. An explicit --resume keeps them from the file.
+		if !implicit || !sameShard(opts, prev) {
+			return results.RunInfo{}, "", nil, fmt.Errorf("--resume: %s is shard %s of run %s; a resumed segment keeps its run's id and shard "+
+				"(leave --shard and --run-id out, or give the run's own)", from, shardOf(prev), runIDOf(prev))
+		}
 	}
 	switch {
 	case !prev.Partial && !prev.Interrupted:
@@ -87,15 +96,66 @@ func planSegment(opts *LoadOptions) (run results.RunInfo, out string, prev *resu
 		return results.RunInfo{}, "", nil, fmt.Errorf("--resume: the run's plan (%s, %d requests; 0: no bound) is covered by its segments (%s, %d requests); nothing is left to run",
 			time.Duration(run.PlannedSeconds), run.PlannedRequests, time.Duration(run.BeforeSeconds).Round(time.Millisecond), run.BeforeRequests)
 	}
+	if opts.Shard != "" {
+		// The whole run's flags, as the shard was first started with: its part again.
+		sh, _ := loadgen.ParseShard(opts.Shard) // checked by sameShard
+		if *cfg, err = sh.Apply(*cfg); err != nil {
+			return results.RunInfo{}, "", nil, fmt.Errorf("--%w", err)
+		}
+	}
 	cfg.Duration, cfg.Requests = yamlconf.Duration(d), requests
 	out = opts.Out
-	if out == "" || sameFile(out, from) {
+	if out == "" || implicit || sameFile(out, from) {
 		out = segmentPath(from, run.Segment)
 	}
 	if _, err := os.Stat(out); err == nil {
 		return results.RunInfo{}, "", nil, fmt.Errorf("--resume: segment %d's file %s exists already; was this segment resumed before? resume from it, or give --out", run.Segment, out)
 	}
 	return run, out, prev, nil
+}
+
+// latestSegment returns the file of the latest segment of the run whose first file is out:
+// out.seg1.json, out.seg2.json, ... as far as they exist.
+func latestSegment(out string) string {
+	latest := out
+	for n := 1; ; n++ {
+		p := segmentPath(out, n)
+		if _, err := os.Stat(p); err != nil {
+			return latest
+		}
+		latest = p
+	}
+}
+
+// sameShard reports whether the --shard and --run-id of opts are prev's (those left out match).
+func sameShard(opts *LoadOptions, prev *results.Result) bool {
+	if prev.Run == nil {
+		return false
+	}
+	if opts.RunID != "" && opts.RunID != prev.Run.ID {
+		return false
+	}
+	if opts.Shard != "" {
+		sh, err := loadgen.ParseShard(opts.Shard)
+		if err != nil || sh.I != prev.Run.Shard || sh.N != max(prev.Run.Shards, 1) {
+			return false
+		}
+	}
+	return true
+}
+
+func shardOf(r *results.Result) string {
+	if r.Run == nil {
+		return "?"
+	}
+	return fmt.Sprintf("%d/%d", r.Run.Shard, max(r.Run.Shards, 1))
+}
+
+func runIDOf(r *results.Result) string {
+	if r.Run == nil {
+		return "(none)"
+	}
+	return r.Run.ID
 }
 
 var segSuffix = regexp.MustCompile(`(\.seg\d+)?\.json$`)

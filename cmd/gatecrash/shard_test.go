@@ -5,10 +5,12 @@ import (
 	"fmt"
 	"net/http/httptest"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/gatecrash/gatecrash/faultserver/faultservertest"
 	"github.com/gatecrash/gatecrash/results"
@@ -134,5 +136,99 @@ func TestShardsOfOneOriginCountItOnce(t *testing.T) {
 	}
 	if int64(len(m.Origin.Events)) != int64(st.Faults["status"]) {
 		t.Fatalf("merged result holds %d fault events, the origin injected %d", len(m.Origin.Events), st.Faults["status"])
+	}
+}
+
+// TestShardKilledTwiceResumesWithItsOwnCommand is a Kubernetes Indexed Job in small: three
+// shards against one origin; shard 2's pod is killed twice and started again each time with
+// the very same command line (--shard, --run-id, --out on the results volume), as
+// backoffLimitPerIndex does. It goes on as segments 1 and 2 of its shard; the merge of every
+// file holds exactly the requests of the pieces, the origin's faults exactly as its own /stats
+// counts them, downtime reported, and shard 2's interval log adds up to its three segments.
+func TestShardKilledTwiceResumesWithItsOwnCommand(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds the binary")
+	}
+	t.Parallel()
+	bin := buildBinary(t)
+	srv, addr := faultservertest.Origin(t, "status:code=503,probability=0.01")
+	admin := httptest.NewServer(srv.AdminHandler())
+	t.Cleanup(admin.Close)
+	dir := t.TempDir()
+	args := func(i int) []string {
+		return []string{"load", "http://" + addr + "/", "--shard", fmt.Sprintf("%d/3", i), "--run-id", "job-uid-1",
+			"--pattern", "constant", "--rate", "600", "--connections", "6", "--duration", "4s",
+			"--out", filepath.Join(dir, fmt.Sprintf("shard-%d.json", i)), "--hlog", filepath.Join(dir, fmt.Sprintf("shard-%d.hlog", i)),
+			"--checkpoint-interval", "200ms", "--origin-admin", admin.URL, "-q"}
+	}
+	var wg sync.WaitGroup
+	for i := range 2 {
+		wg.Go(func() {
+			if b, err := exec.Command(bin, args(i)...).CombinedOutput(); err != nil {
+				t.Errorf("shard %d: %v\n%s", i, err, b)
+			}
+		})
+	}
+	for range 2 { // started, killed after a second
+		c := exec.Command(bin, args(2)...)
+		if err := c.Start(); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(1100 * time.Millisecond)
+		c.Process.Kill()
+		c.Wait()
+	}
+	if b, err := exec.Command(bin, args(2)...).CombinedOutput(); err != nil || !strings.Contains(string(b), "as segment 2") {
+		t.Fatalf("shard 2, third start: %v\n%s", err, b)
+	}
+	wg.Wait()
+	files, _ := filepath.Glob(filepath.Join(dir, "shard-*.json"))
+	if len(files) != 5 { // shard-0, shard-1, shard-2, shard-2.seg1, shard-2.seg2
+		t.Fatalf("files %v", files)
+	}
+	var pieces int64
+	for _, f := range files {
+		r, err := results.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		pieces += r.Requests
+	}
+	merged := filepath.Join(dir, "all.json")
+	if b, err := exec.Command(bin, append([]string{"merge", "-o", merged}, files...)...).CombinedOutput(); err != nil {
+		t.Fatalf("merge: %v\n%s", err, b)
+	}
+	m, err := results.ReadFile(merged)
+	if err != nil {
+		t.Fatal(err)
+	}
+	st := srv.Stats()
+	if m.Requests != pieces || len(m.Shards) != 3 || len(m.Segments) != 3 || m.Partial {
+		t.Fatalf("merged %d requests (pieces %d), shards %v, segments %v, partial %v", m.Requests, pieces, m.Shards, m.Segments, m.Partial)
+	}
+	if m.Origin == nil || m.Origin.Faults["status"] != st.Faults["status"] || m.Origin.RequestsStarted != st.RequestsStarted {
+		t.Fatalf("merged origin %+v; the origin's /stats: %d faults, %d requests", m.Origin, st.Faults["status"], st.RequestsStarted)
+	}
+	// Shard 2 was down while the others ran: the run as a whole has no downtime, the shard's
+	// pieces do (merged alone).
+	var s2 []string
+	for _, f := range files {
+		if strings.Contains(f, "shard-2") {
+			s2 = append(s2, f)
+		}
+	}
+	only2 := filepath.Join(dir, "s2.json")
+	if b, err := exec.Command(bin, append([]string{"merge", "--allow-partial", "-o", only2}, s2...)...).CombinedOutput(); err != nil {
+		t.Fatalf("merge shard 2: %v\n%s", err, b)
+	}
+	m2, _ := results.ReadFile(only2)
+	if m2.Downtime() <= 0 || m.Downtime() != 0 {
+		t.Fatalf("shard 2 down %v, the whole run down %v", m2.Downtime(), m.Downtime())
+	}
+	sums := readHlog(t, filepath.Join(dir, "shard-2.hlog"))
+	for c, o := range m2.Outcomes {
+		if got := sums[c.String()]; got == nil || !got.Equals(o.Latency.Histogram) {
+			t.Errorf("shard-2.hlog: class %s does not add up to its three segments' %d requests", c, o.Count)
+		}
 	}
 }
