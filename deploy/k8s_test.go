@@ -3,6 +3,7 @@ package deploy
 import (
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -43,6 +44,9 @@ type k8sDoc struct {
 type kustomization struct {
 	Resources []string `yaml:"resources"`
 	Patches   []struct {
+		Target struct {
+			Kind string `yaml:"kind"`
+		} `yaml:"target"`
 		Patch string `yaml:"patch"`
 	} `yaml:"patches"`
 }
@@ -120,15 +124,19 @@ func TestKubernetesManifests(t *testing.T) {
 	}
 	var overlay kustomization
 	readYAML(t, "k8s/overlays/example/kustomization.yaml", &overlay)
-	if len(overlay.Resources) != 1 || overlay.Resources[0] != "../../base" || len(overlay.Patches) != 1 {
-		t.Fatalf("overlay: %+v", overlay)
+	if !slices.Contains(overlay.Resources, "../../base") || !slices.Contains(overlay.Resources, "namespace.yaml") {
+		t.Fatalf("overlay: %+v; want the base and its own namespace", overlay)
 	}
 	var ops []struct {
 		Path  string `yaml:"path"`
 		Value any    `yaml:"value"`
 	}
-	if err := yaml.Unmarshal([]byte(overlay.Patches[0].Patch), &ops); err != nil {
-		t.Fatal(err)
+	for _, p := range overlay.Patches {
+		if p.Target.Kind == "Job" {
+			if err := yaml.Unmarshal([]byte(p.Patch), &ops); err != nil {
+				t.Fatal(err)
+			}
+		}
 	}
 	got := map[string]string{}
 	for _, op := range ops {
