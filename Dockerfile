@@ -21,8 +21,11 @@ FROM scratch
 COPY --from=build /out/gatecrash /usr/local/bin/gatecrash
 COPY --from=build /etc/ssl/certs/ca-certificates.crt /etc/ssl/certs/ca-certificates.crt
 COPY --from=build /src/scenarios/library /usr/share/gatecrash/scenarios
-COPY --from=build /out/work /work
-COPY --from=build /out/tmp /tmp
+# --chown, not the build stage's chown: buildah (podman build 4.x) copies a directory as root
+# 0755 whatever it was, and the non-root user could not write its results (--out /work/x.json,
+# or a named volume on /work, which takes the image directory's owner).
+COPY --from=build --chown=65532:65532 /out/work /work
+COPY --from=build --chown=65532:65532 /out/tmp /tmp
 USER 65532:65532
 WORKDIR /work
 ENTRYPOINT ["gatecrash"]

@@ -94,14 +94,14 @@ func finalStage(t *testing.T, ctx, bin string) string {
 		t.Fatal("no final stage in the Dockerfile")
 	}
 	var out []string
-	copyFrom := regexp.MustCompile(`^COPY --from=build (?:--chown=\S+ )?(\S+) (\S+)$`)
+	copyFrom := regexp.MustCompile(`^COPY --from=build ((?:--chown=\S+ )?)(\S+) (\S+)$`)
 	for _, line := range strings.Split(df[i+1:], "\n") {
 		m := copyFrom.FindStringSubmatch(line)
 		if m == nil {
 			out = append(out, line)
 			continue
 		}
-		src, dst := m[1], m[2]
+		chown, src, dst := m[1], m[2], m[3]
 		local := filepath.Join(ctx, strings.ReplaceAll(strings.Trim(src, "/"), "/", "_"))
 		switch src {
 		case "/out/gatecrash":
@@ -118,7 +118,7 @@ func finalStage(t *testing.T, ctx, bin string) string {
 		default:
 			t.Fatalf("the test does not know what the build stage puts at %s: teach it", src)
 		}
-		out = append(out, fmt.Sprintf("COPY %s %s", filepath.Base(local), dst))
+		out = append(out, fmt.Sprintf("COPY %s%s %s", chown, filepath.Base(local), dst))
 	}
 	return strings.Join(out, "\n")
 }
@@ -197,8 +197,26 @@ func TestImageRunsServeAndLoad(t *testing.T) {
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
-	out, err := run("run", "--rm", "--network", "host", tag, "load", "http://"+addr+"/", "--requests", "1000", "--connections", "4", "-q")
+	out, err := run("run", "--rm", "--network", "host", tag, "load", "http://"+addr+"/", "--requests", "1000", "--connections", "4", "-q",
+		"--out", "/work/r.json", "--hlog", "/work/r.hlog")
 	if err != nil || !strings.Contains(out, "requests 1,000") || !regexp.MustCompile(`502\s+100\s`).MatchString(out) {
-		t.Fatalf("load in a container against serve in another: %v\n%s", err, out)
+		t.Fatalf("load in a container against serve in another, --out into /work: %v\n%s", err, out)
+	}
+	// A named volume on /work (what compose's load services and a soak's results use) takes
+	// the image directory's owner: the non-root user writes there, and a second container
+	// reads what the first wrote.
+	vol := fmt.Sprintf("gatecrash-test-vol-%d", os.Getpid())
+	t.Cleanup(func() { run("volume", "rm", "-f", vol) })
+	if out, err := run("run", "--rm", "--network", "host", "-v", vol+":/work", tag, "load", "http://"+addr+"/", "--requests", "200",
+		"--connections", "2", "-q", "--out", "/work/soak.json"); err != nil {
+		t.Fatalf("load --out into a named volume: %v\n%s", err, out)
+	}
+	if out, err := run("run", "--rm", "-v", vol+":/work", tag, "report", "/work/soak.json"); err != nil || !strings.Contains(out, "requests 200") {
+		t.Fatalf("report of the result in the named volume: %v\n%s", err, out)
+	}
+	// /tmp is writable too (a proxy's temp files, Go's os.TempDir).
+	if out, err := run("run", "--rm", tag, "merge", "/usr/share/gatecrash/scenarios/keepalive-race.yaml", "--out", "/tmp/x.json"); err == nil ||
+		strings.Contains(out, "permission denied") {
+		t.Fatalf("merge into /tmp (expected a refusal of the input, not of /tmp): %v\n%s", err, out)
 	}
 }
