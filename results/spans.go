@@ -138,16 +138,51 @@ func (r *Result) MergedFrom() string {
 	return s
 }
 
-// TimeLine says how the result's time was spent when it had downtime: "active 41s, down 12s
-// (2 gaps)"; "" when it ran without a break.
+// TimeLine says how the result's time was spent when something was down: "active 41s, down
+// 12s (1 gap: no load ran; rates are over the active time)" when no piece ran for a while, and
+// "shard 2 down 14.2s (2 gaps)" for a shard that died and was resumed while the others ran
+// on; "" when everything ran without a break.
 func (r *Result) TimeLine() string {
-	down := r.Downtime()
-	if down <= 0 {
-		return ""
+	var parts []string
+	if down := r.Downtime(); down > 0 {
+		gaps := len(r.activeSpans()) - 1
+		parts = append(parts, fmt.Sprintf("active %s, down %s (%s: no load ran; rates are over the active time)", FormatDuration(r.Active()),
+			FormatDuration(down), plural(gaps, "gap")))
 	}
-	gaps := len(r.activeSpans()) - 1
-	return fmt.Sprintf("active %s, down %s (%d gap%s: no load ran; rates are over the active time)", FormatDuration(r.Active()),
-		FormatDuration(down), gaps, map[bool]string{true: "s"}[gaps != 1])
+	byShard := map[int][]Span{}
+	for _, s := range r.spans() {
+		byShard[s.Shard] = append(byShard[s.Shard], s)
+	}
+	if len(byShard) > 1 {
+		shards := make([]int, 0, len(byShard))
+		for sh := range byShard {
+			shards = append(shards, sh)
+		}
+		slices.Sort(shards)
+		for _, sh := range shards {
+			one := &Result{Spans: byShard[sh]}
+			one.Start, one.End = byShard[sh][0].Start, byShard[sh][0].End
+			for _, s := range byShard[sh] {
+				if s.Start.Before(one.Start) {
+					one.Start = s.Start
+				}
+				if s.End.After(one.End) {
+					one.End = s.End
+				}
+			}
+			if down := one.Downtime(); down > 0 {
+				parts = append(parts, fmt.Sprintf("shard %d down %s (%s)", sh, FormatDuration(down), plural(len(one.activeSpans())-1, "gap")))
+			}
+		}
+	}
+	return strings.Join(parts, "; ")
+}
+
+func plural(n int, what string) string {
+	if n == 1 {
+		return "1 " + what
+	}
+	return fmt.Sprintf("%d %ss", n, what)
 }
 
 func joinInts(xs []int) string {

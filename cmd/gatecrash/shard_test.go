@@ -225,6 +225,10 @@ func TestShardKilledTwiceResumesWithItsOwnCommand(t *testing.T) {
 	if m2.Downtime() <= 0 || m.Downtime() != 0 {
 		t.Fatalf("shard 2 down %v, the whole run down %v", m2.Downtime(), m.Downtime())
 	}
+	if b, err := exec.Command(bin, "report", merged).CombinedOutput(); err != nil || !strings.Contains(string(b), "shard 2 down ") ||
+		!strings.Contains(string(b), "(2 gaps)") {
+		t.Fatalf("the report of the whole run does not say shard 2 was down twice: %v\n%s", err, b)
+	}
 	sums := readHlog(t, filepath.Join(dir, "shard-2.hlog"))
 	for c, o := range m2.Outcomes {
 		if got := sums[c.String()]; got == nil || !got.Equals(o.Latency.Histogram) {
