@@ -348,11 +348,15 @@ func shortRate(r float64) string {
 	return fmt.Sprintf("%.1e", r)
 }
 
-// FixRemoved says, for a scenario and proxy, whether the scenario's fix variant had no
-// errors where its other variants had some: "yes", "no", or "" when it cannot tell.
+// FixRemoved says, for a scenario and proxy, whether the scenario's fix variant removed the
+// errors its other variants had, by the same rule as thresholds: "yes (0 in 157: < 1.9e-02)"
+// only when no error was seen and the fix's 95% upper bound lies below the lower bound of the
+// worst other variant's error rate (the difference is shown, not just "none in this run");
+// "not shown (...)" when the fix saw none but ran too few requests to show it; "no" when the
+// fix had errors; "" when it cannot tell.
 func (m *Matrix) FixRemoved(scenario string, k proxy.Kind) string {
 	var fix *MatrixCell
-	broke := false
+	brokeLo := -1.0
 	for _, row := range m.Rows {
 		if row.Scenario != scenario {
 			continue
@@ -363,17 +367,28 @@ func (m *Matrix) FixRemoved(scenario string, k proxy.Kind) string {
 		}
 		if row.Fix {
 			fix = c
-		} else if len(c.Classes) > 0 {
-			broke = true
+			continue
+		}
+		var errs int64
+		for _, cl := range c.Classes {
+			errs += cl.Count
+		}
+		if errs > 0 {
+			brokeLo = max(brokeLo, results.RateInterval(errs, c.Requests).Lo)
 		}
 	}
 	switch {
-	case fix == nil || !broke:
+	case fix == nil || brokeLo < 0:
 		return ""
-	case len(fix.Classes) == 0:
-		return "yes"
+	case len(fix.Classes) > 0:
+		return "no"
 	}
-	return "no"
+	hi := results.RateInterval(0, fix.Requests).Hi
+	bound := fmt.Sprintf("0 in %s: < %s", results.FormatCount(fix.Requests), results.FormatRate(hi))
+	if hi < brokeLo {
+		return "yes (" + bound + ")"
+	}
+	return fmt.Sprintf("not shown (%s; the broken variant's rate is from %s: run it longer)", bound, results.FormatRate(brokeLo))
 }
 
 // Pin is a cell whose outcome the e2e tests confirm; CI fails when a matrix run disagrees.
