@@ -127,7 +127,14 @@ func (sc *Scenario) Run(ctx context.Context, opts RunOptions) (*Run, error) {
 		dir = filepath.Join("gatecrash-runs", time.Now().Format("20060102-150405")+"-"+sc.Name)
 	}
 	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return nil, fmt.Errorf("creating run folder: %w", err)
+		return nil, fmt.Errorf("%w: --out: creating run folder: %w", ErrSelection, err)
+	}
+	// The folder must take files before anything runs: a run must not end with nothing saved.
+	if f, err := os.CreateTemp(dir, ".gatecrash-check-*"); err != nil {
+		return nil, fmt.Errorf("%w: --out: cannot write in run folder %s: %w", ErrSelection, dir, err)
+	} else {
+		f.Close()
+		os.Remove(f.Name())
 	}
 	logw := opts.Log
 	if logw == nil {
