@@ -429,7 +429,12 @@ func runVariant(ctx context.Context, sc *Scenario, v *Variant, dir string, opts 
 	}
 	ko := soak.Options{Checkpoint: seg.json, Interval: opts.CheckpointInterval, Log: opts.Log}
 	if opts.Hlog {
-		ko.Hlog = strings.TrimSuffix(seg.json, ".json") + ".hlog"
+		// One interval log per variant: a resumed segment goes on with it, trimmed to the
+		// last checkpoint of the segment before (as gatecrash load does).
+		ko.Hlog = strings.TrimSuffix(segmentFile(filepath.Dir(seg.json), v.Name, 0), ".json") + ".hlog"
+		if n := len(seg.earlier); n > 0 {
+			ko.Resumes = seg.earlier[n-1]
+		}
 	}
 	keep, err := soak.Start(ko, snapshot)
 	if err != nil {

@@ -214,6 +214,21 @@ func TestRunSIGKILLLeavesNoProxy(t *testing.T) {
 	if !strings.Contains(buf.String(), results.FormatCount(seg0.Requests+seg1.Requests)) {
 		t.Fatalf("the comparison does not show the segments added up (%d + %d):\n%s", seg0.Requests, seg1.Requests, buf.String())
 	}
+	// The variant's interval log went on across the resume: its intervals add up to both
+	// segments exactly.
+	both, err := results.Merge(seg0, seg1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sums := readHlog(t, filepath.Join(out, "post.hlog"))
+	for c, o := range both.Outcomes {
+		if got := sums[c.String()]; got == nil || !got.Equals(o.Latency.Histogram) {
+			t.Errorf("post.hlog: class %s does not add up to the two segments' %d requests", c, o.Count)
+		}
+	}
+	if _, err := os.Stat(filepath.Join(out, "post.seg1.hlog")); err == nil {
+		t.Error("segment 1 wrote an interval log of its own instead of going on with the variant's")
+	}
 }
 
 // TestRunServesMetrics scrapes `gatecrash run --metrics-listen` mid-variant: the exposition
