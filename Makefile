@@ -3,6 +3,9 @@
 # GATECRASH_E2E=require so they fail instead).
 GO       ?= go
 BIN      := bin/gatecrash
+# The version stamped into the binary (gatecrash --version): the git description of the
+# checkout, or "dev" outside git.
+VERSION  ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 # An execution count, not a duration: with a duration, Go 1.26's fuzz coordinator can report
 # "context deadline exceeded" at the end of the window with no failing input (golang/go#75804,
 # fixed in Go 1.27). A count has no deadline to race. About 3-10 s per target here.
@@ -15,7 +18,7 @@ FUZZ_TARGETS := faultserver:FuzzReadHead faultserver:FuzzServeConn faultserver:F
 all: build
 
 build:
-	$(GO) build -o $(BIN) ./cmd/gatecrash
+	$(GO) build -ldflags "-X main.version=$(VERSION)" -o $(BIN) ./cmd/gatecrash
 
 ## test: lint, all tests with the race detector (end-to-end included), the rare-event
 ## accounting tests without it (3M requests on the built binaries), the conformance matrix's

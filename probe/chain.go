@@ -24,6 +24,9 @@ type Hop struct {
 	KeepNever, CloseNever bool `json:"-"`
 	// NoReuse: opens a new connection per request (nothing pooled, nothing to race).
 	NoReuse bool `json:"-"`
+	// KeepFrom and CloseFrom say where a measured window comes from, for the verdict: the
+	// longest keep and the earliest close of several, with their medians.
+	KeepFrom, CloseFrom string `json:"-"`
 }
 
 // ParseHop reads NAME=VALUE: VALUE is a duration ("60s"), "never", keep=D,close=D for a hop in
@@ -112,6 +115,7 @@ func hopFromFile(h Hop, file string) (Hop, error) {
 				return h, fmt.Errorf("--hop %s=@%s: %w", h.Name, file, err)
 			}
 			h.Close = r.IdleTimeout.Min
+			h.CloseFrom = fmt.Sprintf("the earliest of %d closes measured; median %s", r.IdleTimeout.N, secs(r.IdleTimeout.Median))
 		}
 	case "proxy":
 		var r ProxyReport
@@ -139,6 +143,7 @@ func hopFromFile(h Hop, file string) (Hop, error) {
 				return h, fmt.Errorf("--hop %s=@%s: %w", h.Name, file, err)
 			}
 			h.Keep = r.IdleWindow.Max
+			h.KeepFrom = fmt.Sprintf("the longest of %d measured; median %s", r.IdleWindow.N, secs(r.IdleWindow.Median))
 		}
 	default:
 		return h, fmt.Errorf("--hop %s=@%s: role %q; want a report of gatecrash probe origin or probe proxy --json", h.Name, file, head.Role)
@@ -178,7 +183,13 @@ func Chain(hops []Hop) ([]PairVerdict, error) {
 		a, b := hops[i], hops[i+1]
 		v := PairVerdict{From: a.Name, To: b.Name}
 		keeps := fmt.Sprintf("%s keeps idle upstream connections %s", a.Name, durOrNever(a.Keep, a.KeepNever))
+		if a.KeepFrom != "" {
+			keeps += " (" + a.KeepFrom + ")"
+		}
 		closes := fmt.Sprintf("%s closes at %s", b.Name, durOrNever(b.Close, b.CloseNever))
+		if b.CloseFrom != "" {
+			closes += " (" + b.CloseFrom + ")"
+		}
 		switch {
 		case a.NoReuse:
 			v.Text = fmt.Sprintf("%s opens a new connection per request: no idle race with %s", a.Name, b.Name)
@@ -256,11 +267,10 @@ func knob(table map[string]string, name string) (string, bool) {
 
 // fixFor says what to change for a racing pair.
 func fixFor(a, b string, close time.Duration) string {
-	setting := "its idle timeout towards " + b
+	fix := fmt.Sprintf("lower %s's idle timeout towards %s below %s, e.g. %s", a, b, secs(close), shortDur(SafeBelow(close)))
 	if k, ok := knob(reuseKnobs, a); ok {
-		setting = k
+		fix = fmt.Sprintf("lower %s %s below %s, e.g. %s", a, k, secs(close), shortDur(SafeBelow(close)))
 	}
-	fix := fmt.Sprintf("lower %s %s below %s, e.g. %s", a, setting, secs(close), shortDur(SafeBelow(close)))
 	if k, ok := knob(closeKnobs, b); ok {
 		fix += fmt.Sprintf(" (or raise %s's %s above %s's window)", b, k, a)
 	}

@@ -91,6 +91,18 @@ func TestChainFromProbeReports(t *testing.T) {
 	if !vs[0].Race {
 		t.Errorf("from reports: %s", vs[0].Text)
 	}
+	// Which of the measured figures the verdict uses is said, with the median beside it
+	// (probe origin reports the median; the chain judges by the earliest close).
+	for _, want := range []string{"60.000 s (the longest of 4 measured; median 60.000 s)", "closes at 5.000 s (the earliest of 8 closes measured; median 5.000 s)"} {
+		if !strings.Contains(vs[0].Text, want) {
+			t.Errorf("verdict lacks %q: %s", want, vs[0].Text)
+		}
+	}
+	// Hops whose names it does not know: the fix names them, in words that read.
+	vs, _ = Chain(hops(t, "lb=60s", "ingress=3s"))
+	if !strings.Contains(vs[0].Text, "lower lb's idle timeout towards ingress below 3.000 s") {
+		t.Errorf("unknown hops: %s", vs[0].Text)
+	}
 	if _, err := ParseHop("x=@"+write("bad.json", map[string]string{"role": "load"}), true); err == nil {
 		t.Error("a report of another role accepted")
 	}

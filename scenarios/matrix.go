@@ -176,7 +176,11 @@ func RunMatrix(ctx context.Context, opts MatrixOptions) (*Matrix, error) {
 		m.Versions[string(k)] = v
 		m.Proxies = append(m.Proxies, k)
 	}
-	m.Skipped = append(m.Skipped, NotInstallable...)
+	if len(opts.Proxies) == 0 {
+		// The whole matrix says which proxies it could not have; one asked for by name
+		// does not list proxies nobody asked for.
+		m.Skipped = append(m.Skipped, NotInstallable...)
+	}
 	var scs []*Scenario
 	for _, n := range names {
 		sc, err := Builtin(n)

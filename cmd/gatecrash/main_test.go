@@ -6,6 +6,7 @@ import (
 	"io"
 	"net"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"syscall"
@@ -239,4 +240,29 @@ func freeAddr(t *testing.T) string {
 	addr := ln.Addr().String()
 	ln.Close()
 	return addr
+}
+
+// TestVersionAndCompletion: --version on the root prints what `gatecrash version` prints
+// (it was an unknown flag, exit 2), and the bash completion script is valid bash.
+func TestVersionAndCompletion(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	code, out, errOut := runCLI(t, ctx, "--version")
+	_, want, _ := runCLI(t, ctx, "version")
+	if code != 0 || out != want || !strings.HasPrefix(out, "gatecrash ") {
+		t.Fatalf("--version: exit %d, %q (version prints %q)\n%s", code, out, want, errOut)
+	}
+	code, script, _ := runCLI(t, ctx, "completion", "bash")
+	if code != 0 || !strings.Contains(script, "gatecrash") {
+		t.Fatalf("completion bash: exit %d", code)
+	}
+	bash, err := exec.LookPath("bash")
+	if err != nil {
+		t.Skip("no bash")
+	}
+	f := filepath.Join(t.TempDir(), "gatecrash.bash")
+	os.WriteFile(f, []byte(script), 0o644)
+	if b, err := exec.Command(bash, "-n", f).CombinedOutput(); err != nil {
+		t.Fatalf("bash -n on the completion script: %v\n%s", err, b)
+	}
 }

@@ -130,7 +130,7 @@ file, temp paths) and --log-dir its log folder, as that proxy sees them.`,
 	}
 	f := cmd.Flags()
 	f.StringVar(&variant, "variant", "default", "the variant whose proxy config to render")
-	f.StringVar(&kind, "proxy", "", "proxy kind: nginx, haproxy, caddy, apache (default: the variant's)")
+	f.StringVar(&kind, "proxy", "", "proxy kind: "+proxy.StartedNames()+" (default: the variant's)")
 	f.StringArrayVar(&origins, "origin", nil, "origin address HOST:PORT the proxy forwards to (repeatable)")
 	f.StringVar(&listen, "listen", "0.0.0.0:8080", "address the proxy listens on")
 	f.StringVar(&dir, "dir", "/tmp", "the proxy's temp folder as it sees it")
