@@ -266,3 +266,21 @@ func TestVersionAndCompletion(t *testing.T) {
 		t.Fatalf("bash -n on the completion script: %v\n%s", err, b)
 	}
 }
+
+// TestRunEndsWithVerdictReportAndNext: a run's output ends with the difference that matters
+// most, where the HTML report is, and the next command to try.
+func TestRunEndsWithVerdictReportAndNext(t *testing.T) {
+	t.Parallel()
+	dir := filepath.Join(t.TempDir(), "run")
+	code, out, errOut := runCLI(t, context.Background(), "run", "forced-race", "--variant", "post", "--variant", "get",
+		"--duration", "1s", "-q", "--out", dir)
+	if code != 0 {
+		t.Fatalf("exit %d\n%s%s", code, out, errOut)
+	}
+	for _, want := range []string{"\nverdict: 502: post ", "get significantly lower", "\nreport:  " + filepath.Join(dir, "report.html"),
+		"\nnext:    gatecrash run forced-race --proxy nginx"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("output lacks %q:\n%s", want, out)
+		}
+	}
+}

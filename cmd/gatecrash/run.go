@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -18,6 +19,28 @@ import (
 	"github.com/gatecrash/gatecrash/results"
 	"github.com/gatecrash/gatecrash/scenarios"
 )
+
+// writeNext ends a run's output for the person reading it: the one difference that matters
+// most, where the report is, and what to try next.
+func writeNext(w io.Writer, run *scenarios.Run) {
+	var best *results.Difference
+	for _, d := range results.Differences(run.Results) {
+		if best == nil || d.P < best.P {
+			best = &d
+		}
+	}
+	if best != nil {
+		fmt.Fprintf(w, "verdict: %s\n", best)
+	}
+	if _, err := os.Stat(filepath.Join(run.Dir, "report.html")); err == nil {
+		fmt.Fprintf(w, "report:  %s (open it in a browser; report.md pastes into a ticket)\n", filepath.Join(run.Dir, "report.html"))
+	}
+	if run.Proxy == proxy.Embedded {
+		fmt.Fprintf(w, "next:    gatecrash run %s --proxy nginx   # the same against a real nginx (haproxy, caddy, apache, ...)\n", run.Scenario.Name)
+	} else {
+		fmt.Fprintf(w, "next:    gatecrash scenarios show %s > mine.yaml   # copy the scenario and point it at your own settings\n", run.Scenario.Name)
+	}
+}
 
 // RunOptions is what `gatecrash run` was asked to do.
 type RunOptions struct {
@@ -143,6 +166,7 @@ func runScenario(ctx context.Context, opts *RunOptions) error {
 	if run != nil && len(run.Results) > 0 {
 		scenarios.WriteComparison(opts.Stdout, run, false)
 		fmt.Fprintf(opts.Stdout, "\nresults in %s\n", run.Dir)
+		writeNext(opts.Stdout, run)
 	}
 	switch {
 	case err != nil && (errors.Is(err, proxy.ErrBinaryNotFound) || errors.Is(err, proxy.ErrUnknownKind) ||
