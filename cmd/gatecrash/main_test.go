@@ -5,6 +5,9 @@ import (
 	"context"
 	"io"
 	"net"
+	"net/http/httptest"
+	"net/http/httputil"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -12,6 +15,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/gatecrash/gatecrash/results"
 )
 
 func runCLI(t *testing.T, ctx context.Context, args ...string) (int, string, string) {
@@ -282,5 +287,38 @@ func TestRunEndsWithVerdictReportAndNext(t *testing.T) {
 		if !strings.Contains(out, want) {
 			t.Errorf("output lacks %q:\n%s", want, out)
 		}
+	}
+}
+
+// TestRunAgainstYourOwnProxy: --proxy-address and --origin-listen run a built-in scenario
+// through a proxy the user runs (here a Go reverse proxy pointed at a fixed origin address)
+// without a scenario file; without an address, --proxy external is a usage error that says
+// what to give.
+func TestRunAgainstYourOwnProxy(t *testing.T) {
+	t.Parallel()
+	originAddr := freeAddr(t)
+	target, _ := url.Parse("http://" + originAddr)
+	own := httptest.NewServer(httputil.NewSingleHostReverseProxy(target))
+	t.Cleanup(own.Close)
+	dir := filepath.Join(t.TempDir(), "run")
+	code, out, errOut := runCLI(t, context.Background(), "run", "forced-race", "--variant", "get",
+		"--proxy-address", strings.TrimPrefix(own.URL, "http://"), "--origin-listen", originAddr, "--duration", "1s", "-q", "--out", dir)
+	if code != 0 && code != 3 {
+		t.Fatalf("exit %d\n%s%s", code, out, errOut)
+	}
+	r, err := results.ReadFile(filepath.Join(dir, "get.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.Requests == 0 || r.Origin == nil || r.Origin.RequestsStarted == 0 || !strings.Contains(r.Target.URL, own.URL) {
+		t.Fatalf("the load did not go through the user's proxy to the fault server at %s: %+v", originAddr, r.Target)
+	}
+	code, _, errOut = runCLI(t, context.Background(), "run", "forced-race", "--proxy", "external", "-q", "--out", filepath.Join(t.TempDir(), "x"))
+	if code != 2 || !strings.Contains(errOut, "--proxy external: give --proxy-address HOST:PORT") {
+		t.Fatalf("--proxy external without an address: exit %d\n%s", code, errOut)
+	}
+	code, _, errOut = runCLI(t, context.Background(), "run", "forced-race", "--proxy", "nginx", "--proxy-address", "127.0.0.1:1", "-q")
+	if code != 2 || !strings.Contains(errOut, "--proxy-address: is for a proxy you run") {
+		t.Fatalf("--proxy-address with nginx: exit %d\n%s", code, errOut)
 	}
 }

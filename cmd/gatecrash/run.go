@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"os"
 	"path/filepath"
 	"time"
@@ -19,6 +20,48 @@ import (
 	"github.com/gatecrash/gatecrash/results"
 	"github.com/gatecrash/gatecrash/scenarios"
 )
+
+// applyExternal points every variant at a proxy of the user's own (--proxy-address) and
+// fixes the fault server's listen addresses (--origin-listen), what a staging run otherwise
+// needs a scenario file for.
+func applyExternal(sc *scenarios.Scenario, opts *RunOptions) error {
+	var errs []error
+	if opts.ProxyAddress != "" {
+		if _, _, err := net.SplitHostPort(opts.ProxyAddress); err != nil {
+			errs = append(errs, fmt.Errorf("--proxy-address: %q is not HOST:PORT", opts.ProxyAddress))
+		}
+		switch opts.Proxy {
+		case "", string(proxy.External):
+			opts.Proxy = string(proxy.External)
+		default:
+			errs = append(errs, fmt.Errorf("--proxy-address: is for a proxy you run (--proxy external), not --proxy %s, which gatecrash starts", opts.Proxy))
+		}
+	}
+	for _, a := range opts.OriginListen {
+		if _, _, err := net.SplitHostPort(a); err != nil {
+			errs = append(errs, fmt.Errorf("--origin-listen: %q is not HOST:PORT", a))
+		}
+	}
+	if err := errors.Join(errs...); err != nil {
+		return err
+	}
+	for _, v := range sc.Variants {
+		if opts.ProxyAddress != "" {
+			v.Proxy.Address = opts.ProxyAddress
+		}
+		if len(opts.OriginListen) > 0 {
+			if v.Origin.Kind != "" && v.Origin.Kind != scenarios.OriginFaultServer {
+				return fmt.Errorf("--origin-listen: variant %s's origin is %s, not gatecrash's fault server", v.Name, v.Origin.Kind)
+			}
+			v.Origin.Listen, v.Origin.Replicas = opts.OriginListen, len(opts.OriginListen)
+		}
+		if opts.Proxy == string(proxy.External) && v.Proxy.Address == "" {
+			return fmt.Errorf("--proxy external: give --proxy-address HOST:PORT (where your proxy listens; point its upstream at "+
+				"--origin-listen HOST:PORT), or proxy.address in the scenario (variant %s has none)", v.Name)
+		}
+	}
+	return nil
+}
 
 // writeNext ends a run's output for the person reading it: the one difference that matters
 // most, where the report is, and what to try next.
@@ -60,6 +103,10 @@ type RunOptions struct {
 	Resume bool
 	// PointEstimate judges the scenario's rate thresholds by the observed rate alone.
 	PointEstimate bool
+	// ProxyAddress is where a proxy of your own listens (--proxy external); OriginListen the
+	// fixed addresses the fault server listens on, where that proxy's upstream points.
+	ProxyAddress string
+	OriginListen []string
 	Quiet         bool
 	Progress      bool
 	Stdout        io.Writer
@@ -121,6 +168,8 @@ Exit codes: 0 thresholds met; 2 invalid scenario or flags; 3 thresholds not met;
 	f.BoolVar(&opts.Hlog, "hlog", true, "write each variant's per-interval latency histograms to <variant>.hlog")
 	f.StringVar(&opts.MetricsListen, "metrics-listen", "", "serve Prometheus metrics at http://ADDR/metrics while the run goes, e.g. 127.0.0.1:9464")
 	f.BoolVar(&opts.Resume, "resume", false, "continue the run a killed gatecrash left in --out: keep finished variants, go on with a partial one as its next segment")
+	f.StringVar(&opts.ProxyAddress, "proxy-address", "", "where your own proxy listens, HOST:PORT (implies --proxy external): the load goes there")
+	f.StringArrayVar(&opts.OriginListen, "origin-listen", nil, "fixed address for the fault server, HOST:PORT, where your proxy's upstream points (repeatable: one per upstream server)")
 	f.BoolVar(&opts.PointEstimate, "point-estimate", false, "judge the scenario's rate thresholds by the observed rate, not its 95% bound")
 	f.BoolVarP(&opts.Quiet, "quiet", "q", false, "no progress bars")
 	return cmd
@@ -133,6 +182,9 @@ func runScenario(ctx context.Context, opts *RunOptions) error {
 	}
 	if opts.PointEstimate {
 		sc.Expect.UsePointEstimates()
+	}
+	if err := applyExternal(sc, opts); err != nil {
+		return errext.UsageError(err)
 	}
 	ro := scenarios.RunOptions{Binary: opts.Binary, Variants: opts.Variants, Duration: opts.Duration, OutDir: opts.Out, Log: opts.Stderr,
 		CheckpointInterval: opts.CheckpointInterval, Hlog: opts.Hlog, Resume: opts.Resume}
