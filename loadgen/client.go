@@ -56,7 +56,11 @@ func newClient(cfg *Config) (*client, error) {
 		h = append(h, hd+"\r\n"...)
 	}
 	c.head = append(h, "\r\n"...)
-	c.wire = append(append([]byte{}, c.head...), requestBody(cfg.BodySize)...)
+	body := cfg.Body
+	if body == nil {
+		body = requestBody(cfg.BodySize)
+	}
+	c.wire = append(append([]byte{}, c.head...), body...)
 	return c, nil
 }
 

@@ -39,10 +39,13 @@ var patterns = []Pattern{Closed, Constant, Bursts, GapSweep}
 // Config is one load: what to send, how fast, and for how long. YAML keys and the flags of
 // `gatecrash load` have the same names.
 type Config struct {
-	URL            string            `yaml:"url"`
-	Method         string            `yaml:"method"`
-	Headers        []string          `yaml:"headers"` // "Name: value"
-	BodySize       int               `yaml:"body-size"`
+	URL      string   `yaml:"url"`
+	Method   string   `yaml:"method"`
+	Headers  []string `yaml:"headers"` // "Name: value"
+	BodySize int      `yaml:"body-size"`
+	// Body is the request body when it is given (gatecrash load --body-file); BodySize is
+	// then its length. Nil: BodySize bytes of 'x'.
+	Body           []byte            `yaml:"-"`
 	ExpectContinue bool              `yaml:"expect-continue"`
 	Insecure       bool              `yaml:"insecure"`
 	Pattern        Pattern           `yaml:"pattern"`

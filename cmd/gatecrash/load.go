@@ -46,6 +46,8 @@ type LoadOptions struct {
 	Shard string
 	// RunID names the run (shards of one run share it); "" makes one up.
 	RunID string
+	// BodyFile is the request body's file ("-": stdin).
+	BodyFile string
 	// Force lets --out and --hlog replace an existing file that is not a gatecrash result or
 	// interval log.
 	Force bool
@@ -103,6 +105,16 @@ writes the results and exits 130; a second SIGINT exits at once.`,
 			c.Duration, c.Timeout = yamlconf.Duration(duration), yamlconf.Duration(timeout)
 			c.ConnectTimeout, c.IdleTimeout, c.Grace = yamlconf.Duration(connectTimeout), yamlconf.Duration(idle), yamlconf.Duration(grace)
 			c.Method = strings.ToUpper(c.Method)
+			if opts.BodyFile != "" {
+				if cmd.Flags().Changed("body-size") {
+					return errext.UsageError(errors.New("--body-file: the body's size is the file's; leave --body-size out"))
+				}
+				b, err := files.Read(opts.BodyFile, "--body-file", loadgen.MaxBodySize, cmd.InOrStdin())
+				if err != nil {
+					return errext.UsageError(err)
+				}
+				c.Body, c.BodySize = b, len(b)
+			}
 			if !cmd.Flags().Changed("duration") && cmd.Flags().Changed("requests") {
 				c.Duration = 0 // --requests alone: run until that many are done
 			}
@@ -135,6 +147,7 @@ writes the results and exits 130; a second SIGINT exits at once.`,
 	f.StringVar(&c.Method, "method", "GET", "request method")
 	f.StringArrayVarP(&c.Headers, "header", "H", nil, "extra request header \"Name: value\" (repeatable)")
 	f.IntVar(&c.BodySize, "body-size", 0, "request body size in bytes (POST is how a keep-alive race becomes a 502)")
+	f.StringVarP(&opts.BodyFile, "body-file", "D", "", "send this file as every request's body (- for stdin; up to 64 MiB), like hey -D and vegeta's @body")
 	f.BoolVar(&c.ExpectContinue, "expect-continue", false, "send Expect: 100-continue and wait for it before the body")
 	f.BoolVarP(&c.Insecure, "insecure", "k", false, "do not verify the server's TLS certificate")
 	f.DurationVar(&timeout, "timeout", loadgen.DefaultTimeout.D(), "per-request timeout: no complete response by then is a timeout")

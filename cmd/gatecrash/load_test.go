@@ -1,9 +1,16 @@
 package main
 
 import (
+	"bytes"
 	"context"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"os"
 	"path/filepath"
 	"strings"
+	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -97,4 +104,47 @@ func startOrigin(t *testing.T, specs ...string) string {
 	t.Helper()
 	_, addr := faultservertest.Origin(t, specs...)
 	return "http://" + addr + "/"
+}
+
+// TestLoadBodyFile: --body-file sends the file as every request's body (hey -D, vegeta
+// @body), byte for byte; with --body-size it is refused, and a FIFO is refused before it is
+// opened.
+func TestLoadBodyFile(t *testing.T) {
+	t.Parallel()
+	body := []byte("{\"order\": 42, \"note\": \"exact bytes\"}\n")
+	var mu sync.Mutex
+	var seen, same int
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		b, _ := io.ReadAll(r.Body)
+		mu.Lock()
+		seen++
+		if bytes.Equal(b, body) && r.ContentLength == int64(len(body)) {
+			same++
+		}
+		mu.Unlock()
+	}))
+	t.Cleanup(srv.Close)
+	dir := t.TempDir()
+	f := filepath.Join(dir, "body.json")
+	os.WriteFile(f, body, 0o644)
+	ctx := context.Background()
+	if code, out, errOut := runCLI(t, ctx, "load", srv.URL+"/", "--method", "POST", "--body-file", f, "--requests", "20", "--connections", "2", "-q"); code != 0 {
+		t.Fatalf("exit %d\n%s%s", code, out, errOut)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if seen != 20 || same != 20 {
+		t.Fatalf("the server saw %d requests, %d with the file's body", seen, same)
+	}
+	if code, _, errOut := runCLI(t, ctx, "load", srv.URL+"/", "--body-file", f, "--body-size", "10", "--requests", "1"); code != 2 ||
+		!strings.Contains(errOut, "leave --body-size out") {
+		t.Fatalf("--body-file with --body-size: exit %d\n%s", code, errOut)
+	}
+	fifo := filepath.Join(dir, "fifo")
+	if err := syscall.Mkfifo(fifo, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if code, _, errOut := runCLI(t, ctx, "load", srv.URL+"/", "--body-file", fifo, "--requests", "1"); code != 2 || !strings.Contains(errOut, "is a named pipe") {
+		t.Fatalf("--body-file a FIFO: exit %d\n%s", code, errOut)
+	}
 }
