@@ -107,10 +107,10 @@ type RunOptions struct {
 	// fixed addresses the fault server listens on, where that proxy's upstream points.
 	ProxyAddress string
 	OriginListen []string
-	Quiet         bool
-	Progress      bool
-	Stdout        io.Writer
-	Stderr        io.Writer
+	Quiet        bool
+	Progress     bool
+	Stdout       io.Writer
+	Stderr       io.Writer
 }
 
 func newRunCmd(runF func(context.Context, *RunOptions) error) *cobra.Command {
