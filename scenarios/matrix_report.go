@@ -6,6 +6,7 @@ import (
 	"html"
 	"io"
 	"strings"
+	"text/tabwriter"
 	"time"
 
 	"github.com/gatecrash/gatecrash/results"
@@ -40,6 +41,18 @@ func (m *Matrix) summaryTable() table {
 		}
 	}
 	return t
+}
+
+// WriteSummary writes the matrix at a glance as aligned text, for the terminal: a row per
+// scenario variant, a column per proxy (conformance.md has the details).
+func (m *Matrix) WriteSummary(w io.Writer) error {
+	t := m.summaryTable()
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, strings.Join(t.head, "\t"))
+	for _, r := range t.rows {
+		fmt.Fprintln(tw, strings.Join(r, "\t"))
+	}
+	return tw.Flush()
 }
 
 // scenarioTable is one scenario in detail: a row per proxy and variant.

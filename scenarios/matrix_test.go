@@ -2,6 +2,7 @@ package scenarios
 
 import (
 	"context"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -58,6 +59,11 @@ func TestMatrixEmbedded(t *testing.T) {
 		if !strings.Contains(md.String(), want) {
 			t.Errorf("markdown lacks %q:\n%s", want, md.String())
 		}
+	}
+	// The terminal gets the matrix at a glance.
+	var sum strings.Builder
+	if err := m.WriteSummary(&sum); err != nil || !regexp.MustCompile(`forced-race / post\s+POST\s+502 50%`).MatchString(sum.String()) {
+		t.Errorf("summary: %v\n%s", err, sum.String())
 	}
 	// The whole matrix (no proxies named) lists the proxies it could not have, with why.
 	m.Skipped = append(m.Skipped, NotInstallable...)

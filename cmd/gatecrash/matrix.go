@@ -108,6 +108,9 @@ differs from what was measured (--only-pinned runs just those cells: CI's check)
 			if err := writeMatrix(m, out); err != nil {
 				return err
 			}
+			if err := m.WriteSummary(cmd.OutOrStdout()); err != nil {
+				return err
+			}
 			fmt.Fprintf(cmd.OutOrStdout(), "%d cells over %d proxies; skipped: %s\nwrote %s\n", len(m.Cells), len(m.Proxies),
 				skippedList(m), filepath.Join(out, "conformance.{md,json,html}"))
 			if runErr != nil {
