@@ -13,12 +13,16 @@ FUZZTIME ?= 20000x
 FUZZ_TARGETS := faultserver:FuzzReadHead faultserver:FuzzServeConn faultserver:FuzzParseFaultSpec \
                 loadgen:FuzzReadResponse internal/http1:FuzzDiscardChunked
 
-.PHONY: all build test unit rare fuzz lint matrix matrix-check compose-config bench bench-go bench-serve bench-load demo demo-faultserver clean
+.PHONY: all build man test unit rare fuzz lint matrix matrix-check compose-config bench bench-go bench-serve bench-load demo demo-faultserver clean
 
 all: build
 
 build:
 	$(GO) build -ldflags "-X main.version=$(VERSION)" -o $(BIN) ./cmd/gatecrash
+
+## man: man pages of every command (cobra/doc) into bin/man; read one with man -l bin/man/gatecrash-load.1
+man: build
+	$(BIN) man bin/man
 
 ## test: lint, all tests with the race detector (end-to-end included), the rare-event
 ## accounting tests without it (3M requests on the built binaries), the conformance matrix's

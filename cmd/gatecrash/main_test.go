@@ -322,3 +322,18 @@ func TestRunAgainstYourOwnProxy(t *testing.T) {
 		t.Fatalf("--proxy-address with nginx: exit %d\n%s", code, errOut)
 	}
 }
+
+// TestManPages: `gatecrash man DIR` (make man) writes a page per command, in man format.
+func TestManPages(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	if code, _, errOut := runCLI(t, context.Background(), "man", dir); code != 0 {
+		t.Fatalf("exit %d\n%s", code, errOut)
+	}
+	for _, page := range []string{"gatecrash.1", "gatecrash-load.1", "gatecrash-run.1", "gatecrash-serve.1", "gatecrash-check.1"} {
+		b, err := os.ReadFile(filepath.Join(dir, page))
+		if err != nil || !strings.Contains(string(b), ".TH \"GATECRASH\" \"1\"") || !strings.Contains(string(b), ".SH NAME") {
+			t.Errorf("%s: %v\n%.300s", page, err, b)
+		}
+	}
+}
