@@ -31,12 +31,41 @@ var palette = []color.RGBA{
 // offline): per result a summary table, the comparison when there are several, a latency
 // percentile plot per outcome class on a "nines" axis with the results overlaid (as
 // HdrHistogram's plotter draws them), and a timeline of each result's outcomes over time.
-func WriteHTML(w io.Writer, rs []*Result) error {
+func WriteHTML(w io.Writer, rs []*Result) error { return WriteHTMLWith(w, rs, HTMLHeader{}) }
+
+// HTMLHeader is what a report opened from a ticket says first: what was run, against what,
+// by which gatecrash, when and how, and whether the thresholds held. Empty fields are left
+// out; the title defaults to the results' scenario.
+type HTMLHeader struct {
+	Title, Description string
+	Proxy              string
+	Version            string
+	Date               time.Time
+	Command            string
+	// Verdicts are the thresholds checked, one line each, and whether each was met.
+	Verdicts []HTMLVerdict
+}
+
+// HTMLVerdict is one threshold checked.
+type HTMLVerdict struct {
+	Text string
+	Met  bool
+}
+
+// WriteHTMLWith is WriteHTML with a header.
+func WriteHTMLWith(w io.Writer, rs []*Result, hd HTMLHeader) error {
+	if hd.Title == "" && len(rs) > 0 && rs[0].Scenario != "" {
+		hd.Title = rs[0].Scenario
+	}
+	pageTitle := "gatecrash report"
+	if hd.Title != "" {
+		pageTitle = "gatecrash: " + hd.Title
+	}
 	var b strings.Builder
 	b.WriteString(`<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><title>gatecrash report</title>
+<html lang="en"><head><meta charset="utf-8"><title>` + html.EscapeString(pageTitle) + `</title>
 <style>
-body { font-family: system-ui, sans-serif; margin: 2em; color: #222; max-width: 1100px; }
+body { font-family: system-ui, sans-serif; margin: 2em; color: #222; }
 h1 { font-size: 1.6em; } h2 { margin-top: 2em; border-bottom: 1px solid #ccc; }
 table { border-collapse: collapse; margin: 1em 0; }
 th, td { border: 1px solid #bbb; padding: 4px 10px; text-align: right; }
@@ -46,9 +75,13 @@ pre { background: #f6f6f6; padding: 1em; overflow-x: auto; font-size: 0.85em; }
 .plot { margin: 1em 0; } .meta { color: #555; }
 .legend { display: flex; flex-wrap: wrap; gap: 0.4em 1.5em; font-size: 0.9em; margin: 0.2em 0 0 3em; }
 .swatch { display: inline-block; width: 1.6em; height: 0.35em; margin-right: 0.4em; vertical-align: middle; }
+.about { color: #444; } .about dt { float: left; clear: left; width: 7em; color: #777; } .about dd { margin-left: 8em; }
+.verdict { border: 2px solid; padding: 0.6em 1em; margin: 1em 0; max-width: 60em; }
+.verdict.met { border-color: #2c7a2c; background: #eef7ee; } .verdict.notmet { border-color: #b00; background: #fbeeee; }
+.verdict li.notmet { color: #b00; font-weight: bold; }
 </style></head><body>
-<h1>gatecrash report</h1>
 `)
+	writeHTMLHeader(&b, pageTitle, hd)
 	for i, r := range rs {
 		fmt.Fprintf(&b, "<h2 style=\"color:%s\">%s</h2>\n", hexColor(palette[i%len(palette)]), html.EscapeString(title(r)))
 		fmt.Fprintf(&b, "<p class=\"meta\">%s %s — %s, %d connections; %s requests in %s%s</p>\n",
@@ -145,6 +178,50 @@ pre { background: #f6f6f6; padding: 1em; overflow-x: auto; font-size: 0.85em; }
 	b.WriteString("</body></html>\n")
 	_, err := io.WriteString(w, b.String())
 	return err
+}
+
+// writeHTMLHeader writes the title, what was run and the thresholds' verdict box.
+func writeHTMLHeader(b *strings.Builder, title string, hd HTMLHeader) {
+	fmt.Fprintf(b, "<h1>%s</h1>\n", html.EscapeString(title))
+	if hd.Description != "" {
+		fmt.Fprintf(b, "<p class=\"about\">%s</p>\n", html.EscapeString(hd.Description))
+	}
+	var rows [][2]string
+	for _, kv := range [][2]string{{"proxy", hd.Proxy}, {"gatecrash", hd.Version}, {"command", hd.Command}} {
+		if kv[1] != "" {
+			rows = append(rows, kv)
+		}
+	}
+	if !hd.Date.IsZero() {
+		rows = append(rows, [2]string{"date", hd.Date.UTC().Format("2006-01-02 15:04:05 UTC")})
+	}
+	if len(rows) > 0 {
+		b.WriteString("<dl class=\"about\">")
+		for _, kv := range rows {
+			fmt.Fprintf(b, "<dt>%s</dt><dd>%s</dd>", kv[0], html.EscapeString(kv[1]))
+		}
+		b.WriteString("</dl>\n")
+	}
+	if len(hd.Verdicts) == 0 {
+		return
+	}
+	met := true
+	for _, v := range hd.Verdicts {
+		met = met && v.Met
+	}
+	class, head := "met", "Thresholds met"
+	if !met {
+		class, head = "notmet", "Thresholds NOT MET"
+	}
+	fmt.Fprintf(b, "<div class=\"verdict %s\" id=\"verdict\"><strong>%s</strong><ul>", class, head)
+	for _, v := range hd.Verdicts {
+		c := "met"
+		if !v.Met {
+			c = "notmet"
+		}
+		fmt.Fprintf(b, "<li class=\"%s\">%s</li>", c, html.EscapeString(v.Text))
+	}
+	b.WriteString("</ul></div>\n")
 }
 
 func hexColor(c color.RGBA) string { return fmt.Sprintf("#%02x%02x%02x", c.R, c.G, c.B) }

@@ -45,6 +45,9 @@ type RunOptions struct {
 	// counters and the proxy's log counts — is written to its JSON in the run folder, marked
 	// partial (0: only at the end).
 	CheckpointInterval time.Duration
+	// Version and Command are gatecrash's version and the command line, for the report's
+	// header.
+	Version, Command string
 	// Hlog writes each variant's per-interval latency histograms to <variant>.hlog in the
 	// run folder (HdrHistogram log format), every CheckpointInterval (soak.DefaultInterval
 	// when that is 0).
@@ -217,7 +220,12 @@ func (sc *Scenario) Run(ctx context.Context, opts RunOptions) (*Run, error) {
 		return run, err
 	}
 	if len(run.Results) > 0 {
-		if err := results.WriteHTML(&page, run.Results); err != nil {
+		hd := results.HTMLHeader{Title: sc.Name, Description: strings.TrimSpace(sc.Description), Proxy: string(run.Proxy),
+			Version: opts.Version, Date: time.Now(), Command: opts.Command}
+		for _, v := range run.Verdicts {
+			hd.Verdicts = append(hd.Verdicts, results.HTMLVerdict{Text: v.String(), Met: v.Met})
+		}
+		if err := results.WriteHTMLWith(&page, run.Results, hd); err != nil {
 			return run, err
 		}
 		if err := os.WriteFile(filepath.Join(dir, "report.html"), []byte(page.String()), 0o644); err != nil {

@@ -8,6 +8,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -187,7 +188,8 @@ func runScenario(ctx context.Context, opts *RunOptions) error {
 		return errext.UsageError(err)
 	}
 	ro := scenarios.RunOptions{Binary: opts.Binary, Variants: opts.Variants, Duration: opts.Duration, OutDir: opts.Out, Log: opts.Stderr,
-		CheckpointInterval: opts.CheckpointInterval, Hlog: opts.Hlog, Resume: opts.Resume}
+		CheckpointInterval: opts.CheckpointInterval, Hlog: opts.Hlog, Resume: opts.Resume,
+		Version: versionString(), Command: strings.Join(append([]string{"gatecrash"}, os.Args[1:]...), " ")}
 	if opts.Proxy != "" {
 		k, err := proxy.ParseKind(opts.Proxy)
 		if err != nil {
