@@ -102,7 +102,8 @@ func TestShardsOfOneOriginCountItOnce(t *testing.T) {
 		files[i] = filepath.Join(dir, fmt.Sprintf("s%d.json", i))
 		wg.Go(func() {
 			code, _, errOut := runCLI(t, ctx, "load", "http://"+addr+"/", "--shard", fmt.Sprintf("%d/3", i), "--run-id", "one-origin",
-				"--requests", "1500", "--connections", "6", "--origin-admin", admin.URL, "--out", files[i], "-q")
+				"--requests", "1500", "--pattern", "constant", "--rate", "1500", "--connections", "6", "--origin-admin", admin.URL,
+				"--out", files[i], "-q")
 			if code != 0 {
 				errs[i] = fmt.Sprintf("shard %d: exit %d\n%s", i, code, errOut)
 			}
@@ -157,7 +158,7 @@ func TestShardKilledTwiceResumesWithItsOwnCommand(t *testing.T) {
 	dir := t.TempDir()
 	args := func(i int) []string {
 		return []string{"load", "http://" + addr + "/", "--shard", fmt.Sprintf("%d/3", i), "--run-id", "job-uid-1",
-			"--pattern", "constant", "--rate", "600", "--connections", "6", "--duration", "4s",
+			"--pattern", "constant", "--rate", "300", "--connections", "6", "--duration", "4s",
 			"--out", filepath.Join(dir, fmt.Sprintf("shard-%d.json", i)), "--hlog", filepath.Join(dir, fmt.Sprintf("shard-%d.hlog", i)),
 			"--checkpoint-interval", "200ms", "--origin-admin", admin.URL, "-q"}
 	}
