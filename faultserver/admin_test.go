@@ -25,7 +25,8 @@ func TestAdmin(t *testing.T) {
 	c := dial(t, addr)
 	send(t, c, getReq)
 	readUntilEnd(t, c, 0)
-	waitStats(t, s, "one rst-headers", func(st Stats) bool { return st.Faults["rst-headers"] == 1 })
+	// The fault is counted when chosen and the close when it has gone out: wait for both.
+	waitStats(t, s, "one rst-headers, closed", func(st Stats) bool { return st.Faults["rst-headers"] == 1 && st.Closes.ServerRST == 1 })
 	admin := httptest.NewServer(s.AdminHandler())
 	t.Cleanup(admin.Close)
 
