@@ -11,7 +11,6 @@ import (
 	"net/http/httptest"
 	"os"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -177,24 +176,6 @@ func TestAdminOnLoopbackRefusesForeignHosts(t *testing.T) {
 	}
 }
 
-// lockedBuffer is a bytes.Buffer safe for one writer and one reader.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  strings.Builder
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
-
 // TestAdminDropsTrickledBodies: a PUT whose body trickles in a byte a second is cut off when
 // the admin's read timeout (10 s) ends, not held open for as long as the client likes (500 of
 // them held 40 s with only a header timeout).
@@ -204,7 +185,7 @@ func TestAdminDropsTrickledBodies(t *testing.T) {
 	}
 	t.Parallel()
 	ctx, cancel := context.WithCancel(context.Background())
-	log := &lockedBuffer{}
+	log := &syncBuffer{}
 	done := make(chan struct{})
 	go func() {
 		defer close(done)

@@ -138,11 +138,14 @@ type constantPacer struct {
 	dropped   atomic.Int64 // tickets a worker took after the end and did not send
 	due       int64        // requests due when scheduling stopped; written by schedule only
 	finished  chan struct{}
-	// end is when sending stops (the duration and LateThreshold of slack for a timer that
-	// wakes late; zero: no duration): a request not started by then is unsent. A target
-	// slower than the rate must not stretch a 2 s run to a minute while the schedule is
-	// caught up.
-	end time.Time
+	// Sending stops at the end of the duration and LateThreshold of slack for a timer that
+	// wakes late: a request not started by then is unsent. A target slower than the rate
+	// must not stretch a 2 s run to a minute while the schedule is caught up. endTimer sets
+	// ended and closes atEnd then (none without a duration); workers read the flag, not the
+	// clock, for every request.
+	endTimer *time.Timer
+	ended    atomic.Bool
+	atEnd    chan struct{}
 }
 
 // newConstant starts the scheduler. ctx carries the run's deadline; interrupt is the context
@@ -157,24 +160,22 @@ func newConstant(ctx, interrupt context.Context, rate float64, workers int, b *b
 		duration: duration, interrupt: interrupt, budget: b, tickets: make(chan time.Time, workers), start: start,
 		finished: make(chan struct{})}
 	if duration > 0 {
-		p.end = start.Add(duration + results.LateThreshold)
+		p.atEnd = make(chan struct{})
+		p.endTimer = time.AfterFunc(time.Until(start.Add(duration+results.LateThreshold)), func() {
+			p.ended.Store(true)
+			close(p.atEnd)
+		})
 	}
 	go p.schedule()
 	return p
 }
 
 // over reports whether the time to start requests is over.
-func (p *constantPacer) over() bool { return !p.end.IsZero() && time.Now().After(p.end) }
+func (p *constantPacer) over() bool { return p.ended.Load() }
 
 func (p *constantPacer) schedule() {
 	defer close(p.finished)
 	defer close(p.tickets)
-	var atEnd <-chan time.Time // a send blocked on busy workers gives up at the end
-	if !p.end.IsZero() {
-		t := time.NewTimer(time.Until(p.end))
-		defer t.Stop()
-		atEnd = t.C
-	}
 	for {
 		wait, stop := p.pace(time.Since(p.start), p.issued.Load())
 		if stop || p.over() {
@@ -192,7 +193,7 @@ func (p *constantPacer) schedule() {
 		select {
 		case p.tickets <- p.start.Add(dueAt(p.issued.Load(), p.perReq)):
 			p.issued.Add(1)
-		case <-atEnd:
+		case <-p.atEnd: // a send blocked on busy workers gives up at the end (nil: no end)
 			p.stop()
 			return
 		case <-p.interrupt.Done():
@@ -243,6 +244,9 @@ func (p *constantPacer) done(int) {}
 // issued because every connection was busy, or issued and left in the queue.
 func (p *constantPacer) close() int64 {
 	<-p.finished
+	if p.endTimer != nil {
+		p.endTimer.Stop()
+	}
 	started := p.issued.Load() - int64(len(p.tickets)) - p.dropped.Load()
 	return max(p.due-started, 0)
 }

@@ -65,8 +65,11 @@ func (r *Result) pieces() []pieceKey {
 }
 
 // activeSpans returns the union of r's spans, sorted and disjoint.
-func (r *Result) activeSpans() []Span {
-	ss := slices.Clone(r.spans())
+func (r *Result) activeSpans() []Span { return union(r.spans()) }
+
+// union returns the union of spans, sorted and disjoint.
+func union(spans []Span) []Span {
+	ss := slices.Clone(spans)
 	slices.SortFunc(ss, func(a, b Span) int { return a.Start.Compare(b.Start) })
 	var out []Span
 	for _, s := range ss {
@@ -83,9 +86,12 @@ func (r *Result) activeSpans() []Span {
 
 // Active returns how long load ran: the union of the pieces' spans. For a result of one
 // piece it is Duration; for a soak that crashed and was resumed it leaves out the downtime.
-func (r *Result) Active() time.Duration {
+func (r *Result) Active() time.Duration { return measure(r.activeSpans()) }
+
+// measure adds up the lengths of disjoint spans.
+func measure(disjoint []Span) time.Duration {
 	var d time.Duration
-	for _, s := range r.activeSpans() {
+	for _, s := range disjoint {
 		d += s.End.Sub(s.Start)
 	}
 	return d
@@ -160,18 +166,11 @@ func (r *Result) TimeLine() string {
 		}
 		slices.Sort(shards)
 		for _, sh := range shards {
-			one := &Result{Spans: byShard[sh]}
-			one.Start, one.End = byShard[sh][0].Start, byShard[sh][0].End
-			for _, s := range byShard[sh] {
-				if s.Start.Before(one.Start) {
-					one.Start = s.Start
-				}
-				if s.End.After(one.End) {
-					one.End = s.End
-				}
-			}
-			if down := one.Downtime(); down > 0 {
-				parts = append(parts, fmt.Sprintf("shard %d down %s (%s)", sh, FormatDuration(down), plural(len(one.activeSpans())-1, "gap")))
+			// A shard's downtime: between its first start and last end, the time none of its
+			// segments ran.
+			u := union(byShard[sh])
+			if down := u[len(u)-1].End.Sub(u[0].Start) - measure(u); down > 0 {
+				parts = append(parts, fmt.Sprintf("shard %d down %s (%s)", sh, FormatDuration(down), plural(len(u)-1, "gap")))
 			}
 		}
 	}

@@ -16,6 +16,7 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/gatecrash/gatecrash/faultserver"
+	"github.com/gatecrash/gatecrash/internal/files"
 	"github.com/gatecrash/gatecrash/internal/link"
 	"github.com/gatecrash/gatecrash/internal/soak"
 	"github.com/gatecrash/gatecrash/internal/yamlconf"
@@ -133,11 +134,8 @@ func (sc *Scenario) Run(ctx context.Context, opts RunOptions) (*Run, error) {
 		return nil, fmt.Errorf("%w: --out: creating run folder: %w", ErrSelection, err)
 	}
 	// The folder must take files before anything runs: a run must not end with nothing saved.
-	if f, err := os.CreateTemp(dir, ".gatecrash-check-*"); err != nil {
-		return nil, fmt.Errorf("%w: --out: cannot write in run folder %s: %w", ErrSelection, dir, err)
-	} else {
-		f.Close()
-		os.Remove(f.Name())
+	if err := files.CheckFolder(dir, "--out"); err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrSelection, err)
 	}
 	logw := opts.Log
 	if logw == nil {

@@ -2,11 +2,7 @@ package main
 
 import (
 	"context"
-	"net/http/httptest"
-	"net/http/httputil"
-	"net/url"
 	"path/filepath"
-	"strings"
 	"testing"
 
 	"github.com/gatecrash/gatecrash/results"
@@ -24,12 +20,9 @@ func TestExamplesRun(t *testing.T) {
 	for _, f := range files {
 		t.Run(filepath.Base(f), func(t *testing.T) {
 			t.Parallel()
-			originAddr := freeAddr(t)
-			target, _ := url.Parse("http://" + originAddr)
-			standIn := httptest.NewServer(httputil.NewSingleHostReverseProxy(target))
-			t.Cleanup(standIn.Close)
+			proxyAddr, originAddr := standInProxy(t)
 			dir := filepath.Join(t.TempDir(), "run")
-			code, out, errOut := runCLI(t, context.Background(), "run", f, "--proxy-address", strings.TrimPrefix(standIn.URL, "http://"),
+			code, out, errOut := runCLI(t, context.Background(), "run", f, "--proxy-address", proxyAddr,
 				"--origin-listen", originAddr, "--duration", "2s", "-q", "--out", dir)
 			if code != 0 && code != 3 {
 				t.Fatalf("exit %d\n%s%s", code, out, errOut)

@@ -290,19 +290,27 @@ func TestRunEndsWithVerdictReportAndNext(t *testing.T) {
 	}
 }
 
+// standInProxy starts a Go reverse proxy standing in for the user's staging proxy, its upstream
+// a fixed loopback address where the fault server is to listen (--origin-listen).
+func standInProxy(t *testing.T) (proxyAddr, originAddr string) {
+	t.Helper()
+	originAddr = freeAddr(t)
+	target, _ := url.Parse("http://" + originAddr)
+	srv := httptest.NewServer(httputil.NewSingleHostReverseProxy(target))
+	t.Cleanup(srv.Close)
+	return strings.TrimPrefix(srv.URL, "http://"), originAddr
+}
+
 // TestRunAgainstYourOwnProxy: --proxy-address and --origin-listen run a built-in scenario
 // through a proxy the user runs (here a Go reverse proxy pointed at a fixed origin address)
 // without a scenario file; without an address, --proxy external is a usage error that says
 // what to give.
 func TestRunAgainstYourOwnProxy(t *testing.T) {
 	t.Parallel()
-	originAddr := freeAddr(t)
-	target, _ := url.Parse("http://" + originAddr)
-	own := httptest.NewServer(httputil.NewSingleHostReverseProxy(target))
-	t.Cleanup(own.Close)
+	proxyAddr, originAddr := standInProxy(t)
 	dir := filepath.Join(t.TempDir(), "run")
 	code, out, errOut := runCLI(t, context.Background(), "run", "forced-race", "--variant", "get",
-		"--proxy-address", strings.TrimPrefix(own.URL, "http://"), "--origin-listen", originAddr, "--duration", "1s", "-q", "--out", dir)
+		"--proxy-address", proxyAddr, "--origin-listen", originAddr, "--duration", "1s", "-q", "--out", dir)
 	if code != 0 && code != 3 {
 		t.Fatalf("exit %d\n%s%s", code, out, errOut)
 	}
@@ -310,7 +318,7 @@ func TestRunAgainstYourOwnProxy(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if r.Requests == 0 || r.Origin == nil || r.Origin.RequestsStarted == 0 || !strings.Contains(r.Target.URL, own.URL) {
+	if r.Requests == 0 || r.Origin == nil || r.Origin.RequestsStarted == 0 || !strings.Contains(r.Target.URL, "http://"+proxyAddr) {
 		t.Fatalf("the load did not go through the user's proxy to the fault server at %s: %+v", originAddr, r.Target)
 	}
 	code, _, errOut = runCLI(t, context.Background(), "run", "forced-race", "--proxy", "external", "-q", "--out", filepath.Join(t.TempDir(), "x"))

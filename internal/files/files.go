@@ -119,7 +119,12 @@ func Check(path, flag string, kind Kind, force bool) error {
 		}
 	}
 	// The folder must take a new file: the atomic write makes its temp file there.
-	dir := filepath.Dir(target)
+	return CheckFolder(filepath.Dir(target), flag)
+}
+
+// CheckFolder says whether dir exists and takes new files (it makes one and removes it),
+// naming flag in errors: what a run that writes there learns before it starts, not at its end.
+func CheckFolder(dir, flag string) error {
 	f, err := os.CreateTemp(dir, ".gatecrash-check-*")
 	if err != nil {
 		if errors.Is(err, fs.ErrNotExist) {
