@@ -39,6 +39,12 @@ type conn struct {
 	nextIdle    IdleFault     // an idle fault chosen by a request header for the next idle period
 	hasDeadline bool
 	closed      bool
+
+	// relay mode (serve --upstream): the app connection, opened by the first request
+	up           *upConn
+	respStarted  bool // a byte of the app's answer to the current request went downstream
+	sent100      bool // the relay answered the current request's Expect: 100-continue itself
+	forwardReads bool // a request fault's reads go on to the app (fin-mid-request)
 }
 
 // bufio reader size: large enough that a typical head arrives in one read.
@@ -56,6 +62,7 @@ func (s *Server) newConn(ctx context.Context, nc net.Conn) *conn {
 
 // serve runs the request loop until the connection ends.
 func (c *conn) serve() {
+	defer c.dropUpstream()
 	defer c.closeAs(CloseFIN) // no-op when a fault or the peer already ended it
 	if c.br == nil {
 		c.br = bufio.NewReaderSize(c.nc, readBufSize)
@@ -158,6 +165,15 @@ func (c *conn) serveRequest() bool {
 				rf = f
 				break
 			}
+		}
+	}
+	if c.relaying() {
+		if rf == nil {
+			return c.relayNormal(req)
+		}
+		if r, ok := rf.(relayResponder); ok {
+			c.acting = rf
+			return r.relay(c, req)
 		}
 	}
 	if err := c.readBody(req); err != nil {

@@ -4,6 +4,8 @@ import (
 	"errors"
 	"fmt"
 	"time"
+
+	"github.com/gatecrash/gatecrash/internal/http1"
 )
 
 // CutBody sends the response head announcing a BodySize-byte body, then only AfterBytes bytes
@@ -51,6 +53,33 @@ func (f *CutBody) respond(c *conn, req *Request) (bool, error) {
 	c.closeAs(f.Close)
 	return false, nil
 }
+
+// relay forwards the request and passes on the app's head and the first AfterBytes bytes of
+// its body, then closes. BodySize and Chunked are the app's: a body of Content-Length L <=
+// AfterBytes is cut after L-1 bytes, and a chunked one that ends first is cut before its
+// last chunk, so the client is always left short. A response with no body (HEAD, 204, 304,
+// Content-Length: 0) is cut right after its head; a body delimited by the close that ends
+// before AfterBytes cannot be cut where the client would notice.
+func (f *CutBody) relay(c *conn, req *Request) bool {
+	h := c.exchange(req)
+	if h == nil {
+		return false
+	}
+	limit := int64(f.AfterBytes)
+	if h.Framing(isHEAD(req)) == http1.BodyLength {
+		limit = min(limit, max(h.ContentLength-1, 0))
+	}
+	c.injected()
+	if !c.passHead(h, -1) {
+		return false
+	}
+	if _, ok := c.passBody(h, req, limit, true, c.nc); ok {
+		c.closeAs(f.Close)
+	}
+	return false
+}
+
+var _ relayResponder = (*CutBody)(nil)
 
 func (f *CutBody) bounds() (int64, time.Duration) { return int64(f.BodySize), 0 }
 

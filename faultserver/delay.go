@@ -3,6 +3,7 @@ package faultserver
 import (
 	"errors"
 	"fmt"
+	"io"
 	"time"
 
 	"github.com/gatecrash/gatecrash/internal/yamlconf"
@@ -65,6 +66,33 @@ func (f *Delay) respond(c *conn, req *Request) (bool, error) {
 	}
 	return keep, nil
 }
+
+// relay forwards the request, holds the app's answer HeadDelay, then passes it on, the body
+// dripped at BodyRate when set.
+func (f *Delay) relay(c *conn, req *Request) bool {
+	h := c.exchange(req)
+	if h == nil {
+		return false
+	}
+	c.injected()
+	if err := c.wait(f.HeadDelay.D()); err != nil {
+		c.peerGone(err)
+		return false
+	}
+	if !c.passHead(h, -1) {
+		return false
+	}
+	w := io.Writer(c.nc)
+	if f.BodyRate > 0 {
+		w = &dripWriter{c: c, rate: f.BodyRate}
+	}
+	if _, ok := c.passBody(h, req, -1, false, w); !ok {
+		return false
+	}
+	return c.exchangeDone(h, req)
+}
+
+var _ relayResponder = (*Delay)(nil)
 
 // bounds is the head delay; a dripped body adds its own time, which depends on the normal
 // response's size (set by the operator, not the header).

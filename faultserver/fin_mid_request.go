@@ -41,6 +41,7 @@ func (f *FinMidRequest) Validate() error {
 }
 
 func (f *FinMidRequest) request(c *conn) bool {
+	c.forwardReads = true // in relay mode the app sees the start of the request, then the close
 	if !c.readRequestBytes(f.AfterBytes) {
 		return false
 	}

@@ -18,9 +18,9 @@ func startServer(t *testing.T, cfg *Config) (*Server, string) {
 	return s, addr
 }
 
-func startServerTLS(t *testing.T, cfg *Config, tlsToo bool) (*Server, string, string) {
+func startServerTLS(t *testing.T, cfg *Config, tlsToo bool, opts ...Option) (*Server, string, string) {
 	t.Helper()
-	s, err := New(cfg)
+	s, err := New(cfg, opts...)
 	if err != nil {
 		t.Fatalf("New: %v", err)
 	}

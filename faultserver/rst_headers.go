@@ -36,4 +36,18 @@ func (f *RSTHeaders) respond(c *conn, req *Request) (bool, error) {
 	return false, nil
 }
 
-var _ ResponseFault = (*RSTHeaders)(nil)
+// relay forwards the request, then passes on the first AfterBytes bytes of the app's own
+// response head (17 is the whole of "HTTP/1.1 200 OK\r\n"), then resets.
+func (f *RSTHeaders) relay(c *conn, req *Request) bool {
+	h := c.exchange(req)
+	if h == nil {
+		return false
+	}
+	c.injected()
+	if c.passHead(h, f.AfterBytes) {
+		c.closeAs(CloseRST)
+	}
+	return false
+}
+
+var _ relayResponder = (*RSTHeaders)(nil)

@@ -68,6 +68,7 @@ type Server struct {
 	log       io.Writer
 	boundSaid atomic.Int64 // when the bound was last reported (Unix ns)
 	version   string       // gatecrash's version, for gatecrash_build_info
+	upstream  *Upstream    // the app requests are relayed to (nil: the canned response)
 }
 
 // WithVersion names gatecrash's version in the admin /metrics (gatecrash_build_info).
@@ -130,7 +131,16 @@ func (s *Server) SetConfig(cfg *Config) error {
 func (s *Server) Config() *Config { return s.plan.Load().cfg }
 
 // Stats returns a snapshot of the ground-truth counters.
-func (s *Server) Stats() Stats { return s.stats.snapshot() }
+func (s *Server) Stats() Stats {
+	st := s.stats.snapshot()
+	if s.upstream != nil {
+		st.Relay = s.stats.relay.snapshot(s.upstream.url)
+	}
+	return st
+}
+
+// Upstream returns the app the server relays to, or nil when it answers itself.
+func (s *Server) Upstream() *Upstream { return s.upstream }
 
 // Serve accepts plain HTTP connections on ln until ctx ends, then closes ln and every
 // connection it accepted, and returns after their goroutines have exited. It returns nil

@@ -29,7 +29,8 @@ type stats struct {
 	peerRST          atomic.Uint64
 	maxConnsReached  atomic.Uint64
 	faults           []atomic.Uint64 // by kindInfo.index; every registered kind has one
-	instance         string          // the server's identity in every snapshot
+	relay            relayStats
+	instance         string // the server's identity in every snapshot
 }
 
 func newStats() *stats {
@@ -71,6 +72,10 @@ type Stats struct {
 	// MaxConnectionsReached counts the times the server stopped accepting because its
 	// connection bound was reached (WithMaxConnections).
 	MaxConnectionsReached uint64 `json:"max_connections_reached,omitempty"`
+	// Relay is what a relaying server (--upstream) did with the app behind it: connections
+	// to it, requests forwarded, and the app's own errors, counted apart from Faults. Nil
+	// when the server answers itself.
+	Relay *results.RelayCounts `json:"relay,omitempty"`
 }
 
 // Closes counts connection ends. Server closes are counted by what the server's kernel sent:
@@ -99,6 +104,9 @@ func (s Stats) Sub(before Stats) Stats {
 	d.Faults = make(map[string]uint64, len(s.Faults))
 	for k, v := range s.Faults {
 		d.Faults[k] = v - before.Faults[k]
+	}
+	if s.Relay != nil && before.Relay != nil {
+		d.Relay = s.Relay.Sub(before.Relay)
 	}
 	return d
 }
@@ -146,7 +154,7 @@ func (s Stats) Truth() *results.OriginTruth {
 		BadRequests: s.BadRequests,
 		Closes: results.OriginCloses{ServerFIN: s.Closes.ServerFIN, ServerRST: s.Closes.ServerRST,
 			PeerFIN: s.Closes.PeerFIN, PeerRST: s.Closes.PeerRST},
-		Faults: s.Faults,
+		Faults: s.Faults, Relay: s.Relay,
 	}
 }
 
@@ -181,6 +189,16 @@ func (s Stats) WriteText(w io.Writer) error {
 	p("faults injected        %d\n", s.FaultsTotal())
 	for _, k := range kinds {
 		p("  %-20s %d\n", k, s.Faults[k])
+	}
+	if r := s.Relay; r != nil {
+		p("app                    %s\n", r.Upstream)
+		p("  connections          %d opened (open %d); app closed %d idle, %d after a response; relay closed %d\n",
+			r.ConnectionsOpened, r.ConnectionsOpen, r.AppClosedIdle, r.AppClosedAfterResponse, r.RelayClosed)
+		p("  requests forwarded   %d (%d on a reused connection); responses relayed %d\n",
+			r.RequestsForwarded, r.RequestsOnReused, r.ResponsesRelayed)
+		e := r.AppErrors
+		p("  app errors           %d (connect %d, reset %d, closed early %d, timeout %d, malformed %d) - not injected faults\n",
+			e.Total(), e.Connect, e.Reset, e.Closed, e.Timeout, e.Malformed)
 	}
 	return err
 }

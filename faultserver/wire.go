@@ -43,11 +43,20 @@ func (c *conn) awaitRequest(deadline time.Time) (arrived, timedOut bool) {
 		return true, false // a pipelined request is already here
 	}
 	c.setReadDeadline(deadline)
+	if c.up != nil {
+		c.up.startWatch() // the app may end its connection while this one waits
+	}
 	var err error
 	if len(c.plan.preHead) > 0 && !c.isTLS() && peekSupported {
 		err = c.waitReadable()
 	} else {
 		_, err = c.br.Peek(1)
+	}
+	if c.up != nil {
+		if gone := c.up.stopWatch(); gone != nil {
+			c.appEndedIdle(gone)
+			return false, false
+		}
 	}
 	switch {
 	case err == nil:
@@ -73,14 +82,17 @@ func (c *conn) readRequestBytes(n int64) (ok bool) {
 	if n <= 0 {
 		return true
 	}
+	sink := c.requestSink()
 	c.setReadDeadline(time.Now().Add(c.plan.cfg.Limits.BodyTimeout.D()))
 	if b := int64(c.br.Buffered()); b > 0 {
-		d, _ := c.br.Discard(int(min(b, n)))
+		p, _ := c.br.Peek(int(min(b, n)))
+		sink.Write(p)
+		d, _ := c.br.Discard(len(p))
 		n -= int64(d)
 	}
 	var err error
 	if n > 0 {
-		_, err = io.CopyN(io.Discard, c.nc, n)
+		_, err = io.CopyN(sink, c.nc, n)
 	}
 	return c.readEnded(err)
 }

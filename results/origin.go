@@ -28,6 +28,9 @@ type OriginTruth struct {
 	Closes OriginCloses `json:"closes"`
 	// Faults counts faults injected, by kind.
 	Faults map[string]uint64 `json:"faults"`
+	// Relay is what the origin did with the app behind it when it was a relay (serve
+	// --upstream, origin.kind relay); nil otherwise.
+	Relay *RelayCounts `json:"relay,omitempty"`
 	// Events are the origin's fault events during the run, oldest first: the newest ones its
 	// bounded log kept (EventsDropped counts the ones it no longer had).
 	Events        []OriginEvent `json:"events,omitempty"`
@@ -68,6 +71,10 @@ func (o *OriginTruth) counts() *OriginTruth {
 	c := *o
 	c.Events, c.EventsDropped, c.Windows = nil, 0, nil
 	c.Faults = maps.Clone(o.Faults)
+	if o.Relay != nil {
+		r := *o.Relay
+		c.Relay = &r
+	}
 	return &c
 }
 
@@ -267,6 +274,12 @@ func (o *OriginTruth) Add(other *OriginTruth) {
 	for k, n := range other.Faults {
 		o.Faults[k] += n
 	}
+	if other.Relay != nil {
+		if o.Relay == nil {
+			o.Relay = &RelayCounts{}
+		}
+		o.Relay.Add(other.Relay)
+	}
 	o.Events = append(o.Events, other.Events...)
 	slices.SortStableFunc(o.Events, func(a, b OriginEvent) int { return a.Time.Compare(b.Time) })
 	o.EventsDropped += other.EventsDropped
@@ -290,6 +303,9 @@ func (o *OriginTruth) Sub(before *OriginTruth) *OriginTruth {
 	d.Faults = make(map[string]uint64, len(o.Faults))
 	for k, n := range o.Faults {
 		d.Faults[k] = n - before.Faults[k]
+	}
+	if o.Relay != nil && before.Relay != nil {
+		d.Relay = o.Relay.Sub(before.Relay)
 	}
 	d.Events, d.EventsDropped, d.Windows = nil, 0, nil
 	return &d

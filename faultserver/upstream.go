@@ -1,0 +1,246 @@
+package faultserver
+
+import (
+	"bufio"
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"net"
+	"net/url"
+	"sync/atomic"
+	"time"
+
+	"github.com/gatecrash/gatecrash/internal/files"
+	"github.com/gatecrash/gatecrash/internal/http1"
+	"github.com/gatecrash/gatecrash/results"
+)
+
+// Upstream is the app behind a relaying server (gatecrash serve --upstream): each downstream
+// connection that sends a request gets a connection of its own to it.
+type Upstream struct {
+	url         string
+	addr        string // host:port to dial
+	tls         *tls.Config
+	dialTimeout time.Duration
+	timeout     time.Duration
+}
+
+// UpstreamOptions are the settings of an upstream besides its URL.
+type UpstreamOptions struct {
+	// Insecure skips verifying an https app's certificate.
+	Insecure bool
+	// CAFile is a PEM file of certificates to verify an https app's certificate with,
+	// instead of the system's.
+	CAFile string
+	// DialTimeout bounds opening a connection to the app (default 5 s).
+	DialTimeout time.Duration
+	// Timeout bounds each wait on the app: for its response head, and for each read of its
+	// body (default 2 m — longer than a proxy's usual read timeout, so that the proxy's
+	// timeout shows, not the relay's).
+	Timeout time.Duration
+}
+
+// Defaults of UpstreamOptions.
+const (
+	DefaultUpstreamDialTimeout = 5 * time.Second
+	DefaultUpstreamTimeout     = 2 * time.Minute
+)
+
+// ParseUpstream checks an app's URL (http://host:port or https://host:port, no path) and
+// its options.
+func ParseUpstream(raw string, o UpstreamOptions) (*Upstream, error) {
+	u, err := url.Parse(raw)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return nil, fmt.Errorf("upstream %q: want http://host:port or https://host:port", raw)
+	}
+	if (u.Path != "" && u.Path != "/") || u.RawQuery != "" || u.User != nil || u.Fragment != "" {
+		return nil, fmt.Errorf("upstream %q: give only the scheme, host and port: requests keep the path they came with", raw)
+	}
+	host, port := u.Hostname(), u.Port()
+	if port == "" {
+		port = map[string]string{"http": "80", "https": "443"}[u.Scheme]
+	}
+	up := &Upstream{url: u.Scheme + "://" + u.Host, addr: net.JoinHostPort(host, port),
+		dialTimeout: o.DialTimeout, timeout: o.Timeout}
+	if up.dialTimeout <= 0 {
+		up.dialTimeout = DefaultUpstreamDialTimeout
+	}
+	if up.timeout <= 0 {
+		up.timeout = DefaultUpstreamTimeout
+	}
+	if u.Scheme == "https" {
+		up.tls = &tls.Config{ServerName: host, InsecureSkipVerify: o.Insecure, NextProtos: []string{"http/1.1"}}
+		if o.CAFile != "" {
+			pem, err := files.Read(o.CAFile, "--upstream-ca", 16<<20, nil)
+			if err != nil {
+				return nil, err
+			}
+			pool := x509.NewCertPool()
+			if !pool.AppendCertsFromPEM(pem) {
+				return nil, fmt.Errorf("upstream CA file %s: no PEM certificate in it", o.CAFile)
+			}
+			up.tls.RootCAs = pool
+		}
+	} else if o.Insecure || o.CAFile != "" {
+		return nil, fmt.Errorf("upstream %q: --upstream-insecure and --upstream-ca are for an https:// upstream", raw)
+	}
+	return up, nil
+}
+
+// String returns the upstream's URL.
+func (u *Upstream) String() string { return u.url }
+
+// WithUpstream makes the server a relay: requests go to the app at u and its responses come
+// back, with the fault plan acting in between.
+func WithUpstream(u *Upstream) Option { return func(s *Server) { s.upstream = u } }
+
+// Relay counters, by index into relayStats.n.
+const (
+	rOpened = iota
+	rForwarded
+	rOnReused
+	rRelayed
+	rAppClosedIdle
+	rAppClosedAfter
+	rRelayClosed
+	rErrConnect
+	rErrReset
+	rErrClosed
+	rErrTimeout
+	rErrMalformed
+	numRelayCounters
+)
+
+type relayStats struct {
+	n    [numRelayCounters]atomic.Uint64
+	open atomic.Int64
+}
+
+func (r *relayStats) snapshot(upstream string) *results.RelayCounts {
+	v := func(i int) uint64 { return r.n[i].Load() }
+	return &results.RelayCounts{
+		Upstream: upstream, ConnectionsOpened: v(rOpened), ConnectionsOpen: r.open.Load(),
+		RequestsForwarded: v(rForwarded), RequestsOnReused: v(rOnReused), ResponsesRelayed: v(rRelayed),
+		AppClosedIdle: v(rAppClosedIdle), AppClosedAfterResponse: v(rAppClosedAfter), RelayClosed: v(rRelayClosed),
+		AppErrors: results.AppErrors{Connect: v(rErrConnect), Reset: v(rErrReset), Closed: v(rErrClosed),
+			Timeout: v(rErrTimeout), Malformed: v(rErrMalformed)},
+	}
+}
+
+// upConn is a downstream connection's own connection to the app.
+//
+// While the downstream connection sits idle between requests, a watcher goroutine reads the
+// app's side, so that the app's own keep-alive close is seen the moment it happens and passed
+// on (the proxy in front sees its connection end as it would have with the app itself).
+type upConn struct {
+	nc       net.Conn
+	tcp      *net.TCPConn
+	br       *bufio.Reader
+	rd       deadlineReader
+	requests int
+	head     http1.ResponseHead
+	watching bool
+	watchReq chan struct{}
+	watchRes chan error
+	ended    bool // the app ended it (seen by the watcher or a read)
+}
+
+// deadlineReader sets a read deadline before each read when timeout > 0: an inactivity
+// bound on the app, not a bound on a long body as a whole.
+type deadlineReader struct {
+	nc      net.Conn
+	timeout time.Duration
+}
+
+func (d *deadlineReader) Read(p []byte) (int, error) {
+	if d.timeout > 0 {
+		d.nc.SetReadDeadline(time.Now().Add(d.timeout))
+	}
+	return d.nc.Read(p)
+}
+
+// dialUpstream opens a connection to the app, and starts its watcher.
+func (s *Server) dialUpstream(ctx context.Context, wake func()) (*upConn, error) {
+	u := s.upstream
+	d := net.Dialer{Timeout: u.dialTimeout}
+	nc, err := d.DialContext(ctx, "tcp", u.addr)
+	if err != nil {
+		return nil, err
+	}
+	tcp, _ := nc.(*net.TCPConn)
+	if u.tls != nil {
+		tc := tls.Client(nc, u.tls)
+		tc.SetDeadline(time.Now().Add(u.dialTimeout))
+		if err := tc.HandshakeContext(ctx); err != nil {
+			nc.Close()
+			return nil, fmt.Errorf("TLS handshake with %s: %w", u.addr, err)
+		}
+		tc.SetDeadline(time.Time{})
+		nc = tc
+	}
+	uc := &upConn{nc: nc, tcp: tcp, watchReq: make(chan struct{}), watchRes: make(chan error, 1)}
+	uc.rd.nc = nc
+	uc.br = bufio.NewReaderSize(&uc.rd, readBufSize)
+	go uc.watch(wake)
+	return uc, nil
+}
+
+// watch serves watch requests: it waits for the app to send anything or end the connection,
+// and wakes the downstream side when it does. It ends when watchReq is closed.
+func (u *upConn) watch(wake func()) {
+	for range u.watchReq {
+		_, err := u.br.Peek(1)
+		if !isTimeout(err) {
+			wake()
+		}
+		u.watchRes <- err
+	}
+}
+
+// startWatch hands the idle app connection to the watcher.
+func (u *upConn) startWatch() {
+	if u.watching || u.ended {
+		return
+	}
+	u.rd.timeout = 0
+	u.nc.SetReadDeadline(time.Time{})
+	u.watching = true
+	u.watchReq <- struct{}{}
+}
+
+// stopWatch takes the app connection back from the watcher. It returns nil when the app is
+// still there and silent, else what the app did while idle: io.EOF (it closed), a reset, or
+// errUnsolicited (it sent bytes no request asked for).
+func (u *upConn) stopWatch() error {
+	if !u.watching {
+		return nil
+	}
+	u.nc.SetReadDeadline(aLongTimeAgo)
+	err := <-u.watchRes
+	u.watching = false
+	u.nc.SetReadDeadline(time.Time{})
+	switch {
+	case isTimeout(err):
+		return nil
+	case err == nil:
+		return errUnsolicited
+	}
+	return err
+}
+
+// aLongTimeAgo is a deadline in the past: it makes a blocked read return at once.
+var aLongTimeAgo = time.Unix(1, 0)
+
+var errUnsolicited = errors.New("the app sent bytes with no request outstanding")
+
+// close ends the app connection and its watcher.
+func (u *upConn) close() {
+	u.nc.Close()
+	if u.watching {
+		<-u.watchRes
+		u.watching = false
+	}
+	close(u.watchReq)
+}
