@@ -29,6 +29,8 @@ type RunOptions struct {
 	MaxConnections int
 	// Version is gatecrash's version, for the admin /metrics.
 	Version string
+	// Upstream makes the server a relay in front of this app (nil: it answers itself).
+	Upstream *Upstream
 }
 
 // Run listens where opts says and serves until ctx ends, then shuts everything down and
@@ -37,6 +39,9 @@ func Run(ctx context.Context, opts RunOptions) (Stats, error) {
 	srvOpts := []Option{WithMaxConnections(opts.MaxConnections), WithLog(opts.Log), WithVersion(opts.Version)}
 	if opts.Certificate != nil {
 		srvOpts = append(srvOpts, WithCertificate(*opts.Certificate))
+	}
+	if opts.Upstream != nil {
+		srvOpts = append(srvOpts, WithUpstream(opts.Upstream))
 	}
 	s, err := New(opts.Config, srvOpts...)
 	if err != nil {
@@ -89,6 +94,12 @@ func Run(ctx context.Context, opts RunOptions) (Stats, error) {
 	if tlsLn != nil {
 		fmt.Fprintf(logw, "fault server: https://%s (self-signed unless a certificate was given)\n", tlsLn.Addr())
 		g.Go(func() error { return s.ServeTLS(gctx, tlsLn) })
+	}
+	if u := opts.Upstream; u != nil {
+		fmt.Fprintf(logw, "relay: requests go to the app at %s\n", u)
+		if err := u.check(ctx); err != nil {
+			fmt.Fprintf(logw, "warning: the app at %s cannot be reached now (%v); requests get 502 until it can\n", u, err)
+		}
 	}
 	for _, what := range Unsupported() {
 		fmt.Fprintf(logw, "note: on this system %s\n", what)

@@ -89,6 +89,16 @@ func ParseUpstream(raw string, o UpstreamOptions) (*Upstream, error) {
 	return up, nil
 }
 
+// check opens one connection to the app and closes it, to say at start-up whether it is there.
+func (u *Upstream) check(ctx context.Context) error {
+	d := net.Dialer{Timeout: u.dialTimeout}
+	nc, err := d.DialContext(ctx, "tcp", u.addr)
+	if err != nil {
+		return err
+	}
+	return nc.Close()
+}
+
 // String returns the upstream's URL.
 func (u *Upstream) String() string { return u.url }
 

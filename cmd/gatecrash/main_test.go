@@ -3,8 +3,10 @@ package main
 import (
 	"bytes"
 	"context"
+	"errors"
 	"io"
 	"net"
+	"net/http"
 	"net/http/httptest"
 	"net/http/httputil"
 	"net/url"
@@ -58,6 +60,10 @@ func TestExitCodesAndMessages(t *testing.T) {
 		{"unknown command", []string{"frobnicate"}, 2, `unknown command "frobnicate"`},
 		{"unknown flag", []string{"serve", "--bogus"}, 2, "unknown flag: --bogus"},
 		{"bad flag value", []string{"serve", "--status", "abc"}, 2, `invalid argument "abc" for "--status"`},
+		{"bad upstream", []string{"serve", "--upstream", "app:8000"}, 2, `--upstream: upstream "app:8000": want http://host:port or https://host:port`},
+		{"upstream with canned answer", []string{"serve", "--upstream", "http://127.0.0.1:1", "--body-size", "5"}, 2,
+			"--body-size sets the server's own answer; with --upstream the app answers"},
+		{"upstream option alone", []string{"serve", "--upstream-insecure"}, 2, "go with --upstream"},
 		{"stray argument", []string{"serve", "extra"}, 2, `unknown command "extra"`},
 		{"bad fault spec", []string{"serve", "--fault", "idle-close:timeout=5"}, 2,
 			`--fault "idle-close:timeout=5": idle-close.timeout: "5" is not a duration`},
@@ -343,5 +349,75 @@ func TestManPages(t *testing.T) {
 		if err != nil || !strings.Contains(string(b), ".TH \"GATECRASH\" \"1\"") || !strings.Contains(string(b), ".SH NAME") {
 			t.Errorf("%s: %v\n%.300s", page, err, b)
 		}
+	}
+}
+
+// TestServeRelaysToTheApp: serve --upstream puts the fault server in front of an app: the
+// app's answers come through, a fault acts on them, and the final counters show the relay's
+// side with the app's errors apart.
+func TestServeRelaysToTheApp(t *testing.T) {
+	t.Parallel()
+	appLn, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	app := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		io.WriteString(w, "the real app\n")
+	})}
+	go app.Serve(appLn)
+	defer app.Close()
+	addr := freeAddr(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	type result struct {
+		code        int
+		out, stderr string
+	}
+	done := make(chan result, 1)
+	go func() {
+		code, out, stderr := runCLI(t, ctx, "serve", "--listen", addr, "--admin", "", "--upstream", "http://"+appLn.Addr().String(),
+			"--fault", "rst-headers:match=/reset")
+		done <- result{code, out, stderr}
+	}()
+	get := func(path string) (string, error) {
+		var c net.Conn
+		deadline := time.Now().Add(5 * time.Second)
+		for {
+			if c, err = net.Dial("tcp", addr); err == nil {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("server never listened: %v", err)
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+		defer c.Close()
+		io.WriteString(c, "GET "+path+" HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+		c.SetReadDeadline(time.Now().Add(3 * time.Second))
+		b, err := io.ReadAll(c)
+		return string(b), err
+	}
+	if got, err := get("/"); err != nil || !strings.HasSuffix(got, "\r\n\r\nthe real app\n") {
+		t.Fatalf("GET / through the relay: %q, %v", got, err)
+	}
+	if got, err := get("/reset"); !errors.Is(err, syscall.ECONNRESET) || got != "HTTP/1.1 200 OK\r\n" {
+		t.Fatalf("GET /reset: %q, %v; want the app's status line, then a reset", got, err)
+	}
+	cancel()
+	select {
+	case r := <-done:
+		if r.code != 0 {
+			t.Fatalf("exit %d; stderr %s", r.code, r.stderr)
+		}
+		if !strings.Contains(r.stderr, "relay: requests go to the app at http://"+appLn.Addr().String()) {
+			t.Fatalf("stderr lacks the relay line:\n%s", r.stderr)
+		}
+		for _, want := range []string{"rst-headers          1", "requests forwarded   2 (0 on a reused connection); responses relayed 1",
+			"app errors           0 "} {
+			if !strings.Contains(r.out, want) {
+				t.Fatalf("stdout lacks %q:\n%s", want, r.out)
+			}
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("serve did not stop")
 	}
 }

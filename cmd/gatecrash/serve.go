@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 
 	"github.com/gatecrash/gatecrash/faultserver"
 	"github.com/gatecrash/gatecrash/internal/errext"
@@ -36,8 +37,12 @@ type ServeOptions struct {
 	MaxConnections int
 	// Link puts a delayed link in front of each listener (zero latency: none).
 	Link link.Config
+	// Upstream makes the server a relay in front of the app at this URL ("": none).
+	Upstream        string
+	UpstreamOptions faultserver.UpstreamOptions
 
 	Out, Err io.Writer
+	changed  map[string]bool // flags given on the command line
 }
 
 func newServeCmd(runF func(context.Context, *ServeOptions) error) *cobra.Command {
@@ -64,6 +69,21 @@ probability, every, nth and match):
   delay            head-delay, body-rate
   status           code
 
+Relay mode: with --upstream http://app:8000 (or https://) the server sits in front of your
+own app instead of answering itself. Each connection from the proxy gets its own connection
+to the app (opened by its first request), so the app's keep-alive behaviour shows through:
+when the app closes an idle connection, the relay closes the proxy's. Requests and answers
+stream through unchanged, and the faults act on the app's real answers:
+  rst-headers, cut-body, delay   the app handles the request; its answer is cut, reset or
+                                 slowed on the way back (cut-body cuts the app's own body)
+  no-response                    the app handles the request (forward=false: it never sees
+                                 it); its answer is dropped
+  fin-mid-request                the app sees the first after-bytes bytes, then the close
+  status, close-on-reuse         the app never sees the request
+  idle-close, tls-stall          act on the proxy's connection; the app's one closes with it
+The app's own failures (refused, reset, closed early, silent, garbage) are counted apart as
+app errors, never as injected faults; a refused or silent app gets the proxy a 502 or 504.
+
 A request may choose its own fault: X-Gatecrash-Fault: rst-headers;after-bytes=5
 (--header-faults off refuses that; header-chosen faults are held to header-limits in the
 config: 1 MiB of body and 1 m of waiting by default.)
@@ -73,6 +93,7 @@ On SIGINT or SIGTERM the server shuts down and prints its final counters.`,
   gatecrash serve --listen 127.0.0.1:9001 --tls-listen 127.0.0.1:9443 \
       --fault rst-headers:probability=0.001,after-bytes=20
   gatecrash serve --config faults.yaml
+  gatecrash serve --upstream http://127.0.0.1:8000 --fault cut-body:probability=0.000001
   curl -s 127.0.0.1:9002/stats`,
 		Args: usageArgs(cobra.NoArgs),
 		RunE: func(cmd *cobra.Command, _ []string) error {
@@ -92,6 +113,8 @@ On SIGINT or SIGTERM the server shuts down and prints its final counters.`,
 			if f.Changed("idle-timeout") {
 				opts.IdleTimeout = &idle
 			}
+			opts.changed = map[string]bool{}
+			f.Visit(func(fl *pflag.Flag) { opts.changed[fl.Name] = true })
 			opts.Out, opts.Err = cmd.OutOrStdout(), cmd.ErrOrStderr()
 			if runF != nil {
 				return runF(cmd.Context(), opts)
@@ -117,6 +140,11 @@ On SIGINT or SIGTERM the server shuts down and prints its final counters.`,
 	f.DurationVar(&opts.Link.Latency, "link-latency", 0,
 		"one-way delay of bytes, FIN and RST between clients and the server, as across a network (e.g. 1ms; 0: none)")
 	f.DurationVar(&opts.Link.Jitter, "link-jitter", 0, "uniform jitter on --link-latency (at most the latency)")
+	f.StringVar(&opts.Upstream, "upstream", "", "relay to your app at this URL (http://host:port or https://host:port) instead of answering")
+	f.BoolVar(&opts.UpstreamOptions.Insecure, "upstream-insecure", false, "do not verify the https upstream's certificate")
+	f.StringVar(&opts.UpstreamOptions.CAFile, "upstream-ca", "", "PEM file of CA certificates to verify the https upstream with")
+	f.DurationVar(&opts.UpstreamOptions.Timeout, "upstream-timeout", faultserver.DefaultUpstreamTimeout,
+		"longest wait for the app to answer or send more of its body; then 504 (or a cut body)")
 	f.StringVar(&opts.HeaderFaults, "header-faults", "", "on or off: may a request choose its fault with X-Gatecrash-Fault (default on, or the config's)")
 	return cmd
 }
@@ -171,6 +199,18 @@ func buildServeConfig(opts *ServeOptions) (*faultserver.Config, error) {
 	} else if opts.Link.Jitter > 0 && opts.Link.Latency == 0 {
 		errs = append(errs, errors.New("--link-jitter needs --link-latency"))
 	}
+	if opts.Upstream != "" {
+		for _, name := range []string{"status", "body-size", "chunked"} {
+			if opts.changed[name] {
+				errs = append(errs, fmt.Errorf("--%s sets the server's own answer; with --upstream the app answers (use a status fault to answer instead of the app)", name))
+			}
+		}
+		if opts.UpstreamOptions.Timeout <= 0 {
+			errs = append(errs, fmt.Errorf("--upstream-timeout: %s is not allowed; give a positive duration, e.g. 2m", opts.UpstreamOptions.Timeout))
+		}
+	} else if opts.UpstreamOptions.Insecure || opts.UpstreamOptions.CAFile != "" || opts.changed["upstream-timeout"] {
+		errs = append(errs, errors.New("--upstream-insecure, --upstream-ca and --upstream-timeout go with --upstream"))
+	}
 	if (opts.TLSCert == "") != (opts.TLSKey == "") {
 		errs = append(errs, errors.New("--tls-cert and --tls-key go together: give both or neither"))
 	}
@@ -187,6 +227,13 @@ func runServe(ctx context.Context, opts *ServeOptions) error {
 	}
 	ro := faultserver.RunOptions{Version: versionString(), Config: cfg, Listen: opts.Listen, TLSListen: opts.TLSListen,
 		Admin: opts.Admin, Log: opts.Err, MaxConnections: opts.MaxConnections}
+	if opts.Upstream != "" {
+		up, err := faultserver.ParseUpstream(opts.Upstream, opts.UpstreamOptions)
+		if err != nil {
+			return errext.UsageError(fmt.Errorf("--upstream: %w", err))
+		}
+		ro.Upstream = up
+	}
 	if opts.TLSCert != "" {
 		cert, err := faultserver.LoadCertificate(opts.TLSCert, opts.TLSKey)
 		if err != nil {
