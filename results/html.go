@@ -114,6 +114,9 @@ pre { background: #f6f6f6; padding: 1em; overflow-x: auto; font-size: 0.85em; }
 		}
 		if o, ok := r.OriginTruth(); ok {
 			fmt.Fprintf(&b, "<p>Origin ground truth: %s requests seen; faults injected: %s.</p>\n", FormatCount(int64(o.RequestsStarted)), html.EscapeString(faultList(o)))
+			if o.Relay != nil {
+				fmt.Fprintf(&b, "<p>Relay: %s.</p>\n", html.EscapeString(o.Relay.Sentence()))
+			}
 		}
 	}
 	if len(rs) > 1 {

@@ -1,5 +1,7 @@
 package results
 
+import "fmt"
+
 // RelayCounts is what a relaying fault server (`gatecrash serve --upstream`) did with the
 // app behind it. The app's own failures are counted here, apart from the faults gatecrash
 // injected: an app that refuses connections or resets one is never a fault in Faults.
@@ -76,4 +78,17 @@ func (r *RelayCounts) Sub(before *RelayCounts) *RelayCounts {
 		*mine[i] -= *theirs[i]
 	}
 	return &d
+}
+
+// Sentence says in one line what the relay did with the app, for reports.
+func (r *RelayCounts) Sentence() string {
+	e := r.AppErrors
+	s := fmt.Sprintf("the app at %s got %s requests on %s connections (%s on a reused one) and closed %s idle ones itself",
+		r.Upstream, FormatCount(int64(r.RequestsForwarded)), FormatCount(int64(r.ConnectionsOpened)),
+		FormatCount(int64(r.RequestsOnReused)), FormatCount(int64(r.AppClosedIdle)))
+	if e.Total() == 0 {
+		return s + "; no app errors"
+	}
+	return s + fmt.Sprintf("; app errors (not injected faults): %s — connect %d, reset %d, closed early %d, timeout %d, malformed %d",
+		FormatCount(int64(e.Total())), e.Connect, e.Reset, e.Closed, e.Timeout, e.Malformed)
 }

@@ -119,6 +119,9 @@ func writeMarkdown(w io.Writer, rs []*Result) error {
 		}
 		if o, ok := r.OriginTruth(); ok {
 			fmt.Fprintf(&b, "\nOrigin ground truth: %s requests seen; faults injected: %s.\n", FormatCount(int64(o.RequestsStarted)), faultList(o))
+			if o.Relay != nil {
+				fmt.Fprintf(&b, "\nRelay: %s.\n", o.Relay.Sentence())
+			}
 		}
 		if names := logNames([]*Result{r}); len(names) > 0 {
 			b.WriteString("\nProxy log:\n\n")

@@ -91,6 +91,9 @@ func WriteSummary(w io.Writer, r *Result) error {
 	}
 	if o, ok := r.OriginTruth(); ok {
 		fmt.Fprintf(&b, "\norigin       %s requests seen, faults injected: %s\n", FormatCount(int64(o.RequestsStarted)), faultList(o))
+		if o.Relay != nil {
+			fmt.Fprintf(&b, "relay        %s\n", o.Relay.Sentence())
+		}
 	}
 	for _, n := range logNames([]*Result{r}) {
 		fmt.Fprintf(&b, "proxy log    %s: %s\n", n, FormatCount(r.ProxyLog[n]))

@@ -271,6 +271,7 @@ func runVariant(ctx context.Context, sc *Scenario, v *Variant, dir string, opts 
 			return nil, err
 		}
 	}
+	relay := v.Origin.Kind == OriginRelay
 	// The origin and the proxies outlive an interrupt of the load (the load drains first),
 	// so their context is not ctx.
 	parts, stopParts := context.WithCancel(context.Background())
@@ -296,6 +297,43 @@ func runVariant(ctx context.Context, sc *Scenario, v *Variant, dir string, opts 
 		stopErr = stopProxies()
 		stopParts()
 		return stopErr, g.Wait()
+	}
+
+	// startApp starts a real app server origin (or the one behind a relay) and watches it.
+	startApp := func(kind, role string) (string, error) {
+		listen, err := proxy.FreeListenAddr()
+		if err == nil {
+			app, err = proxy.StartApp(ctx, proxy.AppConfig{Kind: proxy.AppKind(kind), Binary: v.Origin.Binary,
+				Vars: v.Origin.Vars, Listen: listen, RunDir: filepath.Join(dir, "origin-"+kind), Log: opts.Log})
+		}
+		if err != nil {
+			return "", fmt.Errorf("%s %s: %w", role, kind, err)
+		}
+		g.Go(func() error {
+			if err := app.Wait(gctx); err != nil {
+				return fmt.Errorf("%s %s: %w", role, kind, err)
+			}
+			return nil
+		})
+		return app.URL(), nil
+	}
+	if relay {
+		upstream := v.Origin.Upstream
+		var err error
+		if v.Origin.App != "" {
+			upstream, err = startApp(v.Origin.App, "relay app")
+		}
+		var up *faultserver.Upstream
+		if err == nil {
+			up, err = faultserver.ParseUpstream(upstream, faultserver.UpstreamOptions{})
+		}
+		if err == nil {
+			origin, err = faultserver.New(v.Origin.Config, faultserver.WithUpstream(up))
+		}
+		if err != nil {
+			_, perr := shutdown()
+			return nil, errors.Join(err, perr)
+		}
 	}
 
 	var addrs []string
@@ -328,22 +366,12 @@ func runVariant(ctx context.Context, sc *Scenario, v *Variant, dir string, opts 
 	case v.Origin.Kind == OriginExternal:
 		addrs = []string{v.Origin.Address}
 	default:
-		listen, err := proxy.FreeListenAddr()
-		if err == nil {
-			app, err = proxy.StartApp(ctx, proxy.AppConfig{Kind: proxy.AppKind(v.Origin.Kind), Binary: v.Origin.Binary,
-				Vars: v.Origin.Vars, Listen: listen, RunDir: filepath.Join(dir, "origin-"+v.Origin.Kind), Log: opts.Log})
-		}
+		u, err := startApp(v.Origin.Kind, "origin")
 		if err != nil {
 			_, perr := shutdown()
-			return nil, errors.Join(fmt.Errorf("origin %s: %w", v.Origin.Kind, err), perr)
+			return nil, errors.Join(err, perr)
 		}
-		addrs = []string{strings.TrimPrefix(app.URL(), "http://")}
-		g.Go(func() error {
-			if err := app.Wait(gctx); err != nil {
-				return fmt.Errorf("origin %s: %w", v.Origin.Kind, err)
-			}
-			return nil
-		})
+		addrs = []string{strings.TrimPrefix(u, "http://")}
 	}
 	if l := v.Origin.Link; l != nil && l.Latency > 0 {
 		// Each origin address gets a delayed link in front; the proxy talks to the link.

@@ -71,13 +71,20 @@ type Variant struct {
 const (
 	OriginFaultServer = "fault-server"
 	OriginExternal    = "external"
+	// OriginRelay is the fault server in front of a real app: one the user runs
+	// (Origin.Upstream) or one gatecrash starts (Origin.App).
+	OriginRelay = "relay"
 )
 
 // Origin is the origin side of a variant: gatecrash's fault server (the default), a real app
 // server gatecrash starts (uvicorn, gunicorn, node), or one the user runs (external).
 type Origin struct {
-	// Kind is fault-server, uvicorn, gunicorn, node or external.
+	// Kind is fault-server, relay, uvicorn, gunicorn, node or external.
 	Kind string
+	// Upstream is the app a relay forwards to when the user runs it (http://host:port);
+	// App the app server gatecrash starts behind the relay instead (uvicorn, gunicorn, node).
+	Upstream string
+	App      string
 	// Vars are an app server's variables (idle_timeout, worker_class, ...); Binary its
 	// interpreter or script.
 	Vars   map[string]string
@@ -129,6 +136,8 @@ type originExtra struct {
 	Vars     map[string]string `yaml:"vars"`
 	Binary   string            `yaml:"binary"`
 	Address  string            `yaml:"address"`
+	Upstream string            `yaml:"upstream"`
+	App      string            `yaml:"app"`
 	Link     *linkDoc          `yaml:"link"`
 }
 
@@ -316,7 +325,7 @@ func resolveVariant(d *doc, vd *variantDoc) (*Variant, []error) {
 	cfg, cerrs := faultserver.DecodeConfig(cfgNode, "origin")
 	errs = append(errs, cerrs...)
 	v.Origin = Origin{Replicas: replicas, TLS: extra.TLS, Listen: extra.Listen, Config: cfg,
-		Kind: extra.Kind, Vars: extra.Vars, Binary: extra.Binary, Address: extra.Address}
+		Kind: extra.Kind, Vars: extra.Vars, Binary: extra.Binary, Address: extra.Address, Upstream: extra.Upstream, App: extra.App}
 	errs = append(errs, checkOriginKind(origin, &v.Origin, cfgNode)...)
 	if extra.Link != nil {
 		lc := link.Config{Latency: extra.Link.Latency.D(), Jitter: extra.Link.Jitter.D()}
@@ -420,6 +429,9 @@ func checkOriginKind(n *yaml.Node, o *Origin, cfgNode *yaml.Node) []error {
 	}
 	app, appErr := proxy.ParseAppKind(o.Kind)
 	isApp := appErr == nil
+	if o.Kind != OriginRelay && (o.Upstream != "" || o.App != "") {
+		errs = append(errs, at("kind", "origin: upstream and app are for origin.kind relay (the fault server in front of your app)"))
+	}
 	switch {
 	case o.Kind == OriginFaultServer:
 		if len(o.Vars) > 0 || o.Binary != "" || o.Address != "" {
@@ -427,6 +439,8 @@ func checkOriginKind(n *yaml.Node, o *Origin, cfgNode *yaml.Node) []error {
 				"the fault server takes faults, response and limits"))
 		}
 		return errs
+	case o.Kind == OriginRelay:
+		return append(errs, checkRelay(n, o, at)...)
 	case o.Kind == OriginExternal:
 		if _, _, err := net.SplitHostPort(o.Address); err != nil {
 			errs = append(errs, at("address", "origin.address: %q is not host:port; origin.kind external needs where your origin listens", o.Address))
@@ -443,7 +457,7 @@ func checkOriginKind(n *yaml.Node, o *Origin, cfgNode *yaml.Node) []error {
 			errs = append(errs, at("address", "origin.address is for origin.kind external; gatecrash picks %s's address", o.Kind))
 		}
 	default:
-		return append(errs, at("kind", "origin.kind: %q is not allowed; allowed: fault-server, uvicorn, gunicorn, node, external", o.Kind))
+		return append(errs, at("kind", "origin.kind: %q is not allowed; allowed: fault-server, relay, uvicorn, gunicorn, node, external", o.Kind))
 	}
 	// Only the fault server injects faults or is configured like one.
 	for i := 0; i+1 < len(cfgNode.Content); i += 2 {
@@ -452,6 +466,43 @@ func checkOriginKind(n *yaml.Node, o *Origin, cfgNode *yaml.Node) []error {
 	}
 	if o.TLS || len(o.Listen) > 0 || o.Replicas != 1 {
 		errs = append(errs, at("kind", "origin: tls, listen and replicas are for the fault server; %s runs one plain HTTP instance", o.Kind))
+	}
+	return errs
+}
+
+// checkRelay checks a relay origin: an app to relay to (one the user runs, or one gatecrash
+// starts, with its vars), and the fault server's own settings, which a relay takes.
+func checkRelay(n *yaml.Node, o *Origin, at func(key, format string, args ...any) error) []error {
+	var errs []error
+	switch {
+	case (o.Upstream == "") == (o.App == ""):
+		errs = append(errs, at("kind", "origin.kind relay needs one of origin.upstream (your app's URL, http://host:port) "+
+			"and origin.app (uvicorn, gunicorn or node: gatecrash starts it)"))
+	case o.Upstream != "":
+		if _, err := faultserver.ParseUpstream(o.Upstream, faultserver.UpstreamOptions{}); err != nil {
+			errs = append(errs, at("upstream", "origin.%v", err))
+		}
+		if len(o.Vars) > 0 || o.Binary != "" {
+			errs = append(errs, at("upstream", "origin: vars and binary are for the app gatecrash starts (origin.app); origin.upstream is an app you run"))
+		}
+	default:
+		app, err := proxy.ParseAppKind(o.App)
+		if err != nil {
+			errs = append(errs, at("app", "origin.app: %q is not allowed; allowed: uvicorn, gunicorn, node", o.App))
+			break
+		}
+		for _, e := range errext.Flatten(proxy.CheckAppVars(app, o.Vars)) {
+			if ve, ok := errors.AsType[*proxy.VarError](e); ok {
+				e = fmt.Errorf("origin.vars.%s: %s", ve.Name, ve.Msg)
+			}
+			errs = append(errs, at("vars", "%v", e))
+		}
+	}
+	if o.Address != "" {
+		errs = append(errs, at("address", "origin.address is for origin.kind external; a relay's app is origin.upstream"))
+	}
+	if o.Replicas != 1 {
+		errs = append(errs, at("replicas", "origin.replicas: a relay runs one listener in front of one app"))
 	}
 	return errs
 }
