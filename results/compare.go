@@ -3,6 +3,7 @@ package results
 import (
 	"fmt"
 	"io"
+	"slices"
 	"sort"
 	"strings"
 	"text/tabwriter"
@@ -196,6 +197,20 @@ func comparisonTable(rs []*Result, percent bool) [][]string {
 		}
 		return FormatCount(int64(o.RequestsStarted))
 	})
+	if slices.ContainsFunc(rs, func(r *Result) bool { return r.Origin != nil && r.Origin.Relay != nil }) {
+		relayRow := func(name string, f func(*RelayCounts) string) {
+			row(name, func(r *Result) string {
+				if r.Origin == nil || r.Origin.Relay == nil {
+					return "-"
+				}
+				return f(r.Origin.Relay)
+			})
+		}
+		relayRow("app connections", func(c *RelayCounts) string {
+			return fmt.Sprintf("%s (closed idle by the app %s)", FormatCount(int64(c.ConnectionsOpened)), FormatCount(int64(c.AppClosedIdle)))
+		})
+		relayRow("app errors (not faults)", func(c *RelayCounts) string { return FormatCount(int64(c.AppErrors.Total())) })
+	}
 	for _, n := range logNames(rs) {
 		row("log: "+n, func(r *Result) string { return FormatCount(r.ProxyLog[n]) })
 	}

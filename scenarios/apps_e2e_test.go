@@ -4,6 +4,8 @@ package scenarios
 
 import (
 	"context"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -54,5 +56,29 @@ func TestUvicornRaceThroughNginx(t *testing.T) {
 	}
 	if !run.ThresholdsMet() {
 		t.Errorf("verdicts: %+v", run.Verdicts)
+	}
+}
+
+// The relay-app scenario as written: a real uvicorn behind the relay, the rare reset seen by
+// the client exactly as often as the relay injected it, and the report's relay line.
+func TestRelayAppScenario(t *testing.T) {
+	requireApp(t, proxy.Uvicorn)
+	run, r := runBuiltin(t, "relay-app", "rare-reset", proxy.Embedded, 5*time.Second)
+	o := origin(t, r)
+	if o.Relay == nil {
+		t.Fatal("a relay origin has no relay counts in the result")
+	}
+	if injected := int64(o.Faults["rst-headers"]); injected == 0 || injected != r.Errors() {
+		t.Errorf("rst-headers injected %d, client errors %d (%s); every injected reset reaches the client", injected, r.Errors(), counts(r))
+	}
+	if o.Relay.RequestsForwarded != o.RequestsRead || o.Relay.AppErrors.Total() != 0 {
+		t.Errorf("relay: %+v; origin read %d requests", o.Relay, o.RequestsRead)
+	}
+	md, err := os.ReadFile(filepath.Join(run.Dir, "report.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(md), "app errors (not faults)") {
+		t.Errorf("report.md has no relay rows:\n%s", md)
 	}
 }

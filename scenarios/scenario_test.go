@@ -247,6 +247,8 @@ func TestOriginKinds(t *testing.T) {
 		"  kind: node\n  vars: {idle_timeout: 1500ms}\n",
 		"  kind: external\n  address: 127.0.0.1:8000\n",
 		"  faults: [{kind: idle-close, timeout: 50ms}]\n  link: {latency: 2ms}\n",
+		"  kind: relay\n  upstream: http://127.0.0.1:8000\n  faults: [{kind: cut-body, probability: 0.001}]\n",
+		"  kind: relay\n  app: gunicorn\n  vars: {worker_class: gthread}\n  tls: true\n",
 	}
 	for _, o := range ok {
 		sc, err := Parse([]byte(base+o), "o.yaml")
@@ -262,11 +264,19 @@ func TestOriginKinds(t *testing.T) {
 		"  kind: uvicorn\n  faults: [{kind: idle-close, timeout: 1s}]\n": "o.yaml:5:11: origin.faults: only origin.kind fault-server takes it",
 		"  kind: uvicorn\n  vars: {idle_timeout: 1500ms}\n":              "origin.vars.idle_timeout: 1500ms is not allowed: uvicorn takes whole seconds",
 		"  kind: gunicorn\n  vars: {max_conns: 3}\n":                     "origin.vars.max_conns: not read by gunicorn",
-		"  kind: tomcat\n":                                    "o.yaml:4:9: origin.kind: \"tomcat\" is not allowed; allowed: fault-server, uvicorn, gunicorn, node, external",
-		"  kind: external\n":                                  "origin.address: \"\" is not host:port",
-		"  vars: {idle_timeout: 1s}\n":                        "vars, binary and address are for origin.kind uvicorn",
-		"  kind: node\n  link: {latency: 1ms, jitter: 5ms}\n": "origin.link.jitter: 5ms is not allowed",
-		"  kind: node\n  replicas: 2\n":                       "tls, listen and replicas are for the fault server",
+		"  kind: tomcat\n":                                                    "o.yaml:4:9: origin.kind: \"tomcat\" is not allowed; allowed: fault-server, relay, uvicorn, gunicorn, node, external",
+		"  kind: relay\n":                                                     "o.yaml:4:9: origin.kind relay needs one of origin.upstream (your app's URL, http://host:port) and origin.app",
+		"  kind: relay\n  upstream: app:8000\n":                               `o.yaml:5:13: origin.upstream "app:8000": want http://host:port`,
+		"  kind: relay\n  app: tomcat\n":                                      `o.yaml:5:8: origin.app: "tomcat" is not allowed; allowed: uvicorn, gunicorn, node`,
+		"  kind: relay\n  app: uvicorn\n  upstream: http://a:1\n":             "needs one of origin.upstream",
+		"  kind: relay\n  app: uvicorn\n  vars: {idle_timeout: 1500ms}\n":     "origin.vars.idle_timeout: 1500ms is not allowed",
+		"  kind: relay\n  upstream: http://a:1\n  vars: {idle_timeout: 1s}\n": "vars and binary are for the app gatecrash starts",
+		"  kind: relay\n  upstream: http://a:1\n  replicas: 2\n":              "a relay runs one listener",
+		"  upstream: http://a:1\n":                                            "upstream and app are for origin.kind relay",
+		"  kind: external\n":                                                  "origin.address: \"\" is not host:port",
+		"  vars: {idle_timeout: 1s}\n":                                        "vars, binary and address are for origin.kind uvicorn",
+		"  kind: node\n  link: {latency: 1ms, jitter: 5ms}\n":                 "origin.link.jitter: 5ms is not allowed",
+		"  kind: node\n  replicas: 2\n":                                       "tls, listen and replicas are for the fault server",
 		// a wrong scalar is named by the key the user wrote, once
 		"  replicas: 2.5\n":         "o.yaml:4:13: origin.replicas: 2.5 is not a whole number",
 		"  tls: maybe\n":            `o.yaml:4:8: origin.tls: "maybe" is not allowed; allowed: true, false`,
