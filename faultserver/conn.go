@@ -69,6 +69,9 @@ func (c *conn) serve() {
 	}
 	for {
 		c.plan = c.srv.plan.Load()
+		if c.up != nil {
+			c.up.release() // the app connection is idle too: watch it
+		}
 		if !c.nextRequest() {
 			return
 		}

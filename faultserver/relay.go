@@ -128,7 +128,10 @@ func (c *conn) exchange(req *Request) *http1.ResponseHead {
 		return nil
 	}
 	up := c.up
-	up.rd.timeout = c.srv.upstream.timeout
+	if err := up.awaitAnswer(c.srv.upstream.timeout); err != nil {
+		c.relayFailed(req, appErr(err))
+		return nil
+	}
 	for {
 		if err := http1.ReadResponseHead(up.br, &up.head, maxAppHead); err != nil {
 			c.relayFailed(req, appErr(err))
@@ -154,6 +157,14 @@ func (c *conn) forward(req *Request) error {
 	up, err := c.upstreamConn()
 	if err != nil {
 		return err
+	}
+	if gone := up.claim(); gone != nil {
+		// The app ended its idle connection just as this request came: the keep-alive race
+		// itself, the app's doing. The request cannot go to it on this connection.
+		if errors.Is(gone, errUnsolicited) {
+			return &appError{kind: rErrMalformed, err: gone}
+		}
+		return &appError{kind: rAppClosedIdle, err: gone}
 	}
 	if up.requests > 0 {
 		c.rcount(rOnReused)
@@ -214,7 +225,7 @@ func (c *conn) relayFailed(req *Request, err error) {
 		return
 	}
 	c.rcount(ae.kind)
-	if c.up != nil {
+	if c.up != nil && ae.kind != rErrConnect {
 		c.up.ended = ae.kind != rErrTimeout && ae.kind != rErrMalformed // else the relay closes it
 	}
 	if !c.respStarted {
@@ -394,6 +405,9 @@ func (c *conn) requestSink() io.Writer {
 	if err != nil {
 		c.rcount(err.(*appError).kind)
 		return io.Discard
+	}
+	if up.claim() != nil {
+		return io.Discard // the app has just ended its side
 	}
 	c.rcount(rForwarded)
 	if up.requests > 0 {

@@ -141,21 +141,38 @@ func (r *relayStats) snapshot(upstream string) *results.RelayCounts {
 
 // upConn is a downstream connection's own connection to the app.
 //
-// While the downstream connection sits idle between requests, a watcher goroutine reads the
-// app's side, so that the app's own keep-alive close is seen the moment it happens and passed
-// on (the proxy in front sees its connection end as it would have with the app itself).
+// Its watcher goroutine does every wait for the app's first byte: while the downstream
+// connection sits idle between requests, so that the app's own keep-alive close (or bytes no
+// request asked for) is seen the moment it happens and passed on; and while a request is out,
+// for the first byte of the answer. The request loop hands the connection to the watcher
+// (release) and takes it back when the watcher reports (awaitAnswer, or claim failing); in
+// between only one of them reads. No deadline has to interrupt the watcher on the steady
+// path, so a request costs no allocation.
 type upConn struct {
 	nc       net.Conn
-	tcp      *net.TCPConn
 	br       *bufio.Reader
 	rd       deadlineReader
 	requests int
 	head     http1.ResponseHead
-	watching bool
+	state    atomic.Int32 // upBusy, upIdle or upWoken
+	watching bool         // the watcher holds the connection (a result will come on watchRes)
 	watchReq chan struct{}
 	watchRes chan error
 	ended    bool // the app ended it (seen by the watcher or a read)
 }
+
+// upConn states. busy: a request is out, and the watcher's report is the answer's first
+// byte. Between requests the app connection is idle and a report means the app did something
+// by itself: idleWaiting while the downstream connection waits for its next request (the
+// watcher then wakes it: woken), idleWorking while the downstream connection is busy with a
+// request the app has not been sent (the watcher then only reports: gone).
+const (
+	upBusy int32 = iota
+	upIdleWaiting
+	upIdleWorking
+	upWoken
+	upGone
+)
 
 // deadlineReader sets a read deadline before each read when timeout > 0: an inactivity
 // bound on the app, not a bound on a long body as a whole.
@@ -179,7 +196,6 @@ func (s *Server) dialUpstream(ctx context.Context, wake func()) (*upConn, error)
 	if err != nil {
 		return nil, err
 	}
-	tcp, _ := nc.(*net.TCPConn)
 	if u.tls != nil {
 		tc := tls.Client(nc, u.tls)
 		tc.SetDeadline(time.Now().Add(u.dialTimeout))
@@ -190,58 +206,102 @@ func (s *Server) dialUpstream(ctx context.Context, wake func()) (*upConn, error)
 		tc.SetDeadline(time.Time{})
 		nc = tc
 	}
-	uc := &upConn{nc: nc, tcp: tcp, watchReq: make(chan struct{}), watchRes: make(chan error, 1)}
+	uc := &upConn{nc: nc, watchReq: make(chan struct{}), watchRes: make(chan error, 1)}
 	uc.rd.nc = nc
 	uc.br = bufio.NewReaderSize(&uc.rd, readBufSize)
 	go uc.watch(wake)
 	return uc, nil
 }
 
-// watch serves watch requests: it waits for the app to send anything or end the connection,
-// and wakes the downstream side when it does. It ends when watchReq is closed.
+// watch serves the request loop's hand-overs: it waits for the app's next byte or the end of
+// the connection, wakes the downstream side when that happened while it waited for a
+// request, and reports. It ends when watchReq is closed.
 func (u *upConn) watch(wake func()) {
 	for range u.watchReq {
 		_, err := u.br.Peek(1)
-		if !isTimeout(err) {
+		if u.state.CompareAndSwap(upIdleWaiting, upWoken) {
 			wake()
+		} else {
+			u.state.CompareAndSwap(upIdleWorking, upGone)
 		}
 		u.watchRes <- err
 	}
 }
 
-// startWatch hands the idle app connection to the watcher.
-func (u *upConn) startWatch() {
-	if u.watching || u.ended {
-		return
-	}
+// hand gives the connection to the watcher.
+func (u *upConn) hand() {
 	u.rd.timeout = 0
-	u.nc.SetReadDeadline(time.Time{})
 	u.watching = true
 	u.watchReq <- struct{}{}
 }
 
-// stopWatch takes the app connection back from the watcher. It returns nil when the app is
-// still there and silent, else what the app did while idle: io.EOF (it closed), a reset, or
-// errUnsolicited (it sent bytes no request asked for).
-func (u *upConn) stopWatch() error {
-	if !u.watching {
-		return nil
-	}
-	u.nc.SetReadDeadline(aLongTimeAgo)
+// report takes the watcher's report: nil when the app sent a byte, else how the wait ended.
+func (u *upConn) report() error {
 	err := <-u.watchRes
 	u.watching = false
-	u.nc.SetReadDeadline(time.Time{})
-	switch {
-	case isTimeout(err):
-		return nil
-	case err == nil:
+	return err
+}
+
+// idleReport takes the report of a watcher that saw the app act on an idle connection.
+func (u *upConn) idleReport() error {
+	err := u.report()
+	u.ended = true
+	if err == nil {
 		return errUnsolicited
 	}
 	return err
 }
 
-// aLongTimeAgo is a deadline in the past: it makes a blocked read return at once.
-var aLongTimeAgo = time.Unix(1, 0)
+// release hands the connection, idle now that an exchange is over, to the watcher.
+func (u *upConn) release() {
+	if u.ended || u.watching {
+		return
+	}
+	u.nc.SetReadDeadline(time.Time{})
+	u.state.Store(upIdleWorking)
+	u.hand()
+}
+
+// waiting marks the downstream connection as waiting for its next request. It returns what
+// the app did to its idle connection meanwhile (nil: nothing).
+func (u *upConn) waiting() error {
+	if !u.watching || u.state.CompareAndSwap(upIdleWorking, upIdleWaiting) || u.state.Load() == upIdleWaiting {
+		return nil
+	}
+	return u.idleReport() // gone
+}
+
+// working marks the end of the downstream connection's wait. It returns what the app did to
+// its idle connection during the wait (the watcher has woken the wait: the caller's read
+// deadline was changed).
+func (u *upConn) working() error {
+	if !u.watching || u.state.CompareAndSwap(upIdleWaiting, upIdleWorking) || u.state.Load() == upIdleWorking {
+		return nil
+	}
+	return u.idleReport() // woken
+}
+
+// claim takes the idle connection for a request. It returns what the app did to it since it
+// went idle, if anything (the request then cannot go to the app on it).
+func (u *upConn) claim() error {
+	if !u.watching || u.state.CompareAndSwap(upIdleWorking, upBusy) {
+		u.state.Store(upBusy)
+		return nil
+	}
+	return u.idleReport()
+}
+
+// awaitAnswer waits, at most timeout, for the first byte of the app's answer to the request
+// just sent; afterwards each read of the answer is bounded by timeout.
+func (u *upConn) awaitAnswer(timeout time.Duration) error {
+	if !u.watching {
+		u.hand()
+	}
+	u.nc.SetReadDeadline(time.Now().Add(timeout))
+	err := u.report()
+	u.rd.timeout = timeout
+	return err
+}
 
 var errUnsolicited = errors.New("the app sent bytes with no request outstanding")
 
@@ -249,8 +309,7 @@ var errUnsolicited = errors.New("the app sent bytes with no request outstanding"
 func (u *upConn) close() {
 	u.nc.Close()
 	if u.watching {
-		<-u.watchRes
-		u.watching = false
+		u.report()
 	}
 	close(u.watchReq)
 }

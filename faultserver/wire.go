@@ -42,10 +42,13 @@ func (c *conn) awaitRequest(deadline time.Time) (arrived, timedOut bool) {
 		c.idleFor = time.Since(c.lastDone)
 		return true, false // a pipelined request is already here
 	}
-	c.setReadDeadline(deadline)
 	if c.up != nil {
-		c.up.startWatch() // the app may end its connection while this one waits
+		if gone := c.up.waiting(); gone != nil { // the app ended its side while this one was busy
+			c.appEndedIdle(gone)
+			return false, false
+		}
 	}
+	c.setReadDeadline(deadline)
 	var err error
 	if len(c.plan.preHead) > 0 && !c.isTLS() && peekSupported {
 		err = c.waitReadable()
@@ -53,7 +56,7 @@ func (c *conn) awaitRequest(deadline time.Time) (arrived, timedOut bool) {
 		_, err = c.br.Peek(1)
 	}
 	if c.up != nil {
-		if gone := c.up.stopWatch(); gone != nil {
+		if gone := c.up.working(); gone != nil { // the app ended its side during the wait
 			c.appEndedIdle(gone)
 			return false, false
 		}
