@@ -7,6 +7,7 @@ import (
 	"math/rand/v2"
 	"net"
 	"net/http"
+	"sync/atomic"
 	"time"
 
 	"github.com/gatecrash/gatecrash/internal/http1"
@@ -39,6 +40,7 @@ type conn struct {
 	nextIdle    IdleFault     // an idle fault chosen by a request header for the next idle period
 	hasDeadline bool
 	closed      bool
+	life        atomic.Int32 // connIdle, connBusy or connClosing, for a draining shutdown
 
 	// relay mode (serve --upstream): the app connection, opened by the first request
 	up           *upConn
@@ -72,8 +74,15 @@ func (c *conn) serve() {
 		if c.up != nil {
 			c.up.release() // the app connection is idle too: watch it
 		}
+		c.life.CompareAndSwap(connBusy, connIdle)
+		if c.ctx.Err() != nil {
+			return // shutting down: the answer in flight went out; no more requests
+		}
 		if !c.nextRequest() {
 			return
+		}
+		if !c.life.CompareAndSwap(connIdle, connBusy) {
+			return // shutdown closed the connection as the request came
 		}
 		// The plan may have been replaced while the connection sat idle: a request uses the
 		// plan in force when it arrives.

@@ -2,6 +2,7 @@ package faultserver
 
 import (
 	"bytes"
+	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
@@ -495,5 +496,76 @@ func TestParseUpstream(t *testing.T) {
 	u, err := ParseUpstream("https://app/", UpstreamOptions{})
 	if err != nil || u.addr != "app:443" || u.String() != "https://app" {
 		t.Errorf("https://app/ = %+v, %v", u, err)
+	}
+}
+
+// TestRelayAppClosesWhileARequestIsServedLocally: the app ends its idle connection while the
+// relay answers a request itself (a status fault): the answer goes out whole, and then the
+// downstream connection ends as the app's did — not before, not never.
+func TestRelayAppClosesWhileARequestIsServedLocally(t *testing.T) {
+	t.Parallel()
+	app := startApp(t, 100*time.Millisecond)
+	s, addr := startRelay(t, DefaultConfig(), app.url, UpstreamOptions{})
+	c := dial(t, addr)
+	send(t, c, getReq) // opens the app connection
+	b := make([]byte, 4096)
+	c.SetReadDeadline(time.Now().Add(3 * time.Second))
+	if n, err := c.Read(b); err != nil || !strings.Contains(string(b[:n]), "hello from the app") {
+		t.Fatalf("first answer: %q, %v", b[:n], err)
+	}
+	send(t, c, "POST / HTTP/1.1\r\nHost: t\r\nX-Gatecrash-Fault: status;code=503\r\nContent-Length: 4\r\n\r\n")
+	time.Sleep(400 * time.Millisecond) // the app's idle timeout passes while the body is awaited
+	send(t, c, "body")
+	got, err := readUntilEnd(t, c, 3*time.Second)
+	if !strings.HasPrefix(string(got), "HTTP/1.1 503 ") || !strings.HasSuffix(string(got), "503\n") || ending(err) != "EOF" {
+		t.Fatalf("got %q then %s; want the whole 503, then EOF", got, ending(err))
+	}
+	st := waitStats(t, s, "the app's idle close", func(st Stats) bool { return st.Relay.AppClosedIdle == 1 })
+	if st.Faults["status"] != 1 || st.Relay.AppErrors.Total() != 0 || st.BadRequests != 0 {
+		t.Fatalf("faults %v, relay %+v, bad requests %d", st.Faults, st.Relay, st.BadRequests)
+	}
+}
+
+// TestShutdownDrainsRequestsInFlight: at shutdown an idle connection closes at once, while a
+// request in flight gets its whole answer (counted), then its connection closes.
+func TestShutdownDrainsRequestsInFlight(t *testing.T) {
+	t.Parallel()
+	appLn, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	app := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		time.Sleep(400 * time.Millisecond)
+		io.WriteString(w, "slow but whole\n")
+	})}
+	go app.Serve(appLn)
+	defer app.Close()
+	up, _ := ParseUpstream("http://"+appLn.Addr().String(), UpstreamOptions{})
+	s, err := New(nil, WithUpstream(up))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln, _ := net.Listen("tcp", "127.0.0.1:0")
+	ctx, cancel := context.WithCancel(context.Background())
+	served := make(chan error, 1)
+	go func() { served <- s.Serve(ctx, ln) }()
+	idle := dial(t, ln.Addr().String())
+	busy := dial(t, ln.Addr().String())
+	send(t, busy, getReq)
+	waitStats(t, s, "the request forwarded", func(st Stats) bool { return st.Relay.RequestsForwarded == 1 })
+	cancel()
+	start := time.Now()
+	if _, err := readUntilEnd(t, idle, 2*time.Second); ending(err) != "EOF" || time.Since(start) > 200*time.Millisecond {
+		t.Errorf("idle connection: %s after %s; want EOF at once", ending(err), time.Since(start))
+	}
+	got, err := readUntilEnd(t, busy, 3*time.Second)
+	if !strings.HasSuffix(string(got), "slow but whole\n") || ending(err) != "EOF" {
+		t.Errorf("request in flight: %q then %s; want the whole answer, then EOF", got, ending(err))
+	}
+	if err := <-served; err != nil {
+		t.Fatal(err)
+	}
+	if st := s.Stats(); st.ResponsesCompleted != 1 || st.Relay.ResponsesRelayed != 1 || st.ConnectionsOpen != 0 || st.Relay.ConnectionsOpen != 0 {
+		t.Errorf("after the drain: responses %d, relay %+v, open %d", st.ResponsesCompleted, st.Relay, st.ConnectionsOpen)
 	}
 }

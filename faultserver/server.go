@@ -69,6 +69,7 @@ type Server struct {
 	boundSaid atomic.Int64 // when the bound was last reported (Unix ns)
 	version   string       // gatecrash's version, for gatecrash_build_info
 	upstream  *Upstream    // the app requests are relayed to (nil: the canned response)
+	drain     time.Duration
 }
 
 // WithVersion names gatecrash's version in the admin /metrics (gatecrash_build_info).
@@ -174,18 +175,26 @@ func (s *Server) tlsConfig() (*tls.Config, error) {
 // tracker remembers the open connections of one Serve call so that shutdown can close them.
 type tracker struct {
 	mu    sync.Mutex
-	conns map[net.Conn]struct{}
+	conns map[net.Conn]*atomic.Int32 // each connection's life (connIdle, connBusy, connClosing)
 	done  bool
 	wg    sync.WaitGroup
 }
 
-func (t *tracker) add(c net.Conn) bool {
+// A connection's life, as shutdown sees it: idle between requests (closed at once), busy
+// with one (left to finish it, within the drain timeout), closing.
+const (
+	connIdle int32 = iota
+	connBusy
+	connClosing
+)
+
+func (t *tracker) add(c net.Conn, life *atomic.Int32) bool {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	if t.done {
 		return false
 	}
-	t.conns[c] = struct{}{}
+	t.conns[c] = life
 	t.wg.Add(1)
 	return true
 }
@@ -197,20 +206,48 @@ func (t *tracker) remove(c net.Conn) {
 	t.wg.Done()
 }
 
-func (t *tracker) closeAll() {
+// closeAll closes the connections; with drain, only those not busy with a request (the busy
+// ones close themselves once their answer is out).
+func (t *tracker) closeAll(drain bool) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	t.done = true
-	for c := range t.conns {
-		c.Close()
+	for c, life := range t.conns {
+		if !drain || life.CompareAndSwap(connIdle, connClosing) {
+			c.Close()
+		}
 	}
 }
 
+// wait waits for the connection goroutines to end, closing every connection still open
+// after d.
+func (t *tracker) wait(d time.Duration) {
+	ended := make(chan struct{})
+	go func() { t.wg.Wait(); close(ended) }()
+	timer := time.NewTimer(d)
+	defer timer.Stop()
+	select {
+	case <-ended:
+		return
+	case <-timer.C:
+	}
+	t.closeAll(false)
+	<-ended
+}
+
+// DefaultDrainTimeout is how long shutdown lets requests in flight finish.
+const DefaultDrainTimeout = 5 * time.Second
+
+// WithDrainTimeout sets how long shutdown lets requests in flight finish (their answers go
+// out whole and are counted) before it closes their connections too. Idle connections close
+// at once.
+func WithDrainTimeout(d time.Duration) Option { return func(s *Server) { s.drain = d } }
+
 func (s *Server) serve(ctx context.Context, ln net.Listener, useTLS bool) error {
-	t := &tracker{conns: map[net.Conn]struct{}{}}
+	t := &tracker{conns: map[net.Conn]*atomic.Int32{}}
 	stop := context.AfterFunc(ctx, func() {
 		ln.Close()
-		t.closeAll()
+		t.closeAll(true)
 	})
 	defer stop()
 	var err error
@@ -235,7 +272,8 @@ func (s *Server) serve(ctx context.Context, ln net.Listener, useTLS bool) error 
 			break
 		}
 		backoff = 5 * time.Millisecond
-		if !t.add(nc) {
+		c := s.newConn(ctx, nc)
+		if !t.add(nc, &c.life) {
 			nc.Close()
 			s.releaseSlot()
 			break
@@ -246,7 +284,6 @@ func (s *Server) serve(ctx context.Context, ln net.Listener, useTLS bool) error 
 			defer t.remove(nc)
 			defer s.releaseSlot()
 			defer s.stats.connsOpen.Add(-1)
-			c := s.newConn(ctx, nc)
 			if useTLS && !c.startTLS() {
 				return
 			}
@@ -255,8 +292,12 @@ func (s *Server) serve(ctx context.Context, ln net.Listener, useTLS bool) error 
 	}
 	stop()
 	ln.Close()
-	t.closeAll()
-	t.wg.Wait()
+	t.closeAll(true)
+	drain := s.drain
+	if drain <= 0 {
+		drain = DefaultDrainTimeout
+	}
+	t.wait(drain)
 	return err
 }
 

@@ -1,6 +1,7 @@
 package faultserver
 
 import (
+	"context"
 	"errors"
 	"io"
 	"net"
@@ -199,10 +200,16 @@ func (c *conn) wait(d time.Duration) error {
 	end := time.Now().Add(d)
 	if c.raw != nil && peekSupported && (c.br == nil || c.br.Buffered() == 0) {
 		c.raw.SetReadDeadline(end)
+		// A shutdown ends the wait too (it lets requests in flight finish, not faults that
+		// hold them on purpose).
+		stop := context.AfterFunc(c.ctx, func() { c.raw.SetReadDeadline(time.Now()) })
 		err := c.waitReadable()
+		stop()
 		c.raw.SetReadDeadline(time.Time{})
 		c.hasDeadline = false
 		switch {
+		case c.ctx.Err() != nil:
+			return c.ctx.Err()
 		case isTimeout(err):
 			return nil
 		case err != nil:
@@ -297,9 +304,11 @@ func (c *conn) peerGone(err error) {
 	case errors.Is(err, syscall.ECONNRESET), errors.Is(err, syscall.EPIPE):
 		c.srv.stats.peerRST.Add(1)
 	case errors.Is(err, net.ErrClosed), c.ctx.Err() != nil:
-		// shut down by Serve, which closed the socket: a server-side FIN
+		// shut down by Serve, which closed the socket or (draining) leaves that to us: a
+		// server-side FIN
 		c.closed = true
 		c.srv.stats.serverFIN.Add(1)
+		c.nc.Close()
 		return
 	default:
 		c.closeAs(CloseFIN) // a failure on our side (write timeout, protocol error)
