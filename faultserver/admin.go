@@ -117,6 +117,10 @@ func (s *Server) metricsHandler() http.Handler {
 		ch <- prometheus.MustNewConstMetric(prometheus.NewDesc("gatecrash_origin_max_connections_reached_total",
 			"Times the connection bound stopped accepting.", []string{"origin_instance"}, nil), prometheus.CounterValue,
 			float64(st.MaxConnectionsReached), st.Instance)
+		if st.Relay != nil {
+			ch <- prometheus.MustNewConstMetric(prometheus.NewDesc("gatecrash_relay_app_connections_open", "Connections to the app open now.",
+				[]string{"origin_instance"}, nil), prometheus.GaugeValue, float64(st.Relay.ConnectionsOpen), st.Instance)
+		}
 	}))
 	return promexp.Handler(reg)
 }

@@ -36,6 +36,17 @@ type RunOptions struct {
 // Run listens where opts says and serves until ctx ends, then shuts everything down and
 // returns the final ground-truth counters. Listen errors are returned before serving starts.
 func Run(ctx context.Context, opts RunOptions) (Stats, error) {
+	if most, ok := connectionBudget(opts.Upstream != nil); ok && (opts.MaxConnections == 0 || opts.MaxConnections > most) {
+		perConn := "one file descriptor"
+		if opts.Upstream != nil {
+			perConn = "two file descriptors (the proxy's and the app's)"
+		}
+		if opts.Log != nil {
+			fmt.Fprintf(opts.Log, "note: connections bounded at %d, not %s: each takes %s and this process may open %d (ulimit -n)\n",
+				most, boundWord(opts.MaxConnections), perConn, fdLimitOrZero())
+		}
+		opts.MaxConnections = most
+	}
 	srvOpts := []Option{WithMaxConnections(opts.MaxConnections), WithLog(opts.Log), WithVersion(opts.Version)}
 	if opts.Certificate != nil {
 		srvOpts = append(srvOpts, WithCertificate(*opts.Certificate))
@@ -139,4 +150,31 @@ func Run(ctx context.Context, opts RunOptions) (Stats, error) {
 func isLoopback(addr net.Addr) bool {
 	ta, ok := addr.(*net.TCPAddr)
 	return ok && ta.IP.IsLoopback()
+}
+
+// connectionBudget is the most connections the open-file limit allows, keeping 64 files for
+// listeners, logs and the admin endpoint: half as many for a relay, whose every connection
+// has one to the app.
+func connectionBudget(relay bool) (int, bool) {
+	lim, ok := fdLimit()
+	if !ok || lim <= 128 || lim > 1<<31 {
+		return 0, false
+	}
+	n := int(lim - 64)
+	if relay {
+		n /= 2
+	}
+	return n, true
+}
+
+func fdLimitOrZero() uint64 {
+	lim, _ := fdLimit()
+	return lim
+}
+
+func boundWord(n int) string {
+	if n == 0 {
+		return "unbounded"
+	}
+	return fmt.Sprint(n)
 }

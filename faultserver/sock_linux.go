@@ -76,3 +76,13 @@ type peeker struct {
 	err error
 	fn  func(fd uintptr) bool
 }
+
+// fdLimit returns the process's open-file limit (RLIMIT_NOFILE, which Go has raised to the
+// hard limit at start-up).
+func fdLimit() (uint64, bool) {
+	var r unix.Rlimit
+	if err := unix.Getrlimit(unix.RLIMIT_NOFILE, &r); err != nil {
+		return 0, false
+	}
+	return r.Cur, true
+}

@@ -290,18 +290,16 @@ func CopyChunked(w io.Writer, br *bufio.Reader, limit int64, holdLast bool, maxT
 		if err != nil || take < n {
 			return out, err
 		}
-		crlf, err := br.ReadSlice('\n')
-		if err != nil {
-			return out, short(err)
+		if err := readCRLF(br); err != nil {
+			return out, err
 		}
-		if len(TrimEOL(crlf)) != 0 {
-			return out, syntaxError("chunk data not followed by CRLF")
-		}
-		if err := write(crlf); err != nil {
+		if err := write(crlfBytes); err != nil {
 			return out, err
 		}
 	}
 }
+
+var crlfBytes = []byte("\r\n")
 
 func copyTrailer(write func([]byte) error, br *bufio.Reader, maxTrailer int) error {
 	for total := 0; ; {

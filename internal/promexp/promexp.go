@@ -166,6 +166,24 @@ func Origin(ch chan<- prometheus.Metric, o *results.OriginTruth, names, values [
 	for _, k := range kinds {
 		counter("gatecrash_origin_faults_injected_total", "Faults the fault server injected, by kind.", o.Faults[k], "kind", k)
 	}
+	if r := o.Relay; r != nil {
+		counter("gatecrash_relay_app_connections_opened_total", "Connections the relay opened to the app.", r.ConnectionsOpened)
+		counter("gatecrash_relay_requests_forwarded_total", "Requests the relay sent to the app.", r.RequestsForwarded)
+		counter("gatecrash_relay_requests_on_reused_total", "Requests the relay sent to the app on a connection that had carried one before.", r.RequestsOnReused)
+		counter("gatecrash_relay_responses_relayed_total", "The app's responses the relay passed on in full.", r.ResponsesRelayed)
+		help := "App connections that ended, by who ended them: the app while idle (its keep-alive timeout), the app after a response, or the relay."
+		counter("gatecrash_relay_app_connections_closed_total", help, r.AppClosedIdle, "by", "app_idle")
+		counter("gatecrash_relay_app_connections_closed_total", help, r.AppClosedAfterResponse, "by", "app_after_response")
+		counter("gatecrash_relay_app_connections_closed_total", help, r.RelayClosed, "by", "relay")
+		help = "The app's own failures as the relay saw them, by kind (never counted as injected faults)."
+		e := r.AppErrors
+		for _, kv := range []struct {
+			kind string
+			n    uint64
+		}{{"connect", e.Connect}, {"reset", e.Reset}, {"closed", e.Closed}, {"timeout", e.Timeout}, {"malformed", e.Malformed}} {
+			counter("gatecrash_relay_app_errors_total", help, kv.n, "kind", kv.kind)
+		}
+	}
 }
 
 // CollectorFunc is a prometheus.Collector made of a function that sends the metrics of the
