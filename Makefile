@@ -81,11 +81,13 @@ demo-faultserver: build
 clean:
 	rm -rf bin bench/out
 
-## compose-config: render docker-compose's nginx configs from the keepalive-race scenario with
-## gatecrash's own templates (a test fails when the committed files drift from this)
+## compose-config: render docker-compose's nginx configs from the keepalive-race and relay-app
+## scenarios with gatecrash's own templates (a test fails when the committed files drift from this)
 compose-config:
 	@for v in default fixed; do \
 		$(GO) run ./cmd/gatecrash scenarios render keepalive-race --variant $$v --proxy nginx --origin origin:9001 \
 			--listen 0.0.0.0:8080 --dir /tmp --log-dir /var/log/nginx > deploy/compose/nginx-$$v.conf || exit 1; \
 	done
-	@echo "rendered deploy/compose/nginx-default.conf and nginx-fixed.conf"
+	$(GO) run ./cmd/gatecrash scenarios render relay-app --variant rare-reset --proxy nginx --origin relay:9001 \
+		--listen 0.0.0.0:8080 --dir /tmp --log-dir /var/log/nginx > deploy/compose/nginx-relay.conf
+	@echo "rendered deploy/compose/nginx-default.conf, nginx-fixed.conf and nginx-relay.conf"

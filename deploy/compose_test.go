@@ -100,8 +100,8 @@ func TestComposeCommandsExist(t *testing.T) {
 		n++
 		checkCommand(t, bin, "docker-compose.yml service "+name, s.Command)
 	}
-	if n < 4 {
-		t.Fatalf("%d gatecrash services in docker-compose.yml, want origin, two loads and report", n)
+	if n < 7 {
+		t.Fatalf("%d gatecrash services in docker-compose.yml, want origin, two loads and report, and the relay profile's relay, load and report", n)
 	}
 }
 
@@ -153,6 +153,58 @@ func TestComposeLoadsAndOriginAreTheScenarios(t *testing.T) {
 		}
 		if len(svc.Command) < 2 || svc.Command[1] != "http://nginx-"+v.Name+":8080/" {
 			t.Errorf("service load-%s does not load nginx-%s: %v", v.Name, v.Name, svc.Command)
+		}
+	}
+}
+
+// TestComposeRelayProfileIsTheScenario: the relay profile is the relay-app scenario with the
+// app swapped for a real one the user can replace: the relay relays to the app service and
+// injects the scenario's fault, nginx's config is what the templates render for the
+// scenario (pointed at the relay), and the load is the scenario's.
+func TestComposeRelayProfileIsTheScenario(t *testing.T) {
+	sc, err := scenarios.Load("relay-app")
+	if err != nil {
+		t.Fatal(err)
+	}
+	v := sc.Variants[0]
+	c := readCompose(t, "../docker-compose.yml")
+	want, err := sc.RenderProxy(v.Name, proxy.Nginx, []string{"relay:9001"}, "0.0.0.0:8080", "/tmp", "/var/log/nginx")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, err := os.ReadFile("compose/nginx-relay.conf"); err != nil || string(got) != want {
+		t.Errorf("compose/nginx-relay.conf differs from what the templates render for relay-app/%s (%v): run make compose-config", v.Name, err)
+	}
+	flags := func(args []string) map[string]string {
+		m := map[string]string{}
+		for i := 0; i+1 < len(args); i++ {
+			if strings.HasPrefix(args[i], "--") {
+				m[args[i]] = args[i+1]
+			}
+		}
+		return m
+	}
+	relay := flags(c.Services["relay"].Command)
+	if relay["--upstream"] != "http://app:8000" || !strings.Contains(strings.Join(c.Services["app"].Command, " "), "listen(8000)") {
+		t.Errorf("the relay does not relay to the app service: --upstream %q, app %v", relay["--upstream"], c.Services["app"].Command)
+	}
+	f, err := faultserver.ParseFaultSpec(relay["--fault"])
+	if err != nil {
+		t.Fatal(err)
+	}
+	wantF, _ := yaml.Marshal(v.Origin.Config.Faults)
+	gotF, _ := yaml.Marshal([]faultserver.Fault{f})
+	if string(gotF) != string(wantF) {
+		t.Errorf("the compose relay injects\n%s\nthe scenario's relay\n%s", gotF, wantF)
+	}
+	l, m := v.Load, flags(c.Services["load-relay"].Command)
+	for flag, want := range map[string]string{
+		"--method": l.Method, "--body-size": fmt.Sprint(l.BodySize), "--pattern": string(l.Pattern),
+		"--rate": fmt.Sprint(l.Rate), "--connections": fmt.Sprint(l.Connections), "--duration": l.Duration.D().String(),
+		"--origin-admin": "http://relay:9002",
+	} {
+		if m[flag] != want {
+			t.Errorf("service load-relay: %s %q, want %q", flag, m[flag], want)
 		}
 	}
 }
