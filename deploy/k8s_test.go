@@ -46,6 +46,7 @@ type kustomization struct {
 	Patches   []struct {
 		Target struct {
 			Kind string `yaml:"kind"`
+			Name string `yaml:"name"`
 		} `yaml:"target"`
 		Patch string `yaml:"patch"`
 	} `yaml:"patches"`
