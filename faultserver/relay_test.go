@@ -4,11 +4,16 @@ import (
 	"bytes"
 	"context"
 	"crypto/sha256"
+	"crypto/tls"
 	"encoding/hex"
+	"encoding/pem"
 	"fmt"
 	"io"
 	"net"
 	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -567,5 +572,83 @@ func TestShutdownDrainsRequestsInFlight(t *testing.T) {
 	}
 	if st := s.Stats(); st.ResponsesCompleted != 1 || st.Relay.ResponsesRelayed != 1 || st.ConnectionsOpen != 0 || st.Relay.ConnectionsOpen != 0 {
 		t.Errorf("after the drain: responses %d, relay %+v, open %d", st.ResponsesCompleted, st.Relay, st.ConnectionsOpen)
+	}
+}
+
+// TestRelayToHTTPSApp: an https app is reached over TLS, verified with --upstream-ca (an
+// unverifiable certificate is the app's connect error, a 502 that says why), or not verified
+// with --upstream-insecure.
+func TestRelayToHTTPSApp(t *testing.T) {
+	t.Parallel()
+	app := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		io.WriteString(w, "over tls: "+r.URL.Path+"\n")
+	}))
+	defer app.Close()
+	ca := filepath.Join(t.TempDir(), "ca.pem")
+	os.WriteFile(ca, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: app.Certificate().Raw}), 0o600)
+	for _, tc := range []struct {
+		name string
+		o    UpstreamOptions
+		want string
+	}{
+		{"ca", UpstreamOptions{CAFile: ca}, "over tls: /x\n"},
+		{"insecure", UpstreamOptions{Insecure: true}, "over tls: /x\n"},
+		{"unverified", UpstreamOptions{}, "certificate"},
+	} {
+		s, addr := startRelay(t, DefaultConfig(), app.URL, tc.o)
+		c := dial(t, addr)
+		send(t, c, "GET /x HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n")
+		got, _ := readUntilEnd(t, c, 3*time.Second)
+		if !strings.Contains(string(got), tc.want) {
+			t.Errorf("%s: got %q; want %q", tc.name, got, tc.want)
+		}
+		if st := s.Stats(); (tc.name == "unverified") != (st.Relay.AppErrors.Connect == 1) {
+			t.Errorf("%s: app errors %+v", tc.name, st.Relay.AppErrors)
+		}
+	}
+}
+
+// TestRelayBehindTLSListener: the relay terminates TLS downstream with its own certificate
+// (the app speaks plain HTTP), and tls-stall stalls that handshake without the app seeing
+// anything.
+func TestRelayBehindTLSListener(t *testing.T) {
+	t.Parallel()
+	app := startApp(t, 0)
+	up, _ := ParseUpstream(app.url, UpstreamOptions{})
+	cfg := withFaults(t, "tls-stall:every=2")
+	s, _, tlsAddr := startServerTLS(t, cfg, true, WithUpstream(up))
+	get := func() (string, error) {
+		raw, err := net.DialTimeout("tcp", tlsAddr, time.Second)
+		if err != nil {
+			return "", err
+		}
+		c := tls.Client(raw, &tls.Config{InsecureSkipVerify: true})
+		defer c.Close()
+		c.SetDeadline(time.Now().Add(500 * time.Millisecond))
+		if err := c.Handshake(); err != nil {
+			return "", err
+		}
+		io.WriteString(c, "GET /tls HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n")
+		b, err := io.ReadAll(c)
+		return string(b), err
+	}
+	var ok, stalled int
+	for range 4 {
+		got, err := get()
+		switch {
+		case err == nil && strings.Contains(got, "hello from the app: GET /tls"):
+			ok++
+		case err != nil && isTimeout(err):
+			stalled++
+		default:
+			t.Errorf("got %q, %v", got, err)
+		}
+	}
+	if ok != 2 || stalled != 2 {
+		t.Errorf("%d answered, %d stalled; want 2 and 2 (every second handshake stalls)", ok, stalled)
+	}
+	st := waitStats(t, s, "the stalls", func(st Stats) bool { return st.Faults["tls-stall"] == 2 })
+	if st.Relay.RequestsForwarded != 2 || app.requests.Load() != 2 {
+		t.Errorf("forwarded %d, the app saw %d; want 2", st.Relay.RequestsForwarded, app.requests.Load())
 	}
 }

@@ -4,6 +4,7 @@ package probe
 
 import (
 	"context"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -12,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gatecrash/gatecrash/faultserver"
 	"github.com/gatecrash/gatecrash/internal/e2e"
 	"github.com/gatecrash/gatecrash/proxy"
 )
@@ -177,5 +179,56 @@ func TestProbeOriginRaceWindow(t *testing.T) {
 	}
 	if last.Before >= 0 || last.Answered {
 		t.Errorf("after the close: %+v; want lost", last)
+	}
+}
+
+// TestProbeOriginThroughTheRelay: with no idle-close fault the relay passes the app's own
+// keep-alive close on as it happens, so probing the relay measures the app's idle timeout
+// (uvicorn's 1 s), not the relay's (it has none). With an idle-close fault of 300 ms, the
+// probe sees the fault's.
+func TestProbeOriginThroughTheRelay(t *testing.T) {
+	t.Parallel()
+	appURL := startApp(t, proxy.Uvicorn, map[string]string{"idle_timeout": "1s"})
+	for _, tc := range []struct {
+		fault string
+		want  time.Duration
+	}{{"", time.Second}, {"idle-close:timeout=300ms", 300 * time.Millisecond}} {
+		up, err := faultserver.ParseUpstream(appURL, faultserver.UpstreamOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		cfg := faultserver.DefaultConfig()
+		if tc.fault != "" {
+			f, err := faultserver.ParseFaultSpec(tc.fault)
+			if err != nil {
+				t.Fatal(err)
+			}
+			cfg.Faults = []faultserver.Fault{f}
+		}
+		relay, err := faultserver.New(cfg, faultserver.WithUpstream(up))
+		if err != nil {
+			t.Fatal(err)
+		}
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		ctx, cancel := context.WithCancel(context.Background())
+		done := make(chan struct{})
+		go func() { relay.Serve(ctx, ln); close(done) }()
+		rep, err := Origin(context.Background(), OriginOptions{URL: "http://" + ln.Addr().String() + "/", MaxWait: 10 * time.Second,
+			MaxRequests: 50, NoRace: true, Connections: 4})
+		cancel()
+		<-done
+		if err != nil {
+			t.Fatal(err)
+		}
+		if rep.IdleTimeout == nil || rep.IdleTimeout.Min < tc.want-tolerance || rep.IdleTimeout.Min > tc.want+tolerance {
+			t.Errorf("fault %q: idle timeout through the relay %v; want %v ± %v", tc.fault, rep.IdleTimeout, tc.want, tolerance)
+		}
+		st := relay.Stats()
+		if tc.fault == "" && (st.Relay.AppClosedIdle == 0 || st.FaultsTotal() != 0) {
+			t.Errorf("the app's own closes: relay %+v, faults %v", st.Relay, st.Faults)
+		}
 	}
 }
