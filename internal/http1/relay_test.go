@@ -122,9 +122,9 @@ func TestCopiers(t *testing.T) {
 		t.Errorf("CopyChunked holding the last chunk: %+v %v %q", res, err, out.String())
 	}
 	for in, want := range map[string]string{
-		"zz\r\n":                 "invalid chunk size",
-		"5\r\nhelloXX":           "not followed by CRLF",
-		"5\r\nhel":               "unexpected EOF",
+		"zz\r\n":       "invalid chunk size",
+		"5\r\nhelloXX": "not followed by CRLF",
+		"5\r\nhel":     "unexpected EOF",
 		"0\r\n" + "X: " + strings.Repeat("y", 200) + "\r\n\r\n": "trailer section too large",
 	} {
 		if _, err := CopyChunked(io.Discard, reader(in), -1, false, 100, buf); err == nil || !strings.Contains(err.Error(), want) {
