@@ -431,7 +431,9 @@ func TestHeaderChosenIdleClose(t *testing.T) {
 	if _, err := readUntilEnd(t, c, 2*time.Second); ending(err) != "EOF" {
 		t.Fatalf("want EOF, got %s", ending(err))
 	}
-	if el := time.Since(start); el < 50*time.Millisecond || el > 80*time.Millisecond {
+	// Not before the timeout; after it by at most a scheduling delay (CI runs this beside a
+	// dozen real proxies on two cores: 85 ms was seen once), far from the 2 s read bound.
+	if el := time.Since(start); el < 50*time.Millisecond || el > 200*time.Millisecond {
 		t.Fatalf("closed after %v, want ~60ms", el)
 	}
 	waitStats(t, s, "idle-close", func(st Stats) bool { return st.Faults["idle-close"] == 1 })
