@@ -2,6 +2,7 @@ package faultserver
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"errors"
 	"math/rand/v2"
@@ -29,8 +30,9 @@ type conn struct {
 	plan *Plan   // the plan in force for the current phase
 	req  Request // the current request; valid once headRead
 	sel  selInput
-	wbuf []byte  // scratch for responses rendered per request
-	peek *peeker // the non-consuming read (Linux), set up on first use
+	wbuf []byte     // scratch for responses rendered per request
+	peek *peeker    // the non-consuming read (Linux), set up on first use
+	tr   *tryReader // relay mode: br's source, which can read without waiting
 
 	served      int           // responses completed
 	lastDone    time.Time     // when the last response was written (or the connection accepted)
@@ -67,13 +69,15 @@ func (c *conn) serve() {
 	defer c.dropUpstream()
 	defer c.closeAs(CloseFIN) // no-op when a fault or the peer already ended it
 	if c.br == nil {
-		c.br = bufio.NewReaderSize(c.nc, readBufSize)
+		if c.relaying() {
+			c.tr = newTryReader(c.nc)
+			c.br = bufio.NewReaderSize(c.tr, readBufSize)
+		} else {
+			c.br = bufio.NewReaderSize(c.nc, readBufSize)
+		}
 	}
 	for {
 		c.plan = c.srv.plan.Load()
-		if c.up != nil {
-			c.up.release() // the app connection is idle too: watch it
-		}
 		c.life.CompareAndSwap(connBusy, connIdle)
 		if c.ctx.Err() != nil {
 			return // shutting down: the answer in flight went out; no more requests
@@ -238,7 +242,9 @@ func (c *conn) readHead() bool {
 // consumeHead reads and parses the current request's head under the header timeout, and
 // counts it as read.
 func (c *conn) consumeHead() error {
-	c.setReadDeadline(time.Now().Add(c.plan.cfg.Limits.HeaderTimeout.D()))
+	if !headBuffered(c.br) { // a head that is all here needs no deadline to be read
+		c.setReadDeadline(time.Now().Add(c.plan.cfg.Limits.HeaderTimeout.D()))
+	}
 	if err := readHead(c.br, &c.req, c.plan.cfg.Limits.MaxHeaderBytes); err != nil {
 		return err
 	}
@@ -321,3 +327,11 @@ func (c *conn) reject(status int, msg string) bool {
 	c.closeAs(CloseFIN)
 	return false
 }
+
+// headBuffered reports whether br holds a whole request head (its empty line).
+func headBuffered(br *bufio.Reader) bool {
+	b, _ := br.Peek(br.Buffered())
+	return bytes.Contains(b, crlfcrlf)
+}
+
+var crlfcrlf = []byte("\r\n\r\n")

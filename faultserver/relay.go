@@ -128,7 +128,7 @@ func (c *conn) exchange(req *Request) *http1.ResponseHead {
 		return nil
 	}
 	up := c.up
-	if err := up.awaitAnswer(c.srv.upstream.timeout); err != nil {
+	if err := up.awaitAnswer(c.srv.upstream.timeout, up.requests); err != nil {
 		c.relayFailed(req, appErr(err))
 		return nil
 	}
@@ -171,7 +171,6 @@ func (c *conn) forward(req *Request) error {
 	}
 	up.requests++
 	c.rcount(rForwarded)
-	up.nc.SetWriteDeadline(time.Now().Add(c.srv.upstream.timeout))
 	b := append(c.wbuf[:0], req.raw...)
 	rest := int64(0)
 	switch {
@@ -184,6 +183,12 @@ func (c *conn) forward(req *Request) error {
 		rest = req.ContentLength
 	}
 	c.wbuf = b
+	// A small request goes out in one write that cannot block for long (the app has read
+	// every earlier request: it answered them); a body streamed after it can, so the app
+	// gets a write deadline then.
+	if rest > 0 || req.Chunked || len(b) > 64<<10 {
+		up.nc.SetWriteDeadline(time.Now().Add(c.srv.upstream.timeout))
+	}
 	if _, err := up.nc.Write(b); err != nil {
 		return appErr(err)
 	}
@@ -377,7 +382,10 @@ func (c *conn) tunnel(h *http1.ResponseHead) bool {
 	c.rcount(rRelayed)
 	up := c.up
 	c.setReadDeadline(time.Time{})
-	up.rd.timeout = 0
+	up.tr.timeout = 0
+	if up.tr.hasDeadline {
+		up.nc.SetReadDeadline(time.Time{})
+	}
 	done := make(chan struct{})
 	go func() {
 		defer close(done)

@@ -24,3 +24,6 @@ type peeker struct{}
 
 // fdLimit is unknown here.
 func fdLimit() (uint64, bool) { return 0, false }
+
+// tryRead is not available here: every read waits.
+func (r *tryReader) tryRead([]byte) (int, error) { return 0, errWouldBlock }

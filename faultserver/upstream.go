@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"net"
 	"net/url"
+	"runtime"
 	"sync/atomic"
 	"time"
 
@@ -151,7 +152,7 @@ func (r *relayStats) snapshot(upstream string) *results.RelayCounts {
 type upConn struct {
 	nc       net.Conn
 	br       *bufio.Reader
-	rd       deadlineReader
+	tr       *tryReader
 	requests int
 	head     http1.ResponseHead
 	state    atomic.Int32 // upBusy, upIdle or upWoken
@@ -174,20 +175,6 @@ const (
 	upGone
 )
 
-// deadlineReader sets a read deadline before each read when timeout > 0: an inactivity
-// bound on the app, not a bound on a long body as a whole.
-type deadlineReader struct {
-	nc      net.Conn
-	timeout time.Duration
-}
-
-func (d *deadlineReader) Read(p []byte) (int, error) {
-	if d.timeout > 0 {
-		d.nc.SetReadDeadline(time.Now().Add(d.timeout))
-	}
-	return d.nc.Read(p)
-}
-
 // dialUpstream opens a connection to the app, and starts its watcher.
 func (s *Server) dialUpstream(ctx context.Context, wake func()) (*upConn, error) {
 	u := s.upstream
@@ -207,8 +194,8 @@ func (s *Server) dialUpstream(ctx context.Context, wake func()) (*upConn, error)
 		nc = tc
 	}
 	uc := &upConn{nc: nc, watchReq: make(chan struct{}), watchRes: make(chan error, 1)}
-	uc.rd.nc = nc
-	uc.br = bufio.NewReaderSize(&uc.rd, readBufSize)
+	uc.tr = newTryReader(nc)
+	uc.br = bufio.NewReaderSize(uc.tr, readBufSize)
 	go uc.watch(wake)
 	return uc, nil
 }
@@ -230,7 +217,7 @@ func (u *upConn) watch(wake func()) {
 
 // hand gives the connection to the watcher.
 func (u *upConn) hand() {
-	u.rd.timeout = 0
+	u.tr.timeout = 0
 	u.watching = true
 	u.watchReq <- struct{}{}
 }
@@ -257,7 +244,10 @@ func (u *upConn) release() {
 	if u.ended || u.watching {
 		return
 	}
-	u.nc.SetReadDeadline(time.Time{})
+	if u.tr.hasDeadline {
+		u.nc.SetReadDeadline(time.Time{})
+		u.tr.hasDeadline = false
+	}
 	u.state.Store(upIdleWorking)
 	u.hand()
 }
@@ -292,14 +282,32 @@ func (u *upConn) claim() error {
 }
 
 // awaitAnswer waits, at most timeout, for the first byte of the app's answer to the request
-// just sent; afterwards each read of the answer is bounded by timeout.
-func (u *upConn) awaitAnswer(timeout time.Duration) error {
-	if !u.watching {
-		u.hand()
+// just sent (the n-th on this connection); afterwards each read of the answer is bounded by
+// timeout. When the watcher holds the connection it reports the first byte; otherwise the
+// caller reads it, trying first without waiting (see tryReader).
+func (u *upConn) awaitAnswer(timeout time.Duration, n int) error {
+	if u.watching {
+		u.nc.SetReadDeadline(time.Now().Add(timeout))
+		u.tr.hasDeadline = true
+		err := u.report()
+		u.tr.timeout = timeout
+		return err
 	}
-	u.nc.SetReadDeadline(time.Now().Add(timeout))
-	err := u.report()
-	u.rd.timeout = timeout
+	u.tr.timeout = timeout
+	if u.br.Buffered() > 0 {
+		return nil
+	}
+	if u.tr.worthTrying(n) {
+		runtime.Gosched() // let the other connections' goroutines run while the app answers
+		u.tr.try = true
+		_, err := u.br.Peek(1)
+		u.tr.try = false
+		u.tr.tried(err == nil)
+		if !errors.Is(err, errWouldBlock) {
+			return err
+		}
+	}
+	_, err := u.br.Peek(1)
 	return err
 }
 

@@ -6,6 +6,7 @@ import (
 	"io"
 	"net"
 	"os"
+	"runtime"
 	"strconv"
 	"syscall"
 	"time"
@@ -43,7 +44,27 @@ func (c *conn) awaitRequest(deadline time.Time) (arrived, timedOut bool) {
 		c.idleFor = time.Since(c.lastDone)
 		return true, false // a pipelined request is already here
 	}
+	exact := len(c.plan.preHead) > 0 && !c.isTLS() && peekSupported // request faults read exact byte counts
+	if c.tr != nil && !exact && c.tr.worthTrying(c.served) && (deadline.IsZero() || time.Now().Before(deadline)) {
+		// Under load the next request is often here by the time the other connections have
+		// had their turn: take it without a wait (and without watching the app meanwhile,
+		// for so short an idle period).
+		runtime.Gosched()
+		c.tr.try = true
+		_, err := c.br.Peek(1)
+		c.tr.try = false
+		c.tr.tried(err == nil)
+		switch {
+		case err == nil:
+			c.idleFor = time.Since(c.lastDone)
+			return true, false
+		case !errors.Is(err, errWouldBlock):
+			c.peerGone(err)
+			return false, false
+		}
+	}
 	if c.up != nil {
+		c.up.release()                           // the app connection is idle too: the watcher watches it
 		if gone := c.up.waiting(); gone != nil { // the app ended its side while this one was busy
 			c.appEndedIdle(gone)
 			return false, false
@@ -51,7 +72,7 @@ func (c *conn) awaitRequest(deadline time.Time) (arrived, timedOut bool) {
 	}
 	c.setReadDeadline(deadline)
 	var err error
-	if len(c.plan.preHead) > 0 && !c.isTLS() && peekSupported {
+	if exact {
 		err = c.waitReadable()
 	} else {
 		_, err = c.br.Peek(1)

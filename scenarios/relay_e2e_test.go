@@ -154,7 +154,7 @@ func TestRelayInFrontOfRealApps(t *testing.T) {
 				clean := b.load(t, "GET", 100_000, 16)
 				t.Logf("100k clean requests in %s", time.Since(start).Round(time.Millisecond))
 				if clean.Requests != 100_000 || clean.Errors() != 0 {
-					t.Fatalf("no faults: %d errors in %d requests: %v", clean.Errors(), clean.Requests, clean.Outcomes)
+					t.Fatalf("no faults: %d errors in %d requests: %s", clean.Errors(), clean.Requests, counts(clean))
 				}
 				st := b.relay.Stats()
 				if st.FaultsTotal() != 0 || st.Relay.AppErrors.Total() != 0 {
@@ -183,10 +183,10 @@ func TestRelayInFrontOfRealApps(t *testing.T) {
 					d := b.relay.Stats().Sub(before)
 					injected := int64(d.FaultsTotal())
 					retried := int64(d.RequestsStarted) - r.Requests
-					t.Logf("%s: injected %d, client errors %d %v, retried by the proxy %d", spec, injected, r.Errors(), r.Outcomes, retried)
+					t.Logf("%s: injected %d, client errors %d %v, retried by the proxy %d", spec, injected, r.Errors(), counts(r), retried)
 					if injected == 0 || injected != r.Errors()+retried || d.Relay.AppErrors.Total() != 0 {
 						t.Errorf("%s: injected %d, client saw %d errors (%v), proxy retried %d, app errors %+v; want injected = seen + retried",
-							spec, injected, r.Errors(), r.Outcomes, retried, d.Relay.AppErrors)
+							spec, injected, r.Errors(), counts(r), retried, d.Relay.AppErrors)
 					}
 				}
 
@@ -202,10 +202,10 @@ func TestRelayInFrontOfRealApps(t *testing.T) {
 					t.Fatal(err)
 				}
 				d := b.relay.Stats().Sub(before)
-				t.Logf("app killed: client %v; relay app errors %+v", r.Outcomes, d.Relay.AppErrors)
+				t.Logf("app killed: client %s; relay app errors %+v", counts(r), d.Relay.AppErrors)
 				if r.Errors() == 0 || d.FaultsTotal() != 0 || d.Relay.AppErrors.Total() == 0 {
 					t.Errorf("app killed: client errors %d (%v), faults %v, app errors %+v; want errors counted as the app's",
-						r.Errors(), r.Outcomes, d.Faults, d.Relay.AppErrors)
+						r.Errors(), counts(r), d.Faults, d.Relay.AppErrors)
 				}
 			})
 		}
