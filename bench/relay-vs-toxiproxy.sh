@@ -36,7 +36,7 @@ tx_port=$(free_port); tx_api=$(free_port); hp_port=$(free_port)
 pids=()
 cleanup() { kill "${pids[@]}" 2>/dev/null || true; wait 2>/dev/null || true; rm -rf "$dir"; }
 trap cleanup EXIT
-trap 'echo "failed; logs:"; tail -5 "$dir"/*.out "$dir"/error.log 2>/dev/null' ERR
+trap 'echo "failed; logs:"; tail -n5 "$dir"/*.out "$dir"/error.log' ERR
 
 # The app: nginx `return 200`, on CPU 1 with wrk (start_nginx_return200 pins to CPU 0: move it).
 start_nginx_return200 "$dir" "$app_port"
@@ -90,13 +90,19 @@ run() {
 		END {printf "%s %.3f %.0f %.0f\n", r, (c > 0 ? c / hz / (ns / 1e9) : 0), p50, p99}' <<<"$w" >>"$dir/$name"
 }
 
-: >"$dir/direct"; : >"$dir/gc"; : >"$dir/tx"; : >"$dir/hp"
+: >"$dir/direct"; : >"$dir/gc"; : >"$dir/tx"; : >"$dir/hp"; : >"$dir/ratio-tx"; : >"$dir/ratio-hp"
 for i in $(seq "$ROUNDS"); do
 	run direct "$app_port" $NGINX_PID
 	run gc "$gc_port" "$gc_pid"
 	run tx "$tx_port" "$tx_pid"
 	run hp "$hp_port" "$hp_pid"
 	echo "round $i: direct $(tail -1 "$dir/direct"); gatecrash $(tail -1 "$dir/gc"); toxiproxy $(tail -1 "$dir/tx"); haproxy $(tail -1 "$dir/hp")"
+	# This round's ratios of requests per relay CPU-second: the VM's speed drifts between
+	# rounds far more than within one, so the ratio is taken round by round.
+	round_ratio() { awk -v a="$(tail -1 "$dir/gc")" -v b="$(tail -1 "$1")" \
+		'BEGIN {split(a, x, " "); split(b, y, " "); printf "%.3f\n", (x[1] / x[2]) / (y[1] / y[2])}'; }
+	round_ratio "$dir/tx" >>"$dir/ratio-tx"
+	round_ratio "$dir/hp" >>"$dir/ratio-hp"
 done
 col() { awk -v c="$1" '{print $c}' "$2" | median; }
 
@@ -128,8 +134,9 @@ row() {
 		'BEGIN {printf "| %s | %.0f | %.2f | %.0f | +%.0f µs | +%.0f µs | %.1f MiB |\n", n, r, c, (c > 0 ? r / c : 0), p50 - d50, p99 - d99, rss / 1024}'
 }
 per_cpu() { awk -v r="$(col 1 "$1")" -v c="$(col 2 "$1")" 'BEGIN {print (c > 0 ? r / c : 0)}'; }
-ratio_tx=$(awk -v a="$(per_cpu "$dir/gc")" -v b="$(per_cpu "$dir/tx")" 'BEGIN {printf "%.2f", a / b}')
-ratio_hp=$(awk -v a="$(per_cpu "$dir/gc")" -v b="$(per_cpu "$dir/hp")" 'BEGIN {printf "%.2f", a / b}')
+ratio_tx=$(median <"$dir/ratio-tx" | awk '{printf "%.2f", $1}')
+ratio_hp=$(median <"$dir/ratio-hp" | awk '{printf "%.2f", $1}')
+range() { sort -n "$1" | awk 'NR == 1 {lo = $1} {hi = $1} END {printf "%.2f–%.2f", lo, hi}'; }
 {
 	echo "| relay (1 worker, CPU 0) in front of nginx \`return 200\` | requests/s | relay CPU (1.00 = one core) | requests per relay CPU-second | added p50 | added p99 | peak RSS, $IDLE idle connections |"
 	echo "|---|---|---|---|---|---|---|"
@@ -137,7 +144,7 @@ ratio_hp=$(awk -v a="$(per_cpu "$dir/gc")" -v b="$(per_cpu "$dir/hp")" 'BEGIN {p
 	row "Toxiproxy 2.12.0 (no toxics)" "$dir/tx" "$tx_rss"
 	row "HAProxy $HAPROXY_VERSION mode tcp" "$dir/hp" "$hp_rss"
 	echo
-	echo "**gatecrash / Toxiproxy: $ratio_tx× requests per relay CPU-second; gatecrash / HAProxy tcp: $ratio_hp×.**"
+	echo "**Requests per relay CPU-second, median of the per-round ratios: gatecrash / Toxiproxy $ratio_tx× (rounds $(range "$dir/ratio-tx")); gatecrash / HAProxy tcp $ratio_hp× ($(range "$dir/ratio-hp")).**"
 	echo "Direct to nginx: p50 $(printf '%.0f' "$d50") µs, p99 $(printf '%.0f' "$d99") µs. Medians of $ROUNDS alternating rounds of $DURATION,"
 	echo "wrk -t1 -c$CONNS on CPU 1 with the app. GOMAXPROCS=1 for both Go relays."
 } | tee "$out/relay-vs-toxiproxy.md"
