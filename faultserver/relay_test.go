@@ -652,3 +652,50 @@ func TestRelayBehindTLSListener(t *testing.T) {
 		t.Errorf("forwarded %d, the app saw %d; want 2", st.Relay.RequestsForwarded, app.requests.Load())
 	}
 }
+
+// TestRelayProtocolEdges: Expect: 100-continue (the relay answers 100 itself and the app's
+// own 100 is not passed on twice), pipelined requests, HTTP/1.0, and a 101 upgrade tunnel.
+func TestRelayProtocolEdges(t *testing.T) {
+	t.Parallel()
+	app := startApp(t, 0)
+	_, addr := startRelay(t, DefaultConfig(), app.url, UpstreamOptions{})
+
+	c := dial(t, addr)
+	send(t, c, "POST /echo HTTP/1.1\r\nHost: t\r\nExpect: 100-continue\r\nContent-Length: 5\r\n\r\n")
+	if got := string(readN(t, c, len("HTTP/1.1 100 Continue\r\n\r\n"))); got != "HTTP/1.1 100 Continue\r\n\r\n" {
+		t.Fatalf("Expect: got %q", got)
+	}
+	send(t, c, "hello")
+	send(t, c, "GET / HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n")
+	got, _ := readUntilEnd(t, c, 3*time.Second)
+	if strings.Count(string(got), "100 Continue") != 0 || !strings.Contains(string(got), "5 bytes\n") ||
+		!strings.HasSuffix(string(got), "hello from the app: GET /\n") {
+		t.Fatalf("after the 100: %q", got)
+	}
+
+	c = dial(t, addr)
+	send(t, c, "GET /a HTTP/1.1\r\nHost: t\r\n\r\nGET /b HTTP/1.1\r\nHost: t\r\n\r\nGET /c HTTP/1.0\r\nHost: t\r\n\r\n")
+	got, err := readUntilEnd(t, c, 3*time.Second)
+	s := string(got)
+	if ia, ib, ic := strings.Index(s, "GET /a"), strings.Index(s, "GET /b"), strings.Index(s, "GET /c"); ia < 0 || ib < ia || ic < ib || ending(err) != "EOF" {
+		t.Fatalf("pipelined and HTTP/1.0: %q then %s; want /a, /b, /c in order, then the close HTTP/1.0 asks for", s, ending(err))
+	}
+
+	// A 101 upgrade: bytes both ways after the head.
+	upApp := rawApp(t, func(c net.Conn) {
+		readReqHead(c)
+		io.WriteString(c, "HTTP/1.1 101 Switching Protocols\r\nUpgrade: echo\r\nConnection: Upgrade\r\n\r\n")
+		io.Copy(c, c)
+	})
+	_, addr2 := startRelay(t, DefaultConfig(), upApp, UpstreamOptions{})
+	c = dial(t, addr2)
+	send(t, c, "GET /ws HTTP/1.1\r\nHost: t\r\nUpgrade: echo\r\nConnection: Upgrade\r\n\r\n")
+	head := "HTTP/1.1 101 Switching Protocols\r\nUpgrade: echo\r\nConnection: Upgrade\r\n\r\n"
+	if got := string(readN(t, c, len(head))); got != head {
+		t.Fatalf("upgrade head: %q", got)
+	}
+	send(t, c, "ping through the tunnel")
+	if got := string(readN(t, c, len("ping through the tunnel"))); got != "ping through the tunnel" {
+		t.Fatalf("tunnel echo: %q", got)
+	}
+}
