@@ -2,10 +2,15 @@ package main
 
 import (
 	"context"
+	"io"
+	"net/http"
+	"net/http/httptest"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/gatecrash/gatecrash/results"
+	"github.com/gatecrash/gatecrash/scenarios"
 )
 
 // TestExamplesRun runs every scenario in examples/ as its comments say, with a Go reverse
@@ -22,8 +27,20 @@ func TestExamplesRun(t *testing.T) {
 			t.Parallel()
 			proxyAddr, originAddr := standInProxy(t)
 			dir := filepath.Join(t.TempDir(), "run")
-			code, out, errOut := runCLI(t, context.Background(), "run", f, "--proxy-address", proxyAddr,
-				"--origin-listen", originAddr, "--duration", "2s", "-q", "--out", dir)
+			args := []string{"run", f, "--proxy-address", proxyAddr, "--origin-listen", originAddr, "--duration", "2s", "-q", "--out", dir}
+			sc, err := scenarios.LoadFile(f)
+			if err != nil {
+				t.Fatal(err)
+			}
+			relay := sc.Variants[0].Origin.Kind == scenarios.OriginRelay
+			if relay { // a stand-in for the user's app behind the relay
+				app := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+					io.WriteString(w, strings.Repeat("the app's own answer\n", 20))
+				}))
+				t.Cleanup(app.Close)
+				args = append(args, "--origin-upstream", app.URL)
+			}
+			code, out, errOut := runCLI(t, context.Background(), args...)
 			if code != 0 && code != 3 {
 				t.Fatalf("exit %d\n%s%s", code, out, errOut)
 			}
@@ -33,6 +50,9 @@ func TestExamplesRun(t *testing.T) {
 			}
 			if r.Requests == 0 || r.Origin == nil || r.Origin.RequestsStarted == 0 {
 				t.Fatalf("%d requests, origin %+v: the load did not reach the fault server through the stand-in", r.Requests, r.Origin)
+			}
+			if relay && (r.Origin.Relay == nil || r.Origin.Relay.ResponsesRelayed == 0 || r.Origin.Relay.AppErrors.Total() != 0) {
+				t.Fatalf("the relay did not pass the stand-in app's answers on: %+v", r.Origin.Relay)
 			}
 		})
 	}

@@ -13,6 +13,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/gatecrash/gatecrash/faultserver"
 	"github.com/gatecrash/gatecrash/internal/errext"
 	"github.com/gatecrash/gatecrash/internal/metrics"
 	"github.com/gatecrash/gatecrash/internal/soak"
@@ -43,6 +44,11 @@ func applyExternal(sc *scenarios.Scenario, opts *RunOptions) error {
 			errs = append(errs, fmt.Errorf("--origin-listen: %q is not HOST:PORT", a))
 		}
 	}
+	if opts.OriginUpstream != "" {
+		if _, err := faultserver.ParseUpstream(opts.OriginUpstream, faultserver.UpstreamOptions{}); err != nil {
+			errs = append(errs, fmt.Errorf("--origin-upstream: %w", err))
+		}
+	}
 	if err := errors.Join(errs...); err != nil {
 		return err
 	}
@@ -50,8 +56,14 @@ func applyExternal(sc *scenarios.Scenario, opts *RunOptions) error {
 		if opts.ProxyAddress != "" {
 			v.Proxy.Address = opts.ProxyAddress
 		}
+		if opts.OriginUpstream != "" {
+			if v.Origin.Kind != scenarios.OriginRelay {
+				return fmt.Errorf("--origin-upstream: variant %s's origin is %s, not a relay (origin.kind relay)", v.Name, v.Origin.Kind)
+			}
+			v.Origin.Upstream, v.Origin.App, v.Origin.Vars, v.Origin.Binary = opts.OriginUpstream, "", nil, ""
+		}
 		if len(opts.OriginListen) > 0 {
-			if v.Origin.Kind != "" && v.Origin.Kind != scenarios.OriginFaultServer {
+			if v.Origin.Kind != "" && v.Origin.Kind != scenarios.OriginFaultServer && v.Origin.Kind != scenarios.OriginRelay {
 				return fmt.Errorf("--origin-listen: variant %s's origin is %s, not gatecrash's fault server", v.Name, v.Origin.Kind)
 			}
 			v.Origin.Listen, v.Origin.Replicas = opts.OriginListen, len(opts.OriginListen)
@@ -108,10 +120,12 @@ type RunOptions struct {
 	// fixed addresses the fault server listens on, where that proxy's upstream points.
 	ProxyAddress string
 	OriginListen []string
-	Quiet        bool
-	Progress     bool
-	Stdout       io.Writer
-	Stderr       io.Writer
+	// OriginUpstream is the app a relay origin forwards to, replacing the scenario's.
+	OriginUpstream string
+	Quiet          bool
+	Progress       bool
+	Stdout         io.Writer
+	Stderr         io.Writer
 }
 
 func newRunCmd(runF func(context.Context, *RunOptions) error) *cobra.Command {
@@ -170,6 +184,7 @@ Exit codes: 0 thresholds met; 2 invalid scenario or flags; 3 thresholds not met;
 	f.StringVar(&opts.MetricsListen, "metrics-listen", "", "serve Prometheus metrics at http://ADDR/metrics while the run goes, e.g. 127.0.0.1:9464")
 	f.BoolVar(&opts.Resume, "resume", false, "continue the run a killed gatecrash left in --out: keep finished variants, go on with a partial one as its next segment")
 	f.StringVar(&opts.ProxyAddress, "proxy-address", "", "where your own proxy listens, HOST:PORT (implies --proxy external): the load goes there")
+	f.StringVar(&opts.OriginUpstream, "origin-upstream", "", "your app's URL, http://HOST:PORT, for a relay origin (origin.kind relay): replaces origin.upstream or origin.app")
 	f.StringArrayVar(&opts.OriginListen, "origin-listen", nil, "fixed address for the fault server, HOST:PORT, where your proxy's upstream points (repeatable: one per upstream server)")
 	f.BoolVar(&opts.PointEstimate, "point-estimate", false, "judge the scenario's rate thresholds by the observed rate, not its 95% bound")
 	f.BoolVarP(&opts.Quiet, "quiet", "q", false, "no progress bars")
