@@ -63,6 +63,29 @@ func (c *conn) awaitRequest(deadline time.Time) (arrived, timedOut bool) {
 			return false, false
 		}
 	}
+	if c.up != nil && !c.up.watching && !c.up.ended {
+		// A short wait without watching the app: under load the next request comes within it,
+		// and the hand-over to the watcher and back is saved. The app's own close in this
+		// first moment of idleness is passed on when it ends (no app closes idle connections
+		// that fast: the shortest keep-alive timeouts are around a second).
+		if grace := time.Now().Add(watchAfter); deadline.IsZero() || grace.Before(deadline) {
+			c.setReadDeadline(grace)
+			var err error
+			if exact {
+				err = c.waitReadable()
+			} else {
+				_, err = c.br.Peek(1)
+			}
+			switch {
+			case err == nil:
+				c.idleFor = time.Since(c.lastDone)
+				return true, false
+			case !isTimeout(err):
+				c.peerGone(err)
+				return false, false
+			}
+		}
+	}
 	if c.up != nil {
 		c.up.release()                           // the app connection is idle too: the watcher watches it
 		if gone := c.up.waiting(); gone != nil { // the app ended its side while this one was busy
@@ -93,6 +116,10 @@ func (c *conn) awaitRequest(deadline time.Time) (arrived, timedOut bool) {
 	c.peerGone(err)
 	return false, false
 }
+
+// watchAfter is how long a relayed connection may sit idle before the watcher watches its
+// app connection.
+const watchAfter = 5 * time.Millisecond
 
 // readRequestBytes makes exactly n bytes of the current request consumed, counted from its
 // first byte (head, then body): the bytes after n stay unread in the kernel, where they decide
