@@ -10,11 +10,12 @@ need() {
 	done
 }
 
-# free_port: a TCP port free on 127.0.0.1 right now.
+# free_port: a TCP port free on 127.0.0.1 right now, below the ephemeral range (32768..): a
+# port some client connection holds as its local port cannot be bound, though nothing listens.
 free_port() {
 	local p
 	while :; do
-		p=$((20000 + RANDOM % 40000))
+		p=$((10000 + RANDOM % 22000))
 		(exec 3<>/dev/tcp/127.0.0.1/$p) 2>/dev/null || { echo $p; return; }
 	done
 }
