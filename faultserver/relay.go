@@ -184,12 +184,15 @@ func (c *conn) forward(req *Request) error {
 	}
 	c.wbuf = b
 	// A small request goes out in one write that cannot block for long (the app has read
-	// every earlier request: it answered them); a body streamed after it can, so the app
-	// gets a write deadline then.
+	// every earlier request: it answered them); a large one, and a body streamed after it,
+	// can: then each write has the upstream timeout to go out (an inactivity bound, so a
+	// long upload is not cut), cleared when the request is through.
+	up.dw.nc, up.dw.timeout = up.nc, 0
 	if rest > 0 || req.Chunked || len(b) > 64<<10 {
-		up.nc.SetWriteDeadline(time.Now().Add(c.srv.upstream.timeout))
+		up.dw.timeout = c.srv.upstream.timeout
+		defer up.nc.SetWriteDeadline(time.Time{})
 	}
-	if _, err := up.nc.Write(b); err != nil {
+	if _, err := up.dw.Write(b); err != nil {
 		return appErr(err)
 	}
 	if !req.Chunked && rest == 0 {
@@ -205,9 +208,9 @@ func (c *conn) forward(req *Request) error {
 	bp := copyBufs.Get().(*[]byte)
 	defer copyBufs.Put(bp)
 	if req.Chunked {
-		_, err = http1.CopyChunked(up.nc, c.br, -1, false, c.plan.cfg.Limits.MaxHeaderBytes, *bp)
+		_, err = http1.CopyChunked(&up.dw, c.br, -1, false, c.plan.cfg.Limits.MaxHeaderBytes, *bp)
 	} else {
-		_, err = http1.CopyN(up.nc, c.br, rest, *bp)
+		_, err = http1.CopyN(&up.dw, c.br, rest, *bp)
 	}
 	if we, ok := errors.AsType[*http1.WriteError](err); ok {
 		return appErr(we.Err)

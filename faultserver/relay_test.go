@@ -699,3 +699,30 @@ func TestRelayProtocolEdges(t *testing.T) {
 		t.Fatalf("tunnel echo: %q", got)
 	}
 }
+
+// TestRelaySlowUploadThenMore: a request body that takes longer than the upstream timeout to
+// arrive, but never stalls that long, goes through whole; and a small request after it is not
+// caught by a deadline left over from it.
+func TestRelaySlowUploadThenMore(t *testing.T) {
+	t.Parallel()
+	app := startApp(t, 0)
+	_, addr := startRelay(t, DefaultConfig(), app.url, UpstreamOptions{Timeout: 300 * time.Millisecond})
+	c := dial(t, addr)
+	send(t, c, "POST /echo HTTP/1.1\r\nHost: t\r\nContent-Length: 10\r\n\r\n")
+	for i := range 10 { // 10 bytes over 700 ms: each write well within 300 ms, the whole not
+		time.Sleep(70 * time.Millisecond)
+		send(t, c, strconv.Itoa(i))
+	}
+	b := make([]byte, 4096)
+	c.SetReadDeadline(time.Now().Add(3 * time.Second))
+	n, err := c.Read(b)
+	if err != nil || !strings.Contains(string(b[:n]), "10 bytes\n") {
+		t.Fatalf("slow upload: %q, %v", b[:n], err)
+	}
+	time.Sleep(400 * time.Millisecond) // past the deadline of the upload's last write
+	send(t, c, "GET /after HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n")
+	got, _ := readUntilEnd(t, c, 3*time.Second)
+	if !strings.Contains(string(got), "hello from the app: GET /after") {
+		t.Fatalf("after the upload: %q", got)
+	}
+}

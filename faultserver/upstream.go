@@ -153,6 +153,7 @@ type upConn struct {
 	nc       net.Conn
 	br       *bufio.Reader
 	tr       *tryReader
+	dw       deadlineWriter // writes of a request that may block: each with the upstream timeout
 	requests int
 	head     http1.ResponseHead
 	state    atomic.Int32 // upBusy, upIdle or upWoken
@@ -309,6 +310,20 @@ func (u *upConn) awaitAnswer(timeout time.Duration, n int) error {
 	}
 	_, err := u.br.Peek(1)
 	return err
+}
+
+// deadlineWriter sets a write deadline before each write when timeout > 0: an inactivity
+// bound on the app taking a request, not a bound on a long upload as a whole.
+type deadlineWriter struct {
+	nc      net.Conn
+	timeout time.Duration
+}
+
+func (d *deadlineWriter) Write(p []byte) (int, error) {
+	if d.timeout > 0 {
+		d.nc.SetWriteDeadline(time.Now().Add(d.timeout))
+	}
+	return d.nc.Write(p)
 }
 
 var errUnsolicited = errors.New("the app sent bytes with no request outstanding")
