@@ -185,7 +185,10 @@ func comparisonTable(rs []*Result, percent bool) [][]string {
 			return "-"
 		}
 		n, ok := o.Absorbed(r.Errors())
-		if !ok {
+		switch {
+		case !ok && o.appFailed():
+			return "- (the app failed too)"
+		case !ok:
 			return "- (no request-failing faults)"
 		}
 		return FormatCount(n)

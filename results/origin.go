@@ -246,10 +246,12 @@ func (o *OriginTruth) RequestFaults() (n uint64, ok bool) {
 
 // Absorbed returns how many injected request faults the client did not see as errors (the
 // proxy retried them), given the client's error count; ok is false when no request faults
-// were injected (idle closes alone say nothing about retries).
+// were injected (idle closes alone say nothing about retries), or when the app behind a
+// relay failed or raced its own idle close too (then some client errors are the app's, and
+// the difference would undercount).
 func (o *OriginTruth) Absorbed(clientErrors int64) (n int64, ok bool) {
 	f, ok := o.RequestFaults()
-	if !ok {
+	if !ok || o.appFailed() {
 		return 0, false
 	}
 	return max(int64(f)-clientErrors, 0), true
@@ -313,3 +315,9 @@ func (o *OriginTruth) Sub(before *OriginTruth) *OriginTruth {
 
 // OriginTruth returns the origin ground truth and whether the result has one.
 func (r *Result) OriginTruth() (*OriginTruth, bool) { return r.Origin, r.Origin != nil }
+
+// appFailed reports whether the app behind a relay caused client errors of its own: its
+// errors, or its idle closes (each may have met a request).
+func (o *OriginTruth) appFailed() bool {
+	return o.Relay != nil && (o.Relay.AppErrors.Total() > 0 || o.Relay.AppClosedIdle > 0)
+}

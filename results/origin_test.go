@@ -54,3 +54,33 @@ func TestPairExemplars(t *testing.T) {
 		}
 	}
 }
+
+// Absorbed is injected request faults less client errors — unless the app behind a relay
+// failed too (some client errors are then the app's): no number rather than a wrong one.
+func TestAbsorbedWithARelay(t *testing.T) {
+	t.Parallel()
+	o := &OriginTruth{Faults: map[string]uint64{"rst-headers": 10, "idle-close": 50}}
+	if n, ok := o.Absorbed(7); !ok || n != 3 {
+		t.Errorf("10 injected, 7 seen: absorbed %d, %v; want 3", n, ok)
+	}
+	o.Relay = &RelayCounts{}
+	if n, ok := o.Absorbed(7); !ok || n != 3 {
+		t.Errorf("a relay whose app did nothing wrong: absorbed %d, %v; want 3", n, ok)
+	}
+	o.Relay.AppErrors.Connect = 4
+	if _, ok := o.Absorbed(7); ok {
+		t.Error("the app refused 4 connections: absorbed must not be given")
+	}
+	o.Relay.AppErrors.Connect, o.Relay.AppClosedIdle = 0, 1
+	if _, ok := o.Absorbed(7); ok {
+		t.Error("the app closed an idle connection itself (it may have met a request): absorbed must not be given")
+	}
+	r := &Result{Origin: o, Requests: 100, Outcomes: map[Class]*Outcome{}}
+	var b strings.Builder
+	if err := WriteComparison(&b, []*Result{r}); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(b.String(), "- (the app failed too)") {
+		t.Errorf("comparison does not say why absorbed is missing:\n%s", b.String())
+	}
+}
