@@ -11,7 +11,7 @@ VERSION  ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev
 # fixed in Go 1.27). A count has no deadline to race. About 3-10 s per target here.
 FUZZTIME ?= 20000x
 FUZZ_TARGETS := faultserver:FuzzReadHead faultserver:FuzzServeConn faultserver:FuzzParseFaultSpec \
-                loadgen:FuzzReadResponse internal/http1:FuzzDiscardChunked
+                loadgen:FuzzReadResponse internal/http1:FuzzDiscardChunked internal/http1:FuzzReadResponseHead
 
 .PHONY: all build man test unit rare fuzz lint matrix matrix-check compose-config bench bench-go bench-serve bench-load demo demo-faultserver clean
 
