@@ -46,6 +46,21 @@ func TestRegistry(t *testing.T) {
 	if len(st.Faults) != len(Kinds()) {
 		t.Errorf("%d counters for %d kinds", len(st.Faults), len(Kinds()))
 	}
+	// Every kind is classified by its phase: does an injection fail the request it acts on
+	// (what "absorbed by proxy" is counted from)? A new kind must be added here on purpose.
+	failsRequest := map[string]bool{
+		"idle-close": false, "tls-stall": false, "delay": false, // connection faults, and a late answer
+		"close-on-reuse": true, "fin-mid-request": true, "rst-headers": true, "cut-body": true, "no-response": true, "status": true,
+		exampleKind: true,
+	}
+	for _, kind := range Kinds() {
+		want, listed := failsRequest[kind]
+		if !listed {
+			t.Errorf("%s is not classified here: say whether it fails the request it acts on", kind)
+		} else if FailsRequest(kind) != want {
+			t.Errorf("FailsRequest(%s) = %v, want %v", kind, FailsRequest(kind), want)
+		}
+	}
 	if _, err := New(&Config{Faults: []Fault{&unregistered{}}}); err == nil || !strings.Contains(err.Error(), "not a registered fault kind") {
 		t.Errorf("a fault of an unregistered type: err = %v, want it refused", err)
 	}

@@ -98,4 +98,10 @@ var _ relayResponder = (*Delay)(nil)
 // response's size (set by the operator, not the header).
 func (f *Delay) bounds() (int64, time.Duration) { return 0, f.HeadDelay.D() }
 
-var _ ResponseFault = (*Delay)(nil)
+// sparesRequest: a delay fails a request only when the proxy's timeout is shorter.
+func (f *Delay) sparesRequest() {}
+
+var (
+	_ ResponseFault = (*Delay)(nil)
+	_ sparing       = (*Delay)(nil)
+)

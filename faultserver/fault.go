@@ -199,6 +199,17 @@ type kindInfo struct {
 	name  string
 	index int // position in the sorted list; the stats counter's index
 	new   func() Fault
+	// failsRequest: an injection of this kind fails the request it acts on, unless the
+	// proxy retries it (the count "absorbed by proxy" is made of). Derived from the phase:
+	// request and response faults do, handshake and idle faults (they act on a connection,
+	// which may never carry a request) do not; a kind can say otherwise (sparing).
+	failsRequest bool
+}
+
+// sparing is a request or response fault that does not in itself fail the request it acts
+// on (delay: a late answer fails only a timeout shorter than the delay).
+type sparing interface {
+	sparesRequest()
 }
 
 var (
@@ -229,7 +240,9 @@ func register(kind string, newFault func() Fault) {
 	if phases != 1 {
 		panic(fmt.Sprintf("faultserver: %s (%s) implements %d phase interfaces; it must implement exactly one", kind, t, phases))
 	}
-	k := &kindInfo{name: kind, new: newFault}
+	_, spares := newFault().(sparing)
+	k := &kindInfo{name: kind, new: newFault,
+		failsRequest: (isPhase[RequestFault](t) || isPhase[ResponseFault](t)) && !spares}
 	registry[kind], byType[t] = k, k
 	kindNames = append(kindNames, kind)
 	sort.Strings(kindNames)
@@ -261,6 +274,13 @@ func NewFault(kind string) (Fault, error) {
 		return nil, fmt.Errorf("%w %q; allowed: %s", ErrUnknownKind, kind, strings.Join(kindNames, ", "))
 	}
 	return k.new(), nil
+}
+
+// FailsRequest reports whether an injection of the named kind fails the request it acts on
+// (unless the proxy retries it): request and response faults but delay.
+func FailsRequest(kind string) bool {
+	k, ok := registry[kind]
+	return ok && k.failsRequest
 }
 
 // phaseOf names when a fault acts, for messages and validation.

@@ -726,3 +726,22 @@ func TestRelaySlowUploadThenMore(t *testing.T) {
 		t.Fatalf("after the upload: %q", got)
 	}
 }
+
+// TestRequestFaultsCounted: the server counts the injections that fail a request (request and
+// response faults but delay) apart, by each kind's phase — idle closes and delays are not.
+func TestRequestFaultsCounted(t *testing.T) {
+	t.Parallel()
+	s, addr := startServer(t, withFaults(t, "idle-close:timeout=50ms", "delay:head-delay=1ms,match=/slow", "rst-headers:match=/reset"))
+	for _, path := range []string{"/slow", "/reset", "/"} {
+		c := dial(t, addr)
+		send(t, c, "GET "+path+" HTTP/1.1\r\nHost: t\r\n\r\n")
+		readUntilEnd(t, c, 2*time.Second) // each ends with the idle close, or the reset
+	}
+	st := waitStats(t, s, "two idle closes", func(st Stats) bool { return st.Faults["idle-close"] == 2 })
+	if st.Faults["delay"] != 1 || st.Faults["rst-headers"] != 1 || st.RequestFaults != 1 {
+		t.Fatalf("faults %v, request faults %d; want only the reset counted as failing a request", st.Faults, st.RequestFaults)
+	}
+	if n, ok := st.Truth().RequestFaults(); !ok || n != 1 {
+		t.Fatalf("the truth's request faults: %d, %v", n, ok)
+	}
+}

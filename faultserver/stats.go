@@ -29,6 +29,7 @@ type stats struct {
 	peerRST          atomic.Uint64
 	maxConnsReached  atomic.Uint64
 	faults           []atomic.Uint64 // by kindInfo.index; every registered kind has one
+	requestFaults    atomic.Uint64   // injections of kinds that fail the request they act on
 	relay            relayStats
 	instance         string // the server's identity in every snapshot
 }
@@ -41,7 +42,12 @@ func newStats() *stats {
 
 // fault counts one injection of kind k. Kinds are registered before any server exists (in
 // init), so k.index is always in range.
-func (s *stats) fault(k *kindInfo) { s.faults[k.index].Add(1) }
+func (s *stats) fault(k *kindInfo) {
+	s.faults[k.index].Add(1)
+	if k.failsRequest {
+		s.requestFaults.Add(1)
+	}
+}
 
 // Stats is a snapshot of the ground-truth counters. All counts are totals since start.
 type Stats struct {
@@ -69,6 +75,10 @@ type Stats struct {
 	Closes Closes `json:"closes"`
 	// Faults counts faults that acted, by kind (every kind is present).
 	Faults map[string]uint64 `json:"faults"`
+	// RequestFaults counts the faults of kinds that fail the request they act on (request and
+	// response faults but delay): each is a request the client should have seen fail,
+	// unless the proxy retried it.
+	RequestFaults uint64 `json:"request_faults"`
 	// MaxConnectionsReached counts the times the server stopped accepting because its
 	// connection bound was reached (WithMaxConnections).
 	MaxConnectionsReached uint64 `json:"max_connections_reached,omitempty"`
@@ -105,6 +115,7 @@ func (s Stats) Sub(before Stats) Stats {
 	for k, v := range s.Faults {
 		d.Faults[k] = v - before.Faults[k]
 	}
+	d.RequestFaults -= before.RequestFaults
 	if s.Relay != nil && before.Relay != nil {
 		d.Relay = s.Relay.Sub(before.Relay)
 	}
@@ -137,6 +148,7 @@ func (s *stats) snapshot() Stats {
 			PeerFIN: s.peerFIN.Load(), PeerRST: s.peerRST.Load(),
 		},
 		Faults:                make(map[string]uint64, len(s.faults)),
+		RequestFaults:         s.requestFaults.Load(),
 		MaxConnectionsReached: s.maxConnsReached.Load(),
 	}
 	for i := range s.faults {
@@ -148,13 +160,14 @@ func (s *stats) snapshot() Stats {
 // Truth returns the counts of s as the result's typed ground truth (counts only: the caller
 // adds the window and the events).
 func (s Stats) Truth() *results.OriginTruth {
+	rf := s.RequestFaults
 	return &results.OriginTruth{
 		ConnectionsAccepted: s.ConnectionsAccepted, TLSHandshakes: s.TLSHandshakes, TLSHandshakeErrors: s.TLSHandshakeErrors,
 		RequestsStarted: s.RequestsStarted, RequestsRead: s.RequestsRead, ResponsesCompleted: s.ResponsesCompleted,
 		BadRequests: s.BadRequests,
 		Closes: results.OriginCloses{ServerFIN: s.Closes.ServerFIN, ServerRST: s.Closes.ServerRST,
 			PeerFIN: s.Closes.PeerFIN, PeerRST: s.Closes.PeerRST},
-		Faults: s.Faults, Relay: s.Relay,
+		Faults: s.Faults, Relay: s.Relay, RequestFaultsInjected: &rf,
 	}
 }
 

@@ -28,6 +28,10 @@ type OriginTruth struct {
 	Closes OriginCloses `json:"closes"`
 	// Faults counts faults injected, by kind.
 	Faults map[string]uint64 `json:"faults"`
+	// RequestFaultsInjected counts the faults of kinds that fail the request they act on, as
+	// the fault server classified them (by their phase). Nil in results of older gatecrash
+	// versions: then RequestFaults classifies by kind name.
+	RequestFaultsInjected *uint64 `json:"request_faults,omitempty"`
 	// Relay is what the origin did with the app behind it when it was a relay (serve
 	// --upstream, origin.kind relay); nil otherwise.
 	Relay *RelayCounts `json:"relay,omitempty"`
@@ -223,16 +227,23 @@ func (o *OriginTruth) FaultsTotal() uint64 {
 	return n
 }
 
-// connectionFaults are fault kinds that act on a connection, not on a request: most
-// of them hurt no one (an idle close of a connection nobody reuses, a stalled handshake the
-// proxy did not wait for; a delay is one too: a late answer fails only a tight timeout), so they are no measure
-// of what a proxy absorbed.
+// connectionFaults are the fault kinds of gatecrash versions before the fault server counted
+// request faults itself (RequestFaultsInjected), that do not fail the request they act on:
+// the classification of their results, which is all it is used for. Today's fault server
+// derives it from each kind's phase.
 var connectionFaults = map[string]bool{"idle-close": true, "tls-stall": true, "delay": true}
 
-// RequestFaults counts the faults injected into requests (every kind but idle closes): each
-// is a request the client should have seen fail, unless the proxy retried it. ok is false
-// when only connection faults were injected.
+// RequestFaults counts the faults injected into requests: each is a request the client
+// should have seen fail, unless the proxy retried it (connection faults — an idle close of a
+// connection nobody reuses, a stalled handshake the proxy did not wait for — and delays,
+// which fail only a tight timeout, are no measure of what a proxy absorbed). ok is false when
+// only such faults were injected.
 func (o *OriginTruth) RequestFaults() (n uint64, ok bool) {
+	total := o.FaultsTotal()
+	if o.RequestFaultsInjected != nil {
+		n = *o.RequestFaultsInjected
+		return n, n > 0 || total == n
+	}
 	var conn uint64
 	for k, v := range o.Faults {
 		if connectionFaults[k] {
@@ -259,6 +270,7 @@ func (o *OriginTruth) Absorbed(clientErrors int64) (n int64, ok bool) {
 
 // Add adds other's counts to o.
 func (o *OriginTruth) Add(other *OriginTruth) {
+	empty := o.FaultsTotal() == 0 && o.RequestFaultsInjected == nil // nothing to keep of o's classification
 	o.ConnectionsAccepted += other.ConnectionsAccepted
 	o.TLSHandshakes += other.TLSHandshakes
 	o.TLSHandshakeErrors += other.TLSHandshakeErrors
@@ -275,6 +287,16 @@ func (o *OriginTruth) Add(other *OriginTruth) {
 	}
 	for k, n := range other.Faults {
 		o.Faults[k] += n
+	}
+	switch {
+	case empty && other.RequestFaultsInjected != nil:
+		n := *other.RequestFaultsInjected
+		o.RequestFaultsInjected = &n
+	case o.RequestFaultsInjected != nil && other.RequestFaultsInjected != nil:
+		n := *o.RequestFaultsInjected + *other.RequestFaultsInjected
+		o.RequestFaultsInjected = &n
+	case other.FaultsTotal() > 0 || !empty:
+		o.RequestFaultsInjected = nil // one side does not say: RequestFaults classifies by name
 	}
 	if other.Relay != nil {
 		if o.Relay == nil {
@@ -308,6 +330,12 @@ func (o *OriginTruth) Sub(before *OriginTruth) *OriginTruth {
 	}
 	if o.Relay != nil && before.Relay != nil {
 		d.Relay = o.Relay.Sub(before.Relay)
+	}
+	if o.RequestFaultsInjected != nil && before.RequestFaultsInjected != nil {
+		n := *o.RequestFaultsInjected - *before.RequestFaultsInjected
+		d.RequestFaultsInjected = &n
+	} else {
+		d.RequestFaultsInjected = nil
 	}
 	d.Events, d.EventsDropped, d.Windows = nil, 0, nil
 	return &d

@@ -84,3 +84,45 @@ func TestAbsorbedWithARelay(t *testing.T) {
 		t.Errorf("comparison does not say why absorbed is missing:\n%s", b.String())
 	}
 }
+
+// RequestFaults takes the fault server's own count (by phase) when the truth has it, and
+// classifies by kind name for results of older versions; merging the two kinds of truth
+// falls back to the names rather than mixing.
+func TestRequestFaultsByPhase(t *testing.T) {
+	t.Parallel()
+	u := func(n uint64) *uint64 { return &n }
+	// A kind the old name list does not know (say a new idle fault) counted by the server as
+	// not failing requests: absorbed must not count it.
+	o := &OriginTruth{Faults: map[string]uint64{"rst-headers": 2, "new-idle-kind": 30}, RequestFaultsInjected: u(2)}
+	if n, ok := o.RequestFaults(); n != 2 || !ok {
+		t.Errorf("with the server's count: %d, %v; want 2", n, ok)
+	}
+	if n, ok := o.Absorbed(1); n != 1 || !ok {
+		t.Errorf("absorbed %d, %v; want 1", n, ok)
+	}
+	old := &OriginTruth{Faults: map[string]uint64{"rst-headers": 3, "idle-close": 5}}
+	if n, ok := old.RequestFaults(); n != 3 || !ok {
+		t.Errorf("an old truth, by name: %d, %v; want 3", n, ok)
+	}
+	onlyIdle := &OriginTruth{Faults: map[string]uint64{"idle-close": 5}, RequestFaultsInjected: u(0)}
+	if _, ok := onlyIdle.RequestFaults(); ok {
+		t.Error("only idle closes: no measure of what a proxy absorbed")
+	}
+	// Adding: two new truths add their counts; a new and an old one fall back to names.
+	sum := &OriginTruth{}
+	sum.Add(o)
+	sum.Add(&OriginTruth{Faults: map[string]uint64{"status": 4}, RequestFaultsInjected: u(4)})
+	if sum.RequestFaultsInjected == nil || *sum.RequestFaultsInjected != 6 {
+		t.Errorf("two new truths: %v; want 6", sum.RequestFaultsInjected)
+	}
+	sum.Add(old)
+	if sum.RequestFaultsInjected != nil {
+		t.Errorf("with an old truth in: %d; want none (classified by name)", *sum.RequestFaultsInjected)
+	}
+	// Sub keeps the count when both snapshots have it.
+	after := &OriginTruth{Faults: map[string]uint64{"rst-headers": 9}, RequestFaultsInjected: u(9)}
+	before := &OriginTruth{Faults: map[string]uint64{"rst-headers": 4}, RequestFaultsInjected: u(4)}
+	if d := after.Sub(before); d.RequestFaultsInjected == nil || *d.RequestFaultsInjected != 5 {
+		t.Errorf("after − before: %v; want 5", d.RequestFaultsInjected)
+	}
+}
