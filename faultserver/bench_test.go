@@ -81,38 +81,24 @@ func BenchmarkRelay(b *testing.B) {
 	const resp = "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 3\r\n\r\nok\n"
 	respBytes := []byte(resp)
 	req := []byte("GET /api/items?id=42 HTTP/1.1\r\nHost: 127.0.0.1:9001\r\nUser-Agent: wrk\r\nAccept: */*\r\nX-Forwarded-For: 127.0.0.1\r\n\r\n")
-	appLn, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer appLn.Close()
-	go func() {
+	app := rawApp(b, func(c net.Conn) {
+		buf := make([]byte, 4096)
+		var got int
 		for {
-			c, err := appLn.Accept()
+			n, err := c.Read(buf[got:])
 			if err != nil {
 				return
 			}
-			go func() {
-				defer c.Close()
-				buf := make([]byte, 4096)
-				var got int
-				for {
-					n, err := c.Read(buf[got:])
-					if err != nil {
-						return
-					}
-					got += n
-					if got >= len(req) { // one request (the benchmark sends one at a time)
-						got = 0
-						if _, err := c.Write(respBytes); err != nil {
-							return
-						}
-					}
+			got += n
+			if got >= len(req) { // one request (the benchmark sends one at a time)
+				got = 0
+				if _, err := c.Write(respBytes); err != nil {
+					return
 				}
-			}()
+			}
 		}
-	}()
-	up, err := ParseUpstream("http://"+appLn.Addr().String(), UpstreamOptions{})
+	})
+	up, err := ParseUpstream(app, UpstreamOptions{})
 	if err != nil {
 		b.Fatal(err)
 	}

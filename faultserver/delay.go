@@ -50,19 +50,8 @@ func (f *Delay) respond(c *conn, req *Request) (bool, error) {
 	if err := c.write(head); err != nil {
 		return false, err
 	}
-	step, every := f.BodyRate*int(dripInterval)/int(time.Second), dripInterval
-	if step < 1 {
-		step, every = 1, time.Second/time.Duration(f.BodyRate)
-	}
-	for len(body) > 0 {
-		if err := c.wait(every); err != nil {
-			return false, err
-		}
-		n := min(step, len(body))
-		if err := c.write(body[:n]); err != nil {
-			return false, err
-		}
-		body = body[n:]
+	if _, err := (&dripWriter{c: c, rate: f.BodyRate}).Write(body); err != nil {
+		return false, err
 	}
 	return keep, nil
 }

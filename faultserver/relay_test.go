@@ -352,7 +352,7 @@ func TestRelayHeaderChosenFault(t *testing.T) {
 }
 
 // rawApp is a hostile app: each accepted connection is handed to handle.
-func rawApp(t *testing.T, handle func(net.Conn)) string {
+func rawApp(t testing.TB, handle func(net.Conn)) string {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {

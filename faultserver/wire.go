@@ -70,13 +70,7 @@ func (c *conn) awaitRequest(deadline time.Time) (arrived, timedOut bool) {
 		// that fast: the shortest keep-alive timeouts are around a second).
 		if grace := time.Now().Add(watchAfter); deadline.IsZero() || grace.Before(deadline) {
 			c.setReadDeadline(grace)
-			var err error
-			if exact {
-				err = c.waitReadable()
-			} else {
-				_, err = c.br.Peek(1)
-			}
-			switch {
+			switch err := c.awaitFirstByte(exact); {
 			case err == nil:
 				c.idleFor = time.Since(c.lastDone)
 				return true, false
@@ -94,12 +88,7 @@ func (c *conn) awaitRequest(deadline time.Time) (arrived, timedOut bool) {
 		}
 	}
 	c.setReadDeadline(deadline)
-	var err error
-	if exact {
-		err = c.waitReadable()
-	} else {
-		_, err = c.br.Peek(1)
-	}
+	err := c.awaitFirstByte(exact)
 	if c.up != nil {
 		if gone := c.up.working(); gone != nil { // the app ended its side during the wait
 			c.appEndedIdle(gone)
@@ -115,6 +104,16 @@ func (c *conn) awaitRequest(deadline time.Time) (arrived, timedOut bool) {
 	}
 	c.peerGone(err)
 	return false, false
+}
+
+// awaitFirstByte waits, under the read deadline set, until a request's first byte is there:
+// without taking it from the kernel when request faults read exact byte counts (exact).
+func (c *conn) awaitFirstByte(exact bool) error {
+	if exact {
+		return c.waitReadable()
+	}
+	_, err := c.br.Peek(1)
+	return err
 }
 
 // watchAfter is how long a relayed connection may sit idle before the watcher watches its

@@ -187,18 +187,7 @@ func TestServeStopsOnSignalAndPrintsCounters(t *testing.T) {
 		code, out, stderr := runCLI(t, ctx, "serve", "--listen", addr, "--admin", "", "--fault", "status:code=503,every=2")
 		done <- result{code, out, stderr}
 	}()
-	var c net.Conn
-	deadline := time.Now().Add(5 * time.Second)
-	for {
-		var err error
-		if c, err = net.Dial("tcp", addr); err == nil {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("server never listened: %v", err)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+	c := dialWhenUp(t, addr)
 	defer c.Close()
 	io.WriteString(c, "GET / HTTP/1.1\r\nHost: x\r\n\r\nGET / HTTP/1.1\r\nHost: x\r\n\r\n")
 	c.SetReadDeadline(time.Now().Add(2 * time.Second))
@@ -243,6 +232,23 @@ func TestServeReportsAddressInUse(t *testing.T) {
 	}
 	if stdout != "" {
 		t.Fatalf("nothing was served, yet stdout has %q (all-zero counters look like a run that saw nothing)", stdout)
+	}
+}
+
+// dialWhenUp connects to addr once a server started in the background listens there (at
+// most 5 s).
+func dialWhenUp(t *testing.T, addr string) net.Conn {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		c, err := net.Dial("tcp", addr)
+		if err == nil {
+			return c
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("server never listened: %v", err)
+		}
+		time.Sleep(10 * time.Millisecond)
 	}
 }
 
@@ -383,17 +389,7 @@ func TestServeRelaysToTheApp(t *testing.T) {
 		done <- result{code, out, stderr}
 	}()
 	get := func(path string) (string, error) {
-		var c net.Conn
-		deadline := time.Now().Add(5 * time.Second)
-		for {
-			if c, err = net.Dial("tcp", addr); err == nil {
-				break
-			}
-			if time.Now().After(deadline) {
-				t.Fatalf("server never listened: %v", err)
-			}
-			time.Sleep(10 * time.Millisecond)
-		}
+		c := dialWhenUp(t, addr)
 		defer c.Close()
 		io.WriteString(c, "GET "+path+" HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
 		c.SetReadDeadline(time.Now().Add(3 * time.Second))

@@ -224,20 +224,10 @@ func DiscardChunked(br *bufio.Reader, maxTrailer int) error {
 			return err
 		}
 	}
-	for total := 0; ; {
-		line, err := br.ReadSlice('\n')
-		total += len(line)
-		if total > maxTrailer || errors.Is(err, bufio.ErrBufferFull) {
-			return ErrTrailerTooLarge
-		}
-		if err != nil {
-			return short(err)
-		}
-		if len(TrimEOL(line)) == 0 {
-			return nil
-		}
-	}
+	return copyTrailer(discardLine, br, maxTrailer)
 }
+
+func discardLine([]byte) error { return nil }
 
 // readCRLF consumes the CRLF (or bare LF) that ends a chunk's data.
 func readCRLF(br *bufio.Reader) error {
