@@ -140,8 +140,14 @@ func TestKeepaliveRaceEmbedded(t *testing.T) {
 	if fixed.Errors() != 0 || fixed.Requests < 100 {
 		t.Fatalf("fixed: %s", counts(fixed))
 	}
-	if f := origin(t, fixed).Faults["idle-close"]; f != 0 {
-		t.Fatalf("the origin closed %d idle connections: the proxy's shorter window should close them first", f)
+	// The proxy's 30 ms idle timer beats the origin's 50 ms one by 20 ms. On a loaded machine
+	// (make test under -race, the e2e packages beside it) a timer can fire that late once or
+	// twice; the pool still never reuses the connection (errors stay 0 above). Broken, the
+	// origin would close nearly every connection: one per request.
+	if f := origin(t, fixed).Faults["idle-close"]; f*50 > uint64(fixed.Requests) {
+		t.Fatalf("the origin closed %d idle connections in %d requests: the proxy's shorter window should close them first", f, fixed.Requests)
+	} else if f != 0 {
+		t.Logf("the origin closed %d idle connection(s) before the proxy's late idle timer (loaded machine)", f)
 	}
 	// The errors sit at the origin's idle timeout (50 ms), the race drawn.
 	g := def.Gaps
