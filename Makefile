@@ -13,7 +13,7 @@ FUZZTIME ?= 20000x
 FUZZ_TARGETS := faultserver:FuzzReadHead faultserver:FuzzServeConn faultserver:FuzzParseFaultSpec \
                 loadgen:FuzzReadResponse internal/http1:FuzzDiscardChunked internal/http1:FuzzReadResponseHead
 
-.PHONY: all build man test unit rare fuzz lint matrix matrix-check compose-config bench bench-go bench-serve bench-load demo demo-faultserver clean
+.PHONY: all build man test unit rare fuzz lint matrix matrix-check compose-config bench bench-go bench-serve bench-load demo demo-faultserver report-example clean
 
 all: build
 
@@ -73,6 +73,14 @@ matrix-check: build
 ## demo: the main job — reproduce the keep-alive race through the embedded proxy, then fix it
 demo: build
 	$(BIN) run keepalive-race
+
+## report-example: regenerate docs/report-example.png, the README's picture of the HTML report,
+## from a real run of the main job (headless Chromium at 1400 px; about 35 s)
+report-example: build
+	rm -rf bin/report-example
+	$(BIN) run keepalive-race --out bin/report-example
+	chromium --headless --no-sandbox --disable-gpu --hide-scrollbars --window-size=1400,2600 \
+		--screenshot=$(CURDIR)/docs/report-example.png file://$(CURDIR)/bin/report-example/report.html
 
 ## demo-faultserver: the fault server answering, misbehaving on request, and counting (bash only)
 demo-faultserver: build

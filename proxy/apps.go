@@ -141,6 +141,22 @@ func CheckAppVars(k AppKind, vars map[string]string) error {
 // Default idle timeouts: each server's own default.
 var appDefaultIdle = map[AppKind]string{Uvicorn: "5s", Gunicorn: "2s", Node: "5s"}
 
+// AppIdleTimeout returns the keep-alive timeout app server k runs with given its vars: the
+// idle_timeout var or the server's default, in whole seconds (rounded up, at least 1) where
+// the server takes only those (uvicorn, gunicorn). False for a kind it does not know.
+func AppIdleTimeout(k AppKind, vars map[string]string) (time.Duration, bool) {
+	def, ok := appDefaultIdle[k]
+	if !ok {
+		return 0, false
+	}
+	v := varOr(vars, "idle_timeout", def)
+	if k == Uvicorn || k == Gunicorn {
+		v = wholeSeconds(v) + "s"
+	}
+	d, err := yamlconf.ParseDuration(v)
+	return d, err == nil
+}
+
 // appDefs says how to run each app server; the "template" is the app file, written to the run
 // folder as confName.
 var appDefs = map[AppKind]kindDef{

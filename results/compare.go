@@ -28,6 +28,11 @@ func (d Difference) Significant() bool { return d.P < Significance }
 // String is the one-line verdict: "502: fixed 0 (< 3.0e-06) vs default 2.1e-03
 // (1.9e-03..2.3e-03): fixed significantly lower (p = 1.2e-08)".
 func (d Difference) String() string {
+	return d.text(Interval.String)
+}
+
+// text is String with the intervals in the given notation.
+func (d Difference) text(rate func(Interval) string) string {
 	a, b := name(d.A), name(d.B)
 	verdict := "not significantly different"
 	if d.Significant() {
@@ -37,7 +42,7 @@ func (d Difference) String() string {
 			verdict = b + " significantly lower"
 		}
 	}
-	return fmt.Sprintf("%s: %s %s vs %s %s: %s (p = %.1e)", d.Class, a, d.IA, b, d.IB, verdict, d.P)
+	return fmt.Sprintf("%s: %s %s vs %s %s: %s (p = %.1e)", d.Class, a, rate(d.IA), b, rate(d.IB), verdict, d.P)
 }
 
 func name(r *Result) string {
@@ -91,7 +96,8 @@ func WriteComparison(w io.Writer, rs []*Result) error {
 }
 
 // comparisonTable returns the comparison's rows, the first the header (an empty label, then
-// each result's name). With percent, rates of 1% and more are written in percent.
+// each result's name). With percent every rate is written as the HTML report writes rates
+// (Interval.Pct); without, as the text table does.
 func comparisonTable(rs []*Result, percent bool) [][]string {
 	var rows [][]string
 	row := func(label string, cell func(r *Result) string) {
@@ -118,15 +124,18 @@ func comparisonTable(rs []*Result, percent bool) [][]string {
 		}
 		row(c.String(), func(r *Result) string {
 			k := r.Count(c)
+			if percent { // the HTML report: one notation for every rate
+				if c == OK {
+					return FormatCount(k) + "  " + FormatPercent(float64(k)/float64(max(r.Requests, 1)))
+				}
+				return FormatCount(k) + "  " + RateInterval(k, r.Requests).Pct()
+			}
 			if c == OK {
 				return FormatCount(k) + " " + FormatShare(k, r.Requests)
 			}
 			iv := RateInterval(k, r.Requests)
 			if k == 0 {
 				return "0  (< " + FormatRate(iv.Hi) + ")"
-			}
-			if percent {
-				return FormatCount(k) + "  " + iv.Percent()
 			}
 			return FormatCount(k) + "  " + iv.String()
 		})

@@ -20,7 +20,24 @@ type Gaps struct {
 	// of each connection has no gap and is not counted).
 	Below GapBucket `json:"below"`
 	Above GapBucket `json:"above"`
+	// Marks are the timeouts the race is between, as the run's configuration set them — the
+	// origin's idle timeout, the proxy's idle window — drawn on the race-window plot. None
+	// when the run did not know them (a bare gatecrash load).
+	Marks []GapMark `json:"marks,omitempty"`
 }
+
+// GapMark is one timeout on the idle-gap axis.
+type GapMark struct {
+	At Seconds `json:"at"`
+	// What names it: "origin idle timeout", "proxy idle window", "hop1 client idle timeout";
+	// a server's close ends in "idle timeout" (drawn dashed), a pool's in "idle window".
+	What string `json:"what"`
+}
+
+// MinGapRequests is how many requests a gap bucket needs before its error rate is drawn as a
+// point of the line: below it one error reads as a spike of 50% or 100%. Such buckets are
+// drawn on their own, hollow.
+const MinGapRequests = 10
 
 // GapBucket is what happened to the requests with a gap in one bucket.
 type GapBucket struct {
@@ -42,7 +59,7 @@ func GapBucketsFor(center, spread time.Duration) *Gaps {
 
 // NewGapsLike returns empty buckets with g's layout.
 func (g *Gaps) NewGapsLike() *Gaps {
-	return &Gaps{Lo: g.Lo, Width: g.Width, Buckets: make([]GapBucket, len(g.Buckets))}
+	return &Gaps{Lo: g.Lo, Width: g.Width, Buckets: make([]GapBucket, len(g.Buckets)), Marks: g.Marks}
 }
 
 // Add counts one request with idle gap d and outcome c.

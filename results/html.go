@@ -7,6 +7,8 @@ import (
 	"image/color"
 	"io"
 	"math"
+	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -21,11 +23,47 @@ import (
 // FormatHTML is the self-contained HTML report.
 const FormatHTML = "html"
 
-// palette colours the results in plots, in order.
-var palette = []color.RGBA{
-	{R: 0x1f, G: 0x77, B: 0xb4, A: 0xff}, {R: 0xd6, G: 0x27, B: 0x28, A: 0xff}, {R: 0x2c, G: 0xa0, B: 0x2c, A: 0xff},
-	{R: 0xff, G: 0x7f, B: 0x0e, A: 0xff}, {R: 0x94, G: 0x67, B: 0xbd, A: 0xff}, {R: 0x8c, G: 0x56, B: 0x4b, A: 0xff},
+// Colours mean one thing each, everywhere in the report. variantColors colour the results (a
+// scenario's variants) — their headings and their lines in the latency and race-window plots
+// — and are cool colours only; classColors colour the outcome classes — the summary tables'
+// swatches and the timelines' lines — the same in every result: green for ok, warm colours
+// for the errors. So a red line is always a 502, never "the second variant".
+var variantColors = []color.RGBA{
+	{R: 0x1f, G: 0x77, B: 0xb4, A: 0xff}, {R: 0x94, G: 0x67, B: 0xbd, A: 0xff}, {R: 0x17, G: 0xbe, B: 0xcf, A: 0xff},
+	{R: 0x39, G: 0x3b, B: 0x79, A: 0xff}, {R: 0x6b, G: 0xae, B: 0xd6, A: 0xff}, {R: 0x52, G: 0x54, B: 0xa3, A: 0xff},
 }
+
+var classColors = [NumClasses]color.RGBA{
+	OK:           {R: 0x2c, G: 0xa0, B: 0x2c, A: 0xff}, // green
+	Status4xx:    {R: 0xbc, G: 0xbd, B: 0x22, A: 0xff}, // olive
+	Status502:    {R: 0xd6, G: 0x27, B: 0x28, A: 0xff}, // red
+	Status503:    {R: 0xff, G: 0x7f, B: 0x0e, A: 0xff}, // orange
+	Status504:    {R: 0x8c, G: 0x56, B: 0x4b, A: 0xff}, // brown
+	Status5xx:    {R: 0xe3, G: 0x77, B: 0xc2, A: 0xff}, // pink
+	NoResponse:   {R: 0x7f, G: 0x00, B: 0x00, A: 0xff}, // maroon
+	Reset:        {R: 0xc5, G: 0x1b, B: 0x7d, A: 0xff}, // magenta
+	Truncated:    {R: 0xfd, G: 0xae, B: 0x61, A: 0xff}, // light orange
+	Timeout:      {R: 0xa6, G: 0x76, B: 0x1d, A: 0xff}, // ochre
+	ConnectError: {R: 0x63, G: 0x63, B: 0x63, A: 0xff}, // grey
+	TLSError:     {R: 0xe6, G: 0x55, B: 0x0d, A: 0xff}, // dark orange
+	Malformed:    {R: 0x00, G: 0x00, B: 0x00, A: 0xff}, // black
+}
+
+func variantColor(i int) color.RGBA { return variantColors[i%len(variantColors)] }
+
+func classColor(c Class) color.RGBA {
+	if int(c) < len(classColors) {
+		return classColors[c]
+	}
+	return color.RGBA{A: 0xff}
+}
+
+// The race-window plot's marks, neither a variant nor a class: a server's idle timeout (the
+// origin's: where the race is) and a pool's idle window (the proxy's).
+var (
+	originMarkColor = color.RGBA{A: 0xff}                            // black, dashed
+	proxyMarkColor  = color.RGBA{R: 0x55, G: 0x55, B: 0x55, A: 0xff} // dark grey, dotted
+)
 
 // WriteHTML writes one self-contained HTML file (inline CSS and SVG, nothing fetched, works
 // offline): per result a summary table, the comparison when there are several, a latency
@@ -65,16 +103,18 @@ func WriteHTMLWith(w io.Writer, rs []*Result, hd HTMLHeader) error {
 	b.WriteString(`<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>` + html.EscapeString(pageTitle) + `</title>
 <style>
-body { font-family: system-ui, sans-serif; margin: 2em; color: #222; }
+body { font-family: system-ui, sans-serif; margin: 2em; color: #222; overflow-wrap: anywhere; }
 h1 { font-size: 1.6em; } h2 { margin-top: 2em; border-bottom: 1px solid #ccc; }
-table { border-collapse: collapse; margin: 1em 0; }
+table { border-collapse: collapse; margin: 1em 0; display: block; max-width: 100%; overflow-x: auto; }
 th, td { border: 1px solid #bbb; padding: 4px 10px; text-align: right; }
 th { background: #eee; } td:first-child, th:first-child { text-align: left; }
-tr.error td:first-child { color: #b00; font-weight: bold; }
+tr.error td:first-child { font-weight: bold; }
 pre { background: #f6f6f6; padding: 1em; overflow-x: auto; font-size: 0.85em; }
-.plot { margin: 1em 0; } .meta { color: #555; }
+.plot { margin: 1em 0; } .plot svg { display: block; width: 100%; height: auto; } .meta { color: #555; }
 .legend { display: flex; flex-wrap: wrap; gap: 0.4em 1.5em; font-size: 0.9em; margin: 0.2em 0 0 3em; }
 .swatch { display: inline-block; width: 1.6em; height: 0.35em; margin-right: 0.4em; vertical-align: middle; }
+.swatch.dashed { height: 0; border-top: 2px dashed; background: none; } .swatch.dotted { height: 0; border-top: 2px dotted; background: none; }
+.swatch.ring { width: 0.5em; height: 0.5em; border: 1.5px solid; border-radius: 50%; background: none; }
 .about { color: #444; } .about dt { float: left; clear: left; width: 7em; color: #777; } .about dd { margin-left: 8em; }
 .verdict { border: 2px solid; padding: 0.6em 1em; margin: 1em 0; max-width: 60em; }
 .verdict.met { border-color: #2c7a2c; background: #eef7ee; } .verdict.notmet { border-color: #b00; background: #fbeeee; }
@@ -83,23 +123,23 @@ pre { background: #f6f6f6; padding: 1em; overflow-x: auto; font-size: 0.85em; }
 `)
 	writeHTMLHeader(&b, pageTitle, hd)
 	for i, r := range rs {
-		fmt.Fprintf(&b, "<h2 style=\"color:%s\">%s</h2>\n", hexColor(palette[i%len(palette)]), html.EscapeString(title(r)))
+		fmt.Fprintf(&b, "<h2 style=\"color:%s\">%s</h2>\n", hexColor(variantColor(i)), html.EscapeString(title(r)))
 		fmt.Fprintf(&b, "<p class=\"meta\">%s %s — %s, %d connections; %s requests in %s%s</p>\n",
 			html.EscapeString(r.Target.Method), html.EscapeString(r.Target.URL), html.EscapeString(r.Target.Pattern), r.Target.Connections,
 			FormatCount(r.Requests), FormatDuration(r.Duration()), statusNote(r))
-		b.WriteString("<table><tr><th>class</th><th>count</th><th>share</th><th>95% interval</th><th>p50</th><th>p90</th>" +
+		b.WriteString("<table><tr><th>class</th><th>count</th><th>share (95% interval)</th><th>p50</th><th>p90</th>" +
 			"<th>p99</th><th>p99.9</th><th>max</th><th>first at</th></tr>\n")
 		for _, c := range Classes() {
 			o := r.Outcomes[c]
 			if o == nil || o.Count == 0 {
 				continue
 			}
-			iv, first, cls := "", "", ""
+			share, first, cls := FormatPercent(float64(o.Count)/float64(max(r.Requests, 1))), "", ""
 			if c.IsError() {
-				iv, first, cls = RateInterval(o.Count, r.Requests).String(), "+"+FormatDuration(o.First.Sub(r.Start)), ` class="error"`
+				share, first, cls = RateInterval(o.Count, r.Requests).Pct(), "+"+FormatDuration(o.First.Sub(r.Start)), ` class="error"`
 			}
-			fmt.Fprintf(&b, "<tr%s><td>%s</td><td>%s</td><td>%s</td><td>%s</td><td>%s</td><td>%s</td><td>%s</td><td>%s</td><td>%s</td><td>%s</td></tr>\n",
-				cls, c, FormatCount(o.Count), FormatShare(o.Count, r.Requests), iv, FormatDuration(o.Latency.Quantile(50)),
+			fmt.Fprintf(&b, "<tr%s><td><span class=\"swatch\" style=\"background:%s\"></span>%s</td><td>%s</td><td>%s</td><td>%s</td><td>%s</td><td>%s</td><td>%s</td><td>%s</td><td>%s</td></tr>\n",
+				cls, hexColor(classColor(c)), c, FormatCount(o.Count), share, FormatDuration(o.Latency.Quantile(50)),
 				FormatDuration(o.Latency.Quantile(90)), FormatDuration(o.Latency.Quantile(99)), FormatDuration(o.Latency.Quantile(99.9)),
 				FormatDuration(o.Latency.MaxDuration()), first)
 		}
@@ -136,7 +176,7 @@ pre { background: #f6f6f6; padding: 1em; overflow-x: auto; font-size: 0.85em; }
 		if diffs := Differences(rs); len(diffs) > 0 {
 			b.WriteString("<p>Differences (95%, Fisher's exact test):</p>\n<ul>\n")
 			for _, d := range diffs {
-				fmt.Fprintf(&b, "<li>%s</li>\n", html.EscapeString(d.String()))
+				fmt.Fprintf(&b, "<li>%s</li>\n", html.EscapeString(d.text(Interval.Pct)))
 			}
 			b.WriteString("</ul>\n")
 		}
@@ -274,10 +314,10 @@ func percentilePlot(rs []*Result, c Class) (svg, legend string, err error) {
 		if err != nil {
 			return "", "", err
 		}
-		line.Color = palette[i%len(palette)]
+		line.Color = variantColor(i)
 		line.Width = vg.Points(1.5)
 		p.Add(line)
-		items = append(items, legendItem{fmt.Sprintf("%s (%s)", name(r), FormatCount(o.Count)), line.Color})
+		items = append(items, legendItem{label: fmt.Sprintf("%s (%s)", name(r), FormatCount(o.Count)), color: line.Color})
 	}
 	svg, err = renderSVG(p)
 	return svg, legendHTML(items), err
@@ -299,10 +339,7 @@ func timelinePlot(r *Result, idx int) (svg, legend string, err error) {
 		if ts.Total(c) == 0 {
 			continue
 		}
-		col := palette[(int(c)+idx)%len(palette)]
-		if c == OK {
-			col = color.RGBA{R: 0x99, G: 0x99, B: 0x99, A: 0xff}
-		}
+		col := classColor(c)
 		// One line per stretch the load ran: a downtime (a crashed soak resumed later) is a
 		// gap in the line, not zero traffic.
 		var runs []plotter.XYs
@@ -328,7 +365,7 @@ func timelinePlot(r *Result, idx int) (svg, legend string, err error) {
 			line.Color, line.Width = col, vg.Points(1.2)
 			p.Add(line)
 		}
-		items = append(items, legendItem{c.String(), col})
+		items = append(items, legendItem{label: c.String(), color: col})
 		n++
 	}
 	if n == 0 {
@@ -338,10 +375,12 @@ func timelinePlot(r *Result, idx int) (svg, legend string, err error) {
 	return svg, legendHTML(items), err
 }
 
-// legendItem is one line of a plot's legend.
+// legendItem is one line of a plot's legend: a line in its colour, or (style) a dashed or
+// dotted line or a ring.
 type legendItem struct {
 	label string
 	color color.Color
+	style string
 }
 
 // legendHTML writes a plot's legend as HTML under the plot, where it cannot cover a line.
@@ -350,7 +389,11 @@ func legendHTML(items []legendItem) string {
 	b.WriteString(`<div class="legend">`)
 	for _, it := range items {
 		r, g, bl, _ := it.color.RGBA()
-		fmt.Fprintf(&b, `<span><span class="swatch" style="background:#%02x%02x%02x"></span>%s</span>`, r>>8, g>>8, bl>>8,
+		cls, prop := "swatch", "background"
+		if it.style != "" {
+			cls, prop = "swatch "+it.style, "border-color"
+		}
+		fmt.Fprintf(&b, `<span><span class="%s" style="%s:#%02x%02x%02x"></span>%s</span>`, cls, prop, r>>8, g>>8, bl>>8,
 			html.EscapeString(it.label))
 	}
 	b.WriteString("</div>")
@@ -369,7 +412,9 @@ func gapLine(r *Result) string {
 }
 
 // GapPlot draws the error rate (percent) against the idle gap (ms) for every result with gap
-// buckets, one line per result on one plot, and returns the SVG and an HTML legend.
+// buckets, one line per result on one plot, and returns the SVG and an HTML legend. A bucket
+// with fewer than MinGapRequests requests is a hollow point off the line (one error in two
+// requests is not a 50% rate); the timeouts the run knew (Gaps.Marks) are vertical lines.
 func GapPlot(rs []*Result) (svg, legend string, err error) {
 	var items []legendItem
 	p := plot.New()
@@ -378,37 +423,120 @@ func GapPlot(rs []*Result) (svg, legend string, err error) {
 	p.Y.Label.Text = "error rate (%)"
 	p.Y.Min = 0
 	p.Add(plotter.NewGrid())
+	sparse := false
+	ymax := 1.0 // a flat zero line stays visible as zero
+	xlo, xhi := math.Inf(1), math.Inf(-1)
+	var marks []GapMark
 	for i, r := range rs {
 		g := r.Gaps
 		if g == nil {
 			continue
 		}
-		var pts plotter.XYs
-		for j, bk := range g.Buckets {
+		xlo = math.Min(xlo, time.Duration(g.Lo).Seconds()*1000)
+		xhi = math.Max(xhi, g.Start(len(g.Buckets)).Seconds()*1000)
+		for _, m := range g.Marks {
+			if !slices.Contains(marks, m) {
+				marks = append(marks, m)
+			}
+		}
+		var pts, few plotter.XYs
+		k := plotBinning(g)
+		for j := 0; j < len(g.Buckets); j += k {
+			var bk GapBucket
+			for _, b := range g.Buckets[j:min(j+k, len(g.Buckets))] {
+				bk.add(b)
+			}
 			if bk.Requests == 0 {
 				continue
 			}
-			mid := (g.Start(j) + time.Duration(g.Width)/2).Seconds() * 1000
-			pts = append(pts, plotter.XY{X: mid, Y: 100 * float64(bk.Errors) / float64(bk.Requests)})
+			mid := (g.Start(j) + time.Duration(g.Width)*time.Duration(k)/2).Seconds() * 1000
+			pt := plotter.XY{X: mid, Y: 100 * float64(bk.Errors) / float64(bk.Requests)}
+			ymax = math.Max(ymax, pt.Y)
+			if bk.Requests < MinGapRequests {
+				few = append(few, pt)
+			} else {
+				pts = append(pts, pt)
+			}
 		}
-		if len(pts) == 0 {
+		col := variantColor(i)
+		if len(pts) > 0 {
+			lp, sc, err := plotter.NewLinePoints(pts)
+			if err != nil {
+				return "", "", err
+			}
+			lp.Color, lp.Width = col, vg.Points(1.5)
+			sc.Color, sc.Shape, sc.Radius = col, draw.CircleGlyph{}, vg.Points(2)
+			p.Add(lp, sc)
+		}
+		if len(few) > 0 {
+			sc, err := plotter.NewScatter(few)
+			if err != nil {
+				return "", "", err
+			}
+			sc.Color, sc.Shape, sc.Radius = col, draw.RingGlyph{}, vg.Points(2.5)
+			p.Add(sc)
+			sparse = true
+		}
+		if len(pts)+len(few) > 0 {
+			items = append(items, legendItem{label: fmt.Sprintf("%s (%s requests with a gap, in buckets of %s)", name(r),
+				FormatCount(g.total()), FormatDuration(time.Duration(g.Width)*time.Duration(k))), color: col})
+		}
+	}
+	p.Y.Max = ymax // the marks span the range the points need
+	for _, m := range marks {
+		at := time.Duration(m.At).Seconds() * 1000
+		label := fmt.Sprintf("%s %s", m.What, FormatDuration(time.Duration(m.At)))
+		col, style, dashes := proxyMarkColor, "dotted", []vg.Length{vg.Points(1), vg.Points(3)}
+		if strings.HasSuffix(m.What, "idle timeout") { // a server's close: where the race is
+			col, style, dashes = originMarkColor, "dashed", []vg.Length{vg.Points(6), vg.Points(3)}
+		}
+		if at < xlo || at > xhi {
+			items = append(items, legendItem{label: label + " (off the plot)", color: col, style: style})
 			continue
 		}
-		lp, sc, err := plotter.NewLinePoints(pts)
+		ln, err := plotter.NewLine(plotter.XYs{{X: at, Y: 0}, {X: at, Y: ymax}})
 		if err != nil {
 			return "", "", err
 		}
-		col := palette[i%len(palette)]
-		lp.Color, lp.Width = col, vg.Points(1.5)
-		sc.Color, sc.Shape, sc.Radius = col, draw.CircleGlyph{}, vg.Points(2)
-		p.Add(lp, sc)
-		items = append(items, legendItem{fmt.Sprintf("%s (%s requests with a gap)", name(r), FormatCount(g.total())), col})
+		ln.Color, ln.Width, ln.Dashes = col, vg.Points(1.5), dashes
+		p.Add(ln)
+		items = append(items, legendItem{label: label, color: col, style: style})
 	}
-	if p.Y.Max < 1 {
-		p.Y.Max = 1 // a flat zero line stays visible as zero
+	if sparse {
+		items = append(items, legendItem{label: fmt.Sprintf("hollow: a bucket of fewer than %d requests", MinGapRequests),
+			color: color.RGBA{R: 0x55, G: 0x55, B: 0x55, A: 0xff}, style: "ring"})
 	}
 	svg, err = renderSVG(p)
 	return svg, legendHTML(items), err
+}
+
+var svgSize = regexp.MustCompile(`^<svg width="[^"]*" height="[^"]*"`)
+
+// plotBinning returns how many of g's buckets the race-window plot draws as one point: the
+// fewest that give the points MinGapRequests requests on average, so that a short run draws
+// a coarser line instead of a row of one-request buckets at 0% or 100% (the text above the
+// plot still names the finest worst bucket). A divisor of the bucket count.
+func plotBinning(g *Gaps) int {
+	n := len(g.Buckets)
+	for k := 1; k < n; k++ {
+		if n%k != 0 {
+			continue
+		}
+		var total, points int64
+		for j := 0; j < n; j += k {
+			var m int64
+			for _, b := range g.Buckets[j : j+k] {
+				m += b.Requests
+			}
+			if m > 0 {
+				total, points = total+m, points+1
+			}
+		}
+		if points == 0 || total >= MinGapRequests*points {
+			return k
+		}
+	}
+	return max(n, 1)
 }
 
 // renderSVG draws p as an inline SVG element (no XML prolog, fonts left to the browser).
@@ -423,7 +551,8 @@ func renderSVG(p *plot.Plot) (string, error) {
 	if i := strings.Index(s, "<svg"); i > 0 {
 		s = s[i:]
 	}
-	return s, nil
+	// As wide as the page, the height following from the viewBox (CSS .plot svg).
+	return svgSize.ReplaceAllString(s, `<svg width="100%"`), nil
 }
 
 // statusNote says when a result does not cover its whole planned run.

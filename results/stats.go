@@ -92,6 +92,33 @@ func (iv Interval) Percent() string {
 	return pct(iv.Rate) + " (" + pct(iv.Lo) + ".." + pct(iv.Hi) + ")"
 }
 
+// Pct formats the interval in the HTML report's one notation, every figure a percentage (see
+// FormatPercent): "4.8% (2.9%..7.8%)", "0.012% (0.0080%..0.018%)", "0% (< 2.0e-4%)".
+func (iv Interval) Pct() string {
+	if iv.Rate == 0 {
+		return "0% (< " + FormatPercent(iv.Hi) + ")"
+	}
+	return FormatPercent(iv.Rate) + " (" + FormatPercent(iv.Lo) + ".." + FormatPercent(iv.Hi) + ")"
+}
+
+// FormatPercent prints a rate (0..1) as a percentage: one decimal from 1% ("4.8%", "100.0%"),
+// two significant digits down to 0.01% ("0.48%", "0.012%"), and scientific below that, where
+// a row of zeros would hide the exponent ("3.2e-4%": 3.2 in a million).
+func FormatPercent(f float64) string {
+	pct := 100 * f
+	switch {
+	case f == 0:
+		return "0%"
+	case pct >= 1:
+		return strconv.FormatFloat(pct, 'f', 1, 64) + "%"
+	case pct >= 0.01:
+		// two significant digits: 0.48, 0.012
+		digits := 1 - int(math.Floor(math.Log10(pct)))
+		return strconv.FormatFloat(pct, 'f', digits, 64) + "%"
+	}
+	return strconv.FormatFloat(pct, 'e', 1, 64) + "%"
+}
+
 // RequestsToShowBelow returns how many requests a run needs for the 95% upper bound of a rate
 // (RateInterval's Hi) to fall below bound when the rate stays what k errors in n requests
 // show — for k = 0, the requests without a single error that show it — and false when no

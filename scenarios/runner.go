@@ -494,6 +494,9 @@ func runVariant(ctx context.Context, sc *Scenario, v *Variant, dir string, opts 
 	var logErr error
 	res.ProxyLog, logErr = proxyLogCounts(hopProxies)
 	res.Origin = truth()
+	if res.Gaps != nil {
+		res.Gaps.Marks = raceMarks(v)
+	}
 	if origin == nil {
 		res.Notes = append(res.Notes, originNote(v.Origin))
 	} else if l := v.Origin.Link; l != nil && l.Latency > 0 {
@@ -502,6 +505,53 @@ func runVariant(ctx context.Context, sc *Scenario, v *Variant, dir string, opts 
 	res.PairExemplars()
 	final.Store(res)
 	return res, errors.Join(partErr, stopErr, logErr, keep.Finish(res))
+}
+
+// raceMarks are the timeouts a gap sweep's race is between, as the variant sets them, for
+// the race-window plot: the origin's idle timeout (the fault server's idle-close faults and
+// its own idle timeout; an app server's keep-alive timeout, also behind a relay) and the
+// proxies' idle windows and, for the hops of a chain, their client idle timeouts, where the
+// variant sets them.
+func raceMarks(v *Variant) []results.GapMark {
+	var ms []results.GapMark
+	add := func(d time.Duration, what string) {
+		if m := (results.GapMark{At: results.Seconds(d), What: what}); d > 0 && !slices.Contains(ms, m) {
+			ms = append(ms, m)
+		}
+	}
+	if c := v.Origin.Config; c != nil && (v.Origin.Kind == OriginFaultServer || v.Origin.Kind == OriginRelay) {
+		for _, f := range c.Faults {
+			if ic, ok := f.(*faultserver.IdleClose); ok {
+				add(ic.Timeout.D(), "origin idle timeout")
+			}
+		}
+		add(c.Limits.IdleTimeout.D(), "origin idle timeout")
+	}
+	app := proxy.AppKind(v.Origin.Kind)
+	if v.Origin.Kind == OriginRelay {
+		app = proxy.AppKind(v.Origin.App)
+	}
+	if d, ok := proxy.AppIdleTimeout(app, v.Origin.Vars); ok {
+		add(d, "origin idle timeout")
+	}
+	idle := func(vars map[string]string, name string) (time.Duration, bool) {
+		d, err := yamlconf.ParseDuration(vars[name])
+		return d, err == nil
+	}
+	if d, ok := idle(v.Proxy.Vars, "idle_timeout"); ok {
+		add(d, "proxy idle window")
+	}
+	// In a chain every hop is a server to the one before it (its client idle timeout) and a
+	// pool to the one after it (its idle window).
+	for i, hop := range v.Chain {
+		if d, ok := idle(hop.Vars, "client_idle_timeout"); ok {
+			add(d, fmt.Sprintf("hop%d client idle timeout", i+1))
+		}
+		if d, ok := idle(hop.Vars, "idle_timeout"); ok {
+			add(d, fmt.Sprintf("hop%d idle window", i+1))
+		}
+	}
+	return ms
 }
 
 // originNote says what a result without the fault server's counters rests on.

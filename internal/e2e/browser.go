@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"html"
 	"image"
 	"image/png"
 	"os"
@@ -63,4 +64,47 @@ func Pixels(img image.Image, r image.Rectangle, match func(r, g, b uint8) bool) 
 func Near(r, g, b uint8) func(r, g, b uint8) bool {
 	near := func(v, want uint8) bool { d := int(v) - int(want); return d > -40 && d < 40 }
 	return func(cr, cg, cb uint8) bool { return near(cr, r) && near(cg, g) && near(cb, b) }
+}
+
+// Probe opens the HTML file page in a real headless Chromium at width×height with script
+// appended to it, and returns what the script left as the text of an element with id
+// "gatecrash-probe" (the script creates it). It reads the page as laid out — computed styles,
+// element boxes — where a screenshot would only show pixels. It skips without Chromium
+// (fails under GATECRASH_E2E=require).
+func Probe(t testing.TB, page string, width, height int, script string) string {
+	t.Helper()
+	bin, err := exec.LookPath("chromium")
+	Require(t, err)
+	src, err := os.ReadFile(page)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	probed := filepath.Join(dir, "probed.html")
+	body := strings.Replace(string(src), "</body>", "<script>"+script+"</script></body>", 1)
+	if err := os.WriteFile(probed, []byte(body), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(bin, "--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+		"--disable-background-networking", "--disable-component-update", "--disable-sync", "--no-first-run",
+		"--user-data-dir="+filepath.Join(dir, "profile"), "--hide-scrollbars",
+		"--window-size="+strconv.Itoa(width)+","+strconv.Itoa(height), "--dump-dom", "file://"+probed)
+	var stderr strings.Builder
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("chromium: %v\n%s", err, stderr.String())
+	}
+	dom := string(out)
+	const open = `id="gatecrash-probe">`
+	i := strings.Index(dom, open)
+	if i < 0 {
+		t.Fatalf("the probe script left no #gatecrash-probe element (a script error?):\n%s", stderr.String())
+	}
+	rest := dom[i+len(open):]
+	j := strings.Index(rest, "</")
+	if j < 0 {
+		t.Fatal("#gatecrash-probe not closed")
+	}
+	return html.UnescapeString(rest[:j])
 }
