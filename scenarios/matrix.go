@@ -49,12 +49,20 @@ type MatrixOptions struct {
 	Only map[string]bool
 	// Log receives a line per cell as it starts. Nil discards.
 	Log io.Writer
+	// Command and Version are the command line that ran the matrix and gatecrash's version,
+	// recorded in it so that the documents say how to make them again.
+	Command, Version string
 }
 
 // Matrix is what a conformance run measured.
 type Matrix struct {
-	Date     time.Time         `json:"date"`
-	Budget   results.Seconds   `json:"budget"`
+	Date   time.Time       `json:"date"`
+	Budget results.Seconds `json:"budget"`
+	// Command is the command line that ran it (with every flag), Gatecrash gatecrash's
+	// version; both empty in matrices of older versions.
+	Command   string `json:"command,omitempty"`
+	Gatecrash string `json:"gatecrash,omitempty"`
+	// Versions are the proxies' versions, by kind.
 	Versions map[string]string `json:"versions"`
 	// Proxies are the kinds run, in order; Skipped those not run (not installed, or not
 	// installable here) with why.
@@ -159,7 +167,8 @@ func RunMatrix(ctx context.Context, opts MatrixOptions) (*Matrix, error) {
 	if len(names) == 0 {
 		names = MatrixScenarios
 	}
-	m := &Matrix{Date: time.Now().UTC(), Budget: results.Seconds(opts.Budget), Versions: map[string]string{}}
+	m := &Matrix{Date: time.Now().UTC(), Budget: results.Seconds(opts.Budget), Command: opts.Command, Gatecrash: opts.Version,
+		Versions: map[string]string{}}
 	for _, k := range kinds {
 		if k == proxy.External {
 			return nil, fmt.Errorf("%w: the matrix runs the proxies gatecrash starts; external is yours", ErrSelection)

@@ -60,7 +60,8 @@ differs from what was measured (--only-pinned runs just those cells: CI's check)
 			if budget <= 0 {
 				return errext.UsageError(fmt.Errorf("--budget: %s is not allowed; give a positive duration, e.g. 10s", budget))
 			}
-			opts := scenarios.MatrixOptions{Budget: budget, OutDir: out, Log: cmd.ErrOrStderr()}
+			opts := scenarios.MatrixOptions{Budget: budget, OutDir: out, Log: cmd.ErrOrStderr(), Version: versionString(),
+				Command: commandLine()}
 			for _, k := range kinds {
 				kind, err := proxy.ParseKind(k)
 				if err != nil || kind == proxy.External {

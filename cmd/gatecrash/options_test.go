@@ -94,3 +94,21 @@ func TestFlagsFillOptions(t *testing.T) {
 		}
 	})
 }
+
+// TestShellLine: the command line results and documents record runs again in a shell.
+func TestShellLine(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"matrix", "--budget", "8s", "--out", "bin/matrix"}, "gatecrash matrix --budget 8s --out bin/matrix"},
+		{[]string{"run", "./my scenario.yaml"}, "gatecrash run './my scenario.yaml'"},
+		{[]string{"load", "http://127.0.0.1:8080/?a=1&b=2", "--header", "X-Y: it's"}, `gatecrash load 'http://127.0.0.1:8080/?a=1&b=2' --header 'X-Y: it'\''s'`},
+		{[]string{"serve", ""}, "gatecrash serve ''"},
+	} {
+		if got := shellLine(tc.args); got != tc.want {
+			t.Errorf("shellLine(%q) = %s, want %s", tc.args, got, tc.want)
+		}
+	}
+}

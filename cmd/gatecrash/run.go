@@ -8,7 +8,6 @@ import (
 	"net"
 	"os"
 	"path/filepath"
-	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -204,7 +203,7 @@ func runScenario(ctx context.Context, opts *RunOptions) error {
 	}
 	ro := scenarios.RunOptions{Binary: opts.Binary, Variants: opts.Variants, Duration: opts.Duration, OutDir: opts.Out, Log: opts.Stderr,
 		CheckpointInterval: opts.CheckpointInterval, Hlog: opts.Hlog, Resume: opts.Resume,
-		Version: versionString(), Command: strings.Join(append([]string{"gatecrash"}, os.Args[1:]...), " ")}
+		Version: versionString(), Command: commandLine()}
 	if opts.Proxy != "" {
 		k, err := proxy.ParseKind(opts.Proxy)
 		if err != nil {

@@ -2,7 +2,9 @@ package main
 
 import (
 	"fmt"
+	"os"
 	"runtime/debug"
+	"strings"
 
 	"github.com/spf13/cobra"
 )
@@ -29,4 +31,27 @@ func versionString() string {
 		return bi.Main.Version
 	}
 	return version
+}
+
+// commandLine is this process's command line as a shell would take it again: "gatecrash"
+// and the arguments, each quoted when it holds anything but plain characters. Results and
+// documents record it, so that a reader can run the same thing.
+func commandLine() string { return shellLine(os.Args[1:]) }
+
+func shellLine(args []string) string {
+	out := []string{"gatecrash"}
+	for _, a := range args {
+		plain := a != ""
+		for _, r := range a {
+			if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || strings.ContainsRune("-_./:=,@%+", r)) {
+				plain = false
+				break
+			}
+		}
+		if !plain {
+			a = "'" + strings.ReplaceAll(a, "'", `'\''`) + "'"
+		}
+		out = append(out, a)
+	}
+	return strings.Join(out, " ")
 }
