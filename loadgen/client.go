@@ -14,18 +14,25 @@ import (
 	"github.com/gatecrash/gatecrash/results"
 )
 
-// client holds what every connection of a run shares: the target, the rendered request and
-// the dialer. It is read-only after newClient and safe for concurrent use.
+// client holds what every connection of a run shares: the target, the rendered requests and
+// the dialer. It is read-only after newClient (but for next) and safe for concurrent use.
 type client struct {
 	cfg     *Config
 	model   ClientModel
 	t       *target
 	tlsCfg  *tls.Config
+	reqs    []rendered    // one, or the targets file's, sent in turn
+	next    atomic.Uint64 // the next of reqs to send
+	connIDs atomic.Uint64
+	res     resources // what the machine ran out of, said once each
+}
+
+// rendered is one request as it goes on the wire.
+type rendered struct {
 	head    []byte // request head
 	wire    []byte // head followed by the body: what one request writes
 	isHEAD  bool
-	connIDs atomic.Uint64
-	res     resources // what the machine ran out of, said once each
+	hasBody bool
 }
 
 func newClient(cfg *Config) (*client, error) {
@@ -37,16 +44,37 @@ func newClient(cfg *Config) (*client, error) {
 	if err != nil {
 		return nil, err
 	}
-	c := &client{cfg: cfg, model: model, t: t, isHEAD: cfg.Method == "HEAD"}
+	c := &client{cfg: cfg, model: model, t: t}
 	if t.https {
 		host, _, _ := net.SplitHostPort(t.addr)
 		c.tlsCfg = &tls.Config{ServerName: host, InsecureSkipVerify: cfg.Insecure, NextProtos: []string{"http/1.1"}}
 	}
-	h := []byte(cfg.Method + " " + t.path + " HTTP/1.1\r\nHost: " + t.host + "\r\nUser-Agent: gatecrash\r\n")
-	if cfg.BodySize > 0 || cfg.Method == "POST" || cfg.Method == "PUT" || cfg.Method == "PATCH" {
-		h = append(h, "Content-Length: "+strconv.Itoa(cfg.BodySize)+"\r\n"...)
+	if len(cfg.Targets) == 0 {
+		body := cfg.Body
+		if body == nil {
+			body = requestBody(cfg.BodySize)
+		}
+		c.reqs = []rendered{render(cfg, cfg.Method, t, nil, body)}
+		return c, nil
 	}
-	if cfg.ExpectContinue && cfg.BodySize > 0 {
+	for _, r := range cfg.Targets {
+		rt, err := parseTarget(r.URL)
+		if err != nil {
+			return nil, err
+		}
+		c.reqs = append(c.reqs, render(cfg, r.Method, rt, r.Headers, r.Body))
+	}
+	return c, nil
+}
+
+// render lays out one request: the request line, Host, the load's headers, then the
+// request's own, then the body.
+func render(cfg *Config, method string, t *target, own []string, body []byte) rendered {
+	h := []byte(method + " " + t.path + " HTTP/1.1\r\nHost: " + t.host + "\r\nUser-Agent: gatecrash\r\n")
+	if len(body) > 0 || method == "POST" || method == "PUT" || method == "PATCH" {
+		h = append(h, "Content-Length: "+strconv.Itoa(len(body))+"\r\n"...)
+	}
+	if cfg.ExpectContinue && len(body) > 0 {
 		h = append(h, "Expect: 100-continue\r\n"...)
 	}
 	if cfg.NoKeepAlive {
@@ -55,13 +83,19 @@ func newClient(cfg *Config) (*client, error) {
 	for _, hd := range cfg.Headers {
 		h = append(h, hd+"\r\n"...)
 	}
-	c.head = append(h, "\r\n"...)
-	body := cfg.Body
-	if body == nil {
-		body = requestBody(cfg.BodySize)
+	for _, hd := range own {
+		h = append(h, hd+"\r\n"...)
 	}
-	c.wire = append(append([]byte{}, c.head...), body...)
-	return c, nil
+	h = append(h, "\r\n"...)
+	return rendered{head: h, wire: append(append([]byte{}, h...), body...), isHEAD: method == "HEAD", hasBody: len(body) > 0}
+}
+
+// pick returns the index of the request to send next: the targets in turn.
+func (cl *client) pick() int {
+	if len(cl.reqs) == 1 {
+		return 0
+	}
+	return int((cl.next.Add(1) - 1) % uint64(len(cl.reqs)))
 }
 
 // requestBody is the n-byte body every request carries.
@@ -113,6 +147,7 @@ func (c *countingConn) Write(b []byte) (int, error) {
 
 // attempt is everything known about one request.
 type attempt struct {
+	req      int // which of the client's requests (a targets file's index)
 	class    results.Class
 	status   int
 	intended time.Time // when the request should have started (open loop) or did
@@ -210,7 +245,7 @@ func (cl *client) exchange(c *conn, a *attempt, w *worker) *conn {
 	}
 	r0, w0 := c.nc.read, c.nc.written
 	var resp response
-	err := cl.roundTrip(c, deadline, &resp)
+	err := cl.roundTrip(c, &cl.reqs[a.req], deadline, &resp)
 	w.cur.Store(nil)
 	a.end = time.Now()
 	a.read, a.written = c.nc.read-r0, c.nc.written-w0
@@ -231,15 +266,15 @@ func (cl *client) exchange(c *conn, a *attempt, w *worker) *conn {
 }
 
 // roundTrip writes the request and reads the whole response into resp.
-func (cl *client) roundTrip(c *conn, deadline time.Time, resp *response) error {
+func (cl *client) roundTrip(c *conn, rq *rendered, deadline time.Time, resp *response) error {
 	c.nc.SetDeadline(deadline)
-	if cl.cfg.ExpectContinue && cl.cfg.BodySize > 0 {
-		return cl.roundTripExpect(c, deadline, resp)
+	if cl.cfg.ExpectContinue && rq.hasBody {
+		return cl.roundTripExpect(c, rq, deadline, resp)
 	}
-	if _, werr := c.nc.Write(cl.wire); werr != nil {
+	if _, werr := c.nc.Write(rq.wire); werr != nil {
 		// The server may have answered (say 413) and closed before taking the whole body:
 		// a response that arrived wins over the write error.
-		if err := cl.readResponse(c, resp); err == nil {
+		if err := readResponse(c, rq, resp); err == nil {
 			resp.close = true
 			return nil
 		}
@@ -250,11 +285,11 @@ func (cl *client) roundTrip(c *conn, deadline time.Time, resp *response) error {
 	// would find nothing (EAGAIN) and the park in the netpoller — about the cost of the look.
 	// With nothing else runnable it returns at once. Latency still ends at the last byte read.
 	runtime.Gosched()
-	return cl.readResponse(c, resp)
+	return readResponse(c, rq, resp)
 }
 
-func (cl *client) roundTripExpect(c *conn, deadline time.Time, resp *response) error {
-	if _, err := c.nc.Write(cl.head); err != nil {
+func (cl *client) roundTripExpect(c *conn, rq *rendered, deadline time.Time, resp *response) error {
+	if _, err := c.nc.Write(rq.head); err != nil {
 		return err
 	}
 	c.nc.SetReadDeadline(minTime(deadline, time.Now().Add(expectContinueWait)))
@@ -269,24 +304,24 @@ func (cl *client) roundTripExpect(c *conn, deadline time.Time, resp *response) e
 		}
 		if resp.status != 100 {
 			resp.close = true // the body was never sent; the connection cannot be reused
-			return readBody(c.br, resp, cl.isHEAD)
+			return readBody(c.br, resp, rq.isHEAD)
 		}
 	case errors.As(err, &ne) && ne.Timeout() && time.Now().Before(deadline):
 		// no 100 Continue in time: send the body anyway, as curl does
 	default:
 		return err
 	}
-	if _, err := c.nc.Write(cl.wire[len(cl.head):]); err != nil {
+	if _, err := c.nc.Write(rq.wire[len(rq.head):]); err != nil {
 		return err
 	}
-	return cl.readResponse(c, resp)
+	return readResponse(c, rq, resp)
 }
 
-func (cl *client) readResponse(c *conn, resp *response) error {
+func readResponse(c *conn, rq *rendered, resp *response) error {
 	if err := readResponseHead(c.br, resp); err != nil {
 		return err
 	}
-	return readBody(c.br, resp, cl.isHEAD)
+	return readBody(c.br, resp, rq.isHEAD)
 }
 
 func minTime(a, b time.Time) time.Time {

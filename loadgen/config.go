@@ -45,7 +45,11 @@ type Config struct {
 	BodySize int      `yaml:"body-size"`
 	// Body is the request body when it is given (gatecrash load --body-file); BodySize is
 	// then its length. Nil: BodySize bytes of 'x'.
-	Body           []byte            `yaml:"-"`
+	Body []byte `yaml:"-"`
+	// Targets, when given (gatecrash load --targets), are the requests to send in turn
+	// instead of one (URL is then the first one's, Method, BodySize and Body unused); the
+	// result counts outcomes per target.
+	Targets        []Request         `yaml:"-"`
 	ExpectContinue bool              `yaml:"expect-continue"`
 	Insecure       bool              `yaml:"insecure"`
 	Pattern        Pattern           `yaml:"pattern"`
@@ -166,6 +170,25 @@ func (c *Config) Validate() error {
 	var errs []error
 	if _, err := parseTarget(c.URL); err != nil {
 		errs = append(errs, err)
+	}
+	total := 0
+	for _, r := range c.Targets {
+		if _, err := parseTarget(r.URL); err != nil {
+			errs = append(errs, fieldErr("targets", "line %d: %v", r.Line, err))
+		}
+		if !http1.IsToken(r.Method) {
+			errs = append(errs, fieldErr("targets", "line %d: %q is not an HTTP method token", r.Line, r.Method))
+		}
+		if len(r.Body) > MaxBodySize {
+			errs = append(errs, fieldErr("targets", "line %d: a body of %d bytes; allowed: up to %d", r.Line, len(r.Body), MaxBodySize))
+		}
+		total += len(r.Body)
+	}
+	if total > MaxTargetBodies {
+		errs = append(errs, fieldErr("targets", "bodies of %d bytes together; allowed: up to %d", total, MaxTargetBodies))
+	}
+	if len(c.Targets) > MaxTargets {
+		errs = append(errs, fieldErr("targets", "%d targets; allowed: up to %d", len(c.Targets), MaxTargets))
 	}
 	if !http1.IsToken(c.Method) {
 		errs = append(errs, fieldErr("method", "%q is not an HTTP method token (e.g. GET, POST)", c.Method))

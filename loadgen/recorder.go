@@ -15,6 +15,8 @@ type recorder struct {
 	start  time.Time
 	shards []shard
 	gaps   *results.Gaps // the layout of the shards' gap buckets, nil when none
+	// targets are a mixed load's requests (a targets file); nil for a load of one request.
+	targets []Request
 }
 
 type shard struct {
@@ -26,6 +28,7 @@ type shard struct {
 	exemplars [results.NumClasses]results.ExemplarSet
 	series    *results.TimeSeries
 	gaps      *results.Gaps // nil unless the load sweeps gaps
+	perTarget [][results.NumClasses]int64 // by the attempt's req; nil unless the load mixes targets
 	late      int64
 	opened    int64
 	reused    int64
@@ -53,6 +56,14 @@ func (r *recorder) withGaps(layout *results.Gaps) {
 	}
 }
 
+// withTargets makes every shard count outcomes per target of a mixed load.
+func (r *recorder) withTargets(ts []Request) {
+	r.targets = ts
+	for i := range r.shards {
+		r.shards[i].perTarget = make([][results.NumClasses]int64, len(ts))
+	}
+}
+
 func (r *recorder) shardFor(worker int) *shard { return &r.shards[worker%len(r.shards)] }
 
 // record adds one finished request. Latency counts from the intended start.
@@ -72,6 +83,9 @@ func (s *shard) record(a *attempt) {
 	}
 	s.last[c] = a.end
 	s.series.Add(a.end, c, 1)
+	if s.perTarget != nil {
+		s.perTarget[a.req][c]++
+	}
 	if s.gaps != nil && a.gap > 0 {
 		s.gaps.Add(a.gap, c)
 	}
@@ -156,6 +170,9 @@ func (r *recorder) live() (total int64, byClass [results.NumClasses]int64) {
 func (r *recorder) result() *results.Result {
 	res := &results.Result{Schema: results.Schema, Start: r.start, Outcomes: map[results.Class]*results.Outcome{},
 		TimeSeries: results.NewTimeSeries(r.start), Exemplars: map[results.Class][]results.Exemplar{}}
+	for _, t := range r.targets {
+		res.PerTarget = append(res.PerTarget, results.TargetOutcomes{Method: t.Method, URL: t.URL, Outcomes: map[results.Class]int64{}})
+	}
 	for i := range r.shards {
 		s := &r.shards[i]
 		s.mu.Lock()
@@ -185,6 +202,9 @@ func (r *recorder) result() *results.Result {
 			res.Requests += s.count[c]
 		}
 		res.TimeSeries.Merge(s.series)
+		for i, counts := range s.perTarget {
+			res.PerTarget[i].Add(counts[:])
+		}
 		if s.gaps != nil {
 			if res.Gaps == nil {
 				res.Gaps = r.gaps.NewGapsLike()

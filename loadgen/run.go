@@ -76,6 +76,9 @@ func Run(ctx context.Context, cfg Config, opts ...Option) (*results.Result, erro
 	}
 
 	rec := newRecorder(start)
+	if len(cfg.Targets) > 0 {
+		rec.withTargets(cfg.Targets)
+	}
 	if cfg.Pattern == GapSweep {
 		rec.withGaps(results.GapBucketsFor(cfg.GapCenter.D(), cfg.GapSpread.D()))
 	}
@@ -147,6 +150,14 @@ func Run(ctx context.Context, cfg Config, opts ...Option) (*results.Result, erro
 func targetOf(cfg *Config, cl *client) results.Target {
 	t := results.Target{URL: cfg.URL, Method: cfg.Method, BodySize: cfg.BodySize, Pattern: string(cfg.Pattern),
 		Connections: cfg.Connections, Rate: cfg.Rate, Timeout: results.Seconds(cfg.Timeout.D()), Client: cl.model.String()}
+	if len(cfg.Targets) > 0 { // a mixed load: the first target's URL, and its method when all share it
+		t.URL, t.Method, t.BodySize, t.Targets = cfg.Targets[0].URL, cfg.Targets[0].Method, 0, len(cfg.Targets)
+		for _, r := range cfg.Targets {
+			if r.Method != t.Method {
+				t.Method = "mixed"
+			}
+		}
+	}
 	if !lookSupported {
 		t.Client += " (unchecked: this platform cannot look at idle connections)"
 	}
@@ -176,7 +187,7 @@ func (w *worker) loop(ctx context.Context, p pacer) {
 		if !ok {
 			return
 		}
-		a := attempt{intended: intended}
+		a := attempt{intended: intended, req: w.client.pick()}
 		w.busy.Store(true)
 		c = w.client.exchange(c, &a, w)
 		w.busy.Store(false)

@@ -144,6 +144,15 @@ pre { background: #f6f6f6; padding: 1em; overflow-x: auto; font-size: 0.85em; }
 				FormatDuration(o.Latency.MaxDuration()), first)
 		}
 		b.WriteString("</table>\n")
+		if len(r.PerTarget) > 0 {
+			fmt.Fprintf(&b, "<table class=\"targets\"><tr><th>target (%d, sent in turn)</th><th>requests</th><th>errors</th><th>outcomes</th></tr>\n", len(r.PerTarget))
+			for _, t := range r.PerTarget {
+				fmt.Fprintf(&b, "<tr><td>%s</td><td>%s</td><td>%s</td><td>%s</td></tr>\n", html.EscapeString(t.Method+" "+t.URL),
+					FormatCount(t.Requests), t.errorsCell(func(p, n int64) string { return FormatPercent(float64(p) / float64(n)) }),
+					html.EscapeString(t.Line()))
+			}
+			b.WriteString("</table>\n")
+		}
 		if r.Target.Client != "" {
 			fmt.Fprintf(&b, "<p>Client model %s: %s stale connections discarded before reuse.</p>\n",
 				html.EscapeString(r.Target.Client), FormatCount(r.Connections.StaleDiscarded))

@@ -155,6 +155,7 @@ func MergeWith(opts MergeOptions, rs ...*Result) (*Result, error) {
 		for c, ex := range r.Exemplars {
 			exemplars[c] = MergeExemplars(exemplars[c], ex)
 		}
+		out.PerTarget = mergeTargets(out.PerTarget, r.PerTarget)
 		for k, n := range r.ProxyLog {
 			if out.ProxyLog == nil {
 				out.ProxyLog = map[string]int64{}

@@ -423,3 +423,39 @@ func TestMergedSoakReportsDowntime(t *testing.T) {
 		t.Fatalf("shards: %v, active %v, down %v", err, m.Active(), m.Downtime())
 	}
 }
+
+// TestMergePerTarget: shards of a mixed load add up per target (matched by method and URL);
+// a result whose per-target counts do not add up to its outcomes is refused.
+func TestMergePerTarget(t *testing.T) {
+	t.Parallel()
+	mk := func(ok, bad int64) *Result {
+		r := sampleResult(t)
+		r.Outcomes = map[Class]*Outcome{}
+		for c, n := range map[Class]int64{OK: ok, Status502: bad} {
+			o := &Outcome{Count: n, Latency: NewHistogram(), First: r.Start, Last: r.Start}
+			for range n {
+				o.Latency.RecordDuration(time.Millisecond)
+			}
+			r.Outcomes[c] = o
+		}
+		r.Requests = ok + bad
+		r.PerTarget = []TargetOutcomes{
+			{Method: "GET", URL: "http://p/a", Requests: ok, Outcomes: map[Class]int64{OK: ok}},
+			{Method: "POST", URL: "http://p/b", Requests: bad, Outcomes: map[Class]int64{Status502: bad}},
+		}
+		return r
+	}
+	m, err := Merge(mk(10, 2), mk(5, 1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(m.PerTarget) != 2 || m.PerTarget[0].Requests != 15 || m.PerTarget[1].Outcomes[Status502] != 3 {
+		t.Fatalf("merged per target: %+v", m.PerTarget)
+	}
+	bad := mk(10, 2)
+	bad.PerTarget[1].Outcomes[Status502] = 1
+	bad.PerTarget[1].Requests = 1
+	if err := bad.Validate(); err == nil || !strings.Contains(err.Error(), "the targets' add up to 11") {
+		t.Fatalf("a result whose targets do not add up: %v", err)
+	}
+}

@@ -70,6 +70,9 @@ type Result struct {
 	Outcomes map[Class]*Outcome `json:"outcomes"`
 	// TimeSeries counts outcomes per interval.
 	TimeSeries *TimeSeries `json:"timeseries,omitempty"`
+	// PerTarget counts outcomes per request of a mixed load (a targets file), in the file's
+	// order; nil for a load of one request.
+	PerTarget []TargetOutcomes `json:"per_target,omitempty"`
 	// Gaps counts outcomes by the idle gap before each request (gap-sweep loads).
 	Gaps *Gaps `json:"gaps,omitempty"`
 	// Exemplars are sample requests per error class, to match with proxy logs and captures.
@@ -149,6 +152,9 @@ type Target struct {
 	Client string `json:"client,omitempty"`
 	// Timeout is the per-request timeout.
 	Timeout Seconds `json:"timeout_seconds"`
+	// Targets is how many requests a mixed load sent in turn (a targets file): URL is then the
+	// first one's, Method "mixed" unless they all share one; 0 for a load of one request.
+	Targets int `json:"targets,omitempty"`
 }
 
 // Seconds is a duration written in JSON as (fractional) seconds.
@@ -242,6 +248,29 @@ func (r *Result) Validate() error {
 	}
 	if sum != r.Requests {
 		errs = append(errs, fmt.Errorf("requests is %d but the outcomes add up to %d", r.Requests, sum))
+	}
+	if r.PerTarget != nil {
+		var per int64
+		byClass := map[Class]int64{}
+		for _, t := range r.PerTarget {
+			var n int64
+			for c, k := range t.Outcomes {
+				n += k
+				byClass[c] += k
+			}
+			if n != t.Requests {
+				errs = append(errs, fmt.Errorf("target %s %s: requests is %d but its outcomes add up to %d", t.Method, t.URL, t.Requests, n))
+			}
+			per += t.Requests
+		}
+		if per != r.Requests {
+			errs = append(errs, fmt.Errorf("requests is %d but the targets' add up to %d", r.Requests, per))
+		}
+		for c, o := range r.Outcomes {
+			if o != nil && byClass[c] != o.Count {
+				errs = append(errs, fmt.Errorf("outcome %s: count %d but the targets' add up to %d", c, o.Count, byClass[c]))
+			}
+		}
 	}
 	return errors.Join(errs...)
 }

@@ -14,7 +14,11 @@ import (
 func WriteSummary(w io.Writer, r *Result) error {
 	d, rate := r.Duration(), r.Achieved()
 	var b strings.Builder
-	fmt.Fprintf(&b, "target       %s %s (%s, %d connections", r.Target.Method, r.Target.URL, r.Target.Pattern, r.Target.Connections)
+	fmt.Fprintf(&b, "target       %s %s", r.Target.Method, r.Target.URL)
+	if n := r.Target.Targets; n > 1 {
+		fmt.Fprintf(&b, " and %d more targets in turn", n-1)
+	}
+	fmt.Fprintf(&b, " (%s, %d connections", r.Target.Pattern, r.Target.Connections)
 	if r.Target.Rate > 0 {
 		fmt.Fprintf(&b, ", %s/s target", FormatCount(int64(r.Target.Rate)))
 	}
@@ -85,6 +89,7 @@ func WriteSummary(w io.Writer, r *Result) error {
 		fmt.Fprintln(tw, "(no requests)\t\t\t\t\t\t\t\t\t")
 	}
 	tw.Flush()
+	writeTargets(&b, r)
 	if re := r.ReusedErrors(); len(re) > 0 {
 		fmt.Fprintf(&b, "\nreused       errors on reused connections: %s\n", strings.Join(re, "; "))
 		b.WriteString("             (stale: the peer's close was there before the request was written — the client's pool; race: it came after)\n")

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -48,6 +49,8 @@ type LoadOptions struct {
 	RunID string
 	// BodyFile is the request body's file ("-": stdin).
 	BodyFile string
+	// TargetsFile is a targets file (vegeta's format; "-": stdin): requests sent in turn.
+	TargetsFile string
 	// Force lets --out and --hlog replace an existing file that is not a gatecrash result or
 	// interval log.
 	Force bool
@@ -65,7 +68,7 @@ func newLoadCmd(runF func(context.Context, *LoadOptions) error) *cobra.Command {
 	c := &opts.Config
 	var think, burstPause, gapCenter, gapSpread, gapStep, duration, timeout, connectTimeout, idle, grace time.Duration
 	cmd := &cobra.Command{
-		Use:   "load URL [flags]",
+		Use:   "load URL|--targets FILE [flags]",
 		Short: "Drive HTTP/1.1 load at a URL and classify every request's outcome",
 		Long: `Drive HTTP/1.1 load at URL (a proxy, usually) and put every request in exactly one
 outcome class, with latency per class. gatecrash never retries a request: a request that
@@ -94,12 +97,31 @@ Patterns:
 The first SIGINT stops sending, lets in-flight requests finish (--grace), prints and
 writes the results and exits 130; a second SIGINT exits at once.`,
 		Example: `  gatecrash load http://127.0.0.1:8080/ --connections 64 --duration 30s
+  gatecrash load --targets targets.txt --pattern constant --rate 500 --duration 5m
   gatecrash load http://127.0.0.1:8080/ --pattern constant --rate 20000 --duration 1m
   gatecrash load http://127.0.0.1:8080/ --method POST --body-size 512 \
       --pattern gap-sweep --gap-center 5s --gap-spread 100ms --connections 20 --out race.json`,
-		Args: usageArgs(cobra.ExactArgs(1)),
+		Args: usageArgs(func(cmd *cobra.Command, args []string) error {
+			if cmd.Flags().Changed("targets") {
+				return cobra.NoArgs(cmd, args)
+			}
+			return cobra.ExactArgs(1)(cmd, args)
+		}),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			c.URL = args[0]
+			if opts.TargetsFile != "" {
+				for _, fl := range []string{"method", "body-size", "body-file"} {
+					if cmd.Flags().Changed(fl) {
+						return errext.UsageError(fmt.Errorf("--targets: each target says its own method and body; leave --%s out", fl))
+					}
+				}
+				ts, err := readTargets(opts.TargetsFile, cmd.InOrStdin())
+				if err != nil {
+					return errext.UsageError(err)
+				}
+				c.Targets, c.URL, c.Method = ts, ts[0].URL, ts[0].Method
+			} else {
+				c.URL = args[0]
+			}
 			c.ThinkTime, c.BurstPause = yamlconf.Duration(think), yamlconf.Duration(burstPause)
 			c.GapCenter, c.GapSpread, c.GapStep = yamlconf.Duration(gapCenter), yamlconf.Duration(gapSpread), yamlconf.Duration(gapStep)
 			c.Duration, c.Timeout = yamlconf.Duration(duration), yamlconf.Duration(timeout)
@@ -147,6 +169,7 @@ writes the results and exits 130; a second SIGINT exits at once.`,
 	f.StringVar(&c.Method, "method", "GET", "request method")
 	f.StringArrayVarP(&c.Headers, "header", "H", nil, "extra request header \"Name: value\" (repeatable)")
 	f.IntVar(&c.BodySize, "body-size", 0, "request body size in bytes (POST is how a keep-alive race becomes a 502)")
+	f.StringVar(&opts.TargetsFile, "targets", "", "send these requests in turn instead of one URL (vegeta's format: METHOD URL, header lines, @BODYFILE; a blank line between; - for stdin), with outcomes per target")
 	f.StringVarP(&opts.BodyFile, "body-file", "D", "", "send this file as every request's body (- for stdin; up to 64 MiB), like hey -D and vegeta's @body")
 	f.BoolVar(&c.ExpectContinue, "expect-continue", false, "send Expect: 100-continue and wait for it before the body")
 	f.BoolVarP(&c.Insecure, "insecure", "k", false, "do not verify the server's TLS certificate")
@@ -365,4 +388,27 @@ func serveMetrics(addr string, reg *metrics.Registry, log io.Writer) (func(), er
 	}
 	fmt.Fprintf(log, "metrics: http://%s/metrics\n", at)
 	return stop, nil
+}
+
+// readTargets reads a targets file (loadgen.ParseTargets; "-": stdin). A body's @PATH is
+// relative to the file's folder (to the working folder for stdin); each body, like the file,
+// must be a regular file within its size cap.
+func readTargets(path string, stdin io.Reader) ([]loadgen.Request, error) {
+	src, err := files.Read(path, "--targets", loadgen.MaxTargetsFileSize, stdin)
+	if err != nil {
+		return nil, err
+	}
+	dir, name := filepath.Dir(path), path
+	if path == files.Stdin {
+		dir, name = ".", "--targets (stdin)"
+	}
+	return loadgen.ParseTargets(src, name, func(p string) ([]byte, error) {
+		if p == "" {
+			return nil, errors.New("@ without a file name")
+		}
+		if !filepath.IsAbs(p) {
+			p = filepath.Join(dir, p)
+		}
+		return files.Read(p, "@"+p, loadgen.MaxBodySize, nil)
+	})
 }

@@ -4,10 +4,12 @@ import (
 	"bytes"
 	"context"
 	"io"
+	"maps"
 	"net/http"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"sync"
 	"syscall"
@@ -146,5 +148,101 @@ func TestLoadBodyFile(t *testing.T) {
 	}
 	if code, _, errOut := runCLI(t, ctx, "load", srv.URL+"/", "--body-file", fifo, "--requests", "1"); code != 2 || !strings.Contains(errOut, "is a named pipe") {
 		t.Fatalf("--body-file a FIFO: exit %d\n%s", code, errOut)
+	}
+}
+
+// TestLoadTargets: --targets sends a vegeta-style file's requests in turn — each with its
+// method, path, own headers and @body, byte for byte — and the result counts outcomes per
+// target (a target the server answers 502 shows its 502s, the others none); a file that is
+// wrong in any way is refused with exit 2, naming the file and line.
+func TestLoadTargets(t *testing.T) {
+	t.Parallel()
+	body := []byte("{\"order\": 42}\n")
+	var mu sync.Mutex
+	seen := map[string]int{}
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		b, _ := io.ReadAll(r.Body)
+		key := r.Method + " " + r.URL.Path
+		switch {
+		case r.URL.Path == "/a" && r.Header.Get("X-Tag") != "one",
+			r.URL.Path == "/b" && (!bytes.Equal(b, body) || r.Header.Get("Content-Type") != "application/json"),
+			r.URL.Path == "/b" && r.Header.Get("X-All") != "yes": // --header goes to every target
+			key += " (wrong)"
+		}
+		mu.Lock()
+		seen[key]++
+		mu.Unlock()
+		if r.URL.Path == "/bad" {
+			w.WriteHeader(http.StatusBadGateway)
+		}
+	}))
+	t.Cleanup(srv.Close)
+	dir := t.TempDir()
+	os.WriteFile(filepath.Join(dir, "body.json"), body, 0o644)
+	targets := filepath.Join(dir, "targets.txt")
+	os.WriteFile(targets, []byte("# three targets\nGET "+srv.URL+"/a\nX-Tag: one\n\nPOST "+srv.URL+"/b\nContent-Type: application/json\n@body.json\n\n"+
+		"\n\nDELETE "+srv.URL+"/bad\n"), 0o644)
+	out := filepath.Join(dir, "r.json")
+	ctx := context.Background()
+	code, stdout, errOut := runCLI(t, ctx, "load", "--targets", targets, "--header", "X-All: yes", "--requests", "300", "--connections", "3", "-q", "-o", out)
+	if code != 0 {
+		t.Fatalf("exit %d\n%s%s", code, stdout, errOut)
+	}
+	mu.Lock()
+	if want := map[string]int{"GET /a": 100, "POST /b": 100, "DELETE /bad": 100}; !maps.Equal(seen, want) {
+		t.Errorf("the server saw %v, want %v", seen, want)
+	}
+	mu.Unlock()
+	r, err := results.ReadFile(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.Target.Targets != 3 || r.Target.Method != "mixed" || len(r.PerTarget) != 3 {
+		t.Fatalf("target %+v, per target %+v", r.Target, r.PerTarget)
+	}
+	for i, want := range []struct {
+		method, path string
+		class        results.Class
+	}{{"GET", "/a", results.OK}, {"POST", "/b", results.OK}, {"DELETE", "/bad", results.Status502}} {
+		pt := r.PerTarget[i]
+		if pt.Method != want.method || pt.URL != srv.URL+want.path || pt.Requests != 100 || pt.Outcomes[want.class] != 100 {
+			t.Errorf("target %d: %+v, want 100 %s", i, pt, want.class)
+		}
+	}
+	if !strings.Contains(stdout, "per target (3 targets, sent in turn)") || !regexp.MustCompile(`DELETE \S+/bad\s+100\s+100 \(100.00%\)\s+502 100`).MatchString(stdout) {
+		t.Errorf("summary without the per-target table:\n%s", stdout)
+	}
+
+	// Refused, with exit 2 and the file and line.
+	write := func(name, s string) string {
+		p := filepath.Join(dir, name)
+		os.WriteFile(p, []byte(s), 0o644)
+		return p
+	}
+	fifo := filepath.Join(dir, "fifo")
+	if err := syscall.Mkfifo(fifo, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name string
+		args []string
+		want string
+	}{
+		{"a URL too", []string{"load", srv.URL, "--targets", targets}, "unknown command"},
+		{"--method too", []string{"load", "--targets", targets, "--method", "PUT"}, "leave --method out"},
+		{"--body-file too", []string{"load", "--targets", targets, "--body-file", targets}, "leave --body-file out"},
+		{"another host", []string{"load", "--targets", write("hosts.txt", "GET "+srv.URL+"/\n\nGET http://127.0.0.2:1/\n")},
+			"hosts.txt:3: http://127.0.0.2:1/ goes to http://127.0.0.2:1; every target must go to " + srv.URL},
+		{"no URL", []string{"load", "--targets", write("nourl.txt", "GET\n")}, "nourl.txt:1: \"GET\" is not a request line"},
+		{"bad header", []string{"load", "--targets", write("hdr.txt", "GET "+srv.URL+"/\nnot a header\n")}, "hdr.txt:2: \"not a header\" is not a header"},
+		{"missing body", []string{"load", "--targets", write("nobody.txt", "POST "+srv.URL+"/\n@nope.json\n")}, "nobody.txt:2: body: @"},
+		{"body a FIFO", []string{"load", "--targets", write("fifobody.txt", "POST "+srv.URL+"/\n@"+fifo+"\n")}, "is a named pipe"},
+		{"empty", []string{"load", "--targets", write("empty.txt", "# nothing\n\n")}, "no targets in it"},
+		{"targets a FIFO", []string{"load", "--targets", fifo}, "--targets: " + fifo + " is a named pipe"},
+	} {
+		code, _, errOut := runCLI(t, ctx, append(tc.args, "--requests", "1")...)
+		if code != 2 || !strings.Contains(errOut, tc.want) {
+			t.Errorf("%s: exit %d, want 2 with %q:\n%s", tc.name, code, tc.want, errOut)
+		}
 	}
 }
