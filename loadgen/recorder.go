@@ -27,7 +27,7 @@ type shard struct {
 	last      [results.NumClasses]time.Time
 	exemplars [results.NumClasses]results.ExemplarSet
 	series    *results.TimeSeries
-	gaps      *results.Gaps // nil unless the load sweeps gaps
+	gaps      *results.Gaps               // nil unless the load sweeps gaps
 	perTarget [][results.NumClasses]int64 // by the attempt's req; nil unless the load mixes targets
 	late      int64
 	opened    int64
