@@ -108,3 +108,22 @@ func Probe(t testing.TB, page string, width, height int, script string) string {
 	}
 	return html.UnescapeString(rest[:j])
 }
+
+// VerticalLine returns the leftmost x in r where at least n pixels match — a vertical line
+// drawn in that colour, such as a plot's marker — or -1 when there is none.
+func VerticalLine(img image.Image, r image.Rectangle, n int, match func(r, g, b uint8) bool) int {
+	cols := map[int]int{}
+	for _, p := range Pixels(img, r, match) {
+		cols[p.X]++
+	}
+	x := -1
+	for cx, k := range cols {
+		if k >= n && (x < 0 || cx < x) {
+			x = cx
+		}
+	}
+	return x
+}
+
+// Black matches near-black pixels.
+func Black(r, g, b uint8) bool { return r < 40 && g < 40 && b < 40 }
