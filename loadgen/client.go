@@ -7,7 +7,9 @@ import (
 	"errors"
 	"net"
 	"runtime"
+	"slices"
 	"strconv"
+	"strings"
 	"sync/atomic"
 	"time"
 
@@ -67,10 +69,15 @@ func newClient(cfg *Config) (*client, error) {
 	return c, nil
 }
 
-// render lays out one request: the request line, Host, the load's headers, then the
-// request's own, then the body.
+// render lays out one request: the request line, Host (the URL's, unless a header gives
+// its own: one Host line, never two), the load's headers, then the request's own, then the
+// body.
 func render(cfg *Config, method string, t *target, own []string, body []byte) rendered {
-	h := []byte(method + " " + t.path + " HTTP/1.1\r\nHost: " + t.host + "\r\nUser-Agent: gatecrash\r\n")
+	h := []byte(method + " " + t.path + " HTTP/1.1\r\n")
+	if !slices.ContainsFunc(slices.Concat(cfg.Headers, own), isHostHeader) {
+		h = append(h, "Host: "+t.host+"\r\n"...)
+	}
+	h = append(h, "User-Agent: gatecrash\r\n"...)
 	if len(body) > 0 || method == "POST" || method == "PUT" || method == "PATCH" {
 		h = append(h, "Content-Length: "+strconv.Itoa(len(body))+"\r\n"...)
 	}
@@ -88,6 +95,11 @@ func render(cfg *Config, method string, t *target, own []string, body []byte) re
 	}
 	h = append(h, "\r\n"...)
 	return rendered{head: h, wire: append(append([]byte{}, h...), body...), isHEAD: method == "HEAD", hasBody: len(body) > 0}
+}
+
+func isHostHeader(h string) bool {
+	name, _, _ := strings.Cut(h, ":")
+	return strings.EqualFold(strings.TrimSpace(name), "host")
 }
 
 // pick returns the index of the request to send next: the targets in turn.
