@@ -13,7 +13,7 @@ FUZZTIME ?= 20000x
 FUZZ_TARGETS := faultserver:FuzzReadHead faultserver:FuzzServeConn faultserver:FuzzParseFaultSpec \
                 loadgen:FuzzReadResponse internal/http1:FuzzDiscardChunked internal/http1:FuzzReadResponseHead
 
-.PHONY: all build man test unit rare fuzz lint matrix matrix-check compose-config bench bench-go bench-serve bench-load demo demo-faultserver report-example clean
+.PHONY: all build man test unit rare fuzz lint matrix matrix-check compose-config bench bench-go bench-serve bench-load demo demo-faultserver report-example readme-samples clean
 
 all: build
 
@@ -73,6 +73,11 @@ matrix-check: build
 ## demo: the main job — reproduce the keep-alive race through the embedded proxy, then fix it
 demo: build
 	$(BIN) run keepalive-race
+
+## readme-samples: rewrite the README's output samples (<!-- sample NAME --> blocks) from real
+## runs; make test fails when one no longer matches what the code prints (about 35 s)
+readme-samples:
+	$(GO) test -count=1 -run TestReadmeSamples ./cmd/gatecrash -args -update-samples
 
 ## report-example: regenerate docs/report-example.png, the README's picture of the HTML report,
 ## from a real run of the main job (headless Chromium at 1400 px; about 35 s)

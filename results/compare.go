@@ -82,7 +82,7 @@ func WriteComparison(w io.Writer, rs []*Result) error {
 	var b strings.Builder
 	tw := tabwriter.NewWriter(&b, 0, 0, 3, ' ', 0)
 	for _, row := range comparisonTable(rs, false) {
-		fmt.Fprintln(tw, strings.Join(row, "\t")+"\t")
+		fmt.Fprintln(tw, strings.Join(row, "\t"))
 	}
 	tw.Flush()
 	if diffs := Differences(rs); len(diffs) > 0 {

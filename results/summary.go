@@ -111,7 +111,7 @@ func WriteSummary(w io.Writer, r *Result) error {
 		}
 	}
 	writeTraced(&b, r)
-	_, err := io.WriteString(w, b.String())
+	_, err := io.WriteString(w, trimLines(b.String()))
 	return err
 }
 
@@ -191,4 +191,16 @@ func FormatShare(part, total int64) string {
 		return strconv.FormatFloat(100*f, 'f', 2, 64) + "%"
 	}
 	return strconv.FormatFloat(f, 'e', 1, 64)
+}
+
+// trimLines drops the spaces a right-aligned table leaves at the ends of its lines.
+func trimLines(s string) string {
+	var b strings.Builder
+	for l := range strings.Lines(s) {
+		b.WriteString(strings.TrimRight(l, " \n"))
+		if strings.HasSuffix(l, "\n") {
+			b.WriteByte('\n')
+		}
+	}
+	return b.String()
 }
