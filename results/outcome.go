@@ -5,7 +5,8 @@ import "fmt"
 // Class is the outcome class of one request. Every request lands in exactly one class.
 type Class uint8
 
-// Outcome classes (DESIGN.md, "Outcome classes"). The order is the order of reports.
+// Outcome classes (gatecrash load --help lists them with their descriptions, from
+// classDescriptions below). The order is the order of reports.
 const (
 	OK           Class = iota // 1xx-3xx final response, complete
 	Status4xx                 // any 4xx

@@ -263,8 +263,8 @@ func checkRaceWindowPlot(t *testing.T, report string) {
 	}
 }
 
-// TestProxiesUnderFaults checks what each real proxy turns a fault into (DESIGN.md's table
-// of failures, confirmed by running them).
+// TestProxiesUnderFaults checks what each real proxy turns a fault into (the table of
+// docs/conformance.md, confirmed by running them).
 func TestProxiesUnderFaults(t *testing.T) {
 	t.Parallel()
 	type check func(t *testing.T, r *results.Result)

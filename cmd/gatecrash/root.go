@@ -15,7 +15,8 @@ import (
 	"github.com/gatecrash/gatecrash/internal/errext"
 )
 
-// Main runs the CLI with args and returns the process exit code (DESIGN.md, "CLI contract").
+// Main runs the CLI with args and returns the process exit code (internal/errext's codes, as
+// the README's "Exit codes" and each command's --help list them).
 // The first SIGINT, SIGTERM or SIGHUP (a closed terminal, a dropped ssh session) cancels the
 // command's context so it can shut down and write what it has; a second one kills the
 // process at once.

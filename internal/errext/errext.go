@@ -5,7 +5,8 @@ package errext
 
 import "errors"
 
-// ExitCode is a process exit status with a meaning documented in DESIGN.md.
+// ExitCode is a process exit status with a meaning the README documents ("Exit codes", under
+// gatecrash run).
 type ExitCode int
 
 // Exit codes of the gatecrash binary.
