@@ -3,7 +3,10 @@ package metrics
 import (
 	"context"
 	"io"
+	"maps"
 	"net/http"
+	"net/http/httptest"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -265,5 +268,70 @@ func TestMetricsOriginAndProxyLog(t *testing.T) {
 		if got := value(t, fams, c.name, c.labels); got != c.want {
 			t.Errorf("%s%v = %v, want %v", c.name, c.labels, got, c.want)
 		}
+	}
+}
+
+// TestOriginFamiliesAgree: a family the fault server's own /metrics and a run's metrics both
+// export (gatecrash_origin_*, gatecrash_relay_*, gatecrash_build_info) has the same label
+// names in both, apart from who the series belong to (origin_instance there; scenario,
+// variant, run_id and shard here) — so one dashboard query reads either.
+func TestOriginFamiliesAgree(t *testing.T) {
+	t.Parallel()
+	srv, addr := faultservertest.Origin(t, "rst-headers:every=2")
+	for range 4 { // faults injected, closes counted
+		if resp, err := http.Get("http://" + addr + "/"); err == nil {
+			io.Copy(io.Discard, resp.Body)
+			resp.Body.Close()
+		}
+	}
+	admin := httptest.NewServer(srv.AdminHandler())
+	t.Cleanup(admin.Close)
+	own := scrape(t, admin.URL+"/metrics")
+
+	truth := srv.Stats().Truth()
+	h := results.NewHistogram()
+	h.RecordDuration(time.Millisecond)
+	r := &results.Result{Start: time.Now(), Requests: 1, Outcomes: map[results.Class]*results.Outcome{results.OK: {Count: 1, Latency: h}},
+		Origin: truth}
+	r.End = r.Start.Add(time.Second)
+	reg := &Registry{}
+	reg.Set(Source{Scenario: "s", Variant: "v", Snapshot: func() *results.Result { return r }, Origin: true})
+	var b strings.Builder
+	if err := reg.Write(&b); err != nil {
+		t.Fatal(err)
+	}
+	tp := expfmt.NewTextParser(model.LegacyValidation)
+	runs, err := tp.TextToMetricFamilies(strings.NewReader(b.String()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	labels := func(f *dto.MetricFamily, identity ...string) map[string]bool {
+		out := map[string]bool{}
+		for _, m := range f.Metric {
+			for _, l := range m.Label {
+				if !slices.Contains(identity, l.GetName()) {
+					out[l.GetName()] = true
+				}
+			}
+		}
+		return out
+	}
+	shared := 0
+	for name, f := range own {
+		g := runs[name]
+		if g == nil || !strings.HasPrefix(name, "gatecrash_") {
+			continue
+		}
+		shared++
+		a, b := labels(f, "origin_instance"), labels(g, "scenario", "variant", "run_id", "shard")
+		if !maps.Equal(a, b) {
+			t.Errorf("%s: labels %v at the fault server, %v in a run's metrics", name, slices.Sorted(maps.Keys(a)), slices.Sorted(maps.Keys(b)))
+		}
+		if f.GetType() != g.GetType() {
+			t.Errorf("%s: a %s at the fault server, a %s in a run's metrics", name, f.GetType(), g.GetType())
+		}
+	}
+	if shared < 8 { // accepted, started, read, completed, closes, faults, tls..., build_info
+		t.Fatalf("only %d families in common: %v", shared, slices.Sorted(maps.Keys(own)))
 	}
 }
