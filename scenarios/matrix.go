@@ -7,9 +7,11 @@ import (
 	"fmt"
 	"io"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"sort"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/gatecrash/gatecrash/internal/files"
@@ -49,6 +51,9 @@ type MatrixOptions struct {
 	Only map[string]bool
 	// Log receives a line per cell as it starts. Nil discards.
 	Log io.Writer
+	// Parallel is how many cells run at once, each with its own origin, proxy and ports
+	// (0: one per CPU).
+	Parallel int
 	// Command and Version are the command line that ran the matrix and gatecrash's version,
 	// recorded in it so that the documents say how to make them again.
 	Command, Version string
@@ -201,14 +206,17 @@ func RunMatrix(ctx context.Context, opts MatrixOptions) (*Matrix, error) {
 			m.Rows = append(m.Rows, MatrixRow{Scenario: sc.Name, Variant: v.Name, Method: v.Load.Method, Fix: isFix(sc, v.Name)})
 		}
 	}
+	// The cells in the matrix's order; those that run go to a pool of opts.Parallel.
+	type job struct {
+		cell *MatrixCell
+		d    time.Duration
+	}
+	var jobs []job
 	for _, k := range m.Proxies {
 		for _, sc := range scs {
 			for _, v := range sc.Variants {
 				if opts.Only != nil && !opts.Only[CellKey(sc.Name, v.Name, k)] {
 					continue
-				}
-				if ctx.Err() != nil {
-					return m, ctx.Err()
 				}
 				cell := &MatrixCell{Scenario: sc.Name, Variant: v.Name, Proxy: k}
 				m.Cells = append(m.Cells, cell)
@@ -220,23 +228,57 @@ func RunMatrix(ctx context.Context, opts MatrixOptions) (*Matrix, error) {
 				if d <= 0 {
 					d = opts.Budget
 				}
-				fmt.Fprintf(logw, "%s %s/%s for %s\n", k, sc.Name, v.Name, d)
 				cell.Dir = filepath.Join(opts.OutDir, string(k), sc.Name)
-				run, err := sc.Run(ctx, RunOptions{Proxy: k, Variants: []string{v.Name}, Duration: d,
-					OutDir: filepath.Join(cell.Dir, "run-"+v.Name)})
-				if run != nil && len(run.Results) == 1 {
-					cell.fill(run.Results[0])
-				}
-				if err != nil {
-					if ctx.Err() != nil {
-						return m, ctx.Err()
-					}
-					cell.Failed = err.Error()
-				}
+				jobs = append(jobs, job{cell, d})
 			}
 		}
 	}
-	return m, nil
+	par := opts.Parallel
+	if par <= 0 {
+		par = runtime.NumCPU()
+	}
+	var logMu sync.Mutex
+	var wg sync.WaitGroup
+	sem := make(chan struct{}, par)
+	notRun := map[*MatrixCell]bool{}
+	for _, j := range jobs {
+		select {
+		case sem <- struct{}{}:
+		case <-ctx.Done():
+		}
+		if ctx.Err() != nil {
+			notRun[j.cell] = true
+			continue
+		}
+		wg.Add(1)
+		go func() {
+			defer func() { <-sem; wg.Done() }()
+			c := j.cell
+			// A scenario of its own per cell: a fault plan's selectors count ("every"), and
+			// two proxies' cells of one variant may run at once.
+			sc, err := Builtin(c.Scenario)
+			if err != nil {
+				c.Failed = err.Error()
+				return
+			}
+			logMu.Lock()
+			fmt.Fprintf(logw, "%s %s/%s for %s\n", c.Proxy, c.Scenario, c.Variant, j.d)
+			logMu.Unlock()
+			run, err := sc.Run(ctx, RunOptions{Proxy: c.Proxy, Variants: []string{c.Variant}, Duration: j.d,
+				OutDir: filepath.Join(c.Dir, "run-"+c.Variant)})
+			if run != nil && len(run.Results) == 1 {
+				c.fill(run.Results[0])
+			}
+			if err != nil && ctx.Err() == nil {
+				c.Failed = err.Error()
+			}
+		}()
+	}
+	wg.Wait()
+	if len(notRun) > 0 { // interrupted: the matrix holds the cells measured (or n/a) so far
+		m.Cells = slices.DeleteFunc(m.Cells, func(c *MatrixCell) bool { return notRun[c] })
+	}
+	return m, ctx.Err()
 }
 
 // Rerender reads a matrix written to dir (conformance.json) and sums its cells up again from

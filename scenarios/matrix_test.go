@@ -95,3 +95,29 @@ func TestMatrixRefusesExternal(t *testing.T) {
 		t.Fatalf("err = %v", err)
 	}
 }
+
+// TestMatrixParallelMatchesSequential: cells run three at a time (two proxies' cells of one
+// variant among them) give every cell the outcome a one-at-a-time run gives.
+func TestMatrixParallelMatchesSequential(t *testing.T) {
+	t.Parallel()
+	requireKind(t, proxy.Nginx)
+	run := func(par int) *Matrix {
+		m, err := RunMatrix(context.Background(), MatrixOptions{Proxies: []proxy.Kind{proxy.Embedded, proxy.Nginx},
+			Scenarios: []string{"forced-race"}, Budget: time.Second, OutDir: t.TempDir(), Parallel: par})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return m
+	}
+	seq, par := run(1), run(3)
+	if len(seq.Cells) != 6 || len(par.Cells) != len(seq.Cells) {
+		t.Fatalf("%d cells one at a time, %d three at a time", len(seq.Cells), len(par.Cells))
+	}
+	for i, c := range seq.Cells {
+		p := par.Cells[i]
+		key := CellKey(c.Scenario, c.Variant, c.Proxy)
+		if CellKey(p.Scenario, p.Variant, p.Proxy) != key || p.Outcome != c.Outcome || c.Outcome == "" || p.Failed != "" || c.Failed != "" {
+			t.Errorf("%s: one at a time %q (%s), three at a time %s %q (%s)", key, c.Outcome, c.Failed, CellKey(p.Scenario, p.Variant, p.Proxy), p.Outcome, p.Failed)
+		}
+	}
+}
