@@ -60,11 +60,12 @@ bench-serve: build
 bench-load: build
 	bench/load-vs-wrk-hey.sh
 
-## matrix: regenerate docs/conformance.{md,json,html} from a real run here (about 3 minutes on 2 cores:
-## four cells at a time)
+## matrix: regenerate docs/conformance.{md,json,html} from a real run here (about 6 minutes on 2 cores:
+## two cells at a time), then check the pins against it
 matrix: build
 	$(BIN) matrix --budget 8s --out bin/matrix
 	cp bin/matrix/conformance.md bin/matrix/conformance.json bin/matrix/conformance.html docs/
+	$(GO) test -count=1 -run TestConformanceDocAgreesWithPins ./cmd/gatecrash
 
 ## matrix-check: run the pinned cells of the matrix (docs/conformance-pins.yaml) briefly and fail
 ## when one differs; a proxy that is not installed is skipped (fails under GATECRASH_E2E=require)
