@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"flag"
 	"fmt"
@@ -9,7 +8,6 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
-	"sync"
 	"testing"
 )
 
@@ -103,7 +101,7 @@ func runSample(t *testing.T, s readmeSample) string {
 		addr = strings.TrimSuffix(strings.TrimPrefix(startOrigin(t, s.origin...), "http://"), "/")
 	}
 	args := strings.Fields(strings.ReplaceAll(shown, sampleOrigin, addr))[1:]
-	var out lockedBuffer
+	var out syncBuffer // stdout and stderr in one, as a terminal shows them
 	code := run(context.Background(), args, &out, &out)
 	if code != s.exit {
 		t.Fatalf("`%s`: exit %d, want %d\n%s", shown, code, s.exit, out.String())
@@ -156,22 +154,4 @@ func shapeDiff(readme, now string) string {
 		}
 	}
 	return strings.Join(diff, "\n")
-}
-
-// lockedBuffer is stdout and stderr in one, as a terminal shows them.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
 }
