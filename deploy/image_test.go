@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/gatecrash/gatecrash/internal/e2e"
+	"github.com/gatecrash/gatecrash/proxy"
 )
 
 // dockerfile returns the top-level Dockerfile's text.
@@ -173,12 +174,10 @@ func TestImageRunsServeAndLoad(t *testing.T) {
 		!strings.Contains(out, "keepalive-race") {
 		t.Fatalf("scenarios in the image: %v\n%s", err, out)
 	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	addr, err := proxy.FreeListenAddr() // below the ephemeral range: no client connection takes it meanwhile
 	if err != nil {
 		t.Fatal(err)
 	}
-	addr := ln.Addr().String()
-	ln.Close()
 	name := fmt.Sprintf("gatecrash-test-serve-%d", os.Getpid())
 	if out, err := run("run", "-d", "--name", name, "--network", "host", tag, "serve", "--listen", addr, "--admin", "",
 		"--fault", "status:code=502,every=10"); err != nil {

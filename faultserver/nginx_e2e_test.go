@@ -24,6 +24,7 @@ import (
 	"github.com/gatecrash/gatecrash/faultserver"
 	"github.com/gatecrash/gatecrash/faultserver/faultservertest"
 	"github.com/gatecrash/gatecrash/internal/e2e"
+	"github.com/gatecrash/gatecrash/proxy"
 )
 
 // requireBinary returns the path of a proxy binary, skipping the test when it is missing
@@ -94,12 +95,11 @@ func startNginx(t *testing.T, origin string) *nginx {
 	bin := requireBinary(t, "nginx")
 	dir := t.TempDir()
 	os.Chmod(dir, 0o777) // workers run as nobody when the test runs as root
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	// below the ephemeral range: no client connection takes it meanwhile
+	addr, err := proxy.FreeListenAddr()
 	if err != nil {
 		t.Fatal(err)
 	}
-	addr := ln.Addr().String()
-	ln.Close()
 	var conf strings.Builder
 	nginxConf.Execute(&conf, map[string]string{"Dir": dir, "Origin": origin, "Listen": addr})
 	confPath := filepath.Join(dir, "nginx.conf")

@@ -19,6 +19,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/gatecrash/gatecrash/proxy"
 )
 
 // testApp is a real net/http app behind the relay, counting what it saw.
@@ -391,9 +393,10 @@ func readReqHead(c net.Conn) {
 func TestRelayAppFailuresAreNotFaults(t *testing.T) {
 	t.Parallel()
 	closedPort := func() string {
-		ln, _ := net.Listen("tcp", "127.0.0.1:0")
-		addr := ln.Addr().String()
-		ln.Close()
+		addr, err := proxy.FreeListenAddr() // nobody listens there
+		if err != nil {
+			t.Fatal(err)
+		}
 		return "http://" + addr
 	}()
 	for _, tc := range []struct {

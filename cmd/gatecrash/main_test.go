@@ -18,6 +18,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gatecrash/gatecrash/proxy"
 	"github.com/gatecrash/gatecrash/results"
 )
 
@@ -252,14 +253,15 @@ func dialWhenUp(t *testing.T, addr string) net.Conn {
 	}
 }
 
+// freeAddr returns a free loopback address below the ephemeral port range (proxy's picker):
+// a port picked with :0 is an ephemeral one, which the thousands of client connections a
+// load opens can take as their local port before the server binds it.
 func freeAddr(t *testing.T) string {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	addr, err := proxy.FreeListenAddr()
 	if err != nil {
 		t.Fatal(err)
 	}
-	addr := ln.Addr().String()
-	ln.Close()
 	return addr
 }
 
