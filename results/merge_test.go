@@ -452,6 +452,19 @@ func TestMergePerTarget(t *testing.T) {
 	if len(m.PerTarget) != 2 || m.PerTarget[0].Requests != 15 || m.PerTarget[1].Outcomes[Status502] != 3 {
 		t.Fatalf("merged per target: %+v", m.PerTarget)
 	}
+	// A file that names one request twice keeps them apart through a merge.
+	dup := func(ok, bad int64) *Result {
+		r := mk(ok, bad)
+		r.PerTarget[1].Method, r.PerTarget[1].URL = "GET", "http://p/a"
+		return r
+	}
+	m, err = Merge(dup(10, 2), dup(5, 1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(m.PerTarget) != 2 || m.PerTarget[0].Outcomes[OK] != 15 || m.PerTarget[1].Outcomes[Status502] != 3 {
+		t.Fatalf("merged duplicate targets: %+v", m.PerTarget)
+	}
 	bad := mk(10, 2)
 	bad.PerTarget[1].Outcomes[Status502] = 1
 	bad.PerTarget[1].Requests = 1

@@ -37,9 +37,32 @@ func (t *TargetOutcomes) Errors() int64 {
 	return n
 }
 
-// mergeTargets adds b's per-target counts into a's, matching targets by method and URL (in
-// a's order, then b's new ones).
+// mergeTargets adds b's per-target counts into a's. Parts of one run (shards, segments) list
+// the same targets in the same order: they add up position by position, so a file that names
+// one request twice (two POSTs with different bodies) keeps them apart. Lists that differ
+// are matched by method and URL (in a's order, then b's new ones).
 func mergeTargets(a, b []TargetOutcomes) []TargetOutcomes {
+	add := func(dst *TargetOutcomes, t TargetOutcomes) {
+		for c, k := range t.Outcomes {
+			dst.Outcomes[c] += k
+		}
+		dst.Requests += t.Requests
+	}
+	same := len(a) == len(b)
+	for i := 0; same && i < len(a); i++ {
+		same = a[i].Method == b[i].Method && a[i].URL == b[i].URL
+	}
+	if len(a) == 0 || same {
+		if len(a) == 0 {
+			for _, t := range b {
+				a = append(a, TargetOutcomes{Method: t.Method, URL: t.URL, Outcomes: map[Class]int64{}})
+			}
+		}
+		for i, t := range b {
+			add(&a[i], t)
+		}
+		return a
+	}
 	for _, t := range b {
 		i := 0
 		for i < len(a) && (a[i].Method != t.Method || a[i].URL != t.URL) {
@@ -48,10 +71,7 @@ func mergeTargets(a, b []TargetOutcomes) []TargetOutcomes {
 		if i == len(a) {
 			a = append(a, TargetOutcomes{Method: t.Method, URL: t.URL, Outcomes: map[Class]int64{}})
 		}
-		for c, k := range t.Outcomes {
-			a[i].Outcomes[c] += k
-		}
-		a[i].Requests += t.Requests
+		add(&a[i], t)
 	}
 	return a
 }
