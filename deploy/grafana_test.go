@@ -8,7 +8,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/gatecrash/gatecrash/faultserver"
 	"github.com/gatecrash/gatecrash/internal/metrics"
 	"github.com/gatecrash/gatecrash/results"
 )
@@ -50,8 +49,8 @@ func DashboardQueries(t testing.TB, path, runID, rateInterval string) []string {
 func exported(t *testing.T) map[string]bool {
 	t.Helper()
 	reg := &metrics.Registry{Version: "test", Labels: map[string]string{"run_id": "x"}}
-	st := faultserver.Stats{Faults: map[string]uint64{"idle-close": 0}}
-	r := &results.Result{Start: time.Now(), Origin: st.Truth(), ProxyLog: map[string]int64{"p": 0}}
+	truth := &results.OriginTruth{OriginCounts: results.OriginCounts{Faults: map[string]uint64{"idle-close": 0}}}
+	r := &results.Result{Start: time.Now(), Origin: truth, ProxyLog: map[string]int64{"p": 0}}
 	reg.Set(metrics.Source{Snapshot: func() *results.Result { return r }, Origin: true})
 	var b strings.Builder
 	if err := reg.Write(&b); err != nil {

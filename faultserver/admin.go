@@ -111,7 +111,7 @@ func (s *Server) metricsHandler() http.Handler {
 	reg := promexp.NewRegistry(s.version, prometheus.Labels{"origin_instance": s.stats.instance})
 	reg.MustRegister(promexp.CollectorFunc(func(ch chan<- prometheus.Metric) {
 		st := s.Stats()
-		promexp.Origin(ch, st.Truth(), []string{"origin_instance"}, []string{st.Instance})
+		promexp.Origin(ch, &st.OriginCounts, []string{"origin_instance"}, []string{st.Instance})
 		ch <- prometheus.MustNewConstMetric(prometheus.NewDesc("gatecrash_origin_connections_open", "Connections open now.",
 			[]string{"origin_instance"}, nil), prometheus.GaugeValue, float64(st.ConnectionsOpen), st.Instance)
 		ch <- prometheus.MustNewConstMetric(prometheus.NewDesc("gatecrash_origin_max_connections_reached_total",

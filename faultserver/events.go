@@ -1,6 +1,7 @@
 package faultserver
 
 import (
+	"github.com/gatecrash/gatecrash/results"
 	"net"
 	"sync"
 	"time"
@@ -12,25 +13,9 @@ import (
 const EventLogSize = 10000
 
 // FaultEvent is one fault that acted: when, on which connection, what, and where in the
-// exchange. It lets a client-side error be traced to what the origin did.
-type FaultEvent struct {
-	Time time.Time `json:"time"`
-	// Conn is the connection's number at this server (1 for the first accepted).
-	Conn uint64 `json:"conn"`
-	// Remote is the peer's address as the server saw it: the proxy's upstream side, or the
-	// load generator's local address when it talks to the origin directly.
-	Remote string `json:"remote"`
-	Kind   string `json:"kind"`
-	// Request is the number of responses the connection had completed before (0: its first
-	// request); Idle how long it sat idle before the request (or, for an idle fault, before
-	// the fault acted).
-	Request int   `json:"request"`
-	IdleUs  int64 `json:"idle_us"`
-	// AfterBytes is where in the stream the fault acted, for kinds that act at a byte
-	// position: request bytes read (close-on-reuse with after-bytes, fin-mid-request) or body
-	// bytes sent (cut-body).
-	AfterBytes *int64 `json:"after_bytes,omitempty"`
-}
+// exchange (the type a result's origin events have: see results.OriginEvent). It lets a
+// client-side error be traced to what the origin did.
+type FaultEvent = results.OriginEvent
 
 // atBytes is implemented by kinds that act at a byte position.
 type atBytes interface {

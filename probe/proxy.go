@@ -296,7 +296,7 @@ func Proxy(ctx context.Context, o ProxyOptions) (*ProxyReport, error) {
 			}
 			before := srv.Stats()
 			status, err := get(0, m, retryPath)
-			d := srv.Stats().Sub(before)
+			d := srv.Stats().Since(before)
 			out := RetryOutcome{Method: m, Tested: d.Faults["close-on-reuse"] > 0, Attempts: int(d.RequestsStarted), Client: status}
 			if err != nil {
 				out.Client = "no response: " + lostHow(err)

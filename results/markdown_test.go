@@ -22,8 +22,7 @@ func TestMarkdownReportRendersAsTables(t *testing.T) {
 	pair := goldenPair(t)
 	relayed := sampleResult(t)
 	relayed.Variant = "relay"
-	relayed.Origin = &OriginTruth{RequestsStarted: 990, Faults: map[string]uint64{"rst-headers": 3},
-		Relay: &RelayCounts{Upstream: "http://app:8000", ConnectionsOpened: 9, RequestsForwarded: 990, AppErrors: AppErrors{Reset: 1}}}
+	relayed.Origin = &OriginTruth{OriginCounts: OriginCounts{RequestsStarted: 990, Faults: map[string]uint64{"rst-headers": 3}, Relay: &RelayCounts{Upstream: "http://app:8000", ConnectionsOpened: 9, RequestsForwarded: 990, AppErrors: AppErrors{Reset: 1}}}}
 	for name, rs := range map[string][]*Result{"pair": pair, "one": pair[:1], "relay": {pair[0], relayed}} {
 		var src bytes.Buffer
 		if err := WriteReport(&src, rs, FormatMarkdown); err != nil {

@@ -146,19 +146,19 @@ func TestMergeSumsEveryOriginCounter(t *testing.T) {
 	start := time.Now()
 	a := build(start, []event{{class: OK, lat: time.Millisecond}})
 	b := build(start.Add(time.Second), []event{{class: Reset, lat: time.Millisecond}})
-	a.Origin = &OriginTruth{ConnectionsAccepted: 1, TLSHandshakes: 2, TLSHandshakeErrors: 3, RequestsStarted: 4, RequestsRead: 5,
+	a.Origin = &OriginTruth{OriginCounts: OriginCounts{ConnectionsAccepted: 1, TLSHandshakes: 2, TLSHandshakeErrors: 3, RequestsStarted: 4, RequestsRead: 5,
 		ResponsesCompleted: 6, BadRequests: 7, Closes: OriginCloses{ServerFIN: 8, ServerRST: 9, PeerFIN: 10, PeerRST: 11},
-		Faults: map[string]uint64{"idle-close": 12}}
-	b.Origin = &OriginTruth{ConnectionsAccepted: 100, TLSHandshakes: 200, TLSHandshakeErrors: 300, RequestsStarted: 400, RequestsRead: 500,
+		Faults: map[string]uint64{"idle-close": 12}}}
+	b.Origin = &OriginTruth{OriginCounts: OriginCounts{ConnectionsAccepted: 100, TLSHandshakes: 200, TLSHandshakeErrors: 300, RequestsStarted: 400, RequestsRead: 500,
 		ResponsesCompleted: 600, BadRequests: 700, Closes: OriginCloses{ServerFIN: 800, ServerRST: 900, PeerFIN: 1000, PeerRST: 1100},
-		Faults: map[string]uint64{"idle-close": 1200, "rst-headers": 1300}}
+		Faults: map[string]uint64{"idle-close": 1200, "rst-headers": 1300}}}
 	m, err := Merge(a, b)
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := OriginTruth{ConnectionsAccepted: 101, TLSHandshakes: 202, TLSHandshakeErrors: 303, RequestsStarted: 404, RequestsRead: 505,
+	want := OriginTruth{OriginCounts: OriginCounts{ConnectionsAccepted: 101, TLSHandshakes: 202, TLSHandshakeErrors: 303, RequestsStarted: 404, RequestsRead: 505,
 		ResponsesCompleted: 606, BadRequests: 707, Closes: OriginCloses{ServerFIN: 808, ServerRST: 909, PeerFIN: 1010, PeerRST: 1111},
-		Faults: map[string]uint64{"idle-close": 1212, "rst-headers": 1300}}
+		Faults: map[string]uint64{"idle-close": 1212, "rst-headers": 1300}}}
 	got, _ := json.Marshal(m.Origin)
 	exp, _ := json.Marshal(want)
 	if !bytes.Equal(got, exp) {
@@ -342,8 +342,8 @@ func TestMergeShards(t *testing.T) {
 // with nobody watching in between) count apart; another origin (a replica) adds up.
 func TestMergeOriginWindows(t *testing.T) {
 	t0 := time.Date(2026, 12, 3, 10, 0, 0, 0, time.UTC)
-	cum := func(requests, faults uint64) *OriginTruth {
-		return &OriginTruth{RequestsStarted: requests, Faults: map[string]uint64{"status": faults}}
+	cum := func(requests, faults uint64) *OriginCounts {
+		return &OriginCounts{RequestsStarted: requests, Faults: map[string]uint64{"status": faults}}
 	}
 	at := func(s int) time.Time { return t0.Add(time.Duration(s) * time.Second) }
 	// Origin A: counters 0 at 0 s, 100 at 10 s, 150 at 15 s, 300 at 30 s, 400 at 40 s.

@@ -6,11 +6,10 @@ import (
 	"time"
 )
 
-// OriginTruth is the origin's ground truth for one run: what the fault server saw and did,
-// counted on its side of the wire. The runner fills it from the fault server's counters (this
-// package knows no engine; the field names match the fault server's /stats JSON), merge adds
-// it up, and reports set it beside the client's view.
-type OriginTruth struct {
+// OriginCounts are an origin's counters: cumulative at the fault server (its GET /stats and
+// faultserver.Stats embed them), or what accumulated between two snapshots in a result. The
+// field names, the JSON and the arithmetic (Add, Sub) are written here once, for both.
+type OriginCounts struct {
 	// ConnectionsAccepted counts TCP connections the origin accepted.
 	ConnectionsAccepted uint64 `json:"connections_accepted"`
 	// TLSHandshakes and TLSHandshakeErrors count completed and failed TLS handshakes.
@@ -20,21 +19,30 @@ type OriginTruth struct {
 	// shows up twice); RequestsRead those whose whole head was read.
 	RequestsStarted uint64 `json:"requests_started"`
 	RequestsRead    uint64 `json:"requests_read"`
-	// ResponsesCompleted counts responses written in full.
+	// ResponsesCompleted counts responses written in full (fault or not).
 	ResponsesCompleted uint64 `json:"responses_completed"`
 	// BadRequests counts requests the origin's parser rejected (400, 408, 431, ...).
 	BadRequests uint64 `json:"bad_requests"`
 	// Closes counts connection ends by side and by what went on the wire.
 	Closes OriginCloses `json:"closes"`
-	// Faults counts faults injected, by kind.
+	// Faults counts faults that acted, by kind (the fault server lists every kind).
 	Faults map[string]uint64 `json:"faults"`
 	// RequestFaultsInjected counts the faults of kinds that fail the request they act on, as
-	// the fault server classified them (by their phase). Nil in results of older gatecrash
+	// the fault server classified them (by their phase): each is a request the client should
+	// have seen fail, unless the proxy retried it. Nil in results of older gatecrash
 	// versions: then RequestFaults classifies by kind name.
 	RequestFaultsInjected *uint64 `json:"request_faults,omitempty"`
 	// Relay is what the origin did with the app behind it when it was a relay (serve
 	// --upstream, origin.kind relay); nil otherwise.
 	Relay *RelayCounts `json:"relay,omitempty"`
+}
+
+// OriginTruth is the origin's ground truth for one run: what the fault server saw and did,
+// counted on its side of the wire, and the faults it logged. The runner takes it from the
+// fault server's counters (Window), merge adds it up, and reports set it beside the client's
+// view.
+type OriginTruth struct {
+	OriginCounts
 	// Events are the origin's fault events during the run, oldest first: the newest ones its
 	// bounded log kept (EventsDropped counts the ones it no longer had).
 	Events        []OriginEvent `json:"events,omitempty"`
@@ -55,31 +63,33 @@ type OriginWindow struct {
 	To       time.Time `json:"to"`
 	// Before and After are the origin's cumulative counts at From and To (no events, no
 	// windows of their own).
-	Before *OriginTruth `json:"before"`
-	After  *OriginTruth `json:"after"`
+	Before *OriginCounts `json:"before"`
+	After  *OriginCounts `json:"after"`
 }
 
 // Window returns the truth of one origin between two snapshots of its cumulative counts:
 // after minus before, with the window that says so.
-func Window(instance string, from, to time.Time, before, after *OriginTruth) *OriginTruth {
-	d := after.Sub(before)
+func Window(instance string, from, to time.Time, before, after *OriginCounts) *OriginTruth {
+	d := &OriginTruth{OriginCounts: *after.Sub(before)}
 	if instance != "" {
-		b, a := before.counts(), after.counts()
-		d.Windows = []OriginWindow{{Instance: instance, From: from, To: to, Before: b, After: a}}
+		d.Windows = []OriginWindow{{Instance: instance, From: from, To: to, Before: before.clone(), After: after.clone()}}
 	}
 	return d
 }
 
-// counts returns o's counters alone: no events, no windows.
-func (o *OriginTruth) counts() *OriginTruth {
-	c := *o
-	c.Events, c.EventsDropped, c.Windows = nil, 0, nil
-	c.Faults = maps.Clone(o.Faults)
-	if o.Relay != nil {
-		r := *o.Relay
-		c.Relay = &r
+// clone returns a copy of c that shares nothing with it.
+func (c *OriginCounts) clone() *OriginCounts {
+	d := *c
+	d.Faults = maps.Clone(c.Faults)
+	if c.Relay != nil {
+		r := *c.Relay
+		d.Relay = &r
 	}
-	return &c
+	if c.RequestFaultsInjected != nil {
+		n := *c.RequestFaultsInjected
+		d.RequestFaultsInjected = &n
+	}
+	return &d
 }
 
 // MergeOrigins returns the ground truth of several results' origins: the origins' windows
@@ -89,7 +99,7 @@ func (o *OriginTruth) counts() *OriginTruth {
 // apart, the downtime not at all — and different origins added up. Truths without windows
 // are added up as they are. Events are kept once each.
 func MergeOrigins(truths []*OriginTruth) *OriginTruth {
-	out := &OriginTruth{Faults: map[string]uint64{}}
+	out := &OriginTruth{OriginCounts: OriginCounts{Faults: map[string]uint64{}}}
 	byInstance := map[string][]OriginWindow{}
 	dropped := map[string]uint64{} // per instance: the most any watcher saw dropped
 	for _, t := range truths {
@@ -115,9 +125,7 @@ func MergeOrigins(truths []*OriginTruth) *OriginTruth {
 		slices.SortFunc(ws, func(a, b OriginWindow) int { return a.From.Compare(b.From) })
 		cur := ws[0]
 		flush := func() {
-			d := cur.After.Sub(cur.Before)
-			d.Events = nil
-			out.Add(d)
+			out.Add(&OriginTruth{OriginCounts: *cur.After.Sub(cur.Before)})
 			out.Windows = append(out.Windows, cur)
 		}
 		for _, w := range ws[1:] {
@@ -144,19 +152,25 @@ func sameEvent(a, b OriginEvent) bool {
 		a.IdleUs == b.IdleUs && ab
 }
 
-// OriginEvent is one fault the origin injected (the fault server's FaultEvent).
+// OriginEvent is one fault the origin injected (the fault server logs these, as
+// faultserver.FaultEvent): when, on which connection, what, and where in the exchange. It lets
+// a client-side error be traced to what the origin did.
 type OriginEvent struct {
 	Time time.Time `json:"time"`
-	// Conn is the origin's connection number; Remote the peer address it saw (the load
-	// generator's local address when the load talks to the origin directly).
+	// Conn is the connection's number at the origin (1 for the first it accepted); Remote the
+	// peer address it saw: the proxy's upstream side, or the load generator's local address
+	// when the load talks to the origin directly.
 	Conn   uint64 `json:"conn"`
 	Remote string `json:"remote"`
 	Kind   string `json:"kind"`
-	// Request counts the responses the connection had completed before; IdleUs how long it
-	// sat idle before; AfterBytes where in the stream the fault acted, for kinds that act at
-	// a byte position.
-	Request    int    `json:"request"`
-	IdleUs     int64  `json:"idle_us"`
+	// Request counts the responses the connection had completed before (0: its first
+	// request); IdleUs how long it sat idle before the request (or, for an idle fault, before
+	// the fault acted).
+	Request int   `json:"request"`
+	IdleUs  int64 `json:"idle_us"`
+	// AfterBytes is where in the stream the fault acted, for kinds that act at a byte
+	// position: request bytes read (close-on-reuse with after-bytes, fin-mid-request) or body
+	// bytes sent (cut-body).
 	AfterBytes *int64 `json:"after_bytes,omitempty"`
 }
 
@@ -219,7 +233,7 @@ type OriginCloses struct {
 }
 
 // FaultsTotal sums the faults injected.
-func (o *OriginTruth) FaultsTotal() uint64 {
+func (o *OriginCounts) FaultsTotal() uint64 {
 	var n uint64
 	for _, v := range o.Faults {
 		n += v
@@ -238,7 +252,7 @@ var connectionFaults = map[string]bool{"idle-close": true, "tls-stall": true, "d
 // connection nobody reuses, a stalled handshake the proxy did not wait for — and delays,
 // which fail only a tight timeout, are no measure of what a proxy absorbed). ok is false when
 // only such faults were injected.
-func (o *OriginTruth) RequestFaults() (n uint64, ok bool) {
+func (o *OriginCounts) RequestFaults() (n uint64, ok bool) {
 	total := o.FaultsTotal()
 	if o.RequestFaultsInjected != nil {
 		n = *o.RequestFaultsInjected
@@ -260,7 +274,7 @@ func (o *OriginTruth) RequestFaults() (n uint64, ok bool) {
 // were injected (idle closes alone say nothing about retries), or when the app behind a
 // relay failed or raced its own idle close too (then some client errors are the app's, and
 // the difference would undercount).
-func (o *OriginTruth) Absorbed(clientErrors int64) (n int64, ok bool) {
+func (o *OriginCounts) Absorbed(clientErrors int64) (n int64, ok bool) {
 	f, ok := o.RequestFaults()
 	if !ok || o.appFailed() {
 		return 0, false
@@ -268,8 +282,16 @@ func (o *OriginTruth) Absorbed(clientErrors int64) (n int64, ok bool) {
 	return max(int64(f)-clientErrors, 0), true
 }
 
-// Add adds other's counts to o.
+// Add adds other's counts and events to o.
 func (o *OriginTruth) Add(other *OriginTruth) {
+	o.OriginCounts.Add(&other.OriginCounts)
+	o.Events = append(o.Events, other.Events...)
+	slices.SortStableFunc(o.Events, func(a, b OriginEvent) int { return a.Time.Compare(b.Time) })
+	o.EventsDropped += other.EventsDropped
+}
+
+// Add adds other's counts to o.
+func (o *OriginCounts) Add(other *OriginCounts) {
 	empty := o.FaultsTotal() == 0 && o.RequestFaultsInjected == nil // nothing to keep of o's classification
 	o.ConnectionsAccepted += other.ConnectionsAccepted
 	o.TLSHandshakes += other.TLSHandshakes
@@ -304,14 +326,11 @@ func (o *OriginTruth) Add(other *OriginTruth) {
 		}
 		o.Relay.Add(other.Relay)
 	}
-	o.Events = append(o.Events, other.Events...)
-	slices.SortStableFunc(o.Events, func(a, b OriginEvent) int { return a.Time.Compare(b.Time) })
-	o.EventsDropped += other.EventsDropped
 }
 
-// Sub returns the counts that accumulated from before to o (events are not subtracted: the
-// caller fetches the run's own).
-func (o *OriginTruth) Sub(before *OriginTruth) *OriginTruth {
+// Sub returns the counts that accumulated from before to o: two snapshots of one origin's
+// cumulative counters make what it did between them.
+func (o *OriginCounts) Sub(before *OriginCounts) *OriginCounts {
 	d := *o
 	d.ConnectionsAccepted -= before.ConnectionsAccepted
 	d.TLSHandshakes -= before.TLSHandshakes
@@ -337,7 +356,6 @@ func (o *OriginTruth) Sub(before *OriginTruth) *OriginTruth {
 	} else {
 		d.RequestFaultsInjected = nil
 	}
-	d.Events, d.EventsDropped, d.Windows = nil, 0, nil
 	return &d
 }
 
@@ -346,6 +364,6 @@ func (r *Result) OriginTruth() (*OriginTruth, bool) { return r.Origin, r.Origin 
 
 // appFailed reports whether the app behind a relay caused client errors of its own: its
 // errors, or its idle closes (each may have met a request).
-func (o *OriginTruth) appFailed() bool {
+func (o *OriginCounts) appFailed() bool {
 	return o.Relay != nil && (o.Relay.AppErrors.Total() > 0 || o.Relay.AppClosedIdle > 0)
 }

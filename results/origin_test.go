@@ -59,7 +59,7 @@ func TestPairExemplars(t *testing.T) {
 // failed too (some client errors are then the app's): no number rather than a wrong one.
 func TestAbsorbedWithARelay(t *testing.T) {
 	t.Parallel()
-	o := &OriginTruth{Faults: map[string]uint64{"rst-headers": 10, "idle-close": 50}}
+	o := &OriginTruth{OriginCounts: OriginCounts{Faults: map[string]uint64{"rst-headers": 10, "idle-close": 50}}}
 	if n, ok := o.Absorbed(7); !ok || n != 3 {
 		t.Errorf("10 injected, 7 seen: absorbed %d, %v; want 3", n, ok)
 	}
@@ -93,25 +93,25 @@ func TestRequestFaultsByPhase(t *testing.T) {
 	u := func(n uint64) *uint64 { return &n }
 	// A kind the old name list does not know (say a new idle fault) counted by the server as
 	// not failing requests: absorbed must not count it.
-	o := &OriginTruth{Faults: map[string]uint64{"rst-headers": 2, "new-idle-kind": 30}, RequestFaultsInjected: u(2)}
+	o := &OriginTruth{OriginCounts: OriginCounts{Faults: map[string]uint64{"rst-headers": 2, "new-idle-kind": 30}, RequestFaultsInjected: u(2)}}
 	if n, ok := o.RequestFaults(); n != 2 || !ok {
 		t.Errorf("with the server's count: %d, %v; want 2", n, ok)
 	}
 	if n, ok := o.Absorbed(1); n != 1 || !ok {
 		t.Errorf("absorbed %d, %v; want 1", n, ok)
 	}
-	old := &OriginTruth{Faults: map[string]uint64{"rst-headers": 3, "idle-close": 5}}
+	old := &OriginTruth{OriginCounts: OriginCounts{Faults: map[string]uint64{"rst-headers": 3, "idle-close": 5}}}
 	if n, ok := old.RequestFaults(); n != 3 || !ok {
 		t.Errorf("an old truth, by name: %d, %v; want 3", n, ok)
 	}
-	onlyIdle := &OriginTruth{Faults: map[string]uint64{"idle-close": 5}, RequestFaultsInjected: u(0)}
+	onlyIdle := &OriginTruth{OriginCounts: OriginCounts{Faults: map[string]uint64{"idle-close": 5}, RequestFaultsInjected: u(0)}}
 	if _, ok := onlyIdle.RequestFaults(); ok {
 		t.Error("only idle closes: no measure of what a proxy absorbed")
 	}
 	// Adding: two new truths add their counts; a new and an old one fall back to names.
 	sum := &OriginTruth{}
 	sum.Add(o)
-	sum.Add(&OriginTruth{Faults: map[string]uint64{"status": 4}, RequestFaultsInjected: u(4)})
+	sum.Add(&OriginTruth{OriginCounts: OriginCounts{Faults: map[string]uint64{"status": 4}, RequestFaultsInjected: u(4)}})
 	if sum.RequestFaultsInjected == nil || *sum.RequestFaultsInjected != 6 {
 		t.Errorf("two new truths: %v; want 6", sum.RequestFaultsInjected)
 	}
@@ -120,8 +120,8 @@ func TestRequestFaultsByPhase(t *testing.T) {
 		t.Errorf("with an old truth in: %d; want none (classified by name)", *sum.RequestFaultsInjected)
 	}
 	// Sub keeps the count when both snapshots have it.
-	after := &OriginTruth{Faults: map[string]uint64{"rst-headers": 9}, RequestFaultsInjected: u(9)}
-	before := &OriginTruth{Faults: map[string]uint64{"rst-headers": 4}, RequestFaultsInjected: u(4)}
+	after := &OriginCounts{Faults: map[string]uint64{"rst-headers": 9}, RequestFaultsInjected: u(9)}
+	before := &OriginCounts{Faults: map[string]uint64{"rst-headers": 4}, RequestFaultsInjected: u(4)}
 	if d := after.Sub(before); d.RequestFaultsInjected == nil || *d.RequestFaultsInjected != 5 {
 		t.Errorf("after − before: %v; want 5", d.RequestFaultsInjected)
 	}

@@ -17,14 +17,14 @@ var update = flag.Bool("update", false, "rewrite the golden files in testdata/")
 func goldenPair(t *testing.T) []*Result {
 	t.Helper()
 	a := sampleResult(t)
-	a.Origin = &OriginTruth{RequestsStarted: 990, Faults: map[string]uint64{"idle-close": 40, "status": 0}}
+	a.Origin = &OriginTruth{OriginCounts: OriginCounts{RequestsStarted: 990, Faults: map[string]uint64{"idle-close": 40, "status": 0}}}
 	a.ProxyLog = map[string]int64{"upstream prematurely closed connection": 10, "no live upstreams": 0}
 	b := sampleResult(t)
 	b.Variant = "fixed"
 	delete(b.Outcomes, Status502)
 	b.Requests = 990
 	b.Exemplars = nil
-	b.Origin = &OriginTruth{RequestsStarted: 990, Faults: map[string]uint64{"idle-close": 0}}
+	b.Origin = &OriginTruth{OriginCounts: OriginCounts{RequestsStarted: 990, Faults: map[string]uint64{"idle-close": 0}}}
 	return []*Result{a, b}
 }
 

@@ -408,21 +408,16 @@ func runVariant(ctx context.Context, sc *Scenario, v *Variant, dir string, opts 
 		upstream, upstreamTLS = []string{strings.TrimPrefix(hp.URL(), "http://")}, false
 	}
 	p := hopProxies[0]
-	var before faultserver.Stats
-	var droppedBefore uint64
+	var watch *faultserver.Watch
 	if origin != nil {
-		before = origin.Stats() // readiness probes are not part of the run
-		_, droppedBefore = origin.FaultEvents(time.Now())
+		// Readiness probes are not part of the run. A local origin's watch cannot fail.
+		watch, _ = faultserver.StartWatch(ctx, faultserver.Local(origin), "the in-process origin")
 	}
-	loadStart := time.Now()
 	truth := func() *results.OriginTruth {
-		if origin == nil {
+		if watch == nil {
 			return nil
 		}
-		now := origin.Stats()
-		o := results.Window(now.Instance, before.Time, now.Time, before.Truth(), now.Truth())
-		events, dropped := origin.FaultEvents(loadStart)
-		o.Events, o.EventsDropped = originEvents(events), dropped-droppedBefore
+		o, _ := watch.Truth(ctx)
 		return o
 	}
 
@@ -609,16 +604,6 @@ func startHop(ctx context.Context, hops []proxy.Spec, i int, upstream []string, 
 		err = fmt.Errorf("hop %d (%s): %w", i+1, hops[i].Kind, err)
 	}
 	return hp, err
-}
-
-// originEvents turns the fault server's events into the result's.
-func originEvents(events []faultserver.FaultEvent) []results.OriginEvent {
-	out := make([]results.OriginEvent, len(events))
-	for i, e := range events {
-		out[i] = results.OriginEvent{Time: e.Time, Conn: e.Conn, Remote: e.Remote, Kind: e.Kind, Request: e.Request,
-			IdleUs: e.IdleUs, AfterBytes: e.AfterBytes}
-	}
-	return out
 }
 
 // RenderProxy renders the config of variant's proxy as kind (the variant's own when ""),

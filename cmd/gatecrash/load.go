@@ -15,6 +15,7 @@ import (
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 
+	"github.com/gatecrash/gatecrash/faultserver"
 	"github.com/gatecrash/gatecrash/internal/ctxwait"
 	"github.com/gatecrash/gatecrash/internal/errext"
 	"github.com/gatecrash/gatecrash/internal/files"
@@ -251,12 +252,12 @@ func runLoad(ctx context.Context, opts *LoadOptions) error {
 	lopts = append(lopts, loadgen.WithLive(live), loadgen.WithRun(run),
 		loadgen.WithWarnings(func(msg string) { fmt.Fprintf(opts.Stderr, "warning: %s\n", msg) }))
 	snapshot := live.Snapshot
-	var admin *originAdmin
+	var admin *faultserver.Watch
 	var final atomic.Pointer[results.Result] // the result once the origin's truth is in it
 	if opts.OriginAdmin != "" {
 		var err error
-		if admin, err = startOriginAdmin(opts.OriginAdmin); err != nil {
-			return errext.UsageError(err)
+		if admin, err = watchOriginAdmin(ctx, opts.OriginAdmin); err != nil {
+			return errext.UsageError(fmt.Errorf("--origin-admin: %w", err))
 		}
 		snapshot = func() *results.Result {
 			if f := final.Load(); f != nil {
@@ -266,7 +267,7 @@ func runLoad(ctx context.Context, opts *LoadOptions) error {
 			if r == nil || !r.Partial {
 				return nil // the run has ended and its origin truth is being fetched
 			}
-			r.Origin, _ = admin.truth() // a checkpoint without the origin's view is still one
+			r.Origin, _ = admin.Truth(ctx) // a checkpoint without the origin's view is still one
 			r.PairExemplars()
 			return r
 		}
@@ -296,9 +297,13 @@ func runLoad(ctx context.Context, opts *LoadOptions) error {
 		bars.wait()
 	}
 	if admin != nil && res != nil {
-		if res.Origin, err = admin.truth(); err != nil {
-			fmt.Fprintf(opts.Stderr, "warning: the result has no origin ground truth: %v\n", err)
+		// Not under ctx: an interrupted run still takes the origin's truth.
+		tctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+		var terr error
+		if res.Origin, terr = admin.Truth(tctx); terr != nil {
+			fmt.Fprintf(opts.Stderr, "warning: the result has no origin ground truth: --origin-admin: %v\n", terr)
 		}
+		cancel()
 		res.PairExemplars()
 		final.Store(res)
 	}

@@ -197,7 +197,7 @@ func collectSource(ch chan<- prometheus.Metric, s Source) {
 		ch <- promexp.Latency(desc, h, append(slices.Clone(base), c.String())...)
 	}
 	if s.Origin && res.Origin != nil {
-		promexp.Origin(ch, res.Origin, loadLabels, base)
+		promexp.Origin(ch, &res.Origin.OriginCounts, loadLabels, base)
 	}
 	keys := make([]string, 0, len(res.ProxyLog))
 	for k := range res.ProxyLog {

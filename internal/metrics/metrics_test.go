@@ -234,7 +234,7 @@ func TestMetricsOriginAndProxyLog(t *testing.T) {
 	h.RecordDuration(time.Millisecond)
 	r := &results.Result{Start: time.Now(), Requests: 1, Partial: true,
 		Outcomes: map[results.Class]*results.Outcome{results.Status502: {Count: 1, Latency: h}},
-		Origin:   &results.OriginTruth{RequestsStarted: 3, Faults: map[string]uint64{"rst-headers": 2}, Closes: results.OriginCloses{ServerRST: 2}},
+		Origin:   &results.OriginTruth{OriginCounts: results.OriginCounts{RequestsStarted: 3, Faults: map[string]uint64{"rst-headers": 2}, Closes: results.OriginCloses{ServerRST: 2}}},
 		ProxyLog: map[string]int64{"upstream-prematurely-closed": 1}}
 	r.End = r.Start.Add(time.Second)
 	reg := &Registry{}
@@ -288,7 +288,7 @@ func TestOriginFamiliesAgree(t *testing.T) {
 	t.Cleanup(admin.Close)
 	own := scrape(t, admin.URL+"/metrics")
 
-	truth := srv.Stats().Truth()
+	truth := &results.OriginTruth{OriginCounts: srv.Stats().OriginCounts}
 	h := results.NewHistogram()
 	h.RecordDuration(time.Millisecond)
 	r := &results.Result{Start: time.Now(), Requests: 1, Outcomes: map[results.Class]*results.Outcome{results.OK: {Count: 1, Latency: h}},

@@ -133,11 +133,11 @@ func (m *latency) Write(out *dto.Metric) error {
 	return nil
 }
 
-// Origin sends the origin's ground truth o as the gatecrash_origin_* counters, with the
+// Origin sends the origin's counts o as the gatecrash_origin_* counters, with the
 // label names and values given (none for a fault server's own /metrics; scenario and variant
 // for a run's in-process origins). The one writer of these families: the fault server and
 // gatecrash run export them alike.
-func Origin(ch chan<- prometheus.Metric, o *results.OriginTruth, names, values []string) {
+func Origin(ch chan<- prometheus.Metric, o *results.OriginCounts, names, values []string) {
 	counter := func(name, help string, v uint64, extra ...string) {
 		ln := slices.Clone(names)
 		lv := slices.Clone(values)
