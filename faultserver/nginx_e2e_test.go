@@ -8,17 +8,15 @@ package faultserver_test
 
 import (
 	"bufio"
+	"context"
 	"fmt"
 	"io"
 	"net"
 	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
-	"syscall"
 	"testing"
-	"text/template"
 	"time"
 
 	"github.com/gatecrash/gatecrash/faultserver"
@@ -27,54 +25,13 @@ import (
 	"github.com/gatecrash/gatecrash/proxy"
 )
 
-// requireBinary returns the path of a proxy binary, skipping the test when it is missing
-// (failing instead under GATECRASH_E2E=require).
-func requireBinary(t *testing.T, name string) string {
-	t.Helper()
-	path, err := exec.LookPath(name)
-	if err != nil {
-		path, err = exec.LookPath("/usr/sbin/" + name)
-	}
-	e2e.Require(t, err)
-	return path
-}
-
 func startOrigin(t *testing.T, specs ...string) (*faultserver.Server, string) {
 	t.Helper()
 	return faultservertest.Origin(t, specs...)
 }
 
-var nginxConf = template.Must(template.New("nginx").Parse(`
-worker_processes 1;
-daemon off;
-pid {{.Dir}}/nginx.pid;
-error_log {{.Dir}}/error.log info;
-events { worker_connections 1024; }
-http {
-    access_log off;
-    client_body_temp_path {{.Dir}}/body;
-    proxy_temp_path {{.Dir}}/proxy;
-    fastcgi_temp_path {{.Dir}}/fastcgi;
-    uwsgi_temp_path {{.Dir}}/uwsgi;
-    scgi_temp_path {{.Dir}}/scgi;
-    upstream origin {
-        server {{.Origin}};
-        keepalive 16;
-        keepalive_timeout 60s;
-    }
-    server {
-        listen {{.Listen}};
-        client_max_body_size 10m;
-        location / {
-            proxy_pass http://origin;
-            proxy_http_version 1.1;
-            proxy_set_header Connection "";
-        }
-    }
-}
-`))
-
-// nginx is a running nginx process under test.
+// nginx is a running nginx process under test: the built-in template, keep-alive to the
+// origin (16 idle connections kept 60 s).
 type nginx struct {
 	addr, dir string
 }
@@ -88,61 +45,22 @@ func (n *nginx) errorLog(t *testing.T) string {
 	return string(b)
 }
 
-// startNginx runs nginx in front of origin in its own process group and stops it (and every
-// worker) when the test ends.
+// startNginx runs nginx in front of origin and stops it (and every worker) when the test
+// ends.
 func startNginx(t *testing.T, origin string) *nginx {
 	t.Helper()
-	bin := requireBinary(t, "nginx")
-	dir := t.TempDir()
-	os.Chmod(dir, 0o777) // workers run as nobody when the test runs as root
-	// below the ephemeral range: no client connection takes it meanwhile
+	e2e.Need(t, proxy.Nginx)
 	addr, err := proxy.FreeListenAddr()
 	if err != nil {
 		t.Fatal(err)
 	}
-	var conf strings.Builder
-	nginxConf.Execute(&conf, map[string]string{"Dir": dir, "Origin": origin, "Listen": addr})
-	confPath := filepath.Join(dir, "nginx.conf")
-	if err := os.WriteFile(confPath, []byte(conf.String()), 0o644); err != nil {
+	dir := t.TempDir()
+	p, err := proxy.Start(context.Background(), proxy.Config{Spec: proxy.Spec{Kind: proxy.Nginx}, Origins: []string{origin},
+		Listen: addr, RunDir: dir})
+	if err != nil {
 		t.Fatal(err)
 	}
-	cmd := exec.Command(bin, "-p", dir, "-c", confPath, "-e", filepath.Join(dir, "error.log"))
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	out, _ := os.Create(filepath.Join(dir, "stdout.log"))
-	cmd.Stdout, cmd.Stderr = out, out
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	exited := make(chan struct{})
-	go func() { cmd.Wait(); close(exited) }()
-	t.Cleanup(func() {
-		syscall.Kill(-cmd.Process.Pid, syscall.SIGTERM)
-		select {
-		case <-exited:
-		case <-time.After(3 * time.Second):
-			syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
-			<-exited
-		}
-		out.Close()
-	})
-	deadline := time.Now().Add(5 * time.Second)
-	for {
-		c, err := net.Dial("tcp", addr)
-		if err == nil {
-			c.Close()
-			break
-		}
-		select {
-		case <-exited:
-			log, _ := os.ReadFile(filepath.Join(dir, "error.log"))
-			t.Fatalf("nginx exited during start-up: %s", log)
-		default:
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("nginx not listening on %s after 5s", addr)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+	t.Cleanup(func() { p.Stop() })
 	return &nginx{addr: addr, dir: dir}
 }
 

@@ -38,8 +38,7 @@ func runFolder(t *testing.T) string {
 // startServerAsOrigin runs a proxy binary (nginx, Apache) with a config that makes it an origin.
 func startServerAsOrigin(t *testing.T, kind proxy.Kind, template string) string {
 	t.Helper()
-	_, err := proxy.FindBinary(kind, "")
-	e2e.Require(t, err)
+	e2e.Need(t, kind)
 	listen, err := proxy.FreeListenAddr()
 	if err != nil {
 		t.Fatal(err)
@@ -61,8 +60,7 @@ func startServerAsOrigin(t *testing.T, kind proxy.Kind, template string) string 
 
 func startApp(t *testing.T, kind proxy.AppKind, vars map[string]string) string {
 	t.Helper()
-	_, err := proxy.FindApp(kind, "")
-	e2e.Require(t, err)
+	e2e.Need(t, kind)
 	listen, err := proxy.FreeListenAddr()
 	if err != nil {
 		t.Fatal(err)

@@ -14,10 +14,7 @@ import (
 
 func probeProxy(t *testing.T, kind proxy.Kind, vars map[string]string, maxWait time.Duration) *ProxyReport {
 	t.Helper()
-	if kind != proxy.Embedded {
-		_, err := proxy.FindBinary(kind, "")
-		e2e.Require(t, err)
-	}
+	e2e.Need(t, kind)
 	rep, err := Proxy(context.Background(), ProxyOptions{Kind: kind, Vars: vars, MaxWait: maxWait, RunDir: runFolder(t)})
 	if err != nil {
 		t.Fatal(err)

@@ -241,6 +241,13 @@ func FindApp(k AppKind, given string) (string, error) {
 	return path, nil
 }
 
+// Missing says why app server k cannot be started here (what to install), or nil when it can.
+// End-to-end tests ask it through e2e.Need.
+func (k AppKind) Missing() error {
+	_, err := FindApp(k, "")
+	return err
+}
+
 // StartApp starts the app server cfg describes, in its own process group, and returns once it
 // accepts connections. Its URL is its own address; LogCounts reports nothing (an app server's
 // log has no upstream errors to count).

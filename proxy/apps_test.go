@@ -16,18 +16,12 @@ import (
 	"github.com/gatecrash/gatecrash/results"
 )
 
-func needApp(t *testing.T, k AppKind) {
-	t.Helper()
-	_, err := FindApp(k, "")
-	e2e.Require(t, err)
-}
-
 // Each app server starts from its app file, answers GET and POST, and stops with its whole
 // process group (gunicorn's workers included).
 func TestAppServersServeAndStop(t *testing.T) {
 	for _, k := range AppKinds() {
 		t.Run(string(k), func(t *testing.T) {
-			needApp(t, k)
+			e2e.Need(t, k)
 			dir := t.TempDir()
 			app, err := StartApp(context.Background(), AppConfig{Kind: k, Listen: freeAddr(t), RunDir: dir,
 				Vars: map[string]string{"idle_timeout": "2s"}})

@@ -261,6 +261,17 @@ func FindBinary(k Kind, given string) (string, error) {
 	return "", fmt.Errorf("%w: %s is not installed (apt-get install %s) or give proxy.binary", ErrBinaryNotFound, def.binary, def.pkg)
 }
 
+// Missing says why k cannot be started here (its binary is not installed: what to install),
+// or nil when it can — the embedded proxy and an external one always can. End-to-end tests
+// ask it through e2e.Need.
+func (k Kind) Missing() error {
+	if k == Embedded || k == External {
+		return nil
+	}
+	_, err := FindBinary(k, "")
+	return err
+}
+
 // SupportsOriginTLS says whether kind k can connect to its origins over TLS, and if not, why.
 func SupportsOriginTLS(k Kind) (bool, string) {
 	def, ok := kinds[k]

@@ -21,15 +21,6 @@ import (
 	"github.com/gatecrash/gatecrash/results"
 )
 
-// needKind skips (or, under GATECRASH_E2E=require, fails) when a kind's binary is missing.
-func needKind(t *testing.T, k Kind) {
-	t.Helper()
-	if k != Embedded && k != External {
-		_, err := FindBinary(k, "")
-		e2e.Require(t, err)
-	}
-}
-
 func startOrigin(t *testing.T, tlsToo bool, specs ...string) (*faultserver.Server, string) {
 	t.Helper()
 	if tlsToo {
@@ -70,7 +61,7 @@ func TestEveryKindForwardsAndStopsClean(t *testing.T) {
 			}
 			t.Run(name, func(t *testing.T) {
 				t.Parallel()
-				needKind(t, k)
+				e2e.Need(t, k)
 				o, oaddr := startOrigin(t, originTLS)
 				runDir := t.TempDir()
 				p, err := Start(context.Background(), Config{Spec: Spec{Kind: k},
@@ -155,7 +146,7 @@ func processGroup(pgid int) []int {
 // A kind that cannot reach a TLS origin says so rather than talking plain HTTP to it.
 func TestNoOriginTLSIsSaid(t *testing.T) {
 	t.Parallel()
-	needKind(t, Varnish)
+	e2e.Need(t, Varnish)
 	_, err := Start(context.Background(), Config{Spec: Spec{Kind: Varnish}, Origins: []string{"127.0.0.1:1"}, OriginTLS: true,
 		Listen: freeAddr(t), RunDir: t.TempDir()})
 	if err == nil || !strings.Contains(err.Error(), "varnish cannot connect to a TLS origin: open-source Varnish has no backend TLS") {
@@ -165,7 +156,7 @@ func TestNoOriginTLSIsSaid(t *testing.T) {
 
 func TestUserTemplate(t *testing.T) {
 	t.Parallel()
-	needKind(t, Nginx)
+	e2e.Need(t, Nginx)
 	_, oaddr := startOrigin(t, false)
 	dir := t.TempDir()
 	src, err := templateFS.ReadFile("templates/nginx.conf.tmpl")
@@ -207,7 +198,7 @@ func TestReplicasAreBalanced(t *testing.T) {
 		}
 		t.Run(string(k), func(t *testing.T) {
 			t.Parallel()
-			needKind(t, k)
+			e2e.Need(t, k)
 			var origins []*faultserver.Server
 			var addrs []string
 			for range 3 {

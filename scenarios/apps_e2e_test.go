@@ -15,20 +15,13 @@ import (
 	"github.com/gatecrash/gatecrash/results"
 )
 
-func requireApp(t *testing.T, k proxy.AppKind) {
-	t.Helper()
-	_, err := proxy.FindApp(k, "")
-	e2e.Require(t, err)
-}
-
 // The seed itself: nginx in front of a real uvicorn, across a 1 ms link. The default variant
 // gets 502s within its 10 s; the fixed one none, with its upper bound. Not parallel: the race
 // window is about one link round trip, and with the package's other e2e tests (a dozen real
 // proxies) on two cores the scheduling noise shrank it to no 502 in 80 requests once in CI.
 // A sequential test runs before the package's parallel ones resume.
 func TestUvicornRaceThroughNginx(t *testing.T) {
-	requireKind(t, proxy.Nginx)
-	requireApp(t, proxy.Uvicorn)
+	e2e.Need(t, proxy.Nginx, proxy.Uvicorn)
 	sc, err := Builtin("uvicorn-race")
 	if err != nil {
 		t.Fatal(err)
@@ -62,7 +55,7 @@ func TestUvicornRaceThroughNginx(t *testing.T) {
 // The relay-app scenario as written: a real uvicorn behind the relay, the rare reset seen by
 // the client exactly as often as the relay injected it, and the report's relay line.
 func TestRelayAppScenario(t *testing.T) {
-	requireApp(t, proxy.Uvicorn)
+	e2e.Need(t, proxy.Uvicorn)
 	run, r := runBuiltin(t, "relay-app", "rare-reset", proxy.Embedded, 5*time.Second)
 	o := origin(t, r)
 	if o.Relay == nil {

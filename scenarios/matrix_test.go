@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gatecrash/gatecrash/internal/e2e"
 	"github.com/gatecrash/gatecrash/proxy"
 )
 
@@ -100,7 +101,7 @@ func TestMatrixRefusesExternal(t *testing.T) {
 // variant among them) give every cell the outcome a one-at-a-time run gives.
 func TestMatrixParallelMatchesSequential(t *testing.T) {
 	t.Parallel()
-	requireKind(t, proxy.Nginx)
+	e2e.Need(t, proxy.Nginx)
 	run := func(par int) *Matrix {
 		m, err := RunMatrix(context.Background(), MatrixOptions{Proxies: []proxy.Kind{proxy.Embedded, proxy.Nginx},
 			Scenarios: []string{"forced-race"}, Budget: time.Second, OutDir: t.TempDir(), Parallel: par})

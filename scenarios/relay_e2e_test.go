@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/gatecrash/gatecrash/faultserver"
+	"github.com/gatecrash/gatecrash/internal/e2e"
 	"github.com/gatecrash/gatecrash/loadgen"
 	"github.com/gatecrash/gatecrash/proxy"
 	"github.com/gatecrash/gatecrash/results"
@@ -127,8 +128,7 @@ func TestRelayInFrontOfRealApps(t *testing.T) {
 	for _, app := range proxy.AppKinds() {
 		for _, kind := range []proxy.Kind{proxy.Nginx, proxy.HAProxy} {
 			t.Run(string(app)+"/"+string(kind), func(t *testing.T) {
-				requireKind(t, kind)
-				requireApp(t, app)
+				e2e.Need(t, kind, app)
 				b := startRelayBed(t, app, kind)
 
 				// The app's answer, directly and through proxy and relay.
@@ -180,7 +180,7 @@ func TestRelayInFrontOfRealApps(t *testing.T) {
 					}
 					before := b.relay.Stats()
 					r := b.load(t, "POST", 2_000, 8)
-					d := b.relay.Stats().Sub(before)
+					d := b.relay.Stats().Since(before)
 					injected := int64(d.FaultsTotal())
 					retried := int64(d.RequestsStarted) - r.Requests
 					t.Logf("%s: injected %d, client errors %d %v, retried by the proxy %d", spec, injected, r.Errors(), counts(r), retried)
@@ -201,7 +201,7 @@ func TestRelayInFrontOfRealApps(t *testing.T) {
 				if err != nil {
 					t.Fatal(err)
 				}
-				d := b.relay.Stats().Sub(before)
+				d := b.relay.Stats().Since(before)
 				t.Logf("app killed: client %s; relay app errors %+v", counts(r), d.Relay.AppErrors)
 				if r.Errors() == 0 || d.FaultsTotal() != 0 || d.Relay.AppErrors.Total() == 0 {
 					t.Errorf("app killed: client errors %d (%v), faults %v, app errors %+v; want errors counted as the app's",

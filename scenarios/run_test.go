@@ -15,19 +15,10 @@ import (
 	"github.com/gatecrash/gatecrash/results"
 )
 
-// requireKind skips without the proxy's binary, or fails under GATECRASH_E2E=require.
-func requireKind(t *testing.T, k proxy.Kind) {
-	t.Helper()
-	if k != proxy.Embedded {
-		_, err := proxy.FindBinary(k, "")
-		e2e.Require(t, err)
-	}
-}
-
 // runBuiltin runs one variant of a built-in scenario against kind for d and returns its result.
 func runBuiltin(t *testing.T, name, variant string, kind proxy.Kind, d time.Duration) (*Run, *results.Result) {
 	t.Helper()
-	requireKind(t, kind)
+	e2e.Need(t, kind)
 	sc, err := Builtin(name)
 	if err != nil {
 		t.Fatal(err)
@@ -441,7 +432,7 @@ func TestClientStalePool(t *testing.T) {
 	for _, kind := range []proxy.Kind{proxy.Embedded, proxy.Nginx} {
 		t.Run(string(kind), func(t *testing.T) {
 			t.Parallel()
-			requireKind(t, kind)
+			e2e.Need(t, kind)
 			sc, err := Builtin("client-stale-pool")
 			if err != nil {
 				t.Fatal(err)

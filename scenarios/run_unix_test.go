@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gatecrash/gatecrash/internal/e2e"
 	"github.com/gatecrash/gatecrash/proxy"
 	"github.com/gatecrash/gatecrash/results"
 )
@@ -23,7 +24,7 @@ import (
 // a dead port and a result that looks like a proxy full of connect errors.
 func TestProxyDyingMidRunStopsTheLoadAndIsRecorded(t *testing.T) {
 	t.Parallel()
-	requireKind(t, proxy.Nginx)
+	e2e.Need(t, proxy.Nginx)
 	sc, err := Builtin("keepalive-race")
 	if err != nil {
 		t.Fatal(err)

@@ -38,8 +38,7 @@ func TestExamplesRun(t *testing.T) {
 				proxyAddr, originAddr := standInProxy(t)
 				args = append(args, "--proxy-address", proxyAddr, "--origin-listen", originAddr)
 			} else { // a proxy gatecrash starts from the example's own template: the real one
-				_, err := proxy.FindBinary(k, "")
-				e2e.Require(t, err)
+				e2e.Need(t, k)
 			}
 			relay := sc.Variants[0].Origin.Kind == scenarios.OriginRelay
 			if relay { // a stand-in for the user's app behind the relay

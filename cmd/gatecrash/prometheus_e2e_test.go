@@ -30,8 +30,8 @@ func TestPrometheusScrapesShards(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds the binary, starts Prometheus")
 	}
-	promBin, err := exec.LookPath("prometheus")
-	e2e.Require(t, err)
+	e2e.Need(t, e2e.Program("prometheus", "prometheus"))
+	promBin, _ := e2e.Path("prometheus")
 	t.Parallel()
 	bin := buildBinary(t)
 	url0 := startOrigin(t, "status:code=502,probability=0.02")

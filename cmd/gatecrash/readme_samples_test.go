@@ -121,8 +121,7 @@ func sampleBlock(readme, name string) (block string, start, end int, err error) 
 func runSample(t *testing.T, s readmeSample) string {
 	t.Helper()
 	for _, k := range s.needs {
-		_, err := proxy.FindBinary(k, "")
-		e2e.Require(t, err)
+		e2e.Need(t, k)
 	}
 	cmdline, vars := s.shown, s.appVars
 	if !*updateSamples && s.check != "" {
@@ -136,8 +135,7 @@ func runSample(t *testing.T, s readmeSample) string {
 		real[sampleOrigin] = strings.TrimSuffix(strings.TrimPrefix(startOrigin(t, s.origin...), "http://"), "/")
 	}
 	if s.app != "" {
-		_, err := proxy.FindApp(s.app, "")
-		e2e.Require(t, err)
+		e2e.Need(t, s.app)
 		listen, err := proxy.FreeListenAddr()
 		if err != nil {
 			t.Fatal(err)
