@@ -10,6 +10,7 @@ import (
 
 	"github.com/gatecrash/gatecrash/internal/files"
 	"github.com/gatecrash/gatecrash/internal/yamlconf"
+	"github.com/gatecrash/gatecrash/proxy"
 )
 
 // Hop is one hop of a chain, client side first. Keep is how long it keeps idle connections to
@@ -221,57 +222,52 @@ func durOrNever(d time.Duration, never bool) string {
 	return secs(d)
 }
 
-// reuseKnobs name, per kind, the setting of its idle window towards its upstream.
-var reuseKnobs = map[string]string{
-	"nginx":         "`keepalive_timeout` in the upstream block",
-	"haproxy":       "`pool-purge-delay` on the servers (idle server connections are purged at that pace)",
-	"caddy":         "`keepalive` in the reverse_proxy transport http block",
-	"apache":        "`ttl=` on the ProxyPass / BalancerMember",
-	"embedded":      "Transport.IdleConnTimeout",
-	"traefik":       "serversTransport `idleConnTimeout`",
-	"envoy":         "the cluster's `common_http_protocol_options.idle_timeout`",
-	"node":          "the http.Agent's socket timeout (`timeout`), or `keepAlive: false`",
-	"varnish":       "`backend_idle_timeout` (varnishd -p; at least 1 s)",
-	"trafficserver": "`proxy.config.http.keep_alive_no_activity_timeout_out` (records.config, whole seconds)",
-	"nghttpx":       "`backend-keep-alive-timeout`",
+// otherReuseKnobs and otherCloseKnobs name the idle settings of servers gatecrash does not
+// start (the ones it starts have theirs in their records: proxy.Knob).
+var otherReuseKnobs = map[string]string{
+	"traefik": "serversTransport `idleConnTimeout`",
+	"envoy":   "the cluster's `common_http_protocol_options.idle_timeout`",
 }
 
-// closeKnobs name, per kind, its own idle timeout as a server.
-var closeKnobs = map[string]string{
-	"uvicorn":       "--timeout-keep-alive",
-	"gunicorn":      "--keep-alive",
-	"node":          "server.keepAliveTimeout",
-	"nginx":         "`keepalive_timeout` (http/server block)",
-	"apache":        "KeepAliveTimeout",
-	"haproxy":       "`timeout http-keep-alive`",
-	"caddy":         "servers `idle_timeout`",
-	"tomcat":        "the connector's keepAliveTimeout",
-	"varnish":       "`timeout_idle` (varnishd -p)",
-	"trafficserver": "`proxy.config.http.keep_alive_no_activity_timeout_in` (records.config)",
-	"nghttpx":       "`frontend-keep-alive-timeout`",
-	"embedded":      "http.Server.IdleTimeout",
+var otherCloseKnobs = map[string]string{
+	"tomcat": "the connector's keepAliveTimeout",
 }
 
-// knobAliases are other names of a kind in the knob tables.
+// knobAliases are other names of a kind.
 var knobAliases = map[string]string{"go": "embedded", "ats": "trafficserver"}
 
-// knob looks a hop's name up in a knob table, by its own name or an alias.
-func knob(table map[string]string, name string) (string, bool) {
+// knob names hop name's setting behind variable v (idle_timeout: its idle window towards its
+// upstream; client_idle_timeout: its own idle timeout as a server), by its own name or an
+// alias.
+func knob(name, v string) (string, bool) {
 	name = strings.ToLower(name)
 	if a, ok := knobAliases[name]; ok {
 		name = a
 	}
-	k, ok := table[name]
+	if k, ok := proxy.Knob(proxy.Kind(name), v); ok {
+		return k, true
+	}
+	if v == "client_idle_timeout" {
+		// An app server's own idle timeout as a server is its idle_timeout.
+		if k, ok := proxy.AppKnob(proxy.AppKind(name), "idle_timeout"); ok {
+			return k, true
+		}
+	}
+	if v == "idle_timeout" {
+		k, ok := otherReuseKnobs[name]
+		return k, ok
+	}
+	k, ok := otherCloseKnobs[name]
 	return k, ok
 }
 
 // fixFor says what to change for a racing pair.
 func fixFor(a, b string, close time.Duration) string {
 	fix := fmt.Sprintf("lower %s's idle timeout towards %s below %s, e.g. %s", a, b, secs(close), shortDur(SafeBelow(close)))
-	if k, ok := knob(reuseKnobs, a); ok {
+	if k, ok := knob(a, "idle_timeout"); ok {
 		fix = fmt.Sprintf("lower %s %s below %s, e.g. %s", a, k, secs(close), shortDur(SafeBelow(close)))
 	}
-	if k, ok := knob(closeKnobs, b); ok {
+	if k, ok := knob(b, "client_idle_timeout"); ok {
 		fix += fmt.Sprintf(" (or raise %s's %s above %s's window)", b, k, a)
 	}
 	return fix

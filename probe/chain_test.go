@@ -117,10 +117,10 @@ func TestChainNamesTheKnobsOfEveryProxyKind(t *testing.T) {
 		if k == proxy.External {
 			continue
 		}
-		if reuseKnobs[string(k)] == "" {
+		if _, ok := knob(string(k), "idle_timeout"); !ok {
 			t.Errorf("%s: no reuse knob (its idle window towards its upstream)", k)
 		}
-		if closeKnobs[string(k)] == "" {
+		if _, ok := knob(string(k), "client_idle_timeout"); !ok {
 			t.Errorf("%s: no close knob (its own idle timeout as a server)", k)
 		}
 	}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"math"
 	"os"
 	"os/exec"
@@ -52,22 +53,22 @@ type AppConfig struct {
 	Log io.Writer
 }
 
-// appVar is a variable an app server kind reads.
+// appVar is how a variable an app server reads is checked; which kinds read it, and their
+// defaults, are in their records (appSettings).
 type appVar struct {
-	kinds []AppKind
 	check func(AppKind, string) error
 }
 
 var appVars = map[string]appVar{
-	"idle_timeout": {kinds: []AppKind{Uvicorn, Gunicorn, Node}, check: checkAppIdle},
-	"worker_class": {kinds: []AppKind{Gunicorn}, check: func(_ AppKind, v string) error {
+	"idle_timeout": {check: checkAppIdle},
+	"worker_class": {check: func(_ AppKind, v string) error {
 		if v != "sync" && v != "gthread" {
 			return fmt.Errorf("%q is not allowed; allowed: sync (closes after every response), gthread (keeps connections alive)", v)
 		}
 		return nil
 	}},
-	"workers": {kinds: []AppKind{Gunicorn}, check: checkAppCount},
-	"threads": {kinds: []AppKind{Gunicorn}, check: checkAppCount},
+	"workers": {check: checkAppCount},
+	"threads": {check: checkAppCount},
 }
 
 func checkAppCount(_ AppKind, v string) error {
@@ -117,15 +118,9 @@ func CheckAppVars(k AppKind, vars map[string]string) error {
 	sort.Strings(names)
 	var errs []error
 	for _, name := range names {
-		def, ok := appVars[name]
-		if !ok || !slices.Contains(def.kinds, k) {
-			var known []string
-			for n, d := range appVars {
-				if slices.Contains(d.kinds, k) {
-					known = append(known, n)
-				}
-			}
-			sort.Strings(known)
+		def := appVars[name]
+		if _, ok := appSettings[k][name]; !ok {
+			known := slices.Sorted(maps.Keys(appSettings[k]))
 			errs = append(errs, &VarError{Name: name, Msg: fmt.Sprintf("not read by %s; it reads: %s", k, strings.Join(known, ", "))})
 			continue
 		}
@@ -138,18 +133,14 @@ func CheckAppVars(k AppKind, vars map[string]string) error {
 	return errors.Join(errs...)
 }
 
-// Default idle timeouts: each server's own default.
-var appDefaultIdle = map[AppKind]string{Uvicorn: "5s", Gunicorn: "2s", Node: "5s"}
-
 // AppIdleTimeout returns the keep-alive timeout app server k runs with given its vars: the
 // idle_timeout var or the server's default, in whole seconds (rounded up, at least 1) where
 // the server takes only those (uvicorn, gunicorn). False for a kind it does not know.
 func AppIdleTimeout(k AppKind, vars map[string]string) (time.Duration, bool) {
-	def, ok := appDefaultIdle[k]
+	v, ok := appValue(k, vars, "idle_timeout")
 	if !ok {
 		return 0, false
 	}
-	v := varOr(vars, "idle_timeout", def)
 	if k == Uvicorn || k == Gunicorn {
 		v = wholeSeconds(v) + "s"
 	}
@@ -165,7 +156,7 @@ var appDefs = map[AppKind]kindDef{
 		pkg: "python3-uvicorn",
 		args: func(conf string, d *templateData) []string {
 			return []string{"-m", "uvicorn", "--app-dir", filepath.Dir(conf), "--host", d.ListenHost, "--port", d.ListenPort,
-				"--timeout-keep-alive", wholeSeconds(varOr(d.Vars, "idle_timeout", appDefaultIdle[Uvicorn])),
+				"--timeout-keep-alive", wholeSeconds(appVal(Uvicorn, d.Vars, "idle_timeout")),
 				"--no-access-log", "gatecrash_asgi:app"}
 		},
 		env:  func(*templateData) []string { return []string{"PYTHONDONTWRITEBYTECODE=1"} },
@@ -174,15 +165,15 @@ var appDefs = map[AppKind]kindDef{
 	Gunicorn: {
 		kind: Kind(Gunicorn), binary: "gunicorn", template: "gatecrash_wsgi.py", confName: "gatecrash_wsgi.py", pkg: "gunicorn",
 		args: func(conf string, d *templateData) []string {
-			class := varOr(d.Vars, "worker_class", "gthread")
+			class := appVal(Gunicorn, d.Vars, "worker_class")
 			// More than one thread turns a sync worker into gthread: sync gets one.
 			threads := "1"
 			if class == "gthread" {
-				threads = varOr(d.Vars, "threads", "8")
+				threads = appVal(Gunicorn, d.Vars, "threads")
 			}
 			return []string{"--chdir", filepath.Dir(conf), "--bind", d.Listen, "--worker-class", class,
-				"--workers", varOr(d.Vars, "workers", "1"), "--threads", threads,
-				"--keep-alive", wholeSeconds(varOr(d.Vars, "idle_timeout", appDefaultIdle[Gunicorn])),
+				"--workers", appVal(Gunicorn, d.Vars, "workers"), "--threads", threads,
+				"--keep-alive", wholeSeconds(appVal(Gunicorn, d.Vars, "idle_timeout")),
 				"gatecrash_wsgi:app"}
 		},
 		env:  func(*templateData) []string { return []string{"PYTHONDONTWRITEBYTECODE=1"} },
@@ -192,7 +183,7 @@ var appDefs = map[AppKind]kindDef{
 		kind: Kind(Node), binary: "node", template: "gatecrash_origin.js", confName: "gatecrash_origin.js", pkg: "nodejs",
 		args: func(conf string, d *templateData) []string {
 			ms := "5000"
-			if dur, err := yamlconf.ParseDuration(varOr(d.Vars, "idle_timeout", appDefaultIdle[Node])); err == nil {
+			if dur, err := yamlconf.ParseDuration(appVal(Node, d.Vars, "idle_timeout")); err == nil {
 				ms = strconv.FormatInt(dur.Milliseconds(), 10)
 			}
 			return []string{conf, d.ListenHost, d.ListenPort, ms}

@@ -21,21 +21,6 @@ import (
 	"github.com/gatecrash/gatecrash/internal/yamlconf"
 )
 
-// Variables of the embedded proxy, with their defaults (Go's http.DefaultTransport values
-// where it has one, so the embedded proxy behaves like a stock Go reverse proxy):
-//
-//	idle_timeout            90s   upstream keep-alive idle window (IdleConnTimeout)
-//	max_idle_conns          2     idle upstream connections kept (MaxIdleConnsPerHost)
-//	keepalive               on    "off" disables upstream keep-alive
-//	connect_timeout         30s   TCP connect timeout to the origin
-//	tls_handshake_timeout   10s   TLS handshake timeout to the origin
-//	read_timeout            0     response header timeout (0: none)
-//	client_idle_timeout     0     how long an idle client connection is kept (http.Server IdleTimeout; 0: none)
-var embeddedDefaults = map[string]string{
-	"idle_timeout": "90s", "max_idle_conns": "2", "keepalive": "on", "connect_timeout": "30s",
-	"tls_handshake_timeout": "10s", "read_timeout": "0", "client_idle_timeout": "0",
-}
-
 // embeddedPatterns are the upstream errors the embedded proxy logs, one line per failed
 // request ("proxy error: <Go error>").
 var embeddedPatterns = []pattern{
@@ -61,7 +46,7 @@ type embeddedProxy struct {
 }
 
 func embeddedDuration(vars map[string]string, name string) (time.Duration, error) {
-	v := varOr(vars, name, embeddedDefaults[name])
+	v := valueOf(Embedded, vars, name)
 	d, err := yamlconf.ParseDuration(v)
 	if err != nil {
 		return 0, fmt.Errorf("proxy.vars.%s: %w", name, err)
@@ -80,11 +65,11 @@ func startEmbedded(cfg Config) (Proxy, error) {
 		errs = append(errs, err)
 		durs[name] = d
 	}
-	maxIdle, err := strconv.Atoi(varOr(cfg.Vars, "max_idle_conns", "2"))
+	maxIdle, err := strconv.Atoi(valueOf(Embedded, cfg.Vars, "max_idle_conns"))
 	if err != nil || maxIdle < 0 {
 		errs = append(errs, fmt.Errorf("proxy.vars.max_idle_conns: %q is not a count >= 0", cfg.Vars["max_idle_conns"]))
 	}
-	keep := varOr(cfg.Vars, "keepalive", "on")
+	keep := valueOf(Embedded, cfg.Vars, "keepalive")
 	if keep != "on" && keep != "off" {
 		errs = append(errs, fmt.Errorf("proxy.vars.keepalive: %q is not allowed; allowed: on, off", keep))
 	}

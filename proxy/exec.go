@@ -86,15 +86,34 @@ type templateData struct {
 	OriginTLS bool
 	// Dir is a private temp dir (pid files, temp paths); LogDir the run folder for logs.
 	Dir, LogDir string
-	// Vars are the variant's variables; read them with {{var "name" "default"}}.
+	// Vars are the variant's variables; read them with {{var "name"}} (the kind's default
+	// when unset) or {{var "name" "default"}}.
 	Vars map[string]string
+	kind Kind // whose defaults {{var "name"}} takes
 }
 
 type originData struct{ Addr, Host, Port string }
 
 func templateFuncs(d *templateData) template.FuncMap {
 	return template.FuncMap{
-		"var": func(name, def string) string { return varOr(d.Vars, name, def) },
+		// var reads a variable: {{var "name"}} is its value or the kind's default (the kind's
+		// record in settings.go), {{var "name" "default"}} gives the default itself.
+		"var": func(name string, def ...string) (string, error) {
+			switch len(def) {
+			case 0:
+				v, ok := Default(d.kind, name)
+				if !ok {
+					return "", fmt.Errorf("%s has no variable %s with a default: write {{var %q \"DEFAULT\"}}", d.kind, name, name)
+				}
+				return varOr(d.Vars, name, v), nil
+			case 1:
+				return varOr(d.Vars, name, def[0]), nil
+			}
+			return "", fmt.Errorf("{{var %q ...}}: a name and at most one default", name)
+		},
+		// settings lists the kind's variables, each line behind prefix (the config's comment
+		// mark): its value in this run, its default, and the directive it sets.
+		"settings": func(prefix string) string { return settingsComment(d.kind, d.Vars, prefix) },
 		// seconds turns a duration ("1500ms") into whole seconds, rounded up, at least 1 (for
 		// directives that only take seconds, like Apache's ttl).
 		"seconds": func(v string) (string, error) {
@@ -132,7 +151,7 @@ func render(cfg Config, def kindDef, dir, logDir string) (string, *templateData,
 		return "", nil, fmt.Errorf("listen address %q: %w", cfg.Listen, err)
 	}
 	d := &templateData{Listen: cfg.Listen, ListenHost: host, ListenPort: port, OriginTLS: cfg.OriginTLS,
-		Dir: dir, LogDir: logDir, Vars: cfg.Vars}
+		Dir: dir, LogDir: logDir, Vars: cfg.Vars, kind: def.kind}
 	for _, o := range cfg.Origins {
 		h, p, err := net.SplitHostPort(o)
 		if err != nil {

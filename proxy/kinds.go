@@ -14,8 +14,8 @@ import (
 )
 
 // kinds are the proxies gatecrash runs from a config template. A new kind is an entry here,
-// its template(s) in templates/, its variables in builtinVars (vars.go) and, where its
-// timeouts have a coarser unit than Go's, in kindVarRules.
+// its template(s) in templates/ and its variables' record in kindSettings (settings.go): the
+// directive each sets, its default, its unit's limits.
 var kinds = map[Kind]kindDef{
 	Nginx: {
 		versionArgs: []string{"-v"},
@@ -79,8 +79,8 @@ var kinds = map[Kind]kindDef{
 		args: func(conf string, d *templateData) []string {
 			return []string{"-F", "-j", "none", "-n", filepath.Join(d.Dir, "varnish"), "-a", d.Listen, "-f", conf,
 				"-s", "malloc,32m",
-				"-p", "backend_idle_timeout=" + varnishSeconds(varOr(d.Vars, "idle_timeout", "60s")),
-				"-p", "timeout_idle=" + varnishSeconds(varOr(d.Vars, "client_idle_timeout", "5s")),
+				"-p", "backend_idle_timeout=" + varnishSeconds(valueOf(Varnish, d.Vars, "idle_timeout")),
+				"-p", "timeout_idle=" + varnishSeconds(valueOf(Varnish, d.Vars, "client_idle_timeout")),
 				"-p", "thread_pools=1", "-p", "thread_pool_min=10"}
 		},
 		argVars:     []string{"idle_timeout", "client_idle_timeout"},

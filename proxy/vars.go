@@ -23,12 +23,11 @@ const (
 	varWords                   // space-separated words of a fixed set
 )
 
-// varDef is a variable the built-in templates read: its type, the allowed words, and the
-// kinds that read it.
+// varDef is the type of a variable the built-in templates read, and the words it allows.
+// Which kinds read it, and how, is in their records (kindSettings).
 type varDef struct {
 	kind  varKind
 	words []string
-	kinds []Kind
 }
 
 // builtinVars are the variables of the built-in templates and the embedded proxy. A scenario
@@ -36,62 +35,30 @@ type varDef struct {
 // against several proxies; but not one that none of its kinds reads, and not a value of the
 // wrong type.
 var builtinVars = map[string]varDef{
-	"idle_timeout":          {kind: varDuration, kinds: allTemplated},
-	"connect_timeout":       {kind: varDuration, kinds: []Kind{Embedded, Nginx, HAProxy, Caddy, Apache, Varnish, TrafficServer, Nghttpx}},
-	"read_timeout":          {kind: varDuration, kinds: allTemplated},
-	"client_idle_timeout":   {kind: varDuration, kinds: allTemplated},
-	"tls_handshake_timeout": {kind: varDuration, kinds: []Kind{Embedded, Caddy}},
-	"keepalive":             {kind: varEnum, words: []string{"on", "off"}, kinds: []Kind{Embedded, Nginx, HAProxy, Caddy, Apache, Varnish, TrafficServer, NodeGateway}},
-	"max_idle_conns":        {kind: varCount, kinds: []Kind{Embedded, NodeGateway}},
-	"keepalive_conns":       {kind: varCount, kinds: []Kind{Nginx}},
-	"retries":               {kind: varCount, kinds: []Kind{HAProxy, TrafficServer}},
-	"http_reuse":            {kind: varEnum, words: []string{"never", "safe", "aggressive", "always"}, kinds: []Kind{HAProxy}},
-	"next_upstream": {kind: varWords, kinds: []Kind{Nginx}, words: []string{"error", "timeout", "invalid_header", "http_500",
+	"idle_timeout":          {kind: varDuration},
+	"connect_timeout":       {kind: varDuration},
+	"read_timeout":          {kind: varDuration},
+	"client_idle_timeout":   {kind: varDuration},
+	"tls_handshake_timeout": {kind: varDuration},
+	"keepalive":             {kind: varEnum, words: []string{"on", "off"}},
+	"max_idle_conns":        {kind: varCount},
+	"keepalive_conns":       {kind: varCount},
+	"retries":               {kind: varCount},
+	"http_reuse":            {kind: varEnum, words: []string{"never", "safe", "aggressive", "always"}},
+	"next_upstream": {kind: varWords, words: []string{"error", "timeout", "invalid_header", "http_500",
 		"http_502", "http_503", "http_504", "http_403", "http_404", "http_429", "non_idempotent", "off"}},
-	"retry_on": {kind: varWords, kinds: []Kind{HAProxy}, words: []string{"none", "conn-failure", "empty-response",
+	"retry_on": {kind: varWords, words: []string{"none", "conn-failure", "empty-response",
 		"junk-response", "response-timeout", "0rtt-rejected", "404", "408", "425", "500", "501", "502", "503", "504",
 		"all-retryable-errors"}},
-}
-
-// allTemplated are the kinds gatecrash starts itself (all but external).
-var allTemplated = []Kind{Embedded, Nginx, HAProxy, Caddy, Apache, Varnish, TrafficServer, Nghttpx, NodeGateway}
-
-// unitRule is a limit a kind's config puts on a duration variable: whole seconds only, or
-// a minimum. A value the kind cannot express is refused, never rounded: a "fixed" idle
-// window of 30 ms rounded up to 1 s would fix nothing, and say it had.
-type unitRule struct {
-	wholeSeconds bool
-	min          time.Duration
-	directive    string
-}
-
-// kindVarRules are the duration variables each kind takes in a coarser unit than Go's.
-var kindVarRules = map[Kind]map[string]unitRule{
-	Apache: {
-		"idle_timeout":        {wholeSeconds: true, directive: "ProxyPass ttl"},
-		"connect_timeout":     {wholeSeconds: true, directive: "ProxyPass connectiontimeout"},
-		"read_timeout":        {wholeSeconds: true, directive: "ProxyPass timeout"},
-		"client_idle_timeout": {wholeSeconds: true, directive: "KeepAliveTimeout"},
-	},
-	TrafficServer: {
-		"idle_timeout":        {wholeSeconds: true, min: time.Second, directive: "proxy.config.http.keep_alive_no_activity_timeout_out"},
-		"connect_timeout":     {wholeSeconds: true, min: time.Second, directive: "proxy.config.http.connect_attempts_timeout"},
-		"read_timeout":        {wholeSeconds: true, min: time.Second, directive: "proxy.config.http.transaction_no_activity_timeout_out"},
-		"client_idle_timeout": {wholeSeconds: true, min: time.Second, directive: "proxy.config.http.keep_alive_no_activity_timeout_in"},
-	},
-	Varnish: {
-		"idle_timeout": {min: time.Second, directive: "backend_idle_timeout"},
-	},
 }
 
 // CheckKindVars checks that kind k's built-in template can express every duration in vars as
 // given (Apache and Traffic Server take whole seconds, Varnish's backend_idle_timeout is at
 // least 1 s). It returns every problem joined, each a *VarError.
 func CheckKindVars(k Kind, vars map[string]string) error {
-	rules := kindVarRules[k]
 	var errs []error
 	for _, name := range slices.Sorted(maps.Keys(vars)) {
-		rule, ok := rules[name]
+		rule, ok := kindSettings[k][name]
 		v := strings.TrimSpace(vars[name])
 		if !ok || v == "" {
 			continue
@@ -112,13 +79,13 @@ func CheckKindVars(k Kind, vars map[string]string) error {
 
 // Reads reports whether kind k's built-in template reads variable name.
 func Reads(k Kind, name string) bool {
-	def, ok := builtinVars[name]
-	return ok && slices.Contains(def.kinds, k)
+	_, ok := kindSettings[k][name]
+	return ok
 }
 
-// readBy reports whether one of kinds reads the variable (nil kinds: any kind).
-func (d varDef) readBy(kinds []Kind) bool {
-	return kinds == nil || slices.ContainsFunc(d.kinds, func(k Kind) bool { return slices.Contains(kinds, k) })
+// readBy reports whether one of kinds reads variable name (nil kinds: any kind).
+func readBy(name string, kinds []Kind) bool {
+	return kinds == nil || slices.ContainsFunc(kinds, func(k Kind) bool { return Reads(k, name) })
 }
 
 // VarError is a problem with one proxy variable; Name is the variable (proxy.vars.NAME).
@@ -156,8 +123,8 @@ func checkVar(kinds []Kind, name, value string) error {
 	if !ok {
 		return bad("not read by any built-in template; known: %s", strings.Join(knownVars(kinds), ", "))
 	}
-	if !def.readBy(kinds) {
-		return bad("not read by the templates of %s (only by %s); known for them: %s", kindList(kinds), kindList(def.kinds),
+	if !readBy(name, kinds) {
+		return bad("not read by the templates of %s (only by %s); known for them: %s", kindList(kinds), kindList(readers(name)),
 			strings.Join(knownVars(kinds), ", "))
 	}
 	value = strings.TrimSpace(value)
@@ -190,8 +157,8 @@ func checkVar(kinds []Kind, name, value string) error {
 // knownVars lists the variables kinds read (nil: any kind), sorted.
 func knownVars(kinds []Kind) []string {
 	var out []string
-	for name, def := range builtinVars {
-		if def.readBy(kinds) {
+	for name := range builtinVars {
+		if readBy(name, kinds) {
 			out = append(out, name)
 		}
 	}

@@ -2,18 +2,30 @@ package proxy
 
 import (
 	"errors"
+	"os"
 	"regexp"
 	"slices"
 	"strings"
 	"testing"
 )
 
-// The variable table and the templates must agree: every variable a built-in template reads
-// is in the table for that kind, and every kind the table names reads the variable.
-func TestVarTableMatchesTemplates(t *testing.T) {
+// The records and the configs must agree: every variable a built-in template (or the
+// embedded proxy, or a kind's command line) reads has a record for that kind, every record is
+// read, every record's variable has a type, and no built-in template writes a default of its
+// own ({{var "name" "default"}}): the record's is the only one.
+func TestSettingsMatchTemplates(t *testing.T) {
 	t.Parallel()
-	re := regexp.MustCompile(`var "([a-z_]+)"`)
-	read := map[Kind][]string{Embedded: keys(embeddedDefaults)}
+	re := regexp.MustCompile(`var "([a-z_]+)"( "[^"]*")?`)
+	read := map[Kind][]string{}
+	src, err := os.ReadFile("embedded.go")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, m := range regexp.MustCompile(`"([a-z_]+)"`).FindAllStringSubmatch(string(src), -1) {
+		if _, ok := builtinVars[m[1]]; ok && !slices.Contains(read[Embedded], m[1]) {
+			read[Embedded] = append(read[Embedded], m[1])
+		}
+	}
 	for k, def := range kinds {
 		read[k] = append(read[k], def.argVars...)
 		for _, name := range append([]string{def.template}, def.files...) {
@@ -22,6 +34,9 @@ func TestVarTableMatchesTemplates(t *testing.T) {
 				t.Fatal(err)
 			}
 			for _, m := range re.FindAllStringSubmatch(string(src), -1) {
+				if m[2] != "" {
+					t.Errorf("%s: {{var %q%s}} has a default of its own; the record in settings.go is the one place for it", name, m[1], m[2])
+				}
 				if !slices.Contains(read[k], m[1]) {
 					read[k] = append(read[k], m[1])
 				}
@@ -30,26 +45,42 @@ func TestVarTableMatchesTemplates(t *testing.T) {
 	}
 	for k, names := range read {
 		for _, n := range names {
-			if def, ok := builtinVars[n]; !ok || !slices.Contains(def.kinds, k) {
-				t.Errorf("%s reads %s, which the variable table does not list for it", k, n)
+			if !Reads(k, n) {
+				t.Errorf("%s reads %s, which has no record for it in kindSettings", k, n)
 			}
 		}
 	}
-	for n, def := range builtinVars {
-		for _, k := range def.kinds {
+	for k, settings := range kindSettings {
+		for n, s := range settings {
 			if !slices.Contains(read[k], n) {
-				t.Errorf("the table says %s reads %s; its template does not", k, n)
+				t.Errorf("kindSettings says %s reads %s; its config does not", k, n)
+			}
+			if _, ok := builtinVars[n]; !ok {
+				t.Errorf("%s's %s has no type in builtinVars", k, n)
+			}
+			if s.directive == "" || s.def == "" {
+				t.Errorf("%s's %s: directive %q, default %q; both are needed", k, n, s.directive, s.def)
+			}
+			if err := checkVar([]Kind{k}, n, s.def); err != nil {
+				t.Errorf("%s's default for %s: %v", k, n, err)
+			}
+			if err := CheckKindVars(k, map[string]string{n: s.def}); err != nil {
+				t.Errorf("%s's default for %s breaks its own unit: %v", k, n, err)
 			}
 		}
 	}
-}
-
-func keys(m map[string]string) []string {
-	var out []string
-	for k := range m {
-		out = append(out, k)
+	for n := range builtinVars {
+		if len(readers(n)) == 0 {
+			t.Errorf("%s is read by no kind", n)
+		}
 	}
-	return out
+	for k, settings := range appSettings {
+		for n := range settings {
+			if _, ok := appVars[n]; !ok {
+				t.Errorf("app %s's %s has no check in appVars", k, n)
+			}
+		}
+	}
 }
 
 func TestCheckVars(t *testing.T) {

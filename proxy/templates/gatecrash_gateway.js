@@ -2,24 +2,21 @@
 // Node-based API gateways (Edge Microgateway, Express + http-proxy): Node's http module, one
 // keep-alive http.Agent for the upstream, no retries, and upstream errors logged the way those
 // gateways log them ("socket hang up", "read ECONNRESET"). Rendered by gatecrash from a Go
-// template. Variables (proxy.vars), with defaults:
-//   keepalive on | off        http.Agent keepAlive (off: a new upstream connection per request)
-//   idle_timeout 0            Agent timeout: idle pooled sockets are destroyed after it (0: never)
-//   max_idle_conns 256        Agent maxFreeSockets
-//   read_timeout 0            upstream request timeout (0: none); on expiry the client gets a 504
-//   client_idle_timeout 5s    server.keepAliveTimeout (client connections)
+// template.
+// Variables (proxy.vars; the records are in gatecrash's proxy/settings.go), as this run sets them:
+{{settings "//"}}
 'use strict';
 const http = require('http');
 const upstream = {{if .OriginTLS}}require('https'){{else}}http{{end}};
 
 const origins = [{{range $i, $o := .Origins}}{{if $i}}, {{end}}{ host: '{{$o.Host}}', port: {{$o.Port}} }{{end}}];
-const keepAlive = '{{var "keepalive" "on"}}' === 'on';
-const idleMs = {{ms (var "idle_timeout" "0")}};
-const readMs = {{ms (var "read_timeout" "0")}};
+const keepAlive = '{{var "keepalive"}}' === 'on';
+const idleMs = {{ms (var "idle_timeout")}};
+const readMs = {{ms (var "read_timeout")}};
 const agent = new upstream.Agent({
   keepAlive,{{if .OriginTLS}}
   rejectUnauthorized: false,{{end}}
-  maxFreeSockets: {{var "max_idle_conns" "256"}},
+  maxFreeSockets: {{var "max_idle_conns"}},
   scheduling: 'lifo',
   ...(idleMs > 0 ? { timeout: idleMs } : {}),
 });
@@ -66,7 +63,7 @@ const server = http.createServer((req, res) => {
   });
   req.pipe(up);
 });
-server.keepAliveTimeout = {{ms (var "client_idle_timeout" "5s")}};
+server.keepAliveTimeout = {{ms (var "client_idle_timeout")}};
 server.listen({{.ListenPort}}, '{{.ListenHost}}', () => {
   log(`gateway node ${process.version} listening on {{.Listen}}, upstream keepAlive ${keepAlive}, idle ${idleMs} ms`);
 });
