@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"maps"
-	"math"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -142,7 +141,7 @@ func AppIdleTimeout(k AppKind, vars map[string]string) (time.Duration, bool) {
 		return 0, false
 	}
 	if k == Uvicorn || k == Gunicorn {
-		v = wholeSeconds(v) + "s"
+		v = inUnit(v, secondsUp) + "s"
 	}
 	d, err := yamlconf.ParseDuration(v)
 	return d, err == nil
@@ -156,7 +155,7 @@ var appDefs = map[AppKind]kindDef{
 		pkg: "python3-uvicorn",
 		args: func(conf string, d *templateData) []string {
 			return []string{"-m", "uvicorn", "--app-dir", filepath.Dir(conf), "--host", d.ListenHost, "--port", d.ListenPort,
-				"--timeout-keep-alive", wholeSeconds(appVal(Uvicorn, d.Vars, "idle_timeout")),
+				"--timeout-keep-alive", inUnit(appVal(Uvicorn, d.Vars, "idle_timeout"), secondsUp),
 				"--no-access-log", "gatecrash_asgi:app"}
 		},
 		env:  func(*templateData) []string { return []string{"PYTHONDONTWRITEBYTECODE=1"} },
@@ -173,7 +172,7 @@ var appDefs = map[AppKind]kindDef{
 			}
 			return []string{"--chdir", filepath.Dir(conf), "--bind", d.Listen, "--worker-class", class,
 				"--workers", appVal(Gunicorn, d.Vars, "workers"), "--threads", threads,
-				"--keep-alive", wholeSeconds(appVal(Gunicorn, d.Vars, "idle_timeout")),
+				"--keep-alive", inUnit(appVal(Gunicorn, d.Vars, "idle_timeout"), secondsUp),
 				"gatecrash_wsgi:app"}
 		},
 		env:  func(*templateData) []string { return []string{"PYTHONDONTWRITEBYTECODE=1"} },
@@ -182,22 +181,10 @@ var appDefs = map[AppKind]kindDef{
 	Node: {
 		kind: Kind(Node), binary: "node", template: "gatecrash_origin.js", confName: "gatecrash_origin.js", pkg: "nodejs",
 		args: func(conf string, d *templateData) []string {
-			ms := "5000"
-			if dur, err := yamlconf.ParseDuration(appVal(Node, d.Vars, "idle_timeout")); err == nil {
-				ms = strconv.FormatInt(dur.Milliseconds(), 10)
-			}
-			return []string{conf, d.ListenHost, d.ListenPort, ms}
+			return []string{conf, d.ListenHost, d.ListenPort, inUnit(appVal(Node, d.Vars, "idle_timeout"), millis)}
 		},
 		logs: []string{"stdout.log"},
 	},
-}
-
-func wholeSeconds(v string) string {
-	d, err := yamlconf.ParseDuration(v)
-	if err != nil {
-		return v
-	}
-	return strconv.Itoa(max(1, int(math.Ceil(d.Seconds()))))
 }
 
 // FindApp returns the command that runs k (the given binary, or the kind's own), or an error

@@ -6,14 +6,12 @@ import (
 	"embed"
 	"errors"
 	"fmt"
-	"math"
 	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
 	"runtime"
-	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -22,7 +20,6 @@ import (
 	"time"
 
 	"github.com/gatecrash/gatecrash/internal/files"
-	"github.com/gatecrash/gatecrash/internal/yamlconf"
 )
 
 //go:embed templates/*
@@ -115,31 +112,12 @@ func templateFuncs(d *templateData) template.FuncMap {
 		// mark): its value in this run, its default, and the directive it sets.
 		"settings": func(prefix string) string { return settingsComment(d.kind, d.Vars, prefix) },
 		// seconds turns a duration ("1500ms") into whole seconds, rounded up, at least 1 (for
-		// directives that only take seconds, like Apache's ttl).
-		"seconds": func(v string) (string, error) {
-			dur, err := yamlconf.ParseDuration(v)
-			if err != nil {
-				return "", err
-			}
-			return strconv.Itoa(max(1, int(math.Ceil(dur.Seconds())))), nil
-		},
-		// ms turns a duration into whole milliseconds (0 stays 0).
-		"ms": func(v string) (string, error) {
-			dur, err := yamlconf.ParseDuration(v)
-			if err != nil {
-				return "", err
-			}
-			return strconv.FormatInt(dur.Milliseconds(), 10), nil
-		},
-		// varnishtime writes a duration as VCL does ("3.5s").
-		"varnishtime": func(v string) (string, error) {
-			dur, err := yamlconf.ParseDuration(v)
-			if err != nil {
-				return "", err
-			}
-			return strconv.FormatFloat(dur.Seconds(), 'f', -1, 64) + "s", nil
-		},
-		"root": func() bool { return os.Geteuid() == 0 },
+		// directives that only take seconds, like Apache's ttl); ms into whole milliseconds;
+		// varnishtime into VCL's "3.5s".
+		"seconds":     durationFunc(secondsUp),
+		"ms":          durationFunc(millis),
+		"varnishtime": durationFunc(func(d time.Duration) string { return fracSeconds(d) + "s" }),
+		"root":        func() bool { return os.Geteuid() == 0 },
 	}
 }
 

@@ -7,10 +7,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"runtime"
-	"strconv"
 	"time"
-
-	"github.com/gatecrash/gatecrash/internal/yamlconf"
 )
 
 // kinds are the proxies gatecrash runs from a config template. A new kind is an entry here,
@@ -79,8 +76,8 @@ var kinds = map[Kind]kindDef{
 		args: func(conf string, d *templateData) []string {
 			return []string{"-F", "-j", "none", "-n", filepath.Join(d.Dir, "varnish"), "-a", d.Listen, "-f", conf,
 				"-s", "malloc,32m",
-				"-p", "backend_idle_timeout=" + varnishSeconds(valueOf(Varnish, d.Vars, "idle_timeout")),
-				"-p", "timeout_idle=" + varnishSeconds(valueOf(Varnish, d.Vars, "client_idle_timeout")),
+				"-p", "backend_idle_timeout=" + inUnit(valueOf(Varnish, d.Vars, "idle_timeout"), fracSeconds),
+				"-p", "timeout_idle=" + inUnit(valueOf(Varnish, d.Vars, "client_idle_timeout"), fracSeconds),
 				"-p", "thread_pools=1", "-p", "thread_pool_min=10"}
 		},
 		argVars:     []string{"idle_timeout", "client_idle_timeout"},
@@ -150,15 +147,6 @@ func haproxyStates(states ...string) []pattern {
 }
 
 func mustRe(s string) *regexp.Regexp { return regexp.MustCompile(s) }
-
-// varnishSeconds turns a duration into Varnish's parameter unit, seconds with a fraction.
-func varnishSeconds(v string) string {
-	d, err := yamlconf.ParseDuration(v)
-	if err != nil {
-		return v
-	}
-	return strconv.FormatFloat(d.Seconds(), 'f', -1, 64)
-}
 
 // mapsFile reports whether process pid maps a file under dir (varnishlog has attached to
 // Varnish's shared memory log once it maps the files in Varnish's working folder).

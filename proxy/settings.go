@@ -3,9 +3,13 @@ package proxy
 import (
 	"fmt"
 	"maps"
+	"math"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
+
+	"github.com/gatecrash/gatecrash/internal/yamlconf"
 )
 
 // setting is how one kind's built-in config expresses one variable: the directive it sets,
@@ -312,4 +316,32 @@ func settingsComment(k Kind, vars map[string]string, prefix string) string {
 		fmt.Fprintf(&b, "%s  %-*s  %s", prefix, width, col, s.knob())
 	}
 	return b.String()
+}
+
+// The units configs take durations in: whole seconds rounded up (at least 1: Apache's ttl,
+// uvicorn's --timeout-keep-alive), whole milliseconds (Node), seconds with a fraction
+// (Varnish).
+func secondsUp(d time.Duration) string   { return strconv.Itoa(max(1, int(math.Ceil(d.Seconds())))) }
+func millis(d time.Duration) string      { return strconv.FormatInt(d.Milliseconds(), 10) }
+func fracSeconds(d time.Duration) string { return strconv.FormatFloat(d.Seconds(), 'f', -1, 64) }
+
+// durationFunc makes a unit a template function of a variable's value.
+func durationFunc(unit func(time.Duration) string) func(string) (string, error) {
+	return func(v string) (string, error) {
+		d, err := yamlconf.ParseDuration(v)
+		if err != nil {
+			return "", err
+		}
+		return unit(d), nil
+	}
+}
+
+// inUnit writes duration value v in unit, for a command line; a value that is not a duration
+// (variables are checked before anything starts) is passed on as it is.
+func inUnit(v string, unit func(time.Duration) string) string {
+	d, err := yamlconf.ParseDuration(v)
+	if err != nil {
+		return v
+	}
+	return unit(d)
 }

@@ -124,3 +124,32 @@ func TestCheckVars(t *testing.T) {
 		})
 	}
 }
+
+// The units configs take durations in, as the templates and command lines write them.
+func TestDurationUnits(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		v, secs, ms, frac string
+	}{
+		{"1500ms", "2", "1500", "1.5"},
+		{"3s", "3", "3000", "3"},
+		{"100ms", "1", "100", "0.1"},
+		{"2m", "120", "120000", "120"},
+	} {
+		if got := inUnit(tc.v, secondsUp); got != tc.secs {
+			t.Errorf("%s in seconds: %s, want %s", tc.v, got, tc.secs)
+		}
+		if got := inUnit(tc.v, millis); got != tc.ms {
+			t.Errorf("%s in ms: %s, want %s", tc.v, got, tc.ms)
+		}
+		if got, err := durationFunc(fracSeconds)(tc.v); err != nil || got != tc.frac {
+			t.Errorf("%s in seconds with a fraction: %s (%v), want %s", tc.v, got, err, tc.frac)
+		}
+	}
+	if _, err := durationFunc(millis)("soon"); err == nil {
+		t.Error("a value that is no duration was written")
+	}
+	if got := inUnit("soon", millis); got != "soon" {
+		t.Errorf("not a duration: %q passed on as %q", "soon", got)
+	}
+}
