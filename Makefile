@@ -77,9 +77,10 @@ demo: build
 	$(BIN) run keepalive-race
 
 ## readme-samples: rewrite the README's output samples (<!-- sample NAME --> blocks) from real
-## runs, and its proxy variable tables from the kinds' records; make test fails when one no longer matches what the code prints (about 35 s)
+## runs, its proxy variable tables from the kinds' records, and docs/architecture.md's import
+## table from the code; make test fails when one no longer matches what the code prints (about 35 s)
 readme-samples:
-	$(GO) test -count=1 -run 'TestReadmeSamples|TestReadmeProxyVarTables' ./cmd/gatecrash -args -update-samples
+	$(GO) test -count=1 -run 'TestReadmeSamples|TestReadmeProxyVarTables|TestArchitectureDocIsTheCode' ./cmd/gatecrash -args -update-samples
 
 ## report-example: regenerate docs/report-example.png, the README's picture of the HTML report,
 ## from a real run of the main job (headless Chromium at 1400 px; about 35 s)
