@@ -2,6 +2,7 @@ package loadgen
 
 import (
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/gatecrash/gatecrash/results"
@@ -85,4 +86,38 @@ func snapshotOf(rec *recorder, target results.Target, p pacer) *results.Result {
 	res.Target = target
 	res.Unsent = p.behind(now)
 	return res
+}
+
+// Watched is a load's result as those who watch a run see it — checkpoints, interval logs,
+// metrics: the live snapshot with what only the caller knows added to it (the origin's
+// ground truth, the proxies' log counts) and its errors paired with the origin's fault
+// events; once the caller has finished the result (Finish), that result.
+type Watched struct {
+	Live *Live
+	// Add fills in what the load does not know; nil adds nothing.
+	Add   func(*results.Result)
+	final atomic.Pointer[results.Result]
+}
+
+// Snapshot returns the result so far (nil before the load has started).
+func (w *Watched) Snapshot() *results.Result {
+	if r := w.final.Load(); r != nil {
+		return r
+	}
+	r := w.Live.Snapshot()
+	if r == nil {
+		return nil
+	}
+	if w.Add != nil {
+		w.Add(r)
+	}
+	r.PairExemplars()
+	return r
+}
+
+// Finish pairs the final result's errors with the origin's events and makes it what
+// Snapshot returns from now on. The caller has filled in what Add would.
+func (w *Watched) Finish(r *results.Result) {
+	r.PairExemplars()
+	w.final.Store(r)
 }

@@ -188,11 +188,17 @@ func AppKnob(k AppKind, name string) (knob string, ok bool) {
 	return s.knob(), ok
 }
 
-func (s setting) knob() string {
+// place is the directive and where it goes: "`timeout=` on the ProxyPass".
+func (s setting) place() string {
 	out := "`" + s.directive + "`"
 	if s.where != "" {
 		out += " " + s.where
 	}
+	return out
+}
+
+func (s setting) knob() string {
+	out := s.place()
 	if rule := s.rule(); rule != "" {
 		out += " (" + rule + ")"
 	}

@@ -69,9 +69,9 @@ func CheckKindVars(k Kind, vars map[string]string) error {
 		}
 		switch {
 		case rule.wholeSeconds && d%time.Second != 0:
-			errs = append(errs, &VarError{Name: name, Msg: fmt.Sprintf("%s: %s takes whole seconds (%s)", v, k, rule.directive)})
+			errs = append(errs, &VarError{Name: name, Msg: fmt.Sprintf("%s: %s takes whole seconds (%s)", v, k, rule.place())})
 		case d < rule.min && d != 0 || rule.min > 0 && d == 0:
-			errs = append(errs, &VarError{Name: name, Msg: fmt.Sprintf("%s: %s's %s is at least %v", v, k, rule.directive, rule.min)})
+			errs = append(errs, &VarError{Name: name, Msg: fmt.Sprintf("%s: %s's %s is at least %v", v, k, rule.place(), rule.min)})
 		}
 	}
 	return errors.Join(errs...)

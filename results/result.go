@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"regexp"
 	"strings"
 	"time"
 
@@ -120,6 +121,37 @@ func NextSegment(last *Result) RunInfo {
 	ri.BeforeSeconds += Seconds(last.Duration())
 	ri.BeforeRequests += last.Requests + last.Aborted
 	return ri
+}
+
+// segSuffix is a segment file's ending: ".json", or ".segN.json" for segment N > 0.
+var segSuffix = regexp.MustCompile(`(\.seg\d+)?\.json$`)
+
+// SegmentPath names segment n's file after the file of a segment of the run: the first
+// segment's is NAME.json (or any name), segment n's NAME.segN.json — soak.json →
+// soak.seg2.json, soak.seg1.json → soak.seg2.json, soak.seg3.json (n 0) → soak.json,
+// soak.out → soak.out.seg1.json.
+func SegmentPath(of string, n int) string {
+	base := segSuffix.ReplaceAllString(of, "")
+	switch {
+	case n > 0:
+		return fmt.Sprintf("%s.seg%d.json", base, n)
+	case base == of:
+		return of // a first segment named without .json
+	}
+	return base + ".json"
+}
+
+// SegmentFiles lists the files of the run whose first segment's file is first, in order, as
+// far as they exist: none when first does not.
+func SegmentFiles(first string) []string {
+	var out []string
+	for n := 0; ; n++ {
+		p := SegmentPath(first, n)
+		if _, err := os.Stat(p); err != nil {
+			return out
+		}
+		out = append(out, p)
+	}
 }
 
 // Left returns what is left of the run's plan for this segment — a duration and a request

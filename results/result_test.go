@@ -194,3 +194,34 @@ func TestSummary(t *testing.T) {
 		t.Fatalf("FormatCount = %q", got)
 	}
 }
+
+// Segment files: one rule for gatecrash load's and gatecrash run's.
+func TestSegmentPaths(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		of   string
+		n    int
+		want string
+	}{
+		{"soak.json", 0, "soak.json"}, {"soak.json", 2, "soak.seg2.json"}, {"soak.seg1.json", 2, "soak.seg2.json"},
+		{"soak.seg3.json", 0, "soak.json"}, {"soak.out", 1, "soak.out.seg1.json"}, {"soak.out", 0, "soak.out"},
+		{"run/v.seg12.json", 13, "run/v.seg13.json"},
+	} {
+		if got := SegmentPath(tc.of, tc.n); got != tc.want {
+			t.Errorf("SegmentPath(%q, %d) = %q, want %q", tc.of, tc.n, got, tc.want)
+		}
+	}
+	dir := t.TempDir()
+	first := filepath.Join(dir, "soak.json")
+	if got := SegmentFiles(first); got != nil {
+		t.Fatalf("no files: %v", got)
+	}
+	for _, p := range []string{first, SegmentPath(first, 1), SegmentPath(first, 2), SegmentPath(first, 4)} {
+		if err := os.WriteFile(p, nil, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if got := SegmentFiles(first); len(got) != 3 || got[2] != filepath.Join(dir, "soak.seg2.json") {
+		t.Fatalf("segments 0, 1, 2 and 4 on disk: %v; want up to the first missing (3)", got)
+	}
+}

@@ -10,7 +10,6 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
-	"sync/atomic"
 	"time"
 
 	"golang.org/x/sync/errgroup"
@@ -438,21 +437,12 @@ func runVariant(ctx context.Context, sc *Scenario, v *Variant, dir string, opts 
 	}
 	// A snapshot is the load's result so far with what the origin and the proxies have
 	// counted up to now: what a checkpoint holds, and what live metrics show.
-	var final atomic.Pointer[results.Result]
-	snapshot := func() *results.Result {
-		if r := final.Load(); r != nil {
-			return r
-		}
-		r := live.Snapshot()
-		if r == nil {
-			return nil
-		}
+	watched := &loadgen.Watched{Live: live, Add: func(r *results.Result) {
 		r.Scenario, r.Variant = sc.Name, v.Name
 		r.ProxyLog, _ = proxyLogCounts(hopProxies)
 		r.Origin = truth()
-		r.PairExemplars()
-		return r
-	}
+	}}
+	snapshot := watched.Snapshot
 	if opts.Watch != nil {
 		opts.Watch(v.Name, seg.info, snapshot, live.Gauges)
 	}
@@ -497,8 +487,7 @@ func runVariant(ctx context.Context, sc *Scenario, v *Variant, dir string, opts 
 	} else if l := v.Origin.Link; l != nil && l.Latency > 0 {
 		res.Notes = append(res.Notes, "link to the origin: "+l.String())
 	}
-	res.PairExemplars()
-	final.Store(res)
+	watched.Finish(res)
 	return res, errors.Join(partErr, stopErr, logErr, keep.Finish(res))
 }
 

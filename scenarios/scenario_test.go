@@ -309,9 +309,9 @@ func TestAppliesSaysWhy(t *testing.T) {
 	}{
 		{"keepalive-race", "fixed", proxy.Nginx, ""},
 		{"keepalive-race", "default", proxy.Varnish, ""},
-		{"keepalive-race", "fixed", proxy.Varnish, "proxy.vars.idle_timeout: 30ms: varnish's backend_idle_timeout is at least 1s"},
-		{"keepalive-race", "fixed", proxy.TrafficServer, "trafficserver takes whole seconds (proxy.config.http.keep_alive_no_activity_timeout_out)"},
-		{"keepalive-race", "fixed", proxy.Apache, "apache takes whole seconds (ProxyPass ttl)"},
+		{"keepalive-race", "fixed", proxy.Varnish, "proxy.vars.idle_timeout: 30ms: varnish's `backend_idle_timeout` as a varnishd -p parameter is at least 1s"},
+		{"keepalive-race", "fixed", proxy.TrafficServer, "trafficserver takes whole seconds (`proxy.config.http.keep_alive_no_activity_timeout_out` in records.config)"},
+		{"keepalive-race", "fixed", proxy.Apache, "apache takes whole seconds (`ttl=` on the ProxyPass / BalancerMember)"},
 		{"chain", "default", proxy.HAProxy, "scenario chain does not apply to proxy haproxy"},
 		{"slow-upstream", "tight-timeout", proxy.TrafficServer, "proxy.vars.read_timeout: 200ms: trafficserver takes whole seconds"},
 		{"forced-race", "keepalive-off", proxy.Nghttpx, "variant keepalive-off sets proxy.vars.keepalive, which nghttpx's template does not read"},

@@ -1,9 +1,7 @@
 package scenarios
 
 import (
-	"errors"
 	"fmt"
-	"os"
 	"path/filepath"
 	"time"
 
@@ -20,28 +18,23 @@ type segment struct {
 	done    *results.Result
 }
 
-// segmentFile names segment n of a variant's result in the run folder.
+// segmentFile names segment n of a variant's result in the run folder, as gatecrash load
+// names a resumed run's segments (results.SegmentPath).
 func segmentFile(dir, variant string, n int) string {
-	if n == 0 {
-		return filepath.Join(dir, variant+".json")
-	}
-	return filepath.Join(dir, fmt.Sprintf("%s.seg%d.json", variant, n))
+	return results.SegmentPath(filepath.Join(dir, variant+".json"), n)
 }
 
 // readSegments reads a variant's segment files, in order, up to the first missing one.
 func readSegments(dir, variant string) ([]*results.Result, error) {
 	var out []*results.Result
-	for n := 0; ; n++ {
-		path := segmentFile(dir, variant, n)
-		if _, err := os.Stat(path); errors.Is(err, os.ErrNotExist) {
-			return out, nil
-		}
+	for _, path := range results.SegmentFiles(segmentFile(dir, variant, 0)) {
 		r, err := results.ReadFile(path)
 		if err != nil {
 			return nil, err
 		}
 		out = append(out, r)
 	}
+	return out, nil
 }
 
 // folderRunID is the run id of the results already in dir, or a new one.

@@ -9,7 +9,6 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"sync/atomic"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -251,27 +250,18 @@ func runLoad(ctx context.Context, opts *LoadOptions) error {
 	live := &loadgen.Live{}
 	lopts = append(lopts, loadgen.WithLive(live), loadgen.WithRun(run),
 		loadgen.WithWarnings(func(msg string) { fmt.Fprintf(opts.Stderr, "warning: %s\n", msg) }))
-	snapshot := live.Snapshot
+	watched := &loadgen.Watched{Live: live}
 	var admin *faultserver.Watch
-	var final atomic.Pointer[results.Result] // the result once the origin's truth is in it
 	if opts.OriginAdmin != "" {
 		var err error
 		if admin, err = watchOriginAdmin(ctx, opts.OriginAdmin); err != nil {
 			return errext.UsageError(fmt.Errorf("--origin-admin: %w", err))
 		}
-		snapshot = func() *results.Result {
-			if f := final.Load(); f != nil {
-				return f
-			}
-			r := live.Snapshot()
-			if r == nil || !r.Partial {
-				return nil // the run has ended and its origin truth is being fetched
-			}
+		watched.Add = func(r *results.Result) {
 			r.Origin, _ = admin.Truth(ctx) // a checkpoint without the origin's view is still one
-			r.PairExemplars()
-			return r
 		}
 	}
+	snapshot := watched.Snapshot
 	if opts.MetricsListen != "" {
 		reg := &metrics.Registry{Version: versionString(), Labels: map[string]string{"run_id": run.ID, "shard": strconv.Itoa(run.Shard)}}
 		reg.Set(metrics.Source{Run: run, Snapshot: snapshot, Gauges: live.Gauges})
@@ -304,8 +294,9 @@ func runLoad(ctx context.Context, opts *LoadOptions) error {
 			fmt.Fprintf(opts.Stderr, "warning: the result has no origin ground truth: --origin-admin: %v\n", terr)
 		}
 		cancel()
-		res.PairExemplars()
-		final.Store(res)
+	}
+	if res != nil {
+		watched.Finish(res)
 	}
 	if keepErr := keep.Finish(res); keepErr != nil && res != nil {
 		fmt.Fprintf(opts.Stderr, "warning: %v\n", keepErr)

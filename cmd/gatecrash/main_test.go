@@ -96,7 +96,7 @@ func TestExitCodesAndMessages(t *testing.T) {
 		{"unknown proxy kind", []string{"run", "keepalive-race", "--proxy", "squid"}, 2, `--proxy: unknown proxy kind "squid"`},
 		{"scenario does not apply", []string{"run", "chain", "--proxy", "apache"}, 2, "does not apply to proxy apache"},
 		{"variant that cannot be expressed", []string{"run", "slow-upstream", "--proxy", "apache", "--variant", "tight-timeout"}, 2,
-			"proxy.vars.read_timeout: 200ms: apache takes whole seconds (ProxyPass timeout)"},
+			"proxy.vars.read_timeout: 200ms: apache takes whole seconds (`timeout=` on the ProxyPass)"},
 		{"no such variant", []string{"run", "keepalive-race", "--variant", "fast", "--out", dir}, 2, `has no variant "fast"; it has: default, fixed`},
 		{"validate broken", []string{"scenarios", "validate", "../../scenarios/testdata/broken.yaml"}, 2, `broken.yaml:1:1: apiVersion`},
 		{"show unknown", []string{"scenarios", "show", "nope"}, 2, `no such scenario "nope"`},

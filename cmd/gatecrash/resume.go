@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"regexp"
 	"strings"
 	"time"
 
@@ -106,7 +105,7 @@ func planSegment(opts *LoadOptions) (run results.RunInfo, out string, prev *resu
 	cfg.Duration, cfg.Requests = yamlconf.Duration(d), requests
 	out = opts.Out
 	if out == "" || implicit || sameFile(out, from) {
-		out = segmentPath(from, run.Segment)
+		out = results.SegmentPath(from, run.Segment)
 	}
 	if _, err := os.Stat(out); err == nil {
 		return results.RunInfo{}, "", nil, fmt.Errorf("--resume: segment %d's file %s exists already; was this segment resumed before? resume from it, or give --out", run.Segment, out)
@@ -117,14 +116,11 @@ func planSegment(opts *LoadOptions) (run results.RunInfo, out string, prev *resu
 // latestSegment returns the file of the latest segment of the run whose first file is out:
 // out.seg1.json, out.seg2.json, ... as far as they exist.
 func latestSegment(out string) string {
-	latest := out
-	for n := 1; ; n++ {
-		p := segmentPath(out, n)
-		if _, err := os.Stat(p); err != nil {
-			return latest
-		}
-		latest = p
+	files := results.SegmentFiles(out)
+	if len(files) == 0 {
+		return out
 	}
+	return files[len(files)-1]
 }
 
 // sameShard reports whether the --shard and --run-id of opts are prev's (those left out match).
@@ -156,18 +152,6 @@ func runIDOf(r *results.Result) string {
 		return "(none)"
 	}
 	return r.Run.ID
-}
-
-var segSuffix = regexp.MustCompile(`(\.seg\d+)?\.json$`)
-
-// segmentPath names segment n's file after the file of an earlier segment:
-// soak.json → soak.seg1.json, soak.seg1.json → soak.seg2.json.
-func segmentPath(from string, n int) string {
-	base := from
-	if segSuffix.MatchString(from) {
-		base = segSuffix.ReplaceAllString(from, "")
-	}
-	return fmt.Sprintf("%s.seg%d.json", base, n)
 }
 
 func sameFile(a, b string) bool {

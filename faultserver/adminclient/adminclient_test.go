@@ -35,7 +35,19 @@ func TestWatchThroughAdminEqualsLocal(t *testing.T) {
 	srv, addr := faultservertest.Origin(t, "rst-headers:every=3")
 	admin := httptest.NewServer(srv.AdminHandler())
 	t.Cleanup(admin.Close)
+	// Both watches start, and both truths are taken, with nothing in flight: a close landing
+	// between the two would differ.
+	settle := func() {
+		t.Helper()
+		http.DefaultClient.CloseIdleConnections()
+		for deadline := time.Now().Add(5 * time.Second); srv.Stats().ConnectionsOpen > 0; time.Sleep(5 * time.Millisecond) {
+			if time.Now().After(deadline) {
+				t.Fatalf("%d connections still open", srv.Stats().ConnectionsOpen)
+			}
+		}
+	}
 	get(t, "http://"+addr+"/") // before the watch: not counted
+	settle()
 	c, err := adminclient.New(admin.URL + "/")
 	if err != nil {
 		t.Fatal(err)
@@ -51,13 +63,7 @@ func TestWatchThroughAdminEqualsLocal(t *testing.T) {
 	for range 9 {
 		get(t, "http://"+addr+"/")
 	}
-	// Both truths are taken with nothing in flight, or a close landing between them differs.
-	http.DefaultClient.CloseIdleConnections()
-	for deadline := time.Now().Add(5 * time.Second); srv.Stats().ConnectionsOpen > 0; time.Sleep(5 * time.Millisecond) {
-		if time.Now().After(deadline) {
-			t.Fatalf("%d connections still open", srv.Stats().ConnectionsOpen)
-		}
-	}
+	settle()
 	a, err := remote.Truth(ctx)
 	if err != nil {
 		t.Fatal(err)
