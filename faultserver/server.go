@@ -159,6 +159,25 @@ func (s *Server) ServeTLS(ctx context.Context, ln net.Listener) error {
 	return s.serve(ctx, ln, true)
 }
 
+// Listen listens on addr and serves there, TLS when useTLS, until ctx ends — the listen-then-
+// serve every in-process origin does. It returns the address it listens on (addr may ask for
+// port 0) and done, which yields Serve's or ServeTLS's error once it has returned.
+func (s *Server) Listen(ctx context.Context, addr string, useTLS bool) (bound string, done <-chan error, err error) {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return "", nil, err
+	}
+	ch := make(chan error, 1)
+	go func() {
+		if useTLS {
+			ch <- s.ServeTLS(ctx, ln)
+		} else {
+			ch <- s.Serve(ctx, ln)
+		}
+	}()
+	return ln.Addr().String(), ch, nil
+}
+
 func (s *Server) tlsConfig() (*tls.Config, error) {
 	s.tlsMu.Lock()
 	defer s.tlsMu.Unlock()

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net"
 	"os"
 	"path/filepath"
 	"slices"
@@ -343,20 +342,14 @@ func runVariant(ctx context.Context, sc *Scenario, v *Variant, dir string, opts 
 			if len(v.Origin.Listen) > i {
 				addr = v.Origin.Listen[i]
 			}
-			ln, err := net.Listen("tcp", addr)
+			bound, done, err := origin.Listen(gctx, addr, v.Origin.TLS)
 			if err != nil {
 				_, perr := shutdown()
 				return nil, errors.Join(fmt.Errorf("origin listener: %w", err), perr)
 			}
-			addrs = append(addrs, ln.Addr().String())
+			addrs = append(addrs, bound)
 			g.Go(func() error {
-				var err error
-				if v.Origin.TLS {
-					err = origin.ServeTLS(gctx, ln)
-				} else {
-					err = origin.Serve(gctx, ln)
-				}
-				if err != nil {
+				if err := <-done; err != nil {
 					return fmt.Errorf("origin: %w", err)
 				}
 				return nil

@@ -5,7 +5,6 @@ package faultservertest
 
 import (
 	"context"
-	"net"
 	"testing"
 
 	"github.com/gatecrash/gatecrash/faultserver"
@@ -48,30 +47,22 @@ func origin(t testing.TB, listeners []bool, specs []string) (*faultserver.Server
 		t.Fatal(err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, len(listeners))
 	var addrs []string
-	for _, useTLS := range listeners {
-		ln, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			cancel()
-			t.Fatal(err)
-		}
-		addrs = append(addrs, ln.Addr().String())
-		go func() {
-			if useTLS {
-				done <- s.ServeTLS(ctx, ln)
-			} else {
-				done <- s.Serve(ctx, ln)
-			}
-		}()
-	}
+	var dones []<-chan error
 	t.Cleanup(func() {
 		cancel()
-		for range listeners {
+		for _, done := range dones {
 			if err := <-done; err != nil {
 				t.Errorf("origin: %v", err)
 			}
 		}
 	})
+	for _, useTLS := range listeners {
+		addr, done, err := s.Listen(ctx, "127.0.0.1:0", useTLS)
+		if err != nil {
+			t.Fatal(err)
+		}
+		addrs, dones = append(addrs, addr), append(dones, done)
+	}
 	return s, addrs
 }
