@@ -6,7 +6,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/gatecrash/gatecrash/scenarios"
+	"github.com/gatecrash/gatecrash/matrix"
 )
 
 // The generated docs/conformance.json agrees with the pinned cells (which make matrix-check
@@ -25,7 +25,7 @@ func TestConformanceDocAgreesWithPins(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var m scenarios.Matrix
+	var m matrix.Matrix
 	if err := json.Unmarshal(b, &m); err != nil {
 		t.Fatal(err)
 	}

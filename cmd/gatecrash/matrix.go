@@ -15,6 +15,7 @@ import (
 
 	"github.com/gatecrash/gatecrash/internal/errext"
 	"github.com/gatecrash/gatecrash/internal/files"
+	"github.com/gatecrash/gatecrash/matrix"
 	"github.com/gatecrash/gatecrash/proxy"
 	"github.com/gatecrash/gatecrash/scenarios"
 )
@@ -31,7 +32,7 @@ func newMatrixCmd() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "matrix [flags]",
 		Short: "Run the built-in failure scenarios against every installed proxy and tabulate what each does",
-		Long: `Run each built-in failure scenario (` + strings.Join(scenarios.MatrixScenarios, ", ") + `), every
+		Long: `Run each built-in failure scenario (` + strings.Join(matrix.Scenarios, ", ") + `), every
 variant, against each installed proxy, for at most --budget each, and write the conformance
 matrix: per cell the client-visible outcome classes with counts and 95% intervals, what the
 proxy absorbed (retried), its most frequent error-log line, the time to the first error, and
@@ -48,7 +49,7 @@ differs from what was measured (--only-pinned runs just those cells: CI's check)
 		Args: usageArgs(cobra.NoArgs),
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if rerender != "" {
-				m, err := scenarios.Rerender(rerender)
+				m, err := matrix.Rerender(rerender)
 				if err != nil {
 					return err
 				}
@@ -67,7 +68,7 @@ differs from what was measured (--only-pinned runs just those cells: CI's check)
 			if parallel < 0 {
 				return errext.UsageError(fmt.Errorf("--parallel: %d is not allowed; give the number of cells to run at once, or 0 for one per CPU", parallel))
 			}
-			opts := scenarios.MatrixOptions{Budget: budget, OutDir: out, Log: cmd.ErrOrStderr(), Version: versionString(),
+			opts := matrix.Options{Budget: budget, OutDir: out, Log: cmd.ErrOrStderr(), Version: versionString(),
 				Command: commandLine(), Parallel: parallel}
 			for _, k := range kinds {
 				kind, err := proxy.ParseKind(k)
@@ -82,7 +83,7 @@ differs from what was measured (--only-pinned runs just those cells: CI's check)
 				}
 			}
 			opts.Scenarios = names
-			var pinned []scenarios.Pin
+			var pinned []matrix.Pin
 			if pins != "" {
 				var err error
 				if pinned, err = readPins(pins); err != nil {
@@ -106,7 +107,7 @@ differs from what was measured (--only-pinned runs just those cells: CI's check)
 			if err := os.MkdirAll(out, 0o755); err != nil {
 				return errext.UsageError(fmt.Errorf("--out: %w", err))
 			}
-			m, runErr := scenarios.RunMatrix(cmd.Context(), opts)
+			m, runErr := matrix.Run(cmd.Context(), opts)
 			if m == nil {
 				if errors.Is(runErr, scenarios.ErrSelection) {
 					return errext.UsageError(runErr)
@@ -139,7 +140,7 @@ differs from what was measured (--only-pinned runs just those cells: CI's check)
 	}
 	f := cmd.Flags()
 	f.StringSliceVar(&kinds, "proxies", nil, "proxy kinds to run (default: every kind gatecrash starts; "+proxy.StartedNames()+")")
-	f.StringSliceVar(&names, "scenarios", nil, "built-in scenarios to run (default: "+strings.Join(scenarios.MatrixScenarios, ", ")+")")
+	f.StringSliceVar(&names, "scenarios", nil, "built-in scenarios to run (default: "+strings.Join(matrix.Scenarios, ", ")+")")
 	f.DurationVar(&budget, "budget", 10*time.Second, "longest load per cell (a variant's own duration when shorter)")
 	f.StringVar(&out, "out", "gatecrash-matrix", "folder for conformance.{md,json,html} and the cells' run folders")
 	f.StringVar(&pins, "check", "", "YAML list of pinned cells (scenario, variant, proxy, outcome): exit 3 when one differs")
@@ -149,7 +150,7 @@ differs from what was measured (--only-pinned runs just those cells: CI's check)
 	return cmd
 }
 
-func skippedList(m *scenarios.Matrix) string {
+func skippedList(m *matrix.Matrix) string {
 	if len(m.Skipped) == 0 {
 		return "none"
 	}
@@ -162,11 +163,11 @@ func skippedList(m *scenarios.Matrix) string {
 
 // installedPins drops the pins of proxies that are not installed, saying so — unless
 // GATECRASH_E2E=require (CI), where a missing proxy is a failure the check reports.
-func installedPins(cmd *cobra.Command, m *scenarios.Matrix, pins []scenarios.Pin) []scenarios.Pin {
+func installedPins(cmd *cobra.Command, m *matrix.Matrix, pins []matrix.Pin) []matrix.Pin {
 	if os.Getenv("GATECRASH_E2E") == "require" {
 		return pins
 	}
-	var out []scenarios.Pin
+	var out []matrix.Pin
 	for _, p := range pins {
 		if slices.Contains(m.Proxies, p.Proxy) {
 			out = append(out, p)
@@ -181,12 +182,12 @@ func installedPins(cmd *cobra.Command, m *scenarios.Matrix, pins []scenarios.Pin
 const maxPinsSize = 1 << 20
 
 // readPins reads a pins file: a YAML list of {scenario, variant, proxy, outcome}.
-func readPins(path string) ([]scenarios.Pin, error) {
+func readPins(path string) ([]matrix.Pin, error) {
 	b, err := files.Read(path, "--check", maxPinsSize, nil)
 	if err != nil {
 		return nil, err
 	}
-	var pins []scenarios.Pin
+	var pins []matrix.Pin
 	dec := yaml.NewDecoder(bytes.NewReader(b))
 	dec.KnownFields(true)
 	if err := dec.Decode(&pins); err != nil {
@@ -198,7 +199,7 @@ func readPins(path string) ([]scenarios.Pin, error) {
 			errs = append(errs, fmt.Errorf("--check %s: entry %d: scenario, variant, proxy and outcome are all needed", path, i+1))
 			continue
 		}
-		if err := scenarios.CheckPin(p); err != nil {
+		if err := matrix.CheckPin(p); err != nil {
 			errs = append(errs, fmt.Errorf("--check %s: entry %d (%s): %w", path, i+1, p.Key(), err))
 		}
 	}
@@ -209,7 +210,7 @@ func readPins(path string) ([]scenarios.Pin, error) {
 }
 
 // writeMatrix writes the three documents into dir.
-func writeMatrix(m *scenarios.Matrix, dir string) error {
+func writeMatrix(m *matrix.Matrix, dir string) error {
 	for _, f := range []struct {
 		name  string
 		write func(*bytes.Buffer) error

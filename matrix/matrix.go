@@ -1,4 +1,4 @@
-package scenarios
+package matrix
 
 import (
 	"context"
@@ -17,14 +17,15 @@ import (
 	"github.com/gatecrash/gatecrash/internal/files"
 	"github.com/gatecrash/gatecrash/proxy"
 	"github.com/gatecrash/gatecrash/results"
+	"github.com/gatecrash/gatecrash/scenarios"
 )
 
-// MatrixScenarios are the built-in failure scenarios the conformance matrix runs by default:
+// Scenarios are the built-in failure scenarios the conformance matrix runs by default:
 // one per failure kind, each against a fault-server origin. Left out: chain (two hops; its
 // first hop is keepalive-race's proxy), client-stale-pool (the client's own hop), and
 // uvicorn-race and gunicorn-race (real app servers, and gunicorn's window is too rare for a
 // short budget).
-var MatrixScenarios = []string{"keepalive-race", "forced-race", "fin-mid-request", "rst-headers", "cut-body", "no-response",
+var Scenarios = []string{"keepalive-race", "forced-race", "fin-mid-request", "rst-headers", "cut-body", "no-response",
 	"tls-stall", "slow-upstream"}
 
 // NotInstallable are proxies users run that cannot be had on the machine the matrix is made
@@ -36,11 +37,11 @@ var NotInstallable = []SkippedProxy{
 		"the embedded proxy is: see the embedded column"},
 }
 
-// MatrixOptions says what `gatecrash matrix` runs.
-type MatrixOptions struct {
+// Options says what `gatecrash matrix` runs.
+type Options struct {
 	// Proxies are the kinds to run (empty: every kind gatecrash starts itself).
 	Proxies []proxy.Kind
-	// Scenarios are built-in scenario names (empty: MatrixScenarios).
+	// Scenarios are built-in scenario names (empty: Scenarios).
 	Scenarios []string
 	// Budget bounds each variant's load (a variant's own duration when shorter).
 	Budget time.Duration
@@ -71,12 +72,12 @@ type Matrix struct {
 	Parallel int `json:"parallel,omitempty"`
 	// Versions are the proxies' versions, by kind.
 	Versions map[string]string `json:"versions"`
-	// Proxies are the kinds run, in order; Skipped those not run (not installed, or not
+	// Proxies are the kinds run, in order; scenarios.Skipped those not run (not installed, or not
 	// installable here) with why.
 	Proxies []proxy.Kind   `json:"proxies"`
 	Skipped []SkippedProxy `json:"skipped,omitempty"`
-	Rows    []MatrixRow    `json:"rows"`
-	Cells   []*MatrixCell  `json:"cells"`
+	Rows    []Row          `json:"rows"`
+	Cells   []*Cell        `json:"cells"`
 	index   map[string]int // cell key -> index in Cells
 }
 
@@ -86,8 +87,8 @@ type SkippedProxy struct {
 	Reason string `json:"reason"`
 }
 
-// MatrixRow is one scenario variant: a row of the matrix.
-type MatrixRow struct {
+// Row is one scenario variant: a row of the matrix.
+type Row struct {
 	Scenario string `json:"scenario"`
 	Variant  string `json:"variant"`
 	Method   string `json:"method"`
@@ -95,8 +96,8 @@ type MatrixRow struct {
 	Fix bool `json:"fix,omitempty"`
 }
 
-// MatrixCell is one proxy under one scenario variant.
-type MatrixCell struct {
+// Cell is one proxy under one scenario variant.
+type Cell struct {
 	Scenario string     `json:"scenario"`
 	Variant  string     `json:"variant"`
 	Proxy    proxy.Kind `json:"proxy"`
@@ -109,7 +110,7 @@ type MatrixCell struct {
 	// faults, or the most frequent error class ("502", "no-response", ...).
 	Outcome string `json:"outcome,omitempty"`
 	// Classes are the error classes seen, with count and 95% interval.
-	Classes []MatrixClass `json:"classes,omitempty"`
+	Classes []Class `json:"classes,omitempty"`
 	// Absorbed counts request faults injected at the origin that reached the client as ok
 	// (-1: no request faults, only idle closes).
 	Absorbed int64 `json:"absorbed"`
@@ -125,8 +126,8 @@ type MatrixCell struct {
 	result *results.Result // for the plots
 }
 
-// MatrixClass is one error class of a cell.
-type MatrixClass struct {
+// Class is one error class of a cell.
+type Class struct {
 	Class    string  `json:"class"`
 	Count    int64   `json:"count"`
 	Rate     float64 `json:"rate"`
@@ -141,7 +142,7 @@ func CellKey(scenario, variant string, k proxy.Kind) string {
 }
 
 // Cell returns the cell of scenario/variant/proxy, or nil.
-func (m *Matrix) Cell(scenario, variant string, k proxy.Kind) *MatrixCell {
+func (m *Matrix) Cell(scenario, variant string, k proxy.Kind) *Cell {
 	if len(m.index) != len(m.Cells) { // built on first use; cells are only ever appended
 		m.index = map[string]int{}
 		for i, c := range m.Cells {
@@ -155,12 +156,12 @@ func (m *Matrix) Cell(scenario, variant string, k proxy.Kind) *MatrixCell {
 	return m.Cells[i]
 }
 
-// RunMatrix runs every selected scenario variant against every selected proxy that is
+// Run runs every selected scenario variant against every selected proxy that is
 // installed, each for at most the budget. A cell whose proxy fails is recorded as failed and
 // the matrix goes on; an interrupt (ctx) stops it with the cells measured so far.
-func RunMatrix(ctx context.Context, opts MatrixOptions) (*Matrix, error) {
+func Run(ctx context.Context, opts Options) (*Matrix, error) {
 	if opts.Budget <= 0 {
-		return nil, fmt.Errorf("%w: the budget must be positive", ErrSelection)
+		return nil, fmt.Errorf("%w: the budget must be positive", scenarios.ErrSelection)
 	}
 	logw := opts.Log
 	if logw == nil {
@@ -172,13 +173,13 @@ func RunMatrix(ctx context.Context, opts MatrixOptions) (*Matrix, error) {
 	}
 	names := opts.Scenarios
 	if len(names) == 0 {
-		names = MatrixScenarios
+		names = Scenarios
 	}
 	m := &Matrix{Date: time.Now().UTC(), Budget: results.Seconds(opts.Budget), Command: opts.Command, Gatecrash: opts.Version,
 		Versions: map[string]string{}}
 	for _, k := range kinds {
 		if k == proxy.External {
-			return nil, fmt.Errorf("%w: the matrix runs the proxies gatecrash starts; external is yours", ErrSelection)
+			return nil, fmt.Errorf("%w: the matrix runs the proxies gatecrash starts; external is yours", scenarios.ErrSelection)
 		}
 		v, err := proxy.Version(k, "")
 		if err != nil {
@@ -197,20 +198,20 @@ func RunMatrix(ctx context.Context, opts MatrixOptions) (*Matrix, error) {
 		// does not list proxies nobody asked for.
 		m.Skipped = append(m.Skipped, NotInstallable...)
 	}
-	var scs []*Scenario
+	var scs []*scenarios.Scenario
 	for _, n := range names {
-		sc, err := Builtin(n)
+		sc, err := scenarios.Builtin(n)
 		if err != nil {
 			return nil, err
 		}
 		scs = append(scs, sc)
 		for _, v := range sc.Variants {
-			m.Rows = append(m.Rows, MatrixRow{Scenario: sc.Name, Variant: v.Name, Method: v.Load.Method, Fix: isFix(sc, v.Name)})
+			m.Rows = append(m.Rows, Row{Scenario: sc.Name, Variant: v.Name, Method: v.Load.Method, Fix: isFix(sc, v.Name)})
 		}
 	}
 	// The cells in the matrix's order; those that run go to a pool of opts.Parallel.
 	type job struct {
-		cell *MatrixCell
+		cell *Cell
 		d    time.Duration
 	}
 	var jobs []job
@@ -220,10 +221,10 @@ func RunMatrix(ctx context.Context, opts MatrixOptions) (*Matrix, error) {
 				if opts.Only != nil && !opts.Only[CellKey(sc.Name, v.Name, k)] {
 					continue
 				}
-				cell := &MatrixCell{Scenario: sc.Name, Variant: v.Name, Proxy: k}
+				cell := &Cell{Scenario: sc.Name, Variant: v.Name, Proxy: k}
 				m.Cells = append(m.Cells, cell)
 				if err := sc.Applies(k, v); err != nil {
-					cell.NA = strings.TrimPrefix(err.Error(), ErrSelection.Error()+": ")
+					cell.NA = strings.TrimPrefix(err.Error(), scenarios.ErrSelection.Error()+": ")
 					continue
 				}
 				d := min(opts.Budget, v.Load.Duration.D())
@@ -248,7 +249,7 @@ func RunMatrix(ctx context.Context, opts MatrixOptions) (*Matrix, error) {
 	var logMu sync.Mutex
 	var wg sync.WaitGroup
 	sem := make(chan struct{}, par)
-	notRun := map[*MatrixCell]bool{}
+	notRun := map[*Cell]bool{}
 	for _, j := range jobs {
 		select {
 		case sem <- struct{}{}:
@@ -264,7 +265,7 @@ func RunMatrix(ctx context.Context, opts MatrixOptions) (*Matrix, error) {
 			c := j.cell
 			// A scenario of its own per cell: a fault plan's selectors count ("every"), and
 			// two proxies' cells of one variant may run at once.
-			sc, err := Builtin(c.Scenario)
+			sc, err := scenarios.Builtin(c.Scenario)
 			if err != nil {
 				c.Failed = err.Error()
 				return
@@ -272,7 +273,7 @@ func RunMatrix(ctx context.Context, opts MatrixOptions) (*Matrix, error) {
 			logMu.Lock()
 			fmt.Fprintf(logw, "%s %s/%s for %s\n", c.Proxy, c.Scenario, c.Variant, j.d)
 			logMu.Unlock()
-			run, err := sc.Run(ctx, RunOptions{Proxy: c.Proxy, Variants: []string{c.Variant}, Duration: j.d,
+			run, err := sc.Run(ctx, scenarios.RunOptions{Proxy: c.Proxy, Variants: []string{c.Variant}, Duration: j.d,
 				OutDir: filepath.Join(c.Dir, "run-"+c.Variant)})
 			if run != nil && len(run.Results) == 1 {
 				c.fill(run.Results[0])
@@ -284,7 +285,7 @@ func RunMatrix(ctx context.Context, opts MatrixOptions) (*Matrix, error) {
 	}
 	wg.Wait()
 	if len(notRun) > 0 { // interrupted: the matrix holds the cells measured (or n/a) so far
-		m.Cells = slices.DeleteFunc(m.Cells, func(c *MatrixCell) bool { return notRun[c] })
+		m.Cells = slices.DeleteFunc(m.Cells, func(c *Cell) bool { return notRun[c] })
 	}
 	return m, ctx.Err()
 }
@@ -309,14 +310,14 @@ func Rerender(dir string) (*Matrix, error) {
 			return nil, fmt.Errorf("cell %s: %w", CellKey(c.Scenario, c.Variant, c.Proxy), err)
 		}
 		failed := c.Failed
-		*c = MatrixCell{Scenario: c.Scenario, Variant: c.Variant, Proxy: c.Proxy, Dir: c.Dir, Failed: failed}
+		*c = Cell{Scenario: c.Scenario, Variant: c.Variant, Proxy: c.Proxy, Dir: c.Dir, Failed: failed}
 		c.fill(r)
 	}
 	return &m, nil
 }
 
 // isFix says whether a scenario's expectations want no errors from the variant.
-func isFix(sc *Scenario, variant string) bool {
+func isFix(sc *scenarios.Scenario, variant string) bool {
 	for _, th := range sc.Expect[variant] {
 		if th.Key == "errors" && th.Count != nil && *th.Count == 0 && (th.Op == "==" || th.Op == "") {
 			return true
@@ -326,7 +327,7 @@ func isFix(sc *Scenario, variant string) bool {
 }
 
 // fill sums up a variant's result into the cell.
-func (c *MatrixCell) fill(r *results.Result) {
+func (c *Cell) fill(r *results.Result) {
 	c.result = r
 	c.Requests = r.Requests
 	c.Absorbed = -1
@@ -344,7 +345,7 @@ func (c *MatrixCell) fill(r *results.Result) {
 			continue
 		}
 		iv := results.RateInterval(o.Count, r.Requests)
-		c.Classes = append(c.Classes, MatrixClass{Class: cl.String(), Count: o.Count, Rate: iv.Rate, Lo: iv.Lo, Hi: iv.Hi,
+		c.Classes = append(c.Classes, Class{Class: cl.String(), Count: o.Count, Rate: iv.Rate, Lo: iv.Lo, Hi: iv.Hi,
 			Interval: iv.Percent()})
 		if o.Count > topN {
 			top, topN = cl, o.Count
@@ -386,7 +387,7 @@ func (c *MatrixCell) fill(r *results.Result) {
 
 // Short is the cell in a few words, for the summary table: "502 50.0%", "ok (retried)",
 // "n/a", "failed".
-func (c *MatrixCell) Short() string {
+func (c *Cell) Short() string {
 	switch {
 	case c == nil:
 		return "-"
@@ -418,7 +419,7 @@ func shortRate(r float64) string {
 // "not shown (...)" when the fix saw none but ran too few requests to show it; "no" when the
 // fix had errors; "" when it cannot tell.
 func (m *Matrix) FixRemoved(scenario string, k proxy.Kind) string {
-	var fix *MatrixCell
+	var fix *Cell
 	brokeLo := -1.0
 	for _, row := range m.Rows {
 		if row.Scenario != scenario {
@@ -473,9 +474,9 @@ func CheckPin(p Pin) error {
 	if !slices.Contains(proxy.Started(), p.Proxy) {
 		errs = append(errs, fmt.Errorf("proxy %q is not a proxy the matrix starts", p.Proxy))
 	}
-	if sc, err := Builtin(p.Scenario); err != nil {
+	if sc, err := scenarios.Builtin(p.Scenario); err != nil {
 		errs = append(errs, err)
-	} else if !slices.ContainsFunc(sc.Variants, func(v *Variant) bool { return v.Name == p.Variant }) {
+	} else if !slices.ContainsFunc(sc.Variants, func(v *scenarios.Variant) bool { return v.Name == p.Variant }) {
 		errs = append(errs, fmt.Errorf("scenario %s has no variant %q", p.Scenario, p.Variant))
 	}
 	if p.Outcome != "ok" && p.Outcome != outcomeRetried {

@@ -1,4 +1,4 @@
-package scenarios
+package matrix
 
 import (
 	"encoding/json"
@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/gatecrash/gatecrash/results"
+	"github.com/gatecrash/gatecrash/scenarios"
 )
 
 // table is a header row and body rows of cells.
@@ -186,7 +187,7 @@ func (m *Matrix) WriteMarkdown(w io.Writer) error {
 	m.summaryTable().markdown(&b)
 	for _, name := range m.scenarioNames() {
 		fmt.Fprintf(&b, "\n## %s\n\n", name)
-		if sc, err := Builtin(name); err == nil {
+		if sc, err := scenarios.Builtin(name); err == nil {
 			fmt.Fprintf(&b, "%s\n\n", mdCell(firstLine(sc.Description)))
 		}
 		m.scenarioTable(name).markdown(&b)

@@ -1,4 +1,4 @@
-package scenarios
+package matrix
 
 import (
 	"context"
@@ -15,7 +15,7 @@ import (
 // column, pins that hold and one that does not.
 func TestMatrixEmbedded(t *testing.T) {
 	t.Parallel()
-	m, err := RunMatrix(context.Background(), MatrixOptions{Proxies: []proxy.Kind{proxy.Embedded},
+	m, err := Run(context.Background(), Options{Proxies: []proxy.Kind{proxy.Embedded},
 		Scenarios: []string{"forced-race", "tls-stall"}, Budget: time.Second, OutDir: t.TempDir(),
 		Command: "gatecrash matrix --proxies embedded --scenarios forced-race,tls-stall --budget 1s", Version: "v9.9.9"})
 	if err != nil {
@@ -91,7 +91,7 @@ func TestMatrixEmbedded(t *testing.T) {
 // The matrix runs the proxies gatecrash starts; an external one is the user's.
 func TestMatrixRefusesExternal(t *testing.T) {
 	t.Parallel()
-	_, err := RunMatrix(context.Background(), MatrixOptions{Proxies: []proxy.Kind{proxy.External}, Budget: time.Second})
+	_, err := Run(context.Background(), Options{Proxies: []proxy.Kind{proxy.External}, Budget: time.Second})
 	if err == nil || !strings.Contains(err.Error(), "external is yours") {
 		t.Fatalf("err = %v", err)
 	}
@@ -103,7 +103,7 @@ func TestMatrixParallelMatchesSequential(t *testing.T) {
 	t.Parallel()
 	e2e.Need(t, proxy.Nginx)
 	run := func(par int) *Matrix {
-		m, err := RunMatrix(context.Background(), MatrixOptions{Proxies: []proxy.Kind{proxy.Embedded, proxy.Nginx},
+		m, err := Run(context.Background(), Options{Proxies: []proxy.Kind{proxy.Embedded, proxy.Nginx},
 			Scenarios: []string{"forced-race"}, Budget: time.Second, OutDir: t.TempDir(), Parallel: par})
 		if err != nil {
 			t.Fatal(err)
