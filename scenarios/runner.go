@@ -250,63 +250,50 @@ func (sc *Scenario) selectVariants(names []string) ([]*Variant, error) {
 	return out, nil
 }
 
-// runVariant starts the origin and the proxy, drives the load, stops both, and returns the
-// result with the origin's ground truth and the proxy's log counts in it.
-//
-// The origin's listeners and a watcher per proxy run under one errgroup: when any of them
-// fails (the origin stops serving, a proxy exits), the load stops, and the result — marked
-// with the failure — is returned together with the error.
-func runVariant(ctx context.Context, sc *Scenario, v *Variant, dir string, opts RunOptions, seg segment) (*results.Result, error) {
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return nil, err
-	}
-	// The fault server, unless the origin is a real server (then origin stays nil: no
-	// counters, and the result says so).
-	var origin *faultserver.Server
-	if v.Origin.Kind == OriginFaultServer || v.Origin.Kind == "" {
-		var err error
-		if origin, err = faultserver.New(v.Origin.Config); err != nil {
-			return nil, err
-		}
-	}
-	relay := v.Origin.Kind == OriginRelay
-	// The origin and the proxies outlive an interrupt of the load (the load drains first),
-	// so their context is not ctx.
-	parts, stopParts := context.WithCancel(context.Background())
-	g, gctx := errgroup.WithContext(parts)
-	// Hop i (0 is the one the load talks to) once it has started; nil before.
-	hops := append([]proxy.Spec{v.Proxy}, v.Chain...)
-	hopProxies := make([]proxy.Proxy, len(hops))
-	var app proxy.Proxy // a real app server origin
-	stopProxies := func() error {
-		var errs []error
-		for _, hp := range hopProxies {
-			if hp != nil {
-				errs = append(errs, hp.Stop())
-			}
-		}
-		if app != nil {
-			errs = append(errs, app.Stop())
-		}
-		return errors.Join(errs...)
-	}
-	// shutdown stops everything and returns the first failure of a part, if any.
-	shutdown := func() (stopErr, partErr error) {
-		stopErr = stopProxies()
-		stopParts()
-		return stopErr, g.Wait()
-	}
+// testbed is what a variant runs against: its origin — the fault server on its listeners, a
+// relay in front of an app, a real app server, or an address the user runs — the delayed
+// links in front of it, and the proxy hops from the origin outward. Every part is watched
+// under one errgroup: when one fails (the origin stops serving, a proxy exits), failed ends.
+type testbed struct {
+	origin *faultserver.Server // nil for a real app server or an external origin: no counters
+	hops   []proxy.Proxy       // hop 0 is the one the load talks to; nil until started
+	app    proxy.Proxy         // a real app server origin, or the one behind a relay
+	g      *errgroup.Group
+	failed context.Context // ends when a part fails, or at stop
+	cancel context.CancelFunc
+}
 
+// startTestbed starts variant v's origin and hops, writing their configs and logs under dir.
+// The parts outlive an interrupt of the load (the load drains first), so their context is
+// not ctx; ctx bounds their start. On an error, what had started is stopped.
+func startTestbed(ctx context.Context, v *Variant, dir string, log io.Writer) (tb *testbed, err error) {
+	parts, cancel := context.WithCancel(context.Background())
+	g, gctx := errgroup.WithContext(parts)
+	specs := append([]proxy.Spec{v.Proxy}, v.Chain...)
+	tb = &testbed{hops: make([]proxy.Proxy, len(specs)), g: g, failed: gctx, cancel: cancel}
+	defer func() {
+		if err != nil {
+			_, perr := tb.stop()
+			err = errors.Join(err, perr)
+		}
+	}()
+	// The fault server, unless the origin is a real server.
+	if v.Origin.Kind == OriginFaultServer || v.Origin.Kind == "" {
+		if tb.origin, err = faultserver.New(v.Origin.Config); err != nil {
+			return tb, err
+		}
+	}
 	// startApp starts a real app server origin (or the one behind a relay) and watches it.
 	startApp := func(kind, role string) (string, error) {
 		listen, err := proxy.FreeListenAddr()
 		if err == nil {
-			app, err = proxy.StartApp(ctx, proxy.AppConfig{Kind: proxy.AppKind(kind), Binary: v.Origin.Binary,
-				Vars: v.Origin.Vars, Listen: listen, RunDir: filepath.Join(dir, "origin-"+kind), Log: opts.Log})
+			tb.app, err = proxy.StartApp(ctx, proxy.AppConfig{Kind: proxy.AppKind(kind), Binary: v.Origin.Binary,
+				Vars: v.Origin.Vars, Listen: listen, RunDir: filepath.Join(dir, "origin-"+kind), Log: log})
 		}
 		if err != nil {
 			return "", fmt.Errorf("%s %s: %w", role, kind, err)
 		}
+		app := tb.app
 		g.Go(func() error {
 			if err := app.Wait(gctx); err != nil {
 				return fmt.Errorf("%s %s: %w", role, kind, err)
@@ -315,37 +302,33 @@ func runVariant(ctx context.Context, sc *Scenario, v *Variant, dir string, opts 
 		})
 		return app.URL(), nil
 	}
-	if relay {
+	if v.Origin.Kind == OriginRelay {
 		upstream := v.Origin.Upstream
-		var err error
 		if v.Origin.App != "" {
-			upstream, err = startApp(v.Origin.App, "relay app")
+			if upstream, err = startApp(v.Origin.App, "relay app"); err != nil {
+				return tb, err
+			}
 		}
-		var up *faultserver.Upstream
-		if err == nil {
-			up, err = faultserver.ParseUpstream(upstream, faultserver.UpstreamOptions{})
-		}
-		if err == nil {
-			origin, err = faultserver.New(v.Origin.Config, faultserver.WithUpstream(up))
-		}
+		up, err := faultserver.ParseUpstream(upstream, faultserver.UpstreamOptions{})
 		if err != nil {
-			_, perr := shutdown()
-			return nil, errors.Join(err, perr)
+			return tb, err
+		}
+		if tb.origin, err = faultserver.New(v.Origin.Config, faultserver.WithUpstream(up)); err != nil {
+			return tb, err
 		}
 	}
 
 	var addrs []string
 	switch {
-	case origin != nil:
+	case tb.origin != nil:
 		for i := range v.Origin.Replicas {
 			addr := "127.0.0.1:0"
 			if len(v.Origin.Listen) > i {
 				addr = v.Origin.Listen[i]
 			}
-			bound, done, err := origin.Listen(gctx, addr, v.Origin.TLS)
+			bound, done, err := tb.origin.Listen(gctx, addr, v.Origin.TLS)
 			if err != nil {
-				_, perr := shutdown()
-				return nil, errors.Join(fmt.Errorf("origin listener: %w", err), perr)
+				return tb, fmt.Errorf("origin listener: %w", err)
 			}
 			addrs = append(addrs, bound)
 			g.Go(func() error {
@@ -360,8 +343,7 @@ func runVariant(ctx context.Context, sc *Scenario, v *Variant, dir string, opts 
 	default:
 		u, err := startApp(v.Origin.Kind, "origin")
 		if err != nil {
-			_, perr := shutdown()
-			return nil, errors.Join(err, perr)
+			return tb, err
 		}
 		addrs = []string{strings.TrimPrefix(u, "http://")}
 	}
@@ -370,8 +352,7 @@ func runVariant(ctx context.Context, sc *Scenario, v *Variant, dir string, opts 
 		for i, a := range addrs {
 			r, err := link.Listen("127.0.0.1:0", a, *l)
 			if err != nil {
-				_, perr := shutdown()
-				return nil, errors.Join(fmt.Errorf("origin link: %w", err), perr)
+				return tb, fmt.Errorf("origin link: %w", err)
 			}
 			addrs[i] = r.Addr()
 			g.Go(func() error { return r.Serve(gctx) })
@@ -380,16 +361,15 @@ func runVariant(ctx context.Context, sc *Scenario, v *Variant, dir string, opts 
 
 	// Start the hops from the origin outward: each points at the one after it.
 	upstream, upstreamTLS := addrs, v.Origin.TLS
-	for i := len(hops) - 1; i >= 0; i-- {
-		hp, err := startHop(ctx, hops, i, upstream, upstreamTLS, dir, opts.Log)
+	for i := len(specs) - 1; i >= 0; i-- {
+		hp, err := startHop(ctx, specs, i, upstream, upstreamTLS, dir, log)
 		if err != nil {
-			_, perr := shutdown()
-			return nil, errors.Join(err, perr)
+			return tb, err
 		}
-		hopProxies[i] = hp
-		name := string(hops[i].Kind)
-		if len(hops) > 1 {
-			name = fmt.Sprintf("hop %d (%s)", i+1, hops[i].Kind)
+		tb.hops[i] = hp
+		name := string(specs[i].Kind)
+		if len(specs) > 1 {
+			name = fmt.Sprintf("hop %d (%s)", i+1, specs[i].Kind)
 		}
 		g.Go(func() error {
 			if err := hp.Wait(gctx); err != nil {
@@ -399,11 +379,47 @@ func runVariant(ctx context.Context, sc *Scenario, v *Variant, dir string, opts 
 		})
 		upstream, upstreamTLS = []string{strings.TrimPrefix(hp.URL(), "http://")}, false
 	}
-	p := hopProxies[0]
+	return tb, nil
+}
+
+// URL is where the load goes: the first hop.
+func (tb *testbed) URL() string { return tb.hops[0].URL() }
+
+// LogCounts counts the known upstream-error lines in every hop's logs.
+func (tb *testbed) LogCounts() (map[string]int64, error) { return proxyLogCounts(tb.hops) }
+
+// stop stops the proxies and the app, then the origin and the links, and returns what
+// stopping failed with and the first failure of a part while it ran, if any.
+func (tb *testbed) stop() (stopErr, partErr error) {
+	var errs []error
+	for _, hp := range tb.hops {
+		if hp != nil {
+			errs = append(errs, hp.Stop())
+		}
+	}
+	if tb.app != nil {
+		errs = append(errs, tb.app.Stop())
+	}
+	tb.cancel()
+	return errors.Join(errs...), tb.g.Wait()
+}
+
+// runVariant starts the variant's testbed, drives the load, stops the testbed, and returns
+// the result with the origin's ground truth and the proxies' log counts in it. When a part
+// fails while the load runs, the load stops, and the result — marked with the failure — is
+// returned together with the error.
+func runVariant(ctx context.Context, sc *Scenario, v *Variant, dir string, opts RunOptions, seg segment) (*results.Result, error) {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, err
+	}
+	tb, err := startTestbed(ctx, v, dir, opts.Log)
+	if err != nil {
+		return nil, err
+	}
 	var watch *faultserver.Watch
-	if origin != nil {
+	if tb.origin != nil {
 		// Readiness probes are not part of the run. A local origin's watch cannot fail.
-		watch, _ = faultserver.StartWatch(ctx, faultserver.Local(origin), "the in-process origin")
+		watch, _ = faultserver.StartWatch(ctx, faultserver.Local(tb.origin), "the in-process origin")
 	}
 	truth := func() *results.OriginTruth {
 		if watch == nil {
@@ -416,9 +432,9 @@ func runVariant(ctx context.Context, sc *Scenario, v *Variant, dir string, opts 
 	// The load stops early when a part fails; a user's interrupt (ctx) stops it too.
 	lctx, stopLoad := context.WithCancelCause(ctx)
 	defer stopLoad(nil)
-	unwatch := context.AfterFunc(gctx, func() { stopLoad(errPartFailed) })
+	unwatch := context.AfterFunc(tb.failed, func() { stopLoad(errPartFailed) })
 	cfg := v.Load
-	cfg.URL = p.URL() + v.Path
+	cfg.URL = tb.URL() + v.Path
 	var lopts []loadgen.Option
 	if opts.Observe != nil {
 		lopts = append(lopts, loadgen.WithObserver(200*time.Millisecond, func(pr loadgen.Progress) { opts.Observe(v.Name, pr) }))
@@ -432,7 +448,7 @@ func runVariant(ctx context.Context, sc *Scenario, v *Variant, dir string, opts 
 	// counted up to now: what a checkpoint holds, and what live metrics show.
 	watched := &loadgen.Watched{Live: live, Add: func(r *results.Result) {
 		r.Scenario, r.Variant = sc.Name, v.Name
-		r.ProxyLog, _ = proxyLogCounts(hopProxies)
+		r.ProxyLog, _ = tb.LogCounts()
 		r.Origin = truth()
 	}}
 	snapshot := watched.Snapshot
@@ -452,13 +468,13 @@ func runVariant(ctx context.Context, sc *Scenario, v *Variant, dir string, opts 
 	if err != nil {
 		stopLoad(nil)
 		unwatch()
-		_, perr := shutdown()
+		_, perr := tb.stop()
 		return nil, errors.Join(err, perr)
 	}
 	res, lerr := loadgen.Run(lctx, cfg, lopts...)
 	unwatch()
 	failed := errors.Is(context.Cause(lctx), errPartFailed)
-	stopErr, partErr := shutdown()
+	stopErr, partErr := tb.stop()
 	if lerr != nil {
 		keep.Finish(nil)
 		return nil, errors.Join(lerr, partErr)
@@ -470,12 +486,12 @@ func runVariant(ctx context.Context, sc *Scenario, v *Variant, dir string, opts 
 		res.Failure = partErr.Error()
 	}
 	var logErr error
-	res.ProxyLog, logErr = proxyLogCounts(hopProxies)
+	res.ProxyLog, logErr = tb.LogCounts()
 	res.Origin = truth()
 	if res.Gaps != nil {
 		res.Gaps.Marks = raceMarks(v)
 	}
-	if origin == nil {
+	if tb.origin == nil {
 		res.Notes = append(res.Notes, originNote(v.Origin))
 	} else if l := v.Origin.Link; l != nil && l.Latency > 0 {
 		res.Notes = append(res.Notes, "link to the origin: "+l.String())
