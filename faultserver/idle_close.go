@@ -21,7 +21,23 @@ type IdleClose struct {
 	Jitter yamlconf.Duration `yaml:"jitter,omitempty"`
 	// Close is how the connection ends: fin (the usual) or rst.
 	Close CloseMode `yaml:"close"`
+	// Mode says what happens to a request already in the socket when the timer fires: close
+	// (the default) closes anyway — the widest race window, as a server whose timer wins
+	// over its reads; serve serves it, as event-loop servers do (nginx, asyncio's uvicorn,
+	// Node), which handle the socket's readiness before their timers. Then only a request
+	// that arrives after the server's last look, or that crosses the close on the wire,
+	// races it.
+	Mode IdleMode `yaml:"mode,omitempty"`
 }
+
+// IdleMode is what an idle close does with a request already in the socket.
+type IdleMode string
+
+// Idle modes.
+const (
+	IdleModeClose IdleMode = "close"
+	IdleModeServe IdleMode = "serve"
+)
 
 func init() {
 	register("idle-close", func() Fault {
@@ -38,6 +54,15 @@ func (f *IdleClose) Validate() error {
 	if f.Jitter > f.Timeout {
 		errs = append(errs, fmt.Errorf("idle-close: jitter %s is larger than timeout %s; allowed: 0 to timeout", f.Jitter, f.Timeout))
 	}
+	switch f.Mode {
+	case "", IdleModeClose:
+	case IdleModeServe:
+		if !queueSizesSupported {
+			errs = append(errs, fmt.Errorf("idle-close: mode serve needs to see the socket's receive queue, which this system does not show (Linux does)"))
+		}
+	default:
+		errs = append(errs, fmt.Errorf("idle-close: mode: %q is not allowed; allowed: close (close even when a request is already in the socket), serve (serve it, as event-loop servers do)", string(f.Mode)))
+	}
 	return errors.Join(append(errs, f.Close.validate("idle-close"))...)
 }
 
@@ -45,6 +70,10 @@ func (f *IdleClose) Validate() error {
 // the last response as a real server's keep-alive timer is, and closes if none came.
 func (f *IdleClose) idle(c *conn) bool {
 	arrived, timedOut := c.awaitRequest(c.idleSince().Add(f.period(c.rng)))
+	if timedOut && f.Mode == IdleModeServe && c.requestWaiting() {
+		c.idleFor = time.Since(c.lastDone)
+		return true // in the socket as the timer fired: served, not raced
+	}
 	if timedOut {
 		c.injected()
 		c.closeAs(f.Close)

@@ -106,6 +106,13 @@ func (c *conn) awaitRequest(deadline time.Time) (arrived, timedOut bool) {
 	return false, false
 }
 
+// requestWaiting reports whether bytes of a next request are already here — read into the
+// connection's buffer, or still in the kernel's receive queue — without waiting or taking
+// them.
+func (c *conn) requestWaiting() bool {
+	return c.br.Buffered() > 0 || c.unreadInKernel() > 0
+}
+
 // awaitFirstByte waits, under the read deadline set, until a request's first byte is there:
 // without taking it from the kernel when request faults read exact byte counts (exact).
 func (c *conn) awaitFirstByte(exact bool) error {

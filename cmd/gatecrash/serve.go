@@ -59,7 +59,7 @@ and misbehaves exactly as its fault plan says, counting every fault it injects.
 
 Fault kinds (parameters as k=v after a colon; every kind also takes the selectors
 probability, every, nth and match):
-  idle-close       timeout, jitter, close=fin|rst
+  idle-close       timeout, jitter, close=fin|rst, mode=close|serve
   close-on-reuse   min-idle, after-bytes, close
   fin-mid-request  after-bytes, close, half-close
   rst-headers      after-bytes
