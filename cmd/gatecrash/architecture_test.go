@@ -6,7 +6,6 @@ import (
 	"go/token"
 	"io/fs"
 	"maps"
-	"os"
 	"path/filepath"
 	"slices"
 	"strconv"
@@ -85,28 +84,13 @@ func TestArchitectureDocIsTheCode(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	path := filepath.Join(top, "docs", "architecture.md")
-	b, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	doc := string(b)
 	pkgs := modulePackages(t, top)
 	if len(pkgs) < 15 || pkgs["cmd/gatecrash"] == nil {
 		t.Fatalf("found %d packages: %v", len(pkgs), slices.Sorted(maps.Keys(pkgs)))
 	}
-	open, closing := "<!-- generated imports: make readme-samples -->\n", "<!-- /generated -->"
-	i := strings.Index(doc, open)
-	j := -1
-	if i >= 0 {
-		j = strings.Index(doc[i:], closing)
-	}
-	if i < 0 || j < 0 {
-		t.Fatalf("docs/architecture.md has no %q ... %q block", strings.TrimSpace(open), closing)
-	}
-	start, end := i+len(open), i+j
+	g := findGenerated(t, "docs/architecture.md", "<!-- generated imports: make readme-samples -->\n")
 	described := map[string]bool{} // rows of the package table: outside the import table
-	for _, line := range strings.Split(doc[:start]+doc[end:], "\n") {
+	for _, line := range strings.Split(g.outside(), "\n") {
 		if rest, ok := strings.CutPrefix(line, "| `"); ok {
 			if k := strings.Index(rest, "` | "); k > 0 {
 				described[rest[:k]] = true
@@ -123,15 +107,5 @@ func TestArchitectureDocIsTheCode(t *testing.T) {
 			t.Errorf("docs/architecture.md describes %s, which is no package", p)
 		}
 	}
-	want := importTable(pkgs)
-	if doc[start:end] == want {
-		return
-	}
-	if *updateSamples {
-		if err := os.WriteFile(path, []byte(doc[:start]+want+doc[end:]), 0o644); err != nil {
-			t.Fatal(err)
-		}
-		return
-	}
-	t.Errorf("docs/architecture.md's import table is not the code's (make readme-samples rewrites it):\ndoc:\n%s\ncode:\n%s", doc[start:end], want)
+	g.check(t, importTable(pkgs), "the code's imports")
 }

@@ -9,37 +9,62 @@ import (
 	"github.com/gatecrash/gatecrash/proxy"
 )
 
+// generated is a block of a document that the code writes: between its open marker and
+// "<!-- /generated -->".
+type generated struct {
+	path       string
+	doc        string
+	start, end int
+}
+
+// findGenerated finds the block that begins with open in the file at path (relative to the
+// repository's top).
+func findGenerated(t *testing.T, path, open string) generated {
+	t.Helper()
+	abs, err := filepath.Abs(filepath.Join("../..", path))
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := os.ReadFile(abs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	doc := string(b)
+	i := strings.Index(doc, open)
+	j := -1
+	if i >= 0 {
+		j = strings.Index(doc[i:], "<!-- /generated -->")
+	}
+	if i < 0 || j < 0 {
+		t.Fatalf("%s has no %q ... <!-- /generated --> block", path, strings.TrimSpace(open))
+	}
+	return generated{path: abs, doc: doc, start: i + len(open), end: i + j}
+}
+
+// outside is the document without the block.
+func (g generated) outside() string { return g.doc[:g.start] + g.doc[g.end:] }
+
+// check fails the test when the block is not want — or, with -update-samples (make
+// readme-samples), writes want into it.
+func (g generated) check(t *testing.T, want, what string) {
+	t.Helper()
+	if g.doc[g.start:g.end] == want {
+		return
+	}
+	if *updateSamples {
+		if err := os.WriteFile(g.path, []byte(g.doc[:g.start]+want+g.doc[g.end:]), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return
+	}
+	t.Errorf("%s differ from %s (make readme-samples rewrites them).\nnow:\n%s\nwant:\n%s", g.path, what, g.doc[g.start:g.end], want)
+}
+
 // TestReadmeProxyVarTables: the README's tables of the proxies' variables are what the kinds'
 // records (proxy/settings.go) say — directive, default, unit — so a default changed in the
 // records changes the README, or this fails. make readme-samples rewrites them.
 func TestReadmeProxyVarTables(t *testing.T) {
 	t.Parallel()
-	path, err := filepath.Abs("../../README.md")
-	if err != nil {
-		t.Fatal(err)
-	}
-	b, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	readme := string(b)
-	const open, closing = "<!-- generated proxy-vars: proxy.VarTables, make readme-samples -->\n", "<!-- /generated -->"
-	i := strings.Index(readme, open)
-	j := strings.Index(readme, closing)
-	if i < 0 || j < i {
-		t.Fatalf("README has no %q ... %q block", strings.TrimSpace(open), closing)
-	}
-	start := i + len(open)
-	want := proxy.VarTables(5)
-	if readme[start:j] == want {
-		return
-	}
-	if *updateSamples {
-		if err := os.WriteFile(path, []byte(readme[:start]+want+readme[j:]), 0o644); err != nil {
-			t.Fatal(err)
-		}
-		return
-	}
-	t.Errorf("the README's proxy variable tables differ from the kinds' records (make readme-samples rewrites them).\nREADME:\n%s\nrecords:\n%s",
-		readme[start:j], want)
+	g := findGenerated(t, "README.md", "<!-- generated proxy-vars: proxy.VarTables, make readme-samples -->\n")
+	g.check(t, proxy.VarTables(5), "the kinds' records")
 }
