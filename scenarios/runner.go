@@ -496,6 +496,14 @@ func runVariant(ctx context.Context, sc *Scenario, v *Variant, dir string, opts 
 	} else if l := v.Origin.Link; l != nil && l.Latency > 0 {
 		res.Notes = append(res.Notes, "link to the origin: "+l.String())
 	}
+	if c := v.Origin.Config; tb.origin != nil && c != nil {
+		for _, f := range c.Faults {
+			if ic, ok := f.(*faultserver.IdleClose); ok {
+				res.Notes = append(res.Notes, faultserver.IdleCloseFidelity(ic.Mode))
+				break
+			}
+		}
+	}
 	watched.Finish(res)
 	return res, errors.Join(partErr, stopErr, logErr, keep.Finish(res))
 }

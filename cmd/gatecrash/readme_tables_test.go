@@ -3,9 +3,11 @@ package main
 import (
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 
+	"github.com/gatecrash/gatecrash/faultserver"
 	"github.com/gatecrash/gatecrash/proxy"
 )
 
@@ -67,4 +69,25 @@ func TestReadmeProxyVarTables(t *testing.T) {
 	t.Parallel()
 	g := findGenerated(t, "README.md", "<!-- generated proxy-vars: proxy.VarTables, make readme-samples -->\n")
 	g.check(t, proxy.VarTables(5), "the kinds' records")
+}
+
+// TestFidelityFiguresAreTheDocs: the idle close's fidelity a run's note quotes is what
+// docs/fidelity.md measured.
+func TestFidelityFiguresAreTheDocs(t *testing.T) {
+	t.Parallel()
+	b, err := os.ReadFile("../../docs/fidelity.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, m := range []faultserver.IdleMode{faultserver.IdleModeClose, faultserver.IdleModeServe} {
+		note := faultserver.IdleCloseFidelity(m)
+		for _, fig := range regexp.MustCompile(`\d\.\d× \(\d\.\d–\d\.\d×\)`).FindAllString(note, -1) {
+			if !strings.Contains(string(b), fig) {
+				t.Errorf("the run's note for mode %s says %s; docs/fidelity.md does not", m, fig)
+			}
+		}
+		if n := len(regexp.MustCompile(`×`).FindAllString(note, -1)); n < 4 {
+			t.Errorf("note %q has %d figures; want two ratios with intervals", note, n/2)
+		}
+	}
 }

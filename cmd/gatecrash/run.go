@@ -8,6 +8,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"slices"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -75,9 +76,19 @@ func applyExternal(sc *scenarios.Scenario, opts *RunOptions) error {
 	return nil
 }
 
-// writeNext ends a run's output for the person reading it: the one difference that matters
-// most, where the report is, and what to try next.
+// writeNext ends a run's output for the person reading it: what the results rest on (their
+// notes, each once), the one difference that matters most, where the report is, and what to
+// try next.
 func writeNext(w io.Writer, run *scenarios.Run) {
+	var notes []string
+	for _, r := range run.Results {
+		for _, n := range r.Notes {
+			if !slices.Contains(notes, n) {
+				notes = append(notes, n)
+				fmt.Fprintf(w, "note:    %s\n", n)
+			}
+		}
+	}
 	var best *results.Difference
 	for _, d := range results.Differences(run.Results) {
 		if best == nil || d.P < best.P {
