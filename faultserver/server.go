@@ -160,12 +160,16 @@ func (s *Server) ServeTLS(ctx context.Context, ln net.Listener) error {
 }
 
 // Listen listens on addr and serves there, TLS when useTLS, until ctx ends — the listen-then-
-// serve every in-process origin does. It returns the address it listens on (addr may ask for
-// port 0) and done, which yields Serve's or ServeTLS's error once it has returned.
-func (s *Server) Listen(ctx context.Context, addr string, useTLS bool) (bound string, done <-chan error, err error) {
+// serve every in-process origin does; wrap, when given, wraps the listener first (to watch
+// its connections). It returns the address it listens on (addr may ask for port 0) and done,
+// which yields Serve's or ServeTLS's error once it has returned.
+func (s *Server) Listen(ctx context.Context, addr string, useTLS bool, wrap ...func(net.Listener) net.Listener) (bound string, done <-chan error, err error) {
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		return "", nil, err
+	}
+	for _, w := range wrap {
+		ln = w(ln)
 	}
 	ch := make(chan error, 1)
 	go func() {

@@ -8,6 +8,7 @@ import (
 	"maps"
 	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"slices"
 	"strings"
@@ -18,6 +19,7 @@ import (
 	"github.com/gatecrash/gatecrash/faultserver"
 	"github.com/gatecrash/gatecrash/internal/ctxwait"
 	"github.com/gatecrash/gatecrash/proxy"
+	"github.com/gatecrash/gatecrash/scenarios"
 )
 
 // ProxyOptions say how to probe a proxy's upstream side.
@@ -121,40 +123,36 @@ func Proxy(ctx context.Context, o ProxyOptions) (*ProxyReport, error) {
 	}
 	off := false
 	cfg.FaultHeader = &off
-	srv, err := faultserver.New(cfg)
+	// The proxy in front of the fault server: one gatecrash starts from its kind, or the
+	// user's own at o.URL (pointed at the upstream address).
+	v := &scenarios.Variant{Origin: scenarios.Origin{Kind: scenarios.OriginFaultServer, Config: cfg, Replicas: 1,
+		Listen: []string{o.Upstream}}, Proxy: proxy.Spec{Kind: o.Kind, Vars: o.Vars, Binary: o.Binary}}
+	if o.Kind == "" {
+		u, err := url.Parse(o.URL)
+		if err != nil || u.Host == "" {
+			return nil, fmt.Errorf("the proxy's URL %q: give http://HOST:PORT", o.URL)
+		}
+		v.Proxy = proxy.Spec{Kind: proxy.External, Address: u.Host}
+	}
+	dir := o.RunDir
+	if dir == "" {
+		var err error
+		if dir, err = os.MkdirTemp("", "gatecrash-probe-"); err != nil {
+			return nil, err
+		}
+		defer os.RemoveAll(dir)
+	}
+	var obs *observer
+	tb, err := scenarios.StartTestbed(ctx, v, dir, scenarios.TestbedOptions{Log: o.Log,
+		OriginListener: func(ln net.Listener) net.Listener { obs = &observer{Listener: ln}; return obs }})
 	if err != nil {
 		return nil, err
 	}
-	ln, err := net.Listen("tcp", o.Upstream)
-	if err != nil {
-		return nil, fmt.Errorf("upstream listener: %w", err)
-	}
-	obs := &observer{Listener: ln}
-	sctx, stop := context.WithCancel(context.Background())
-	served := make(chan error, 1)
-	go func() { served <- srv.Serve(sctx, obs) }()
-	defer func() { stop(); <-served }()
-	rep := &ProxyReport{Role: "proxy", Upstream: ln.Addr().String(), Concurrent: o.Connections, MaxWait: o.MaxWait, Proxy: o.URL}
-
+	defer tb.Stop()
+	srv := tb.Origin()
+	rep := &ProxyReport{Role: "proxy", Upstream: tb.OriginAddrs()[0], Concurrent: o.Connections, MaxWait: o.MaxWait, Proxy: o.URL}
 	if o.Kind != "" {
-		listen, err := proxy.FreeListenAddr()
-		if err != nil {
-			return nil, err
-		}
-		dir := o.RunDir
-		if dir == "" {
-			if dir, err = os.MkdirTemp("", "gatecrash-probe-"); err != nil {
-				return nil, err
-			}
-			defer os.RemoveAll(dir)
-		}
-		p, err := proxy.Start(ctx, proxy.Config{Spec: proxy.Spec{Kind: o.Kind, Vars: o.Vars, Binary: o.Binary},
-			Origins: []string{rep.Upstream}, Listen: listen, RunDir: dir})
-		if err != nil {
-			return nil, err
-		}
-		defer p.Stop()
-		o.URL, rep.Proxy = p.URL(), string(o.Kind)
+		o.URL, rep.Proxy = tb.URL(), string(o.Kind)
 	}
 	if o.Ready != nil {
 		o.Ready(rep.Upstream)

@@ -97,3 +97,38 @@ func TestProbeProxyHAProxyAndApacheAsObserved(t *testing.T) {
 		}
 	})
 }
+
+// A proxy the user runs (no kind: its URL and the upstream address it forwards to) is probed
+// the same way: here the embedded proxy, started by the test and pointed at a fixed address.
+func TestProbeProxyYouRun(t *testing.T) {
+	t.Parallel()
+	upstream, err := proxy.FreeListenAddr()
+	if err != nil {
+		t.Fatal(err)
+	}
+	listen, err := proxy.FreeListenAddr()
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := proxy.Start(context.Background(), proxy.Config{Spec: proxy.Spec{Kind: proxy.Embedded, Vars: map[string]string{"idle_timeout": "700ms"}},
+		Origins: []string{upstream}, Listen: listen, RunDir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { p.Stop() })
+	var ready string
+	rep, err := Proxy(context.Background(), ProxyOptions{URL: p.URL(), Upstream: upstream, MaxWait: 5 * time.Second, RunDir: runFolder(t),
+		Ready: func(addr string) { ready = addr }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ready != upstream || rep.Upstream != upstream || rep.Proxy != p.URL() {
+		t.Errorf("ready at %q, upstream %q, proxy %q; want the upstream %s and the proxy's URL", ready, rep.Upstream, rep.Proxy, upstream)
+	}
+	if rep.Pooled == 0 || rep.IdleWindow == nil || rep.IdleWindow.Median < 600*time.Millisecond || rep.IdleWindow.Median > 800*time.Millisecond {
+		t.Errorf("pooled %d, idle window %v; want the proxy's 700ms", rep.Pooled, rep.IdleWindow)
+	}
+	if _, err := Proxy(context.Background(), ProxyOptions{URL: "127.0.0.1:1", Upstream: upstream}); err == nil || !strings.Contains(err.Error(), "http://HOST:PORT") {
+		t.Errorf("a URL without a scheme: %v", err)
+	}
+}

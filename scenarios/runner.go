@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"os"
 	"path/filepath"
 	"slices"
@@ -250,33 +251,48 @@ func (sc *Scenario) selectVariants(names []string) ([]*Variant, error) {
 	return out, nil
 }
 
-// testbed is what a variant runs against: its origin — the fault server on its listeners, a
+// Testbed is what a variant runs against: its origin — the fault server on its listeners, a
 // relay in front of an app, a real app server, or an address the user runs — the delayed
 // links in front of it, and the proxy hops from the origin outward. Every part is watched
 // under one errgroup: when one fails (the origin stops serving, a proxy exits), failed ends.
-type testbed struct {
-	origin *faultserver.Server // nil for a real app server or an external origin: no counters
-	hops   []proxy.Proxy       // hop 0 is the one the load talks to; nil until started
-	app    proxy.Proxy         // a real app server origin, or the one behind a relay
-	g      *errgroup.Group
-	failed context.Context // ends when a part fails, or at stop
-	cancel context.CancelFunc
+// gatecrash run (and so the matrix) and probe proxy start their parts with it.
+type Testbed struct {
+	origin      *faultserver.Server // nil for a real app server or an external origin: no counters
+	originAddrs []string            // where the origin listens (behind any link)
+	hops        []proxy.Proxy       // hop 0 is the one the load talks to; nil until started
+	app         proxy.Proxy         // a real app server origin, or the one behind a relay
+	g           *errgroup.Group
+	failed      context.Context // ends when a part fails, or at stop
+	cancel      context.CancelFunc
 }
 
-// startTestbed starts variant v's origin and hops, writing their configs and logs under dir.
-// The parts outlive an interrupt of the load (the load drains first), so their context is
-// not ctx; ctx bounds their start. On an error, what had started is stopped.
-func startTestbed(ctx context.Context, v *Variant, dir string, log io.Writer) (tb *testbed, err error) {
+// TestbedOptions are the ways a caller can watch a testbed's parts.
+type TestbedOptions struct {
+	// Log receives the parts' notes (a leftover proxy found and stopped); nil discards.
+	Log io.Writer
+	// OriginListener wraps the fault server's listeners (to watch its connections).
+	OriginListener func(net.Listener) net.Listener
+}
+
+// StartTestbed starts variant v's origin and hops, writing their configs and logs under dir.
+// The parts outlive an interrupt of the caller's work (a load drains first), so their context
+// is not ctx; ctx bounds their start. On an error, what had started is stopped.
+func StartTestbed(ctx context.Context, v *Variant, dir string, o TestbedOptions) (tb *Testbed, err error) {
+	log := o.Log
 	parts, cancel := context.WithCancel(context.Background())
 	g, gctx := errgroup.WithContext(parts)
 	specs := append([]proxy.Spec{v.Proxy}, v.Chain...)
-	tb = &testbed{hops: make([]proxy.Proxy, len(specs)), g: g, failed: gctx, cancel: cancel}
+	tb = &Testbed{hops: make([]proxy.Proxy, len(specs)), g: g, failed: gctx, cancel: cancel}
 	defer func() {
 		if err != nil {
 			_, perr := tb.stop()
 			err = errors.Join(err, perr)
 		}
 	}()
+	var wrap []func(net.Listener) net.Listener
+	if o.OriginListener != nil {
+		wrap = append(wrap, o.OriginListener)
+	}
 	// The fault server, unless the origin is a real server.
 	if v.Origin.Kind == OriginFaultServer || v.Origin.Kind == "" {
 		if tb.origin, err = faultserver.New(v.Origin.Config); err != nil {
@@ -326,7 +342,7 @@ func startTestbed(ctx context.Context, v *Variant, dir string, log io.Writer) (t
 			if len(v.Origin.Listen) > i {
 				addr = v.Origin.Listen[i]
 			}
-			bound, done, err := tb.origin.Listen(gctx, addr, v.Origin.TLS)
+			bound, done, err := tb.origin.Listen(gctx, addr, v.Origin.TLS, wrap...)
 			if err != nil {
 				return tb, fmt.Errorf("origin listener: %w", err)
 			}
@@ -347,6 +363,7 @@ func startTestbed(ctx context.Context, v *Variant, dir string, log io.Writer) (t
 		}
 		addrs = []string{strings.TrimPrefix(u, "http://")}
 	}
+	tb.originAddrs = slices.Clone(addrs)
 	if l := v.Origin.Link; l != nil && l.Latency > 0 {
 		// Each origin address gets a delayed link in front; the proxy talks to the link.
 		for i, a := range addrs {
@@ -383,14 +400,27 @@ func startTestbed(ctx context.Context, v *Variant, dir string, log io.Writer) (t
 }
 
 // URL is where the load goes: the first hop.
-func (tb *testbed) URL() string { return tb.hops[0].URL() }
+func (tb *Testbed) URL() string { return tb.hops[0].URL() }
+
+// Origin is the fault server (a relay's too), or nil when the origin is a real server.
+func (tb *Testbed) Origin() *faultserver.Server { return tb.origin }
+
+// OriginAddrs are where the origin listens (a link in front is not counted).
+func (tb *Testbed) OriginAddrs() []string { return tb.originAddrs }
 
 // LogCounts counts the known upstream-error lines in every hop's logs.
-func (tb *testbed) LogCounts() (map[string]int64, error) { return proxyLogCounts(tb.hops) }
+func (tb *Testbed) LogCounts() (map[string]int64, error) { return proxyLogCounts(tb.hops) }
+
+// Stop stops every part and returns what stopping failed with, joined with the first failure
+// of a part while it ran.
+func (tb *Testbed) Stop() error {
+	stopErr, partErr := tb.stop()
+	return errors.Join(stopErr, partErr)
+}
 
 // stop stops the proxies and the app, then the origin and the links, and returns what
 // stopping failed with and the first failure of a part while it ran, if any.
-func (tb *testbed) stop() (stopErr, partErr error) {
+func (tb *Testbed) stop() (stopErr, partErr error) {
 	var errs []error
 	for _, hp := range tb.hops {
 		if hp != nil {
@@ -412,7 +442,7 @@ func runVariant(ctx context.Context, sc *Scenario, v *Variant, dir string, opts 
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, err
 	}
-	tb, err := startTestbed(ctx, v, dir, opts.Log)
+	tb, err := StartTestbed(ctx, v, dir, TestbedOptions{Log: opts.Log})
 	if err != nil {
 		return nil, err
 	}
