@@ -277,12 +277,12 @@ type TestbedOptions struct {
 // StartTestbed starts variant v's origin and hops, writing their configs and logs under dir.
 // The parts outlive an interrupt of the caller's work (a load drains first), so their context
 // is not ctx; ctx bounds their start. On an error, what had started is stopped.
-func StartTestbed(ctx context.Context, v *Variant, dir string, o TestbedOptions) (tb *Testbed, err error) {
+func StartTestbed(ctx context.Context, v *Variant, dir string, o TestbedOptions) (_ *Testbed, err error) {
 	log := o.Log
 	parts, cancel := context.WithCancel(context.Background())
 	g, gctx := errgroup.WithContext(parts)
 	specs := append([]proxy.Spec{v.Proxy}, v.Chain...)
-	tb = &Testbed{hops: make([]proxy.Proxy, len(specs)), g: g, failed: gctx, cancel: cancel}
+	tb := &Testbed{hops: make([]proxy.Proxy, len(specs)), g: g, failed: gctx, cancel: cancel}
 	defer func() {
 		if err != nil {
 			_, perr := tb.stop()
@@ -296,7 +296,7 @@ func StartTestbed(ctx context.Context, v *Variant, dir string, o TestbedOptions)
 	// The fault server, unless the origin is a real server.
 	if v.Origin.Kind == OriginFaultServer || v.Origin.Kind == "" {
 		if tb.origin, err = faultserver.New(v.Origin.Config); err != nil {
-			return tb, err
+			return nil, err
 		}
 	}
 	// startApp starts a real app server origin (or the one behind a relay) and watches it.
@@ -322,15 +322,15 @@ func StartTestbed(ctx context.Context, v *Variant, dir string, o TestbedOptions)
 		upstream := v.Origin.Upstream
 		if v.Origin.App != "" {
 			if upstream, err = startApp(v.Origin.App, "relay app"); err != nil {
-				return tb, err
+				return nil, err
 			}
 		}
 		up, err := faultserver.ParseUpstream(upstream, faultserver.UpstreamOptions{})
 		if err != nil {
-			return tb, err
+			return nil, err
 		}
 		if tb.origin, err = faultserver.New(v.Origin.Config, faultserver.WithUpstream(up)); err != nil {
-			return tb, err
+			return nil, err
 		}
 	}
 
@@ -344,7 +344,7 @@ func StartTestbed(ctx context.Context, v *Variant, dir string, o TestbedOptions)
 			}
 			bound, done, err := tb.origin.Listen(gctx, addr, v.Origin.TLS, wrap...)
 			if err != nil {
-				return tb, fmt.Errorf("origin listener: %w", err)
+				return nil, fmt.Errorf("origin listener: %w", err)
 			}
 			addrs = append(addrs, bound)
 			g.Go(func() error {
@@ -359,7 +359,7 @@ func StartTestbed(ctx context.Context, v *Variant, dir string, o TestbedOptions)
 	default:
 		u, err := startApp(v.Origin.Kind, "origin")
 		if err != nil {
-			return tb, err
+			return nil, err
 		}
 		addrs = []string{strings.TrimPrefix(u, "http://")}
 	}
@@ -369,7 +369,7 @@ func StartTestbed(ctx context.Context, v *Variant, dir string, o TestbedOptions)
 		for i, a := range addrs {
 			r, err := link.Listen("127.0.0.1:0", a, *l)
 			if err != nil {
-				return tb, fmt.Errorf("origin link: %w", err)
+				return nil, fmt.Errorf("origin link: %w", err)
 			}
 			addrs[i] = r.Addr()
 			g.Go(func() error { return r.Serve(gctx) })
@@ -381,7 +381,7 @@ func StartTestbed(ctx context.Context, v *Variant, dir string, o TestbedOptions)
 	for i := len(specs) - 1; i >= 0; i-- {
 		hp, err := startHop(ctx, specs, i, upstream, upstreamTLS, dir, log)
 		if err != nil {
-			return tb, err
+			return nil, err
 		}
 		tb.hops[i] = hp
 		name := string(specs[i].Kind)
