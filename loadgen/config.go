@@ -26,6 +26,10 @@ const (
 	// Constant is an open-loop arrival rate; latency counts from each request's intended
 	// start, so a slow target shows as latency, not as a silently lower rate.
 	Constant Pattern = "constant"
+	// Poisson is an open-loop Poisson process at Rate: gaps between request starts are
+	// exponential (seeded by Seed), as independent users' requests arrive; latency counts
+	// from each request's intended start, as for Constant.
+	Poisson Pattern = "poisson"
 	// Bursts sends BurstSize requests as fast as the connections allow, pauses BurstPause,
 	// and repeats; the pause lets idle timeouts fire between bursts.
 	Bursts Pattern = "bursts"
@@ -34,7 +38,7 @@ const (
 	GapSweep Pattern = "gap-sweep"
 )
 
-var patterns = []Pattern{Closed, Constant, Bursts, GapSweep}
+var patterns = []Pattern{Closed, Constant, Poisson, Bursts, GapSweep}
 
 // Config is one load: what to send, how fast, and for how long. YAML keys and the flags of
 // `gatecrash load` have the same names.
@@ -55,6 +59,9 @@ type Config struct {
 	Pattern        Pattern           `yaml:"pattern"`
 	Connections    int               `yaml:"connections"`
 	Rate           float64           `yaml:"rate"`
+	// Seed seeds pattern poisson's arrival times (0: a random seed, which the result's notes
+	// give, to replay the run).
+	Seed uint64 `yaml:"seed,omitempty"`
 	ThinkTime      yamlconf.Duration `yaml:"think-time"`
 	BurstSize      int               `yaml:"burst-size"`
 	BurstPause     yamlconf.Duration `yaml:"burst-pause"`
@@ -207,15 +214,15 @@ func (c *Config) Validate() error {
 		known = known || p == c.Pattern
 	}
 	if !known {
-		errs = append(errs, fieldErr("pattern", "%q is not a pattern; allowed: closed, constant, bursts, gap-sweep", c.Pattern))
+		errs = append(errs, fieldErr("pattern", "%q is not a pattern; allowed: closed, constant, poisson, bursts, gap-sweep", c.Pattern))
 	}
 	if c.Connections < 1 || c.Connections > 100000 {
 		errs = append(errs, fieldErr("connections", "%d is not allowed; allowed: 1 to 100000", c.Connections))
 	}
 	switch c.Pattern {
-	case Constant:
+	case Constant, Poisson:
 		if c.Rate == 0 {
-			errs = append(errs, fieldErr("rate", "pattern constant needs a rate > 0 (requests per second)"))
+			errs = append(errs, fieldErr("rate", "pattern %s needs a rate > 0 (requests per second)", c.Pattern))
 		}
 	case Bursts:
 		if c.BurstSize < 1 {
@@ -237,8 +244,8 @@ func (c *Config) Validate() error {
 	case c.Rate > 0 && (c.Rate < MinRate || c.Rate > MaxRate):
 		errs = append(errs, fieldErr("rate", "%v is not allowed; allowed: %v to %v requests per second (split a higher rate over shards)",
 			c.Rate, MinRate, MaxRate))
-	case c.Rate > 0 && c.Pattern != Constant:
-		errs = append(errs, fieldErr("rate", "only pattern constant takes a rate"))
+	case c.Rate > 0 && c.Pattern != Constant && c.Pattern != Poisson:
+		errs = append(errs, fieldErr("rate", "only patterns constant and poisson take a rate"))
 	}
 	for _, d := range []struct {
 		field string

@@ -9,7 +9,7 @@
 // reused, how long it sat idle, bytes written and read, the status and the raw error.
 //
 // Lifecycle: Run(ctx, cfg) starts one worker per connection slot, paces them by the pattern
-// (closed, constant, bursts, gap-sweep; the constant schedule is the pure function
+// (closed, constant, poisson, bursts, gap-sweep; the constant schedule is the pure function
 // ConstantPace), and returns when the duration or request count is reached or ctx ends —
 // after every goroutine it started has exited. Progress goes out as data to an observer
 // (WithObserver); how it is shown is the caller's business. Outcomes are recorded in a

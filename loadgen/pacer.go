@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"math"
+	"math/rand/v2"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -22,9 +24,14 @@ type Pace func(elapsed time.Duration, sent int64) (wait time.Duration, stop bool
 // due before duration (0: no end) and at most max of them (0: no bound). A request due before
 // the end is still released when the clock is read a little after the end.
 func ConstantPace(rate float64, duration time.Duration, max int64) Pace {
-	perReq := float64(time.Second) / rate
+	return arrivalPace(constantArrivals{perReq: float64(time.Second) / rate}, duration, max)
+}
+
+// arrivalPace is the pace of an open-loop schedule: request i is due at arr.at(i), for those
+// due before duration (0: no end) and at most max of them (0: no bound).
+func arrivalPace(arr arrivals, duration time.Duration, max int64) Pace {
 	return func(elapsed time.Duration, sent int64) (time.Duration, bool) {
-		due := dueAt(sent, perReq)
+		due := arr.at(sent)
 		if duration > 0 && due >= duration || max > 0 && sent >= max {
 			return 0, true
 		}
@@ -38,6 +45,77 @@ func ConstantPace(rate float64, duration time.Duration, max int64) Pace {
 func dueAt(i int64, perReq float64) time.Duration {
 	return time.Duration(math.Round(float64(i) * perReq))
 }
+
+// arrivals is an open-loop schedule: when each request is due, from the start.
+type arrivals interface {
+	// at is when request i is due; i is never below an earlier call's.
+	at(i int64) time.Duration
+	// before counts the requests due before t; by those due at or before t.
+	before(t time.Duration) int64
+	by(t time.Duration) int64
+}
+
+// constantArrivals are perReq nanoseconds apart.
+type constantArrivals struct{ perReq float64 }
+
+func (c constantArrivals) at(i int64) time.Duration { return dueAt(i, c.perReq) }
+func (c constantArrivals) before(t time.Duration) int64 {
+	return int64(math.Ceil(float64(t) / c.perReq))
+}
+func (c constantArrivals) by(t time.Duration) int64 { return int64(float64(t)/c.perReq) + 1 }
+
+// poissonArrivals are a Poisson process: gaps exponential with mean perReq, drawn on demand
+// from a seeded source. The times drawn and not yet issued are kept (a few at a time: the
+// schedule issues each when it is due), so a run of any length holds constant memory.
+type poissonArrivals struct {
+	mu      sync.Mutex
+	rng     *rand.Rand
+	perReq  float64
+	base    int64           // index of pending[0]
+	pending []time.Duration // due times from request base on
+	last    float64         // due time of the last drawn, exactly
+}
+
+func newPoissonArrivals(rate float64, seed uint64) *poissonArrivals {
+	return &poissonArrivals{rng: rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15)), perReq: float64(time.Second) / rate}
+}
+
+// draw appends the next due time.
+func (p *poissonArrivals) draw() {
+	p.last += p.rng.ExpFloat64() * p.perReq
+	p.pending = append(p.pending, time.Duration(math.Round(p.last)))
+}
+
+func (p *poissonArrivals) at(i int64) time.Duration {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for p.base+int64(len(p.pending)) <= i {
+		p.draw()
+	}
+	if i > p.base { // the ones before i were issued: drop them
+		p.pending = append(p.pending[:0], p.pending[i-p.base:]...)
+		p.base = i
+	}
+	return p.pending[i-p.base]
+}
+
+// count counts the requests due before t (or at t, when at is set). Those before the first
+// kept were issued already and are counted as due.
+func (p *poissonArrivals) count(t time.Duration, at bool) int64 {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for len(p.pending) == 0 || p.pending[len(p.pending)-1] <= t {
+		p.draw()
+	}
+	n, _ := slices.BinarySearch(p.pending, t)
+	for at && n < len(p.pending) && p.pending[n] == t {
+		n++
+	}
+	return p.base + int64(n)
+}
+
+func (p *poissonArrivals) before(t time.Duration) int64 { return p.count(t, false) }
+func (p *poissonArrivals) by(t time.Duration) int64     { return p.count(t, true) }
 
 // pacer decides when each worker (one per connection) sends its next request.
 type pacer interface {
@@ -125,7 +203,7 @@ func (p *gapSweepPacer) close() int64 { return 0 }
 // unissued at the end are counted as unsent.
 type constantPacer struct {
 	pace     Pace
-	perReq   float64       // nanoseconds between requests, exactly
+	arr      arrivals // when each request is due
 	duration time.Duration // the run's duration (0: none)
 	// interrupt ends scheduling at once (a signal). The duration is not waited on through a
 	// context: the pace decides from each ticket's due time, so a timer that wakes a little
@@ -150,13 +228,13 @@ type constantPacer struct {
 
 // newConstant starts the scheduler. ctx carries the run's deadline; interrupt is the context
 // an interrupt cancels.
-func newConstant(ctx, interrupt context.Context, rate float64, workers int, b *budget) *constantPacer {
+func newConstant(ctx, interrupt context.Context, arr arrivals, workers int, b *budget) *constantPacer {
 	start := time.Now()
 	var duration time.Duration
 	if deadline, ok := ctx.Deadline(); ok {
 		duration = deadline.Sub(start)
 	}
-	p := &constantPacer{pace: ConstantPace(rate, duration, b.max), perReq: float64(time.Second) / rate,
+	p := &constantPacer{pace: arrivalPace(arr, duration, b.max), arr: arr,
 		duration: duration, interrupt: interrupt, budget: b, tickets: make(chan time.Time, workers), start: start,
 		finished: make(chan struct{})}
 	if duration > 0 {
@@ -191,7 +269,7 @@ func (p *constantPacer) schedule() {
 		}
 		p.budget.take()
 		select {
-		case p.tickets <- p.start.Add(dueAt(p.issued.Load(), p.perReq)):
+		case p.tickets <- p.start.Add(p.arr.at(p.issued.Load())):
 			p.issued.Add(1)
 		case <-p.atEnd: // a send blocked on busy workers gives up at the end (nil: no end)
 			p.stop()
@@ -210,7 +288,7 @@ func (p *constantPacer) stop() {
 	if p.duration > 0 && end > p.duration {
 		end = p.duration
 	}
-	p.due = int64(math.Ceil(float64(end) / p.perReq)) // those due before end
+	p.due = p.arr.before(end) // those due before end
 	if p.budget.max > 0 {
 		p.due = min(p.due, p.budget.max)
 		if p.issued.Load() >= p.budget.max {
@@ -262,7 +340,7 @@ func (p *constantPacer) behind(now time.Time) int64 {
 	if p.duration > 0 && elapsed > p.duration {
 		elapsed = p.duration
 	}
-	due := int64(float64(elapsed)/p.perReq) + 1
+	due := p.arr.by(elapsed)
 	if p.budget.max > 0 {
 		due = min(due, p.budget.max)
 	}

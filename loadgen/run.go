@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -70,7 +71,12 @@ func Run(ctx context.Context, cfg Config, opts ...Option) (*results.Result, erro
 	case GapSweep:
 		pacer = newGapSweep(cfg.GapCenter.D(), cfg.GapSpread.D(), cfg.GapStep.D(), cfg.Connections, b)
 	case Constant:
-		pacer = newConstant(issueCtx, ctx, cfg.Rate, cfg.Connections, b)
+		pacer = newConstant(issueCtx, ctx, constantArrivals{perReq: float64(time.Second) / cfg.Rate}, cfg.Connections, b)
+	case Poisson:
+		if cfg.Seed == 0 {
+			cfg.Seed = rand.Uint64() | 1
+		}
+		pacer = newConstant(issueCtx, ctx, newPoissonArrivals(cfg.Rate, cfg.Seed), cfg.Connections, b)
 	case Bursts:
 		pacer = newBursts(issueCtx, cfg.BurstSize, cfg.BurstPause.D(), b)
 	}
@@ -101,7 +107,7 @@ func Run(ctx context.Context, cfg Config, opts ...Option) (*results.Result, erro
 	o.live.attach(func() *results.Result {
 		r := snapshotOf(rec, target, pacer)
 		r.Run = o.runInfo()
-		r.Notes = cl.res.list()
+		r.Notes = append(cl.res.list(), patternNotes(&cfg)...)
 		return r
 	}, func() Gauges {
 		var g Gauges
@@ -141,7 +147,7 @@ func Run(ctx context.Context, cfg Config, opts ...Option) (*results.Result, erro
 	res.Unsent = unsent
 	res.Target = target
 	res.Run = o.runInfo()
-	res.Notes = cl.res.list()
+	res.Notes = append(cl.res.list(), patternNotes(&cfg)...)
 	o.live.finish(res)
 	return res, nil
 }
@@ -219,4 +225,12 @@ func (o *runOptions) runInfo() *results.RunInfo {
 	}
 	r := *o.run
 	return &r
+}
+
+// patternNotes are what a result must say to be replayed: the seed of Poisson arrivals.
+func patternNotes(cfg *Config) []string {
+	if cfg.Pattern == Poisson {
+		return []string{fmt.Sprintf("poisson arrivals, seed %d (seed: %d replays them)", cfg.Seed, cfg.Seed)}
+	}
+	return nil
 }

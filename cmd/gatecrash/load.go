@@ -90,6 +90,7 @@ Patterns:
   closed     --connections busy back to back (like wrk), optional --think-time
   constant   open loop at --rate req/s; latency counts from each intended start
              (coordinated omission corrected); --connections caps concurrency
+  poisson    as constant, with Poisson arrivals: exponential gaps (--seed replays them)
   bursts     --burst-size requests, then --burst-pause, repeated
   gap-sweep  each connection waits --gap-center ± --gap-spread (in --gap-step steps)
              between requests: the pattern that hits a keep-alive idle-timeout race
@@ -161,9 +162,10 @@ writes the results and exits 130; a second SIGINT exits at once.`,
 		},
 	}
 	f := cmd.Flags()
-	f.StringVar((*string)(&c.Pattern), "pattern", string(loadgen.Closed), "pacing: closed, constant, bursts or gap-sweep")
-	f.IntVar(&c.Connections, "connections", loadgen.DefaultConnections, "connections (the concurrency cap for constant)")
-	f.Float64Var(&c.Rate, "rate", 0, "requests per second (pattern constant)")
+	f.StringVar((*string)(&c.Pattern), "pattern", string(loadgen.Closed), "pacing: closed, constant, poisson, bursts or gap-sweep")
+	f.IntVar(&c.Connections, "connections", loadgen.DefaultConnections, "connections (the concurrency cap for constant and poisson)")
+	f.Float64Var(&c.Rate, "rate", 0, "requests per second (patterns constant and poisson)")
+	f.Uint64Var(&c.Seed, "seed", 0, "seed of pattern poisson's arrivals (0: random; the result's notes give it)")
 	f.DurationVar(&duration, "duration", loadgen.DefaultDuration.D(), "how long to send (stops at --requests first if given)")
 	f.Int64Var(&c.Requests, "requests", 0, "stop after this many requests (0: no limit)")
 	f.StringVar(&c.Method, "method", "GET", "request method")

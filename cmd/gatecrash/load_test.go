@@ -32,7 +32,7 @@ func TestLoadFlagErrors(t *testing.T) {
 		{"no host", []string{"load", "http:///x"}, []string{"has no host"}},
 		{"bad port", []string{"load", "http://h:99999/"}, []string{`port "99999" is not 1 to 65535`}},
 		{"everything at once", []string{"load", "http://h/", "--pattern", "wave", "--body-size", "-1", "--method", "GE T"},
-			[]string{`--pattern: "wave" is not a pattern; allowed: closed, constant, bursts, gap-sweep`,
+			[]string{`--pattern: "wave" is not a pattern; allowed: closed, constant, poisson, bursts, gap-sweep`,
 				"--body-size: -1 is not allowed", `--method: "GE T" is not an HTTP method`}},
 		{"constant without rate", []string{"load", "http://h/", "--pattern", "constant"}, []string{"--rate: pattern constant needs a rate > 0"}},
 		{"gap-sweep without center", []string{"load", "http://h/", "--pattern", "gap-sweep"}, []string{"--gap-center: pattern gap-sweep needs"}},

@@ -26,6 +26,18 @@ func get(t *testing.T, url string) {
 	resp.Body.Close()
 }
 
+// settle closes the test's idle client connections and waits until the server has seen them
+// end, so that two snapshots taken one after the other count the same closes.
+func settle(t *testing.T, srv *faultserver.Server) {
+	t.Helper()
+	http.DefaultClient.CloseIdleConnections()
+	for deadline := time.Now().Add(5 * time.Second); srv.Stats().ConnectionsOpen > 0; time.Sleep(5 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("%d connections still open", srv.Stats().ConnectionsOpen)
+		}
+	}
+}
+
 // TestWatchThroughAdminEqualsLocal: the truth a load takes through the admin API is the truth
 // gatecrash run takes from the same server in its process — same counts, same events — so
 // `load --origin-admin` and `run` cannot disagree about what the origin did.
@@ -37,17 +49,8 @@ func TestWatchThroughAdminEqualsLocal(t *testing.T) {
 	t.Cleanup(admin.Close)
 	// Both watches start, and both truths are taken, with nothing in flight: a close landing
 	// between the two would differ.
-	settle := func() {
-		t.Helper()
-		http.DefaultClient.CloseIdleConnections()
-		for deadline := time.Now().Add(5 * time.Second); srv.Stats().ConnectionsOpen > 0; time.Sleep(5 * time.Millisecond) {
-			if time.Now().After(deadline) {
-				t.Fatalf("%d connections still open", srv.Stats().ConnectionsOpen)
-			}
-		}
-	}
 	get(t, "http://"+addr+"/") // before the watch: not counted
-	settle()
+	settle(t, srv)
 	c, err := adminclient.New(admin.URL + "/")
 	if err != nil {
 		t.Fatal(err)
@@ -63,7 +66,7 @@ func TestWatchThroughAdminEqualsLocal(t *testing.T) {
 	for range 9 {
 		get(t, "http://"+addr+"/")
 	}
-	settle()
+	settle(t, srv)
 	a, err := remote.Truth(ctx)
 	if err != nil {
 		t.Fatal(err)
@@ -103,6 +106,7 @@ func TestStatsJSONIsTheResultsJSON(t *testing.T) {
 	admin := httptest.NewServer(srv.AdminHandler())
 	t.Cleanup(admin.Close)
 	c, _ := adminclient.New(admin.URL)
+	settle(t, srv)
 	got, err := c.Snapshot(context.Background())
 	if err != nil {
 		t.Fatal(err)

@@ -1,0 +1,160 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/gatecrash/gatecrash/internal/errext"
+	"github.com/gatecrash/gatecrash/results"
+)
+
+// PredictOptions is what `gatecrash predict` was asked to do.
+type PredictOptions struct {
+	Window      string // a gap sweep's result
+	Fix         string // the fix's gap sweep, optional
+	Rate        float64
+	Connections int
+	Constant    bool
+	ProxyIdle   time.Duration
+	Requests    float64
+	Stdout      io.Writer
+}
+
+func newPredictCmd() *cobra.Command {
+	opts := &PredictOptions{}
+	cmd := &cobra.Command{
+		Use:   "predict SWEEP.json --rate R --connections K [--fix FIXED.json]",
+		Short: "Expected keep-alive race errors per 100M requests at your traffic, from a measured race window",
+		Long: `Turn a measured race window into the number of errors to expect in production.
+
+SWEEP.json is the result of a gap sweep (a gap-sweep variant of gatecrash run, or gatecrash
+load --pattern gap-sweep) through the proxy and origin in question: its idle-gap buckets say
+where reused connections failed (the race window) and how often. --rate and --connections
+describe your traffic: requests per second, spread over K pooled upstream connections,
+arriving as a Poisson process (or at constant intervals with --constant). The prediction is
+the share of requests whose connection's idle gap falls in the window, times the window's
+failure rate, with a 95% interval (the failure rate's interval, and the window's edges
+known to a bucket). --fix gives the sweep of the fixed configuration: its window, or with no
+errors the upper bound it leaves, predicted at the same traffic. --proxy-idle is the proxy's
+own idle window when the sweep did not reach it: gaps past it are no reuses.
+
+The model's assumptions are printed with every prediction.`,
+		Example: `  gatecrash predict runs/today/default.json --rate 2000 --connections 32
+  gatecrash predict runs/today/default.json --fix runs/today/fixed.json --rate 50 --connections 1`,
+		Args: usageArgs(cobra.ExactArgs(1)),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			opts.Window, opts.Stdout = args[0], cmd.OutOrStdout()
+			return runPredict(opts)
+		},
+	}
+	f := cmd.Flags()
+	f.Float64Var(&opts.Rate, "rate", 0, "requests per second through the proxy (required)")
+	f.IntVar(&opts.Connections, "connections", 0, "pooled upstream connections the requests spread over (required; a pool that reuses its most recent connection first: 1 at low traffic)")
+	f.BoolVar(&opts.Constant, "constant", false, "requests at constant intervals (default: Poisson arrivals)")
+	f.DurationVar(&opts.ProxyIdle, "proxy-idle", 0, "the proxy's own idle window for pooled connections, when the sweep did not reach it (0: none)")
+	f.Float64Var(&opts.Requests, "per", 1e8, "say the expected errors in this many requests")
+	f.StringVar(&opts.Fix, "fix", "", "the gap sweep of the fixed configuration: predicted at the same traffic")
+	return cmd
+}
+
+func runPredict(opts *PredictOptions) error {
+	t := results.Traffic{Rate: opts.Rate, Connections: opts.Connections, Poisson: !opts.Constant, ProxyIdle: opts.ProxyIdle}
+	var errs []error
+	if opts.Rate == 0 {
+		errs = append(errs, errors.New("--rate: missing; give your requests per second, e.g. --rate 2000"))
+	}
+	if opts.Connections == 0 {
+		errs = append(errs, errors.New("--connections: missing; give the pooled upstream connections, e.g. --connections 32"))
+	}
+	if len(errs) == 0 {
+		if err := t.Check(); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	if !(opts.Requests >= 1) || math.IsInf(opts.Requests, 0) {
+		errs = append(errs, fmt.Errorf("--per %v: give a number of requests >= 1", opts.Requests))
+	}
+	if err := errors.Join(errs...); err != nil {
+		return errext.UsageError(err)
+	}
+	w, err := sweepWindow(opts.Window)
+	if err != nil {
+		return err
+	}
+	out := opts.Stdout
+	arrivals := "Poisson arrivals: each connection's idle gaps exponential"
+	if opts.Constant {
+		arrivals = "constant arrivals: every idle gap"
+	}
+	fmt.Fprintf(out, "traffic        %s/s over %d connections, %s with mean %s\n", strings.TrimSuffix(fmt.Sprint(opts.Rate), ".0"),
+		opts.Connections, arrivals, fmtGap(float64(opts.Connections)/opts.Rate))
+	writePrediction(out, "", w, t, opts.Requests)
+	if opts.Fix != "" {
+		fw, err := sweepWindow(opts.Fix)
+		if err != nil {
+			return err
+		}
+		writePrediction(out, "fix: ", fw, t, opts.Requests)
+	}
+	fmt.Fprintln(out, "assumptions:")
+	for _, a := range results.Assumptions {
+		fmt.Fprintf(out, "  - %s\n", a)
+	}
+	return nil
+}
+
+// sweepWindow reads a gap sweep's result and returns its race window.
+func sweepWindow(path string) (results.RaceWindow, error) {
+	rs, err := readResults([]string{path})
+	if err != nil {
+		return results.RaceWindow{}, err
+	}
+	g := rs[0].Gaps
+	if g == nil {
+		return results.RaceWindow{}, errext.UsageError(fmt.Errorf("%s: not a gap sweep (no idle-gap buckets); run a gap-sweep variant or gatecrash load --pattern gap-sweep through the proxy", path))
+	}
+	w, ok := g.Window()
+	if !ok {
+		return results.RaceWindow{}, errext.UsageError(fmt.Errorf("%s: its gap sweep has no request in its buckets", path))
+	}
+	return w, nil
+}
+
+func writePrediction(out io.Writer, prefix string, w results.RaceWindow, t results.Traffic, per float64) {
+	p := results.Predict(w, t)
+	if w.Errors == 0 {
+		fmt.Fprintf(out, "%srace window  none seen in %s..%s (0 errors in %d reuses: p < %s)\n", prefix, fmtGap(secs(w.Open)), fmtGap(secs(w.Close)),
+			w.Requests, results.FormatPercent(w.P.Hi))
+		_, _, hi := p.Per(per)
+		fmt.Fprintf(out, "%sexpected     0 errors per %s requests (at most %s)\n", prefix, fmtCount(per), fmtCount(hi))
+		return
+	}
+	fmt.Fprintf(out, "%srace window  %s..%s: %d errors in %d reuses inside, p = %s\n", prefix, fmtGap(secs(w.Open)), fmtGap(secs(w.Close)),
+		w.Errors, w.Requests, w.P.Pct())
+	mid, lo, hi := p.Per(per)
+	fmt.Fprintf(out, "%sin window    %s of requests\n", prefix, results.FormatPercent(p.InWindow))
+	fmt.Fprintf(out, "%sexpected     %s errors per %s requests (%s..%s); %s per request\n", prefix, fmtCount(mid), fmtCount(per),
+		fmtCount(lo), fmtCount(hi), results.FormatRate(p.PerRequest))
+}
+
+func secs(s results.Seconds) float64 { return time.Duration(s).Seconds() }
+
+// fmtGap writes a gap in seconds as milliseconds with µs precision.
+func fmtGap(s float64) string { return fmt.Sprintf("%.3f ms", s*1e3) }
+
+// fmtCount writes an expected count: whole from 10 up, else with two significant digits.
+func fmtCount(f float64) string {
+	switch {
+	case f >= 1e6:
+		return fmt.Sprintf("%.3g", f)
+	case f >= 10:
+		return fmt.Sprintf("%.0f", f)
+	}
+	return fmt.Sprintf("%.2g", f)
+}

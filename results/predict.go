@@ -1,0 +1,137 @@
+package results
+
+import (
+	"errors"
+	"fmt"
+	"math"
+	"time"
+)
+
+// RaceWindow is where reused connections fail, as a gap sweep drew it: an idle gap from Open
+// to Close, inside which a reuse failed with probability P. The edges are known to a bucket
+// (Step). A window with no errors (Errors 0) is the sweep's whole range, with P's upper bound
+// what the sweep can still not rule out.
+type RaceWindow struct {
+	Open, Close Seconds
+	Step        Seconds
+	// Errors of Requests inside the window; P their rate with its 95% interval.
+	Errors, Requests int64
+	P                Interval
+}
+
+// Window returns the race window of a gap sweep's buckets: from the first bucket with an
+// error to the end of the last one, and the failure rate of the reuses inside. A sweep with
+// no errors gives its whole range with P's upper bound. ok is false for a sweep with no
+// requests in its buckets.
+func (g *Gaps) Window() (w RaceWindow, ok bool) {
+	first, last := -1, -1
+	var total int64
+	for i, b := range g.Buckets {
+		total += b.Requests
+		if b.Errors > 0 {
+			if first < 0 {
+				first = i
+			}
+			last = i
+		}
+	}
+	if total == 0 {
+		return RaceWindow{}, false
+	}
+	if first < 0 {
+		first, last = 0, len(g.Buckets)-1
+	}
+	w = RaceWindow{Step: g.Width,
+		Open:  g.Lo + Seconds(first)*g.Width,
+		Close: g.Lo + Seconds(last+1)*g.Width}
+	for _, b := range g.Buckets[first : last+1] {
+		w.Errors += b.Errors
+		w.Requests += b.Requests
+	}
+	w.P = RateInterval(w.Errors, w.Requests)
+	return w, true
+}
+
+// Traffic is a production traffic profile for Predict: requests at Rate per second, spread
+// evenly over Connections pooled upstream connections, arriving as a Poisson process or at
+// constant intervals.
+type Traffic struct {
+	Rate        float64
+	Connections int
+	// Poisson: each connection's idle gaps are exponential with mean Connections/Rate;
+	// otherwise every gap is Connections/Rate.
+	Poisson bool
+	// ProxyIdle is the proxy's own idle window for pooled connections (0: none): a gap at
+	// or past it is no reuse, the proxy having closed the connection itself.
+	ProxyIdle time.Duration
+}
+
+// Check says what is wrong with t.
+func (t Traffic) Check() error {
+	var errs []error
+	if !(t.Rate > 0) || math.IsInf(t.Rate, 0) {
+		errs = append(errs, fmt.Errorf("rate %v: give requests per second > 0", t.Rate))
+	}
+	if t.Connections < 1 {
+		errs = append(errs, fmt.Errorf("connections %d: give the pooled upstream connections the requests spread over, >= 1", t.Connections))
+	}
+	if t.ProxyIdle < 0 {
+		errs = append(errs, fmt.Errorf("proxy idle window %v: give 0 (none) or more", t.ProxyIdle))
+	}
+	return errors.Join(errs...)
+}
+
+// gapIn is the probability that a request's idle gap falls in [a, b) — in the window and, a
+// reuse, under the proxy's own idle window.
+func (t Traffic) gapIn(a, b float64) float64 {
+	if t.ProxyIdle > 0 {
+		b = math.Min(b, t.ProxyIdle.Seconds())
+	}
+	a = math.Max(a, 0)
+	if b <= a {
+		return 0
+	}
+	mean := float64(t.Connections) / t.Rate
+	if !t.Poisson {
+		if a <= mean && mean < b {
+			return 1
+		}
+		return 0
+	}
+	return math.Exp(-a/mean) - math.Exp(-b/mean)
+}
+
+// Prediction is the expected error rate per request of a race window under a traffic
+// profile, with its 95% interval.
+type Prediction struct {
+	// InWindow is the share of requests whose idle gap falls in the window.
+	InWindow float64
+	// PerRequest is the expected errors per request; Lo and Hi bound it: the failure rate's
+	// interval times the window narrowed, and widened, by a bucket at each edge.
+	PerRequest, Lo, Hi float64
+}
+
+// Per returns the expected errors in n requests, with their bounds.
+func (p Prediction) Per(n float64) (mid, lo, hi float64) {
+	return p.PerRequest * n, p.Lo * n, p.Hi * n
+}
+
+// Predict returns the errors per request to expect from race window w under traffic t. A
+// window with no errors gives 0 and an upper bound.
+func Predict(w RaceWindow, t Traffic) Prediction {
+	a, b, step := time.Duration(w.Open).Seconds(), time.Duration(w.Close).Seconds(), time.Duration(w.Step).Seconds()
+	in := t.gapIn(a, b)
+	out := Prediction{InWindow: in, PerRequest: w.P.Rate * in, Hi: w.P.Hi * t.gapIn(a-step, b+step)}
+	if w.Errors > 0 {
+		out.Lo = w.P.Lo * t.gapIn(a+step, b-step)
+	}
+	return out
+}
+
+// Assumptions are what Predict's model takes for granted, for its output and docs.
+var Assumptions = []string{
+	"a request fails only when its connection's idle gap falls in the race window, with the window's failure rate, as in the gap sweep it was measured by (same proxy, origin and network)",
+	"requests spread evenly over the pooled connections: each sees 1/K of the traffic (a pool that hands out its most recently used connection first concentrates low traffic on one: K = 1)",
+	"Poisson arrivals make each connection's idle gaps exponential; constant arrivals make every gap K/rate",
+	"service time is small against the gaps (an idle gap is taken as the time between requests)",
+}

@@ -1,0 +1,85 @@
+package results
+
+import (
+	"math"
+	"testing"
+	"time"
+)
+
+func closeTo(a, b float64) bool { return math.Abs(a-b) <= 1e-12+1e-9*math.Abs(b) }
+
+// The predictor's arithmetic on distributions with a closed form.
+func TestPredictClosedForm(t *testing.T) {
+	t.Parallel()
+	ms := func(f float64) Seconds { return Seconds(time.Duration(f * float64(time.Millisecond))) }
+	w := RaceWindow{Open: ms(999), Close: ms(1001), Step: ms(0.1), Errors: 50, Requests: 100, P: RateInterval(50, 100)}
+
+	// Poisson, 1/s on one connection: gaps exponential with mean 1 s.
+	p := Predict(w, Traffic{Rate: 1, Connections: 1, Poisson: true})
+	in := math.Exp(-0.999) - math.Exp(-1.001)
+	if !closeTo(p.InWindow, in) || !closeTo(p.PerRequest, 0.5*in) {
+		t.Errorf("Poisson 1/s: in window %g, per request %g; want %g and %g", p.InWindow, p.PerRequest, in, 0.5*in)
+	}
+	lo := w.P.Lo * (math.Exp(-0.9991) - math.Exp(-1.0009))
+	hi := w.P.Hi * (math.Exp(-0.9989) - math.Exp(-1.0011))
+	if !closeTo(p.Lo, lo) || !closeTo(p.Hi, hi) || !(p.Lo < p.PerRequest && p.PerRequest < p.Hi) {
+		t.Errorf("bounds %g..%g; want %g..%g around %g", p.Lo, p.Hi, lo, hi, p.PerRequest)
+	}
+	// 64/s over 64 connections is each connection's 1/s: the same.
+	if q := Predict(w, Traffic{Rate: 64, Connections: 64, Poisson: true}); !closeTo(q.PerRequest, p.PerRequest) {
+		t.Errorf("64/s over 64: %g; want %g", q.PerRequest, p.PerRequest)
+	}
+	// Per 100M requests.
+	if mid, _, _ := p.Per(1e8); !closeTo(mid, 0.5*in*1e8) {
+		t.Errorf("per 100M: %g", mid)
+	}
+	// The proxy's own idle window at 1 s: only gaps under it are reuses.
+	if q := Predict(w, Traffic{Rate: 1, Connections: 1, Poisson: true, ProxyIdle: time.Second}); !closeTo(q.InWindow, math.Exp(-0.999)-math.Exp(-1)) {
+		t.Errorf("proxy idle 1 s: in window %g; want %g", q.InWindow, math.Exp(-0.999)-math.Exp(-1))
+	}
+	// The fix: a proxy idle window below the race window removes it.
+	if q := Predict(w, Traffic{Rate: 1, Connections: 1, Poisson: true, ProxyIdle: 800 * time.Millisecond}); q.PerRequest != 0 || q.Hi != 0 {
+		t.Errorf("proxy idle 800 ms: %+v; want 0", q)
+	}
+	// Constant arrivals: every gap is K/rate, in the window or not.
+	if q := Predict(w, Traffic{Rate: 2, Connections: 2}); q.InWindow != 1 || !closeTo(q.PerRequest, 0.5) {
+		t.Errorf("constant 1 s gaps: %+v; want all in the window, 0.5 per request", q)
+	}
+	if q := Predict(w, Traffic{Rate: 4, Connections: 2}); q.InWindow != 0 || q.Hi != 0 {
+		t.Errorf("constant 500 ms gaps: %+v; want none in the window", q)
+	}
+	// A window with no errors: 0, with an upper bound from what the sweep could not rule out.
+	none := RaceWindow{Open: ms(990), Close: ms(1010), Step: ms(1), Requests: 300, P: RateInterval(0, 300)}
+	if q := Predict(none, Traffic{Rate: 1, Connections: 1, Poisson: true}); q.PerRequest != 0 || q.Lo != 0 || q.Hi <= 0 {
+		t.Errorf("no errors: %+v; want 0 with an upper bound", q)
+	}
+	if err := (Traffic{Rate: 0, Connections: 0, ProxyIdle: -1}).Check(); err == nil {
+		t.Error("a traffic of nothing was taken")
+	}
+}
+
+// Window takes the span of the buckets with errors.
+func TestGapsWindow(t *testing.T) {
+	t.Parallel()
+	g := GapBucketsFor(time.Second, 3*time.Millisecond)
+	for i := range g.Buckets {
+		g.Buckets[i].Requests = 10
+	}
+	g.Buckets[20].Errors, g.Buckets[25].Errors = 2, 3
+	w, ok := g.Window()
+	width := time.Duration(g.Width)
+	if !ok || w.Errors != 5 || w.Requests != 60 || time.Duration(w.Open) != time.Duration(g.Lo)+20*width ||
+		time.Duration(w.Close) != time.Duration(g.Lo)+26*width {
+		t.Fatalf("window %+v", w)
+	}
+	empty := GapBucketsFor(time.Second, time.Millisecond)
+	if _, ok := empty.Window(); ok {
+		t.Error("a sweep with no requests has a window")
+	}
+	for i := range empty.Buckets {
+		empty.Buckets[i].Requests = 5
+	}
+	if w, ok := empty.Window(); !ok || w.Errors != 0 || w.Requests != 300 || w.P.Hi <= 0 {
+		t.Errorf("a sweep with no errors: %+v", w)
+	}
+}
