@@ -53,15 +53,15 @@ type Config struct {
 	// Targets, when given (gatecrash load --targets), are the requests to send in turn
 	// instead of one (URL is then the first one's, Method, BodySize and Body unused); the
 	// result counts outcomes per target.
-	Targets        []Request         `yaml:"-"`
-	ExpectContinue bool              `yaml:"expect-continue"`
-	Insecure       bool              `yaml:"insecure"`
-	Pattern        Pattern           `yaml:"pattern"`
-	Connections    int               `yaml:"connections"`
-	Rate           float64           `yaml:"rate"`
+	Targets        []Request `yaml:"-"`
+	ExpectContinue bool      `yaml:"expect-continue"`
+	Insecure       bool      `yaml:"insecure"`
+	Pattern        Pattern   `yaml:"pattern"`
+	Connections    int       `yaml:"connections"`
+	Rate           float64   `yaml:"rate"`
 	// Seed seeds pattern poisson's arrival times (0: a random seed, which the result's notes
 	// give, to replay the run).
-	Seed uint64 `yaml:"seed,omitempty"`
+	Seed           uint64            `yaml:"seed,omitempty"`
 	ThinkTime      yamlconf.Duration `yaml:"think-time"`
 	BurstSize      int               `yaml:"burst-size"`
 	BurstPause     yamlconf.Duration `yaml:"burst-pause"`

@@ -203,7 +203,7 @@ func (p *gapSweepPacer) close() int64 { return 0 }
 // unissued at the end are counted as unsent.
 type constantPacer struct {
 	pace     Pace
-	arr      arrivals // when each request is due
+	arr      arrivals      // when each request is due
 	duration time.Duration // the run's duration (0: none)
 	// interrupt ends scheduling at once (a signal). The duration is not waited on through a
 	// context: the pace decides from each ticket's due time, so a timer that wakes a little
