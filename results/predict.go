@@ -14,6 +14,10 @@ import (
 type RaceWindow struct {
 	Open, Close Seconds
 	Step        Seconds
+	// Latency is the sweep's typical request time (its ok median): a gap is measured from a
+	// response to the next request, arrivals from request to request, so a window at gap g is
+	// met by requests g + Latency apart.
+	Latency Seconds
 	// Errors of Requests inside the window; P their rate with its 95% interval.
 	Errors, Requests int64
 	P                Interval
@@ -81,8 +85,8 @@ func (t Traffic) Check() error {
 	return errors.Join(errs...)
 }
 
-// gapIn is the probability that a request's idle gap falls in [a, b) — in the window and, a
-// reuse, under the proxy's own idle window.
+// gapIn is the probability that the time from the previous request on a request's
+// connection falls in [a, b) — and, for a reuse, under the proxy's own idle window.
 func (t Traffic) gapIn(a, b float64) float64 {
 	if t.ProxyIdle > 0 {
 		b = math.Min(b, t.ProxyIdle.Seconds())
@@ -119,7 +123,8 @@ func (p Prediction) Per(n float64) (mid, lo, hi float64) {
 // Predict returns the errors per request to expect from race window w under traffic t. A
 // window with no errors gives 0 and an upper bound.
 func Predict(w RaceWindow, t Traffic) Prediction {
-	a, b, step := time.Duration(w.Open).Seconds(), time.Duration(w.Close).Seconds(), time.Duration(w.Step).Seconds()
+	lat := time.Duration(w.Latency).Seconds()
+	a, b, step := time.Duration(w.Open).Seconds()+lat, time.Duration(w.Close).Seconds()+lat, time.Duration(w.Step).Seconds()
 	in := t.gapIn(a, b)
 	out := Prediction{InWindow: in, PerRequest: w.P.Rate * in, Hi: w.P.Hi * t.gapIn(a-step, b+step)}
 	if w.Errors > 0 {
@@ -133,5 +138,5 @@ var Assumptions = []string{
 	"a request fails only when its connection's idle gap falls in the race window, with the window's failure rate, as in the gap sweep it was measured by (same proxy, origin and network)",
 	"requests spread evenly over the pooled connections: each sees 1/K of the traffic (a pool that hands out its most recently used connection first concentrates low traffic on one: K = 1)",
 	"Poisson arrivals make each connection's idle gaps exponential; constant arrivals make every gap K/rate",
-	"service time is small against the gaps (an idle gap is taken as the time between requests)",
+	"a gap (from a response to the next request, as the sweep measured it) is the time between two requests' starts less the sweep's median request time",
 }

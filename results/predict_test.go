@@ -53,6 +53,12 @@ func TestPredictClosedForm(t *testing.T) {
 	if q := Predict(none, Traffic{Rate: 1, Connections: 1, Poisson: true}); q.PerRequest != 0 || q.Lo != 0 || q.Hi <= 0 {
 		t.Errorf("no errors: %+v; want 0 with an upper bound", q)
 	}
+	// A sweep whose requests took 2 ms: the window is met by requests 1.001..1.003 s apart.
+	lw := w
+	lw.Latency = ms(2)
+	if q := Predict(lw, Traffic{Rate: 1, Connections: 1, Poisson: true}); !closeTo(q.InWindow, math.Exp(-1.001)-math.Exp(-1.003)) {
+		t.Errorf("with 2 ms latency: in window %g; want %g", q.InWindow, math.Exp(-1.001)-math.Exp(-1.003))
+	}
 	if err := (Traffic{Rate: 0, Connections: 0, ProxyIdle: -1}).Check(); err == nil {
 		t.Error("a traffic of nothing was taken")
 	}

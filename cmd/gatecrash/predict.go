@@ -92,8 +92,12 @@ func runPredict(opts *PredictOptions) error {
 	if opts.Constant {
 		arrivals = "constant arrivals: every idle gap"
 	}
-	fmt.Fprintf(out, "traffic        %s/s over %d connections, %s with mean %s\n", strings.TrimSuffix(fmt.Sprint(opts.Rate), ".0"),
-		opts.Connections, arrivals, fmtGap(float64(opts.Connections)/opts.Rate))
+	conns := fmt.Sprintf("%d connections", opts.Connections)
+	if opts.Connections == 1 {
+		conns = "1 connection"
+	}
+	fmt.Fprintf(out, "traffic      %s/s over %s, %s with mean %s\n", strings.TrimSuffix(fmt.Sprint(opts.Rate), ".0"),
+		conns, arrivals, fmtGap(float64(opts.Connections)/opts.Rate))
 	writePrediction(out, "", w, t, opts.Requests)
 	if opts.Fix != "" {
 		fw, err := sweepWindow(opts.Fix)
@@ -123,6 +127,9 @@ func sweepWindow(path string) (results.RaceWindow, error) {
 	if !ok {
 		return results.RaceWindow{}, errext.UsageError(fmt.Errorf("%s: its gap sweep has no request in its buckets", path))
 	}
+	if o := rs[0].Outcomes[results.OK]; o != nil && o.Latency != nil && o.Count > 0 {
+		w.Latency = results.Seconds(o.Latency.Quantile(50))
+	}
 	return w, nil
 }
 
@@ -135,8 +142,12 @@ func writePrediction(out io.Writer, prefix string, w results.RaceWindow, t resul
 		fmt.Fprintf(out, "%sexpected     0 errors per %s requests (at most %s)\n", prefix, fmtCount(per), fmtCount(hi))
 		return
 	}
-	fmt.Fprintf(out, "%srace window  %s..%s: %d errors in %d reuses inside, p = %s\n", prefix, fmtGap(secs(w.Open)), fmtGap(secs(w.Close)),
+	fmt.Fprintf(out, "%srace window  gaps %s..%s: %d errors in %d reuses inside, p = %s\n", prefix, fmtGap(secs(w.Open)), fmtGap(secs(w.Close)),
 		w.Errors, w.Requests, w.P.Pct())
+	if w.Latency > 0 {
+		fmt.Fprintf(out, "%s             met by requests %s..%s apart on a connection (the sweep's median request took %s)\n", prefix,
+			fmtGap(secs(w.Open+w.Latency)), fmtGap(secs(w.Close+w.Latency)), fmtGap(secs(w.Latency)))
+	}
 	mid, lo, hi := p.Per(per)
 	fmt.Fprintf(out, "%sin window    %s of requests\n", prefix, results.FormatPercent(p.InWindow))
 	fmt.Fprintf(out, "%sexpected     %s errors per %s requests (%s..%s); %s per request\n", prefix, fmtCount(mid), fmtCount(per),
@@ -148,8 +159,17 @@ func secs(s results.Seconds) float64 { return time.Duration(s).Seconds() }
 // fmtGap writes a gap in seconds as milliseconds with µs precision.
 func fmtGap(s float64) string { return fmt.Sprintf("%.3f ms", s*1e3) }
 
-// fmtCount writes an expected count: whole from 10 up, else with two significant digits.
+// fmtCount writes an expected count: whole from 10 up, else with two significant digits; a
+// round million or billion as 100M, 1G.
 func fmtCount(f float64) string {
+	for _, u := range []struct {
+		v float64
+		s string
+	}{{1e9, "G"}, {1e6, "M"}} {
+		if f >= u.v && f == math.Trunc(f/u.v)*u.v {
+			return fmt.Sprintf("%.0f%s", f/u.v, u.s)
+		}
+	}
 	switch {
 	case f >= 1e6:
 		return fmt.Sprintf("%.3g", f)
