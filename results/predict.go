@@ -7,13 +7,15 @@ import (
 	"time"
 )
 
-// RaceWindow is where reused connections fail, as a gap sweep drew it: an idle gap from Open
-// to Close, inside which a reuse failed with probability P. The edges are known to a bucket
-// (Step). A window with no errors (Errors 0) is the sweep's whole range, with P's upper bound
-// what the sweep can still not rule out.
+// RaceWindow is where reused connections fail, as a gap sweep drew it: the idle gaps from
+// Open to Close (the first to the last bucket with an error), each bucket's failure rate
+// (Profile), and all of them together (P). A sweep with no errors gives its whole range, with
+// P's upper bound what the sweep can still not rule out.
 type RaceWindow struct {
 	Open, Close Seconds
 	Step        Seconds
+	// Profile is the sweep's buckets from Open to Close, Step wide each.
+	Profile []GapBucket
 	// Latency is the sweep's typical request time (its ok median): a gap is measured from a
 	// response to the next request, arrivals from request to request, so a window at gap g is
 	// met by requests g + Latency apart.
@@ -24,9 +26,8 @@ type RaceWindow struct {
 }
 
 // Window returns the race window of a gap sweep's buckets: from the first bucket with an
-// error to the end of the last one, and the failure rate of the reuses inside. A sweep with
-// no errors gives its whole range with P's upper bound. ok is false for a sweep with no
-// requests in its buckets.
+// error to the end of the last one, with each bucket's counts. A sweep with no errors gives
+// its whole range. ok is false for a sweep with no requests in its buckets.
 func (g *Gaps) Window() (w RaceWindow, ok bool) {
 	first, last := -1, -1
 	var total int64
@@ -45,10 +46,10 @@ func (g *Gaps) Window() (w RaceWindow, ok bool) {
 	if first < 0 {
 		first, last = 0, len(g.Buckets)-1
 	}
-	w = RaceWindow{Step: g.Width,
+	w = RaceWindow{Step: g.Width, Profile: g.Buckets[first : last+1],
 		Open:  g.Lo + Seconds(first)*g.Width,
 		Close: g.Lo + Seconds(last+1)*g.Width}
-	for _, b := range g.Buckets[first : last+1] {
+	for _, b := range w.Profile {
 		w.Errors += b.Errors
 		w.Requests += b.Requests
 	}
@@ -110,8 +111,9 @@ func (t Traffic) gapIn(a, b float64) float64 {
 type Prediction struct {
 	// InWindow is the share of requests whose idle gap falls in the window.
 	InWindow float64
-	// PerRequest is the expected errors per request; Lo and Hi bound it: the failure rate's
-	// interval times the window narrowed, and widened, by a bucket at each edge.
+	// PerRequest is the expected errors per request: over the window's buckets, the share of
+	// requests in each times its failure rate. Lo and Hi bound it with each bucket's 95%
+	// interval (a conservative interval: the buckets' bounds are not taken jointly).
 	PerRequest, Lo, Hi float64
 }
 
@@ -121,14 +123,25 @@ func (p Prediction) Per(n float64) (mid, lo, hi float64) {
 }
 
 // Predict returns the errors per request to expect from race window w under traffic t. A
-// window with no errors gives 0 and an upper bound.
+// window with no errors gives 0 and an upper bound: the sweep's rate bound over its range.
 func Predict(w RaceWindow, t Traffic) Prediction {
-	lat := time.Duration(w.Latency).Seconds()
-	a, b, step := time.Duration(w.Open).Seconds()+lat, time.Duration(w.Close).Seconds()+lat, time.Duration(w.Step).Seconds()
-	in := t.gapIn(a, b)
-	out := Prediction{InWindow: in, PerRequest: w.P.Rate * in, Hi: w.P.Hi * t.gapIn(a-step, b+step)}
-	if w.Errors > 0 {
-		out.Lo = w.P.Lo * t.gapIn(a+step, b-step)
+	lat, step := time.Duration(w.Latency).Seconds(), time.Duration(w.Step).Seconds()
+	open := time.Duration(w.Open).Seconds() + lat
+	var out Prediction
+	out.InWindow = t.gapIn(open, time.Duration(w.Close).Seconds()+lat)
+	if w.Errors == 0 {
+		out.Hi = w.P.Hi * out.InWindow
+		return out
+	}
+	for i, b := range w.Profile {
+		if b.Requests == 0 {
+			continue
+		}
+		in := t.gapIn(open+float64(i)*step, open+float64(i+1)*step)
+		r := RateInterval(b.Errors, b.Requests)
+		out.PerRequest += r.Rate * in
+		out.Lo += r.Lo * in
+		out.Hi += r.Hi * in
 	}
 	return out
 }

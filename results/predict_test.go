@@ -12,7 +12,13 @@ func closeTo(a, b float64) bool { return math.Abs(a-b) <= 1e-12+1e-9*math.Abs(b)
 func TestPredictClosedForm(t *testing.T) {
 	t.Parallel()
 	ms := func(f float64) Seconds { return Seconds(time.Duration(f * float64(time.Millisecond))) }
-	w := RaceWindow{Open: ms(999), Close: ms(1001), Step: ms(0.1), Errors: 50, Requests: 100, P: RateInterval(50, 100)}
+	// 20 buckets of 0.1 ms from 999 to 1001 ms, each 5 errors in 10 requests.
+	profile := make([]GapBucket, 20)
+	for i := range profile {
+		profile[i] = GapBucket{Requests: 10, Errors: 5}
+	}
+	w := RaceWindow{Open: ms(999), Close: ms(1001), Step: ms(0.1), Profile: profile, Errors: 100, Requests: 200, P: RateInterval(100, 200)}
+	bucket := RateInterval(5, 10)
 
 	// Poisson, 1/s on one connection: gaps exponential with mean 1 s.
 	p := Predict(w, Traffic{Rate: 1, Connections: 1, Poisson: true})
@@ -20,8 +26,7 @@ func TestPredictClosedForm(t *testing.T) {
 	if !closeTo(p.InWindow, in) || !closeTo(p.PerRequest, 0.5*in) {
 		t.Errorf("Poisson 1/s: in window %g, per request %g; want %g and %g", p.InWindow, p.PerRequest, in, 0.5*in)
 	}
-	lo := w.P.Lo * (math.Exp(-0.9991) - math.Exp(-1.0009))
-	hi := w.P.Hi * (math.Exp(-0.9989) - math.Exp(-1.0011))
+	lo, hi := bucket.Lo*in, bucket.Hi*in
 	if !closeTo(p.Lo, lo) || !closeTo(p.Hi, hi) || !(p.Lo < p.PerRequest && p.PerRequest < p.Hi) {
 		t.Errorf("bounds %g..%g; want %g..%g around %g", p.Lo, p.Hi, lo, hi, p.PerRequest)
 	}
@@ -47,6 +52,13 @@ func TestPredictClosedForm(t *testing.T) {
 	}
 	if q := Predict(w, Traffic{Rate: 4, Connections: 2}); q.InWindow != 0 || q.Hi != 0 {
 		t.Errorf("constant 500 ms gaps: %+v; want none in the window", q)
+	}
+	// A profile: twice the errors in the second half is three quarters of them there.
+	skew := RaceWindow{Open: ms(999), Close: ms(1001), Step: ms(1), Profile: []GapBucket{{Requests: 10, Errors: 2}, {Requests: 10, Errors: 4}},
+		Errors: 6, Requests: 20, P: RateInterval(6, 20)}
+	want := 0.2*(math.Exp(-0.999)-math.Exp(-1.000)) + 0.4*(math.Exp(-1.000)-math.Exp(-1.001))
+	if q := Predict(skew, Traffic{Rate: 1, Connections: 1, Poisson: true}); !closeTo(q.PerRequest, want) {
+		t.Errorf("a skewed profile: %g; want %g", q.PerRequest, want)
 	}
 	// A window with no errors: 0, with an upper bound from what the sweep could not rule out.
 	none := RaceWindow{Open: ms(990), Close: ms(1010), Step: ms(1), Requests: 300, P: RateInterval(0, 300)}

@@ -170,11 +170,8 @@ func fmtCount(f float64) string {
 			return fmt.Sprintf("%.0f%s", f/u.v, u.s)
 		}
 	}
-	switch {
-	case f >= 1e6:
-		return fmt.Sprintf("%.3g", f)
-	case f >= 10:
-		return fmt.Sprintf("%.0f", f)
+	if f >= 10 && f < 1e15 {
+		return results.FormatCount(int64(math.Round(f)))
 	}
 	return fmt.Sprintf("%.2g", f)
 }
