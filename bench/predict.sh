@@ -5,7 +5,7 @@
 # for each Poisson load, the 502 rate gatecrash predict expects from the sweep beside the
 # one measured. docs/fidelity.md holds the table. Loopback only; every load is bounded.
 #
-#   bench/predict.sh                       # about 8 minutes
+#   bench/predict.sh                       # about 9 minutes
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . bench/lib.sh
@@ -18,6 +18,6 @@ for v in poisson-40 poisson-80; do
 	echo "== $v: predicted from the sweep"
 	bin/gatecrash predict "$out/sweep.json" --rate "$rate" --connections 1 | grep -E '^(race window|  |in window|expected)'
 	echo "== $v: measured"
-	bin/gatecrash report "$out/$v.json" | grep -E '^(requests|502|unsent)' || true
+	bin/gatecrash report "$out/$v.json" | grep -E '^(duration| +(ok|502) )' || true
 done
 echo "results in $out"
