@@ -54,6 +54,11 @@ func (s Shard) Apply(cfg Config) (Config, error) {
 	if cfg.Rate > 0 {
 		cfg.Rate /= float64(s.N)
 	}
+	if cfg.Seed != 0 {
+		// One seed for the whole run: each shard its own stream (the same arrivals on every
+		// shard would be one Poisson process sent N times, not N independent ones).
+		cfg.Seed += uint64(s.I) * 0x9e3779b97f4a7c15
+	}
 	if cfg.BurstSize > 0 {
 		cfg.BurstSize = int(part(int64(cfg.BurstSize), s.I, s.N))
 	}

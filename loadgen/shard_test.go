@@ -27,6 +27,18 @@ func TestShardApply(t *testing.T) {
 	if got[0] != 4 || got[1] != 3 || got[2] != 3 {
 		t.Fatalf("connections split %v, want [4 3 3]", got)
 	}
+	// A seed given to the whole run gives each shard its own arrivals; none stays none.
+	seeds := map[uint64]bool{}
+	for i := range 3 {
+		c, _ := Shard{I: i, N: 3}.Apply(Config{Connections: 3, Pattern: Poisson, Rate: 30, Seed: 7})
+		seeds[c.Seed] = true
+		if u, _ := (Shard{I: i, N: 3}).Apply(Config{Connections: 3, Pattern: Poisson, Rate: 30}); u.Seed != 0 {
+			t.Errorf("shard %d: seed %d drawn from none", i, u.Seed)
+		}
+	}
+	if len(seeds) != 3 || !seeds[7] {
+		t.Errorf("shards' seeds %v; want three, the first the run's", seeds)
+	}
 	if _, err := (Shard{I: 0, N: 4}).Apply(Config{Connections: 3}); err == nil || !strings.Contains(err.Error(), "cannot be split 4 ways") {
 		t.Fatalf("3 connections over 4 shards: %v", err)
 	}
