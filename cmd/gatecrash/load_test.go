@@ -36,7 +36,7 @@ func TestLoadFlagErrors(t *testing.T) {
 				"--body-size: -1 is not allowed", `--method: "GE T" is not an HTTP method`}},
 		{"constant without rate", []string{"load", "http://h/", "--pattern", "constant"}, []string{"--rate: pattern constant needs a rate > 0"}},
 		{"gap-sweep without center", []string{"load", "http://h/", "--pattern", "gap-sweep"}, []string{"--gap-center: pattern gap-sweep needs"}},
-		{"rate without constant", []string{"load", "http://h/", "--rate", "5"}, []string{"--rate: only pattern constant takes a rate"}},
+		{"rate without constant", []string{"load", "http://h/", "--rate", "5"}, []string{"--rate: only patterns constant and poisson take a rate"}},
 		{"zero connections", []string{"load", "http://h/", "--connections", "0"}, []string{"--connections: 0 is not allowed"}},
 		{"bad header", []string{"load", "http://h/", "-H", "nocolon"}, []string{`--header: "nocolon" is not "Name: value"`}},
 		{"bad duration", []string{"load", "http://h/", "--duration", "5"}, []string{`invalid argument "5" for "--duration"`}},
