@@ -2,6 +2,7 @@ package results
 
 import (
 	"math"
+	"strings"
 	"testing"
 	"time"
 )
@@ -99,5 +100,30 @@ func TestGapsWindow(t *testing.T) {
 	}
 	if w, ok := empty.Window(); !ok || w.Errors != 0 || w.Requests != 300 || w.P.Hi <= 0 {
 		t.Errorf("a sweep with no errors: %+v", w)
+	}
+}
+
+// A gap sweep's summary says where its window opens and how wide it is.
+func TestSummaryShowsTheWindow(t *testing.T) {
+	t.Parallel()
+	g := GapBucketsFor(time.Second, 3*time.Millisecond)
+	for i := range g.Buckets {
+		g.Buckets[i].Requests = 10
+	}
+	g.Buckets[20].Errors, g.Buckets[25].Errors = 2, 3
+	start := time.Date(2026, 12, 3, 10, 0, 0, 0, time.UTC)
+	h := NewHistogram()
+	h.RecordValues(2000, 600)
+	r := &Result{Schema: Schema, Start: start, End: start.Add(time.Minute), Requests: 600, Gaps: g,
+		Outcomes: map[Class]*Outcome{OK: {Count: 600, Latency: h}}}
+	var b strings.Builder
+	if err := WriteSummary(&b, r); err != nil {
+		t.Fatal(err)
+	}
+	open := FormatDuration(g.Start(20))
+	wide := FormatDuration(g.Start(26) - g.Start(20))
+	want := "opens at " + open + ", " + wide + " wide (first to last bucket with errors): 5 errors in 60"
+	if !strings.Contains(b.String(), want) {
+		t.Errorf("summary lacks %q:\n%s", want, b.String())
 	}
 }
