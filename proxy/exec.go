@@ -98,7 +98,7 @@ func templateFuncs(d *templateData) template.FuncMap {
 		"var": func(name string, def ...string) (string, error) {
 			switch len(def) {
 			case 0:
-				v, ok := Default(d.kind, name)
+				v, ok := defaultOf(d.kind, name)
 				if !ok {
 					return "", fmt.Errorf("%s has no variable %s with a default: write {{var %q \"DEFAULT\"}}", d.kind, name, name)
 				}

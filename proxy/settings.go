@@ -163,15 +163,15 @@ func readers(name string) []Kind {
 	return out
 }
 
-// Default returns the value kind k's built-in config gives variable name when it is not set.
-func Default(k Kind, name string) (string, bool) {
+// defaultOf returns the value kind k's built-in config gives variable name when it is not set.
+func defaultOf(k Kind, name string) (string, bool) {
 	s, ok := kindSettings[k][name]
 	return s.def, ok
 }
 
 // valueOf returns variable name's value in vars, or kind k's default.
 func valueOf(k Kind, vars map[string]string, name string) string {
-	d, _ := Default(k, name)
+	d, _ := defaultOf(k, name)
 	return varOr(vars, name, d)
 }
 

@@ -77,14 +77,21 @@ func TestPredictClosedForm(t *testing.T) {
 	}
 }
 
-// Window takes the span of the buckets with errors.
-func TestGapsWindow(t *testing.T) {
-	t.Parallel()
+// sweepWithErrors is a sweep of 1 s ± 3 ms, 10 requests a bucket, errors in buckets 20 (2)
+// and 25 (3).
+func sweepWithErrors() *Gaps {
 	g := GapBucketsFor(time.Second, 3*time.Millisecond)
 	for i := range g.Buckets {
 		g.Buckets[i].Requests = 10
 	}
 	g.Buckets[20].Errors, g.Buckets[25].Errors = 2, 3
+	return g
+}
+
+// Window takes the span of the buckets with errors.
+func TestGapsWindow(t *testing.T) {
+	t.Parallel()
+	g := sweepWithErrors()
 	w, ok := g.Window()
 	width := time.Duration(g.Width)
 	if !ok || w.Errors != 5 || w.Requests != 60 || time.Duration(w.Open) != time.Duration(g.Lo)+20*width ||
@@ -106,11 +113,7 @@ func TestGapsWindow(t *testing.T) {
 // A gap sweep's summary says where its window opens and how wide it is.
 func TestSummaryShowsTheWindow(t *testing.T) {
 	t.Parallel()
-	g := GapBucketsFor(time.Second, 3*time.Millisecond)
-	for i := range g.Buckets {
-		g.Buckets[i].Requests = 10
-	}
-	g.Buckets[20].Errors, g.Buckets[25].Errors = 2, 3
+	g := sweepWithErrors()
 	start := time.Date(2026, 12, 3, 10, 0, 0, 0, time.UTC)
 	h := NewHistogram()
 	h.RecordValues(2000, 600)
