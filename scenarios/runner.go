@@ -672,3 +672,28 @@ func ignoredVars(spec proxy.Spec) []string {
 	slices.Sort(out)
 	return out
 }
+
+// Variant returns a copy of the variant named name (the first when name is empty), with the
+// client-facing proxy replaced by kind when kind is set; an error names the variants there are
+// or says why the variant does not apply to kind.
+func (sc *Scenario) Variant(name string, kind proxy.Kind) (*Variant, error) {
+	var names []string
+	if name != "" {
+		names = []string{name}
+	}
+	vs, err := sc.selectVariants(names)
+	if err != nil {
+		return nil, err
+	}
+	v := *vs[0]
+	if kind != "" {
+		if len(sc.Proxies) > 0 && !slices.Contains(sc.Proxies, kind) {
+			return nil, fmt.Errorf("%w: scenario %s does not apply to proxy %s; it applies to %v", ErrSelection, sc.Name, kind, sc.Proxies)
+		}
+		v.Proxy.Kind = kind
+	}
+	if err := sc.Applies(v.Proxy.Kind, &v); err != nil {
+		return nil, err
+	}
+	return &v, nil
+}

@@ -1,16 +1,20 @@
 package main
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"math"
+	"os"
 	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
 
 	"github.com/gatecrash/gatecrash/internal/errext"
+	"github.com/gatecrash/gatecrash/internal/files"
+	"github.com/gatecrash/gatecrash/probe"
 	"github.com/gatecrash/gatecrash/results"
 )
 
@@ -113,8 +117,11 @@ func runPredict(opts *PredictOptions) error {
 	return nil
 }
 
-// sweepWindow reads a gap sweep's result and returns its race window.
+// sweepWindow reads a gap sweep's result, or a hunt's report, and returns its race window.
 func sweepWindow(path string) (results.RaceWindow, error) {
+	if w, ok, err := huntWindow(path); ok || err != nil {
+		return w, err
+	}
 	rs, err := readResults([]string{path})
 	if err != nil {
 		return results.RaceWindow{}, err
@@ -174,4 +181,25 @@ func fmtCount(f float64) string {
 		return results.FormatCount(int64(math.Round(f)))
 	}
 	return fmt.Sprintf("%.2g", f)
+}
+
+// huntWindow reads path as a hunt's report (gatecrash hunt --out) and returns the window its
+// sampling phase measured; ok is false when path is not a hunt report.
+func huntWindow(path string) (w results.RaceWindow, ok bool, err error) {
+	b, err := files.Read(path, "hunt report or result", 256<<20, os.Stdin)
+	if err != nil || !huntKind.Looks(b[:min(len(b), files.HeadSize)]) {
+		return w, false, nil // not a hunt report: read as a result, which says what is wrong
+	}
+	var rep probe.HuntReport
+	if err := json.Unmarshal(b, &rep); err != nil {
+		return w, true, errext.UsageError(fmt.Errorf("%s: a hunt report that does not parse: %w", path, err))
+	}
+	if rep.Gaps == nil {
+		return w, true, errext.UsageError(fmt.Errorf("%s: the hunt ended before it sampled a window (%s); hunt again with a longer --budget", path, rep.Verdict))
+	}
+	if w, ok = rep.Gaps.Window(); !ok {
+		return w, true, errext.UsageError(fmt.Errorf("%s: the hunt's sampling phase has no request", path))
+	}
+	w.Latency = results.Seconds(rep.MedianLatency())
+	return w, true, nil
 }

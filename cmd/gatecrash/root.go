@@ -67,7 +67,8 @@ every fault it injects.`,
 		return errext.UsageError(fmt.Errorf("%w (see '%s --help')", err, c.CommandPath()))
 	})
 	root.AddCommand(newVersionCmd(), newProbeCmd(), newServeCmd(nil), newLoadCmd(nil), newRunCmd(nil), newScenariosCmd(),
-		newReportCmd(nil), newCompareCmd(nil), newMergeCmd(nil), newCheckCmd(nil), newPredictCmd(), newMatrixCmd(), newManCmd())
+		newReportCmd(nil), newCompareCmd(nil), newMergeCmd(nil), newCheckCmd(nil), newPredictCmd(),
+		newHuntCmd(), newMatrixCmd(), newManCmd())
 	return root
 }
 

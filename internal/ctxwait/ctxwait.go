@@ -4,6 +4,7 @@ package ctxwait
 
 import (
 	"context"
+	"runtime"
 	"time"
 )
 
@@ -25,3 +26,23 @@ func Sleep(ctx context.Context, d time.Duration) bool {
 
 // Until waits until t or until ctx ends; it reports whether t was reached.
 func Until(ctx context.Context, t time.Time) bool { return Sleep(ctx, time.Until(t)) }
+
+// spinFor is how long before its deadline Exact stops sleeping and spins: longer than the
+// runtime's timer granularity (its netpoller sleeps whole milliseconds).
+const spinFor = 2 * time.Millisecond
+
+// Exact waits until t to within a few microseconds, or until ctx ends; it reports whether t
+// was reached. It sleeps until shortly before t and spins (yielding) the rest, so it costs up
+// to spinFor of one core's time per call: for probes that time single requests, not for load.
+func Exact(ctx context.Context, t time.Time) bool {
+	if !Until(ctx, t.Add(-spinFor)) {
+		return false
+	}
+	for time.Now().Before(t) {
+		if ctx.Err() != nil {
+			return false
+		}
+		runtime.Gosched()
+	}
+	return true
+}
