@@ -59,14 +59,27 @@ func (t Trial) gap() time.Duration { return time.Duration(t.GapUs * 1e3) }
 func (t Trial) failed() bool       { return t.Class != results.OK.String() }
 
 // Edge is a located edge: it lies between Lo and Hi (both measured gaps); At is their middle.
+// Open says no request was tried past the failures on that side: the edge is not bounded there
+// (Lo or Hi is then the last failure's gap).
 type Edge struct {
 	AtUs float64 `json:"at_us"`
 	LoUs float64 `json:"lo_us"`
 	HiUs float64 `json:"hi_us"`
+	Open bool    `json:"open,omitempty"`
 }
 
 func edge(lo, hi time.Duration) *Edge {
 	return &Edge{AtUs: us(lo+hi) / 2, LoUs: us(lo), HiUs: us(hi)}
+}
+
+func (e *Edge) width() float64 { return e.HiUs - e.LoUs }
+
+// String says where the edge is and how well it is known.
+func (e *Edge) String() string {
+	if e.Open {
+		return fmt.Sprintf("%s (not bounded: no request tried past it)", fmtUs(e.AtUs))
+	}
+	return fmt.Sprintf("%s (± %.0f µs)", fmtUs(e.AtUs), e.width()/2)
 }
 
 func us(d time.Duration) float64 { return float64(d) / 1e3 }
@@ -369,24 +382,27 @@ func (h *hunter) search(ctx context.Context) error {
 		return h.confirmSafe(ctx, edgeAt)
 	}
 
-	// Phase 2: step past the edge until requests stop failing: 8 requests in a row past the
-	// last failure that met the closed connection and did not fail, or 20 with no failure.
+	// Phase 2: step past the edge until requests stop failing — 8 requests in a row past the
+	// last failure that met the closed connection and did not fail, or 12 with no failure —
+	// each step twice the last after a request that did not fail, back to the first after
+	// one that did, so a wide window is crossed in few requests.
 	step := h.o.Precision / 2
-	lastFail, clean := time.Duration(-1), 0
-	for g := edgeAt - 2*step; (lastFail < 0 || clean < 8) && clean < 20 && g < edgeAt+span; g += step {
+	lastFail, clean, stride := time.Duration(-1), 0, step
+	for g := edgeAt - 2*step; (lastFail < 0 || clean < 8) && clean < 12 && g < edgeAt+span; g += stride {
 		tr, err := h.try(ctx, g, "step")
 		if err != nil {
 			return err
 		}
 		switch {
 		case tr.failed():
-			lastFail, clean = tr.gap(), 0
+			lastFail, clean, stride = tr.gap(), 0, step
 		case tr.Fate != "reused":
 			clean++
+			stride *= 2
 		}
 	}
 	if lastFail < 0 {
-		fmt.Fprintf(h.o.Log, "no failure within %s past the close: sampling to be sure\n", 20*step)
+		fmt.Fprintf(h.o.Log, "no failure past the close: sampling around it to be sure\n")
 	}
 
 	// Phase 3: sample uniformly around the failures for the window's failure rate (these
@@ -398,7 +414,14 @@ func (h *hunter) search(ctx context.Context) error {
 	for i := 0; ; i++ {
 		phase, lo, hi := "sample", from, to
 		if i%3 != 0 {
-			if e := h.edges(i%3 == 1); e != nil && e.HiUs-e.LoUs > us(2*h.o.Precision) {
+			opening := i%3 == 1
+			switch e := h.edges(opening); {
+			case e == nil:
+			case e.Open && opening:
+				phase, lo, hi = "edge", max(time.Duration(e.LoUs*1e3)-16*step, 0), time.Duration(e.LoUs*1e3)
+			case e.Open:
+				phase, lo, hi = "edge", time.Duration(e.HiUs*1e3), time.Duration(e.HiUs*1e3)+16*step
+			case e.width() > us(2*h.o.Precision):
 				phase, lo, hi = "edge", time.Duration(e.LoUs*1e3), time.Duration(e.HiUs*1e3)
 			}
 		}
@@ -438,7 +461,7 @@ func (h *hunter) enough() bool {
 	if !ok || w.Errors < 30 && n < 400 {
 		return false
 	}
-	sharp := func(e *Edge) bool { return e == nil || e.HiUs-e.LoUs <= us(2*h.o.Precision) }
+	sharp := func(e *Edge) bool { return e == nil || !e.Open && e.width() <= us(2*h.o.Precision) }
 	return n >= 800 || sharp(h.edges(true)) && sharp(h.edges(false))
 }
 
@@ -465,7 +488,7 @@ func (h *hunter) edges(opening bool) *Edge {
 		slices.Sort(below)
 		slices.Reverse(below)
 		if len(below) == 0 {
-			return edge(f, f)
+			return &Edge{AtUs: us(f), LoUs: us(f), HiUs: us(f), Open: true}
 		}
 		return edge(below[min(n0, len(below))-1], f)
 	}
@@ -473,7 +496,7 @@ func (h *hunter) edges(opening bool) *Edge {
 	above := slices.DeleteFunc(oks, func(g time.Duration) bool { return g <= f })
 	slices.Sort(above)
 	if len(above) == 0 {
-		return edge(f, f)
+		return &Edge{AtUs: us(f), LoUs: us(f), HiUs: us(f), Open: true}
 	}
 	return edge(f, above[min(n0, len(above))-1])
 }
@@ -591,8 +614,7 @@ func (r *HuntReport) WriteText(w io.Writer) {
 		fmt.Fprintf(w, "proxy         opened a new upstream connection after %s idle\n", fmtUs(r.ProxyDropsUs))
 	}
 	if r.Opens != nil {
-		fmt.Fprintf(w, "race window   opens at %s (± %.0f µs), closes at %s (± %.0f µs): %.0f µs wide\n",
-			fmtUs(r.Opens.AtUs), (r.Opens.HiUs-r.Opens.LoUs)/2, fmtUs(r.Closes.AtUs), (r.Closes.HiUs-r.Closes.LoUs)/2, r.Closes.AtUs-r.Opens.AtUs)
+		fmt.Fprintf(w, "race window   opens at %s, closes at %s: %.0f µs wide\n", r.Opens, r.Closes, r.Closes.AtUs-r.Opens.AtUs)
 	}
 	if r.Inside != nil {
 		fmt.Fprintf(w, "inside it     %s of requests fail (%s–%s; %d of %d sampled)\n", results.FormatPercent(r.Inside.Rate),
