@@ -195,46 +195,45 @@ func Hunt(ctx context.Context, o HuntOptions) (*HuntReport, error) {
 	return h.rep, err
 }
 
-// connect opens the client connection and sends one request at once, so that the next gap
-// counts from a response on a pooled upstream connection.
-func (h *hunter) connect(ctx context.Context) error {
-	if h.c != nil {
-		h.c.close()
-	}
-	c, err := h.t.dial(ctx)
-	if err != nil {
-		return fmt.Errorf("hunt: connecting to %s: %w", h.o.URL, err)
-	}
-	h.c = c
-	return h.rewarm(ctx)
-}
+// connect opens a new client connection and sends a request on it at once.
+func (h *hunter) connect(ctx context.Context) error { return h.rewarm(ctx, true) }
 
-// rewarm sends a request at once (a few times if it must), so that the next gap counts from a
-// response on a pooled upstream connection the origin has just used: after a failure the
-// proxy's upstream connection is gone, and the next request would open a new one.
-func (h *hunter) rewarm(ctx context.Context) error {
+// rewarm sends a request at once (on a new client connection when redial), so that the next
+// gap counts from a response on a pooled upstream connection the origin has just used: after a
+// failure the proxy's upstream connection is gone, and the next request would open a new one.
+// It tries three times; a proxy that keeps failing, or closes the client connection after
+// every answer, cannot be hunted through.
+func (h *hunter) rewarm(ctx context.Context, redial bool) error {
 	var last string
 	for range 3 {
+		if redial {
+			if h.c != nil {
+				h.c.close()
+			}
+			c, err := h.t.dial(ctx)
+			if err != nil {
+				return fmt.Errorf("hunt: connecting to %s: %w", h.o.URL, err)
+			}
+			h.c = c
+		}
 		resp, err := h.c.roundTrip(h.o.Method)
-		switch {
-		case err != nil:
+		if err != nil {
 			return fmt.Errorf("hunt: a request sent at once to %s failed: %w", h.o.URL, err)
-		case resp.StatusCode < 500:
+		}
+		redial = resp.Close
+		last = resp.Status
+		if resp.Close {
+			last += " with Connection: close"
+		}
+		if resp.StatusCode < 500 && !resp.Close {
 			h.end = time.Now()
 			if h.counts, err = h.o.Origin.Snapshot(ctx); err != nil {
 				return fmt.Errorf("hunt: reading the origin's counters: %w", err)
 			}
-			if resp.Close {
-				return h.connect(ctx)
-			}
 			return nil
 		}
-		last = resp.Status
-		if resp.Close {
-			return h.connect(ctx)
-		}
 	}
-	return fmt.Errorf("hunt: requests sent at once to %s got %s three times: is the origin behind it?", h.o.URL, last)
+	return fmt.Errorf("hunt: three requests sent at once to %s got %s: a hunt needs the proxy to answer and to keep the client connection open", h.o.URL, last)
 }
 
 // try sends one request gap after the last response and records its fate.
@@ -284,7 +283,7 @@ func (h *hunter) try(ctx context.Context, gap time.Duration, phase string) (Tria
 		// The proxy ended the client connection: start a new one, with its request at once.
 		err = h.connect(ctx)
 	case tr.failed():
-		err = h.rewarm(ctx)
+		err = h.rewarm(ctx, false)
 	}
 	return tr, err
 }
