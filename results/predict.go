@@ -69,6 +69,12 @@ type Traffic struct {
 	// ProxyIdle is the proxy's own idle window for pooled connections (0: none): a gap at
 	// or past it is no reuse, the proxy having closed the connection itself.
 	ProxyIdle time.Duration
+	// Pool is how the proxy hands out idle connections: even (the closed form, "" too), or
+	// lifo / fifo, simulated with Connections as the most idle connections it keeps.
+	Pool Pool
+	// Arrivals, when set, are the requests' times in seconds, sorted (from an access log):
+	// the simulated pool takes them instead of a Poisson or constant stream.
+	Arrivals []float64
 }
 
 // Check says what is wrong with t.
@@ -82,6 +88,11 @@ func (t Traffic) Check() error {
 	}
 	if t.ProxyIdle < 0 {
 		errs = append(errs, fmt.Errorf("proxy idle window %v: give 0 (none) or more", t.ProxyIdle))
+	}
+	if _, err := ParsePool(string(t.Pool)); err != nil {
+		errs = append(errs, err)
+	} else if len(t.Arrivals) > 0 && t.Pool != PoolLIFO && t.Pool != PoolFIFO {
+		errs = append(errs, errors.New("request times from a log are played through a simulated pool: give pool lifo or fifo"))
 	}
 	return errors.Join(errs...)
 }
@@ -125,6 +136,9 @@ func (p Prediction) Per(n float64) (mid, lo, hi float64) {
 // Predict returns the errors per request to expect from race window w under traffic t. A
 // window with no errors gives 0 and an upper bound: the sweep's rate bound over its range.
 func Predict(w RaceWindow, t Traffic) Prediction {
+	if t.Pool == PoolLIFO || t.Pool == PoolFIFO {
+		return predictPool(w, t)
+	}
 	lat, step := time.Duration(w.Latency).Seconds(), time.Duration(w.Step).Seconds()
 	open := time.Duration(w.Open).Seconds() + lat
 	var out Prediction
@@ -149,7 +163,7 @@ func Predict(w RaceWindow, t Traffic) Prediction {
 // Assumptions are what Predict's model takes for granted, for its output and docs.
 var Assumptions = []string{
 	"a request fails only when its connection's idle gap falls in the race window, with the window's failure rate, as in the gap sweep it was measured by (same proxy, origin and network)",
-	"requests spread evenly over the pooled connections: each sees 1/K of the traffic (a pool that hands out its most recently used connection first concentrates low traffic on one: K = 1)",
-	"Poisson arrivals make each connection's idle gaps exponential; constant arrivals make every gap K/rate",
+	"pool even: requests spread evenly over the pooled connections, each seeing 1/K of the traffic; Poisson arrivals make each connection's idle gaps exponential, constant arrivals make every gap K/rate",
+	"pool lifo / fifo: the proxy's pool is simulated — arrivals Poisson (or constant), each request taking the sweep's median request time, the most recently (lifo) or longest (fifo) idle connection taken first, at most K kept idle; a connection idle past the window, or past the proxy's idle window, is gone",
 	"a gap (from a response to the next request, as the sweep measured it) is the time between two requests' starts less the sweep's median request time",
 }

@@ -26,6 +26,8 @@ type PredictOptions struct {
 	Connections int
 	Constant    bool
 	ProxyIdle   time.Duration
+	Pool        string
+	Arrivals    string // a file of request times
 	Requests    float64
 	Stdout      io.Writer
 }
@@ -48,8 +50,18 @@ known to a bucket). --fix gives the sweep of the fixed configuration: its window
 errors the upper bound it leaves, predicted at the same traffic. --proxy-idle is the proxy's
 own idle window when the sweep did not reach it: gaps past it are no reuses.
 
+--pool lifo (or fifo) simulates the proxy's pool instead: requests arrive, each takes the
+sweep's median request time, and takes the most recently used idle connection (nginx's
+keepalive cache, Go's Transport, Caddy) or opens one; at most --connections are kept idle.
+Bursts leave connections idle far longer than the mean gap, which the closed form (--pool
+even) does not have. --arrivals FILE plays your own request times through that pool: one
+per line, in seconds (an access log whose lines start with nginx's $msec or HAProxy's
+%Ts.%ms).
+
 The model's assumptions are printed with every prediction.`,
 		Example: `  gatecrash predict runs/today/default.json --rate 2000 --connections 32
+  gatecrash predict hunt.json --rate 2000 --connections 32 --pool lifo
+  gatecrash predict hunt.json --arrivals access-msec.log --connections 32 --pool lifo
   gatecrash predict runs/today/default.json --fix runs/today/fixed.json --rate 50 --connections 1`,
 		Args: usageArgs(cobra.ExactArgs(1)),
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -61,6 +73,8 @@ The model's assumptions are printed with every prediction.`,
 	f.Float64Var(&opts.Rate, "rate", 0, "requests per second through the proxy (required)")
 	f.IntVar(&opts.Connections, "connections", 0, "pooled upstream connections the requests spread over (required; a pool that reuses its most recent connection first: 1 at low traffic)")
 	f.BoolVar(&opts.Constant, "constant", false, "requests at constant intervals (default: Poisson arrivals)")
+	f.StringVar(&opts.Pool, "pool", "even", "how the proxy hands out idle connections: even (each of K connections sees 1/K of the traffic), lifo (most recently used first, at most K kept idle: nginx, Go, Caddy; simulated), fifo (simulated)")
+	f.StringVar(&opts.Arrivals, "arrivals", "", "a file of your requests' times, one per line in seconds (an access log written with nginx $msec or HAProxy %Ts.%ms first; - for stdin): played through the simulated pool instead of --rate")
 	f.DurationVar(&opts.ProxyIdle, "proxy-idle", 0, "the proxy's own idle window for pooled connections, when the sweep did not reach it (0: none)")
 	f.Float64Var(&opts.Requests, "per", 1e8, "say the expected errors in this many requests")
 	f.StringVar(&opts.Fix, "fix", "", "the gap sweep of the fixed configuration: predicted at the same traffic")
@@ -70,8 +84,30 @@ The model's assumptions are printed with every prediction.`,
 func runPredict(opts *PredictOptions) error {
 	t := results.Traffic{Rate: opts.Rate, Connections: opts.Connections, Poisson: !opts.Constant, ProxyIdle: opts.ProxyIdle}
 	var errs []error
-	if opts.Rate == 0 {
-		errs = append(errs, errors.New("--rate: missing; give your requests per second, e.g. --rate 2000"))
+	pool, err := results.ParsePool(opts.Pool)
+	if err != nil {
+		errs = append(errs, fmt.Errorf("--pool: %w", err))
+	}
+	t.Pool = pool
+	if opts.Arrivals != "" {
+		b, err := files.Read(opts.Arrivals, "--arrivals", 1<<30, os.Stdin)
+		if err == nil {
+			t.Arrivals, err = results.ParseArrivals(b, "--arrivals "+opts.Arrivals)
+		}
+		switch {
+		case err != nil:
+			errs = append(errs, err)
+		case opts.Rate != 0:
+			errs = append(errs, errors.New("--rate: give it or --arrivals, not both (the rate of the request times is theirs)"))
+		case pool != results.PoolLIFO && pool != results.PoolFIFO:
+			errs = append(errs, errors.New("--arrivals: request times are played through a simulated pool; add --pool lifo (nginx, Go, Caddy) or --pool fifo"))
+		default:
+			n := len(t.Arrivals)
+			t.Rate = float64(n-1) / (t.Arrivals[n-1] - t.Arrivals[0])
+			opts.Rate = t.Rate
+		}
+	} else if opts.Rate == 0 {
+		errs = append(errs, errors.New("--rate: missing; give your requests per second, e.g. --rate 2000 (or --arrivals FILE)"))
 	}
 	if opts.Connections == 0 {
 		errs = append(errs, errors.New("--connections: missing; give the pooled upstream connections, e.g. --connections 32"))
@@ -100,8 +136,18 @@ func runPredict(opts *PredictOptions) error {
 	if opts.Connections == 1 {
 		conns = "1 connection"
 	}
-	fmt.Fprintf(out, "traffic      %s/s over %s, %s with mean %s\n", strings.TrimSuffix(fmt.Sprint(opts.Rate), ".0"),
-		conns, arrivals, fmtGap(float64(opts.Connections)/opts.Rate))
+	if t.Pool == results.PoolLIFO || t.Pool == results.PoolFIFO {
+		how := map[results.Pool]string{results.PoolLIFO: "most recently used", results.PoolFIFO: "longest idle"}[t.Pool]
+		stream := fmt.Sprintf("%s/s, %s arrivals", strings.TrimSuffix(fmt.Sprint(opts.Rate), ".0"), map[bool]string{true: "Poisson", false: "constant"}[t.Poisson])
+		if n := len(t.Arrivals); n > 0 {
+			stream = fmt.Sprintf("%d requests from %s over %.1f s (%.1f/s)", n, opts.Arrivals, t.Arrivals[n-1]-t.Arrivals[0], t.Rate)
+		}
+		fmt.Fprintf(out, "traffic      %s, through a pool that hands out its %s connection first and keeps at most %s idle (simulated)\n",
+			stream, how, conns)
+	} else {
+		fmt.Fprintf(out, "traffic      %s/s over %s, %s with mean %s\n", strings.TrimSuffix(fmt.Sprint(opts.Rate), ".0"),
+			conns, arrivals, fmtGap(float64(opts.Connections)/opts.Rate))
+	}
 	writePrediction(out, "", w, t, opts.Requests)
 	if opts.Fix != "" {
 		fw, err := sweepWindow(opts.Fix)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"math"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -47,6 +48,9 @@ func TestPredictCommand(t *testing.T) {
 	writeSweep(t, sweep, 5)
 	writeSweep(t, fixed, 0)
 	writeClean(t, plain, 100, 0)
+	times, bad := filepath.Join(dir, "times.log"), filepath.Join(dir, "bad.log")
+	os.WriteFile(times, []byte("1764756000.000\n1764756000.020\n1764756000.045\n"), 0o644)
+	os.WriteFile(bad, []byte("1764756000.000 ok\nGET / 200\n"), 0o644)
 	code, out, errOut := runCLI(t, context.Background(), "predict", sweep, "--fix", fixed, "--rate", "50", "--connections", "1")
 	if code != 0 {
 		t.Fatalf("exit %d: %s%s", code, out, errOut)
@@ -71,6 +75,10 @@ func TestPredictCommand(t *testing.T) {
 			t.Errorf("output lacks %q:\n%s", want, out)
 		}
 	}
+	code, out, errOut = runCLI(t, context.Background(), "predict", sweep, "--arrivals", times, "--connections", "16", "--pool", "lifo")
+	if code != 0 || !strings.Contains(out, "traffic      3 requests from "+times+" over 0.0 s (44.4/s), through a pool that hands out its most recently used connection first and keeps at most 16 connections idle (simulated)") {
+		t.Errorf("--arrivals: exit %d:\n%s%s", code, out, errOut)
+	}
 	for _, tc := range []struct {
 		args []string
 		want string
@@ -79,6 +87,10 @@ func TestPredictCommand(t *testing.T) {
 		{[]string{"predict", sweep, "--rate", "-3", "--connections", "2"}, "rate -3: give requests per second > 0"},
 		{[]string{"predict", plain, "--rate", "5", "--connections", "2"}, "not a gap sweep"},
 		{[]string{"predict", filepath.Join(dir, "none.json"), "--rate", "5", "--connections", "2"}, "none.json"},
+		{[]string{"predict", sweep, "--rate", "5", "--connections", "2", "--pool", "lru"}, `--pool: pool "lru" is not allowed; allowed: even, lifo`},
+		{[]string{"predict", sweep, "--arrivals", times, "--connections", "2"}, "--arrivals: request times are played through a simulated pool; add --pool lifo"},
+		{[]string{"predict", sweep, "--arrivals", times, "--rate", "5", "--connections", "2", "--pool", "lifo"}, "--rate: give it or --arrivals, not both"},
+		{[]string{"predict", sweep, "--arrivals", bad, "--connections", "2", "--pool", "lifo"}, "bad.log, line 2: \"GET\" is not a time in seconds"},
 	} {
 		code, out, errOut := runCLI(t, context.Background(), tc.args...)
 		if code != 2 && code != 1 || !strings.Contains(errOut, tc.want) {
