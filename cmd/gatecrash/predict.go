@@ -40,7 +40,8 @@ func newPredictCmd() *cobra.Command {
 		Long: `Turn a measured race window into the number of errors to expect in production.
 
 SWEEP.json is the result of a gap sweep (a gap-sweep variant of gatecrash run, or gatecrash
-load --pattern gap-sweep) through the proxy and origin in question: its idle-gap buckets say
+load --pattern gap-sweep), or the report of gatecrash hunt --out, through the proxy and
+origin in question: its idle-gap buckets say
 where reused connections failed (the race window) and how often. --rate and --connections
 describe your traffic: requests per second, spread over K pooled upstream connections,
 arriving as a Poisson process (or at constant intervals with --constant). The prediction is
