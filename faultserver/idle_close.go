@@ -97,9 +97,9 @@ var _ IdleFault = (*IdleClose)(nil)
 // How idle-close races compared with a real app server, each mode's 502 rate over real
 // uvicorn's behind nginx (docs/fidelity.md, measured by bench/fidelity.sh), across a 1 ms
 // link and on loopback.
-var idleCloseFidelity = map[IdleMode][2]string{
-	IdleModeClose: {"1.4× (1.0–1.9×)", "0.4× (0.2–0.6×)"},
-	IdleModeServe: {"0.9× (0.6–1.3×)", "0.5× (0.3–0.8×)"},
+var idleCloseFidelity = map[IdleMode][3]string{
+	IdleModeClose: {"1.4× (1.0–1.9×)", "0.4× (0.2–0.6×)", "about 20×"},
+	IdleModeServe: {"0.9× (0.6–1.3×)", "0.5× (0.3–0.8×)", "14–26×"},
 }
 
 // IdleCloseFidelity says how often an idle close in mode m races compared with a real app
@@ -109,6 +109,6 @@ func IdleCloseFidelity(m IdleMode) string {
 		m = IdleModeClose
 	}
 	f := idleCloseFidelity[m]
-	return fmt.Sprintf("origin idle-close (mode %s): behind nginx its race rate was %s real uvicorn's across a 1 ms link, %s on loopback (docs/fidelity.md)",
-		m, f[0], f[1])
+	return fmt.Sprintf("origin idle-close (mode %s): behind nginx its race rate was %s real uvicorn's across a 1 ms link, %s on loopback, and %s a real Node.js origin's (docs/fidelity.md)",
+		m, f[0], f[1], f[2])
 }
