@@ -11,13 +11,8 @@ import (
 // The simulated pool against what can be worked out by hand.
 func TestPredictPool(t *testing.T) {
 	t.Parallel()
-	ms := func(f float64) Seconds { return Seconds(time.Duration(f * float64(time.Millisecond))) }
 	// A window from 40 to 60 ms, 20 buckets of 1 ms, each failing 1 in 10.
-	profile := make([]GapBucket, 20)
-	for i := range profile {
-		profile[i] = GapBucket{Requests: 100, Errors: 10}
-	}
-	w := RaceWindow{Open: ms(40), Close: ms(60), Step: ms(1), Profile: profile, Errors: 200, Requests: 2000, P: RateInterval(200, 2000)}
+	w := evenWindow(40, 1, 20, 10, 100)
 
 	// One connection kept, requests taking no time, Poisson at 20/s: every request reuses the
 	// last one's connection, and its gap is the time since the last arrival — the closed form
@@ -61,12 +56,7 @@ func TestPredictPool(t *testing.T) {
 // stream as a constant rate gives the same prediction, and bad lines are named.
 func TestPredictArrivals(t *testing.T) {
 	t.Parallel()
-	ms := func(f float64) Seconds { return Seconds(time.Duration(f * float64(time.Millisecond))) }
-	profile := make([]GapBucket, 20)
-	for i := range profile {
-		profile[i] = GapBucket{Requests: 100, Errors: 10}
-	}
-	w := RaceWindow{Open: ms(40), Close: ms(60), Step: ms(1), Profile: profile, Errors: 200, Requests: 2000, P: RateInterval(200, 2000)}
+	w := evenWindow(40, 1, 20, 10, 100)
 	var log strings.Builder
 	log.WriteString("# nginx $msec\n\n")
 	for i := range 20000 {

@@ -9,16 +9,25 @@ import (
 
 func closeTo(a, b float64) bool { return math.Abs(a-b) <= 1e-12+1e-9*math.Abs(b) }
 
+func ms(f float64) Seconds { return Seconds(time.Duration(f * float64(time.Millisecond))) }
+
+// evenWindow is a race window opening at openMs, of n buckets stepMs wide, each with errs
+// errors in reqs requests.
+func evenWindow(openMs, stepMs float64, n int, errs, reqs int64) RaceWindow {
+	profile := make([]GapBucket, n)
+	for i := range profile {
+		profile[i] = GapBucket{Requests: reqs, Errors: errs}
+	}
+	e, r := errs*int64(n), reqs*int64(n)
+	return RaceWindow{Open: ms(openMs), Close: ms(openMs + float64(n)*stepMs), Step: ms(stepMs), Profile: profile,
+		Errors: e, Requests: r, P: RateInterval(e, r)}
+}
+
 // The predictor's arithmetic on distributions with a closed form.
 func TestPredictClosedForm(t *testing.T) {
 	t.Parallel()
-	ms := func(f float64) Seconds { return Seconds(time.Duration(f * float64(time.Millisecond))) }
 	// 20 buckets of 0.1 ms from 999 to 1001 ms, each 5 errors in 10 requests.
-	profile := make([]GapBucket, 20)
-	for i := range profile {
-		profile[i] = GapBucket{Requests: 10, Errors: 5}
-	}
-	w := RaceWindow{Open: ms(999), Close: ms(1001), Step: ms(0.1), Profile: profile, Errors: 100, Requests: 200, P: RateInterval(100, 200)}
+	w := evenWindow(999, 0.1, 20, 5, 10)
 	bucket := RateInterval(5, 10)
 
 	// Poisson, 1/s on one connection: gaps exponential with mean 1 s.
