@@ -197,6 +197,9 @@ func (p *gapSweepPacer) behind(time.Time) int64 { return 0 }
 
 func (p *gapSweepPacer) close() int64 { return 0 }
 
+// sleepTimer waits on a Go timer: what a scheduler without a waker does.
+func sleepTimer(ctx context.Context, d time.Duration) bool { return ctxwait.Sleep(ctx, d) }
+
 // constantPacer is open loop: a scheduler issues tickets at the intended times its Pace
 // gives; any free worker takes the next one. When every worker is busy the tickets wait —
 // their intended times do not move, so the waiting shows up as latency, and tickets still
@@ -224,6 +227,8 @@ type constantPacer struct {
 	endTimer *time.Timer
 	ended    atomic.Bool
 	atEnd    chan struct{}
+	// waker sleeps the scheduler to the next due time (a timerfd on Linux; nil: Go timers).
+	waker *waker
 }
 
 // newConstant starts the scheduler. ctx carries the run's deadline; interrupt is the context
@@ -236,7 +241,7 @@ func newConstant(ctx, interrupt context.Context, arr arrivals, workers int, b *b
 	}
 	p := &constantPacer{pace: arrivalPace(arr, duration, b.max), arr: arr,
 		duration: duration, interrupt: interrupt, budget: b, tickets: make(chan time.Time, workers), start: start,
-		finished: make(chan struct{})}
+		finished: make(chan struct{}), waker: newWaker()}
 	if duration > 0 {
 		p.atEnd = make(chan struct{})
 		p.endTimer = time.AfterFunc(time.Until(start.Add(duration+results.LateThreshold)), func() {
@@ -254,6 +259,7 @@ func (p *constantPacer) over() bool { return p.ended.Load() }
 func (p *constantPacer) schedule() {
 	defer close(p.finished)
 	defer close(p.tickets)
+	defer p.waker.close()
 	for {
 		wait, stop := p.pace(time.Since(p.start), p.issued.Load())
 		if stop || p.over() {
@@ -261,7 +267,7 @@ func (p *constantPacer) schedule() {
 			return
 		}
 		if wait > 0 {
-			ctxwait.Sleep(p.interrupt, wait)
+			p.waker.sleep(p.interrupt, wait)
 		}
 		if p.interrupt.Err() != nil {
 			p.stop()
