@@ -163,6 +163,7 @@ type attempt struct {
 	class    results.Class
 	status   int
 	intended time.Time // when the request should have started (open loop) or did
+	openLoop bool      // intended came from the schedule, not from start
 	start    time.Time // when it started
 	end      time.Time
 	fresh    bool // a new connection was opened for it
@@ -218,6 +219,7 @@ const expectContinueWait = time.Second
 // response. It returns the connection to keep for the next request, or nil.
 func (cl *client) exchange(c *conn, a *attempt, w *worker) *conn {
 	a.start = time.Now()
+	a.openLoop = !a.intended.IsZero()
 	if a.intended.IsZero() {
 		a.intended = a.start
 	}

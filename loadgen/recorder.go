@@ -30,6 +30,7 @@ type shard struct {
 	gaps      *results.Gaps               // nil unless the load sweeps gaps
 	perTarget [][results.NumClasses]int64 // by the attempt's req; nil unless the load mixes targets
 	late      int64
+	startLag  *results.Histogram // open loop only: allocated on its first late-or-not start
 	opened    int64
 	reused    int64
 	aborted   int64
@@ -89,7 +90,16 @@ func (s *shard) record(a *attempt) {
 	if s.gaps != nil && a.gap > 0 {
 		s.gaps.Add(a.gap, c)
 	}
-	if a.start.Sub(a.intended) > results.LateThreshold {
+	if a.openLoop {
+		lag := a.start.Sub(a.intended)
+		if lag > results.LateThreshold {
+			s.late++
+		}
+		if s.startLag == nil {
+			s.startLag = results.NewHistogram()
+		}
+		s.startLag.RecordDuration(max(lag, 0))
+	} else if a.start.Sub(a.intended) > results.LateThreshold {
 		s.late++
 	}
 	s.countConnection(a)
@@ -212,6 +222,12 @@ func (r *recorder) result() *results.Result {
 			res.Gaps.Merge(s.gaps) // same layout: cannot fail
 		}
 		res.Late += s.late
+		if s.startLag != nil {
+			if res.StartLag == nil {
+				res.StartLag = results.NewHistogram()
+			}
+			res.StartLag.Merge(s.startLag.Histogram)
+		}
 		res.Aborted += s.aborted
 		res.Connections.Opened += s.opened
 		res.Connections.ReusedRequests += s.reused

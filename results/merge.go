@@ -114,6 +114,14 @@ func MergeWith(opts MergeOptions, rs ...*Result) (*Result, error) {
 		out.Requests += r.Requests
 		out.Aborted += r.Aborted
 		out.Late += r.Late
+		if r.StartLag != nil {
+			if out.StartLag == nil {
+				out.StartLag = NewHistogram()
+			}
+			if dropped := out.StartLag.Merge(r.StartLag.Histogram); dropped != 0 {
+				return nil, fmt.Errorf("%w: %s: its start-lag histogram has %d values out of range", ErrIncompatible, opts.name(i), dropped)
+			}
+		}
 		out.Unsent += r.Unsent
 		out.Connections.Opened += r.Connections.Opened
 		out.Connections.ReusedRequests += r.Connections.ReusedRequests

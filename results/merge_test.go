@@ -32,6 +32,10 @@ func build(start time.Time, events []event) *Result {
 		}
 		o.Count++
 		o.Latency.RecordDuration(e.lat)
+		if r.StartLag == nil {
+			r.StartLag = NewHistogram()
+		}
+		r.StartLag.RecordDuration(e.lat / 10) // as if open loop: each start some lag late
 		if t.Before(o.First) {
 			o.First = t
 		}
@@ -95,6 +99,9 @@ func TestMergingTwoHalvesEqualsTheWhole(t *testing.T) {
 		if m == nil || m.Count != o.Count || !m.Latency.Equals(o.Latency.Histogram) || !m.First.Equal(o.First) || !m.Last.Equal(o.Last) {
 			t.Fatalf("class %s: merged %+v, whole %+v", c, m, o)
 		}
+	}
+	if merged.StartLag == nil || !merged.StartLag.Equals(whole.StartLag.Histogram) {
+		t.Fatal("merged start lags are not the whole run's")
 	}
 	if merged.Requests != whole.Requests || !merged.Start.Equal(whole.Start) || !merged.End.Equal(whole.End) {
 		t.Fatalf("merged %d requests %v..%v, whole %d %v..%v", merged.Requests, merged.Start, merged.End, whole.Requests, whole.Start, whole.End)

@@ -65,6 +65,9 @@ type Result struct {
 	// Late counts open-loop requests that started more than LateThreshold after their
 	// intended time (their latency still counts from the intended time).
 	Late int64 `json:"late"`
+	// StartLag is how late open-loop requests started after their intended time, all of
+	// them (Late counts those past LateThreshold); nil for a closed-loop load.
+	StartLag *Histogram `json:"start_lag,omitempty"`
 	// Connections counts connections opened and requests sent on reused connections.
 	Connections Connections `json:"connections"`
 	// Outcomes maps each class that occurred to its count and latency.

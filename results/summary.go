@@ -26,6 +26,9 @@ func WriteSummary(w io.Writer, r *Result) error {
 	fmt.Fprintf(&b, "duration     %s   requests %s   achieved %.1f/s", FormatDuration(d), FormatCount(r.Requests), rate)
 	if r.Late > 0 || r.Target.Rate > 0 {
 		fmt.Fprintf(&b, "   late starts %s", FormatCount(r.Late))
+		if l := r.StartLag; l != nil && l.TotalCount() > 0 {
+			fmt.Fprintf(&b, " (start lag p50 %s, p99 %s)", FormatDuration(l.Quantile(50)), FormatDuration(l.Quantile(99)))
+		}
 	}
 	if r.Unsent > 0 {
 		fmt.Fprintf(&b, "   UNSENT %s (due before the end, never started: every connection was busy)", FormatCount(r.Unsent))
