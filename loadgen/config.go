@@ -68,6 +68,13 @@ type Config struct {
 	GapCenter      yamlconf.Duration `yaml:"gap-center"`
 	GapSpread      yamlconf.Duration `yaml:"gap-spread"`
 	GapStep        yamlconf.Duration `yaml:"gap-step"`
+	// GapClock (gap-sweep) starts each connection's n-th request n × GapCenter after the run's
+	// start, plus a random offset within ± GapSpread (seeded by Seed), instead of a gap after
+	// its previous response: the connections stay in step instead of drifting apart, so a proxy
+	// that pools as many upstream connections reuses them all at once, each after about
+	// GapCenter less the response time, whatever order its pool hands them out in. It is how
+	// a race whose windows are seconds apart is met by many connections at once.
+	GapClock bool `yaml:"gap-clock"`
 	Duration       yamlconf.Duration `yaml:"duration"`
 	Requests       int64             `yaml:"requests"`
 	Timeout        yamlconf.Duration `yaml:"timeout"`
@@ -234,6 +241,10 @@ func (c *Config) Validate() error {
 		}
 		if c.GapSpread > c.GapCenter {
 			errs = append(errs, fieldErr("gap-spread", "%s is larger than gap-center %s", c.GapSpread, c.GapCenter))
+		}
+	default:
+		if c.GapClock {
+			errs = append(errs, fieldErr("gap-clock", "is for pattern gap-sweep, not %s", c.Pattern))
 		}
 	}
 	switch {

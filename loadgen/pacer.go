@@ -197,6 +197,47 @@ func (p *gapSweepPacer) behind(time.Time) int64 { return 0 }
 
 func (p *gapSweepPacer) close() int64 { return 0 }
 
+// gapClockPacer: worker w's n-th request starts at start + n×period + an offset drawn
+// uniformly from ± spread (worker w's own seeded stream), so the workers stay in step.
+type gapClockPacer struct {
+	start          time.Time
+	period, spread time.Duration
+	budget         *budget
+	n              []int
+	rng            []*rand.Rand
+}
+
+func newGapClock(start time.Time, period, spread time.Duration, workers int, seed uint64, b *budget) *gapClockPacer {
+	p := &gapClockPacer{start: start, period: period, spread: spread, budget: b, n: make([]int, workers)}
+	for w := range workers {
+		p.rng = append(p.rng, rand.New(rand.NewPCG(seed, uint64(w))))
+	}
+	return p
+}
+
+// at returns when worker w's n-th request (n > 0) starts.
+func (p *gapClockPacer) at(w, n int) time.Time {
+	off := time.Duration(0)
+	if p.spread > 0 {
+		off = time.Duration(p.rng[w].Int64N(int64(2*p.spread)+1)) - p.spread
+	}
+	return p.start.Add(time.Duration(n)*p.period + off)
+}
+
+func (p *gapClockPacer) next(ctx context.Context, w int) (time.Time, bool) {
+	n := p.n[w]
+	if n > 0 && !ctxwait.Until(ctx, p.at(w, n)) || ctx.Err() != nil || !p.budget.take() {
+		return time.Time{}, false
+	}
+	p.n[w]++
+	return time.Time{}, true
+}
+
+func (p *gapClockPacer) done(int)               {}
+func (p *gapClockPacer) behind(time.Time) int64 { return 0 }
+
+func (p *gapClockPacer) close() int64 { return 0 }
+
 // sleepTimer waits on a Go timer: what a scheduler without a waker does.
 func sleepTimer(ctx context.Context, d time.Duration) bool { return ctxwait.Sleep(ctx, d) }
 

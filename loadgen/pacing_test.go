@@ -31,6 +31,53 @@ func TestGapSweepCoversTheRangeInSteps(t *testing.T) {
 	}
 }
 
+// In step (gap-clock), request n of every worker is due n periods after the start, give or
+// take the spread — it does not drift with response times — the offsets cover the spread,
+// and the same seed gives the same offsets.
+func TestGapClockKeepsWorkersInStep(t *testing.T) {
+	t.Parallel()
+	start := time.Unix(1000, 0)
+	const period, spread = 2 * time.Second, 2 * time.Millisecond
+	p, q := newGapClock(start, period, spread, 4, 7, &budget{}), newGapClock(start, period, spread, 4, 7, &budget{})
+	lo, hi := spread, -spread
+	for n := 1; n <= 200; n++ {
+		for w := range 4 {
+			at := p.at(w, n)
+			if at != q.at(w, n) {
+				t.Fatalf("seed 7 gave two schedules: %v and %v", at, q.at(w, n))
+			}
+			off := at.Sub(start.Add(time.Duration(n) * period))
+			if off < -spread || off > spread {
+				t.Fatalf("worker %d request %d is %v off its slot, outside ± %v", w, n, off, spread)
+			}
+			lo, hi = min(lo, off), max(hi, off)
+		}
+	}
+	if lo > -spread*9/10 || hi < spread*9/10 {
+		t.Fatalf("800 offsets span %v..%v, not the spread ± %v", lo, hi, spread)
+	}
+	if r := newGapClock(start, period, spread, 4, 8, &budget{}); r.at(0, 1) == newGapClock(start, period, spread, 4, 7, &budget{}).at(0, 1) {
+		t.Fatal("seeds 7 and 8 gave the same first offset")
+	}
+}
+
+// A connection in step whose response comes late sends its next request at its slot, not a
+// whole gap after the response: the proxy sees the connections' requests together.
+func TestGapClockRun(t *testing.T) {
+	t.Parallel()
+	_, addr, _ := origin(t, "delay:head-delay=30ms")
+	res := run(t, Config{URL: "http://" + addr + "/", Pattern: GapSweep, GapCenter: yd(100 * time.Millisecond),
+		GapSpread: yd(time.Millisecond), GapClock: true, Connections: 3, Duration: yd(450 * time.Millisecond)})
+	// Slots at 0, 100, 200, 300, 400 ms: five requests a connection. A gap after each 30 ms
+	// response would fit four (0, 130, 260, 390).
+	if res.Requests != 15 {
+		t.Fatalf("%d requests, want 15 (5 slots × 3 connections)", res.Requests)
+	}
+	if res.Gaps != nil {
+		t.Error("in step, a connection's own gap is not its upstream connection's idle time, but the result buckets it")
+	}
+}
+
 func TestOpenLoopLatencyCountsFromIntendedStart(t *testing.T) {
 	t.Parallel()
 	// The origin takes 200ms per request; 4 connections can do 20 req/s, the schedule asks

@@ -69,7 +69,14 @@ func Run(ctx context.Context, cfg Config, opts ...Option) (*results.Result, erro
 	case Closed:
 		pacer = &closedPacer{think: cfg.ThinkTime.D(), budget: b, started: make([]bool, cfg.Connections)}
 	case GapSweep:
-		pacer = newGapSweep(cfg.GapCenter.D(), cfg.GapSpread.D(), cfg.GapStep.D(), cfg.Connections, b)
+		if cfg.GapClock {
+			if cfg.Seed == 0 {
+				cfg.Seed = rand.Uint64() | 1
+			}
+			pacer = newGapClock(start, cfg.GapCenter.D(), cfg.GapSpread.D(), cfg.Connections, cfg.Seed, b)
+		} else {
+			pacer = newGapSweep(cfg.GapCenter.D(), cfg.GapSpread.D(), cfg.GapStep.D(), cfg.Connections, b)
+		}
 	case Constant:
 		pacer = newConstant(issueCtx, ctx, constantArrivals{perReq: float64(time.Second) / cfg.Rate}, cfg.Connections, b)
 	case Poisson:
@@ -85,7 +92,7 @@ func Run(ctx context.Context, cfg Config, opts ...Option) (*results.Result, erro
 	if len(cfg.Targets) > 0 {
 		rec.withTargets(cfg.Targets)
 	}
-	if cfg.Pattern == GapSweep {
+	if cfg.Pattern == GapSweep && !cfg.GapClock { // in step, a connection's own gap is not its upstream connection's
 		rec.withGaps(results.GapBucketsFor(cfg.GapCenter.D(), cfg.GapSpread.D()))
 	}
 	workers := make([]*worker, cfg.Connections)
@@ -231,6 +238,9 @@ func (o *runOptions) runInfo() *results.RunInfo {
 func patternNotes(cfg *Config) []string {
 	if cfg.Pattern == Poisson {
 		return []string{fmt.Sprintf("poisson arrivals, seed %d (seed: %d replays them)", cfg.Seed, cfg.Seed)}
+	}
+	if cfg.Pattern == GapSweep && cfg.GapClock {
+		return []string{fmt.Sprintf("gap-sweep in step (gap-clock), offsets seed %d (seed: %d replays them)", cfg.Seed, cfg.Seed)}
 	}
 	return nil
 }

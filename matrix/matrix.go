@@ -25,8 +25,15 @@ import (
 // first hop is keepalive-race's proxy), client-stale-pool (the client's own hop), and
 // uvicorn-race and gunicorn-race (real app servers, and gunicorn's window is too rare for a
 // short budget).
-var Scenarios = []string{"keepalive-race", "forced-race", "fin-mid-request", "rst-headers", "cut-body", "no-response",
-	"tls-stall", "slow-upstream"}
+var Scenarios = []string{"keepalive-race", "keepalive-race-seconds", "forced-race", "fin-mid-request", "rst-headers", "cut-body",
+	"no-response", "tls-stall", "slow-upstream"}
+
+// SecondsScale maps a built-in scenario scaled to whole seconds to the millisecond scenario
+// it stands in for. The matrix runs it only for the proxies the millisecond one's fixed
+// variant cannot be expressed in (Apache, Varnish, Traffic Server take their idle windows in
+// seconds), and for its variant's own duration rather than the budget: its requests come
+// seconds apart, and a budget scaled for milliseconds would measure too few.
+var SecondsScale = map[string]string{"keepalive-race-seconds": "keepalive-race"}
 
 // NotInstallable are proxies users run that cannot be had on the machine the matrix is made
 // on, and why; the matrix lists them as skipped rather than faking them.
@@ -121,6 +128,15 @@ type Cell struct {
 	FirstError results.Seconds `json:"first_error,omitempty"`
 	// WorstGap is the idle-gap bucket with the most errors (gap-sweep loads).
 	WorstGap string `json:"worst_gap,omitempty"`
+	// OKp50 and OKp99 are the successful requests' latencies; ConnsPerRequest is how many
+	// upstream connections the origin accepted per client request: with a fix row's, what
+	// the fix costs.
+	OKp50           results.Seconds `json:"ok_p50,omitempty"`
+	OKp99           results.Seconds `json:"ok_p99,omitempty"`
+	ConnsPerRequest float64         `json:"conns_per_request,omitempty"`
+	// Change is, on a fix row, the lines of the proxy's rendered config that differ from the
+	// scenario's first variant's on the same proxy: the fix as the proxy's users write it.
+	Change []string `json:"change,omitempty"`
 	// Dir is the cell's run folder.
 	Dir    string          `json:"dir,omitempty"`
 	result *results.Result // for the plots
@@ -217,17 +233,28 @@ func Run(ctx context.Context, opts Options) (*Matrix, error) {
 	var jobs []job
 	for _, k := range m.Proxies {
 		for _, sc := range scs {
+			msScale, err := millisecondsFix(sc.Name, k)
+			if err != nil {
+				return nil, err
+			}
 			for _, v := range sc.Variants {
 				if opts.Only != nil && !opts.Only[CellKey(sc.Name, v.Name, k)] {
 					continue
 				}
 				cell := &Cell{Scenario: sc.Name, Variant: v.Name, Proxy: k}
 				m.Cells = append(m.Cells, cell)
+				if msScale != "" {
+					cell.NA = msScale
+					continue
+				}
 				if err := sc.Applies(k, v); err != nil {
 					cell.NA = strings.TrimPrefix(err.Error(), scenarios.ErrSelection.Error()+": ")
 					continue
 				}
 				d := min(opts.Budget, v.Load.Duration.D())
+				if _, ok := SecondsScale[sc.Name]; ok || d <= 0 {
+					d = v.Load.Duration.D()
+				}
 				if d <= 0 {
 					d = opts.Budget
 				}
@@ -287,7 +314,28 @@ func Run(ctx context.Context, opts Options) (*Matrix, error) {
 	if len(notRun) > 0 { // interrupted: the matrix holds the cells measured (or n/a) so far
 		m.Cells = slices.DeleteFunc(m.Cells, func(c *Cell) bool { return notRun[c] })
 	}
+	m.fillChanges()
 	return m, ctx.Err()
+}
+
+// millisecondsFix says why seconds-scale scenario name does not run on proxy k: its
+// millisecond scenario's fixed variant runs there ("" when it does run, or name is not a
+// seconds-scale scenario).
+func millisecondsFix(name string, k proxy.Kind) (string, error) {
+	base, ok := SecondsScale[name]
+	if !ok {
+		return "", nil
+	}
+	sc, err := scenarios.Builtin(base)
+	if err != nil {
+		return "", err
+	}
+	for _, v := range sc.Variants {
+		if v.Name == "fixed" && sc.Applies(k, v) == nil {
+			return fmt.Sprintf("%s's idle window takes milliseconds: %s measures its fix at that scale (this one is for proxies whose idle window takes whole seconds)", k, base), nil
+		}
+	}
+	return "", nil
 }
 
 // Rerender reads a matrix written to dir (conformance.json) and sums its cells up again from
@@ -313,6 +361,7 @@ func Rerender(dir string) (*Matrix, error) {
 		*c = Cell{Scenario: c.Scenario, Variant: c.Variant, Proxy: c.Proxy, Dir: c.Dir, Failed: failed}
 		c.fill(r)
 	}
+	m.fillChanges()
 	return &m, nil
 }
 
@@ -335,6 +384,13 @@ func (c *Cell) fill(r *results.Result) {
 		if n, ok := o.Absorbed(r.Errors()); ok {
 			c.Absorbed = n
 		}
+		if r.Requests > 0 {
+			c.ConnsPerRequest = float64(o.ConnectionsAccepted) / float64(r.Requests)
+		}
+	}
+	if ok := r.Outcomes[results.OK]; ok != nil && ok.Count > 0 && ok.Latency != nil {
+		c.OKp50 = results.Seconds(time.Duration(ok.Latency.ValueAtQuantile(50)) * time.Microsecond)
+		c.OKp99 = results.Seconds(time.Duration(ok.Latency.ValueAtQuantile(99)) * time.Microsecond)
 	}
 	var top results.Class
 	var topN int64
@@ -412,37 +468,32 @@ func shortRate(r float64) string {
 	return fmt.Sprintf("%.1e", r)
 }
 
-// FixRemoved says, for a scenario and proxy, whether the scenario's fix variant removed the
-// errors its other variants had, by the same rule as thresholds: "yes (0 in 157: < 1.9e-02)"
-// only when no error was seen and the fix's 95% upper bound lies below the lower bound of the
-// worst other variant's error rate (the difference is shown, not just "none in this run");
-// "not shown (...)" when the fix saw none but ran too few requests to show it; "no" when the
-// fix had errors; "" when it cannot tell.
-func (m *Matrix) FixRemoved(scenario string, k proxy.Kind) string {
-	var fix *Cell
+// FixRemoved says, for a fix variant of a scenario on a proxy, whether it removed the errors
+// the scenario's other (non-fix) variants had, by the same rule as thresholds: "yes (0 in
+// 157: < 1.9e-02)" only when no error was seen and the fix's 95% upper bound lies below the
+// lower bound of the worst other variant's error rate (the difference is shown, not just
+// "none in this run"); "not shown (...)" when the fix saw none but ran too few requests to
+// show it; "no" when the fix had errors; "" when it cannot tell.
+func (m *Matrix) FixRemoved(scenario, variant string, k proxy.Kind) string {
+	fix := m.Cell(scenario, variant, k)
+	if fix == nil || fix.NA != "" || fix.Requests == 0 {
+		return ""
+	}
 	brokeLo := -1.0
 	for _, row := range m.Rows {
-		if row.Scenario != scenario {
+		if row.Scenario != scenario || row.Fix {
 			continue
 		}
 		c := m.Cell(row.Scenario, row.Variant, k)
 		if c == nil || c.NA != "" || c.Requests == 0 {
 			continue
 		}
-		if row.Fix {
-			fix = c
-			continue
-		}
-		var errs int64
-		for _, cl := range c.Classes {
-			errs += cl.Count
-		}
-		if errs > 0 {
+		if errs := c.errors(); errs > 0 {
 			brokeLo = max(brokeLo, results.RateInterval(errs, c.Requests).Lo)
 		}
 	}
 	switch {
-	case fix == nil || brokeLo < 0:
+	case brokeLo < 0:
 		return ""
 	case len(fix.Classes) > 0:
 		return "no"
@@ -453,6 +504,15 @@ func (m *Matrix) FixRemoved(scenario string, k proxy.Kind) string {
 		return "yes (" + bound + ")"
 	}
 	return fmt.Sprintf("not shown (%s; the broken variant's rate is from %s: run it longer)", bound, results.FormatRate(brokeLo))
+}
+
+// errors counts the cell's client-visible errors.
+func (c *Cell) errors() int64 {
+	var n int64
+	for _, cl := range c.Classes {
+		n += cl.Count
+	}
+	return n
 }
 
 // Pin is a cell whose outcome the e2e tests confirm; CI fails when a matrix run disagrees.

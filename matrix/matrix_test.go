@@ -33,7 +33,7 @@ func TestMatrixEmbedded(t *testing.T) {
 			t.Errorf("a matrix of the embedded proxy lists %s as skipped: nobody asked for it", sk.Proxy)
 		}
 	}
-	if got := m.FixRemoved("forced-race", proxy.Embedded); !strings.HasPrefix(got, "yes (0 in ") {
+	if got := m.FixRemoved("forced-race", "keepalive-off", proxy.Embedded); !strings.HasPrefix(got, "yes (0 in ") {
 		t.Fatalf("fix removed it: %q", got)
 	}
 	pins := []Pin{
@@ -119,12 +119,18 @@ func TestMatrixParallelMatchesSequential(t *testing.T) {
 	if seq.Parallel != 1 || par.Parallel != 3 {
 		t.Errorf("recorded parallelism %d and %d, want 1 and 3", seq.Parallel, par.Parallel)
 	}
-	if len(seq.Cells) != 6 || len(par.Cells) != len(seq.Cells) {
+	if len(seq.Cells) != 8 || len(par.Cells) != len(seq.Cells) {
 		t.Fatalf("%d cells one at a time, %d three at a time", len(seq.Cells), len(par.Cells))
 	}
 	for i, c := range seq.Cells {
 		p := par.Cells[i]
 		key := CellKey(c.Scenario, c.Variant, c.Proxy)
+		if c.NA != "" || p.NA != "" { // the embedded proxy has no retry setting
+			if c.NA != p.NA || c.Proxy != proxy.Embedded || c.Variant != "retry" {
+				t.Errorf("%s: n/a %q one at a time, %q three at a time", key, c.NA, p.NA)
+			}
+			continue
+		}
 		if CellKey(p.Scenario, p.Variant, p.Proxy) != key || p.Outcome != c.Outcome || c.Outcome == "" || p.Failed != "" || c.Failed != "" {
 			t.Errorf("%s: one at a time %q (%s), three at a time %s %q (%s)", key, c.Outcome, c.Failed, CellKey(p.Scenario, p.Variant, p.Proxy), p.Outcome, p.Failed)
 		}

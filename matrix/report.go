@@ -74,14 +74,7 @@ func (m *Matrix) scenarioTable(scenario string) table {
 				t.rows = append(t.rows, []string{string(k), variant, "", "n/a", c.NA, "", "", "", ""})
 				continue
 			}
-			var errs []string
-			for _, cl := range c.Classes {
-				errs = append(errs, fmt.Sprintf("%s %s %s", cl.Class, results.FormatCount(cl.Count), cl.Interval))
-			}
-			errText := strings.Join(errs, "; ")
-			if errText == "" {
-				errText = "0 (< " + results.FormatRate(results.RateInterval(0, c.Requests).Hi) + ")"
-			}
+			errText := c.errorText()
 			outcome := c.Outcome
 			if c.Failed != "" {
 				outcome = "failed: " + c.Failed
@@ -100,7 +93,7 @@ func (m *Matrix) scenarioTable(scenario string) table {
 			}
 			fix := ""
 			if row.Fix {
-				fix = m.FixRemoved(scenario, k)
+				fix = m.FixRemoved(scenario, row.Variant, k)
 			}
 			t.rows = append(t.rows, []string{string(k), variant, results.FormatCount(c.Requests), outcome, errText, absorbed, first, log, fix})
 		}
@@ -203,6 +196,7 @@ func (m *Matrix) WriteMarkdown(w io.Writer) error {
 			b.WriteString("\nRace window (the idle-gap bucket with the most errors; plots in conformance.html):\n\n" + strings.Join(gaps, "\n") + "\n")
 		}
 	}
+	m.fixSection(&b)
 	_, err := io.WriteString(w, b.String())
 	return err
 }

@@ -67,6 +67,7 @@ var kindSettings = map[Kind]map[string]setting{
 		"client_idle_timeout": {directive: "keepalive_timeout", where: "in the http or server block", def: "75s"},
 		"keepalive_conns":     {directive: "keepalive", where: "in the upstream block", def: "16"},
 		"next_upstream":       {directive: "proxy_next_upstream", def: "error timeout"},
+		"retry_unsafe":        {directive: "proxy_next_upstream ... non_idempotent", where: "(a POST that met a dead connection is sent again)", def: "off"},
 	},
 	HAProxy: {
 		"idle_timeout":        {directive: "pool-purge-delay", where: "on the servers (idle server connections are purged at that pace)", def: "5s"},
@@ -77,6 +78,7 @@ var kindSettings = map[Kind]map[string]setting{
 		"http_reuse":          {directive: "http-reuse", def: "safe"},
 		"retries":             {directive: "retries", def: "3"},
 		"retry_on":            {directive: "retry-on", def: "conn-failure"},
+		"retry_unsafe":        {directive: "retry-on ... empty-response", where: "(with `retries`: a request of any method that met a dead connection is sent again)", def: "off"},
 	},
 	Caddy: {
 		"idle_timeout":          {directive: "keepalive", where: "in the reverse_proxy transport http block", def: "2m"},
@@ -99,6 +101,7 @@ var kindSettings = map[Kind]map[string]setting{
 		"connect_timeout":     {directive: ".connect_timeout", where: "in the backend definition", def: "3.5s"},
 		"read_timeout":        {directive: ".first_byte_timeout", where: "in the backend definition (and .between_bytes_timeout)", def: "60s"},
 		"client_idle_timeout": {directive: "timeout_idle", where: "as a varnishd -p parameter", def: "5s"},
+		"retry_unsafe":        {directive: "return (retry)", where: "in vcl_backend_error, with `std.cache_req_body` in vcl_recv (a POST is fetched again)", def: "off"},
 	},
 	TrafficServer: {
 		"idle_timeout":        atsSecs.with("proxy.config.http.keep_alive_no_activity_timeout_out", "in records.config", "120s"),

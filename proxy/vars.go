@@ -41,6 +41,7 @@ var builtinVars = map[string]varDef{
 	"client_idle_timeout":   {kind: varDuration},
 	"tls_handshake_timeout": {kind: varDuration},
 	"keepalive":             {kind: varEnum, words: []string{"on", "off"}},
+	"retry_unsafe":          {kind: varEnum, words: []string{"on", "off"}},
 	"max_idle_conns":        {kind: varCount},
 	"keepalive_conns":       {kind: varCount},
 	"retries":               {kind: varCount},

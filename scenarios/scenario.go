@@ -43,6 +43,9 @@ var (
 type Scenario struct {
 	Name        string
 	Description string
+	// Remedy says what to do where no proxy setting removes the failure (the origin is at
+	// fault, or the proxy has no such setting): at the client, at the origin. Optional.
+	Remedy string
 	// Proxies lists the proxy kinds the failure applies to (empty: all).
 	Proxies  []proxy.Kind
 	Variants []*Variant
@@ -109,6 +112,7 @@ type doc struct {
 	APIVersion  string       `yaml:"apiVersion"`
 	Name        string       `yaml:"name"`
 	Description string       `yaml:"description"`
+	Remedy      string       `yaml:"remedy"`
 	Proxies     []proxy.Kind `yaml:"proxies"`
 	Origin      yaml.Node    `yaml:"origin"`
 	Proxy       yaml.Node    `yaml:"proxy"`
@@ -219,7 +223,8 @@ func Parse(b []byte, file string) (*Scenario, error) {
 			errs = append(errs, at(field(top, "proxies"), "proxies: %v", err))
 		}
 	}
-	sc := &Scenario{Name: d.Name, Description: strings.TrimSpace(d.Description), Proxies: d.Proxies, Source: b}
+	sc := &Scenario{Name: d.Name, Description: strings.TrimSpace(d.Description), Remedy: strings.TrimSpace(d.Remedy),
+		Proxies: d.Proxies, Source: b}
 
 	variants := d.Variants
 	if len(variants) == 0 {

@@ -93,7 +93,10 @@ Patterns:
   poisson    as constant, with Poisson arrivals: exponential gaps (--seed replays them)
   bursts     --burst-size requests, then --burst-pause, repeated
   gap-sweep  each connection waits --gap-center ± --gap-spread (in --gap-step steps)
-             between requests: the pattern that hits a keep-alive idle-timeout race
+             between requests: the pattern that hits a keep-alive idle-timeout race;
+             --gap-clock keeps the connections in step (request n at n × center
+             ± spread from the start), so a pool of as many upstream connections is
+             reused all at once, each idle about center less the response time
 
 The first SIGINT stops sending, lets in-flight requests finish (--grace), prints and
 writes the results and exits 130; a second SIGINT exits at once.`,
@@ -165,7 +168,7 @@ writes the results and exits 130; a second SIGINT exits at once.`,
 	f.StringVar((*string)(&c.Pattern), "pattern", string(loadgen.Closed), "pacing: closed, constant, poisson, bursts or gap-sweep")
 	f.IntVar(&c.Connections, "connections", loadgen.DefaultConnections, "connections (the concurrency cap for constant and poisson)")
 	f.Float64Var(&c.Rate, "rate", 0, "requests per second (patterns constant and poisson)")
-	f.Uint64Var(&c.Seed, "seed", 0, "seed of pattern poisson's arrivals (0: random; the result's notes give it)")
+	f.Uint64Var(&c.Seed, "seed", 0, "seed of pattern poisson's arrivals and of --gap-clock's offsets (0: random; the result's notes give it)")
 	f.DurationVar(&duration, "duration", loadgen.DefaultDuration.D(), "how long to send (stops at --requests first if given)")
 	f.Int64Var(&c.Requests, "requests", 0, "stop after this many requests (0: no limit)")
 	f.StringVar(&c.Method, "method", "GET", "request method")
@@ -187,6 +190,7 @@ writes the results and exits 130; a second SIGINT exits at once.`,
 	f.DurationVar(&gapCenter, "gap-center", 0, "gap-sweep: the idle gap to sweep around, e.g. the upstream's idle timeout")
 	f.DurationVar(&gapSpread, "gap-spread", 0, "gap-sweep: sweep over center ± spread (default center/20)")
 	f.DurationVar(&gapStep, "gap-step", 0, "gap-sweep: step between gaps (default spread/30)")
+	f.BoolVar(&c.GapClock, "gap-clock", false, "gap-sweep: start request n of each connection at n × center ± a random offset within spread (--seed), keeping the connections in step")
 	f.DurationVar(&grace, "grace", loadgen.DefaultGrace.D(), "on interrupt, how long in-flight requests may take to finish")
 	f.StringVarP(&opts.Out, "out", "o", "", "write the result JSON here (atomically), and checkpoints while the run goes")
 	f.DurationVar(&opts.CheckpointInterval, "checkpoint-interval", soak.DefaultInterval,

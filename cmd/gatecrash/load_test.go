@@ -36,6 +36,7 @@ func TestLoadFlagErrors(t *testing.T) {
 				"--body-size: -1 is not allowed", `--method: "GE T" is not an HTTP method`}},
 		{"constant without rate", []string{"load", "http://h/", "--pattern", "constant"}, []string{"--rate: pattern constant needs a rate > 0"}},
 		{"gap-sweep without center", []string{"load", "http://h/", "--pattern", "gap-sweep"}, []string{"--gap-center: pattern gap-sweep needs"}},
+		{"gap-clock without gap-sweep", []string{"load", "http://h/", "--gap-clock"}, []string{"--gap-clock: is for pattern gap-sweep, not closed"}},
 		{"rate without constant", []string{"load", "http://h/", "--rate", "5"}, []string{"--rate: only patterns constant and poisson take a rate"}},
 		{"zero connections", []string{"load", "http://h/", "--connections", "0"}, []string{"--connections: 0 is not allowed"}},
 		{"bad header", []string{"load", "http://h/", "-H", "nocolon"}, []string{`--header: "nocolon" is not "Name: value"`}},
