@@ -61,20 +61,20 @@ type Config struct {
 	Rate           float64   `yaml:"rate"`
 	// Seed seeds pattern poisson's arrival times (0: a random seed, which the result's notes
 	// give, to replay the run).
-	Seed           uint64            `yaml:"seed,omitempty"`
-	ThinkTime      yamlconf.Duration `yaml:"think-time"`
-	BurstSize      int               `yaml:"burst-size"`
-	BurstPause     yamlconf.Duration `yaml:"burst-pause"`
-	GapCenter      yamlconf.Duration `yaml:"gap-center"`
-	GapSpread      yamlconf.Duration `yaml:"gap-spread"`
-	GapStep        yamlconf.Duration `yaml:"gap-step"`
+	Seed       uint64            `yaml:"seed,omitempty"`
+	ThinkTime  yamlconf.Duration `yaml:"think-time"`
+	BurstSize  int               `yaml:"burst-size"`
+	BurstPause yamlconf.Duration `yaml:"burst-pause"`
+	GapCenter  yamlconf.Duration `yaml:"gap-center"`
+	GapSpread  yamlconf.Duration `yaml:"gap-spread"`
+	GapStep    yamlconf.Duration `yaml:"gap-step"`
 	// GapClock (gap-sweep) starts each connection's n-th request n × GapCenter after the run's
 	// start, plus a random offset within ± GapSpread (seeded by Seed), instead of a gap after
 	// its previous response: the connections stay in step instead of drifting apart, so a proxy
 	// that pools as many upstream connections reuses them all at once, each after about
 	// GapCenter less the response time, whatever order its pool hands them out in. It is how
 	// a race whose windows are seconds apart is met by many connections at once.
-	GapClock bool `yaml:"gap-clock"`
+	GapClock       bool              `yaml:"gap-clock"`
 	Duration       yamlconf.Duration `yaml:"duration"`
 	Requests       int64             `yaml:"requests"`
 	Timeout        yamlconf.Duration `yaml:"timeout"`
