@@ -60,8 +60,9 @@ bench-serve: build
 bench-load: build
 	bench/load-vs-wrk-hey.sh
 
-## matrix: regenerate docs/conformance.{md,json,html} from a real run here (about 6 minutes on 2 cores:
-## two cells at a time), then check the pins against it
+## matrix: regenerate docs/conformance.{md,json,html} from a real run here (about 4 minutes on 2 cores:
+## four cells at a time), then check the pins against it; the binary carries conformance.json
+## (gatecrash advise), so rebuild after it
 matrix: build
 	$(BIN) matrix --budget 8s --out bin/matrix
 	cp bin/matrix/conformance.md bin/matrix/conformance.json bin/matrix/conformance.html docs/

@@ -23,13 +23,23 @@ var configExts = []string{".conf", ".cfg", ".config", ".vcl", ".yaml", ".json", 
 // maxConfigBytes bounds what configLines reads of one file.
 const maxConfigBytes = 1 << 20
 
-// runSpecific masks what differs between two runs of one config without being config: ports,
-// the run's temporary folders, pids.
-var runSpecific = regexp.MustCompile(`(:|port\s*=?\s*"?)\d{2,5}\b|/tmp/[^\s"';]+|\d{5,}`)
+// runSpecific finds what differs between two runs of one config without being config: the
+// ports (five digits: the listen ports gatecrash picks and the origins' ephemeral ones; a
+// setting of five digits is masked too, and its variable's line says its value) and the run's
+// temporary folders. mask writes them as PORT and RUNDIR, in the lines compared and shown.
+var runSpecific = regexp.MustCompile(`/tmp/[^\s"';,]+|\b\d{5}\b`)
 
-// configLines reads the config files under dir: for each, its non-comment, non-blank lines
-// as written and as compared (run-specific numbers masked).
-func configLines(dir string) (lines, keys []string) {
+func mask(line string) string {
+	return runSpecific.ReplaceAllStringFunc(line, func(m string) string {
+		if strings.HasPrefix(m, "/tmp/") {
+			return "RUNDIR"
+		}
+		return "PORT"
+	})
+}
+
+// configLines reads the config files under dir: their non-comment, non-blank lines, masked.
+func configLines(dir string) (lines []string) {
 	_ = filepath.WalkDir(dir, func(path string, d fs.DirEntry, err error) error {
 		if err != nil || d.IsDir() {
 			return nil
@@ -49,20 +59,18 @@ func configLines(dir string) (lines, keys []string) {
 			if l == "" || strings.HasPrefix(l, "#") || strings.HasPrefix(l, "//") {
 				continue
 			}
-			lines = append(lines, l)
-			keys = append(keys, runSpecific.ReplaceAllString(l, "$1N"))
+			lines = append(lines, mask(l))
 		}
 		return nil
 	})
-	return lines, keys
+	return lines
 }
 
 // configChange returns the lines of the config rendered in dir that a line diff against the
 // config rendered in base adds, in dir's order (a longest common subsequence of the lines,
 // run-specific numbers masked: a block the fix adds comes whole, its closing brace too).
 func configChange(base, dir string) []string {
-	_, a := configLines(base)
-	lines, b := configLines(dir)
+	a, b := configLines(base), configLines(dir)
 	// lcs[i][j] is the longest common subsequence of a[i:] and b[j:].
 	lcs := make([][]int, len(a)+1)
 	for i := range lcs {
@@ -86,7 +94,7 @@ func configChange(base, dir string) []string {
 		case i < len(a) && lcs[i+1][j] >= lcs[i][j+1]:
 			i++
 		default:
-			out = append(out, lines[j])
+			out = append(out, b[j])
 			j++
 		}
 	}
@@ -140,6 +148,49 @@ func (m *Matrix) firstVariant(scenario string) string {
 	return ""
 }
 
+// Fix is one fix variant of a scenario on one proxy, as measured: what `gatecrash advise`
+// prints and conformance.md's "How to fix it on your proxy" tabulates.
+type Fix struct {
+	Variant string
+	// NA says why the proxy cannot express the fix; the rest is then empty.
+	NA string
+	// Change is the variables the fix sets and the rendered config lines it changed.
+	Change []string
+	// Before is the worst other variant's errors ("default: 502 32 20.5% (...)"), After the
+	// fix's; Removed is FixRemoved's verdict.
+	Before, After, Removed string
+	// Latency is the successful requests' p50 / p99 with the broken variant's beside it;
+	// Conns the upstream connections per request, likewise; "-" when not measured.
+	Latency, Conns string
+}
+
+// Fixes returns the fix variants of a scenario on proxy k, in the matrix's order; ran says
+// whether any of the scenario's variants ran on k (not: another scale's proxy, or not run).
+func (m *Matrix) Fixes(scenario string, k proxy.Kind) (fixes []Fix, ran bool) {
+	before := m.worstBroken(scenario, k)
+	for _, row := range m.Rows {
+		c := m.Cell(row.Scenario, row.Variant, k)
+		if row.Scenario != scenario || c == nil {
+			continue
+		}
+		ran = ran || c.NA == ""
+		if !row.Fix {
+			continue
+		}
+		if c.NA != "" {
+			fixes = append(fixes, Fix{Variant: row.Variant, NA: c.NA})
+			continue
+		}
+		fixes = append(fixes, m.fix(k, row.Variant, c, before))
+	}
+	return fixes, ran
+}
+
+// HasFix says whether the scenario has a fix variant at all.
+func (m *Matrix) HasFix(scenario string) bool {
+	return slices.ContainsFunc(m.Rows, func(r Row) bool { return r.Scenario == scenario && r.Fix })
+}
+
 // fixSection writes "How to fix it on your proxy": per scenario its remedy, then per proxy
 // each fix variant that runs there with the config it changed, the errors before and after,
 // and what it cost; the fixes that cannot be expressed on the proxy, with why.
@@ -148,51 +199,46 @@ func (m *Matrix) fixSection(b *strings.Builder) {
 	b.WriteString("Per scenario: what to do, then per proxy each fix variant that was measured — the variables it " +
 		"sets (gatecrash's names, then the proxy's setting), the lines of the rendered config that differ from the " +
 		"scenario's first variant's, the errors before (the worst other variant) and after, and what the fix costs " +
-		"(successful requests' latency, upstream connections the origin accepted per request).\n")
+		"(successful requests' latency, upstream connections the origin accepted per request). " +
+		"`gatecrash advise PROXY` prints the same for one proxy.\n")
 	for _, name := range m.scenarioNames() {
 		fmt.Fprintf(b, "\n### %s\n\n", name)
-		sc, err := scenarios.Builtin(name)
-		if err == nil && sc.Remedy != "" {
+		if sc, err := scenarios.Builtin(name); err == nil && sc.Remedy != "" {
 			b.WriteString(strings.Join(strings.Fields(sc.Remedy), " ") + "\n\n")
+		}
+		if !m.HasFix(name) {
+			b.WriteString("No fix variant: no proxy setting removes it (above).\n")
+			continue
 		}
 		t := table{head: []string{"proxy", "fix", "change", "before", "after", "fix removed it", "ok p50 / p99 (before)",
 			"upstream connections per request (before)"}}
 		var notes []string
-		hasFix := false
 		for _, k := range m.Proxies {
-			before := m.worstBroken(name, k)
-			var na []string
-			ran, cells := false, 0
-			for _, row := range m.Rows {
-				c := m.Cell(row.Scenario, row.Variant, k)
-				if row.Scenario != name || c == nil {
-					continue
-				}
-				cells++
-				if c.NA == "" {
-					ran = true
-				}
-				if !row.Fix {
-					continue
-				}
-				hasFix = true
-				if c.NA != "" {
-					na = append(na, row.Variant+": "+c.NA)
-					continue
-				}
-				t.rows = append(t.rows, m.fixRow(k, row.Variant, c, before))
-			}
-			if !ran || cells == 0 {
+			fixes, ran := m.Fixes(name, k)
+			if !ran {
 				continue // not this proxy's scale (keepalive-race-seconds), or not run
+			}
+			var na []string
+			for _, f := range fixes {
+				if f.NA != "" {
+					na = append(na, f.Variant+": "+strings.TrimPrefix(f.NA, "variant "+f.Variant+": "))
+					continue
+				}
+				change := "-"
+				if len(f.Change) > 0 {
+					quoted := make([]string, len(f.Change))
+					for i, l := range f.Change {
+						quoted[i] = "`" + strings.ReplaceAll(l, "`", "'") + "`"
+					}
+					change = strings.Join(quoted, "<br>")
+				}
+				t.rows = append(t.rows, []string{string(k), f.Variant, change, f.Before, f.After, f.Removed, f.Latency, f.Conns})
 			}
 			if len(na) > 0 {
 				notes = append(notes, fmt.Sprintf("- %s cannot express %s.", k, strings.Join(na, "; ")))
 			}
 		}
-		switch {
-		case !hasFix:
-			b.WriteString("No fix variant: no proxy setting removes it (above).\n")
-		case len(t.rows) > 0:
+		if len(t.rows) > 0 {
 			t.markdown(b)
 		}
 		if len(notes) > 0 {
@@ -221,40 +267,34 @@ func (m *Matrix) worstBroken(scenario string, k proxy.Kind) *Cell {
 	return worst
 }
 
-// fixRow is one fix cell in the fix table.
-func (m *Matrix) fixRow(k proxy.Kind, variant string, c, before *Cell) []string {
-	change := "-"
-	if len(c.Change) > 0 {
-		quoted := make([]string, len(c.Change))
-		for i, l := range c.Change {
-			quoted[i] = "`" + strings.ReplaceAll(l, "`", "'") + "`"
-		}
-		change = strings.Join(quoted, "<br>")
-	}
-	beforeText, latency, conns := "no errors", "-", "-"
+// fix sums up one measured fix cell against the worst broken one.
+func (m *Matrix) fix(k proxy.Kind, variant string, c, before *Cell) Fix {
+	f := Fix{Variant: variant, Change: c.Change, Before: "no errors", Latency: "-", Conns: "-"}
 	if before != nil {
-		beforeText = before.Variant + ": " + before.errorText()
+		f.Before = before.Variant + ": " + before.errorText()
 	}
 	if c.Failed != "" {
-		return []string{string(k), variant, change, beforeText, "failed: " + c.Failed, "", "", ""}
+		f.After = "failed: " + c.Failed
+		return f
 	}
+	f.After, f.Removed = c.errorText(), m.FixRemoved(c.Scenario, variant, k)
 	if c.OKp50 > 0 {
-		latency = results.FormatDuration(time.Duration(c.OKp50)) + " / " + results.FormatDuration(time.Duration(c.OKp99))
+		f.Latency = results.FormatDuration(time.Duration(c.OKp50)) + " / " + results.FormatDuration(time.Duration(c.OKp99))
 		if before != nil && before.OKp50 > 0 {
-			latency += " (" + results.FormatDuration(time.Duration(before.OKp50)) + " / " +
+			f.Latency += " (" + results.FormatDuration(time.Duration(before.OKp50)) + " / " +
 				results.FormatDuration(time.Duration(before.OKp99)) + ")"
 		}
 	}
 	if c.ConnsPerRequest > 0 {
-		conns = fmt.Sprintf("%.2f", c.ConnsPerRequest)
+		f.Conns = fmt.Sprintf("%.2f", c.ConnsPerRequest)
 		if before != nil && before.ConnsPerRequest > 0 {
-			conns += fmt.Sprintf(" (%.2f)", before.ConnsPerRequest)
+			f.Conns += fmt.Sprintf(" (%.2f)", before.ConnsPerRequest)
 		}
 	}
-	return []string{string(k), variant, change, beforeText, c.errorText(), m.FixRemoved(c.Scenario, variant, k), latency, conns}
+	return f
 }
 
-// errorText is the cell's errors with their intervals, or "0 (< bound)".
+// errorText is the cell's errors with their intervals, or "0 in N (< bound)".
 func (c *Cell) errorText() string {
 	var errs []string
 	for _, cl := range c.Classes {

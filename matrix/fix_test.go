@@ -38,6 +38,7 @@ sub vcl_recv {
     return (pass);
 }
 listen 127.0.0.1:20001;
+proxy_pass http://127.0.0.1:20004/ ttl=60;
 `)
 	fix := writeConfig(t, filepath.Join(root, "retry"), "proxy.vcl", `# settings: retry_unsafe on
 pid /tmp/gatecrash-nginx-222/nginx.pid;
@@ -49,6 +50,7 @@ sub vcl_recv {
     return (pass);
 }
 listen 127.0.0.1:20002;
+proxy_pass http://127.0.0.1:20003/ ttl=1;
 
 sub vcl_backend_error {
     if (bereq.retries < 1) {
@@ -58,7 +60,7 @@ sub vcl_backend_error {
 `)
 	writeConfig(t, fix, "error.log", "retry-on everything\n")
 	got := configChange(base, fix)
-	want := []string{"std.cache_req_body(1MB);", "sub vcl_backend_error {", "if (bereq.retries < 1) {", "return (retry);", "}", "}"}
+	want := []string{"std.cache_req_body(1MB);", "proxy_pass http://127.0.0.1:PORT/ ttl=1;", "sub vcl_backend_error {", "if (bereq.retries < 1) {", "return (retry);", "}", "}"}
 	if !slices.Equal(got, want) {
 		t.Fatalf("change:\n%q\nwant\n%q", got, want)
 	}

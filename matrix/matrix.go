@@ -60,7 +60,7 @@ type Options struct {
 	// Log receives a line per cell as it starts. Nil discards.
 	Log io.Writer
 	// Parallel is how many cells run at once, each with its own origin, proxy and ports
-	// (0: one per CPU).
+	// (0: two per CPU).
 	Parallel int
 	// Command and Version are the command line that ran the matrix and gatecrash's version,
 	// recorded in it so that the documents say how to make them again.
@@ -265,12 +265,13 @@ func Run(ctx context.Context, opts Options) (*Matrix, error) {
 	}
 	par := opts.Parallel
 	if par <= 0 {
-		// One per CPU. A cell mostly waits (gaps, idle windows, timeouts), so more at once is
-		// faster still — on this project's 2-core machine the full matrix at the default
-		// budget took 13 minutes one at a time, 6 at two, 3 at four — but at four, one run in
-		// two put a fix row over its margin (Node's 30 ms idle timer fired 20 ms late: 2 502s
-		// in 250), and a fix row that fails by the machine's load is a wrong answer.
-		par = runtime.NumCPU()
+		// Two per CPU: a cell mostly waits (gaps, idle windows, timeouts, a think time in the
+		// closed loops). On this project's 2-core machine the full matrix at --budget 8s took
+		// 6 minutes two at a time and 4 at four (with 30 more cells: the per-proxy fixes and the
+		// seconds-scale race). Four at a time once put a fix row over its margin (Node's 30 ms
+		// idle timer fired 20 ms late under the closed loops' load); since the closed loops pause
+		// 5 ms between requests, the matrix uses half the CPU it did, and the fix rows held.
+		par = 2 * runtime.NumCPU()
 	}
 	m.Parallel = par
 	var logMu sync.Mutex

@@ -66,7 +66,7 @@ differs from what was measured (--only-pinned runs just those cells: CI's check)
 				parallel = 1 // a gate: the pinned cells measured as they were pinned, one at a time
 			}
 			if parallel < 0 {
-				return errext.UsageError(fmt.Errorf("--parallel: %d is not allowed; give the number of cells to run at once, or 0 for one per CPU", parallel))
+				return errext.UsageError(fmt.Errorf("--parallel: %d is not allowed; give the number of cells to run at once, or 0 for two per CPU", parallel))
 			}
 			opts := matrix.Options{Budget: budget, OutDir: out, Log: cmd.ErrOrStderr(), Version: versionString(),
 				Command: commandLine(), Parallel: parallel}
@@ -145,7 +145,7 @@ differs from what was measured (--only-pinned runs just those cells: CI's check)
 	f.StringVar(&out, "out", "gatecrash-matrix", "folder for conformance.{md,json,html} and the cells' run folders")
 	f.StringVar(&pins, "check", "", "YAML list of pinned cells (scenario, variant, proxy, outcome): exit 3 when one differs")
 	f.BoolVar(&onlyPinned, "only-pinned", false, "run only the cells --check pins")
-	f.IntVar(&parallel, "parallel", 0, "cells to run at once, each with its own origin, proxy and ports (0: one per CPU; 1: one after another, as --check runs do by default)")
+	f.IntVar(&parallel, "parallel", 0, "cells to run at once, each with its own origin, proxy and ports (0: two per CPU; 1: one after another, as --check runs do by default)")
 	f.StringVar(&rerender, "rerender", "", "rewrite the documents of the matrix in this folder from its cells' results, without running")
 	return cmd
 }

@@ -68,7 +68,7 @@ every fault it injects.`,
 	})
 	root.AddCommand(newVersionCmd(), newProbeCmd(), newServeCmd(nil), newLoadCmd(nil), newRunCmd(nil), newScenariosCmd(),
 		newReportCmd(nil), newCompareCmd(nil), newMergeCmd(nil), newCheckCmd(nil), newPredictCmd(),
-		newHuntCmd(), newMatrixCmd(), newManCmd())
+		newHuntCmd(), newMatrixCmd(), newAdviseCmd(), newManCmd())
 	return root
 }
 
