@@ -71,7 +71,7 @@ matrix: build
 ## matrix-check: run the pinned cells of the matrix (docs/conformance-pins.yaml) briefly and fail
 ## when one differs; a proxy that is not installed is skipped (fails under GATECRASH_E2E=require)
 matrix-check: build
-	$(BIN) matrix --check docs/conformance-pins.yaml --only-pinned --budget 2s --out bin/matrix-check
+	$(BIN) matrix --check docs/conformance-pins.yaml --only-pinned --budget 2s --parallel 2 --out bin/matrix-check
 
 ## demo: the main job — reproduce the keep-alive race through the embedded proxy, then fix it
 demo: build

@@ -282,7 +282,7 @@ func newConstant(ctx, interrupt context.Context, arr arrivals, workers int, b *b
 	}
 	p := &constantPacer{pace: arrivalPace(arr, duration, b.max), arr: arr,
 		duration: duration, interrupt: interrupt, budget: b, tickets: make(chan time.Time, workers), start: start,
-		finished: make(chan struct{}), waker: newWaker()}
+		finished: make(chan struct{}), waker: newWaker(interrupt)}
 	if duration > 0 {
 		p.atEnd = make(chan struct{})
 		p.endTimer = time.AfterFunc(time.Until(start.Add(duration+results.LateThreshold)), func() {
@@ -308,7 +308,7 @@ func (p *constantPacer) schedule() {
 			return
 		}
 		if wait > 0 {
-			p.waker.sleep(p.interrupt, wait)
+			p.waker.sleep(wait)
 		}
 		if p.interrupt.Err() != nil {
 			p.stop()

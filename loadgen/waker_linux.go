@@ -14,20 +14,27 @@ import (
 // the microsecond, where a Go timer due in 50 µs can fire up to a millisecond late (the
 // netpoller sleeps in whole milliseconds when a timer is its only reason to wake). Waiting
 // on it parks the goroutine, as a Go timer does, so no thread or core is held.
+//
+// A waker serves one context, for its whole life: its end fires the timer once (one
+// context.AfterFunc, not one per sleep, so the scheduler allocates nothing per request).
 type waker struct {
-	f   *os.File
-	fd  int
-	buf [8]byte
+	ctx  context.Context
+	f    *os.File
+	fd   int
+	buf  [8]byte
+	stop func() bool
 }
 
-// newWaker returns a timerfd waker, or nil when the system has none (the caller then sleeps
-// on Go timers).
-func newWaker() *waker {
+// newWaker returns a timerfd waker whose sleeps end when ctx does; when the system has no
+// timerfd, one that sleeps on Go timers.
+func newWaker(ctx context.Context) *waker {
 	fd, err := unix.TimerfdCreate(unix.CLOCK_MONOTONIC, unix.TFD_NONBLOCK|unix.TFD_CLOEXEC)
 	if err != nil {
-		return nil
+		return &waker{ctx: ctx}
 	}
-	return &waker{f: os.NewFile(uintptr(fd), "timerfd"), fd: fd}
+	w := &waker{ctx: ctx, f: os.NewFile(uintptr(fd), "timerfd"), fd: fd}
+	w.stop = context.AfterFunc(ctx, func() { w.arm(0) })
+	return w
 }
 
 // arm makes the timer expire after d (at once for d <= 0).
@@ -37,19 +44,20 @@ func (w *waker) arm(d time.Duration) error {
 	return unix.TimerfdSettime(w.fd, 0, &spec, nil)
 }
 
-// sleep waits d or until ctx ends; it reports whether d passed.
-func (w *waker) sleep(ctx context.Context, d time.Duration) bool {
-	if w == nil {
+// sleep waits d or until the waker's context ends; it reports whether d passed. A context
+// that ends while the timer is armed for d re-arms it to fire at once; one that ended before
+// is seen before arming.
+func (w *waker) sleep(d time.Duration) bool {
+	ctx := w.ctx
+	if w.f == nil {
 		return sleepTimer(ctx, d)
 	}
-	if d <= 0 {
+	if d <= 0 || ctx.Err() != nil {
 		return ctx.Err() == nil
 	}
 	if err := w.arm(d); err != nil {
 		return sleepTimer(ctx, d)
 	}
-	stop := context.AfterFunc(ctx, func() { w.arm(0) })
-	defer stop()
 	for {
 		_, err := w.f.Read(w.buf[:])
 		if ctx.Err() != nil {
@@ -65,7 +73,8 @@ func (w *waker) sleep(ctx context.Context, d time.Duration) bool {
 }
 
 func (w *waker) close() {
-	if w != nil {
+	if w.f != nil {
+		w.stop()
 		w.f.Close()
 	}
 }

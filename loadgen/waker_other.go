@@ -8,10 +8,10 @@ import (
 )
 
 // waker is Linux's timerfd; elsewhere the scheduler sleeps on Go timers.
-type waker struct{}
+type waker struct{ ctx context.Context }
 
-func newWaker() *waker { return nil }
+func newWaker(ctx context.Context) *waker { return &waker{ctx: ctx} }
 
-func (w *waker) sleep(ctx context.Context, d time.Duration) bool { return sleepTimer(ctx, d) }
+func (w *waker) sleep(d time.Duration) bool { return sleepTimer(w.ctx, d) }
 
 func (w *waker) close() {}

@@ -278,6 +278,9 @@ func (m *Matrix) fix(k proxy.Kind, variant string, c, before *Cell) Fix {
 		return f
 	}
 	f.After, f.Removed = c.errorText(), m.FixRemoved(c.Scenario, variant, k)
+	if f.Removed == "" {
+		f.Removed = "- (no other variant had errors on this proxy)"
+	}
 	if c.OKp50 > 0 {
 		f.Latency = results.FormatDuration(time.Duration(c.OKp50)) + " / " + results.FormatDuration(time.Duration(c.OKp99))
 		if before != nil && before.OKp50 > 0 {

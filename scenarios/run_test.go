@@ -119,7 +119,8 @@ func TestKeepaliveRaceEmbedded(t *testing.T) {
 		t.Fatal(err)
 	}
 	dir := t.TempDir()
-	run, err := sc.Run(context.Background(), RunOptions{Proxy: proxy.Embedded, Duration: 10 * time.Second, OutDir: dir})
+	run, err := sc.Run(context.Background(), RunOptions{Proxy: proxy.Embedded, Duration: 10 * time.Second, OutDir: dir,
+		Variants: []string{"default", "fixed"}})
 	if err != nil {
 		t.Fatal(err)
 	}

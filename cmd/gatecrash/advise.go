@@ -113,7 +113,7 @@ func writeAdvice(w io.Writer, m *matrix.Matrix, k proxy.Kind, only []string, sou
 				fmt.Fprintf(w, "  fix %q: cannot be written on %s: %s\n", f.Variant, k, f.NA)
 				continue
 			}
-			fmt.Fprintf(w, "  fix %q: removed it: %s\n", f.Variant, orDash(f.Removed))
+			fmt.Fprintf(w, "  fix %q: removed it: %s\n", f.Variant, f.Removed)
 			for i, l := range f.Change {
 				label := "           "
 				if i == 0 {
@@ -126,13 +126,6 @@ func writeAdvice(w io.Writer, m *matrix.Matrix, k proxy.Kind, only []string, sou
 		}
 	}
 	return nil
-}
-
-func orDash(s string) string {
-	if s == "" {
-		return "- (no errors to remove)"
-	}
-	return s
 }
 
 // wrap breaks s into lines of at most width characters, the later ones behind indent.

@@ -89,9 +89,13 @@ func writeNext(w io.Writer, run *scenarios.Run) {
 			}
 		}
 	}
+	// The verdict: the first significant difference in the variants' order (the first
+	// variant against its first fix, as the scenario lists them) — not the smallest p, which
+	// among several fixes that all removed the errors is a coin toss; with none significant,
+	// the closest to it.
 	var best *results.Difference
 	for _, d := range results.Differences(run.Results) {
-		if best == nil || d.P < best.P {
+		if best == nil || d.Significant() && !best.Significant() || !best.Significant() && d.P < best.P {
 			best = &d
 		}
 	}
