@@ -240,10 +240,7 @@ var knobAliases = map[string]string{"go": "embedded", "ats": "trafficserver"}
 // upstream; client_idle_timeout: its own idle timeout as a server), by its own name or an
 // alias.
 func knob(name, v string) (string, bool) {
-	name = strings.ToLower(name)
-	if a, ok := knobAliases[name]; ok {
-		name = a
-	}
+	name = kindName(name)
 	if k, ok := proxy.Knob(proxy.Kind(name), v); ok {
 		return k, true
 	}
@@ -261,11 +258,23 @@ func knob(name, v string) (string, bool) {
 	return k, ok
 }
 
+// kindName is a hop's name as a kind: lower case, aliases resolved.
+func kindName(name string) string {
+	name = strings.ToLower(name)
+	if a, ok := knobAliases[name]; ok {
+		return a
+	}
+	return name
+}
+
 // fixFor says what to change for a racing pair.
 func fixFor(a, b string, close time.Duration) string {
 	fix := fmt.Sprintf("lower %s's idle timeout towards %s below %s, e.g. %s", a, b, secs(close), shortDur(SafeBelow(close)))
 	if k, ok := knob(a, "idle_timeout"); ok {
 		fix = fmt.Sprintf("lower %s %s below %s, e.g. %s", a, k, secs(close), shortDur(SafeBelow(close)))
+	}
+	if why, ok := proxy.Weak(proxy.Kind(kindName(a)), "idle_timeout"); ok {
+		fix = why
 	}
 	if k, ok := knob(b, "client_idle_timeout"); ok {
 		fix += fmt.Sprintf(" (or raise %s's %s above %s's window)", b, k, a)

@@ -31,6 +31,9 @@ type setting struct {
 	// never rounded (a "fixed" idle window of 30 ms rounded up to 1 s would fix nothing).
 	wholeSeconds bool
 	min          time.Duration
+	// weak, when set, says why setting it does not do what the variable's name promises (the
+	// matrix measured it): advice then says so and names what does.
+	weak string
 }
 
 // The rules of configs that take seconds only: Apache's, and Traffic Server's (at least 1 s:
@@ -70,7 +73,10 @@ var kindSettings = map[Kind]map[string]setting{
 		"retry_unsafe":        {directive: "proxy_next_upstream ... non_idempotent", where: "(a POST that met a dead connection is sent again)", def: "off"},
 	},
 	HAProxy: {
-		"idle_timeout":        {directive: "pool-purge-delay", where: "on the servers (idle server connections are purged at that pace)", def: "5s"},
+		"idle_timeout": {directive: "pool-purge-delay", where: "on the servers (idle server connections are purged at that pace)", def: "5s",
+			weak: "HAProxy 2.6 has no idle timeout for server connections: pool-purge-delay closes half the idle ones each period, " +
+				"never the last one, and lowering it did not fix the race (docs/conformance.md: keepalive-race); " +
+				"`retry-on conn-failure empty-response` (retry_unsafe: on) or `option http-server-close` (keepalive: off) did"},
 		"keepalive":           {directive: "option http-server-close", where: "when off", def: "on"},
 		"connect_timeout":     {directive: "timeout connect", def: "5s"},
 		"read_timeout":        {directive: "timeout server", def: "30s"},
@@ -183,6 +189,13 @@ func valueOf(k Kind, vars map[string]string, name string) string {
 func Knob(k Kind, name string) (knob string, ok bool) {
 	s, ok := kindSettings[k][name]
 	return s.knob(), ok
+}
+
+// Weak says, when kind k's setting behind variable name does not do what the variable promises
+// (HAProxy's pool-purge-delay is no idle timeout), why and what does instead.
+func Weak(k Kind, name string) (string, bool) {
+	s := kindSettings[k][name]
+	return s.weak, s.weak != ""
 }
 
 // AppKnob is Knob for an app server.

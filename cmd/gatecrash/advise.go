@@ -20,8 +20,8 @@ import (
 
 func newAdviseCmd() *cobra.Command {
 	var (
-		names []string
-		from  string
+		names, hops []string
+		from        string
 	)
 	cmd := &cobra.Command{
 		Use:   "advise PROXY [flags]",
@@ -33,11 +33,17 @@ other variant) and after with 95% intervals, whether the fix removed them, and w
 (latency of the successful requests, upstream connections per request); the fixes the proxy
 cannot express, with why.
 
+With --hop (as probe chain takes them: your proxy's idle window and your app's keep-alive
+timeout, written down or @probe.json as gatecrash probe measured them), it first says whether
+your setup races and the value to set, e.g. --hop nginx=60s --hop uvicorn=5s.
+
 The evidence is the matrix built into this binary (docs/conformance.json, made by ` + "`make matrix`" + `
 on the machine and date it names), or --matrix FILE: a conformance.json of your own
 ` + "`gatecrash matrix`" + ` run — with your proxy's version on your machine.`,
 		Example: `  gatecrash advise haproxy
   gatecrash advise nginx --scenario keepalive-race
+  gatecrash advise nginx --hop nginx=60s --hop uvicorn=5s
+  gatecrash advise haproxy --hop haproxy=@haproxy-probe.json --hop app=@app-probe.json
   gatecrash advise apache --matrix bin/matrix/conformance.json`,
 		Args: usageArgs(cobra.ExactArgs(1)),
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -65,12 +71,25 @@ on the machine and date it names), or --matrix FILE: a conformance.json of your 
 				return fmt.Errorf("%s has no measurements of %s (it ran %v): run `gatecrash matrix --proxies %s` and pass its conformance.json with --matrix",
 					source, k, m.Proxies, k)
 			}
-			return writeAdvice(cmd.OutOrStdout(), &m, k, names, source)
+			w := cmd.OutOrStdout()
+			if len(hops) > 0 {
+				vs, err := chainOf(hops)
+				if err != nil {
+					return err
+				}
+				fmt.Fprintln(w, "your setup:")
+				for _, v := range vs {
+					fmt.Fprintf(w, "  %s\n", wrap(v.Text, 88, "  "))
+				}
+				fmt.Fprintln(w)
+			}
+			return writeAdvice(w, &m, k, names, source)
 		},
 	}
 	f := cmd.Flags()
 	f.StringSliceVar(&names, "scenario", nil, "only these scenarios (repeat or comma-separate; default: all the matrix ran)")
 	f.StringVar(&from, "matrix", "", "a conformance.json of your own `gatecrash matrix` run (default: the one built in)")
+	f.StringArrayVar(&hops, "hop", nil, "your setup, client side first, as probe chain takes it: NAME=60s, NAME=keep=D,close=D or NAME=@probe.json (repeatable)")
 	return cmd
 }
 

@@ -64,6 +64,20 @@ func TestAdvise(t *testing.T) {
 			t.Errorf("advise haproxy lacks %q:\n%s", want, out)
 		}
 	}
+	// Your setup first, judged as probe chain judges it, with the value to set.
+	_, out, _ = runCLI(t, context.Background(), "advise", "haproxy", "--matrix", file, "--scenario", "cut-body",
+		"--hop", "haproxy=60s", "--hop", "uvicorn=5s")
+	// HAProxy's setting behind idle_timeout is no idle timeout (measured): the advice says so
+	// and names what fixed it, instead of "lower pool-purge-delay".
+	if !strings.HasPrefix(out, "your setup:\n  haproxy keeps idle upstream connections 60.000 s >= uvicorn closes at 5.000 s: RACE") ||
+		!strings.Contains(out, "HAProxy 2.6 has no idle timeout for server connections") || strings.Contains(out, "lower haproxy") {
+		t.Errorf("advise --hop:\n%s", out)
+	}
+	_, out, _ = runCLI(t, context.Background(), "advise", "haproxy", "--matrix", file, "--scenario", "cut-body",
+		"--hop", "nginx=60s", "--hop", "uvicorn=5s")
+	if !strings.Contains(out, "lower nginx `keepalive_timeout` in the upstream block below 5.000 s, e.g. 4s") {
+		t.Errorf("advise --hop nginx=60s:\n%s", out)
+	}
 	_, out, _ = runCLI(t, context.Background(), "advise", "apache", "--matrix", file, "--scenario", "keepalive-race")
 	if !strings.Contains(out, `fix "fixed": cannot be written on apache: apache takes whole seconds`) || strings.Contains(out, "cut-body") {
 		t.Errorf("advise apache --scenario keepalive-race:\n%s", out)
@@ -77,6 +91,7 @@ func TestAdvise(t *testing.T) {
 		{[]string{"advise", "haproxy", "--matrix", file, "--scenario", "nope"}, 2, `--scenario: "nope" is not in ` + file + "; it has: keepalive-race, cut-body"},
 		{[]string{"advise", "nginx", "--matrix", file}, 1, "has no measurements of nginx (it ran [haproxy apache])"},
 		{[]string{"advise", "nginx", "--matrix", filepath.Join(t.TempDir(), "none.json")}, 1, "none.json"},
+		{[]string{"advise", "haproxy", "--matrix", file, "--hop", "haproxy=sixty"}, 2, "haproxy=sixty"},
 	} {
 		code, _, errOut := runCLI(t, context.Background(), tc.args...)
 		if code != tc.code || !strings.Contains(errOut, tc.want) {

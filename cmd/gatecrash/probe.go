@@ -197,6 +197,23 @@ func parseVars(kvs []string) (map[string]string, error) {
 	return out, nil
 }
 
+// chainOf parses --hop specs, client side first, and judges each adjacent pair.
+func chainOf(specs []string) ([]probe.PairVerdict, error) {
+	var hops []probe.Hop
+	for i, s := range specs {
+		h, err := probe.ParseHop(s, i == len(specs)-1)
+		if err != nil {
+			return nil, errext.UsageError(err)
+		}
+		hops = append(hops, h)
+	}
+	vs, err := probe.Chain(hops)
+	if err != nil {
+		return nil, errext.UsageError(fmt.Errorf("--hop: %w", err))
+	}
+	return vs, nil
+}
+
 func newProbeChainCmd() *cobra.Command {
 	var specs []string
 	cmd := &cobra.Command{
@@ -218,17 +235,9 @@ when any pair races: a CI gate.`,
   gatecrash probe chain --hop alb=60s --hop nginx=keep=4s,close=75s --hop gunicorn=@gunicorn.json`,
 		Args: usageArgs(cobra.NoArgs),
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			var hops []probe.Hop
-			for i, s := range specs {
-				h, err := probe.ParseHop(s, i == len(specs)-1)
-				if err != nil {
-					return errext.UsageError(err)
-				}
-				hops = append(hops, h)
-			}
-			vs, err := probe.Chain(hops)
+			vs, err := chainOf(specs)
 			if err != nil {
-				return errext.UsageError(fmt.Errorf("--hop: %w", err))
+				return err
 			}
 			if probe.WriteChain(cmd.OutOrStdout(), vs) {
 				return errext.WithExitCode(errors.New("a pair of hops races (see above)"), errext.ThresholdsNotMet)
