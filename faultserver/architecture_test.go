@@ -31,6 +31,7 @@ func TestRegistry(t *testing.T) {
 		phases := 0
 		for _, is := range []bool{
 			implements[HandshakeFault](f), implements[IdleFault](f), implements[RequestFault](f), implements[ResponseFault](f),
+			implements[H2IdleFault](f), implements[H2StreamFault](f),
 		} {
 			if is {
 				phases++
@@ -51,6 +52,7 @@ func TestRegistry(t *testing.T) {
 	failsRequest := map[string]bool{
 		"idle-close": false, "tls-stall": false, "delay": false, // connection faults, and a late answer
 		"close-on-reuse": true, "fin-mid-request": true, "rst-headers": true, "cut-body": true, "no-response": true, "status": true,
+		"goaway-idle": false, "rst-stream": true, // HTTP/2: a connection's idle close, a stream's reset
 		exampleKind: true,
 	}
 	for _, kind := range Kinds() {

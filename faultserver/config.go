@@ -31,6 +31,10 @@ type Config struct {
 	FaultHeader *bool `yaml:"fault-header,omitempty"`
 	// HeaderLimits bound the faults a request header may choose.
 	HeaderLimits HeaderLimits `yaml:"header-limits"`
+	// HTTP2 serves HTTP/2 with prior knowledge (h2c) next to HTTP/1.1 on the same port: a
+	// connection that opens with the HTTP/2 preface is served as h2, with the h2 fault kinds
+	// (goaway-idle, rst-stream). Off by default.
+	HTTP2 bool `yaml:"http2,omitempty"`
 	// Faults is the fault plan, in priority order: in each phase the first fault whose selector
 	// fires acts.
 	Faults []Fault `yaml:"-"`
@@ -160,6 +164,7 @@ type rawConfig struct {
 	Limits       Limits         `yaml:"limits"`
 	FaultHeader  *bool          `yaml:"fault-header"`
 	HeaderLimits HeaderLimits   `yaml:"header-limits"`
+	HTTP2        bool           `yaml:"http2"`
 	Faults       []yaml.Node    `yaml:"faults"`
 }
 
@@ -203,7 +208,8 @@ func DecodeConfig(n *yaml.Node, what string) (*Config, []error) {
 	if err := yamlconf.Decode(n, &raw, what); err != nil {
 		errs = append(errs, err)
 	}
-	c := &Config{Seed: raw.Seed, Response: raw.Response, Limits: raw.Limits, FaultHeader: raw.FaultHeader, HeaderLimits: raw.HeaderLimits}
+	c := &Config{Seed: raw.Seed, Response: raw.Response, Limits: raw.Limits, FaultHeader: raw.FaultHeader, HeaderLimits: raw.HeaderLimits,
+		HTTP2: raw.HTTP2}
 	c.SetDefaults()
 	for _, e := range c.validateOwn() { // each message starts with its key
 		errs = append(errs, &yamlconf.Error{Line: n.Line, Column: n.Column, Msg: yamlconf.KeyPath(what, e.Error())})
@@ -358,6 +364,7 @@ func (c *Config) MarshalYAML() (any, error) {
 		Limits       Limits         `yaml:"limits"`
 		FaultHeader  *bool          `yaml:"fault-header,omitempty"`
 		HeaderLimits HeaderLimits   `yaml:"header-limits"`
+		HTTP2        bool           `yaml:"http2,omitempty"`
 		Faults       []*yaml.Node   `yaml:"faults"`
-	}{c.Seed, c.Response, c.Limits, c.FaultHeader, c.HeaderLimits, faults}, nil
+	}{c.Seed, c.Response, c.Limits, c.FaultHeader, c.HeaderLimits, c.HTTP2, faults}, nil
 }

@@ -5,6 +5,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"gopkg.in/yaml.v3"
 )
@@ -30,7 +31,13 @@ func TestParseConfigAllKinds(t *testing.T) {
 	if ic := cfg.Faults[1].(*IdleClose); ic.Timeout.D().String() != "5s" || ic.Jitter.D().String() != "50ms" {
 		t.Fatalf("idle-close decoded as %+v", ic)
 	}
-	if cfg.Seed != 42 || cfg.Response.BodySize != 512 || cfg.Limits.MaxHeaderBytes != 8192 {
+	if ga := cfg.Faults[9].(*GoAwayIdle); ga.Timeout.D() != 4*time.Second || ga.CloseAfter.D() != 50*time.Millisecond {
+		t.Fatalf("goaway-idle decoded as %+v", ga)
+	}
+	if rs := cfg.Faults[10].(*RSTStream); rs.Code != "refused-stream" || rs.After != "headers" {
+		t.Fatalf("rst-stream decoded as %+v", rs)
+	}
+	if cfg.Seed != 42 || !cfg.HTTP2 || cfg.Response.BodySize != 512 || cfg.Limits.MaxHeaderBytes != 8192 {
 		t.Fatalf("config decoded as %+v", cfg)
 	}
 
@@ -57,7 +64,7 @@ func TestParseConfigReportsEveryProblemWithItsLine(t *testing.T) {
 	}
 	msg := err.Error()
 	for _, want := range []string{
-		`testdata/bad.yaml:2:1: unknown field "respons"; allowed: fault-header, faults, header-limits, limits, response, seed`,
+		`testdata/bad.yaml:2:1: unknown field "respons"; allowed: fault-header, faults, header-limits, http2, limits, response, seed`,
 		`testdata/bad.yaml:6:14: faults[0] (idle-close).timeout: "5" is not a duration`,
 		`testdata/bad.yaml:8:5: faults[1] (rst-headers): unknown field "after_bytes"; allowed: after-bytes, every, match, nth, probability`,
 		`testdata/bad.yaml:9:5: faults[2]: unknown fault kind "teleport"`,

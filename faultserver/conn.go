@@ -85,6 +85,10 @@ func (c *conn) serve() {
 		if !c.nextRequest() {
 			return
 		}
+		if c.served == 0 && c.plan.cfg.HTTP2 && !c.isTLS() && !c.relaying() && c.h2Prefaced() {
+			c.serveH2()
+			return
+		}
 		if !c.life.CompareAndSwap(connIdle, connBusy) {
 			return // shutdown closed the connection as the request came
 		}
@@ -163,6 +167,9 @@ func (c *conn) serveRequest() bool {
 			rf = f
 		case IdleFault:
 			c.nextIdle = f
+		case H2IdleFault, H2StreamFault:
+			c.readBody(req)
+			return c.reject(http.StatusBadRequest, KindOf(f)+" acts on HTTP/2 connections; this request is HTTP/1.1\n")
 		default:
 			c.readBody(req)
 			return c.reject(http.StatusBadRequest, KindOf(f)+" acts before the TLS handshake; "+

@@ -135,9 +135,11 @@ func (s *Selector) validate(kind string, phase string) error {
 	}
 	if s.Match != "" {
 		switch {
-		case phase == "handshake" || phase == "idle":
+		case phase == "handshake" || phase == "idle" || phase == "h2 idle":
 			errs = append(errs, fmt.Errorf("%s: match is not supported: this fault acts before any request "+
 				"path or header is known; use probability, every or nth", kind))
+		case phase == "h2 stream":
+			errs = append(errs, fmt.Errorf("%s: match is not read on HTTP/2 streams yet; use probability, every or nth", kind))
 		case !strings.HasPrefix(s.Match, "/") && !validHeaderName(headerMatchName(s.Match)):
 			errs = append(errs, fmt.Errorf("%s: match: %q is neither a path prefix (starting with /) nor a header "+
 				"(\"Name\" or \"Name: value\")", kind, s.Match))
@@ -232,7 +234,8 @@ func register(kind string, newFault func() Fault) {
 		panic(fmt.Sprintf("faultserver: type %s registered as %s and %s", t, other.name, kind))
 	}
 	phases := 0
-	for _, ok := range []bool{isPhase[HandshakeFault](t), isPhase[IdleFault](t), isPhase[RequestFault](t), isPhase[ResponseFault](t)} {
+	for _, ok := range []bool{isPhase[HandshakeFault](t), isPhase[IdleFault](t), isPhase[RequestFault](t), isPhase[ResponseFault](t),
+		isPhase[H2IdleFault](t), isPhase[H2StreamFault](t)} {
 		if ok {
 			phases++
 		}
@@ -242,7 +245,7 @@ func register(kind string, newFault func() Fault) {
 	}
 	_, spares := newFault().(sparing)
 	k := &kindInfo{name: kind, new: newFault,
-		failsRequest: (isPhase[RequestFault](t) || isPhase[ResponseFault](t)) && !spares}
+		failsRequest: (isPhase[RequestFault](t) || isPhase[ResponseFault](t) || isPhase[H2StreamFault](t)) && !spares}
 	registry[kind], byType[t] = k, k
 	kindNames = append(kindNames, kind)
 	sort.Strings(kindNames)
@@ -292,6 +295,10 @@ func phaseOf(f Fault) string {
 		return "idle"
 	case RequestFault:
 		return "request"
+	case H2IdleFault:
+		return "h2 idle"
+	case H2StreamFault:
+		return "h2 stream"
 	default:
 		return "response"
 	}

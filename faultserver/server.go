@@ -23,6 +23,8 @@ type Plan struct {
 	preHead   []RequestFault // request faults decided when a request's first byte arrives
 	postHead  []RequestFault // request faults that need the head (match)
 	response  []ResponseFault
+	h2idle    []H2IdleFault   // HTTP/2: while no stream is open
+	h2stream  []H2StreamFault // HTTP/2: a stream's request read, before its answer
 }
 
 func compile(cfg *Config) (*Plan, error) {
@@ -45,6 +47,10 @@ func compile(cfg *Config) (*Plan, error) {
 			}
 		case ResponseFault:
 			p.response = append(p.response, f)
+		case H2IdleFault:
+			p.h2idle = append(p.h2idle, f)
+		case H2StreamFault:
+			p.h2stream = append(p.h2stream, f)
 		}
 	}
 	return p, nil

@@ -30,6 +30,7 @@ type ServeOptions struct {
 	Status      *int
 	BodySize    *int
 	Chunked     *bool
+	HTTP2       *bool
 	IdleTimeout *time.Duration
 	// HeaderFaults is "on" or "off" when --header-faults was given.
 	HeaderFaults string
@@ -49,7 +50,7 @@ func newServeCmd(runF func(context.Context, *ServeOptions) error) *cobra.Command
 	opts := &ServeOptions{}
 	var seed uint64
 	var status, bodySize int
-	var chunked bool
+	var chunked, http2 bool
 	var idle time.Duration
 	cmd := &cobra.Command{
 		Use:   "serve [flags]",
@@ -68,6 +69,11 @@ probability, every, nth and match):
   tls-stall        delay (0: never answer the ClientHello)
   delay            head-delay, body-rate
   status           code
+HTTP/2 (--http2: h2c with prior knowledge beside HTTP/1.1 on the same port; selectors count
+streams, match is not read on h2 yet):
+  goaway-idle      timeout, jitter, close-after, close (GOAWAY, then the close, once no
+                   stream has been open for the timeout)
+  rst-stream       code=internal-error|refused-stream|cancel, after=before|headers
 
 Relay mode: with --upstream http://app:8000 (or https://) the server sits in front of your
 own app instead of answering itself. Each connection from the proxy gets its own connection
@@ -107,6 +113,9 @@ On SIGINT or SIGTERM the server shuts down and prints its final counters.`,
 			if f.Changed("body-size") {
 				opts.BodySize = &bodySize
 			}
+			if f.Changed("http2") {
+				opts.HTTP2 = &http2
+			}
 			if f.Changed("chunked") {
 				opts.Chunked = &chunked
 			}
@@ -134,6 +143,7 @@ On SIGINT or SIGTERM the server shuts down and prints its final counters.`,
 	f.IntVar(&status, "status", faultserver.DefaultStatus, "status of the normal response")
 	f.IntVar(&bodySize, "body-size", faultserver.DefaultBodySize, "body size of the normal response in bytes")
 	f.BoolVar(&chunked, "chunked", false, "send the normal body with Transfer-Encoding: chunked")
+	f.BoolVar(&http2, "http2", false, "also serve HTTP/2 with prior knowledge (h2c) on the listener (config: http2: true)")
 	f.DurationVar(&idle, "idle-timeout", 0, "the server's own keep-alive timeout (0: none)")
 	f.IntVar(&opts.MaxConnections, "max-connections", faultserver.DefaultMaxConnections,
 		"connections open at once; at the bound new ones wait in the listen backlog (0: no bound)")
@@ -167,6 +177,9 @@ func buildServeConfig(opts *ServeOptions) (*faultserver.Config, error) {
 	}
 	if opts.BodySize != nil {
 		cfg.Response.BodySize = *opts.BodySize
+	}
+	if opts.HTTP2 != nil {
+		cfg.HTTP2 = *opts.HTTP2
 	}
 	if opts.Chunked != nil {
 		cfg.Response.Chunked = *opts.Chunked

@@ -1,0 +1,355 @@
+package faultserver
+
+import (
+	"bufio"
+	"bytes"
+	"errors"
+	"strconv"
+	"time"
+
+	"golang.org/x/net/http2"
+	"golang.org/x/net/http2/hpack"
+)
+
+// HTTP/2 with prior knowledge (h2c), next to HTTP/1.1 on the same port, when Config.HTTP2 is
+// on: a connection whose first bytes are the client preface is served here. The framing is
+// golang.org/x/net/http2's Framer and hpack — not http2.Server, which would hide the frames a
+// fault must own. One goroutine per connection reads the frames and answers each stream as
+// its request ends; the HTTP/2 phases are idle (no stream open: H2IdleFault) and stream (a
+// request read, before its answer: H2StreamFault). Selectors work per stream as per request
+// (probability, every, nth: the nth stream of the connection; match is not read on h2 yet).
+
+// H2IdleFault acts while an HTTP/2 connection has no stream open, as IdleFault does between
+// HTTP/1.1 requests.
+type H2IdleFault interface {
+	Fault
+	// h2idle waits for the next frame (h.awaitRequest) and ends the connection its own way if
+	// none comes in time. It returns true when a frame has started to arrive.
+	h2idle(h *h2conn) (arrived bool)
+}
+
+// H2StreamFault replaces a stream's answer once its request has been read (END_STREAM).
+type H2StreamFault interface {
+	Fault
+	// h2respond answers (or does not answer) the stream its own way and calls h.injected once
+	// it acted. It returns false when the connection is over.
+	h2respond(h *h2conn, st *h2stream) (keepConn bool)
+}
+
+// h2Preface is what an HTTP/2 client sends first.
+var h2Preface = []byte(http2.ClientPreface)
+
+// h2DefaultWindow is the flow-control window both sides start with (RFC 9113 6.9.2).
+const h2DefaultWindow = 65535
+
+// h2conn is one HTTP/2 connection: the conn it arrived on, its framer and its open streams.
+type h2conn struct {
+	*conn
+	fr      *http2.Framer
+	bw      *bufio.Writer
+	henc    *hpack.Encoder
+	hbuf    bytes.Buffer
+	streams map[uint32]*h2stream
+	maxID   uint32 // the highest stream id the client opened
+	window  int64  // the connection's send window
+	initWin int64  // the client's SETTINGS_INITIAL_WINDOW_SIZE
+	maxData int    // the client's SETTINGS_MAX_FRAME_SIZE
+	nstream int    // streams whose request was read: the nth a selector counts
+}
+
+// h2stream is one stream: its request as read, and the answer not yet sent.
+type h2stream struct {
+	id            uint32
+	method, path  string
+	body          int64 // request body bytes received
+	window        int64 // send window
+	pending       []byte
+	headersSent   bool
+	requestEnded  bool
+	responseEnded bool
+}
+
+// h2Prefaced reports whether the connection's first bytes are the HTTP/2 client preface,
+// without taking them. Called once the first byte is there; an HTTP/1.1 request line is
+// always longer than the four bytes looked at first, so the peek never waits on one.
+func (c *conn) h2Prefaced() bool {
+	if b, err := c.br.Peek(4); err != nil || string(b) != "PRI " {
+		return false
+	}
+	b, err := c.br.Peek(len(h2Preface))
+	return err == nil && bytes.Equal(b, h2Preface)
+}
+
+// serveH2 serves an HTTP/2 connection whose preface is in c.br, until it ends.
+func (c *conn) serveH2() {
+	c.br.Discard(len(h2Preface))
+	h := &h2conn{conn: c, streams: map[uint32]*h2stream{}, window: h2DefaultWindow, initWin: h2DefaultWindow,
+		maxData: 16384}
+	h.bw = bufio.NewWriterSize(c.nc, 16<<10)
+	h.fr = http2.NewFramer(h.bw, c.br)
+	h.fr.ReadMetaHeaders = hpack.NewDecoder(4096, nil)
+	h.fr.MaxHeaderListSize = uint32(c.plan.cfg.Limits.MaxHeaderBytes)
+	h.henc = hpack.NewEncoder(&h.hbuf)
+	if h.fr.WriteSettings() != nil || h.flush() != nil {
+		return
+	}
+	for {
+		c.plan = c.srv.plan.Load()
+		if len(h.streams) == 0 && !h.idle() {
+			return
+		}
+		c.setReadDeadline(time.Time{})
+		f, err := h.fr.ReadFrame()
+		if err != nil {
+			h.readFailed(err)
+			return
+		}
+		if !h.handle(f) {
+			return
+		}
+		if h.flush() != nil {
+			return
+		}
+	}
+}
+
+// idle waits for the next frame while no stream is open, letting an idle fault own the wait
+// when one is chosen; the server's own idle timeout sends GOAWAY and closes. It reports
+// whether a frame has started to arrive.
+func (h *h2conn) idle() bool {
+	h.sel = selInput{nth: h.served, rng: h.rng}
+	for _, f := range h.plan.h2idle {
+		if f.Sel().fires(&h.sel) {
+			h.acting = f
+			return f.h2idle(h)
+		}
+	}
+	var deadline time.Time
+	if t := h.plan.cfg.Limits.IdleTimeout.D(); t > 0 {
+		deadline = h.idleSince().Add(t)
+	}
+	arrived, timedOut := h.awaitRequest(deadline)
+	if timedOut {
+		h.goAway(http2.ErrCodeNo)
+		h.closeAs(CloseFIN)
+	}
+	return arrived
+}
+
+// readFailed ends the connection after a frame could not be read: the peer left, or sent
+// something that is not HTTP/2 (a connection error: GOAWAY PROTOCOL_ERROR, then close).
+func (h *h2conn) readFailed(err error) {
+	var ce http2.ConnectionError
+	if errors.As(err, &ce) {
+		h.srv.stats.badRequests.Add(1)
+		h.goAway(http2.ErrCode(ce))
+		h.closeAs(CloseFIN)
+		return
+	}
+	h.peerGone(err)
+}
+
+// handle acts on one frame from the client; false ends the connection.
+func (h *h2conn) handle(f http2.Frame) bool {
+	switch f := f.(type) {
+	case *http2.SettingsFrame:
+		if f.IsAck() {
+			return true
+		}
+		f.ForeachSetting(func(s http2.Setting) error {
+			switch s.ID {
+			case http2.SettingInitialWindowSize:
+				for _, st := range h.streams {
+					st.window += int64(s.Val) - h.initWin
+				}
+				h.initWin = int64(s.Val)
+			case http2.SettingMaxFrameSize:
+				h.maxData = int(s.Val)
+			}
+			return nil
+		})
+		if h.fr.WriteSettingsAck() != nil {
+			return false
+		}
+		return h.sendPending()
+	case *http2.MetaHeadersFrame:
+		id := f.StreamID
+		if id%2 == 0 || id <= h.maxID {
+			h.srv.stats.badRequests.Add(1)
+			h.goAway(http2.ErrCodeProtocol)
+			h.closeAs(CloseFIN)
+			return false
+		}
+		h.maxID = id
+		h.srv.stats.requestsStarted.Add(1)
+		st := &h2stream{id: id, method: f.PseudoValue("method"), path: f.PseudoValue("path"), window: h.initWin}
+		h.streams[id] = st
+		if f.StreamEnded() {
+			return h.requestEnded(st)
+		}
+	case *http2.DataFrame:
+		st := h.streams[f.StreamID]
+		n := f.Header().Length
+		if n > 0 { // give back what the frame took of both windows
+			if h.fr.WriteWindowUpdate(0, n) != nil {
+				return false
+			}
+			if st != nil && !f.StreamEnded() && h.fr.WriteWindowUpdate(f.StreamID, n) != nil {
+				return false
+			}
+		}
+		if st == nil || st.requestEnded {
+			return h.fr.WriteRSTStream(f.StreamID, http2.ErrCodeStreamClosed) == nil
+		}
+		st.body += int64(len(f.Data()))
+		if f.StreamEnded() {
+			return h.requestEnded(st)
+		}
+	case *http2.WindowUpdateFrame:
+		if f.StreamID == 0 {
+			h.window += int64(f.Increment)
+		} else if st := h.streams[f.StreamID]; st != nil {
+			st.window += int64(f.Increment)
+		}
+		return h.sendPending()
+	case *http2.PingFrame:
+		if !f.IsAck() {
+			return h.fr.WritePing(true, f.Data) == nil
+		}
+	case *http2.RSTStreamFrame:
+		delete(h.streams, f.StreamID)
+	case *http2.GoAwayFrame:
+		h.closeAs(CloseFIN) // the client is leaving; its open streams end with it
+		return false
+	}
+	return true
+}
+
+// requestEnded answers a stream whose request has been read, or lets a stream fault act.
+func (h *h2conn) requestEnded(st *h2stream) bool {
+	st.requestEnded = true
+	h.srv.stats.requestsRead.Add(1)
+	h.nstream++
+	h.sel = selInput{nth: h.nstream, reused: h.nstream > 1, rng: h.rng}
+	for _, f := range h.plan.h2stream {
+		if f.Sel().fires(&h.sel) {
+			h.acting = f
+			keep := f.h2respond(h, st)
+			h.acting = nil
+			return keep
+		}
+	}
+	r := h.plan.cfg.Response
+	return h.respond(st, r.Status, Payload(r.BodySize))
+}
+
+// respond answers a stream: HEADERS with the status and content-length, then the body in DATA
+// frames as the flow-control windows allow (END_STREAM on the last).
+func (h *h2conn) respond(st *h2stream, status int, body []byte) bool {
+	if h.writeHeaders(st, status, len(body), len(body) == 0) != nil {
+		return false
+	}
+	if len(body) == 0 {
+		h.streamDone(st)
+		return true
+	}
+	st.pending = body
+	return h.sendPending()
+}
+
+// writeHeaders sends a stream's response HEADERS.
+func (h *h2conn) writeHeaders(st *h2stream, status, bodyLen int, end bool) error {
+	h.hbuf.Reset()
+	h.henc.WriteField(hpack.HeaderField{Name: ":status", Value: strconv.Itoa(status)})
+	h.henc.WriteField(hpack.HeaderField{Name: "content-length", Value: strconv.Itoa(bodyLen)})
+	h.henc.WriteField(hpack.HeaderField{Name: "content-type", Value: "text/plain"})
+	st.headersSent = true
+	return h.fr.WriteHeaders(http2.HeadersFrameParam{StreamID: st.id, BlockFragment: h.hbuf.Bytes(), EndHeaders: true,
+		EndStream: end})
+}
+
+// sendPending sends what the windows allow of every stream's pending body.
+func (h *h2conn) sendPending() bool {
+	for _, st := range h.streams {
+		for len(st.pending) > 0 && h.window > 0 && st.window > 0 {
+			n := min(int64(len(st.pending)), h.window, st.window, int64(h.maxData))
+			end := n == int64(len(st.pending))
+			if h.fr.WriteData(st.id, end, st.pending[:n]) != nil {
+				return false
+			}
+			h.window -= n
+			st.window -= n
+			st.pending = st.pending[n:]
+			if end {
+				h.streamDone(st)
+			}
+		}
+	}
+	return true
+}
+
+// streamDone counts a stream answered in full and forgets it.
+func (h *h2conn) streamDone(st *h2stream) {
+	st.responseEnded = true
+	h.served++
+	h.srv.stats.responses.Add(1)
+	delete(h.streams, st.id)
+	if len(h.streams) == 0 {
+		h.lastDone = time.Now()
+	}
+}
+
+// resetStream ends a stream with RST_STREAM and forgets it.
+func (h *h2conn) resetStream(st *h2stream, code http2.ErrCode) error {
+	delete(h.streams, st.id)
+	if len(h.streams) == 0 {
+		h.lastDone = time.Now()
+	}
+	if err := h.fr.WriteRSTStream(st.id, code); err != nil {
+		return err
+	}
+	return h.flush()
+}
+
+// goAway sends GOAWAY naming the last stream the server processed (the highest the client
+// opened) and flushes it.
+func (h *h2conn) goAway(code http2.ErrCode) error {
+	if err := h.fr.WriteGoAway(h.maxID, code, nil); err != nil {
+		return err
+	}
+	return h.flush()
+}
+
+func (h *h2conn) flush() error { return h.bw.Flush() }
+
+// refuseUntil serves the time between a GOAWAY and the close: frames are read and answered
+// (PING, SETTINGS, window updates), and every stream the client opens is refused with
+// RST_STREAM REFUSED_STREAM — it was above the GOAWAY's last stream id, so the client may
+// retry it elsewhere.
+func (h *h2conn) refuseUntil(deadline time.Time) {
+	for time.Now().Before(deadline) {
+		h.setReadDeadline(deadline)
+		f, err := h.fr.ReadFrame()
+		if err != nil {
+			if !isTimeout(err) {
+				h.readFailed(err)
+			}
+			return
+		}
+		switch f := f.(type) {
+		case *http2.MetaHeadersFrame:
+			h.srv.stats.requestsStarted.Add(1)
+			if h.fr.WriteRSTStream(f.StreamID, http2.ErrCodeRefusedStream) != nil {
+				return
+			}
+		case *http2.DataFrame:
+		default:
+			if !h.handle(f) {
+				return
+			}
+		}
+		if h.flush() != nil {
+			return
+		}
+	}
+}

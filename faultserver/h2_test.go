@@ -1,0 +1,350 @@
+package faultserver
+
+import (
+	"bytes"
+	"context"
+	"crypto/tls"
+	"errors"
+	"io"
+	"net"
+	"net/http"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"golang.org/x/net/http2"
+	"golang.org/x/net/http2/hpack"
+)
+
+// h2Config is cfg with HTTP/2 on.
+func h2Config(cfg *Config) *Config {
+	cfg.HTTP2 = true
+	return cfg
+}
+
+// h2cClient is Go's HTTP/2 client speaking h2c with prior knowledge, never retrying on its
+// own initiative beyond what http2.Transport does.
+func h2cClient() *http.Client {
+	return &http.Client{Timeout: 5 * time.Second, Transport: &http2.Transport{AllowHTTP: true,
+		DialTLSContext: func(ctx context.Context, network, addr string, _ *tls.Config) (net.Conn, error) {
+			var d net.Dialer
+			return d.DialContext(ctx, network, addr)
+		}}}
+}
+
+// The fault server with http2 on answers h2c streams — GETs and POSTs with bodies, many at
+// once on one connection — with the configured response, and HTTP/1.1 on the same port as
+// before; the counters count streams as requests.
+func TestH2cServes(t *testing.T) {
+	t.Parallel()
+	cfg := h2Config(DefaultConfig())
+	cfg.Response.BodySize = 100_000 // more than the initial window: flow control must work
+	s, addr := startServer(t, cfg)
+	cl := h2cClient()
+	var wg sync.WaitGroup
+	errs := make(chan error, 20)
+	for i := range 20 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			var body io.Reader
+			method := http.MethodGet
+			if i%2 == 1 {
+				method, body = http.MethodPost, bytes.NewReader(make([]byte, 70_000))
+			}
+			req, _ := http.NewRequest(method, "http://"+addr+"/", body)
+			resp, err := cl.Do(req)
+			if err != nil {
+				errs <- err
+				return
+			}
+			defer resp.Body.Close()
+			b, err := io.ReadAll(resp.Body)
+			if err != nil || resp.ProtoMajor != 2 || resp.StatusCode != 200 || !bytes.Equal(b, Payload(100_000)) {
+				errs <- errors.New(resp.Proto + " " + resp.Status + ": " + errString(err))
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Error(err)
+	}
+	st := waitStats(t, s, "20 responses", func(st Stats) bool { return st.ResponsesCompleted == 20 })
+	if st.ConnectionsAccepted != 1 || st.RequestsStarted != 20 || st.RequestsRead != 20 {
+		t.Errorf("stats: %d connections, %d requests started, %d read; want 1, 20, 20", st.ConnectionsAccepted,
+			st.RequestsStarted, st.RequestsRead)
+	}
+	// HTTP/1.1 on the same port, untouched.
+	c := dial(t, addr)
+	send(t, c, "GET / HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n")
+	if got, _ := readUntilEnd(t, c, 2*time.Second); !bytes.HasPrefix(got, []byte("HTTP/1.1 200 OK\r\n")) {
+		t.Errorf("HTTP/1.1 beside h2: %q", got)
+	}
+}
+
+func errString(err error) string {
+	if err == nil {
+		return "<nil>"
+	}
+	return err.Error()
+}
+
+// h2Raw is a client that speaks frames, to see exactly what the server sends.
+type h2Raw struct {
+	t    *testing.T
+	nc   net.Conn
+	fr   *http2.Framer
+	hbuf bytes.Buffer
+	henc *hpack.Encoder
+}
+
+func dialH2(t *testing.T, addr string) *h2Raw {
+	t.Helper()
+	nc := dial(t, addr)
+	if _, err := nc.Write([]byte(http2.ClientPreface)); err != nil {
+		t.Fatal(err)
+	}
+	c := &h2Raw{t: t, nc: nc, fr: http2.NewFramer(nc, nc)}
+	c.fr.ReadMetaHeaders = hpack.NewDecoder(4096, nil)
+	c.henc = hpack.NewEncoder(&c.hbuf)
+	if err := c.fr.WriteSettings(); err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+// get opens stream id with a GET, END_STREAM on its HEADERS.
+func (c *h2Raw) get(id uint32) {
+	c.t.Helper()
+	c.hbuf.Reset()
+	for _, f := range [][2]string{{":method", "GET"}, {":scheme", "http"}, {":authority", "t"}, {":path", "/"}} {
+		c.henc.WriteField(hpack.HeaderField{Name: f[0], Value: f[1]})
+	}
+	if err := c.fr.WriteHeaders(http2.HeadersFrameParam{StreamID: id, BlockFragment: c.hbuf.Bytes(), EndHeaders: true,
+		EndStream: true}); err != nil {
+		c.t.Fatal(err)
+	}
+}
+
+// next reads the next frame that is not SETTINGS, WINDOW_UPDATE or PING, within d.
+func (c *h2Raw) next(d time.Duration) (http2.Frame, error) {
+	c.nc.SetReadDeadline(time.Now().Add(d))
+	for {
+		f, err := c.fr.ReadFrame()
+		if err != nil {
+			return nil, err
+		}
+		switch f := f.(type) {
+		case *http2.SettingsFrame:
+			if !f.IsAck() {
+				c.fr.WriteSettingsAck()
+			}
+			continue
+		case *http2.WindowUpdateFrame, *http2.PingFrame:
+			continue
+		}
+		return f, nil
+	}
+}
+
+// answer reads stream id's response: HEADERS with :status, then DATA to END_STREAM.
+func (c *h2Raw) answer(id uint32) (status string, body []byte) {
+	c.t.Helper()
+	for {
+		f, err := c.next(2 * time.Second)
+		if err != nil {
+			c.t.Fatalf("stream %d: %v", id, err)
+		}
+		if f.Header().StreamID != id {
+			c.t.Fatalf("stream %d: a frame of stream %d: %v", id, f.Header().StreamID, f)
+		}
+		switch f := f.(type) {
+		case *http2.MetaHeadersFrame:
+			status = f.PseudoValue("status")
+			if f.StreamEnded() {
+				return status, body
+			}
+		case *http2.DataFrame:
+			body = append(body, f.Data()...)
+			if f.StreamEnded() {
+				return status, body
+			}
+		default:
+			c.t.Fatalf("stream %d: %v", id, f)
+		}
+	}
+}
+
+// goaway-idle: once the connection has had no stream open for the timeout, the server sends
+// GOAWAY NO_ERROR naming the last stream it processed, then closes — at the timeout, counted
+// from the end of the last answer, not before; the fault is counted once.
+func TestH2GoAwayIdle(t *testing.T) {
+	t.Parallel()
+	const timeout = 150 * time.Millisecond
+	s, addr := startServer(t, h2Config(withFaults(t, "goaway-idle:timeout=150ms")))
+	c := dialH2(t, addr)
+	for _, id := range []uint32{1, 3} {
+		c.get(id)
+		if status, body := c.answer(id); status != "200" || string(body) != string(Payload(DefaultConfig().Response.BodySize)) {
+			t.Fatalf("stream %d: %s %q", id, status, body)
+		}
+	}
+	answered := time.Now()
+	f, err := c.next(2 * time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	after := time.Since(answered)
+	ga, ok := f.(*http2.GoAwayFrame)
+	if !ok || ga.LastStreamID != 3 || ga.ErrCode != http2.ErrCodeNo {
+		t.Fatalf("want GOAWAY last stream 3 NO_ERROR, got %v", f)
+	}
+	if after < timeout-5*time.Millisecond || after > timeout+100*time.Millisecond {
+		t.Errorf("GOAWAY %v after the last answer; the timeout is %v", after, timeout)
+	}
+	if _, err := c.next(time.Second); !errors.Is(err, io.EOF) {
+		t.Errorf("after GOAWAY: %v, want the close (EOF)", err)
+	}
+	st := waitStats(t, s, "goaway-idle counted", func(st Stats) bool { return st.Faults["goaway-idle"] == 1 })
+	if st.ResponsesCompleted != 2 || st.Closes.ServerFIN != 1 {
+		t.Errorf("stats: %d responses, FIN %d; want 2 and 1", st.ResponsesCompleted, st.Closes.ServerFIN)
+	}
+}
+
+// goaway-idle with close-after: between the GOAWAY and the close the server refuses a stream
+// the client opens (RST_STREAM REFUSED_STREAM: not processed, safe to retry) and still
+// answers a PING.
+func TestH2GoAwayIdleCloseAfter(t *testing.T) {
+	t.Parallel()
+	_, addr := startServer(t, h2Config(withFaults(t, "goaway-idle:timeout=50ms,close-after=300ms")))
+	c := dialH2(t, addr)
+	c.get(1)
+	c.answer(1)
+	f, err := c.next(2 * time.Second)
+	if ga, ok := f.(*http2.GoAwayFrame); err != nil || !ok || ga.LastStreamID != 1 {
+		t.Fatalf("want GOAWAY last stream 1: %v %v", f, err)
+	}
+	c.get(3) // crossed the GOAWAY
+	f, err = c.next(time.Second)
+	if rst, ok := f.(*http2.RSTStreamFrame); err != nil || !ok || rst.StreamID != 3 || rst.ErrCode != http2.ErrCodeRefusedStream {
+		t.Fatalf("a stream after GOAWAY: %v %v, want RST_STREAM 3 REFUSED_STREAM", f, err)
+	}
+	if _, err := c.next(time.Second); !errors.Is(err, io.EOF) {
+		t.Errorf("after close-after: %v, want the close (EOF)", err)
+	}
+}
+
+// rst-stream resets the chosen streams — before the response HEADERS, or after them — and
+// the connection and the other streams go on; each reset is counted as a fault that failed
+// its request.
+func TestH2RSTStream(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		spec       string
+		code       http2.ErrCode
+		headersToo bool
+	}{
+		{"rst-stream:every=2", http2.ErrCodeInternal, false},
+		{"rst-stream:every=2,code=refused-stream,after=headers", http2.ErrCodeRefusedStream, true},
+	} {
+		t.Run(tc.spec, func(t *testing.T) {
+			t.Parallel()
+			s, addr := startServer(t, h2Config(withFaults(t, tc.spec)))
+			c := dialH2(t, addr)
+			for _, id := range []uint32{1, 3, 5, 7} {
+				c.get(id)
+				if id%4 == 1 { // streams 1 and 5: the 1st and 3rd, answered
+					if status, _ := c.answer(id); status != "200" {
+						t.Fatalf("stream %d: %s", id, status)
+					}
+					continue
+				}
+				f, err := c.next(2 * time.Second)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if tc.headersToo {
+					if h, ok := f.(*http2.MetaHeadersFrame); !ok || h.PseudoValue("status") != "200" || h.StreamEnded() {
+						t.Fatalf("stream %d: want the response HEADERS first, got %v", id, f)
+					}
+					if f, err = c.next(2 * time.Second); err != nil {
+						t.Fatal(err)
+					}
+				}
+				if rst, ok := f.(*http2.RSTStreamFrame); !ok || rst.StreamID != id || rst.ErrCode != tc.code {
+					t.Fatalf("stream %d: want RST_STREAM %v, got %v", id, tc.code, f)
+				}
+			}
+			st := waitStats(t, s, "2 resets", func(st Stats) bool { return st.Faults["rst-stream"] == 2 })
+			if st.ResponsesCompleted != 2 || *st.RequestFaultsInjected != 2 {
+				t.Errorf("stats: %d responses, %d request faults; want 2 and 2", st.ResponsesCompleted, *st.RequestFaultsInjected)
+			}
+		})
+	}
+}
+
+// Go's own client sees rst-stream's INTERNAL_ERROR as a stream error on that request only.
+func TestH2RSTStreamGoClient(t *testing.T) {
+	t.Parallel()
+	_, addr := startServer(t, h2Config(withFaults(t, "rst-stream:nth=2")))
+	cl := h2cClient()
+	for i := 1; i <= 3; i++ {
+		resp, err := cl.Get("http://" + addr + "/")
+		if i == 2 {
+			if err == nil || !strings.Contains(err.Error(), "INTERNAL_ERROR") {
+				t.Errorf("the 2nd stream: %v, want a stream error INTERNAL_ERROR", err)
+			}
+			continue
+		}
+		if err != nil {
+			t.Fatalf("stream %d: %v", i, err)
+		}
+		resp.Body.Close()
+	}
+}
+
+// h2 kinds are HTTP/2's: a request header on HTTP/1.1 cannot choose one.
+func TestH2KindsRefusedOnHTTP1Header(t *testing.T) {
+	t.Parallel()
+	_, addr := startServer(t, h2Config(DefaultConfig()))
+	c := dial(t, addr)
+	send(t, c, "GET / HTTP/1.1\r\nHost: t\r\nX-Gatecrash-Fault: rst-stream\r\nConnection: close\r\n\r\n")
+	got, _ := readUntilEnd(t, c, 2*time.Second)
+	if !bytes.HasPrefix(got, []byte("HTTP/1.1 400 ")) || !bytes.Contains(got, []byte("rst-stream acts on HTTP/2 connections")) {
+		t.Errorf("got %q", got)
+	}
+}
+
+// An HTTP/2 fault says which selectors it reads.
+func TestH2KindsRefuseMatch(t *testing.T) {
+	t.Parallel()
+	for spec, want := range map[string]string{
+		"rst-stream:match=/api":            "rst-stream: match is not read on HTTP/2 streams yet",
+		"goaway-idle:match=/api":           "goaway-idle: match is not supported",
+		"rst-stream:code=boom":             `rst-stream: code: "boom" is not allowed; allowed: cancel, internal-error, refused-stream`,
+		"rst-stream:after=body":            `rst-stream: after: "body" is not allowed`,
+		"goaway-idle:timeout=1s,jitter=2s": "goaway-idle: jitter 2s is larger than timeout 1s",
+	} {
+		f, err := ParseFaultSpec(spec)
+		if err == nil {
+			err = validateFault(f)
+		}
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("%s: %v, want %q", spec, err, want)
+		}
+	}
+}
+
+// With http2 off (the default) the preface is an HTTP/1.1 request the server cannot parse.
+func TestH2OffByDefault(t *testing.T) {
+	t.Parallel()
+	_, addr := startServer(t, DefaultConfig())
+	c := dial(t, addr)
+	send(t, c, http2.ClientPreface)
+	got, _ := readUntilEnd(t, c, 2*time.Second)
+	if bytes.Contains(got, []byte{0, 0}) || !bytes.HasPrefix(got, []byte("HTTP/1.1 ")) {
+		t.Errorf("http2 off, the preface got %q", got)
+	}
+}
