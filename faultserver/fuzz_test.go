@@ -5,11 +5,15 @@ import (
 	"bytes"
 	"context"
 	"errors"
-	"github.com/gatecrash/gatecrash/internal/http1"
 	"io"
 	"net"
 	"testing"
 	"time"
+
+	"golang.org/x/net/http2"
+	"golang.org/x/net/http2/hpack"
+
+	"github.com/gatecrash/gatecrash/internal/http1"
 )
 
 var fuzzSeeds = []string{
@@ -113,4 +117,93 @@ func FuzzParseFaultSpec(f *testing.F) {
 			}
 		}
 	})
+}
+
+// h2Seeds are HTTP/2 client byte streams: the preface and valid frames, for the fuzzer to
+// mutate.
+func h2Seeds(f *testing.F) [][]byte {
+	f.Helper()
+	var out [][]byte
+	build := func(write func(fr *http2.Framer, enc *hpack.Encoder, hb *bytes.Buffer)) {
+		var b, hb bytes.Buffer
+		b.WriteString(http2.ClientPreface)
+		fr := http2.NewFramer(&b, nil)
+		fr.WriteSettings(http2.Setting{ID: http2.SettingInitialWindowSize, Val: 1 << 20})
+		write(fr, hpack.NewEncoder(&hb), &hb)
+		out = append(out, b.Bytes())
+	}
+	headers := func(enc *hpack.Encoder, hb *bytes.Buffer, method string) []byte {
+		hb.Reset()
+		for _, kv := range [][2]string{{":method", method}, {":scheme", "http"}, {":authority", "a"}, {":path", "/"}} {
+			enc.WriteField(hpack.HeaderField{Name: kv[0], Value: kv[1]})
+		}
+		return hb.Bytes()
+	}
+	build(func(fr *http2.Framer, enc *hpack.Encoder, hb *bytes.Buffer) {
+		fr.WriteHeaders(http2.HeadersFrameParam{StreamID: 1, BlockFragment: headers(enc, hb, "GET"), EndHeaders: true, EndStream: true})
+		fr.WriteHeaders(http2.HeadersFrameParam{StreamID: 3, BlockFragment: headers(enc, hb, "GET"), EndHeaders: true, EndStream: true})
+	})
+	build(func(fr *http2.Framer, enc *hpack.Encoder, hb *bytes.Buffer) {
+		fr.WriteHeaders(http2.HeadersFrameParam{StreamID: 1, BlockFragment: headers(enc, hb, "POST"), EndHeaders: true})
+		fr.WriteData(1, false, []byte("hello"))
+		fr.WriteWindowUpdate(0, 1000)
+		fr.WritePing(false, [8]byte{1})
+		fr.WriteData(1, true, []byte("world"))
+		fr.WriteRSTStream(5, http2.ErrCodeCancel)
+		fr.WriteGoAway(0, http2.ErrCodeNo, nil)
+	})
+	build(func(fr *http2.Framer, enc *hpack.Encoder, hb *bytes.Buffer) {
+		block := headers(enc, hb, "GET")
+		fr.WriteHeaders(http2.HeadersFrameParam{StreamID: 1, BlockFragment: block[:3], EndStream: true})
+		fr.WriteContinuation(1, true, block[3:])
+		fr.WriteHeaders(http2.HeadersFrameParam{StreamID: 2, BlockFragment: block, EndHeaders: true, EndStream: true})
+	})
+	return out
+}
+
+// FuzzServeH2 runs an HTTP/2 connection on arbitrary client bytes after the preface: it must
+// never panic, must end when the input ends, and no stream may be answered or reset that was
+// not read, nor read that was not started.
+func FuzzServeH2(f *testing.F) {
+	for _, s := range h2Seeds(f) {
+		f.Add(s)
+	}
+	cfg := withFaultsF(f, "rst-stream:every=3")
+	cfg.HTTP2 = true
+	cfg.Response.BodySize = 70_000 // past the default window: flow control is exercised
+	s, err := New(cfg)
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Fuzz(func(t *testing.T, in []byte) {
+		before := s.Stats()
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		c := s.newConn(ctx, &scriptConn{r: bytes.NewReader(in)})
+		c.serve()
+		if ctx.Err() != nil {
+			t.Fatal("connection loop did not end with its input")
+		}
+		after := s.Stats()
+		started := after.RequestsStarted - before.RequestsStarted
+		read := after.RequestsRead - before.RequestsRead
+		ended := (after.ResponsesCompleted - before.ResponsesCompleted) + (after.Faults["rst-stream"] - before.Faults["rst-stream"])
+		if ended > read || read > started {
+			t.Fatalf("%d streams started, %d read, %d answered or reset", started, read, ended)
+		}
+	})
+}
+
+// withFaultsF is withFaults for a fuzz target's setup.
+func withFaultsF(f *testing.F, specs ...string) *Config {
+	f.Helper()
+	cfg := DefaultConfig()
+	for _, s := range specs {
+		fault, err := ParseFaultSpec(s)
+		if err != nil {
+			f.Fatal(err)
+		}
+		cfg.Faults = append(cfg.Faults, fault)
+	}
+	return cfg
 }
