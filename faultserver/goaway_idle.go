@@ -3,7 +3,6 @@ package faultserver
 import (
 	"errors"
 	"fmt"
-	"math/rand/v2"
 	"time"
 
 	"golang.org/x/net/http2"
@@ -54,7 +53,7 @@ func (f *GoAwayIdle) Validate() error {
 // h2idle waits for the next frame for this idle period's timeout, counted from the end of the
 // last stream, and sends GOAWAY and closes if none came.
 func (f *GoAwayIdle) h2idle(h *h2conn) bool {
-	arrived, timedOut := h.awaitRequest(h.idleSince().Add(f.period(h.rng)))
+	arrived, timedOut := h.awaitRequest(h.idleSince().Add(jittered(h.rng, f.Timeout.D(), f.Jitter.D())))
 	if !timedOut {
 		return arrived
 	}
@@ -68,15 +67,6 @@ func (f *GoAwayIdle) h2idle(h *h2conn) bool {
 	}
 	h.closeAs(f.Close)
 	return false
-}
-
-// period is one idle period's timeout: Timeout ± Jitter, uniformly.
-func (f *GoAwayIdle) period(rng *rand.Rand) time.Duration {
-	d := f.Timeout.D()
-	if f.Jitter > 0 {
-		d += time.Duration((2*rng.Float64() - 1) * float64(f.Jitter))
-	}
-	return max(d, time.Microsecond)
 }
 
 func (f *GoAwayIdle) bounds() (int64, time.Duration) {

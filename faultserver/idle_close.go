@@ -83,9 +83,13 @@ func (f *IdleClose) idle(c *conn) bool {
 
 // period is one idle period's timeout: Timeout ± Jitter, uniformly.
 func (f *IdleClose) period(rng *rand.Rand) time.Duration {
-	d := f.Timeout.D()
-	if f.Jitter > 0 {
-		d += time.Duration((2*rng.Float64() - 1) * float64(f.Jitter))
+	return jittered(rng, f.Timeout.D(), f.Jitter.D())
+}
+
+// jittered is d ± jitter, uniformly, at least a microsecond: one idle period's timeout.
+func jittered(rng *rand.Rand, d, jitter time.Duration) time.Duration {
+	if jitter > 0 {
+		d += time.Duration((2*rng.Float64() - 1) * float64(jitter))
 	}
 	return max(d, time.Microsecond)
 }

@@ -73,6 +73,10 @@ func startEmbedded(cfg Config) (Proxy, error) {
 	if keep != "on" && keep != "off" {
 		errs = append(errs, fmt.Errorf("proxy.vars.keepalive: %q is not allowed; allowed: on, off", keep))
 	}
+	proto := valueOf(Embedded, cfg.Vars, "upstream_proto")
+	if proto != "h1" && proto != "h2c" {
+		errs = append(errs, fmt.Errorf("proxy.vars.upstream_proto: %q is not allowed; allowed: h1, h2c", proto))
+	}
 	if err := errors.Join(errs...); err != nil {
 		return nil, err
 	}
@@ -85,6 +89,10 @@ func startEmbedded(cfg Config) (Proxy, error) {
 		DisableKeepAlives:     keep == "off",
 		TLSClientConfig:       &tls.Config{InsecureSkipVerify: true}, // origins use generated certificates
 		ForceAttemptHTTP2:     false,
+	}
+	if proto == "h2c" { // Go's own HTTP/2 to the origin, pooled: IdleConnTimeout applies to it too
+		tr.Protocols = new(http.Protocols)
+		tr.Protocols.SetUnencryptedHTTP2(true)
 	}
 	scheme := "http"
 	if cfg.OriginTLS {

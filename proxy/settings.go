@@ -61,6 +61,7 @@ var kindSettings = map[Kind]map[string]setting{
 		"client_idle_timeout":   {directive: "http.Server.IdleTimeout", def: "0"},
 		"max_idle_conns":        {directive: "Transport.MaxIdleConnsPerHost", def: "2"},
 		"tls_handshake_timeout": {directive: "Transport.TLSHandshakeTimeout", def: "10s"},
+		"upstream_proto":        {directive: "Transport.Protocols", where: "(h2c: SetUnencryptedHTTP2, HTTP/2 with prior knowledge to the origin)", def: "h1"},
 	},
 	Nginx: {
 		"idle_timeout":        {directive: "keepalive_timeout", where: "in the upstream block", def: "60s"},
@@ -93,6 +94,7 @@ var kindSettings = map[Kind]map[string]setting{
 		"read_timeout":          {directive: "response_header_timeout", where: "in the reverse_proxy transport http block", def: "0"},
 		"client_idle_timeout":   {directive: "idle", where: "in the global servers timeouts block", def: "5m"},
 		"tls_handshake_timeout": {directive: "tls_timeout", where: "in the reverse_proxy transport http block", def: "10s"},
+		"upstream_proto":        {directive: "versions h2c", where: "in the reverse_proxy transport http block (h2c: HTTP/2 with prior knowledge to the origin)", def: "h1"},
 	},
 	Apache: {
 		"idle_timeout":        apacheSecs.with("ttl=", "on the ProxyPass / BalancerMember", "60s"),

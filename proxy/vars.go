@@ -42,6 +42,7 @@ var builtinVars = map[string]varDef{
 	"tls_handshake_timeout": {kind: varDuration},
 	"keepalive":             {kind: varEnum, words: []string{"on", "off"}},
 	"retry_unsafe":          {kind: varEnum, words: []string{"on", "off"}},
+	"upstream_proto":        {kind: varEnum, words: []string{"h1", "h2c"}},
 	"max_idle_conns":        {kind: varCount},
 	"keepalive_conns":       {kind: varCount},
 	"retries":               {kind: varCount},

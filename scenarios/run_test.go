@@ -227,8 +227,11 @@ func checkRaceWindowPlot(t *testing.T, report string) {
 		}
 		return hi - lo
 	}
+	// The spike is the worst bucket's rate: with a couple of dozen errors over 60 buckets it
+	// is 25-60% (CI once drew it 92 px above the flat fixed line, on a 0-100% axis about 400 px
+	// high); a flat default line would be within the 10 px the fixed line is allowed.
 	spike := topmost(blue)
-	if spike.Y > topmost(purple).Y-100 {
+	if spike.Y > topmost(purple).Y-50 {
 		t.Fatalf("no spike: the default line's top is at y=%d, the fixed line's at y=%d", spike.Y, topmost(purple).Y)
 	}
 	if spread(purple) > 10 {
@@ -484,5 +487,34 @@ func TestIgnoredVars(t *testing.T) {
 	}
 	if got := ignoredVars(proxy.Spec{Kind: proxy.Nginx, Template: "mine.tmpl", Vars: vars}); got != nil {
 		t.Errorf("own template: %v", got)
+	}
+}
+
+// TestH2GoAwayRaceEmbedded: HTTP/2's idle race through Go's own HTTP/2 client — the origin's
+// GOAWAY after 50 ms idle crosses the proxy's next POST (502s), a GET is sent again (none),
+// and the proxy's 30 ms idle window drops the connection before the GOAWAY (none, and the
+// origin sends hardly any).
+func TestH2GoAwayRaceEmbedded(t *testing.T) {
+	if testing.Short() {
+		t.Skip("24 s")
+	}
+	t.Parallel()
+	sc, err := Builtin("h2-goaway-race")
+	if err != nil {
+		t.Fatal(err)
+	}
+	run, err := sc.Run(context.Background(), RunOptions{Proxy: proxy.Embedded, Duration: 8 * time.Second, OutDir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	def, get, fixed := run.Results[0], run.Results[1], run.Results[2]
+	if def.Count(results.Status502) == 0 || origin(t, def).Faults["goaway-idle"] == 0 {
+		t.Fatalf("default: %s, %d GOAWAYs", counts(def), origin(t, def).Faults["goaway-idle"])
+	}
+	if get.Errors() != 0 || get.Requests < 100 || origin(t, get).Faults["goaway-idle"] == 0 {
+		t.Fatalf("get: %s, %d GOAWAYs: the GET must meet the GOAWAYs and be sent again", counts(get), origin(t, get).Faults["goaway-idle"])
+	}
+	if fixed.Errors() != 0 || fixed.Requests < 100 || origin(t, fixed).Faults["goaway-idle"]*50 > uint64(fixed.Requests) {
+		t.Fatalf("fixed: %s, %d GOAWAYs", counts(fixed), origin(t, fixed).Faults["goaway-idle"])
 	}
 }
