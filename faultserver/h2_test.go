@@ -285,6 +285,38 @@ func TestH2RSTStream(t *testing.T) {
 	}
 }
 
+// close-no-goaway ends the connection when the chosen stream's request has been read: no
+// GOAWAY, no answer — the client sees the connection end with the stream open; the streams
+// before it were answered. Counted as a fault that failed its request.
+func TestH2CloseNoGoAway(t *testing.T) {
+	t.Parallel()
+	for _, mode := range []string{"fin", "rst"} {
+		t.Run(mode, func(t *testing.T) {
+			t.Parallel()
+			s, addr := startServer(t, h2Config(withFaults(t, "close-no-goaway:nth=2,close="+mode)))
+			c := dialH2(t, addr)
+			c.get(1)
+			if status, _ := c.answer(1); status != "200" {
+				t.Fatalf("stream 1: %s", status)
+			}
+			c.get(3)
+			f, err := c.next(2 * time.Second)
+			switch {
+			case f != nil:
+				t.Fatalf("stream 3: got %v, want the connection to end with no frame", f)
+			case mode == "fin" && !errors.Is(err, io.EOF):
+				t.Fatalf("close=fin: %v, want EOF", err)
+			case mode == "rst" && !strings.Contains(errString(err), "connection reset"):
+				t.Fatalf("close=rst: %v, want a reset", err)
+			}
+			st := waitStats(t, s, "the close counted", func(st Stats) bool { return st.Faults["close-no-goaway"] == 1 })
+			if st.ResponsesCompleted != 1 || *st.RequestFaultsInjected != 1 {
+				t.Errorf("stats: %d responses, %d request faults; want 1 and 1", st.ResponsesCompleted, *st.RequestFaultsInjected)
+			}
+		})
+	}
+}
+
 // Go's own client sees rst-stream's INTERNAL_ERROR as a stream error on that request only.
 func TestH2RSTStreamGoClient(t *testing.T) {
 	t.Parallel()
