@@ -52,7 +52,7 @@ func TestRegistry(t *testing.T) {
 	failsRequest := map[string]bool{
 		"idle-close": false, "tls-stall": false, "delay": false, // connection faults, and a late answer
 		"close-on-reuse": true, "fin-mid-request": true, "rst-headers": true, "cut-body": true, "no-response": true, "status": true,
-		"goaway-idle": false, "rst-stream": true, "close-no-goaway": true, // HTTP/2: an idle close, a stream's reset, a crash
+		"goaway-idle": false, "rst-stream": true, "close-no-goaway": true, "goaway-after": false, // HTTP/2: an idle close, a stream's reset, a crash
 		exampleKind: true,
 	}
 	for _, kind := range Kinds() {

@@ -55,6 +55,10 @@ type h2conn struct {
 	initWin int64  // the client's SETTINGS_INITIAL_WINDOW_SIZE
 	maxData int    // the client's SETTINGS_MAX_FRAME_SIZE
 	nstream int    // streams whose request was read: the nth a selector counts
+	// goneAway: a GOAWAY naming lastID went out; streams above it are refused, and the
+	// connection closes once the ones at or below it are done.
+	goneAway bool
+	lastID   uint32
 }
 
 // h2stream is one stream: its request as read, and the answer not yet sent.
@@ -95,6 +99,10 @@ func (c *conn) serveH2() {
 	}
 	for {
 		c.plan = c.srv.plan.Load()
+		if len(h.streams) == 0 && h.goneAway {
+			h.closeAs(CloseFIN)
+			return
+		}
 		if len(h.streams) == 0 && !h.idle() {
 			return
 		}
@@ -182,6 +190,9 @@ func (h *h2conn) handle(f http2.Frame) bool {
 		}
 		h.maxID = id
 		h.srv.stats.requestsStarted.Add(1)
+		if h.goneAway && id > h.lastID { // above the GOAWAY: not processed, the client may retry it
+			return h.fr.WriteRSTStream(id, http2.ErrCodeRefusedStream) == nil
+		}
 		st := &h2stream{id: id, method: f.PseudoValue("method"), path: f.PseudoValue("path"), window: h.initWin}
 		h.streams[id] = st
 		if f.StreamEnded() {
@@ -232,6 +243,9 @@ func (h *h2conn) requestEnded(st *h2stream) bool {
 	h.nstream++
 	h.sel = selInput{nth: h.nstream, reused: h.nstream > 1, rng: h.rng}
 	for _, f := range h.plan.h2stream {
+		if c, ok := f.(conditional); ok && !c.applies(&h.sel) {
+			continue
+		}
 		if f.Sel().fires(&h.sel) {
 			h.acting = f
 			keep := f.h2respond(h, st)
@@ -313,8 +327,12 @@ func (h *h2conn) resetStream(st *h2stream, code http2.ErrCode) error {
 
 // goAway sends GOAWAY naming the last stream the server processed (the highest the client
 // opened) and flushes it.
-func (h *h2conn) goAway(code http2.ErrCode) error {
-	if err := h.fr.WriteGoAway(h.maxID, code, nil); err != nil {
+func (h *h2conn) goAway(code http2.ErrCode) error { return h.goAwayAt(h.maxID, code) }
+
+// goAwayAt sends GOAWAY naming last as the last stream processed, and flushes it.
+func (h *h2conn) goAwayAt(last uint32, code http2.ErrCode) error {
+	h.goneAway, h.lastID = true, last
+	if err := h.fr.WriteGoAway(last, code, nil); err != nil {
 		return err
 	}
 	return h.flush()

@@ -317,6 +317,52 @@ func TestH2CloseNoGoAway(t *testing.T) {
 	}
 }
 
+// goaway-after answers the connection's Nth stream, then GOAWAY naming it (or, last=low, the
+// one before: the spec broken) and closes once nothing is open; with close-after, a stream
+// opened after the GOAWAY is first refused unprocessed. Counted, but not as a failed request.
+func TestH2GoAwayAfter(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		spec   string
+		want   uint32
+		refuse bool
+	}{
+		{"goaway-after:streams=2", 3, false},
+		{"goaway-after:streams=2,last=low", 1, false},
+		{"goaway-after:streams=2,close-after=300ms", 3, true},
+	} {
+		t.Run(tc.spec, func(t *testing.T) {
+			t.Parallel()
+			s, addr := startServer(t, h2Config(withFaults(t, tc.spec)))
+			c := dialH2(t, addr)
+			for _, id := range []uint32{1, 3} {
+				c.get(id)
+				if status, _ := c.answer(id); status != "200" {
+					t.Fatalf("stream %d: %s", id, status)
+				}
+			}
+			f, err := c.next(2 * time.Second)
+			if ga, ok := f.(*http2.GoAwayFrame); err != nil || !ok || ga.LastStreamID != tc.want || ga.ErrCode != http2.ErrCodeNo {
+				t.Fatalf("after the 2nd stream: %v %v, want GOAWAY last stream %d NO_ERROR", f, err, tc.want)
+			}
+			if tc.refuse {
+				c.get(5)
+				f, err = c.next(2 * time.Second)
+				if rst, ok := f.(*http2.RSTStreamFrame); err != nil || !ok || rst.StreamID != 5 || rst.ErrCode != http2.ErrCodeRefusedStream {
+					t.Fatalf("a stream after the GOAWAY: %v %v, want RST_STREAM 5 REFUSED_STREAM", f, err)
+				}
+			}
+			if _, err := c.next(2 * time.Second); !errors.Is(err, io.EOF) {
+				t.Errorf("with nothing open after the GOAWAY: %v, want the close (EOF)", err)
+			}
+			st := waitStats(t, s, "goaway-after counted", func(st Stats) bool { return st.Faults["goaway-after"] == 1 })
+			if st.ResponsesCompleted != 2 || *st.RequestFaultsInjected != 0 {
+				t.Errorf("stats: %d responses, %d request faults; want 2 and 0", st.ResponsesCompleted, *st.RequestFaultsInjected)
+			}
+		})
+	}
+}
+
 // Go's own client sees rst-stream's INTERNAL_ERROR as a stream error on that request only.
 func TestH2RSTStreamGoClient(t *testing.T) {
 	t.Parallel()

@@ -74,6 +74,7 @@ streams, match is not read on h2 yet):
   goaway-idle      timeout, jitter, close-after, close (GOAWAY, then the close, once no
                    stream has been open for the timeout)
   rst-stream       code=internal-error|refused-stream|cancel, after=before|headers
+  goaway-after     streams, last=exact|low, close-after (GOAWAY after the Nth stream)
   close-no-goaway  close (the connection ends, no GOAWAY, the stream unanswered)
 
 Relay mode: with --upstream http://app:8000 (or https://) the server sits in front of your
