@@ -86,6 +86,7 @@ var kindSettings = map[Kind]map[string]setting{
 		"retries":             {directive: "retries", def: "3"},
 		"retry_on":            {directive: "retry-on", def: "conn-failure"},
 		"retry_unsafe":        {directive: "retry-on ... empty-response", where: "(with `retries`: a request of any method that met a dead connection is sent again)", def: "off"},
+		"upstream_proto":      {directive: "proto h2", where: "on the server line (h2c: HTTP/2 with prior knowledge to the origin)", def: "h1"},
 	},
 	Caddy: {
 		"idle_timeout":          {directive: "keepalive", where: "in the reverse_proxy transport http block", def: "2m"},
@@ -124,6 +125,7 @@ var kindSettings = map[Kind]map[string]setting{
 		"connect_timeout":     {directive: "backend-connect-timeout", def: "30s"},
 		"read_timeout":        {directive: "backend-read-timeout", def: "1m"},
 		"client_idle_timeout": {directive: "frontend-keep-alive-timeout", def: "1m"},
+		"upstream_proto":      {directive: "proto=h2", where: "on the backend line (h2c: HTTP/2 with prior knowledge to the origin)", def: "h1"},
 	},
 	NodeGateway: {
 		"idle_timeout":        {directive: "timeout", where: "of the http.Agent (its idle socket timeout; or keepAlive: false)", def: "0"},
