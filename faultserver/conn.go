@@ -85,7 +85,7 @@ func (c *conn) serve() {
 		if !c.nextRequest() {
 			return
 		}
-		if c.served == 0 && c.plan.cfg.HTTP2 && !c.isTLS() && !c.relaying() && c.h2Prefaced() {
+		if c.served == 0 && c.plan.cfg.HTTP2 && !c.relaying() && (!c.isTLS() || c.alpn() == "h2") && c.h2Prefaced() {
 			c.serveH2()
 			return
 		}

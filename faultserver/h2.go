@@ -3,6 +3,7 @@ package faultserver
 import (
 	"bufio"
 	"bytes"
+	"crypto/tls"
 	"errors"
 	"strconv"
 	"time"
@@ -11,8 +12,9 @@ import (
 	"golang.org/x/net/http2/hpack"
 )
 
-// HTTP/2 with prior knowledge (h2c), next to HTTP/1.1 on the same port, when Config.HTTP2 is
-// on: a connection whose first bytes are the client preface is served here. The framing is
+// HTTP/2 with prior knowledge (h2c), next to HTTP/1.1 on the same port, and over TLS by ALPN
+// ("h2" offered beside "http/1.1"), when Config.HTTP2 is on: a connection whose first bytes
+// are the client preface is served here. The framing is
 // golang.org/x/net/http2's Framer and hpack — not http2.Server, which would hide the frames a
 // fault must own. One goroutine per connection reads the frames and answers each stream as
 // its request ends; the HTTP/2 phases are idle (no stream open: H2IdleFault) and stream (a
@@ -71,6 +73,14 @@ type h2stream struct {
 	headersSent   bool
 	requestEnded  bool
 	responseEnded bool
+}
+
+// alpn is the protocol the TLS handshake agreed on ("" on plain TCP, or with no ALPN).
+func (c *conn) alpn() string {
+	if tc, ok := c.nc.(*tls.Conn); ok {
+		return tc.ConnectionState().NegotiatedProtocol
+	}
+	return ""
 }
 
 // h2Prefaced reports whether the connection's first bytes are the HTTP/2 client preface,

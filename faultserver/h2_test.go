@@ -84,6 +84,40 @@ func TestH2cServes(t *testing.T) {
 	}
 }
 
+// Over TLS the server offers h2 by ALPN beside http/1.1: an h2 client gets HTTP/2 (and the
+// h2 faults), an HTTP/1.1-only client HTTP/1.1; with http2 off, no h2 is offered.
+func TestH2OverTLSByALPN(t *testing.T) {
+	t.Parallel()
+	for _, on := range []bool{true, false} {
+		cfg := withFaults(t, "rst-stream:nth=2")
+		cfg.HTTP2 = on
+		_, _, tlsAddr := startServerTLS(t, cfg, true)
+		insecure := &tls.Config{InsecureSkipVerify: true}
+		h2 := &http.Client{Timeout: 5 * time.Second, Transport: &http2.Transport{TLSClientConfig: insecure}}
+		resp, err := h2.Get("https://" + tlsAddr + "/")
+		if !on {
+			if err == nil {
+				resp.Body.Close()
+				t.Error("http2 off: an h2-only client got an answer; the server offered h2")
+			}
+			continue
+		}
+		if err != nil || resp.ProtoMajor != 2 || resp.StatusCode != 200 {
+			t.Fatalf("h2 over TLS: %v %v", resp, err)
+		}
+		resp.Body.Close()
+		if _, err := h2.Get("https://" + tlsAddr + "/"); err == nil || !strings.Contains(err.Error(), "INTERNAL_ERROR") {
+			t.Errorf("the 2nd stream over TLS: %v, want rst-stream's INTERNAL_ERROR", err)
+		}
+		h1 := &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{TLSClientConfig: insecure}}
+		resp, err = h1.Get("https://" + tlsAddr + "/")
+		if err != nil || resp.ProtoMajor != 1 || resp.StatusCode != 200 {
+			t.Fatalf("HTTP/1.1 over TLS beside h2: %v %v", resp, err)
+		}
+		resp.Body.Close()
+	}
+}
+
 func errString(err error) string {
 	if err == nil {
 		return "<nil>"

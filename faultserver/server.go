@@ -392,6 +392,10 @@ func (c *conn) startTLS() bool {
 		c.closeAs(CloseFIN)
 		return false
 	}
+	if p.cfg.HTTP2 { // offer h2 by ALPN, and HTTP/1.1 beside it
+		cfg = cfg.Clone()
+		cfg.NextProtos = []string{"h2", "http/1.1"}
+	}
 	tc := tls.Server(c.nc, cfg)
 	tc.SetDeadline(time.Now().Add(p.cfg.Limits.HeaderTimeout.D()))
 	if err := tc.HandshakeContext(c.ctx); err != nil {

@@ -69,8 +69,8 @@ probability, every, nth and match):
   tls-stall        delay (0: never answer the ClientHello)
   delay            head-delay, body-rate
   status           code
-HTTP/2 (--http2: h2c with prior knowledge beside HTTP/1.1 on the same port; selectors count
-streams, match is not read on h2 yet):
+HTTP/2 (--http2: h2c with prior knowledge beside HTTP/1.1 on the same port, and h2 by ALPN on
+the TLS listener; selectors count streams, match is not read on h2 yet):
   goaway-idle      timeout, jitter, close-after, close (GOAWAY, then the close, once no
                    stream has been open for the timeout)
   rst-stream       code=internal-error|refused-stream|cancel, after=before|headers
@@ -145,7 +145,7 @@ On SIGINT or SIGTERM the server shuts down and prints its final counters.`,
 	f.IntVar(&status, "status", faultserver.DefaultStatus, "status of the normal response")
 	f.IntVar(&bodySize, "body-size", faultserver.DefaultBodySize, "body size of the normal response in bytes")
 	f.BoolVar(&chunked, "chunked", false, "send the normal body with Transfer-Encoding: chunked")
-	f.BoolVar(&http2, "http2", false, "also serve HTTP/2 with prior knowledge (h2c) on the listener (config: http2: true)")
+	f.BoolVar(&http2, "http2", false, "also serve HTTP/2: h2c with prior knowledge on the listener, h2 by ALPN on the TLS one (config: http2: true)")
 	f.DurationVar(&idle, "idle-timeout", 0, "the server's own keep-alive timeout (0: none)")
 	f.IntVar(&opts.MaxConnections, "max-connections", faultserver.DefaultMaxConnections,
 		"connections open at once; at the bound new ones wait in the listen backlog (0: no bound)")
