@@ -70,6 +70,19 @@ func (c *scriptConn) SetDeadline(time.Time) error      { return nil }
 func (c *scriptConn) SetReadDeadline(time.Time) error  { return nil }
 func (c *scriptConn) SetWriteDeadline(time.Time) error { return nil }
 
+// serveScript runs one connection's loop on the client bytes in, which must end it, and
+// returns the server's counters before and after.
+func serveScript(t *testing.T, s *Server, in []byte) (before, after Stats) {
+	before = s.Stats()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	s.newConn(ctx, &scriptConn{r: bytes.NewReader(in)}).serve()
+	if ctx.Err() != nil {
+		t.Fatal("connection loop did not end with its input")
+	}
+	return before, s.Stats()
+}
+
 // FuzzServeConn runs the whole connection loop on arbitrary client bytes: it must never
 // panic, must end when the input ends, and every request started must be accounted for.
 func FuzzServeConn(f *testing.F) {
@@ -85,16 +98,7 @@ func FuzzServeConn(f *testing.F) {
 		f.Fatal(err)
 	}
 	f.Fuzz(func(t *testing.T, in []byte) {
-		before := s.Stats()
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		sc := &scriptConn{r: bytes.NewReader(in)}
-		c := s.newConn(ctx, sc)
-		c.serve()
-		if ctx.Err() != nil {
-			t.Fatal("connection loop did not end with its input")
-		}
-		after := s.Stats()
+		before, after := serveScript(t, s, in)
 		started := after.RequestsStarted - before.RequestsStarted
 		answered := (after.ResponsesCompleted - before.ResponsesCompleted) + (after.BadRequests - before.BadRequests)
 		if answered > started || started > answered+1 {
@@ -168,7 +172,7 @@ func FuzzServeH2(f *testing.F) {
 	for _, s := range h2Seeds(f) {
 		f.Add(s)
 	}
-	cfg := withFaultsF(f, "rst-stream:every=3")
+	cfg := withFaults(f, "rst-stream:every=3")
 	cfg.HTTP2 = true
 	cfg.Response.BodySize = 70_000 // past the default window: flow control is exercised
 	s, err := New(cfg)
@@ -176,15 +180,7 @@ func FuzzServeH2(f *testing.F) {
 		f.Fatal(err)
 	}
 	f.Fuzz(func(t *testing.T, in []byte) {
-		before := s.Stats()
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		c := s.newConn(ctx, &scriptConn{r: bytes.NewReader(in)})
-		c.serve()
-		if ctx.Err() != nil {
-			t.Fatal("connection loop did not end with its input")
-		}
-		after := s.Stats()
+		before, after := serveScript(t, s, in)
 		started := after.RequestsStarted - before.RequestsStarted
 		read := after.RequestsRead - before.RequestsRead
 		ended := (after.ResponsesCompleted - before.ResponsesCompleted) + (after.Faults["rst-stream"] - before.Faults["rst-stream"])
@@ -192,18 +188,4 @@ func FuzzServeH2(f *testing.F) {
 			t.Fatalf("%d streams started, %d read, %d answered or reset", started, read, ended)
 		}
 	})
-}
-
-// withFaultsF is withFaults for a fuzz target's setup.
-func withFaultsF(f *testing.F, specs ...string) *Config {
-	f.Helper()
-	cfg := DefaultConfig()
-	for _, s := range specs {
-		fault, err := ParseFaultSpec(s)
-		if err != nil {
-			f.Fatal(err)
-		}
-		cfg.Faults = append(cfg.Faults, fault)
-	}
-	return cfg
 }

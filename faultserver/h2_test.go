@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/tls"
 	"errors"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
@@ -62,7 +63,7 @@ func TestH2cServes(t *testing.T) {
 			defer resp.Body.Close()
 			b, err := io.ReadAll(resp.Body)
 			if err != nil || resp.ProtoMajor != 2 || resp.StatusCode != 200 || !bytes.Equal(b, Payload(100_000)) {
-				errs <- errors.New(resp.Proto + " " + resp.Status + ": " + errString(err))
+				errs <- fmt.Errorf("%s %s: %v", resp.Proto, resp.Status, err)
 			}
 		}()
 	}
@@ -116,13 +117,6 @@ func TestH2OverTLSByALPN(t *testing.T) {
 		}
 		resp.Body.Close()
 	}
-}
-
-func errString(err error) string {
-	if err == nil {
-		return "<nil>"
-	}
-	return err.Error()
 }
 
 // h2Raw is a client that speaks frames, to see exactly what the server sends.
@@ -340,7 +334,7 @@ func TestH2CloseNoGoAway(t *testing.T) {
 				t.Fatalf("stream 3: got %v, want the connection to end with no frame", f)
 			case mode == "fin" && !errors.Is(err, io.EOF):
 				t.Fatalf("close=fin: %v, want EOF", err)
-			case mode == "rst" && !strings.Contains(errString(err), "connection reset"):
+			case mode == "rst" && ending(err) != "RST":
 				t.Fatalf("close=rst: %v, want a reset", err)
 			}
 			st := waitStats(t, s, "the close counted", func(st Stats) bool { return st.Faults["close-no-goaway"] == 1 })

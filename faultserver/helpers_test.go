@@ -59,7 +59,7 @@ func startServerTLS(t *testing.T, cfg *Config, tlsToo bool, opts ...Option) (*Se
 }
 
 // withFaults returns a default config with the given fault specs.
-func withFaults(t *testing.T, specs ...string) *Config {
+func withFaults(t testing.TB, specs ...string) *Config {
 	t.Helper()
 	cfg := DefaultConfig()
 	for _, s := range specs {

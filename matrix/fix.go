@@ -112,20 +112,19 @@ func (m *Matrix) fillChanges() {
 		if !row.Fix {
 			continue
 		}
+		var v *scenarios.Variant
+		if sc, err := scenarios.Builtin(row.Scenario); err == nil {
+			if i := slices.IndexFunc(sc.Variants, func(v *scenarios.Variant) bool { return v.Name == row.Variant }); i >= 0 {
+				v = sc.Variants[i]
+			}
+		}
 		for _, k := range m.Proxies {
 			c := m.Cell(row.Scenario, row.Variant, k)
 			if c == nil || c.NA != "" || c.Dir == "" {
 				continue
 			}
 			c.Change = nil
-			sc, err := scenarios.Builtin(row.Scenario)
-			if err != nil {
-				continue
-			}
-			for _, v := range sc.Variants {
-				if v.Name != row.Variant {
-					continue
-				}
+			if v != nil {
 				for _, name := range v.OwnProxyVars {
 					knob, _ := proxy.Knob(k, name)
 					c.Change = append(c.Change, fmt.Sprintf("%s: %s (%s)", name, v.Proxy.Vars[name], knob))
@@ -201,7 +200,7 @@ func (m *Matrix) fixSection(b *strings.Builder) {
 		"scenario's first variant's, the errors before (the worst other variant) and after, and what the fix costs " +
 		"(successful requests' latency, upstream connections the origin accepted per request). " +
 		"`gatecrash advise PROXY` prints the same for one proxy.\n")
-	for _, name := range m.scenarioNames() {
+	for _, name := range m.ScenarioNames() {
 		fmt.Fprintf(b, "\n### %s\n\n", name)
 		if sc, err := scenarios.Builtin(name); err == nil && sc.Remedy != "" {
 			b.WriteString(strings.Join(strings.Fields(sc.Remedy), " ") + "\n\n")

@@ -101,7 +101,8 @@ func (m *Matrix) scenarioTable(scenario string) table {
 	return t
 }
 
-func (m *Matrix) scenarioNames() []string {
+// ScenarioNames lists the matrix's scenarios in the order of its rows.
+func (m *Matrix) ScenarioNames() []string {
 	var out []string
 	for _, r := range m.Rows {
 		if len(out) == 0 || out[len(out)-1] != r.Scenario {
@@ -178,7 +179,7 @@ func (m *Matrix) WriteMarkdown(w io.Writer) error {
 	}
 	b.WriteString("\n## At a glance\n\n")
 	m.summaryTable().markdown(&b)
-	for _, name := range m.scenarioNames() {
+	for _, name := range m.ScenarioNames() {
 		fmt.Fprintf(&b, "\n## %s\n\n", name)
 		if sc, err := scenarios.Builtin(name); err == nil {
 			fmt.Fprintf(&b, "%s\n\n", mdCell(firstLine(sc.Description)))
@@ -243,7 +244,7 @@ th { background: #eee; }
 	vt.html(&b, "versions")
 	b.WriteString("<h2>At a glance</h2>\n")
 	m.summaryTable().html(&b, "summary")
-	for _, name := range m.scenarioNames() {
+	for _, name := range m.ScenarioNames() {
 		fmt.Fprintf(&b, "<h2 id=\"%s\">%s</h2>\n", html.EscapeString(name), html.EscapeString(name))
 		m.scenarioTable(name).html(&b, "scenario-"+name)
 		for _, k := range m.Proxies {

@@ -64,7 +64,7 @@ on the machine and date it names), or --matrix FILE: a conformance.json of your 
 			}
 			for _, n := range names {
 				if !slices.ContainsFunc(m.Rows, func(r matrix.Row) bool { return r.Scenario == n }) {
-					return errext.UsageError(fmt.Errorf("--scenario: %q is not in %s; it has: %s", n, source, strings.Join(scenarioNames(&m), ", ")))
+					return errext.UsageError(fmt.Errorf("--scenario: %q is not in %s; it has: %s", n, source, strings.Join(m.ScenarioNames(), ", ")))
 				}
 			}
 			if !slices.Contains(m.Proxies, k) {
@@ -93,17 +93,6 @@ on the machine and date it names), or --matrix FILE: a conformance.json of your 
 	return cmd
 }
 
-// scenarioNames lists the matrix's scenarios in order.
-func scenarioNames(m *matrix.Matrix) []string {
-	var out []string
-	for _, r := range m.Rows {
-		if !slices.Contains(out, r.Scenario) {
-			out = append(out, r.Scenario)
-		}
-	}
-	return out
-}
-
 // writeAdvice prints the fixes the matrix measured for proxy k, scenario by scenario.
 func writeAdvice(w io.Writer, m *matrix.Matrix, k proxy.Kind, only []string, source string) error {
 	how := m.Command
@@ -111,7 +100,7 @@ func writeAdvice(w io.Writer, m *matrix.Matrix, k proxy.Kind, only []string, sou
 		how += " (gatecrash " + m.Gatecrash + ")"
 	}
 	fmt.Fprintf(w, "%s %s, as measured by %s on %s UTC\nfrom %s\n", k, m.Versions[string(k)], how, m.Date.Format("2006-01-02 15:04"), source)
-	for _, name := range scenarioNames(m) {
+	for _, name := range m.ScenarioNames() {
 		if len(only) > 0 && !slices.Contains(only, name) {
 			continue
 		}
