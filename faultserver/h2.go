@@ -350,10 +350,11 @@ func (h *h2conn) goAwayAt(last uint32, code http2.ErrCode) error {
 
 func (h *h2conn) flush() error { return h.bw.Flush() }
 
-// refuseUntil serves the time between a GOAWAY and the close: frames are read and answered
-// (PING, SETTINGS, window updates), and every stream the client opens is refused with
-// RST_STREAM REFUSED_STREAM — it was above the GOAWAY's last stream id, so the client may
-// retry it elsewhere.
+// refuseUntil serves the time between a GOAWAY and the close as a graceful server does: the
+// streams at or below the GOAWAY's last stream id go on (their bodies are read, they are
+// answered), PING, SETTINGS and window updates are answered, and every stream the client
+// opens above it is refused with RST_STREAM REFUSED_STREAM (handle does that once goneAway
+// is set) — it was not processed, so the client may send it again elsewhere.
 func (h *h2conn) refuseUntil(deadline time.Time) {
 	for time.Now().Before(deadline) {
 		h.setReadDeadline(deadline)
@@ -364,19 +365,7 @@ func (h *h2conn) refuseUntil(deadline time.Time) {
 			}
 			return
 		}
-		switch f := f.(type) {
-		case *http2.MetaHeadersFrame:
-			h.srv.stats.requestsStarted.Add(1)
-			if h.fr.WriteRSTStream(f.StreamID, http2.ErrCodeRefusedStream) != nil {
-				return
-			}
-		case *http2.DataFrame:
-		default:
-			if !h.handle(f) {
-				return
-			}
-		}
-		if h.flush() != nil {
+		if !h.handle(f) || h.flush() != nil {
 			return
 		}
 	}

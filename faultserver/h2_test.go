@@ -391,6 +391,44 @@ func TestH2GoAwayAfter(t *testing.T) {
 	}
 }
 
+// During goaway-after's close-after, a stream at or below the GOAWAY's last stream id goes
+// on: its body, arriving after the GOAWAY, is read and the stream answered (a graceful
+// server finishes what it promised); one above it is refused; then the close.
+func TestH2GoAwayAfterFinishesPromisedStreams(t *testing.T) {
+	t.Parallel()
+	_, addr := startServer(t, h2Config(withFaults(t, "goaway-after:streams=1,close-after=300ms")))
+	c := dialH2(t, addr)
+	c.hbuf.Reset()
+	for _, f := range [][2]string{{":method", "POST"}, {":scheme", "http"}, {":authority", "t"}, {":path", "/"}} {
+		c.henc.WriteField(hpack.HeaderField{Name: f[0], Value: f[1]})
+	}
+	if err := c.fr.WriteHeaders(http2.HeadersFrameParam{StreamID: 1, BlockFragment: c.hbuf.Bytes(), EndHeaders: true}); err != nil {
+		t.Fatal(err)
+	}
+	c.get(3) // the first stream whose request ends: answered, then GOAWAY naming 3
+	if status, _ := c.answer(3); status != "200" {
+		t.Fatalf("stream 3: %s", status)
+	}
+	f, err := c.next(2 * time.Second)
+	if ga, ok := f.(*http2.GoAwayFrame); err != nil || !ok || ga.LastStreamID != 3 {
+		t.Fatalf("after stream 3: %v %v, want GOAWAY last stream 3", f, err)
+	}
+	if err := c.fr.WriteData(1, true, []byte("body")); err != nil {
+		t.Fatal(err)
+	}
+	if status, _ := c.answer(1); status != "200" {
+		t.Fatalf("stream 1 (below the GOAWAY, body after it): %s, want 200", status)
+	}
+	c.get(5)
+	f, err = c.next(2 * time.Second)
+	if rst, ok := f.(*http2.RSTStreamFrame); err != nil || !ok || rst.StreamID != 5 || rst.ErrCode != http2.ErrCodeRefusedStream {
+		t.Fatalf("stream 5 (above the GOAWAY): %v %v, want RST_STREAM REFUSED_STREAM", f, err)
+	}
+	if _, err := c.next(2 * time.Second); !errors.Is(err, io.EOF) {
+		t.Errorf("after close-after: %v, want the close (EOF)", err)
+	}
+}
+
 // Go's own client sees rst-stream's INTERNAL_ERROR as a stream error on that request only.
 func TestH2RSTStreamGoClient(t *testing.T) {
 	t.Parallel()
