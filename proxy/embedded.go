@@ -1,6 +1,7 @@
 package proxy
 
 import (
+	"bytes"
 	"context"
 	"crypto/tls"
 	"errors"
@@ -73,6 +74,10 @@ func startEmbedded(cfg Config) (Proxy, error) {
 	if keep != "on" && keep != "off" {
 		errs = append(errs, fmt.Errorf("proxy.vars.keepalive: %q is not allowed; allowed: on, off", keep))
 	}
+	retry := valueOf(Embedded, cfg.Vars, "retry_unsafe")
+	if retry != "on" && retry != "off" {
+		errs = append(errs, fmt.Errorf("proxy.vars.retry_unsafe: %q is not allowed; allowed: on, off", retry))
+	}
 	proto := valueOf(Embedded, cfg.Vars, "upstream_proto")
 	if proto != "h1" && proto != "h2c" {
 		errs = append(errs, fmt.Errorf("proxy.vars.upstream_proto: %q is not allowed; allowed: h1, h2c", proto))
@@ -133,13 +138,48 @@ func startEmbedded(cfg Config) (Proxy, error) {
 		return nil, fmt.Errorf("embedded proxy: %w", err)
 	}
 	p.url = "http://" + ln.Addr().String()
-	p.srv = &http.Server{Handler: rp, ReadHeaderTimeout: 30 * time.Second, IdleTimeout: durs["client_idle_timeout"],
+	var h http.Handler = rp
+	if retry == "on" {
+		h = replayable(rp)
+	}
+	p.srv = &http.Server{Handler: h, ReadHeaderTimeout: 30 * time.Second, IdleTimeout: durs["client_idle_timeout"],
 		ErrorLog: log.New(io.Discard, "", 0)}
 	go func() {
 		defer close(p.done)
 		p.serveErr = p.srv.Serve(ln)
 	}()
 	return p, nil
+}
+
+// maxReplayBody is the largest request body retry_unsafe keeps to send again.
+const maxReplayBody = 1 << 20
+
+// replayable makes each request's body one the transport can send again: read whole (up to
+// maxReplayBody) and given a GetBody — what Go's own error asks for ("define Request.GetBody
+// to avoid this error"). Go's HTTP/2 transport then sends again a stream the origin refused
+// (REFUSED_STREAM) or left unprocessed (above a GOAWAY's last stream id) even after its body
+// went out; its HTTP/1 transport still sends again only idempotent methods, or requests with
+// an Idempotency-Key header, which this does not add. A larger body is streamed as before.
+func replayable(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Body != nil && r.Body != http.NoBody && r.ContentLength <= maxReplayBody {
+			body, err := io.ReadAll(io.LimitReader(r.Body, maxReplayBody+1))
+			switch {
+			case err != nil:
+				http.Error(w, "reading the request body: "+err.Error(), http.StatusBadRequest)
+				return
+			case len(body) > maxReplayBody: // a chunked body past the bound: stream the rest
+				r.Body = struct {
+					io.Reader
+					io.Closer
+				}{io.MultiReader(bytes.NewReader(body), r.Body), r.Body}
+			default:
+				r.Body = io.NopCloser(bytes.NewReader(body))
+				r.GetBody = func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(body)), nil }
+			}
+		}
+		next.ServeHTTP(w, r)
+	})
 }
 
 func (p *embeddedProxy) log(format string, args ...any) {

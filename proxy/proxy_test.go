@@ -261,3 +261,28 @@ func TestFindBinaryMakesRelativePathsAbsolute(t *testing.T) {
 		t.Fatalf("FindBinary(./nope) = %v", err)
 	}
 }
+
+// The embedded proxy's retry_unsafe keeps a request's body so that Go's HTTP/2 transport may
+// send it again: a POST whose stream the origin refuses (RST_STREAM REFUSED_STREAM, every
+// 2nd stream) after the body went out is a 502 without it, and answered with it.
+func TestEmbeddedRetryUnsafeReplaysRefusedH2Stream(t *testing.T) {
+	t.Parallel()
+	for _, retry := range []string{"off", "on"} {
+		t.Run(retry, func(t *testing.T) {
+			t.Parallel()
+			_, oaddr := faultservertest.OriginH2(t, "rst-stream:code=refused-stream,every=2")
+			p, err := Start(context.Background(), Config{Spec: Spec{Kind: Embedded,
+				Vars: map[string]string{"upstream_proto": "h2c", "retry_unsafe": retry}},
+				Origins: []string{oaddr}, Listen: freeAddr(t), RunDir: t.TempDir()})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer p.Stop()
+			res := load(t, p.URL()+"/x", "POST", 6)
+			ok, bad := res.Count(results.OK), res.Count(results.Status502)
+			if retry == "on" && ok != 6 || retry == "off" && (ok != 3 || bad != 3) {
+				t.Errorf("retry_unsafe %s: %d ok, %d 502 in 6 POSTs; want 6 ok with it, 3 and 3 without", retry, ok, bad)
+			}
+		})
+	}
+}

@@ -14,27 +14,36 @@ import (
 // until the test ends, and returns it and its address.
 func Origin(t testing.TB, specs ...string) (*faultserver.Server, string) {
 	t.Helper()
-	s, addrs := origin(t, []bool{false}, specs)
+	s, addrs := origin(t, []bool{false}, false, specs)
+	return s, addrs[0]
+}
+
+// OriginH2 is Origin speaking HTTP/2 with prior knowledge (h2c) beside HTTP/1.1, so the h2
+// fault kinds act.
+func OriginH2(t testing.TB, specs ...string) (*faultserver.Server, string) {
+	t.Helper()
+	s, addrs := origin(t, []bool{false}, true, specs)
 	return s, addrs[0]
 }
 
 // OriginTLS is Origin with a TLS listener.
 func OriginTLS(t testing.TB, specs ...string) (*faultserver.Server, string) {
 	t.Helper()
-	s, addrs := origin(t, []bool{true}, specs)
+	s, addrs := origin(t, []bool{true}, false, specs)
 	return s, addrs[0]
 }
 
 // OriginBoth is one fault server behind a plain and a TLS listener (one set of counters).
 func OriginBoth(t testing.TB, specs ...string) (s *faultserver.Server, plain, tls string) {
 	t.Helper()
-	s, addrs := origin(t, []bool{false, true}, specs)
+	s, addrs := origin(t, []bool{false, true}, false, specs)
 	return s, addrs[0], addrs[1]
 }
 
-func origin(t testing.TB, listeners []bool, specs []string) (*faultserver.Server, []string) {
+func origin(t testing.TB, listeners []bool, h2 bool, specs []string) (*faultserver.Server, []string) {
 	t.Helper()
 	cfg := faultserver.DefaultConfig()
+	cfg.HTTP2 = h2
 	for _, spec := range specs {
 		f, err := faultserver.ParseFaultSpec(spec)
 		if err != nil {
