@@ -31,11 +31,14 @@ func TestRegistry(t *testing.T) {
 		phases := 0
 		for _, is := range []bool{
 			implements[HandshakeFault](f), implements[IdleFault](f), implements[RequestFault](f), implements[ResponseFault](f),
-			implements[H2IdleFault](f), implements[H2StreamFault](f),
+			implements[H2IdleFault](f), implements[H2StreamFault](f), implements[H2ConnFault](f),
 		} {
 			if is {
 				phases++
 			}
+		}
+		if implements[ResponseFault](f) && implements[H2StreamFault](f) {
+			phases-- // a response fault with its HTTP/2 form (delay, status)
 		}
 		if phases != 1 {
 			t.Errorf("%s implements %d phases, want 1", kind, phases)
@@ -53,6 +56,7 @@ func TestRegistry(t *testing.T) {
 		"idle-close": false, "tls-stall": false, "delay": false, // connection faults, and a late answer
 		"close-on-reuse": true, "fin-mid-request": true, "rst-headers": true, "cut-body": true, "no-response": true, "status": true,
 		"goaway-idle": false, "rst-stream": true, "close-no-goaway": true, "goaway-after": false, // HTTP/2: an idle close, a stream's reset, a crash
+		"max-streams": true, // HTTP/2: a refused stream
 		exampleKind: true,
 	}
 	for _, kind := range Kinds() {

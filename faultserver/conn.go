@@ -167,7 +167,7 @@ func (c *conn) serveRequest() bool {
 			rf = f
 		case IdleFault:
 			c.nextIdle = f
-		case H2IdleFault, H2StreamFault:
+		case H2IdleFault, H2StreamFault, H2ConnFault:
 			c.readBody(req)
 			return c.reject(http.StatusBadRequest, KindOf(f)+" acts on HTTP/2 connections; this request is HTTP/1.1\n")
 		default:

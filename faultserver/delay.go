@@ -94,3 +94,39 @@ var (
 	_ ResponseFault = (*Delay)(nil)
 	_ sparing       = (*Delay)(nil)
 )
+
+// h2respond holds the stream's answer HeadDelay, then sends it, the body dripped at BodyRate
+// when set (END_STREAM on the last slice).
+func (f *Delay) h2respond(h *h2conn, st *h2stream) bool {
+	h.injected()
+	h.hold(st, time.Now().Add(f.HeadDelay.D()), f.h2answer)
+	return true
+}
+
+func (f *Delay) h2answer(h *h2conn, st *h2stream) bool {
+	r := h.plan.cfg.Response
+	body := Payload(r.BodySize)
+	if f.BodyRate == 0 || len(body) == 0 {
+		return h.respond(st, r.Status, body)
+	}
+	if h.writeHeaders(st, r.Status, len(body), false) != nil {
+		return false
+	}
+	st.rest = body
+	return f.h2drip(h, st)
+}
+
+// h2drip releases the body's next slice to the stream's flow-controlled sending and holds
+// the one after it.
+func (f *Delay) h2drip(h *h2conn, st *h2stream) bool {
+	step, every := dripStep(f.BodyRate)
+	k := min(step, len(st.rest))
+	st.pending = append(st.pending, st.rest[:k]...)
+	st.rest = st.rest[k:]
+	if len(st.rest) > 0 {
+		h.hold(st, time.Now().Add(every), f.h2drip)
+	}
+	return h.sendPending()
+}
+
+var _ H2StreamFault = (*Delay)(nil)

@@ -17,8 +17,8 @@ import (
 
 // Fault is one kind of misbehaviour with its parameters. Each kind lives in its own file,
 // registered by name with one line, and also implements exactly one of the phase interfaces
-// below, whose one method is the whole of what the fault does in that phase: it acts on the
-// connection through conn's primitives (read exactly, write, close as FIN or RST, half-close,
+// below (a response fault may add its HTTP/2 form, H2StreamFault), whose one method is the
+// whole of what the fault does in that phase: it acts on the connection through conn's primitives (read exactly, write, close as FIN or RST, half-close,
 // wait) and tells the connection that it acted with conn.injected (a response fault is
 // counted by the request loop when it is chosen).
 //
@@ -135,7 +135,7 @@ func (s *Selector) validate(kind string, phase string) error {
 	}
 	if s.Match != "" {
 		switch {
-		case phase == "handshake" || phase == "idle" || phase == "h2 idle":
+		case phase == "handshake" || phase == "idle" || phase == "h2 idle" || phase == "h2 connection":
 			errs = append(errs, fmt.Errorf("%s: match is not supported: this fault acts before any request "+
 				"path or header is known; use probability, every or nth", kind))
 		case phase == "h2 stream":
@@ -145,8 +145,8 @@ func (s *Selector) validate(kind string, phase string) error {
 				"(\"Name\" or \"Name: value\")", kind, s.Match))
 		}
 	}
-	if s.Nth > 0 && phase == "handshake" {
-		errs = append(errs, fmt.Errorf("%s: nth is not supported: the fault acts once per connection, before any request", kind))
+	if s.Nth > 0 && (phase == "handshake" || phase == "h2 connection") {
+		errs = append(errs, fmt.Errorf("%s: nth is not supported: the fault is chosen once per connection, before any request", kind))
 	}
 	return errors.Join(errs...)
 }
@@ -235,17 +235,22 @@ func register(kind string, newFault func() Fault) {
 	}
 	phases := 0
 	for _, ok := range []bool{isPhase[HandshakeFault](t), isPhase[IdleFault](t), isPhase[RequestFault](t), isPhase[ResponseFault](t),
-		isPhase[H2IdleFault](t), isPhase[H2StreamFault](t)} {
+		isPhase[H2IdleFault](t), isPhase[H2StreamFault](t), isPhase[H2ConnFault](t)} {
 		if ok {
 			phases++
 		}
 	}
+	if isPhase[ResponseFault](t) && isPhase[H2StreamFault](t) {
+		phases-- // a response fault's HTTP/2 form (delay, status): the same phase on a stream
+	}
 	if phases != 1 {
-		panic(fmt.Sprintf("faultserver: %s (%s) implements %d phase interfaces; it must implement exactly one", kind, t, phases))
+		panic(fmt.Sprintf("faultserver: %s (%s) implements %d phase interfaces; it must implement exactly one "+
+			"(or ResponseFault with its HTTP/2 form, H2StreamFault)", kind, t, phases))
 	}
 	_, spares := newFault().(sparing)
 	k := &kindInfo{name: kind, new: newFault,
-		failsRequest: (isPhase[RequestFault](t) || isPhase[ResponseFault](t) || isPhase[H2StreamFault](t)) && !spares}
+		failsRequest: (isPhase[RequestFault](t) || isPhase[ResponseFault](t) || isPhase[H2StreamFault](t) ||
+			isPhase[H2ConnFault](t)) && !spares}
 	registry[kind], byType[t] = k, k
 	kindNames = append(kindNames, kind)
 	sort.Strings(kindNames)
@@ -295,6 +300,10 @@ func phaseOf(f Fault) string {
 		return "idle"
 	case RequestFault:
 		return "request"
+	case ResponseFault:
+		return "response"
+	case H2ConnFault:
+		return "h2 connection"
 	case H2IdleFault:
 		return "h2 idle"
 	case H2StreamFault:

@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"crypto/tls"
 	"errors"
+	"slices"
 	"strconv"
 	"time"
 
@@ -38,6 +39,19 @@ type H2StreamFault interface {
 	h2respond(h *h2conn, st *h2stream) (keepConn bool)
 }
 
+// H2ConnFault shapes a whole HTTP/2 connection: it is chosen once, as the connection starts
+// (probability, every; nth and match are not read), adds to the server's first SETTINGS, and
+// is consulted as each stream opens.
+type H2ConnFault interface {
+	Fault
+	// h2settings returns the settings the fault adds to the server's first SETTINGS frame.
+	h2settings() []http2.Setting
+	// h2opened is called as the client opens stream id, before the stream is taken. refused
+	// reports that the fault refused it (it wrote the frames and counted itself); ok is false
+	// when the connection is over.
+	h2opened(h *h2conn, id uint32) (refused, ok bool)
+}
+
 // h2Preface is what an HTTP/2 client sends first.
 var h2Preface = []byte(http2.ClientPreface)
 
@@ -57,10 +71,23 @@ type h2conn struct {
 	initWin int64  // the client's SETTINGS_INITIAL_WINDOW_SIZE
 	maxData int    // the client's SETTINGS_MAX_FRAME_SIZE
 	nstream int    // streams whose request was read: the nth a selector counts
+	opened  int    // streams the client opened (HEADERS), refused ones too
 	// goneAway: a GOAWAY naming lastID went out; streams above it are refused, and the
 	// connection closes once the ones at or below it are done.
 	goneAway bool
 	lastID   uint32
+	// held are answers a fault holds until a time (delay's head-delay, a dripped body's next
+	// slice); the read loop wakes for them.
+	held []heldAnswer
+	// shaper is the connection's H2ConnFault, if one was chosen when it started.
+	shaper H2ConnFault
+}
+
+// heldAnswer is a stream's answer, or its next step, held until at.
+type heldAnswer struct {
+	at   time.Time
+	st   *h2stream
+	fire func(h *h2conn, st *h2stream) bool
 }
 
 // h2stream is one stream: its request as read, and the answer not yet sent.
@@ -70,6 +97,7 @@ type h2stream struct {
 	body          int64 // request body bytes received
 	window        int64 // send window
 	pending       []byte
+	rest          []byte // body not yet released to pending (a dripped body)
 	headersSent   bool
 	requestEnded  bool
 	responseEnded bool
@@ -104,7 +132,16 @@ func (c *conn) serveH2() {
 	h.fr.ReadMetaHeaders = hpack.NewDecoder(4096, nil)
 	h.fr.MaxHeaderListSize = uint32(c.plan.cfg.Limits.MaxHeaderBytes)
 	h.henc = hpack.NewEncoder(&h.hbuf)
-	if h.fr.WriteSettings() != nil || h.flush() != nil {
+	var settings []http2.Setting
+	sel := selInput{rng: c.rng}
+	for _, f := range c.plan.h2conn {
+		if f.Sel().fires(&sel) {
+			h.shaper = f
+			settings = f.h2settings()
+			break
+		}
+	}
+	if h.fr.WriteSettings(settings...) != nil || h.flush() != nil {
 		return
 	}
 	for {
@@ -116,11 +153,12 @@ func (c *conn) serveH2() {
 		if len(h.streams) == 0 && !h.idle() {
 			return
 		}
-		c.setReadDeadline(time.Time{})
-		f, err := h.fr.ReadFrame()
-		if err != nil {
-			h.readFailed(err)
+		f, _, ok := h.readFrame(time.Time{})
+		if !ok {
 			return
+		}
+		if f == nil {
+			continue // held answers went out: look again (the connection may be idle now)
 		}
 		if !h.handle(f) {
 			return
@@ -129,6 +167,60 @@ func (c *conn) serveH2() {
 			return
 		}
 	}
+}
+
+// readFrame reads the next frame, sending held answers as they come due meanwhile. f is nil
+// (and ok true) when held answers went out instead, or — timedOut — when deadline (zero: none)
+// passed first. ok is false when the connection is over.
+func (h *h2conn) readFrame(deadline time.Time) (f http2.Frame, timedOut, ok bool) {
+	wake := deadline
+	for _, a := range h.held {
+		if wake.IsZero() || a.at.Before(wake) {
+			wake = a.at
+		}
+	}
+	if !wake.IsZero() {
+		arrived, tOut := h.awaitRequest(wake)
+		switch {
+		case !arrived && !tOut:
+			return nil, false, false
+		case tOut:
+			if !h.fireHeld() {
+				return nil, false, false
+			}
+			return nil, !deadline.IsZero() && !time.Now().Before(deadline), true
+		}
+	}
+	h.setReadDeadline(time.Time{})
+	f, err := h.fr.ReadFrame()
+	if err != nil {
+		h.readFailed(err)
+		return nil, false, false
+	}
+	return f, false, true
+}
+
+// hold keeps st's answer (or its next step) until at, when fire sends it.
+func (h *h2conn) hold(st *h2stream, at time.Time, fire func(*h2conn, *h2stream) bool) {
+	h.held = append(h.held, heldAnswer{at: at, st: st, fire: fire})
+}
+
+// fireHeld sends the held answers that are due (not those of streams the client reset
+// meanwhile); false ends the connection.
+func (h *h2conn) fireHeld() bool {
+	now := time.Now()
+	for i := 0; i < len(h.held); {
+		a := h.held[i]
+		if a.at.After(now) {
+			i++
+			continue
+		}
+		h.held = slices.Delete(h.held, i, i+1)
+		if h.streams[a.st.id] == a.st && !a.fire(h, a.st) {
+			return false
+		}
+	}
+	return h.flush() == nil
 }
 
 // idle waits for the next frame while no stream is open, letting an idle fault own the wait
@@ -199,9 +291,15 @@ func (h *h2conn) handle(f http2.Frame) bool {
 			return false
 		}
 		h.maxID = id
+		h.opened++
 		h.srv.stats.requestsStarted.Add(1)
 		if h.goneAway && id > h.lastID { // above the GOAWAY: not processed, the client may retry it
 			return h.fr.WriteRSTStream(id, http2.ErrCodeRefusedStream) == nil
+		}
+		if h.shaper != nil {
+			if refused, ok := h.shaper.h2opened(h, id); refused || !ok {
+				return ok
+			}
 		}
 		st := &h2stream{id: id, method: f.PseudoValue("method"), path: f.PseudoValue("path"), window: h.initWin}
 		h.streams[id] = st
@@ -297,7 +395,7 @@ func (h *h2conn) sendPending() bool {
 	for _, st := range h.streams {
 		for len(st.pending) > 0 && h.window > 0 && st.window > 0 {
 			n := min(int64(len(st.pending)), h.window, st.window, int64(h.maxData))
-			end := n == int64(len(st.pending))
+			end := n == int64(len(st.pending)) && len(st.rest) == 0
 			if h.fr.WriteData(st.id, end, st.pending[:n]) != nil {
 				return false
 			}
@@ -356,16 +454,12 @@ func (h *h2conn) flush() error { return h.bw.Flush() }
 // opens above it is refused with RST_STREAM REFUSED_STREAM (handle does that once goneAway
 // is set) — it was not processed, so the client may send it again elsewhere.
 func (h *h2conn) refuseUntil(deadline time.Time) {
-	for time.Now().Before(deadline) {
-		h.setReadDeadline(deadline)
-		f, err := h.fr.ReadFrame()
-		if err != nil {
-			if !isTimeout(err) {
-				h.readFailed(err)
-			}
+	for {
+		f, timedOut, ok := h.readFrame(deadline)
+		if !ok || timedOut {
 			return
 		}
-		if !h.handle(f) || h.flush() != nil {
+		if f != nil && (!h.handle(f) || h.flush() != nil) {
 			return
 		}
 	}

@@ -492,3 +492,159 @@ func TestH2OffByDefault(t *testing.T) {
 		t.Errorf("http2 off, the preface got %q", got)
 	}
 }
+
+// openPost opens stream id with a POST whose body is still to come (no END_STREAM).
+func (c *h2Raw) openPost(id uint32) {
+	c.t.Helper()
+	c.hbuf.Reset()
+	for _, f := range [][2]string{{":method", "POST"}, {":scheme", "http"}, {":authority", "t"}, {":path", "/"}} {
+		c.henc.WriteField(hpack.HeaderField{Name: f[0], Value: f[1]})
+	}
+	if err := c.fr.WriteHeaders(http2.HeadersFrameParam{StreamID: id, BlockFragment: c.hbuf.Bytes(), EndHeaders: true}); err != nil {
+		c.t.Fatal(err)
+	}
+}
+
+// settings reads frames until the server's next (non-ACK) SETTINGS and returns its values.
+func (c *h2Raw) settings() map[http2.SettingID]uint32 {
+	c.t.Helper()
+	c.nc.SetReadDeadline(time.Now().Add(2 * time.Second))
+	for {
+		f, err := c.fr.ReadFrame()
+		if err != nil {
+			c.t.Fatalf("waiting for SETTINGS: %v", err)
+		}
+		if sf, ok := f.(*http2.SettingsFrame); ok && !sf.IsAck() {
+			m := map[http2.SettingID]uint32{}
+			sf.ForeachSetting(func(s http2.Setting) error { m[s.ID] = s.Val; return nil })
+			c.fr.WriteSettingsAck()
+			return m
+		}
+	}
+}
+
+// delay on h2 holds only the chosen stream's answer: a stream opened after it is answered
+// first, and the held one comes at the head-delay, not before; counted once.
+func TestH2DelayHoldsOneStream(t *testing.T) {
+	t.Parallel()
+	const d = 200 * time.Millisecond
+	s, addr := startServer(t, h2Config(withFaults(t, "delay:head-delay=200ms,nth=1")))
+	c := dialH2(t, addr)
+	start := time.Now()
+	c.get(1)
+	c.get(3)
+	if status, _ := c.answer(3); status != "200" || time.Since(start) > d/2 {
+		t.Fatalf("stream 3 (not delayed): %s after %v, want 200 at once", status, time.Since(start))
+	}
+	if status, body := c.answer(1); status != "200" || string(body) != string(Payload(DefaultConfig().Response.BodySize)) {
+		t.Fatalf("stream 1: %s %q", status, body)
+	}
+	if took := time.Since(start); took < d || took > d+150*time.Millisecond {
+		t.Errorf("stream 1 answered after %v; head-delay %v", took, d)
+	}
+	st := waitStats(t, s, "delay counted", func(st Stats) bool { return st.Faults["delay"] == 1 })
+	if st.ResponsesCompleted != 2 {
+		t.Errorf("%d responses, want 2", st.ResponsesCompleted)
+	}
+}
+
+// delay's body-rate on h2: HEADERS at once, the body in slices over time, END_STREAM only on
+// the last, all of it.
+func TestH2DelayDripsBody(t *testing.T) {
+	t.Parallel()
+	cfg := h2Config(withFaults(t, "delay:body-rate=200"))
+	cfg.Response.BodySize = 40 // 10 bytes every 50 ms
+	_, addr := startServer(t, cfg)
+	c := dialH2(t, addr)
+	start := time.Now()
+	c.get(1)
+	var body []byte
+	frames := 0
+	for {
+		f, err := c.next(2 * time.Second)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if df, ok := f.(*http2.DataFrame); ok {
+			body = append(body, df.Data()...)
+			frames++
+			if df.StreamEnded() {
+				break
+			}
+		}
+	}
+	if string(body) != string(Payload(40)) || frames < 4 {
+		t.Errorf("body %q in %d DATA frames, want the 40-byte payload in 4 or more", body, frames)
+	}
+	if took := time.Since(start); took < 150*time.Millisecond {
+		t.Errorf("40 bytes at 200/s took %v, want about 200ms", took)
+	}
+}
+
+// status on h2 answers the chosen stream with its code and body; the others are normal.
+func TestH2Status(t *testing.T) {
+	t.Parallel()
+	s, addr := startServer(t, h2Config(withFaults(t, "status:code=503,nth=2")))
+	c := dialH2(t, addr)
+	for _, tc := range []struct {
+		id   uint32
+		want string
+	}{{1, "200"}, {3, "503"}} {
+		id, want := tc.id, tc.want
+		c.get(id)
+		status, body := c.answer(id)
+		if status != want || want == "503" && string(body) != "gatecrash status fault: 503\n" {
+			t.Errorf("stream %d: %s %q, want %s", id, status, body, want)
+		}
+	}
+	waitStats(t, s, "status counted", func(st Stats) bool { return st.Faults["status"] == 1 })
+}
+
+// max-streams: the limit is in the server's first SETTINGS; a stream opened past it is refused
+// (REFUSED_STREAM) and counted; once a stream ends there is room again. With lower-after the
+// first SETTINGS has no limit, and the one lowering it comes as the Nth stream opens, which
+// is refused at once when over it.
+func TestH2MaxStreams(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		spec  string
+		first bool // the limit in the first SETTINGS
+	}{
+		{"max-streams:streams=1", true},
+		{"max-streams:streams=1,lower-after=2", false},
+	} {
+		t.Run(tc.spec, func(t *testing.T) {
+			t.Parallel()
+			s, addr := startServer(t, h2Config(withFaults(t, tc.spec)))
+			c := dialH2(t, addr)
+			if v, ok := c.settings()[http2.SettingMaxConcurrentStreams]; ok != tc.first || ok && v != 1 {
+				t.Fatalf("first SETTINGS: MAX_CONCURRENT_STREAMS %d (set %v), want set %v to 1", v, ok, tc.first)
+			}
+			c.openPost(1) // stays open: its body is still to come
+			c.get(3)
+			if !tc.first {
+				if v, ok := c.settings()[http2.SettingMaxConcurrentStreams]; !ok || v != 1 {
+					t.Fatalf("SETTINGS as the 2nd stream opened: %d (set %v), want 1", v, ok)
+				}
+			}
+			f, err := c.next(2 * time.Second)
+			if rst, ok := f.(*http2.RSTStreamFrame); err != nil || !ok || rst.StreamID != 3 || rst.ErrCode != http2.ErrCodeRefusedStream {
+				t.Fatalf("stream 3 past the limit: %v %v, want RST_STREAM REFUSED_STREAM", f, err)
+			}
+			if err := c.fr.WriteData(1, true, []byte("x")); err != nil {
+				t.Fatal(err)
+			}
+			if status, _ := c.answer(1); status != "200" {
+				t.Fatalf("stream 1: %s", status)
+			}
+			c.get(5)
+			if status, _ := c.answer(5); status != "200" {
+				t.Fatalf("stream 5, with room again: %s", status)
+			}
+			st := waitStats(t, s, "max-streams counted", func(st Stats) bool { return st.Faults["max-streams"] == 1 })
+			if st.ResponsesCompleted != 2 {
+				t.Errorf("%d responses, want 2", st.ResponsesCompleted)
+			}
+		})
+	}
+}

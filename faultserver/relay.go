@@ -447,6 +447,15 @@ func (b *bestEffort) Write(p []byte) (int, error) {
 	return len(p), nil
 }
 
+// dripStep is how a body goes out at rate bytes per second: step bytes every interval.
+func dripStep(rate int) (step int, every time.Duration) {
+	step, every = rate*int(dripInterval)/int(time.Second), dripInterval
+	if step < 1 {
+		step, every = 1, time.Second/time.Duration(rate)
+	}
+	return step, every
+}
+
 // dripWriter writes at rate bytes per second, in slices every dripInterval (delay's
 // body-rate), and stops when the peer leaves.
 type dripWriter struct {
@@ -455,10 +464,7 @@ type dripWriter struct {
 }
 
 func (d *dripWriter) Write(p []byte) (int, error) {
-	step, every := d.rate*int(dripInterval)/int(time.Second), dripInterval
-	if step < 1 {
-		step, every = 1, time.Second/time.Duration(d.rate)
-	}
+	step, every := dripStep(d.rate)
 	n := 0
 	for n < len(p) {
 		if err := d.c.wait(every); err != nil {

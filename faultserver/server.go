@@ -25,6 +25,7 @@ type Plan struct {
 	response  []ResponseFault
 	h2idle    []H2IdleFault   // HTTP/2: while no stream is open
 	h2stream  []H2StreamFault // HTTP/2: a stream's request read, before its answer
+	h2conn    []H2ConnFault   // HTTP/2: chosen as a connection starts
 }
 
 func compile(cfg *Config) (*Plan, error) {
@@ -47,6 +48,13 @@ func compile(cfg *Config) (*Plan, error) {
 			}
 		case ResponseFault:
 			p.response = append(p.response, f)
+			// delay and status act on HTTP/2 streams too (match is not read there yet: a
+			// fault with one stays HTTP/1.1's)
+			if hf, ok := f.(H2StreamFault); ok && f.Sel().Match == "" {
+				p.h2stream = append(p.h2stream, hf)
+			}
+		case H2ConnFault:
+			p.h2conn = append(p.h2conn, f)
 		case H2IdleFault:
 			p.h2idle = append(p.h2idle, f)
 		case H2StreamFault:

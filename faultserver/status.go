@@ -26,8 +26,10 @@ func (f *Status) Validate() error {
 	return nil
 }
 
+const statusPrefix = "gatecrash status fault: "
+
 func (f *Status) respond(c *conn, req *Request) (bool, error) {
-	const prefix = "gatecrash status fault: "
+	const prefix = statusPrefix
 	keep := !req.Close
 	b := renderHead(c.wbuf[:0], f.Code, len(prefix)+4, false, modeFor(req, keep)) // "503\n"
 	if !isHEAD(req) {
@@ -39,4 +41,13 @@ func (f *Status) respond(c *conn, req *Request) (bool, error) {
 	return keep, c.write(b)
 }
 
-var _ ResponseFault = (*Status)(nil)
+// h2respond answers the stream with the status (and the same short body).
+func (f *Status) h2respond(h *h2conn, st *h2stream) bool {
+	h.injected()
+	return h.respond(st, f.Code, append(strconv.AppendInt([]byte(statusPrefix), int64(f.Code), 10), '\n'))
+}
+
+var (
+	_ ResponseFault = (*Status)(nil)
+	_ H2StreamFault = (*Status)(nil)
+)

@@ -76,6 +76,9 @@ the TLS listener; selectors count streams, match is not read on h2 yet):
   rst-stream       code=internal-error|refused-stream|cancel, after=before|headers
   goaway-after     streams, last=exact|low, close-after (GOAWAY after the Nth stream)
   close-no-goaway  close (the connection ends, no GOAWAY, the stream unanswered)
+  max-streams      streams, lower-after (SETTINGS_MAX_CONCURRENT_STREAMS; streams past it
+                   refused; chosen per connection)
+  delay and status act on h2 streams too (delay holds one stream's answer, not the others)
 
 Relay mode: with --upstream http://app:8000 (or https://) the server sits in front of your
 own app instead of answering itself. Each connection from the proxy gets its own connection
