@@ -35,6 +35,9 @@ type rendered struct {
 	wire    []byte // head followed by the body: what one request writes
 	isHEAD  bool
 	hasBody bool
+	// HTTP/2: the HEADERS block and the body
+	h2block []byte
+	body    []byte
 }
 
 func newClient(cfg *Config) (*client, error) {
@@ -50,6 +53,9 @@ func newClient(cfg *Config) (*client, error) {
 	if t.https {
 		host, _, _ := net.SplitHostPort(t.addr)
 		c.tlsCfg = &tls.Config{ServerName: host, InsecureSkipVerify: cfg.Insecure, NextProtos: []string{"http/1.1"}}
+		if cfg.HTTP2 {
+			c.tlsCfg.NextProtos = []string{"h2"}
+		}
 	}
 	if len(cfg.Targets) == 0 {
 		body := cfg.Body
@@ -94,7 +100,11 @@ func render(cfg *Config, method string, t *target, own []string, body []byte) re
 		h = append(h, hd+"\r\n"...)
 	}
 	h = append(h, "\r\n"...)
-	return rendered{head: h, wire: append(append([]byte{}, h...), body...), isHEAD: method == "HEAD", hasBody: len(body) > 0}
+	r := rendered{head: h, wire: append(append([]byte{}, h...), body...), isHEAD: method == "HEAD", hasBody: len(body) > 0}
+	if cfg.HTTP2 {
+		r.h2block, r.body = h2render(cfg, method, t, own, body), body
+	}
+	return r
 }
 
 func isHostHeader(h string) bool {

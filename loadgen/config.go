@@ -90,6 +90,23 @@ type Config struct {
 	Client string `yaml:"client"`
 	// Grace is how long an interrupted run waits for in-flight requests.
 	Grace yamlconf.Duration `yaml:"grace"`
+	// HTTP2 speaks HTTP/2: h2c with prior knowledge to an http:// URL, h2 by ALPN to an
+	// https:// one. Each of the Connections carries up to Streams requests at once.
+	HTTP2 bool `yaml:"http2,omitempty"`
+	// Streams is the requests in flight per HTTP/2 connection (default 1).
+	Streams int `yaml:"streams,omitempty"`
+}
+
+// MaxStreams bounds Streams: Connections x Streams workers run.
+const MaxStreams = 1000
+
+// workers is how many requests may be in flight at once: one per connection, or with HTTP/2
+// Streams per connection.
+func (c *Config) workers() int {
+	if c.HTTP2 {
+		return c.Connections * max(1, c.Streams)
+	}
+	return c.Connections
 }
 
 // Defaults.
@@ -226,6 +243,7 @@ func (c *Config) Validate() error {
 	if c.Connections < 1 || c.Connections > 100000 {
 		errs = append(errs, fieldErr("connections", "%d is not allowed; allowed: 1 to 100000", c.Connections))
 	}
+	errs = append(errs, c.validateHTTP2()...)
 	switch c.Pattern {
 	case Constant, Poisson:
 		if c.Rate == 0 {
@@ -330,4 +348,35 @@ func parseTarget(raw string) (*target, error) {
 	t.host = u.Host
 	t.path = u.RequestURI()
 	return t, nil
+}
+
+// validateHTTP2 checks the HTTP/2 settings and what HTTP/2 does not do here.
+func (c *Config) validateHTTP2() []error {
+	var errs []error
+	if c.Streams < 0 || c.Streams > MaxStreams {
+		errs = append(errs, fieldErr("streams", "%d is not allowed; allowed: 1 to %d", c.Streams, MaxStreams))
+	}
+	if !c.HTTP2 {
+		if c.Streams > 1 {
+			errs = append(errs, fieldErr("streams", "%d streams per connection need http2 (--http2); HTTP/1.1 sends one request at a time", c.Streams))
+		}
+		return errs
+	}
+	if c.Connections*max(1, c.Streams) > 100000 {
+		errs = append(errs, fieldErr("streams", "%d connections x %d streams is more than 100000 requests in flight", c.Connections, c.Streams))
+	}
+	for _, no := range []struct {
+		set   bool
+		field string
+	}{
+		{c.ExpectContinue, "expect-continue"}, {c.NoKeepAlive, "no-keepalive"}, {c.IdleTimeout > 0, "idle-timeout"},
+		{c.MaxRequestsPerConn > 0, "max-requests-per-conn"}, {c.Client != "" && c.Client != string(Checked), "client"},
+		{c.Pattern == GapSweep && c.Streams > 1, "pattern"},
+	} {
+		if no.set {
+			errs = append(errs, fieldErr(no.field, "not supported with http2 (the HTTP/2 client keeps each connection for its streams "+
+				"until the server ends it; gap-sweep needs streams 1)"))
+		}
+	}
+	return errs
 }

@@ -64,26 +64,27 @@ func Run(ctx context.Context, cfg Config, opts ...Option) (*results.Result, erro
 		defer cancel()
 	}
 	b := &budget{max: cfg.Requests}
+	nw := cfg.workers()
 	var pacer pacer
 	switch cfg.Pattern {
 	case Closed:
-		pacer = &closedPacer{think: cfg.ThinkTime.D(), budget: b, started: make([]bool, cfg.Connections)}
+		pacer = &closedPacer{think: cfg.ThinkTime.D(), budget: b, started: make([]bool, nw)}
 	case GapSweep:
 		if cfg.GapClock {
 			if cfg.Seed == 0 {
 				cfg.Seed = rand.Uint64() | 1
 			}
-			pacer = newGapClock(start, cfg.GapCenter.D(), cfg.GapSpread.D(), cfg.Connections, cfg.Seed, b)
+			pacer = newGapClock(start, cfg.GapCenter.D(), cfg.GapSpread.D(), nw, cfg.Seed, b)
 		} else {
-			pacer = newGapSweep(cfg.GapCenter.D(), cfg.GapSpread.D(), cfg.GapStep.D(), cfg.Connections, b)
+			pacer = newGapSweep(cfg.GapCenter.D(), cfg.GapSpread.D(), cfg.GapStep.D(), nw, b)
 		}
 	case Constant:
-		pacer = newConstant(issueCtx, ctx, constantArrivals{perReq: float64(time.Second) / cfg.Rate}, cfg.Connections, b)
+		pacer = newConstant(issueCtx, ctx, constantArrivals{perReq: float64(time.Second) / cfg.Rate}, nw, b)
 	case Poisson:
 		if cfg.Seed == 0 {
 			cfg.Seed = rand.Uint64() | 1
 		}
-		pacer = newConstant(issueCtx, ctx, newPoissonArrivals(cfg.Rate, cfg.Seed), cfg.Connections, b)
+		pacer = newConstant(issueCtx, ctx, newPoissonArrivals(cfg.Rate, cfg.Seed), nw, b)
 	case Bursts:
 		pacer = newBursts(issueCtx, cfg.BurstSize, cfg.BurstPause.D(), b)
 	}
@@ -95,10 +96,15 @@ func Run(ctx context.Context, cfg Config, opts ...Option) (*results.Result, erro
 	if cfg.Pattern == GapSweep && !cfg.GapClock { // in step, a connection's own gap is not its upstream connection's
 		rec.withGaps(results.GapBucketsFor(cfg.GapCenter.D(), cfg.GapSpread.D()))
 	}
-	workers := make([]*worker, cfg.Connections)
+	workers := make([]*worker, nw)
+	var h2 *h2Workers
+	if cfg.HTTP2 {
+		h2 = newH2Workers(&cfg)
+		defer h2.close()
+	}
 	var wg sync.WaitGroup
 	for i := range workers {
-		w := &worker{id: i, client: cl, shard: rec.shardFor(i)}
+		w := &worker{id: i, client: cl, shard: rec.shardFor(i), h2: h2}
 		workers[i] = w
 		wg.Add(1)
 		go func() {
@@ -171,6 +177,13 @@ func targetOf(cfg *Config, cl *client) results.Target {
 			}
 		}
 	}
+	if cfg.HTTP2 {
+		t.Protocol, t.Streams, t.Client = "h2c", max(1, cfg.Streams), ""
+		if cl.t.https {
+			t.Protocol = "h2"
+		}
+		return t
+	}
 	if !lookSupported {
 		t.Client += " (unchecked: this platform cannot look at idle connections)"
 	}
@@ -183,6 +196,8 @@ type worker struct {
 	client  *client
 	shard   *shard
 	cur     atomic.Pointer[conn] // the connection in use, for abort
+	h2      *h2Workers           // with HTTP/2: the connections the workers share
+	h2cur   atomic.Pointer[h2conn]
 	aborted atomic.Bool
 	busy    atomic.Bool // a request is in flight (Live's gauges)
 }
@@ -195,6 +210,13 @@ func (w *worker) loop(ctx context.Context, p pacer) {
 			c.nc.Close()
 		}
 	}()
+	var call *h2call
+	var timer *time.Timer
+	if w.h2 != nil {
+		call = &h2call{done: make(chan struct{}, 1)}
+		timer = time.NewTimer(time.Hour)
+		timer.Stop()
+	}
 	for {
 		intended, ok := p.next(ctx, w.id)
 		if !ok {
@@ -202,7 +224,11 @@ func (w *worker) loop(ctx context.Context, p pacer) {
 		}
 		a := attempt{intended: intended, req: w.client.pick()}
 		w.busy.Store(true)
-		c = w.client.exchange(c, &a, w)
+		if w.h2 != nil {
+			w.client.exchangeH2(w.h2.slot(w.id), call, timer, &a, w)
+		} else {
+			c = w.client.exchange(c, &a, w)
+		}
 		w.busy.Store(false)
 		if !lastEnd.IsZero() {
 			a.gap = a.start.Sub(lastEnd)
@@ -221,6 +247,9 @@ func (w *worker) loop(ctx context.Context, p pacer) {
 func (w *worker) abort() {
 	w.aborted.Store(true)
 	if c := w.cur.Load(); c != nil {
+		c.nc.SetDeadline(time.Unix(1, 0))
+	}
+	if c := w.h2cur.Load(); c != nil {
 		c.nc.SetDeadline(time.Unix(1, 0))
 	}
 }

@@ -10,6 +10,7 @@ import (
 	"log"
 	"net"
 	"net/http"
+	"net/http/httptrace"
 	"net/http/httputil"
 	"net/url"
 	"os"
@@ -115,12 +116,16 @@ func startEmbedded(cfg Config) (Proxy, error) {
 		}
 	}
 	var next atomic.Uint64
+	var rt http.RoundTripper = tr
+	if retry == "on" {
+		rt = resend{tr}
+	}
 	rp := &httputil.ReverseProxy{
 		Rewrite: func(r *httputil.ProxyRequest) {
 			r.SetURL(targets[next.Add(1)%uint64(len(targets))])
 			r.Out.Host = r.In.Host
 		},
-		Transport: tr,
+		Transport: rt,
 		ErrorLog:  nil,
 		ErrorHandler: func(w http.ResponseWriter, r *http.Request, err error) {
 			status := http.StatusBadGateway
@@ -154,12 +159,11 @@ func startEmbedded(cfg Config) (Proxy, error) {
 // maxReplayBody is the largest request body retry_unsafe keeps to send again.
 const maxReplayBody = 1 << 20
 
-// replayable makes each request's body one the transport can send again: read whole (up to
+// replayable keeps each request's body so it can be sent again: read whole (up to
 // maxReplayBody) and given a GetBody — what Go's own error asks for ("define Request.GetBody
-// to avoid this error"). Go's HTTP/2 transport then sends again a stream the origin refused
-// (REFUSED_STREAM) or left unprocessed (above a GOAWAY's last stream id) even after its body
-// went out; its HTTP/1 transport still sends again only idempotent methods, or requests with
-// an Idempotency-Key header, which this does not add. A larger body is streamed as before.
+// to avoid this error"). Go's HTTP/2 transport then sends again, by itself, a stream the origin
+// refused (REFUSED_STREAM) or left unprocessed (above a GOAWAY's last stream id); resend does
+// the rest. A larger body is streamed as before, and not sent again.
 func replayable(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.Body != nil && r.Body != http.NoBody && r.ContentLength <= maxReplayBody {
@@ -180,6 +184,30 @@ func replayable(next http.Handler) http.Handler {
 		}
 		next.ServeHTTP(w, r)
 	})
+}
+
+// resend is retry_unsafe's transport: a request of any method whose pooled (reused) upstream
+// connection failed before any response came is sent again, once, when its body can be —
+// what nginx's `proxy_next_upstream ... non_idempotent` and HAProxy's `retry-on
+// empty-response` do. Go's HTTP/1 transport does that itself only for idempotent requests,
+// and not at all once part of the body was written.
+type resend struct{ rt http.RoundTripper }
+
+func (t resend) RoundTrip(r *http.Request) (*http.Response, error) {
+	var reused bool
+	trace := &httptrace.ClientTrace{GotConn: func(i httptrace.GotConnInfo) { reused = i.Reused }}
+	resp, err := t.rt.RoundTrip(r.WithContext(httptrace.WithClientTrace(r.Context(), trace)))
+	hasBody := r.Body != nil && r.Body != http.NoBody
+	if err == nil || !reused || hasBody && r.GetBody == nil || r.Context().Err() != nil {
+		return resp, err
+	}
+	again := r.Clone(r.Context())
+	if hasBody {
+		if again.Body, err = r.GetBody(); err != nil {
+			return nil, err
+		}
+	}
+	return t.rt.RoundTrip(again)
 }
 
 func (p *embeddedProxy) log(format string, args ...any) {

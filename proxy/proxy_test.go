@@ -270,7 +270,7 @@ func TestEmbeddedRetryUnsafeReplaysRefusedH2Stream(t *testing.T) {
 	for _, retry := range []string{"off", "on"} {
 		t.Run(retry, func(t *testing.T) {
 			t.Parallel()
-			_, oaddr := faultservertest.OriginH2(t, "rst-stream:code=refused-stream,every=2")
+			_, oaddr, _ := faultservertest.OriginH2(t, "rst-stream:code=refused-stream,every=2")
 			p, err := Start(context.Background(), Config{Spec: Spec{Kind: Embedded,
 				Vars: map[string]string{"upstream_proto": "h2c", "retry_unsafe": retry}},
 				Origins: []string{oaddr}, Listen: freeAddr(t), RunDir: t.TempDir()})

@@ -62,8 +62,8 @@ var kindSettings = map[Kind]map[string]setting{
 		"max_idle_conns":        {directive: "Transport.MaxIdleConnsPerHost", def: "2"},
 		"tls_handshake_timeout": {directive: "Transport.TLSHandshakeTimeout", def: "10s"},
 		"upstream_proto":        {directive: "Transport.Protocols", where: "(h2c: SetUnencryptedHTTP2, HTTP/2 with prior knowledge to the origin)", def: "h1"},
-		"retry_unsafe": {directive: "Request.GetBody", where: "(the body kept, up to 1 MiB, so Go's HTTP/2 transport sends a refused or unprocessed stream again; " +
-			"its HTTP/1 transport still sends again only idempotent requests)", def: "off"},
+		"retry_unsafe": {directive: "Request.GetBody", where: "and a RoundTripper that sends again, once, a request of any method whose reused connection failed " +
+			"before any answer (the body kept, up to 1 MiB; Go's HTTP/2 transport then also resends refused and unprocessed streams itself)", def: "off"},
 	},
 	Nginx: {
 		"idle_timeout":        {directive: "keepalive_timeout", where: "in the upstream block", def: "60s"},

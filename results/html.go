@@ -47,6 +47,10 @@ var classColors = [NumClasses]color.RGBA{
 	ConnectError: {R: 0x63, G: 0x63, B: 0x63, A: 0xff}, // grey
 	TLSError:     {R: 0xe6, G: 0x55, B: 0x0d, A: 0xff}, // dark orange
 	Malformed:    {R: 0x00, G: 0x00, B: 0x00, A: 0xff}, // black
+	// HTTP/2
+	RefusedStream: {R: 0x7b, G: 0x41, B: 0x73, A: 0xff}, // plum
+	StreamReset:   {R: 0xb1, G: 0x59, B: 0x28, A: 0xff}, // rust
+	GoAway:        {R: 0x4d, G: 0x00, B: 0x4b, A: 0xff}, // dark purple
 }
 
 func variantColor(i int) color.RGBA { return variantColors[i%len(variantColors)] }
@@ -124,8 +128,8 @@ pre { background: #f6f6f6; padding: 1em; overflow-x: auto; font-size: 0.85em; }
 	writeHTMLHeader(&b, pageTitle, hd)
 	for i, r := range rs {
 		fmt.Fprintf(&b, "<h2 style=\"color:%s\">%s</h2>\n", hexColor(variantColor(i)), html.EscapeString(title(r)))
-		fmt.Fprintf(&b, "<p class=\"meta\">%s %s — %s, %d connections; %s requests in %s%s</p>\n",
-			html.EscapeString(r.Target.Method), html.EscapeString(r.Target.URL), html.EscapeString(r.Target.Pattern), r.Target.Connections,
+		fmt.Fprintf(&b, "<p class=\"meta\">%s %s — %s, %s; %s requests in %s%s</p>\n",
+			html.EscapeString(r.Target.Method), html.EscapeString(r.Target.URL), html.EscapeString(r.Target.Pattern), r.Target.ConnectionsText(),
 			FormatCount(r.Requests), FormatDuration(r.Duration()), statusNote(r))
 		b.WriteString("<table><tr><th>class</th><th>count</th><th>share (95% interval)</th><th>p50</th><th>p90</th>" +
 			"<th>p99</th><th>p99.9</th><th>max</th><th>first at</th></tr>\n")

@@ -21,11 +21,15 @@ const (
 	ConnectError              // connect refused, unreachable or timed out
 	TLSError                  // TLS handshake failed
 	Malformed                 // bytes that are not a valid HTTP/1.1 response
-	NumClasses   int   = iota
+	// HTTP/2 (load --http2): a stream that ended without its response, the connection going on.
+	RefusedStream     // RST_STREAM REFUSED_STREAM before any response: not processed
+	StreamReset       // RST_STREAM with another code before any response
+	GoAway            // above a GOAWAY's last stream id: not processed
+	NumClasses    int = iota
 )
 
 var classNames = [NumClasses]string{"ok", "4xx", "502", "503", "504", "5xx", "no-response", "reset",
-	"truncated", "timeout", "connect-error", "tls-error", "malformed"}
+	"truncated", "timeout", "connect-error", "tls-error", "malformed", "refused-stream", "stream-reset", "goaway"}
 
 var classDescriptions = [NumClasses]string{
 	"1xx-3xx final response, complete",
@@ -41,6 +45,9 @@ var classDescriptions = [NumClasses]string{
 	"connect refused, unreachable or timed out",
 	"TLS handshake failed",
 	"bytes that are not a valid HTTP/1.1 response",
+	"HTTP/2: the stream was refused (RST_STREAM REFUSED_STREAM) before any response: not processed, safe to send again",
+	"HTTP/2: the stream was reset (RST_STREAM, another code; the error names it) before any response",
+	"HTTP/2: the stream was above the last stream id of the server's GOAWAY: not processed, safe to send again",
 }
 
 // Classes lists every class in report order.

@@ -76,8 +76,8 @@ func writeMarkdown(w io.Writer, rs []*Result) error {
 	b.WriteString("# gatecrash report\n")
 	for _, r := range rs {
 		fmt.Fprintf(&b, "\n## %s\n\n", title(r))
-		fmt.Fprintf(&b, "`%s %s` — %s, %d connections; %s requests in %s",
-			r.Target.Method, r.Target.URL, r.Target.Pattern, r.Target.Connections, FormatCount(r.Requests), FormatDuration(r.Duration()))
+		fmt.Fprintf(&b, "`%s %s` — %s, %s; %s requests in %s",
+			r.Target.Method, r.Target.URL, r.Target.Pattern, r.Target.ConnectionsText(), FormatCount(r.Requests), FormatDuration(r.Duration()))
 		if r.Interrupted {
 			b.WriteString(" (**interrupted**)")
 		}

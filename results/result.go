@@ -190,6 +190,19 @@ type Target struct {
 	// Targets is how many requests a mixed load sent in turn (a targets file): URL is then the
 	// first one's, Method "mixed" unless they all share one; 0 for a load of one request.
 	Targets int `json:"targets,omitempty"`
+	// Protocol is "h2c" or "h2" for an HTTP/2 load ("" : HTTP/1.1), with Streams requests in
+	// flight per connection.
+	Protocol string `json:"protocol,omitempty"`
+	Streams  int    `json:"streams,omitempty"`
+}
+
+// ConnectionsText says how the load was carried: "16 connections", or with HTTP/2
+// "4 h2c connections x 10 streams".
+func (t Target) ConnectionsText() string {
+	if t.Protocol == "" {
+		return fmt.Sprintf("%d connections", t.Connections)
+	}
+	return fmt.Sprintf("%d %s connections x %d streams", t.Connections, t.Protocol, max(1, t.Streams))
 }
 
 // Seconds is a duration written in JSON as (fractional) seconds.

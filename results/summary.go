@@ -18,7 +18,7 @@ func WriteSummary(w io.Writer, r *Result) error {
 	if n := r.Target.Targets; n > 1 {
 		fmt.Fprintf(&b, " and %d more targets in turn", n-1)
 	}
-	fmt.Fprintf(&b, " (%s, %d connections", r.Target.Pattern, r.Target.Connections)
+	fmt.Fprintf(&b, " (%s, %s", r.Target.Pattern, r.Target.ConnectionsText())
 	if r.Target.Rate > 0 {
 		fmt.Fprintf(&b, ", %s/s target", FormatCount(int64(r.Target.Rate)))
 	}

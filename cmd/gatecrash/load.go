@@ -183,6 +183,8 @@ writes the results and exits 130; a second SIGINT exits at once.`,
 	f.DurationVar(&idle, "idle-timeout", 0, "client keep-alive idle timeout: a connection idle longer is replaced, not reused (0: none)")
 	f.IntVar(&c.MaxRequestsPerConn, "max-requests-per-conn", 0, "close a connection after this many requests (0: no limit)")
 	f.BoolVar(&c.NoKeepAlive, "no-keepalive", false, "one request per connection (Connection: close)")
+	f.BoolVar(&c.HTTP2, "http2", false, "speak HTTP/2: h2c with prior knowledge to an http:// URL, h2 by ALPN to https://; never sends a refused, reset or GOAWAY'd stream again (classes refused-stream, stream-reset, goaway)")
+	f.IntVar(&c.Streams, "streams", 0, "with --http2: requests in flight per connection (default 1); --connections x --streams requests at once")
 	f.StringVar(&c.Client, "client", string(loadgen.Checked), "client model: checked (Go, Node, curl), validate-after=DUR (Apache HttpClient 4.5: 2s), naive")
 	f.DurationVar(&think, "think-time", 0, "pause between a response and the next request (pattern closed)")
 	f.IntVar(&c.BurstSize, "burst-size", 0, "requests per burst (pattern bursts)")

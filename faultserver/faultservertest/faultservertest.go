@@ -18,12 +18,12 @@ func Origin(t testing.TB, specs ...string) (*faultserver.Server, string) {
 	return s, addrs[0]
 }
 
-// OriginH2 is Origin speaking HTTP/2 with prior knowledge (h2c) beside HTTP/1.1, so the h2
-// fault kinds act.
-func OriginH2(t testing.TB, specs ...string) (*faultserver.Server, string) {
+// OriginH2 is OriginBoth speaking HTTP/2 beside HTTP/1.1 — h2c with prior knowledge on the
+// plain listener, h2 by ALPN on the TLS one — so the h2 fault kinds act.
+func OriginH2(t testing.TB, specs ...string) (s *faultserver.Server, plain, tls string) {
 	t.Helper()
-	s, addrs := origin(t, []bool{false}, true, specs)
-	return s, addrs[0]
+	s, addrs := origin(t, []bool{false, true}, true, specs)
+	return s, addrs[0], addrs[1]
 }
 
 // OriginTLS is Origin with a TLS listener.

@@ -1,0 +1,562 @@
+package loadgen
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"net"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"golang.org/x/net/http2"
+	"golang.org/x/net/http2/hpack"
+
+	"github.com/gatecrash/gatecrash/results"
+)
+
+// HTTP/2 (Config.HTTP2): each of the Connections is one HTTP/2 connection — h2c with prior
+// knowledge for an http:// URL, h2 by ALPN for https:// — shared by Streams workers, each with
+// one request in flight at a time. Frames are golang.org/x/net/http2's Framer; one reader
+// goroutine per connection hands each stream's end to its worker. Nothing is ever sent again:
+// a stream the server refuses (RST_STREAM REFUSED_STREAM), resets, or leaves above a GOAWAY's
+// last stream id is counted in its own class (refused-stream, stream-reset, goaway), and a
+// worker whose connection has ended or has received a GOAWAY opens a new one for its next
+// request, never for the one that failed. The server's SETTINGS_MAX_CONCURRENT_STREAMS is not
+// waited for: Streams is the limit, and a stream past the server's shows as refused-stream.
+
+// h2Window is the receive window the client gives the server, per stream and for the
+// connection; the connection's is topped up once half of it has been used.
+const h2Window = 1 << 30
+
+// h2render lays out a request's HEADERS block once (a fresh encoder, so the block refers to
+// no dynamic table entry and is valid on any connection): the pseudo-headers, user-agent,
+// content-length, and the load's and the request's own headers, lower-cased, without Host
+// (it becomes :authority) and the connection-specific ones HTTP/2 forbids.
+func h2render(cfg *Config, method string, t *target, own []string, body []byte) []byte {
+	var buf bytes.Buffer
+	enc := hpack.NewEncoder(&buf)
+	authority := t.host
+	var extra []hpack.HeaderField
+	for _, hd := range append(append([]string{}, cfg.Headers...), own...) {
+		name, value, _ := strings.Cut(hd, ":")
+		name, value = strings.ToLower(strings.TrimSpace(name)), strings.TrimSpace(value)
+		switch name {
+		case "host":
+			authority = value
+		case "connection", "keep-alive", "proxy-connection", "transfer-encoding", "upgrade", "te":
+		default:
+			extra = append(extra, hpack.HeaderField{Name: name, Value: value})
+		}
+	}
+	scheme := "http"
+	if t.https {
+		scheme = "https"
+	}
+	fields := []hpack.HeaderField{{Name: ":method", Value: method}, {Name: ":scheme", Value: scheme},
+		{Name: ":authority", Value: authority}, {Name: ":path", Value: t.path}, {Name: "user-agent", Value: "gatecrash"}}
+	if len(body) > 0 || method == "POST" || method == "PUT" || method == "PATCH" {
+		fields = append(fields, hpack.HeaderField{Name: "content-length", Value: strconv.Itoa(len(body))})
+	}
+	for _, f := range append(fields, extra...) {
+		enc.WriteField(f)
+	}
+	return buf.Bytes()
+}
+
+// h2slot is one of the run's connections, shared by its Streams workers; a worker that finds
+// it ended (or going away) opens the next.
+type h2slot struct {
+	mu sync.Mutex
+	c  *h2conn
+}
+
+// h2conn is one HTTP/2 connection.
+type h2conn struct {
+	nc    *countingConn
+	id    uint64
+	local string
+	fr    *http2.Framer
+	bw    *bufio.Writer
+
+	wmu sync.Mutex // frame writes; HEADERS go out under it in stream id order
+
+	mu       sync.Mutex // everything below
+	cond     sync.Cond  // a send window grew, or the connection ended
+	streams  map[uint32]*h2call
+	nextID   uint32
+	opened   int
+	goneAway bool
+	lastID   uint32
+	err      error // why the connection ended (set once)
+	sendWin  int64 // the connection's send window
+	initWin  int64 // the server's SETTINGS_INITIAL_WINDOW_SIZE
+	maxFrame int
+	recvUsed int64 // received DATA not yet given back to the connection window
+}
+
+// h2call is one worker's stream, reused for each of its requests.
+type h2call struct {
+	id      uint32
+	done    chan struct{} // one send per request, when it ended
+	ended   bool
+	status  int
+	head    bool // the final response HEADERS arrived
+	read    int64
+	sendWin int64
+	err     error
+}
+
+// h2StreamError is the server's RST_STREAM.
+type h2StreamError struct{ code http2.ErrCode }
+
+func (e h2StreamError) Error() string { return "stream reset by the server: " + e.code.String() }
+
+// h2GoAwayError is a stream above the last stream id of the server's GOAWAY.
+type h2GoAwayError struct {
+	id, last uint32
+	code     http2.ErrCode
+}
+
+func (e h2GoAwayError) Error() string {
+	return fmt.Sprintf("stream %d above the server's GOAWAY (last stream %d, %s): not processed", e.id, e.last, e.code)
+}
+
+// errH2Malformed is a stream that ended without a final response.
+var errH2Malformed = fmt.Errorf("%w: HTTP/2 stream ended without a response status", errMalformed)
+
+// dialH2 opens an HTTP/2 connection and sends the preface, its SETTINGS and the connection
+// window; it does not wait for the server's SETTINGS (as Go's and most clients do not).
+func (cl *client) dialH2(deadline time.Time) (*h2conn, phase, error) {
+	d := net.Dialer{Deadline: deadline, Timeout: cl.cfg.ConnectTimeout.D()}
+	nc, err := d.Dial("tcp", cl.t.addr)
+	if err != nil {
+		cl.res.note(err)
+		return nil, phaseConnect, err
+	}
+	if tc, ok := nc.(*net.TCPConn); ok {
+		tc.SetNoDelay(true)
+	}
+	if cl.tlsCfg != nil {
+		tc := tls.Client(nc, cl.tlsCfg)
+		tc.SetDeadline(deadline)
+		if err := tc.HandshakeContext(context.Background()); err != nil {
+			nc.Close()
+			return nil, phaseHandshake, err
+		}
+		if p := tc.ConnectionState().NegotiatedProtocol; p != "h2" {
+			tc.Close()
+			return nil, phaseHandshake, fmt.Errorf("the server did not agree to HTTP/2 by ALPN (it chose %q): %w", p, errNoH2)
+		}
+		tc.SetDeadline(time.Time{})
+		nc = tc
+	}
+	cc := &countingConn{Conn: nc}
+	c := &h2conn{nc: cc, id: cl.connIDs.Add(1), local: nc.LocalAddr().String(), streams: map[uint32]*h2call{}, nextID: 1,
+		sendWin: 65535, initWin: 65535, maxFrame: 16384}
+	c.cond.L = &c.mu
+	c.bw = bufio.NewWriterSize(cc, 32<<10)
+	c.fr = http2.NewFramer(c.bw, bufio.NewReaderSize(cc, 64<<10))
+	c.fr.ReadMetaHeaders = hpack.NewDecoder(4096, nil)
+	c.fr.MaxHeaderListSize = 1 << 20
+	cc.SetWriteDeadline(deadline)
+	c.bw.WriteString(http2.ClientPreface)
+	c.fr.WriteSettings(http2.Setting{ID: http2.SettingEnablePush, Val: 0},
+		http2.Setting{ID: http2.SettingInitialWindowSize, Val: h2Window})
+	c.fr.WriteWindowUpdate(0, h2Window-65535)
+	if err := c.bw.Flush(); err != nil {
+		cc.Close()
+		return nil, phaseExchange, err
+	}
+	cc.SetWriteDeadline(time.Time{})
+	go c.readLoop()
+	return c, phaseExchange, nil
+}
+
+// errNoH2 marks a TLS server that would not speak HTTP/2.
+var errNoH2 = errors.New("no h2")
+
+// usable reports whether a new stream may go on the connection.
+func (c *h2conn) usable() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.err == nil && !c.goneAway && c.nextID < 1<<31-1
+}
+
+// conn returns the slot's connection for a new stream, opening one when there is none or it
+// cannot take one. fresh reports that this worker opened it.
+func (s *h2slot) conn(cl *client, deadline time.Time) (c *h2conn, fresh bool, ph phase, err error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.c != nil && s.c.usable() {
+		return s.c, false, phaseExchange, nil
+	}
+	if s.c != nil {
+		s.c.closeWhenDone()
+		s.c = nil
+	}
+	c, ph, err = cl.dialH2(deadline)
+	if err != nil {
+		return nil, false, ph, err
+	}
+	s.c = c
+	return c, true, ph, nil
+}
+
+// closeWhenDone closes a connection the slot has left once its last stream has ended.
+func (c *h2conn) closeWhenDone() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if len(c.streams) == 0 {
+		c.nc.Close()
+		return
+	}
+	c.goneAway = true // no new stream; finish closes it after the last
+}
+
+// open registers call as a new stream and sends its HEADERS (with END_STREAM when there is no
+// body). ok is false when the connection cannot take it (ended, or going away): nothing was
+// sent, and the caller may use another connection.
+func (c *h2conn) open(call *h2call, rq *rendered, deadline time.Time) (reused, ok bool, err error) {
+	c.wmu.Lock()
+	defer c.wmu.Unlock()
+	c.mu.Lock()
+	if c.err != nil || c.goneAway {
+		c.mu.Unlock()
+		return false, false, nil
+	}
+	call.id, call.ended, call.status, call.head, call.read, call.err = c.nextID, false, 0, false, 0, nil
+	call.sendWin = c.initWin
+	c.nextID += 2
+	c.streams[call.id] = call
+	reused = c.opened > 0
+	c.opened++
+	c.mu.Unlock()
+	c.nc.SetWriteDeadline(deadline)
+	err = c.fr.WriteHeaders(http2.HeadersFrameParam{StreamID: call.id, BlockFragment: rq.h2block, EndHeaders: true,
+		EndStream: len(rq.body) == 0})
+	if err == nil && len(rq.body) == 0 {
+		err = c.bw.Flush()
+	}
+	return reused, true, err
+}
+
+// sendBody sends the request body in DATA frames as the send windows allow, the last with
+// END_STREAM.
+func (c *h2conn) sendBody(call *h2call, body []byte, deadline time.Time) error {
+	for len(body) > 0 {
+		c.mu.Lock()
+		var wake *time.Timer
+		for c.err == nil && !call.ended && (c.sendWin <= 0 || call.sendWin <= 0) && time.Now().Before(deadline) {
+			if wake == nil { // a server that never opens its window must not hold us past the deadline
+				wake = time.AfterFunc(time.Until(deadline), func() { c.mu.Lock(); c.cond.Broadcast(); c.mu.Unlock() })
+			}
+			c.cond.Wait()
+		}
+		if wake != nil {
+			wake.Stop()
+		}
+		switch {
+		case c.err != nil:
+			err := c.err
+			c.mu.Unlock()
+			return err
+		case call.ended: // the server answered (or reset it) before taking the whole body
+			c.mu.Unlock()
+			return nil
+		case c.sendWin <= 0 || call.sendWin <= 0:
+			c.mu.Unlock()
+			return fmt.Errorf("request body: the server's flow-control window stayed closed: %w", errH2Timeout)
+		}
+		n := min(int64(len(body)), c.sendWin, call.sendWin, int64(c.maxFrame))
+		c.sendWin -= n
+		call.sendWin -= n
+		c.mu.Unlock()
+		c.wmu.Lock()
+		c.nc.SetWriteDeadline(deadline)
+		err := c.fr.WriteData(call.id, n == int64(len(body)), body[:n])
+		if err == nil {
+			err = c.bw.Flush()
+		}
+		c.wmu.Unlock()
+		if err != nil {
+			return err
+		}
+		body = body[n:]
+	}
+	return nil
+}
+
+// errH2Timeout is a wait that reached the request's deadline.
+var errH2Timeout = timeoutError{}
+
+type timeoutError struct{}
+
+func (timeoutError) Error() string   { return "timeout" }
+func (timeoutError) Timeout() bool   { return true }
+func (timeoutError) Temporary() bool { return true }
+
+// finishLocked ends a stream with err (nil: its response is complete). c.mu is held.
+func (c *h2conn) finishLocked(call *h2call, err error) {
+	if call.ended {
+		return
+	}
+	call.ended, call.err = true, err
+	delete(c.streams, call.id)
+	call.done <- struct{}{}
+	if c.goneAway && len(c.streams) == 0 {
+		c.nc.Close() // left by its slot, or above a GOAWAY: nothing more will come on it
+	}
+}
+
+// cancel ends a stream the worker gives up on (its timeout): RST_STREAM CANCEL. It reports
+// false when the stream had ended meanwhile (its end is then waiting on call.done).
+func (c *h2conn) cancel(call *h2call, err error) bool {
+	c.mu.Lock()
+	if call.ended {
+		c.mu.Unlock()
+		return false
+	}
+	call.ended, call.err = true, err
+	delete(c.streams, call.id)
+	c.mu.Unlock()
+	c.wmu.Lock()
+	c.nc.SetWriteDeadline(time.Now().Add(time.Second))
+	if c.fr.WriteRSTStream(call.id, http2.ErrCodeCancel) == nil {
+		c.bw.Flush()
+	}
+	c.wmu.Unlock()
+	return true
+}
+
+// fail ends the connection: every open stream ends with err.
+func (c *h2conn) fail(err error) {
+	c.mu.Lock()
+	if c.err == nil {
+		c.err = err
+	}
+	for _, call := range c.streams {
+		c.finishLocked(call, err)
+	}
+	c.cond.Broadcast()
+	c.mu.Unlock()
+	c.nc.Close()
+}
+
+// readLoop reads the server's frames and hands each stream's end to its worker.
+func (c *h2conn) readLoop() {
+	for {
+		f, err := c.fr.ReadFrame()
+		if err != nil {
+			c.fail(err)
+			return
+		}
+		if !c.handle(f) {
+			return
+		}
+	}
+}
+
+// handle acts on one frame from the server; false when the connection is over.
+func (c *h2conn) handle(f http2.Frame) bool {
+	var ack func() error // a frame to send back, under wmu
+	c.mu.Lock()
+	switch f := f.(type) {
+	case *http2.MetaHeadersFrame:
+		if call := c.streams[f.StreamID]; call != nil {
+			call.read += int64(f.Header().Length)
+			if st, err := strconv.Atoi(f.PseudoValue("status")); err == nil && (st >= 200 || st == 101) {
+				call.status, call.head = st, true
+			}
+			if f.StreamEnded() {
+				var err error
+				if !call.head {
+					err = errH2Malformed
+				}
+				c.finishLocked(call, err)
+			}
+		}
+	case *http2.DataFrame:
+		n := int64(f.Header().Length)
+		if call := c.streams[f.StreamID]; call != nil {
+			call.read += n
+			if f.StreamEnded() {
+				c.finishLocked(call, nil)
+			}
+		}
+		if c.recvUsed += n; c.recvUsed >= h2Window/2 {
+			used := uint32(c.recvUsed)
+			c.recvUsed = 0
+			ack = func() error { return c.fr.WriteWindowUpdate(0, used) }
+		}
+	case *http2.RSTStreamFrame:
+		if call := c.streams[f.StreamID]; call != nil {
+			c.finishLocked(call, h2StreamError{code: f.ErrCode})
+		}
+	case *http2.GoAwayFrame:
+		c.goneAway, c.lastID = true, f.LastStreamID
+		for id, call := range c.streams {
+			if id > f.LastStreamID {
+				c.finishLocked(call, h2GoAwayError{id: id, last: f.LastStreamID, code: f.ErrCode})
+			}
+		}
+		if len(c.streams) == 0 {
+			c.nc.Close()
+		}
+	case *http2.SettingsFrame:
+		if !f.IsAck() {
+			f.ForeachSetting(func(s http2.Setting) error {
+				switch s.ID {
+				case http2.SettingInitialWindowSize:
+					for _, call := range c.streams {
+						call.sendWin += int64(s.Val) - c.initWin
+					}
+					c.initWin = int64(s.Val)
+				case http2.SettingMaxFrameSize:
+					c.maxFrame = int(s.Val)
+				}
+				return nil
+			})
+			c.cond.Broadcast()
+			ack = c.fr.WriteSettingsAck
+		}
+	case *http2.WindowUpdateFrame:
+		if f.StreamID == 0 {
+			c.sendWin += int64(f.Increment)
+		} else if call := c.streams[f.StreamID]; call != nil {
+			call.sendWin += int64(f.Increment)
+		}
+		c.cond.Broadcast()
+	case *http2.PingFrame:
+		if !f.IsAck() {
+			data := f.Data
+			ack = func() error { return c.fr.WritePing(true, data) }
+		}
+	}
+	c.mu.Unlock()
+	if ack == nil {
+		return true
+	}
+	c.wmu.Lock()
+	c.nc.SetWriteDeadline(time.Now().Add(5 * time.Second))
+	err := ack()
+	if err == nil {
+		err = c.bw.Flush()
+	}
+	c.wmu.Unlock()
+	if err != nil {
+		c.fail(err)
+		return false
+	}
+	return true
+}
+
+// exchangeH2 sends one request as a stream on the worker's connection and waits for its end.
+func (cl *client) exchangeH2(slot *h2slot, call *h2call, timer *time.Timer, a *attempt, w *worker) {
+	a.start = time.Now()
+	a.openLoop = !a.intended.IsZero()
+	if a.intended.IsZero() {
+		a.intended = a.start
+	}
+	deadline := a.start.Add(cl.cfg.Timeout.D())
+	rq := &cl.reqs[a.req]
+	var c *h2conn
+	for tries := 0; ; tries++ {
+		var fresh bool
+		var ph phase
+		var err error
+		c, fresh, ph, err = slot.conn(cl, deadline)
+		if err != nil {
+			a.end, a.err, a.class = time.Now(), err, classify(ph, err, false)
+			return
+		}
+		a.fresh = a.fresh || fresh
+		reused, ok, err := c.open(call, rq, deadline)
+		if !ok && tries < 3 {
+			continue // the connection ended before this stream went out: nothing was sent
+		}
+		if !ok {
+			err = errors.New("HTTP/2: no connection would take a new stream")
+		}
+		a.reused = reused
+		a.connID, a.local = c.id, c.local
+		w.h2cur.Store(c)
+		if err == nil && len(rq.body) > 0 {
+			err = c.sendBody(call, rq.body, deadline)
+		}
+		if err != nil {
+			c.fail(err)
+		}
+		break
+	}
+	timer.Reset(time.Until(deadline))
+	select {
+	case <-call.done:
+		timer.Stop() // (Go 1.23 timers: no stale tick can come after Stop)
+	case <-timer.C:
+		if c.cancel(call, errH2Timeout) {
+			break
+		}
+		<-call.done
+	}
+	w.h2cur.Store(nil)
+	a.end = time.Now()
+	a.read = call.read
+	a.written = int64(len(rq.h2block) + len(rq.body))
+	a.status = call.status
+	a.err = call.err
+	a.class = classifyH2(call)
+}
+
+// classifyH2 is a stream's outcome class.
+func classifyH2(call *h2call) results.Class {
+	var se h2StreamError
+	switch err := call.err; {
+	case err == nil:
+		return results.ClassOfStatus(call.status)
+	case errors.As(err, &se):
+		switch {
+		case call.head:
+			return results.Truncated
+		case se.code == http2.ErrCodeRefusedStream:
+			return results.RefusedStream
+		}
+		return results.StreamReset
+	case errors.As(err, new(h2GoAwayError)):
+		return results.GoAway
+	case errors.As(err, new(http2.ConnectionError)), errors.As(err, new(http2.StreamError)):
+		return results.Malformed
+	}
+	return classify(phaseExchange, call.err, call.head || call.read > 0)
+}
+
+// h2Workers gives each worker its connection slot and stream: Streams workers per slot.
+type h2Workers struct {
+	slots []*h2slot
+	per   int
+}
+
+func newH2Workers(cfg *Config) *h2Workers {
+	h := &h2Workers{slots: make([]*h2slot, cfg.Connections), per: max(1, cfg.Streams)}
+	for i := range h.slots {
+		h.slots[i] = &h2slot{}
+	}
+	return h
+}
+
+func (h *h2Workers) slot(worker int) *h2slot { return h.slots[worker/h.per] }
+
+// close closes every connection still open at the end of the run.
+func (h *h2Workers) close() {
+	for _, s := range h.slots {
+		s.mu.Lock()
+		if s.c != nil {
+			s.c.nc.Close()
+		}
+		s.mu.Unlock()
+	}
+}

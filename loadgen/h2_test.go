@@ -1,0 +1,140 @@
+package loadgen
+
+import (
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/gatecrash/gatecrash/faultserver/faultservertest"
+	"github.com/gatecrash/gatecrash/internal/yamlconf"
+	"github.com/gatecrash/gatecrash/results"
+)
+
+// The HTTP/2 load generator against a real h2 fault server: each stream's end lands in its
+// class, exactly as many as the server injected, and nothing is ever sent again — the server
+// saw as many streams as the client counted requests.
+func TestH2OutcomesForReal(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name   string
+		faults []string
+		tls    bool
+		want   string // class counts of 1,000 requests
+	}{
+		{"clean h2c", nil, false, "ok:1000 "},
+		{"clean h2 by ALPN", nil, true, "ok:1000 "},
+		{"refused", []string{"rst-stream:code=refused-stream,every=10"}, false, "ok:900 refused-stream:100 "},
+		{"reset before headers", []string{"rst-stream:code=internal-error,every=10"}, false, "ok:900 stream-reset:100 "},
+		{"reset after headers", []string{"rst-stream:code=internal-error,after=headers,every=10"}, false, "ok:900 truncated:100 "},
+		{"status", []string{"status:code=502,every=10"}, true, "ok:900 502:100 "},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			s, plain, tlsAddr := faultservertest.OriginH2(t, tc.faults...)
+			url := "http://" + plain + "/"
+			if tc.tls {
+				url = "https://" + tlsAddr + "/"
+			}
+			res := run(t, Config{URL: url, HTTP2: true, Insecure: true, Connections: 2, Streams: 5, Requests: 1000,
+				Timeout: yamlconf.Duration(5 * time.Second)})
+			if got := classCounts(res); got != tc.want {
+				t.Errorf("classes %q, want %q", got, tc.want)
+			}
+			st := s.Stats()
+			if res.Connections.Opened != 2 || st.RequestsStarted != 1000 {
+				t.Errorf("%d connections opened, server saw %d streams; want 2 and 1000 (no stream sent again)",
+					res.Connections.Opened, st.RequestsStarted)
+			}
+			if res.Target.ConnectionsText() != "2 h2c connections x 5 streams" && !tc.tls ||
+				tc.tls && res.Target.Protocol != "h2" {
+				t.Errorf("target %+v", res.Target)
+			}
+		})
+	}
+}
+
+// Connection-level ends: streams above a GOAWAY's last stream id are goaway (or refused while
+// the server lingers), streams cut by a close without GOAWAY are no-response; every request the
+// server did not answer is a client error, and none was sent twice; the client opens a new
+// connection for the next request, never for the failed one.
+func TestH2ConnectionEndsForReal(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name    string
+		fault   string
+		classes []results.Class // the error classes allowed
+		exact   bool            // every answer the server wrote reached the client
+	}{
+		{"goaway-after", "goaway-after:streams=50,close-after=100ms", []results.Class{results.GoAway, results.RefusedStream}, true},
+		{"goaway-after, rude close", "goaway-after:streams=50", []results.Class{results.GoAway, results.RefusedStream,
+			results.NoResponse, results.Reset, results.Truncated}, false},
+		{"close-no-goaway", "close-no-goaway:every=50", []results.Class{results.NoResponse, results.Reset, results.Truncated}, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			s, plain, _ := faultservertest.OriginH2(t, tc.fault)
+			res := run(t, Config{URL: "http://" + plain + "/", HTTP2: true, Connections: 1, Streams: 10, Requests: 1000,
+				Timeout: yamlconf.Duration(5 * time.Second)})
+			time.Sleep(50 * time.Millisecond) // the server's counters lag the client's by the last frames
+			st := s.Stats()
+			var errs int64
+			for _, c := range results.Classes() {
+				if n := res.Count(c); c.IsError() && n > 0 {
+					allowed := false
+					for _, a := range tc.classes {
+						allowed = allowed || a == c
+					}
+					if !allowed {
+						t.Errorf("%d %s; allowed error classes %v", n, c, tc.classes)
+					}
+					errs += n
+				}
+			}
+			// The server never sees more streams than the client counted requests (nothing sent
+			// twice; fewer when a close beat a stream's HEADERS), and the client never more
+			// answers than it wrote (fewer when a reset discarded answers already sent).
+			ok := uint64(res.Count(results.OK))
+			if st.RequestsStarted > uint64(res.Requests) || ok > st.ResponsesCompleted || tc.exact && ok != st.ResponsesCompleted {
+				t.Errorf("client: %d requests, %d ok (%s); server: %d streams, %d answered", res.Requests, ok, classCounts(res),
+					st.RequestsStarted, st.ResponsesCompleted)
+			}
+			if res.Connections.Opened < 10 || errs == 0 {
+				t.Errorf("%d connections, %d errors: want a new connection after each end (about 20) and some errors", res.Connections.Opened, errs)
+			}
+		})
+	}
+}
+
+// A stream the server holds past the timeout is a timeout (RST_STREAM CANCEL), and only that
+// one: the connection's other streams go on.
+func TestH2TimeoutIsOneStream(t *testing.T) {
+	t.Parallel()
+	_, plain, _ := faultservertest.OriginH2(t, "delay:head-delay=3s,nth=3")
+	res := run(t, Config{URL: "http://" + plain + "/", HTTP2: true, Connections: 1, Streams: 4, Requests: 40,
+		Timeout: yamlconf.Duration(300 * time.Millisecond)})
+	if got := classCounts(res); got != "ok:39 timeout:1 " || res.Connections.Opened != 1 {
+		t.Errorf("classes %q over %d connections, want ok:39 timeout:1 over 1", got, res.Connections.Opened)
+	}
+	if ex := res.Exemplars[results.Timeout]; len(ex) != 1 || !strings.Contains(ex[0].Error, "timeout") {
+		t.Errorf("timeout exemplars %+v", ex)
+	}
+}
+
+// HTTP/2 settings are checked: streams without http2, and what HTTP/2 does not do.
+func TestH2ConfigErrors(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		cfg  Config
+		want string
+	}{
+		{Config{URL: "http://127.0.0.1:1/", Streams: 4}, "streams: 4 streams per connection need http2"},
+		{Config{URL: "http://127.0.0.1:1/", HTTP2: true, ExpectContinue: true}, "expect-continue: not supported with http2"},
+		{Config{URL: "http://127.0.0.1:1/", HTTP2: true, Streams: 2, Pattern: GapSweep, GapCenter: yamlconf.Duration(time.Second)},
+			"pattern: not supported with http2"},
+	} {
+		tc.cfg.SetDefaults()
+		if err := tc.cfg.Validate(); err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%+v: %v, want %q", tc.cfg, err, tc.want)
+		}
+	}
+}
