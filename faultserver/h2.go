@@ -163,10 +163,21 @@ func (c *conn) serveH2() {
 		if !h.handle(f) {
 			return
 		}
-		if h.flush() != nil {
+		if !h.frameBuffered() && h.flush() != nil { // answers to frames read together go out together
 			return
 		}
 	}
+}
+
+// frameBuffered reports whether a whole frame is already in the read buffer (its answer can
+// wait for the next one's). A partial one is not: its rest may wait on what we have to send.
+func (h *h2conn) frameBuffered() bool {
+	n := h.br.Buffered()
+	if n < 9 {
+		return false
+	}
+	b, _ := h.br.Peek(9)
+	return n >= 9+(int(b[0])<<16|int(b[1])<<8|int(b[2]))
 }
 
 // readFrame reads the next frame, sending held answers as they come due meanwhile. f is nil

@@ -2,6 +2,7 @@ package loadgen
 
 import (
 	"bufio"
+	"context"
 	"io"
 	"net"
 	"sync/atomic"
@@ -9,6 +10,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gatecrash/gatecrash/faultserver/faultservertest"
+	"github.com/gatecrash/gatecrash/internal/yamlconf"
 	"github.com/gatecrash/gatecrash/results"
 )
 
@@ -116,5 +119,21 @@ func BenchmarkLook(b *testing.B) {
 		if l.look() != alive {
 			b.Fatal("an open idle connection looked closed")
 		}
+	}
+}
+
+// BenchmarkH2Streams drives b.N requests as HTTP/2 streams (1 connection x 100 streams) at an
+// in-process h2c fault server; the figures include the server's share (it runs in the same
+// process). bench/load-h2-vs-h2load.sh measures the client alone against h2load.
+func BenchmarkH2Streams(b *testing.B) {
+	_, plain, _ := faultservertest.OriginH2(b)
+	b.ReportAllocs()
+	res, err := Run(context.Background(), Config{URL: "http://" + plain + "/", HTTP2: true, Connections: 1, Streams: 100,
+		Requests: int64(b.N), Timeout: yamlconf.Duration(10 * time.Second)})
+	if err != nil {
+		b.Fatal(err)
+	}
+	if res.Count(results.OK) != int64(b.N) {
+		b.Fatalf("%d ok of %d", res.Count(results.OK), b.N)
 	}
 }

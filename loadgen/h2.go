@@ -83,7 +83,10 @@ type h2conn struct {
 	fr    *http2.Framer
 	bw    *bufio.Writer
 
-	wmu sync.Mutex // frame writes; HEADERS go out under it in stream id order
+	wmu   sync.Mutex    // frame writes; HEADERS go out under it in stream id order
+	flush chan struct{} // a frame waits in bw: the flusher writes what has gathered
+	ended chan struct{} // closed when the connection has ended (fail)
+	wait  time.Duration // the longest a write may block: the request timeout
 
 	mu       sync.Mutex // everything below
 	cond     sync.Cond  // a send window grew, or the connection ended
@@ -97,6 +100,14 @@ type h2conn struct {
 	initWin  int64 // the server's SETTINGS_INITIAL_WINDOW_SIZE
 	maxFrame int
 	recvUsed int64 // received DATA not yet given back to the connection window
+
+	// the read loop's own: response header blocks are decoded here, looking only at :status
+	// (the Framer's MetaHeadersFrame would allocate every field of every response)
+	dec     *hpack.Decoder
+	hstatus int    // the :status of the block being decoded
+	hdrID   uint32 // the stream whose header block goes on in CONTINUATION frames (0: none)
+	hdrEnd  bool   // that block's HEADERS had END_STREAM
+	hdrLen  int64
 }
 
 // h2call is one worker's stream, reused for each of its requests.
@@ -161,8 +172,13 @@ func (cl *client) dialH2(deadline time.Time) (*h2conn, phase, error) {
 	c.cond.L = &c.mu
 	c.bw = bufio.NewWriterSize(cc, 32<<10)
 	c.fr = http2.NewFramer(c.bw, bufio.NewReaderSize(cc, 64<<10))
-	c.fr.ReadMetaHeaders = hpack.NewDecoder(4096, nil)
-	c.fr.MaxHeaderListSize = 1 << 20
+	c.fr.SetReuseFrames() // a frame is done with before the next is read
+	c.dec = hpack.NewDecoder(4096, func(f hpack.HeaderField) {
+		if f.Name == ":status" {
+			c.hstatus, _ = strconv.Atoi(f.Value)
+		}
+	})
+	c.dec.SetMaxStringLength(1 << 20)
 	cc.SetWriteDeadline(deadline)
 	c.bw.WriteString(http2.ClientPreface)
 	c.fr.WriteSettings(http2.Setting{ID: http2.SettingEnablePush, Val: 0},
@@ -173,7 +189,9 @@ func (cl *client) dialH2(deadline time.Time) (*h2conn, phase, error) {
 		return nil, phaseExchange, err
 	}
 	cc.SetWriteDeadline(time.Time{})
+	c.flush, c.ended, c.wait = make(chan struct{}, 1), make(chan struct{}), cl.cfg.Timeout.D()
 	go c.readLoop()
+	go c.flusher()
 	return c, phaseExchange, nil
 }
 
@@ -240,7 +258,7 @@ func (c *h2conn) open(call *h2call, rq *rendered, deadline time.Time) (reused, o
 	err = c.fr.WriteHeaders(http2.HeadersFrameParam{StreamID: call.id, BlockFragment: rq.h2block, EndHeaders: true,
 		EndStream: len(rq.body) == 0})
 	if err == nil && len(rq.body) == 0 {
-		err = c.bw.Flush()
+		c.wantFlush()
 	}
 	return reused, true, err
 }
@@ -279,16 +297,44 @@ func (c *h2conn) sendBody(call *h2call, body []byte, deadline time.Time) error {
 		c.wmu.Lock()
 		c.nc.SetWriteDeadline(deadline)
 		err := c.fr.WriteData(call.id, n == int64(len(body)), body[:n])
-		if err == nil {
-			err = c.bw.Flush()
-		}
 		c.wmu.Unlock()
+		if err == nil {
+			c.wantFlush()
+		}
 		if err != nil {
 			return err
 		}
 		body = body[n:]
 	}
 	return nil
+}
+
+// wantFlush asks the flusher to write what bw holds. Streams opened meanwhile by the other
+// workers join the same write: one write(2) for many HEADERS, as an event-loop client makes.
+func (c *h2conn) wantFlush() {
+	select {
+	case c.flush <- struct{}{}:
+	default: // a flush is already due: it will take this frame too
+	}
+}
+
+// flusher writes the frames gathered in bw, until the connection ends.
+func (c *h2conn) flusher() {
+	for {
+		select {
+		case <-c.ended:
+			return
+		case <-c.flush:
+		}
+		c.wmu.Lock()
+		c.nc.SetWriteDeadline(time.Now().Add(c.wait))
+		err := c.bw.Flush()
+		c.wmu.Unlock()
+		if err != nil {
+			c.fail(err)
+			return
+		}
+	}
 }
 
 // errH2Timeout is a wait that reached the request's deadline.
@@ -336,14 +382,20 @@ func (c *h2conn) cancel(call *h2call, err error) bool {
 // fail ends the connection: every open stream ends with err.
 func (c *h2conn) fail(err error) {
 	c.mu.Lock()
+	c.failLocked(err)
+	c.mu.Unlock()
+}
+
+// failLocked is fail with c.mu held.
+func (c *h2conn) failLocked(err error) {
 	if c.err == nil {
 		c.err = err
+		close(c.ended)
 	}
 	for _, call := range c.streams {
 		c.finishLocked(call, err)
 	}
 	c.cond.Broadcast()
-	c.mu.Unlock()
 	c.nc.Close()
 }
 
@@ -361,24 +413,67 @@ func (c *h2conn) readLoop() {
 	}
 }
 
+// decodeBlock decodes part of a response header block (every block, whatever its stream, so
+// the decoder's table stays the server's). A block that cannot be decoded ends the
+// connection (COMPRESSION_ERROR); false then. c.mu is held.
+func (c *h2conn) decodeBlock(frag []byte, end bool) bool {
+	_, err := c.dec.Write(frag)
+	if err == nil && end {
+		err = c.dec.Close()
+	}
+	if err != nil {
+		c.failLocked(fmt.Errorf("%w: %w", http2.ConnectionError(http2.ErrCodeCompression), err))
+		return false
+	}
+	return true
+}
+
+// headersDone acts on a stream's complete header block: a final status starts its response;
+// with END_STREAM the stream is over. c.mu is held.
+func (c *h2conn) headersDone(id uint32, endStream bool) {
+	call := c.streams[id]
+	if call == nil {
+		return
+	}
+	call.read += c.hdrLen
+	if st := c.hstatus; st >= 200 || st == 101 {
+		call.status, call.head = st, true
+	}
+	if endStream {
+		var err error
+		if !call.head {
+			err = errH2Malformed
+		}
+		c.finishLocked(call, err)
+	}
+}
+
 // handle acts on one frame from the server; false when the connection is over.
 func (c *h2conn) handle(f http2.Frame) bool {
 	var ack func() error // a frame to send back, under wmu
 	c.mu.Lock()
 	switch f := f.(type) {
-	case *http2.MetaHeadersFrame:
-		if call := c.streams[f.StreamID]; call != nil {
-			call.read += int64(f.Header().Length)
-			if st, err := strconv.Atoi(f.PseudoValue("status")); err == nil && (st >= 200 || st == 101) {
-				call.status, call.head = st, true
-			}
-			if f.StreamEnded() {
-				var err error
-				if !call.head {
-					err = errH2Malformed
-				}
-				c.finishLocked(call, err)
-			}
+	case *http2.HeadersFrame:
+		c.hstatus = 0
+		if !c.decodeBlock(f.HeaderBlockFragment(), f.HeadersEnded()) {
+			c.mu.Unlock()
+			return false
+		}
+		c.hdrLen = int64(f.Header().Length)
+		if !f.HeadersEnded() {
+			c.hdrID, c.hdrEnd = f.StreamID, f.StreamEnded()
+			break
+		}
+		c.headersDone(f.StreamID, f.StreamEnded())
+	case *http2.ContinuationFrame:
+		if !c.decodeBlock(f.HeaderBlockFragment(), f.HeadersEnded()) {
+			c.mu.Unlock()
+			return false
+		}
+		c.hdrLen += int64(f.Header().Length)
+		if f.HeadersEnded() {
+			c.headersDone(c.hdrID, c.hdrEnd)
+			c.hdrID = 0
 		}
 	case *http2.DataFrame:
 		n := int64(f.Header().Length)
@@ -514,11 +609,11 @@ func (cl *client) exchangeH2(slot *h2slot, call *h2call, timer *time.Timer, a *a
 
 // classifyH2 is a stream's outcome class.
 func classifyH2(call *h2call) results.Class {
-	var se h2StreamError
-	switch err := call.err; {
-	case err == nil:
+	err := call.err
+	if err == nil {
 		return results.ClassOfStatus(call.status)
-	case errors.As(err, &se):
+	}
+	if se, ok := errors.AsType[h2StreamError](err); ok {
 		switch {
 		case call.head:
 			return results.Truncated
@@ -526,12 +621,17 @@ func classifyH2(call *h2call) results.Class {
 			return results.RefusedStream
 		}
 		return results.StreamReset
-	case errors.As(err, new(h2GoAwayError)):
+	}
+	if _, ok := errors.AsType[h2GoAwayError](err); ok {
 		return results.GoAway
-	case errors.As(err, new(http2.ConnectionError)), errors.As(err, new(http2.StreamError)):
+	}
+	if _, ok := errors.AsType[http2.ConnectionError](err); ok {
 		return results.Malformed
 	}
-	return classify(phaseExchange, call.err, call.head || call.read > 0)
+	if _, ok := errors.AsType[http2.StreamError](err); ok {
+		return results.Malformed
+	}
+	return classify(phaseExchange, err, call.head || call.read > 0)
 }
 
 // h2Workers gives each worker its connection slot and stream: Streams workers per slot.
