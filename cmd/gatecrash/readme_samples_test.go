@@ -4,6 +4,7 @@ import (
 	"context"
 	"flag"
 	"fmt"
+	"github.com/gatecrash/gatecrash/faultserver/faultservertest"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -28,8 +29,9 @@ type readmeSample struct {
 	check string
 	exit  int
 	// origin, when set, are the fault specs of a fault server the command is pointed at
-	// (127.0.0.1:9001 in the command).
-	origin []string
+	// (127.0.0.1:9001 in the command); with originH2 it speaks HTTP/2 (h2c) too.
+	origin   []string
+	originH2 bool
 	// app, when set, is an app server the command is pointed at (127.0.0.1:8000 in the
 	// command), with appVars, or checkVars when the test runs check.
 	app                proxy.AppKind
@@ -42,6 +44,8 @@ var readmeSamples = []readmeSample{
 	{name: "run", shown: "gatecrash run keepalive-race"},
 	{name: "load", shown: "gatecrash load http://127.0.0.1:9001/ --duration 3s --connections 32",
 		origin: []string{"status:code=502,every=100"}},
+	{name: "load-h2", shown: "gatecrash load http://127.0.0.1:9001/ --http2 --connections 4 --streams 25 --duration 3s",
+		origin: []string{"rst-stream:code=refused-stream,every=500", "goaway-after:streams=2000,close-after=1s"}, originH2: true},
 	{name: "serve-bad-fault", shown: "gatecrash serve --fault rst-headers:after_bytes=20", exit: 2},
 	{name: "probe-chain", shown: "gatecrash probe chain --hop nginx=60s --hop uvicorn=5s", exit: 3},
 	{name: "probe-origin", shown: "gatecrash probe origin http://127.0.0.1:8000/ --max-requests 200",
@@ -132,7 +136,11 @@ func runSample(t *testing.T, s readmeSample) string {
 	}
 	real := map[string]string{} // shown address -> the one started
 	if len(s.origin) > 0 {
-		real[sampleOrigin] = strings.TrimSuffix(strings.TrimPrefix(startOrigin(t, s.origin...), "http://"), "/")
+		if s.originH2 {
+			_, real[sampleOrigin], _ = faultservertest.OriginH2(t, s.origin...)
+		} else {
+			real[sampleOrigin] = strings.TrimSuffix(strings.TrimPrefix(startOrigin(t, s.origin...), "http://"), "/")
+		}
 	}
 	if s.app != "" {
 		e2e.Need(t, s.app)
