@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"runtime"
 	"strconv"
 	"strings"
 	"sync"
@@ -117,9 +118,10 @@ type h2call struct {
 	ended   bool
 	status  int
 	head    bool // the final response HEADERS arrived
-	read    int64
-	sendWin int64
-	err     error
+	read     int64
+	sendWin  int64
+	err      error
+	deadline time.Time // the request's timeout: the sweeper cancels the stream then
 }
 
 // h2StreamError is the server's RST_STREAM.
@@ -192,6 +194,7 @@ func (cl *client) dialH2(deadline time.Time) (*h2conn, phase, error) {
 	c.flush, c.ended, c.wait = make(chan struct{}, 1), make(chan struct{}), cl.cfg.Timeout.D()
 	go c.readLoop()
 	go c.flusher()
+	go c.sweep(sweepEvery(cl.cfg.Timeout.D()))
 	return c, phaseExchange, nil
 }
 
@@ -248,13 +251,16 @@ func (c *h2conn) open(call *h2call, rq *rendered, deadline time.Time) (reused, o
 		return false, false, nil
 	}
 	call.id, call.ended, call.status, call.head, call.read, call.err = c.nextID, false, 0, false, 0, nil
+	call.deadline = deadline
 	call.sendWin = c.initWin
 	c.nextID += 2
 	c.streams[call.id] = call
 	reused = c.opened > 0
 	c.opened++
 	c.mu.Unlock()
-	c.nc.SetWriteDeadline(deadline)
+	if c.bw.Available() < len(rq.h2block)+9 { // this frame will make bw write: bound the wait
+		c.nc.SetWriteDeadline(deadline)
+	}
 	err = c.fr.WriteHeaders(http2.HeadersFrameParam{StreamID: call.id, BlockFragment: rq.h2block, EndHeaders: true,
 		EndStream: len(rq.body) == 0})
 	if err == nil && len(rq.body) == 0 {
@@ -326,6 +332,9 @@ func (c *h2conn) flusher() {
 			return
 		case <-c.flush:
 		}
+		// Let the workers the reader has just woken open their streams first: their HEADERS
+		// join this write (without the yield each would get a write of its own).
+		runtime.Gosched()
 		c.wmu.Lock()
 		c.nc.SetWriteDeadline(time.Now().Add(c.wait))
 		err := c.bw.Flush()
@@ -333,6 +342,40 @@ func (c *h2conn) flusher() {
 		if err != nil {
 			c.fail(err)
 			return
+		}
+	}
+}
+
+// sweepEvery is how often a connection's streams are checked for their deadline: every 10 ms,
+// or a tenth of the timeout when that is shorter (a timeout is recorded at most that late).
+// One ticker per connection instead of a timer per request: the per-request cost stays off
+// the timer heap.
+func sweepEvery(timeout time.Duration) time.Duration {
+	return max(time.Millisecond, min(10*time.Millisecond, timeout/10))
+}
+
+// sweep cancels (RST_STREAM CANCEL) the streams past their deadline, until the connection
+// ends.
+func (c *h2conn) sweep(every time.Duration) {
+	t := time.NewTicker(every)
+	defer t.Stop()
+	var late []*h2call
+	for {
+		select {
+		case <-c.ended:
+			return
+		case now := <-t.C:
+			c.mu.Lock()
+			for _, call := range c.streams {
+				if !now.Before(call.deadline) {
+					late = append(late, call)
+				}
+			}
+			c.mu.Unlock()
+			for _, call := range late {
+				c.cancel(call, errH2Timeout)
+			}
+			late = late[:0]
 		}
 	}
 }
@@ -359,24 +402,24 @@ func (c *h2conn) finishLocked(call *h2call, err error) {
 	}
 }
 
-// cancel ends a stream the worker gives up on (its timeout): RST_STREAM CANCEL. It reports
-// false when the stream had ended meanwhile (its end is then waiting on call.done).
-func (c *h2conn) cancel(call *h2call, err error) bool {
+// cancel ends a stream whose deadline has passed: RST_STREAM CANCEL, and the worker's wait
+// ends with err. A stream that has ended meanwhile — or whose call has moved on to the next
+// request, with a later deadline — is left alone.
+func (c *h2conn) cancel(call *h2call, err error) {
 	c.mu.Lock()
-	if call.ended {
+	if call.ended || time.Now().Before(call.deadline) {
 		c.mu.Unlock()
-		return false
+		return
 	}
-	call.ended, call.err = true, err
-	delete(c.streams, call.id)
+	id := call.id
+	c.finishLocked(call, err)
 	c.mu.Unlock()
 	c.wmu.Lock()
 	c.nc.SetWriteDeadline(time.Now().Add(time.Second))
-	if c.fr.WriteRSTStream(call.id, http2.ErrCodeCancel) == nil {
+	if c.fr.WriteRSTStream(id, http2.ErrCodeCancel) == nil {
 		c.bw.Flush()
 	}
 	c.wmu.Unlock()
-	return true
 }
 
 // fail ends the connection: every open stream ends with err.
@@ -551,7 +594,7 @@ func (c *h2conn) handle(f http2.Frame) bool {
 }
 
 // exchangeH2 sends one request as a stream on the worker's connection and waits for its end.
-func (cl *client) exchangeH2(slot *h2slot, call *h2call, timer *time.Timer, a *attempt, w *worker) {
+func (cl *client) exchangeH2(slot *h2slot, call *h2call, a *attempt, w *worker) {
 	a.start = time.Now()
 	a.openLoop = !a.intended.IsZero()
 	if a.intended.IsZero() {
@@ -570,12 +613,14 @@ func (cl *client) exchangeH2(slot *h2slot, call *h2call, timer *time.Timer, a *a
 			return
 		}
 		a.fresh = a.fresh || fresh
-		reused, ok, err := c.open(call, rq, deadline)
+		reused, ok, err := c.open(call, rq, deadline) // the sweeper cancels it at the deadline
 		if !ok && tries < 3 {
 			continue // the connection ended before this stream went out: nothing was sent
 		}
-		if !ok {
-			err = errors.New("HTTP/2: no connection would take a new stream")
+		if !ok { // three new connections ended before they could take it: nothing was sent
+			err := errors.New("HTTP/2: the server ended three new connections before a stream could go out")
+			a.end, a.err, a.class = time.Now(), err, results.ConnectError
+			return
 		}
 		a.reused = reused
 		a.connID, a.local = c.id, c.local
@@ -588,16 +633,7 @@ func (cl *client) exchangeH2(slot *h2slot, call *h2call, timer *time.Timer, a *a
 		}
 		break
 	}
-	timer.Reset(time.Until(deadline))
-	select {
-	case <-call.done:
-		timer.Stop() // (Go 1.23 timers: no stale tick can come after Stop)
-	case <-timer.C:
-		if c.cancel(call, errH2Timeout) {
-			break
-		}
-		<-call.done
-	}
+	<-call.done // the stream's end, or its deadline (the sweeper's cancel), or the connection's
 	w.h2cur.Store(nil)
 	a.end = time.Now()
 	a.read = call.read

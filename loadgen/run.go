@@ -211,11 +211,8 @@ func (w *worker) loop(ctx context.Context, p pacer) {
 		}
 	}()
 	var call *h2call
-	var timer *time.Timer
 	if w.h2 != nil {
 		call = &h2call{done: make(chan struct{}, 1)}
-		timer = time.NewTimer(time.Hour)
-		timer.Stop()
 	}
 	for {
 		intended, ok := p.next(ctx, w.id)
@@ -225,7 +222,7 @@ func (w *worker) loop(ctx context.Context, p pacer) {
 		a := attempt{intended: intended, req: w.client.pick()}
 		w.busy.Store(true)
 		if w.h2 != nil {
-			w.client.exchangeH2(w.h2.slot(w.id), call, timer, &a, w)
+			w.client.exchangeH2(w.h2.slot(w.id), call, &a, w)
 		} else {
 			c = w.client.exchange(c, &a, w)
 		}
