@@ -113,11 +113,11 @@ type h2conn struct {
 
 // h2call is one worker's stream, reused for each of its requests.
 type h2call struct {
-	id      uint32
-	done    chan struct{} // one send per request, when it ended
-	ended   bool
-	status  int
-	head    bool // the final response HEADERS arrived
+	id       uint32
+	done     chan struct{} // one send per request, when it ended
+	ended    bool
+	status   int
+	head     bool // the final response HEADERS arrived
 	read     int64
 	sendWin  int64
 	err      error
