@@ -369,7 +369,7 @@ func (c *Config) validateHTTP2() []error {
 		set   bool
 		field string
 	}{
-		{c.ExpectContinue, "expect-continue"}, {c.NoKeepAlive, "no-keepalive"}, {c.IdleTimeout > 0, "idle-timeout"},
+		{c.ExpectContinue, "expect-continue"}, {c.NoKeepAlive, "no-keepalive"},
 		{c.MaxRequestsPerConn > 0, "max-requests-per-conn"}, {c.Client != "" && c.Client != string(Checked), "client"},
 		{c.Pattern == GapSweep && c.Streams > 1, "pattern"},
 	} {

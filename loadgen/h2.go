@@ -101,6 +101,7 @@ type h2conn struct {
 	initWin  int64 // the server's SETTINGS_INITIAL_WINDOW_SIZE
 	maxFrame int
 	recvUsed int64 // received DATA not yet given back to the connection window
+	idleAt   time.Time // when it last came to have no stream open
 
 	// the read loop's own: response header blocks are decoded here, looking only at :status
 	// (the Framer's MetaHeadersFrame would allocate every field of every response)
@@ -201,10 +202,15 @@ func (cl *client) dialH2(deadline time.Time) (*h2conn, phase, error) {
 // errNoH2 marks a TLS server that would not speak HTTP/2.
 var errNoH2 = errors.New("no h2")
 
-// usable reports whether a new stream may go on the connection.
-func (c *h2conn) usable() bool {
+// usable reports whether a new stream may go on the connection: it has not ended, no GOAWAY
+// came, and it has not sat idle (no stream open) longer than idleTimeout (0: no limit) — the
+// client's own idle window, as Go's Transport.IdleConnTimeout closes an idle h2 connection.
+func (c *h2conn) usable(idleTimeout time.Duration) bool {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	if idleTimeout > 0 && len(c.streams) == 0 && !c.idleAt.IsZero() && time.Since(c.idleAt) > idleTimeout {
+		return false
+	}
 	return c.err == nil && !c.goneAway && c.nextID < 1<<31-1
 }
 
@@ -213,7 +219,7 @@ func (c *h2conn) usable() bool {
 func (s *h2slot) conn(cl *client, deadline time.Time) (c *h2conn, fresh bool, ph phase, err error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.c != nil && s.c.usable() {
+	if s.c != nil && s.c.usable(cl.cfg.IdleTimeout.D()) {
 		return s.c, false, phaseExchange, nil
 	}
 	if s.c != nil {
@@ -396,6 +402,9 @@ func (c *h2conn) finishLocked(call *h2call, err error) {
 	}
 	call.ended, call.err = true, err
 	delete(c.streams, call.id)
+	if len(c.streams) == 0 {
+		c.idleAt = time.Now()
+	}
 	call.done <- struct{}{}
 	if c.goneAway && len(c.streams) == 0 {
 		c.nc.Close() // left by its slot, or above a GOAWAY: nothing more will come on it

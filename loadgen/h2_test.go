@@ -138,3 +138,20 @@ func TestH2ConfigErrors(t *testing.T) {
 		}
 	}
 }
+
+// --idle-timeout with HTTP/2: a connection that has had no stream open for longer is not used
+// again; without it the one connection carries every request.
+func TestH2IdleTimeout(t *testing.T) {
+	t.Parallel()
+	_, plain, _ := faultservertest.OriginH2(t)
+	for _, tc := range []struct {
+		idle   time.Duration
+		opened int64
+	}{{0, 1}, {30 * time.Millisecond, 4}} {
+		res := run(t, Config{URL: "http://" + plain + "/", HTTP2: true, Connections: 1, Requests: 4,
+			ThinkTime: yamlconf.Duration(60 * time.Millisecond), IdleTimeout: yamlconf.Duration(tc.idle)})
+		if res.Count(results.OK) != 4 || res.Connections.Opened != tc.opened {
+			t.Errorf("idle-timeout %v: %s over %d connections, want ok:4 over %d", tc.idle, classCounts(res), res.Connections.Opened, tc.opened)
+		}
+	}
+}

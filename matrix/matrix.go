@@ -26,7 +26,7 @@ import (
 // uvicorn-race and gunicorn-race (real app servers, and gunicorn's window is too rare for a
 // short budget).
 var Scenarios = []string{"keepalive-race", "keepalive-race-seconds", "forced-race", "fin-mid-request", "rst-headers", "cut-body",
-	"no-response", "tls-stall", "slow-upstream", "h2-goaway-race", "h2-max-requests", "h2-rst-stream", "h2-close-no-goaway", "h2-max-streams"}
+	"no-response", "tls-stall", "slow-upstream", "h2-goaway-race", "h2-max-requests", "h2-rst-stream", "h2-close-no-goaway", "h2-max-streams", "h2-client-goaway"}
 
 // SecondsScale maps a built-in scenario scaled to whole seconds to the millisecond scenario
 // it stands in for. The matrix runs it only for the proxies the millisecond one's fixed

@@ -83,6 +83,10 @@ func startEmbedded(cfg Config) (Proxy, error) {
 	if proto != "h1" && proto != "h2c" {
 		errs = append(errs, fmt.Errorf("proxy.vars.upstream_proto: %q is not allowed; allowed: h1, h2c", proto))
 	}
+	clientProto := valueOf(Embedded, cfg.Vars, "client_proto")
+	if clientProto != "h1" && clientProto != "h2c" {
+		errs = append(errs, fmt.Errorf("proxy.vars.client_proto: %q is not allowed; allowed: h1, h2c", clientProto))
+	}
 	if err := errors.Join(errs...); err != nil {
 		return nil, err
 	}
@@ -149,6 +153,11 @@ func startEmbedded(cfg Config) (Proxy, error) {
 	}
 	p.srv = &http.Server{Handler: h, ReadHeaderTimeout: 30 * time.Second, IdleTimeout: durs["client_idle_timeout"],
 		ErrorLog: log.New(io.Discard, "", 0)}
+	if clientProto == "h2c" { // HTTP/2 with prior knowledge from the client, beside HTTP/1.1
+		p.srv.Protocols = new(http.Protocols)
+		p.srv.Protocols.SetHTTP1(true)
+		p.srv.Protocols.SetUnencryptedHTTP2(true)
+	}
 	go func() {
 		defer close(p.done)
 		p.serveErr = p.srv.Serve(ln)

@@ -62,6 +62,7 @@ var kindSettings = map[Kind]map[string]setting{
 		"max_idle_conns":        {directive: "Transport.MaxIdleConnsPerHost", def: "2"},
 		"tls_handshake_timeout": {directive: "Transport.TLSHandshakeTimeout", def: "10s"},
 		"upstream_proto":        {directive: "Transport.Protocols", where: "(h2c: SetUnencryptedHTTP2, HTTP/2 with prior knowledge to the origin)", def: "h1"},
+		"client_proto":          {directive: "http.Server.Protocols", where: "(h2c: SetUnencryptedHTTP2, HTTP/2 with prior knowledge from the client, beside HTTP/1.1)", def: "h1"},
 		"retry_unsafe": {directive: "Request.GetBody", where: "and a RoundTripper that sends again, once, a request of any method whose reused connection failed " +
 			"before any answer (the body kept, up to 1 MiB; Go's HTTP/2 transport then also resends refused and unprocessed streams itself)", def: "off"},
 	},
@@ -74,6 +75,7 @@ var kindSettings = map[Kind]map[string]setting{
 		"keepalive_conns":     {directive: "keepalive", where: "in the upstream block", def: "16"},
 		"next_upstream":       {directive: "proxy_next_upstream", def: "error timeout"},
 		"retry_unsafe":        {directive: "proxy_next_upstream ... non_idempotent", where: "(a POST that met a dead connection is sent again)", def: "off"},
+		"client_proto":        {directive: "listen ... http2", where: "(h2c: HTTP/2 with prior knowledge from the client on the plain listener)", def: "h1"},
 	},
 	HAProxy: {
 		"idle_timeout": {directive: "pool-purge-delay", where: "on the servers (idle server connections are purged at that pace)", def: "5s",
@@ -89,6 +91,7 @@ var kindSettings = map[Kind]map[string]setting{
 		"retry_on":            {directive: "retry-on", def: "conn-failure"},
 		"retry_unsafe":        {directive: "retry-on ... empty-response", where: "(with `retries`: a request of any method that met a dead connection is sent again)", def: "off"},
 		"upstream_proto":      {directive: "proto h2", where: "on the server line (h2c: HTTP/2 with prior knowledge to the origin)", def: "h1"},
+		"client_proto":        {directive: "proto h2", where: "on the bind line (h2c: HTTP/2 with prior knowledge from the client)", def: "h1"},
 	},
 	Caddy: {
 		"idle_timeout":          {directive: "keepalive", where: "in the reverse_proxy transport http block", def: "2m"},
@@ -98,6 +101,7 @@ var kindSettings = map[Kind]map[string]setting{
 		"client_idle_timeout":   {directive: "idle", where: "in the global servers timeouts block", def: "5m"},
 		"tls_handshake_timeout": {directive: "tls_timeout", where: "in the reverse_proxy transport http block", def: "10s"},
 		"upstream_proto":        {directive: "versions h2c", where: "in the reverse_proxy transport http block (h2c: HTTP/2 with prior knowledge to the origin)", def: "h1"},
+		"client_proto":          {directive: "protocols h1 h2c", where: "in the global servers block (h2c: HTTP/2 with prior knowledge from the client)", def: "h1"},
 	},
 	Apache: {
 		"idle_timeout":        apacheSecs.with("ttl=", "on the ProxyPass / BalancerMember", "60s"),

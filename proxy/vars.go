@@ -43,6 +43,7 @@ var builtinVars = map[string]varDef{
 	"keepalive":             {kind: varEnum, words: []string{"on", "off"}},
 	"retry_unsafe":          {kind: varEnum, words: []string{"on", "off"}},
 	"upstream_proto":        {kind: varEnum, words: []string{"h1", "h2c"}},
+	"client_proto":          {kind: varEnum, words: []string{"h1", "h2c"}},
 	"max_idle_conns":        {kind: varCount},
 	"keepalive_conns":       {kind: varCount},
 	"retries":               {kind: varCount},

@@ -92,7 +92,7 @@ func TestExitCodesAndMessages(t *testing.T) {
 		{"probe origin bad scheme", []string{"probe", "origin", "ftp://127.0.0.1/"}, 2, "the scheme must be http or https"},
 		{"broken scenario file names its line", []string{"run", "../../scenarios/testdata/broken.yaml"}, 2,
 			`broken.yaml:15:3: load: unknown field "duraton"`},
-		{"unknown built-in scenario", []string{"run", "keepalive-rac"}, 2, `no such scenario "keepalive-rac"; built-in scenarios: chain, client-stale-pool, cut-body, fin-mid-request, forced-race, gunicorn-race, h2-close-no-goaway, h2-goaway-race, h2-max-requests, h2-max-streams, h2-rst-stream, keepalive-race, keepalive-race-seconds,`},
+		{"unknown built-in scenario", []string{"run", "keepalive-rac"}, 2, `no such scenario "keepalive-rac"; built-in scenarios: chain, client-stale-pool, cut-body, fin-mid-request, forced-race, gunicorn-race, h2-client-goaway, h2-close-no-goaway, h2-goaway-race, h2-max-requests, h2-max-streams, h2-rst-stream, keepalive-race, keepalive-race-seconds,`},
 		{"unknown proxy kind", []string{"run", "keepalive-race", "--proxy", "squid"}, 2, `--proxy: unknown proxy kind "squid"`},
 		{"scenario does not apply", []string{"run", "chain", "--proxy", "apache"}, 2, "does not apply to proxy apache"},
 		{"variant that cannot be expressed", []string{"run", "slow-upstream", "--proxy", "apache", "--variant", "tight-timeout"}, 2,
