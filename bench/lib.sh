@@ -23,7 +23,7 @@ free_port() {
 # start_nginx_return200 DIR PORT: nginx with one worker pinned to CPU 0 answering `return 200
 # "ok"` on 127.0.0.1:PORT. Sets NGINX_PID and NGINX_WORKERS.
 start_nginx_return200() {
-	local dir=$1 port=$2 bin
+	local dir=$1 port=$2 params=${3:-} bin
 	bin=$(command -v nginx || echo /usr/sbin/nginx)
 	chmod 777 "$dir"
 	cat >"$dir/nginx.conf" <<CONF
@@ -38,7 +38,7 @@ http {
     uwsgi_temp_path $dir/uwsgi; scgi_temp_path $dir/scgi;
     keepalive_requests 100000000;
     server {
-        listen 127.0.0.1:$port;
+        listen 127.0.0.1:$port${params:+ $params};
         location / { default_type text/plain; return 200 "ok"; }
     }
 }
