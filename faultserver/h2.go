@@ -76,6 +76,7 @@ type h2conn struct {
 	// connection closes once the ones at or below it are done.
 	goneAway bool
 	lastID   uint32
+	closeAt  time.Time // with goneAway: read on (refusing new streams) until then, then close
 	// held are answers a fault holds until a time (delay's head-delay, a dripped body's next
 	// slice); the read loop wakes for them.
 	held []heldAnswer
@@ -147,6 +148,9 @@ func (c *conn) serveH2() {
 	for {
 		c.plan = c.srv.plan.Load()
 		if len(h.streams) == 0 && h.goneAway {
+			if time.Now().Before(h.closeAt) {
+				h.refuseUntil(h.closeAt)
+			}
 			h.closeAs(CloseFIN)
 			return
 		}

@@ -648,3 +648,34 @@ func TestH2MaxStreams(t *testing.T) {
 		})
 	}
 }
+
+// goaway-race: as the connection's 2nd stream opens, GOAWAY naming the 1st as the last
+// processed; the 2nd is never answered (the client may send it again), a 3rd is refused, and
+// the close comes after close-after; counted once.
+func TestH2GoAwayRace(t *testing.T) {
+	t.Parallel()
+	s, addr := startServer(t, h2Config(withFaults(t, "goaway-race:stream=2,close-after=150ms")))
+	c := dialH2(t, addr)
+	c.get(1)
+	if status, _ := c.answer(1); status != "200" {
+		t.Fatalf("stream 1: %s", status)
+	}
+	start := time.Now()
+	c.get(3)
+	f, err := c.next(2 * time.Second)
+	if ga, ok := f.(*http2.GoAwayFrame); err != nil || !ok || ga.LastStreamID != 1 || ga.ErrCode != http2.ErrCodeNo {
+		t.Fatalf("as stream 3 opened: %v %v, want GOAWAY last stream 1 NO_ERROR", f, err)
+	}
+	c.get(5)
+	f, err = c.next(2 * time.Second)
+	if rst, ok := f.(*http2.RSTStreamFrame); err != nil || !ok || rst.StreamID != 5 || rst.ErrCode != http2.ErrCodeRefusedStream {
+		t.Fatalf("stream 5 after the GOAWAY: %v %v, want RST_STREAM 5 REFUSED_STREAM (and nothing for stream 3)", f, err)
+	}
+	if _, err := c.next(2 * time.Second); !errors.Is(err, io.EOF) || time.Since(start) < 140*time.Millisecond {
+		t.Errorf("after close-after: %v at %v, want the close (EOF) at 150ms", err, time.Since(start))
+	}
+	st := waitStats(t, s, "goaway-race counted", func(st Stats) bool { return st.Faults["goaway-race"] == 1 })
+	if st.ResponsesCompleted != 1 {
+		t.Errorf("%d responses, want 1", st.ResponsesCompleted)
+	}
+}

@@ -76,6 +76,8 @@ the TLS listener; selectors count streams, match is not read on h2 yet):
   rst-stream       code=internal-error|refused-stream|cancel, after=before|headers
   goaway-after     streams, last=exact|low, close-after (GOAWAY after the Nth stream)
   close-no-goaway  close (the connection ends, no GOAWAY, the stream unanswered)
+  goaway-race      stream, close-after (GOAWAY as the Nth stream opens, leaving it
+                   unprocessed; chosen per connection)
   max-streams      streams, lower-after (SETTINGS_MAX_CONCURRENT_STREAMS; streams past it
                    refused; chosen per connection)
   delay and status act on h2 streams too (delay holds one stream's answer, not the others)
