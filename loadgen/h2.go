@@ -100,7 +100,7 @@ type h2conn struct {
 	sendWin  int64 // the connection's send window
 	initWin  int64 // the server's SETTINGS_INITIAL_WINDOW_SIZE
 	maxFrame int
-	recvUsed int64 // received DATA not yet given back to the connection window
+	recvUsed int64     // received DATA not yet given back to the connection window
 	idleAt   time.Time // when it last came to have no stream open
 
 	// the read loop's own: response header blocks are decoded here, looking only at :status
