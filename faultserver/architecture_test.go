@@ -57,6 +57,7 @@ func TestRegistry(t *testing.T) {
 		"close-on-reuse": true, "fin-mid-request": true, "rst-headers": true, "cut-body": true, "no-response": true, "status": true,
 		"goaway-idle": false, "rst-stream": true, "close-no-goaway": true, "goaway-after": false, // HTTP/2: an idle close, a stream's reset, a crash
 		"max-streams": true, "goaway-race": true, // HTTP/2: a refused stream, a stream left above the GOAWAY
+		"ping-silence": false, "window-stall": false, // HTTP/2: per connection
 		exampleKind: true,
 	}
 	for _, kind := range Kinds() {

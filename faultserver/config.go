@@ -34,7 +34,8 @@ type Config struct {
 	// HTTP2 serves HTTP/2 with prior knowledge (h2c) next to HTTP/1.1 on the same port, and h2
 	// by ALPN on the TLS listener: a connection that opens with the HTTP/2 preface is served as
 	// h2, with the h2 fault kinds (goaway-idle, goaway-after, goaway-race, rst-stream,
-	// close-no-goaway, max-streams) and delay and status. Off by default.
+	// close-no-goaway, max-streams, ping-silence, window-stall) and delay and status. Off by
+	// default.
 	HTTP2 bool `yaml:"http2,omitempty"`
 	// Faults is the fault plan, in priority order: in each phase the first fault whose selector
 	// fires acts.

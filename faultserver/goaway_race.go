@@ -17,7 +17,8 @@ import (
 // then it closes, after CloseAfter spent finishing the streams at or below the last id and
 // refusing new ones. No timing luck needed: every chosen connection meets it.
 type GoAwayRace struct {
-	Selector `yaml:",inline"`
+	Selector    `yaml:",inline"`
+	h2ConnHooks `yaml:"-"`
 	// Stream is which stream of the connection meets the GOAWAY (2: the first reuse).
 	Stream int `yaml:"stream"`
 	// CloseAfter is the time between the GOAWAY and the close.
@@ -41,8 +42,6 @@ func (f *GoAwayRace) Validate() error {
 	}
 	return errors.Join(errs...)
 }
-
-func (f *GoAwayRace) h2settings() []http2.Setting { return nil }
 
 func (f *GoAwayRace) h2opened(h *h2conn, id uint32) (refused, ok bool) {
 	if h.opened != f.Stream {

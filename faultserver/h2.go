@@ -50,7 +50,21 @@ type H2ConnFault interface {
 	// reports that the fault refused it (it wrote the frames and counted itself); ok is false
 	// when the connection is over.
 	h2opened(h *h2conn, id uint32) (refused, ok bool)
+	// h2ping reports whether the server answers the client's PING.
+	h2ping(h *h2conn) (answer bool)
+	// h2window reports whether the server gives back the n bytes a DATA frame of st (nil: a
+	// stream it no longer knows) took of the flow-control windows.
+	h2window(h *h2conn, st *h2stream, n uint32) (give bool)
 }
+
+// h2ConnHooks are the H2ConnFault hooks a kind does not use: no settings, every stream taken,
+// every PING answered, every window given back. Embed it with the yaml tag "-".
+type h2ConnHooks struct{}
+
+func (h2ConnHooks) h2settings() []http2.Setting                 { return nil }
+func (h2ConnHooks) h2opened(*h2conn, uint32) (refused, ok bool) { return false, true }
+func (h2ConnHooks) h2ping(*h2conn) bool                         { return true }
+func (h2ConnHooks) h2window(*h2conn, *h2stream, uint32) bool    { return true }
 
 // h2Preface is what an HTTP/2 client sends first.
 var h2Preface = []byte(http2.ClientPreface)
@@ -72,6 +86,10 @@ type h2conn struct {
 	maxData int    // the client's SETTINGS_MAX_FRAME_SIZE
 	nstream int    // streams whose request was read: the nth a selector counts
 	opened  int    // streams the client opened (HEADERS), refused ones too
+	// received is the DATA the client has sent (bytes of the flow-controlled payload)
+	received int64
+	// shaped: the shaper has acted on this connection (a kind that counts once per connection)
+	shaped bool
 	// goneAway: a GOAWAY naming lastID went out; streams above it are refused, and the
 	// connection closes once the ones at or below it are done.
 	goneAway bool
@@ -324,7 +342,8 @@ func (h *h2conn) handle(f http2.Frame) bool {
 	case *http2.DataFrame:
 		st := h.streams[f.StreamID]
 		n := f.Header().Length
-		if n > 0 { // give back what the frame took of both windows
+		h.received += int64(n)
+		if n > 0 && (h.shaper == nil || h.shaper.h2window(h, st, n)) { // give back what it took of both windows
 			if h.fr.WriteWindowUpdate(0, n) != nil {
 				return false
 			}
@@ -347,7 +366,7 @@ func (h *h2conn) handle(f http2.Frame) bool {
 		}
 		return h.sendPending()
 	case *http2.PingFrame:
-		if !f.IsAck() {
+		if !f.IsAck() && (h.shaper == nil || h.shaper.h2ping(h)) {
 			return h.fr.WritePing(true, f.Data) == nil
 		}
 	case *http2.RSTStreamFrame:

@@ -679,3 +679,96 @@ func TestH2GoAwayRace(t *testing.T) {
 		t.Errorf("%d responses, want 1", st.ResponsesCompleted)
 	}
 }
+
+// frames reads every frame (none skipped) for d and returns them.
+func (c *h2Raw) frames(d time.Duration) []http2.Frame {
+	c.t.Helper()
+	var out []http2.Frame
+	c.nc.SetReadDeadline(time.Now().Add(d))
+	for {
+		f, err := c.fr.ReadFrame()
+		if err != nil {
+			return out
+		}
+		switch f := f.(type) {
+		case *http2.SettingsFrame:
+			if !f.IsAck() {
+				c.fr.WriteSettingsAck()
+			}
+		case *http2.PingFrame:
+			out = append(out, &http2.PingFrame{FrameHeader: f.FrameHeader, Data: f.Data})
+			continue
+		case *http2.WindowUpdateFrame:
+			out = append(out, &http2.WindowUpdateFrame{FrameHeader: f.FrameHeader, Increment: f.Increment})
+			continue
+		case *http2.MetaHeadersFrame:
+			out = append(out, &http2.MetaHeadersFrame{HeadersFrame: &http2.HeadersFrame{FrameHeader: f.FrameHeader}})
+			continue
+		}
+	}
+}
+
+// ping-silence: on a chosen connection the server answers streams but never a PING; counted
+// once. Without it the PING is answered (the same check can fail).
+func TestH2PingSilence(t *testing.T) {
+	t.Parallel()
+	for _, silent := range []bool{false, true} {
+		cfg := h2Config(DefaultConfig())
+		if silent {
+			cfg = h2Config(withFaults(t, "ping-silence"))
+		}
+		s, addr := startServer(t, cfg)
+		c := dialH2(t, addr)
+		c.fr.WritePing(false, [8]byte{1, 2, 3})
+		c.get(1)
+		c.fr.WritePing(false, [8]byte{4, 5, 6})
+		acks, answered := 0, false
+		for _, f := range c.frames(300 * time.Millisecond) {
+			switch f := f.(type) {
+			case *http2.PingFrame:
+				if f.IsAck() {
+					acks++
+				}
+			case *http2.MetaHeadersFrame:
+				answered = answered || f.StreamID == 1
+			}
+		}
+		if !answered || silent && acks != 0 || !silent && acks != 2 {
+			t.Errorf("ping-silence %v: stream answered %v, %d PING ACKs", silent, answered, acks)
+		}
+		if silent {
+			waitStats(t, s, "ping-silence counted once", func(st Stats) bool { return st.Faults["ping-silence"] == 1 })
+		}
+	}
+}
+
+// window-stall: the stream window advertised in the first SETTINGS, and no WINDOW_UPDATE for
+// the request body that uses it up; counted once. Without it the server gives the bytes back.
+func TestH2WindowStall(t *testing.T) {
+	t.Parallel()
+	for _, stall := range []bool{false, true} {
+		cfg := h2Config(DefaultConfig())
+		if stall {
+			cfg = h2Config(withFaults(t, "window-stall:window=1000"))
+		}
+		s, addr := startServer(t, cfg)
+		c := dialH2(t, addr)
+		if v, ok := c.settings()[http2.SettingInitialWindowSize]; ok != stall || stall && v != 1000 {
+			t.Fatalf("window-stall %v: first SETTINGS INITIAL_WINDOW_SIZE %d (set %v)", stall, v, ok)
+		}
+		c.openPost(1)
+		c.fr.WriteData(1, false, make([]byte, 1000))
+		updates := 0
+		for _, f := range c.frames(300 * time.Millisecond) {
+			if _, ok := f.(*http2.WindowUpdateFrame); ok {
+				updates++
+			}
+		}
+		if stall && updates != 0 || !stall && updates == 0 {
+			t.Errorf("window-stall %v: %d WINDOW_UPDATEs after 1000 body bytes", stall, updates)
+		}
+		if stall {
+			waitStats(t, s, "window-stall counted once", func(st Stats) bool { return st.Faults["window-stall"] == 1 })
+		}
+	}
+}

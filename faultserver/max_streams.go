@@ -16,7 +16,8 @@ import (
 // loaded server does — and refuses at once what is over it: the streams already on their way
 // race the new setting. A refused stream was not processed, so any client may send it again.
 type MaxStreams struct {
-	Selector `yaml:",inline"`
+	Selector    `yaml:",inline"`
+	h2ConnHooks `yaml:"-"`
 	// Streams is the limit.
 	Streams int `yaml:"streams"`
 	// LowerAfter, when > 0, is the stream as which the limit is announced (0: from the start).

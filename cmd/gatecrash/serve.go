@@ -78,6 +78,8 @@ the TLS listener; selectors count streams, match is not read on h2 yet):
   close-no-goaway  close (the connection ends, no GOAWAY, the stream unanswered)
   goaway-race      stream, close-after (GOAWAY as the Nth stream opens, leaving it
                    unprocessed; chosen per connection)
+  ping-silence     (never answers PING on a chosen connection)
+  window-stall     window (never sends WINDOW_UPDATE: uploads stall)
   max-streams      streams, lower-after (SETTINGS_MAX_CONCURRENT_STREAMS; streams past it
                    refused; chosen per connection)
   delay and status act on h2 streams too (delay holds one stream's answer, not the others)
