@@ -68,3 +68,18 @@ median() { sort -n | awk '{a[NR]=$1} END {print (NR%2 ? a[(NR+1)/2] : (a[NR/2]+a
 
 # machine_line: one line saying where the figures come from.
 machine_line() { echo "$(nproc) cores, $(uname -r), $(date -u +%Y-%m-%d)"; }
+
+# measure NAME CMD...: run CMD on CPU 1 under /usr/bin/time, its output in $dir/NAME.log;
+# prints "rps cpu rss_kb". The rate is the tool's own: wrk's and hey's Requests/sec, h2load's
+# "finished in ..., N req/s", gatecrash's "achieved".
+measure() {
+	local name=$1; shift
+	local log="$dir/$name.log" tlog="$dir/$name.time" rps
+	taskset -c 1 /usr/bin/time -f '%e %U %S %M' -o "$tlog" "$@" >"$log" 2>&1
+	case $name in
+	wrk* | hey*) rps=$(awk '/Requests\/sec/ {print $2}' "$log") ;;
+	h2load*) rps=$(awk '/^finished in/ {print $4}' "$log") ;;
+	*) rps=$(awk '/achieved/ {for (i = 1; i <= NF; i++) if ($i == "achieved") {sub("/s", "", $(i+1)); print $(i+1)}}' "$log") ;;
+	esac
+	awk -v r="$rps" '{printf "%s %.2f %d\n", r, ($2 + $3) / $1, $4}' "$tlog"
+}

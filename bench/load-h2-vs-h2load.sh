@@ -30,18 +30,6 @@ wait_port "$port"
 url="http://127.0.0.1:$port/"
 secs=${DURATION%s}
 
-# measure NAME CMD...: run CMD on CPU 1 under /usr/bin/time; prints "rps cpu rss_kb".
-measure() {
-	local name=$1; shift
-	local log="$dir/$name.log" tlog="$dir/$name.time"
-	taskset -c 1 /usr/bin/time -f '%e %U %S %M' -o "$tlog" "$@" >"$log" 2>&1
-	local rps
-	case $name in
-	h2load*) rps=$(awk '/^finished in/ {print $4}' "$log") ;;
-	*) rps=$(awk '/achieved/ {for (i = 1; i <= NF; i++) if ($i == "achieved") {sub("/s", "", $(i+1)); print $(i+1)}}' "$log") ;;
-	esac
-	awk -v r="$rps" '{printf "%s %.2f %d\n", r, ($2 + $3) / $1, $4}' "$tlog"
-}
 
 shapes=("1 100" "16 10")
 for s in "${shapes[@]}"; do

@@ -31,19 +31,6 @@ trap 'kill $NGINX_PID 2>/dev/null || true; wait 2>/dev/null || true; rm -rf "$di
 url="http://127.0.0.1:$port/"
 secs=${DURATION%s}
 
-# measure NAME CMD...: run CMD on CPU 1 under /usr/bin/time; prints "rps cpu rss_kb".
-measure() {
-	local name=$1; shift
-	local log="$dir/$name.log" tlog="$dir/$name.time"
-	taskset -c 1 /usr/bin/time -f '%e %U %S %M' -o "$tlog" "$@" >"$log" 2>&1
-	local rps
-	case $name in
-	wrk) rps=$(awk '/Requests\/sec/ {print $2}' "$log") ;;
-	hey) rps=$(awk '/Requests\/sec/ {print $2}' "$log") ;;
-	gatecrash | before) rps=$(awk '/achieved/ {for (i = 1; i <= NF; i++) if ($i == "achieved") {sub("/s", "", $(i+1)); print $(i+1)}}' "$log") ;;
-	esac
-	awk -v r="$rps" '{printf "%s %.2f %d\n", r, ($2 + $3) / $1, $4}' "$tlog"
-}
 
 : >"$dir/wrk.all"; : >"$dir/hey.all"; : >"$dir/gatecrash.all"; : >"$dir/before.all"
 for i in $(seq "$ROUNDS"); do

@@ -197,28 +197,41 @@ type attempt struct {
 
 // dial opens a new connection, with TLS when the target is https.
 func (cl *client) dial(deadline time.Time) (*conn, phase, error) {
-	d := net.Dialer{Deadline: deadline, Timeout: cl.cfg.ConnectTimeout.D()}
-	nc, err := d.Dial("tcp", cl.t.addr)
+	nc, tcp, ph, err := cl.dialRaw(deadline)
 	if err != nil {
-		cl.res.note(err)
-		return nil, phaseConnect, err
+		return nil, ph, err
 	}
 	var look *looker
+	if tcp != nil {
+		look = newLooker(tcp)
+	}
+	cc := &countingConn{Conn: nc}
+	return &conn{nc: cc, look: look, br: bufio.NewReaderSize(cc, 8<<10), id: cl.connIDs.Add(1), local: nc.LocalAddr().String()}, phaseExchange, nil
+}
+
+// dialRaw opens the TCP connection (no Nagle) and, when the target is https, the TLS session
+// over it. tcp is the TCP connection underneath.
+func (cl *client) dialRaw(deadline time.Time) (nc net.Conn, tcp *net.TCPConn, ph phase, err error) {
+	d := net.Dialer{Deadline: deadline, Timeout: cl.cfg.ConnectTimeout.D()}
+	if nc, err = d.Dial("tcp", cl.t.addr); err != nil {
+		cl.res.note(err)
+		return nil, nil, phaseConnect, err
+	}
 	if tc, ok := nc.(*net.TCPConn); ok {
 		tc.SetNoDelay(true)
-		look = newLooker(tc)
+		tcp = tc
 	}
 	if cl.tlsCfg != nil {
 		tc := tls.Client(nc, cl.tlsCfg)
 		tc.SetDeadline(deadline)
 		if err := tc.HandshakeContext(context.Background()); err != nil {
 			nc.Close()
-			return nil, phaseHandshake, err
+			return nil, nil, phaseHandshake, err
 		}
+		tc.SetDeadline(time.Time{})
 		nc = tc
 	}
-	cc := &countingConn{Conn: nc}
-	return &conn{nc: cc, look: look, br: bufio.NewReaderSize(cc, 8<<10), id: cl.connIDs.Add(1), local: nc.LocalAddr().String()}, phaseExchange, nil
+	return nc, tcp, phaseExchange, nil
 }
 
 // expectContinueWait is how long a client waits for "100 Continue" before sending the body

@@ -3,11 +3,9 @@ package loadgen
 import (
 	"bufio"
 	"bytes"
-	"context"
 	"crypto/tls"
 	"errors"
 	"fmt"
-	"net"
 	"runtime"
 	"strconv"
 	"strings"
@@ -146,28 +144,15 @@ var errH2Malformed = fmt.Errorf("%w: HTTP/2 stream ended without a response stat
 // dialH2 opens an HTTP/2 connection and sends the preface, its SETTINGS and the connection
 // window; it does not wait for the server's SETTINGS (as Go's and most clients do not).
 func (cl *client) dialH2(deadline time.Time) (*h2conn, phase, error) {
-	d := net.Dialer{Deadline: deadline, Timeout: cl.cfg.ConnectTimeout.D()}
-	nc, err := d.Dial("tcp", cl.t.addr)
+	nc, _, ph, err := cl.dialRaw(deadline)
 	if err != nil {
-		cl.res.note(err)
-		return nil, phaseConnect, err
+		return nil, ph, err
 	}
-	if tc, ok := nc.(*net.TCPConn); ok {
-		tc.SetNoDelay(true)
-	}
-	if cl.tlsCfg != nil {
-		tc := tls.Client(nc, cl.tlsCfg)
-		tc.SetDeadline(deadline)
-		if err := tc.HandshakeContext(context.Background()); err != nil {
-			nc.Close()
-			return nil, phaseHandshake, err
-		}
+	if tc, ok := nc.(*tls.Conn); ok {
 		if p := tc.ConnectionState().NegotiatedProtocol; p != "h2" {
 			tc.Close()
 			return nil, phaseHandshake, fmt.Errorf("the server did not agree to HTTP/2 by ALPN (it chose %q): %w", p, errNoH2)
 		}
-		tc.SetDeadline(time.Time{})
-		nc = tc
 	}
 	cc := &countingConn{Conn: nc}
 	c := &h2conn{nc: cc, id: cl.connIDs.Add(1), local: nc.LocalAddr().String(), streams: map[uint32]*h2call{}, nextID: 1,
