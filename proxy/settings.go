@@ -109,6 +109,7 @@ var kindSettings = map[Kind]map[string]setting{
 		"connect_timeout":     apacheSecs.with("connectiontimeout=", "on the ProxyPass", "60s"),
 		"read_timeout":        apacheSecs.with("timeout=", "on the ProxyPass", "60s"),
 		"client_idle_timeout": apacheSecs.with("KeepAliveTimeout", "", "5s"),
+		"upstream_proto":      {directive: "ProxyPass ... h2c://", where: "with mod_proxy_http2 (h2c: HTTP/2 with prior knowledge to the origin)", def: "h1"},
 	},
 	Varnish: {
 		"idle_timeout":        {directive: "backend_idle_timeout", where: "as a varnishd -p parameter", def: "60s", min: time.Second},
