@@ -138,8 +138,6 @@ func (s *Selector) validate(kind string, phase string) error {
 		case phase == "handshake" || phase == "idle" || phase == "h2 idle" || phase == "h2 connection":
 			errs = append(errs, fmt.Errorf("%s: match is not supported: this fault acts before any request "+
 				"path or header is known; use probability, every or nth", kind))
-		case phase == "h2 stream":
-			errs = append(errs, fmt.Errorf("%s: match is not read on HTTP/2 streams yet; use probability, every or nth", kind))
 		case !strings.HasPrefix(s.Match, "/") && !validHeaderName(headerMatchName(s.Match)):
 			errs = append(errs, fmt.Errorf("%s: match: %q is neither a path prefix (starting with /) nor a header "+
 				"(\"Name\" or \"Name: value\")", kind, s.Match))
@@ -156,10 +154,12 @@ func headerMatchName(m string) string {
 	return strings.TrimSpace(name)
 }
 
-// selInput is what a selector can look at. req is nil before the request head is read.
+// selInput is what a selector can look at. req is nil before the request head is read; h2 is
+// the HTTP/2 stream whose request was read (nil on HTTP/1.1).
 type selInput struct {
 	nth    int // 1-based index of the request on its connection (for idle: requests served)
 	req    *Request
+	h2     *h2stream
 	reused bool
 	idle   time.Duration // how long the connection sat idle before this request
 	rng    *rand.Rand
@@ -171,7 +171,7 @@ func (s *Selector) fires(in *selInput) bool {
 	if s.Nth > 0 && in.nth != s.Nth {
 		return false
 	}
-	if s.Match != "" && (in.req == nil || !in.req.matches(s.Match)) {
+	if s.Match != "" && !in.matches(s.Match) {
 		return false
 	}
 	if s.Every > 1 && s.seen.Add(1)%s.Every != 0 {
@@ -181,6 +181,18 @@ func (s *Selector) fires(in *selInput) bool {
 		return in.rng.Float64() < *s.Probability
 	}
 	return true
+}
+
+// matches implements Selector.Match for the request in hand: an HTTP/1.1 request's head, or an
+// HTTP/2 stream's request headers; false before either is known.
+func (in *selInput) matches(m string) bool {
+	switch {
+	case in.req != nil:
+		return in.req.matches(m)
+	case in.h2 != nil:
+		return in.h2.matches(m)
+	}
+	return false
 }
 
 // matches implements Selector.Match for a parsed request.

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"slices"
 	"strconv"
+	"strings"
 	"time"
 
 	"golang.org/x/net/http2"
@@ -20,7 +21,8 @@ import (
 // fault must own. One goroutine per connection reads the frames and answers each stream as
 // its request ends; the HTTP/2 phases are idle (no stream open: H2IdleFault) and stream (a
 // request read, before its answer: H2StreamFault). Selectors work per stream as per request
-// (probability, every, nth: the nth stream of the connection; match is not read on h2 yet).
+// (probability, every, nth: the nth stream of the connection; match: the :path prefix or a
+// request header field).
 
 // H2IdleFault acts while an HTTP/2 connection has no stream open, as IdleFault does between
 // HTTP/1.1 requests.
@@ -113,13 +115,31 @@ type heldAnswer struct {
 type h2stream struct {
 	id            uint32
 	method, path  string
-	body          int64 // request body bytes received
-	window        int64 // send window
+	fields        []hpack.HeaderField // the request's regular header fields (match reads them)
+	body          int64               // request body bytes received
+	window        int64               // send window
 	pending       []byte
 	rest          []byte // body not yet released to pending (a dripped body)
 	headersSent   bool
 	requestEnded  bool
 	responseEnded bool
+}
+
+// matches implements Selector.Match for a stream: a path prefix against :path, or a header
+// field by name (HTTP/2 names are lower-case; the match's is compared without case) and,
+// when given, exact value.
+func (st *h2stream) matches(m string) bool {
+	if strings.HasPrefix(m, "/") {
+		return strings.HasPrefix(st.path, m)
+	}
+	name, value, hasValue := strings.Cut(m, ":")
+	name, value = strings.TrimSpace(name), strings.TrimSpace(value)
+	for _, f := range st.fields {
+		if strings.EqualFold(f.Name, name) && (!hasValue || f.Value == value) {
+			return true
+		}
+	}
+	return false
 }
 
 // alpn is the protocol the TLS handshake agreed on ("" on plain TCP, or with no ALPN).
@@ -334,7 +354,8 @@ func (h *h2conn) handle(f http2.Frame) bool {
 				return ok
 			}
 		}
-		st := &h2stream{id: id, method: f.PseudoValue("method"), path: f.PseudoValue("path"), window: h.initWin}
+		st := &h2stream{id: id, method: f.PseudoValue("method"), path: f.PseudoValue("path"), window: h.initWin,
+			fields: f.RegularFields()}
 		h.streams[id] = st
 		if f.StreamEnded() {
 			return h.requestEnded(st)
@@ -383,7 +404,7 @@ func (h *h2conn) requestEnded(st *h2stream) bool {
 	st.requestEnded = true
 	h.srv.stats.requestsRead.Add(1)
 	h.nstream++
-	h.sel = selInput{nth: h.nstream, reused: h.nstream > 1, rng: h.rng}
+	h.sel = selInput{nth: h.nstream, reused: h.nstream > 1, rng: h.rng, h2: st}
 	for _, f := range h.plan.h2stream {
 		if c, ok := f.(conditional); ok && !c.applies(&h.sel) {
 			continue

@@ -144,11 +144,17 @@ func dialH2(t *testing.T, addr string) *h2Raw {
 }
 
 // get opens stream id with a GET, END_STREAM on its HEADERS.
-func (c *h2Raw) get(id uint32) {
+func (c *h2Raw) get(id uint32) { c.t.Helper(); c.getWith(id, "/") }
+
+// getWith opens stream id with a GET of path and the extra header fields (name, value, ...).
+func (c *h2Raw) getWith(id uint32, path string, extra ...string) {
 	c.t.Helper()
 	c.hbuf.Reset()
-	for _, f := range [][2]string{{":method", "GET"}, {":scheme", "http"}, {":authority", "t"}, {":path", "/"}} {
+	for _, f := range [][2]string{{":method", "GET"}, {":scheme", "http"}, {":authority", "t"}, {":path", path}} {
 		c.henc.WriteField(hpack.HeaderField{Name: f[0], Value: f[1]})
+	}
+	for i := 0; i+1 < len(extra); i += 2 {
+		c.henc.WriteField(hpack.HeaderField{Name: extra[i], Value: extra[i+1]})
 	}
 	if err := c.fr.WriteHeaders(http2.HeadersFrameParam{StreamID: id, BlockFragment: c.hbuf.Bytes(), EndHeaders: true,
 		EndStream: true}); err != nil {
@@ -465,7 +471,7 @@ func TestH2KindsRefusedOnHTTP1Header(t *testing.T) {
 func TestH2KindsRefuseMatch(t *testing.T) {
 	t.Parallel()
 	for spec, want := range map[string]string{
-		"rst-stream:match=/api":            "rst-stream: match is not read on HTTP/2 streams yet",
+		"max-streams:match=/api":           "max-streams: match is not supported",
 		"goaway-idle:match=/api":           "goaway-idle: match is not supported",
 		"rst-stream:code=boom":             `rst-stream: code: "boom" is not allowed; allowed: cancel, internal-error, refused-stream`,
 		"rst-stream:after=body":            `rst-stream: after: "body" is not allowed`,
@@ -769,6 +775,35 @@ func TestH2WindowStall(t *testing.T) {
 		}
 		if stall {
 			waitStats(t, s, "window-stall counted once", func(st Stats) bool { return st.Faults["window-stall"] == 1 })
+		}
+	}
+}
+
+// match on HTTP/2 streams: a path prefix against :path, a header field by name (any case) and
+// value; only the matching streams meet the fault.
+func TestH2Match(t *testing.T) {
+	t.Parallel()
+	_, addr := startServer(t, h2Config(withFaults(t, "rst-stream:match=/api", "status:code=503,match=X-Test: on")))
+	c := dialH2(t, addr)
+	c.getWith(1, "/api/orders")
+	f, err := c.next(2 * time.Second)
+	if rst, ok := f.(*http2.RSTStreamFrame); err != nil || !ok || rst.StreamID != 1 {
+		t.Fatalf("GET /api/orders: %v %v, want RST_STREAM", f, err)
+	}
+	for _, tc := range []struct {
+		id    uint32
+		path  string
+		extra []string
+		want  string
+	}{
+		{3, "/", nil, "200"},
+		{5, "/", []string{"x-test", "on"}, "503"},
+		{7, "/", []string{"x-test", "off"}, "200"},
+		{9, "/other/api", nil, "200"},
+	} {
+		c.getWith(tc.id, tc.path, tc.extra...)
+		if status, _ := c.answer(tc.id); status != tc.want {
+			t.Errorf("GET %s %v: %s, want %s", tc.path, tc.extra, status, tc.want)
 		}
 	}
 }

@@ -48,9 +48,8 @@ func compile(cfg *Config) (*Plan, error) {
 			}
 		case ResponseFault:
 			p.response = append(p.response, f)
-			// delay and status act on HTTP/2 streams too (match is not read there yet: a
-			// fault with one stays HTTP/1.1's)
-			if hf, ok := f.(H2StreamFault); ok && f.Sel().Match == "" {
+			// delay and status act on HTTP/2 streams too
+			if hf, ok := f.(H2StreamFault); ok {
 				p.h2stream = append(p.h2stream, hf)
 			}
 		case H2ConnFault:

@@ -70,7 +70,7 @@ probability, every, nth and match):
   delay            head-delay, body-rate
   status           code
 HTTP/2 (--http2: h2c with prior knowledge beside HTTP/1.1 on the same port, and h2 by ALPN on
-the TLS listener; selectors count streams, match is not read on h2 yet):
+the TLS listener; selectors count streams, match reads :path or a header field):
   goaway-idle      timeout, jitter, close-after, close (GOAWAY, then the close, once no
                    stream has been open for the timeout)
   rst-stream       code=internal-error|refused-stream|cancel, after=before|headers
