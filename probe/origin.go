@@ -43,6 +43,9 @@ type OriginOptions struct {
 	MaxRequests int
 	// NoRace skips the race-window step (a request sent just before the measured close).
 	NoRace bool
+	// HTTP2 probes the origin over HTTP/2 (h2c with prior knowledge for http://, h2 by ALPN
+	// for https://): its idle GOAWAY, stream cap and SETTINGS instead (no race step).
+	HTTP2 bool
 	// Log, when set, gets a line as each step starts.
 	Log io.Writer
 }
@@ -73,8 +76,11 @@ type OriginReport struct {
 	CapChecked int `json:"cap_checked,omitempty"`
 	// Race are requests sent just before (Before > 0) or after (< 0) the origin's measured
 	// close, each on its own idle connection: answered or lost.
-	Race    []RaceStep `json:"race,omitempty"`
-	Verdict string     `json:"verdict"`
+	Race []RaceStep `json:"race,omitempty"`
+	// H2 is what an HTTP/2 probe found (OriginOptions.HTTP2); IdleTimeout is then its idle
+	// GOAWAY time, for probe chain.
+	H2      *H2Report `json:"h2,omitempty"`
+	Verdict string    `json:"verdict"`
 }
 
 // IdleConn is one watched connection: how long it sat idle after its response until the
@@ -170,6 +176,12 @@ func Origin(ctx context.Context, o OriginOptions) (*OriginReport, error) {
 		return nil, err
 	}
 	rep := &OriginReport{Role: "origin", URL: o.URL, MaxWait: o.MaxWait}
+	if o.HTTP2 {
+		err := originH2(ctx, o, t, rep)
+		rep.IdleTimeout = rep.H2.IdleGoAway
+		rep.Verdict = rep.H2.verdict("the origin")
+		return rep, err
+	}
 
 	// One request first: the headers, and whether it keeps connections at all.
 	c, err := t.dial(ctx)
@@ -537,6 +549,11 @@ func (r *OriginReport) WriteText(w io.Writer) {
 	fmt.Fprintf(w, "origin          %s\n", r.URL)
 	if r.Server != "" {
 		fmt.Fprintf(w, "server          %s\n", r.Server)
+	}
+	if r.H2 != nil {
+		r.H2.writeText(w)
+		fmt.Fprintf(w, "verdict         %s\n", r.Verdict)
+		return
 	}
 	fmt.Fprintf(w, "announced       Connection: %s  Keep-Alive: %s\n", orNone(r.Connection), orNone(r.KeepAlive))
 	switch {

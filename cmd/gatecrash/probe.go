@@ -81,6 +81,7 @@ figure is the origin's own timer.`,
 	f.BoolVar(&o.Insecure, "insecure", false, "do not verify the origin's TLS certificate")
 	f.IntVar(&o.MaxRequests, "max-requests", 1000, "requests to send on one connection looking for a request cap (negative: skip)")
 	f.BoolVar(&o.NoRace, "no-race", false, "skip the race-window step (requests sent just before the close)")
+	f.BoolVar(&o.HTTP2, "http2", false, "probe over HTTP/2 (h2c with prior knowledge for http://, h2 by ALPN for https://): the idle GOAWAY, the stream cap and SETTINGS_MAX_CONCURRENT_STREAMS")
 	f.BoolVar(&asJSON, "json", false, "print the report as JSON (for tools, and for probe chain --hop NAME=@FILE)")
 	return cmd
 }
