@@ -140,6 +140,7 @@ var kindSettings = map[Kind]map[string]setting{
 		"read_timeout":        {directive: "request timeout", where: "(a 504 when it passes)", def: "0"},
 		"client_idle_timeout": {directive: "server.keepAliveTimeout", def: "5s"},
 		"max_idle_conns":      {directive: "maxFreeSockets", where: "of the http.Agent", def: "256"},
+		"upstream_proto":      {directive: "http2.connect", where: "(h2c: one pooled HTTP/2 session per origin, replaced after its GOAWAY or close; no retries)", def: "h1"},
 	},
 }
 
