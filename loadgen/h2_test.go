@@ -1,9 +1,15 @@
 package loadgen
 
 import (
+	"bytes"
+	"io"
+	"net"
 	"strings"
 	"testing"
 	"time"
+
+	"golang.org/x/net/http2"
+	"golang.org/x/net/http2/hpack"
 
 	"github.com/gatecrash/gatecrash/faultserver/faultservertest"
 	"github.com/gatecrash/gatecrash/internal/yamlconf"
@@ -153,5 +159,81 @@ func TestH2IdleTimeout(t *testing.T) {
 		if res.Count(results.OK) != 4 || res.Connections.Opened != tc.opened {
 			t.Errorf("idle-timeout %v: %s over %d connections, want ok:4 over %d", tc.idle, classCounts(res), res.Connections.Opened, tc.opened)
 		}
+	}
+}
+
+// A response header block split over HEADERS and CONTINUATION frames is decoded whole (the
+// status is in the first fragment, END_STREAM on the HEADERS, END_HEADERS on the last
+// CONTINUATION); a server the load generator's own decoder cannot read (a bad hpack block)
+// ends the connection as malformed.
+func TestH2HeaderBlockInContinuation(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name string
+		bad  bool
+		want string
+	}{{"continuation", false, "ok:3 "}, {"bad block", true, "malformed:1 "}} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			ln, err := net.Listen("tcp", "127.0.0.1:0")
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer ln.Close()
+			go rawH2Server(ln, tc.bad)
+			n := int64(3)
+			if tc.bad {
+				n = 1
+			}
+			res := run(t, Config{URL: "http://" + ln.Addr().String() + "/", HTTP2: true, Connections: 1, Requests: n,
+				Timeout: yamlconf.Duration(2 * time.Second)})
+			if got := classCounts(res); got != tc.want {
+				t.Errorf("classes %q, want %q", got, tc.want)
+			}
+		})
+	}
+}
+
+// rawH2Server answers each stream on each connection with a header block split in two
+// (HEADERS with END_STREAM, then CONTINUATION with END_HEADERS), or with garbage for a block.
+func rawH2Server(ln net.Listener, bad bool) {
+	for {
+		nc, err := ln.Accept()
+		if err != nil {
+			return
+		}
+		go func() {
+			defer nc.Close()
+			pre := make([]byte, len(http2.ClientPreface))
+			if _, err := io.ReadFull(nc, pre); err != nil {
+				return
+			}
+			fr := http2.NewFramer(nc, nc)
+			fr.WriteSettings()
+			var buf bytes.Buffer
+			enc := hpack.NewEncoder(&buf)
+			enc.WriteField(hpack.HeaderField{Name: ":status", Value: "200"})
+			enc.WriteField(hpack.HeaderField{Name: "x-long", Value: strings.Repeat("v", 100)})
+			block := buf.Bytes()
+			if bad {
+				block = []byte{0xff, 0xff, 0xff, 0xff} // an index past every table
+			}
+			for {
+				f, err := fr.ReadFrame()
+				if err != nil {
+					return
+				}
+				switch f := f.(type) {
+				case *http2.SettingsFrame:
+					if !f.IsAck() {
+						fr.WriteSettingsAck()
+					}
+				case *http2.HeadersFrame:
+					cut := len(block) / 2
+					fr.WriteHeaders(http2.HeadersFrameParam{StreamID: f.StreamID, BlockFragment: block[:cut], EndStream: true})
+					fr.WriteContinuation(f.StreamID, true, block[cut:])
+				}
+			}
+		}()
 	}
 }
