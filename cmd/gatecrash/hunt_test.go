@@ -37,8 +37,12 @@ func TestHuntCommand(t *testing.T) {
 	if rep.FirstError == nil || rep.Gaps == nil || len(rep.Trials) < 20 {
 		t.Fatalf("report: first error %v, gaps %v, %d trials", rep.FirstError, rep.Gaps != nil, len(rep.Trials))
 	}
+	// predict reads the hunt's report: its window line is the window's gaps, or "none seen"
+	// when the hunt's sampling of the window met no failure (it happens under -race on a
+	// loaded CI machine: 0 errors in 13 reuses once, 2026-12-04).
 	code, pout, perr := runCLI(t, context.Background(), "predict", out, "--rate", "20", "--connections", "1")
-	if code != 0 || !strings.Contains(pout, "race window  gaps ") || !strings.Contains(pout, "errors per 100M requests") {
+	window := strings.Contains(pout, "race window  gaps ") || strings.Contains(pout, "race window  none seen in ")
+	if code != 0 || !window || !strings.Contains(pout, "errors per 100M requests") {
 		t.Errorf("predict on the hunt's report: exit %d:\n%s%s", code, pout, perr)
 	}
 
