@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"strings"
 	"sync"
 	"syscall"
@@ -63,8 +64,8 @@ type H2IdleConn struct {
 
 // h2conn is the probe's own minimal HTTP/2 client connection: one stream at a time.
 type h2conn struct {
-	nc       io.ReadWriteCloser
-	setDL    func(time.Time) error
+	nc       net.Conn
+	scheme   string
 	fr       *http2.Framer
 	bw       *bufio.Writer
 	next     uint32
@@ -86,7 +87,7 @@ func (t *target) dialH2(ctx context.Context) (*h2conn, error) {
 		c.close()
 		return nil, fmt.Errorf("%s did not agree to HTTP/2 by ALPN (it chose %q)", t.addr, tc.ConnectionState().NegotiatedProtocol)
 	}
-	h := &h2conn{nc: c.nc, setDL: c.nc.SetDeadline, bw: bufio.NewWriter(c.nc), next: 1, settings: map[http2.SettingID]uint32{}}
+	h := &h2conn{nc: c.nc, scheme: t.u.Scheme, bw: bufio.NewWriter(c.nc), next: 1, settings: map[http2.SettingID]uint32{}}
 	h.fr = http2.NewFramer(h.bw, bufio.NewReader(c.nc))
 	h.fr.ReadMetaHeaders = hpack.NewDecoder(4096, nil)
 	h.bw.WriteString(http2.ClientPreface)
@@ -101,11 +102,11 @@ func (t *target) dialH2(ctx context.Context) (*h2conn, error) {
 // get sends one GET for path and reads frames until its response has ended. The server's
 // SETTINGS seen meanwhile are kept. A GOAWAY or RST_STREAM for it is an error.
 func (h *h2conn) get(authority, path string) error {
-	h.setDL(time.Now().Add(30 * time.Second))
-	defer h.setDL(time.Time{})
+	h.nc.SetDeadline(time.Now().Add(30 * time.Second))
+	defer h.nc.SetDeadline(time.Time{})
 	var buf bytes.Buffer
 	enc := hpack.NewEncoder(&buf)
-	for _, f := range [][2]string{{":method", "GET"}, {":scheme", "http"}, {":authority", authority}, {":path", path},
+	for _, f := range [][2]string{{":method", "GET"}, {":scheme", h.scheme}, {":authority", authority}, {":path", path},
 		{"user-agent", "gatecrash-probe"}} {
 		enc.WriteField(hpack.HeaderField{Name: f[0], Value: f[1]})
 	}
@@ -194,12 +195,12 @@ func watchIdleH2(ctx context.Context, t *target, maxWait time.Duration) (H2IdleC
 	}
 	idleSince := time.Now()
 	deadline := idleSince.Add(maxWait)
-	stop := context.AfterFunc(ctx, func() { h.setDL(time.Now()) })
+	stop := context.AfterFunc(ctx, func() { h.nc.SetDeadline(time.Now()) })
 	defer stop()
 	var ic H2IdleConn
 	var goAwayAt time.Time
 	for {
-		h.setDL(deadline)
+		h.nc.SetDeadline(deadline)
 		f, err := h.readFrame()
 		switch {
 		case err == nil:
