@@ -328,6 +328,11 @@ func (h *h2conn) handle(f http2.Frame) bool {
 				h.initWin = int64(s.Val)
 			case http2.SettingMaxFrameSize:
 				h.maxData = int(s.Val)
+			case http2.SettingHeaderTableSize:
+				// The client's decoder table: nginx's grpc module sends 0 (it decodes each
+				// upstream response with a fresh table), so an answer naming an entry of our
+				// dynamic table would be a 502 no fault injected.
+				h.henc.SetMaxDynamicTableSizeLimit(s.Val)
 			}
 			return nil
 		})

@@ -807,3 +807,24 @@ func TestH2Match(t *testing.T) {
 		}
 	}
 }
+
+// A client whose SETTINGS_HEADER_TABLE_SIZE is 0 (nginx's grpc module: it decodes every
+// upstream response with a fresh table) gets answers that never name a dynamic table entry:
+// each response's header block decodes with a table of size 0. Before the server honoured the
+// setting, the second answer named the entry the first one added and nginx said "upstream sent
+// invalid http2 table index: 63" (a 502 with no fault injected).
+func TestH2HonoursPeerHeaderTableSize(t *testing.T) {
+	_, addr := startServer(t, h2Config(&Config{}))
+	c := dialH2(t, addr)
+	if err := c.fr.WriteSettings(http2.Setting{ID: http2.SettingHeaderTableSize, Val: 0}); err != nil {
+		t.Fatal(err)
+	}
+	for i := uint32(0); i < 3; i++ {
+		id := 1 + 2*i
+		c.fr.ReadMetaHeaders = hpack.NewDecoder(0, nil) // fresh per response, as nginx's is
+		c.get(id)
+		if status, _ := c.answer(id); status != "200" {
+			t.Fatalf("stream %d: status %q", id, status)
+		}
+	}
+}
