@@ -11,6 +11,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/gatecrash/gatecrash/internal/h2wire"
 	"github.com/gatecrash/gatecrash/internal/http1"
 )
 
@@ -85,7 +86,7 @@ func (c *conn) serve() {
 		if !c.nextRequest() {
 			return
 		}
-		if c.served == 0 && c.plan.cfg.HTTP2 && !c.relaying() && (!c.isTLS() || c.alpn() == "h2") && c.h2Prefaced() {
+		if c.served == 0 && c.plan.cfg.HTTP2 && !c.relaying() && (!c.isTLS() || c.alpn() == "h2") && h2wire.Prefaced(c.br) {
 			c.serveH2()
 			return
 		}

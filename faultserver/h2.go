@@ -2,7 +2,6 @@ package faultserver
 
 import (
 	"bufio"
-	"bytes"
 	"crypto/tls"
 	"errors"
 	"slices"
@@ -12,6 +11,8 @@ import (
 
 	"golang.org/x/net/http2"
 	"golang.org/x/net/http2/hpack"
+
+	"github.com/gatecrash/gatecrash/internal/h2wire"
 )
 
 // HTTP/2 with prior knowledge (h2c), next to HTTP/1.1 on the same port, and over TLS by ALPN
@@ -68,26 +69,18 @@ func (h2ConnHooks) h2opened(*h2conn, uint32) (refused, ok bool) { return false, 
 func (h2ConnHooks) h2ping(*h2conn) bool                         { return true }
 func (h2ConnHooks) h2window(*h2conn, *h2stream, uint32) bool    { return true }
 
-// h2Preface is what an HTTP/2 client sends first.
-var h2Preface = []byte(http2.ClientPreface)
-
-// h2DefaultWindow is the flow-control window both sides start with (RFC 9113 6.9.2).
-const h2DefaultWindow = 65535
-
 // h2conn is one HTTP/2 connection: the conn it arrived on, its framer and its open streams.
 type h2conn struct {
 	*conn
 	fr      *http2.Framer
 	bw      *bufio.Writer
-	henc    *hpack.Encoder
-	hbuf    bytes.Buffer
+	enc     *h2wire.Encoder
 	streams map[uint32]*h2stream
-	maxID   uint32 // the highest stream id the client opened
-	window  int64  // the connection's send window
-	initWin int64  // the client's SETTINGS_INITIAL_WINDOW_SIZE
-	maxData int    // the client's SETTINGS_MAX_FRAME_SIZE
-	nstream int    // streams whose request was read: the nth a selector counts
-	opened  int    // streams the client opened (HEADERS), refused ones too
+	maxID   uint32      // the highest stream id the client opened
+	window  int64       // the connection's send window
+	peer    h2wire.Peer // what the client's SETTINGS said
+	nstream int         // streams whose request was read: the nth a selector counts
+	opened  int         // streams the client opened (HEADERS), refused ones too
 	// received is the DATA the client has sent (bytes of the flow-controlled payload)
 	received int64
 	// shaped: the shaper has acted on this connection (a kind that counts once per connection)
@@ -150,27 +143,15 @@ func (c *conn) alpn() string {
 	return ""
 }
 
-// h2Prefaced reports whether the connection's first bytes are the HTTP/2 client preface,
-// without taking them. Called once the first byte is there; an HTTP/1.1 request line is
-// always longer than the four bytes looked at first, so the peek never waits on one.
-func (c *conn) h2Prefaced() bool {
-	if b, err := c.br.Peek(4); err != nil || string(b) != "PRI " {
-		return false
-	}
-	b, err := c.br.Peek(len(h2Preface))
-	return err == nil && bytes.Equal(b, h2Preface)
-}
-
 // serveH2 serves an HTTP/2 connection whose preface is in c.br, until it ends.
 func (c *conn) serveH2() {
-	c.br.Discard(len(h2Preface))
-	h := &h2conn{conn: c, streams: map[uint32]*h2stream{}, window: h2DefaultWindow, initWin: h2DefaultWindow,
-		maxData: 16384}
+	c.br.Discard(len(h2wire.Preface))
+	h := &h2conn{conn: c, streams: map[uint32]*h2stream{}, window: h2wire.DefaultWindow, peer: h2wire.NewPeer(),
+		enc: h2wire.NewEncoder()}
 	h.bw = bufio.NewWriterSize(c.nc, 16<<10)
 	h.fr = http2.NewFramer(h.bw, c.br)
 	h.fr.ReadMetaHeaders = hpack.NewDecoder(4096, nil)
 	h.fr.MaxHeaderListSize = uint32(c.plan.cfg.Limits.MaxHeaderBytes)
-	h.henc = hpack.NewEncoder(&h.hbuf)
 	var settings []http2.Setting
 	sel := selInput{rng: c.rng}
 	for _, f := range c.plan.h2conn {
@@ -319,23 +300,20 @@ func (h *h2conn) handle(f http2.Frame) bool {
 		if f.IsAck() {
 			return true
 		}
-		f.ForeachSetting(func(s http2.Setting) error {
-			switch s.ID {
-			case http2.SettingInitialWindowSize:
-				for _, st := range h.streams {
-					st.window += int64(s.Val) - h.initWin
-				}
-				h.initWin = int64(s.Val)
-			case http2.SettingMaxFrameSize:
-				h.maxData = int(s.Val)
-			case http2.SettingHeaderTableSize:
-				// The client's decoder table: nginx's grpc module sends 0 (it decodes each
-				// upstream response with a fresh table), so an answer naming an entry of our
-				// dynamic table would be a 502 no fault injected.
-				h.henc.SetMaxDynamicTableSizeLimit(s.Val)
-			}
-			return nil
-		})
+		delta, err := h.peer.Apply(f)
+		if err != nil {
+			h.srv.stats.badRequests.Add(1)
+			h.goAway(http2.ErrCode(err.(http2.ConnectionError)))
+			h.closeAs(CloseFIN)
+			return false
+		}
+		for _, st := range h.streams {
+			st.window += delta
+		}
+		// The client's decoder table: nginx's grpc module keeps none (it decodes each upstream
+		// answer with a fresh table), so an answer naming an entry of ours would be a 502 no
+		// fault injected.
+		h.enc.SetPeerTable(h.peer.HeaderTable)
 		if h.fr.WriteSettingsAck() != nil {
 			return false
 		}
@@ -359,7 +337,7 @@ func (h *h2conn) handle(f http2.Frame) bool {
 				return ok
 			}
 		}
-		st := &h2stream{id: id, method: f.PseudoValue("method"), path: f.PseudoValue("path"), window: h.initWin,
+		st := &h2stream{id: id, method: f.PseudoValue("method"), path: f.PseudoValue("path"), window: h.peer.InitialWindow,
 			fields: f.RegularFields()}
 		h.streams[id] = st
 		if f.StreamEnded() {
@@ -441,12 +419,11 @@ func (h *h2conn) respond(st *h2stream, status int, body []byte) bool {
 
 // writeHeaders sends a stream's response HEADERS.
 func (h *h2conn) writeHeaders(st *h2stream, status, bodyLen int, end bool) error {
-	h.hbuf.Reset()
-	h.henc.WriteField(hpack.HeaderField{Name: ":status", Value: strconv.Itoa(status)})
-	h.henc.WriteField(hpack.HeaderField{Name: "content-length", Value: strconv.Itoa(bodyLen)})
-	h.henc.WriteField(hpack.HeaderField{Name: "content-type", Value: "text/plain"})
+	block := h.enc.Encode(hpack.HeaderField{Name: ":status", Value: strconv.Itoa(status)},
+		hpack.HeaderField{Name: "content-length", Value: strconv.Itoa(bodyLen)},
+		hpack.HeaderField{Name: "content-type", Value: "text/plain"})
 	st.headersSent = true
-	return h.fr.WriteHeaders(http2.HeadersFrameParam{StreamID: st.id, BlockFragment: h.hbuf.Bytes(), EndHeaders: true,
+	return h.fr.WriteHeaders(http2.HeadersFrameParam{StreamID: st.id, BlockFragment: block, EndHeaders: true,
 		EndStream: end})
 }
 
@@ -454,7 +431,7 @@ func (h *h2conn) writeHeaders(st *h2stream, status, bodyLen int, end bool) error
 func (h *h2conn) sendPending() bool {
 	for _, st := range h.streams {
 		for len(st.pending) > 0 && h.window > 0 && st.window > 0 {
-			n := min(int64(len(st.pending)), h.window, st.window, int64(h.maxData))
+			n := min(int64(len(st.pending)), h.window, st.window, int64(h.peer.MaxFrame))
 			end := n == int64(len(st.pending)) && len(st.rest) == 0
 			if h.fr.WriteData(st.id, end, st.pending[:n]) != nil {
 				return false

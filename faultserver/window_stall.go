@@ -4,6 +4,8 @@ import (
 	"fmt"
 
 	"golang.org/x/net/http2"
+
+	"github.com/gatecrash/gatecrash/internal/h2wire"
 )
 
 // WindowStall never opens its flow-control windows on a chosen HTTP/2 connection: it
@@ -20,7 +22,9 @@ type WindowStall struct {
 	Window int `yaml:"window"`
 }
 
-func init() { register("window-stall", func() Fault { return &WindowStall{Window: h2DefaultWindow} }) }
+func init() {
+	register("window-stall", func() Fault { return &WindowStall{Window: h2wire.DefaultWindow} })
+}
 
 // Validate reports problems with the parameters.
 func (f *WindowStall) Validate() error {
@@ -31,14 +35,14 @@ func (f *WindowStall) Validate() error {
 }
 
 func (f *WindowStall) h2settings() []http2.Setting {
-	if f.Window == h2DefaultWindow {
+	if f.Window == h2wire.DefaultWindow {
 		return nil
 	}
 	return []http2.Setting{{ID: http2.SettingInitialWindowSize, Val: uint32(f.Window)}}
 }
 
 func (f *WindowStall) h2window(h *h2conn, st *h2stream, n uint32) bool {
-	if !h.shaped && (h.received >= h2DefaultWindow || st != nil && st.body+int64(n) >= int64(f.Window)) {
+	if !h.shaped && (h.received >= h2wire.DefaultWindow || st != nil && st.body+int64(n) >= int64(f.Window)) {
 		h.shaped = true
 		h.acting = f
 		h.injected()

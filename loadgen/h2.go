@@ -2,7 +2,6 @@ package loadgen
 
 import (
 	"bufio"
-	"bytes"
 	"crypto/tls"
 	"errors"
 	"fmt"
@@ -14,6 +13,8 @@ import (
 
 	"golang.org/x/net/http2"
 	"golang.org/x/net/http2/hpack"
+
+	"github.com/gatecrash/gatecrash/internal/h2wire"
 
 	"github.com/gatecrash/gatecrash/results"
 )
@@ -32,13 +33,11 @@ import (
 // connection; the connection's is topped up once half of it has been used.
 const h2Window = 1 << 30
 
-// h2render lays out a request's HEADERS block once (a fresh encoder, so the block refers to
-// no dynamic table entry and is valid on any connection): the pseudo-headers, user-agent,
+// h2render lays out a request's HEADERS block once (h2wire.Block: it names no dynamic table
+// entry and is valid on any connection): the pseudo-headers, user-agent,
 // content-length, and the load's and the request's own headers, lower-cased, without Host
 // (it becomes :authority) and the connection-specific ones HTTP/2 forbids.
 func h2render(cfg *Config, method string, t *target, own []string, body []byte) []byte {
-	var buf bytes.Buffer
-	enc := hpack.NewEncoder(&buf)
 	authority := t.host
 	var extra []hpack.HeaderField
 	for _, hd := range append(append([]string{}, cfg.Headers...), own...) {
@@ -61,10 +60,7 @@ func h2render(cfg *Config, method string, t *target, own []string, body []byte) 
 	if len(body) > 0 || method == "POST" || method == "PUT" || method == "PATCH" {
 		fields = append(fields, hpack.HeaderField{Name: "content-length", Value: strconv.Itoa(len(body))})
 	}
-	for _, f := range append(fields, extra...) {
-		enc.WriteField(f)
-	}
-	return buf.Bytes()
+	return h2wire.Block(append(fields, extra...)...)
 }
 
 // h2slot is one of the run's connections, shared by its Streams workers; a worker that finds
@@ -94,12 +90,11 @@ type h2conn struct {
 	opened   int
 	goneAway bool
 	lastID   uint32
-	err      error // why the connection ended (set once)
-	sendWin  int64 // the connection's send window
-	initWin  int64 // the server's SETTINGS_INITIAL_WINDOW_SIZE
-	maxFrame int
-	recvUsed int64     // received DATA not yet given back to the connection window
-	idleAt   time.Time // when it last came to have no stream open
+	err      error       // why the connection ended (set once)
+	sendWin  int64       // the connection's send window
+	peer     h2wire.Peer // what the server's SETTINGS said
+	recvUsed int64       // received DATA not yet given back to the connection window
+	idleAt   time.Time   // when it last came to have no stream open
 
 	// the read loop's own: response header blocks are decoded here, looking only at :status
 	// (the Framer's MetaHeadersFrame would allocate every field of every response)
@@ -156,7 +151,7 @@ func (cl *client) dialH2(deadline time.Time) (*h2conn, phase, error) {
 	}
 	cc := &countingConn{Conn: nc}
 	c := &h2conn{nc: cc, id: cl.connIDs.Add(1), local: nc.LocalAddr().String(), streams: map[uint32]*h2call{}, nextID: 1,
-		sendWin: 65535, initWin: 65535, maxFrame: 16384}
+		sendWin: h2wire.DefaultWindow, peer: h2wire.NewPeer()}
 	c.cond.L = &c.mu
 	c.bw = bufio.NewWriterSize(cc, 32<<10)
 	c.fr = http2.NewFramer(c.bw, bufio.NewReaderSize(cc, 64<<10))
@@ -168,11 +163,8 @@ func (cl *client) dialH2(deadline time.Time) (*h2conn, phase, error) {
 	})
 	c.dec.SetMaxStringLength(1 << 20)
 	cc.SetWriteDeadline(deadline)
-	c.bw.WriteString(http2.ClientPreface)
-	c.fr.WriteSettings(http2.Setting{ID: http2.SettingEnablePush, Val: 0},
-		http2.Setting{ID: http2.SettingInitialWindowSize, Val: h2Window})
-	c.fr.WriteWindowUpdate(0, h2Window-65535)
-	if err := c.bw.Flush(); err != nil {
+	if err := h2wire.StartClient(c.bw, c.fr, h2Window, http2.Setting{ID: http2.SettingEnablePush, Val: 0},
+		http2.Setting{ID: http2.SettingInitialWindowSize, Val: h2Window}); err != nil {
 		cc.Close()
 		return nil, phaseExchange, err
 	}
@@ -243,7 +235,7 @@ func (c *h2conn) open(call *h2call, rq *rendered, deadline time.Time) (reused, o
 	}
 	call.id, call.ended, call.status, call.head, call.read, call.err = c.nextID, false, 0, false, 0, nil
 	call.deadline = deadline
-	call.sendWin = c.initWin
+	call.sendWin = c.peer.InitialWindow
 	c.nextID += 2
 	c.streams[call.id] = call
 	reused = c.opened > 0
@@ -287,7 +279,7 @@ func (c *h2conn) sendBody(call *h2call, body []byte, deadline time.Time) error {
 			c.mu.Unlock()
 			return fmt.Errorf("request body: the server's flow-control window stayed closed: %w", errH2Timeout)
 		}
-		n := min(int64(len(body)), c.sendWin, call.sendWin, int64(c.maxFrame))
+		n := min(int64(len(body)), c.sendWin, call.sendWin, int64(c.peer.MaxFrame))
 		c.sendWin -= n
 		call.sendWin -= n
 		c.mu.Unlock()
@@ -541,18 +533,15 @@ func (c *h2conn) handle(f http2.Frame) bool {
 		}
 	case *http2.SettingsFrame:
 		if !f.IsAck() {
-			f.ForeachSetting(func(s http2.Setting) error {
-				switch s.ID {
-				case http2.SettingInitialWindowSize:
-					for _, call := range c.streams {
-						call.sendWin += int64(s.Val) - c.initWin
-					}
-					c.initWin = int64(s.Val)
-				case http2.SettingMaxFrameSize:
-					c.maxFrame = int(s.Val)
-				}
-				return nil
-			})
+			delta, err := c.peer.Apply(f)
+			if err != nil {
+				c.failLocked(fmt.Errorf("the server's SETTINGS: %w", err))
+				c.mu.Unlock()
+				return false
+			}
+			for _, call := range c.streams {
+				call.sendWin += delta
+			}
 			c.cond.Broadcast()
 			ack = c.fr.WriteSettingsAck
 		}

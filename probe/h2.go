@@ -2,7 +2,6 @@ package probe
 
 import (
 	"bufio"
-	"bytes"
 	"context"
 	"crypto/tls"
 	"errors"
@@ -18,6 +17,7 @@ import (
 	"golang.org/x/net/http2/hpack"
 
 	"github.com/gatecrash/gatecrash/internal/ctxwait"
+	"github.com/gatecrash/gatecrash/internal/h2wire"
 )
 
 // HTTP/2 (OriginOptions.HTTP2): the same questions of an h2 origin — h2c with prior knowledge
@@ -64,12 +64,12 @@ type H2IdleConn struct {
 
 // h2conn is the probe's own minimal HTTP/2 client connection: one stream at a time.
 type h2conn struct {
-	nc       net.Conn
-	scheme   string
-	fr       *http2.Framer
-	bw       *bufio.Writer
-	next     uint32
-	settings map[http2.SettingID]uint32
+	nc     net.Conn
+	scheme string
+	fr     *http2.Framer
+	bw     *bufio.Writer
+	next   uint32
+	peer   h2wire.Peer // what the origin's SETTINGS said
 }
 
 func (t *target) dialH2(ctx context.Context) (*h2conn, error) {
@@ -87,12 +87,10 @@ func (t *target) dialH2(ctx context.Context) (*h2conn, error) {
 		c.close()
 		return nil, fmt.Errorf("%s did not agree to HTTP/2 by ALPN (it chose %q)", t.addr, tc.ConnectionState().NegotiatedProtocol)
 	}
-	h := &h2conn{nc: c.nc, scheme: t.u.Scheme, bw: bufio.NewWriter(c.nc), next: 1, settings: map[http2.SettingID]uint32{}}
+	h := &h2conn{nc: c.nc, scheme: t.u.Scheme, bw: bufio.NewWriter(c.nc), next: 1, peer: h2wire.NewPeer()}
 	h.fr = http2.NewFramer(h.bw, bufio.NewReader(c.nc))
 	h.fr.ReadMetaHeaders = hpack.NewDecoder(4096, nil)
-	h.bw.WriteString(http2.ClientPreface)
-	h.fr.WriteSettings()
-	if err := h.bw.Flush(); err != nil {
+	if err := h2wire.StartClient(h.bw, h.fr, h2wire.DefaultWindow); err != nil {
 		c.close()
 		return nil, err
 	}
@@ -104,15 +102,12 @@ func (t *target) dialH2(ctx context.Context) (*h2conn, error) {
 func (h *h2conn) get(authority, path string) error {
 	h.nc.SetDeadline(time.Now().Add(30 * time.Second))
 	defer h.nc.SetDeadline(time.Time{})
-	var buf bytes.Buffer
-	enc := hpack.NewEncoder(&buf)
-	for _, f := range [][2]string{{":method", "GET"}, {":scheme", h.scheme}, {":authority", authority}, {":path", path},
-		{"user-agent", "gatecrash-probe"}} {
-		enc.WriteField(hpack.HeaderField{Name: f[0], Value: f[1]})
-	}
+	block := h2wire.Block(hpack.HeaderField{Name: ":method", Value: "GET"}, hpack.HeaderField{Name: ":scheme", Value: h.scheme},
+		hpack.HeaderField{Name: ":authority", Value: authority}, hpack.HeaderField{Name: ":path", Value: path},
+		hpack.HeaderField{Name: "user-agent", Value: "gatecrash-probe"})
 	id := h.next
 	h.next += 2
-	if err := h.fr.WriteHeaders(http2.HeadersFrameParam{StreamID: id, BlockFragment: buf.Bytes(), EndHeaders: true,
+	if err := h.fr.WriteHeaders(http2.HeadersFrameParam{StreamID: id, BlockFragment: block, EndHeaders: true,
 		EndStream: true}); err != nil {
 		return err
 	}
@@ -164,7 +159,9 @@ func (h *h2conn) readFrame() (http2.Frame, error) {
 	switch f := f.(type) {
 	case *http2.SettingsFrame:
 		if !f.IsAck() {
-			f.ForeachSetting(func(s http2.Setting) error { h.settings[s.ID] = s.Val; return nil })
+			if _, err := h.peer.Apply(f); err != nil {
+				return nil, fmt.Errorf("the origin's SETTINGS: %w", err)
+			}
 			h.fr.WriteSettingsAck()
 		}
 	case *http2.PingFrame:
@@ -191,7 +188,7 @@ func watchIdleH2(ctx context.Context, t *target, maxWait time.Duration) (H2IdleC
 	}
 	defer h.nc.Close()
 	if err := h.get(t.u.Host, t.u.RequestURI()); err != nil {
-		return H2IdleConn{End: "error: first stream: " + err.Error()}, h.settings
+		return H2IdleConn{End: "error: first stream: " + err.Error()}, h.peer.Said
 	}
 	idleSince := time.Now()
 	deadline := idleSince.Add(maxWait)
@@ -210,20 +207,20 @@ func watchIdleH2(ctx context.Context, t *target, maxWait time.Duration) (H2IdleC
 			}
 			continue
 		case isTimeout(err) && goAwayAt.IsZero():
-			return H2IdleConn{End: "never"}, h.settings
+			return H2IdleConn{End: "never"}, h.peer.Said
 		case isTimeout(err):
 			ic.Close = "open"
-			return ic, h.settings
+			return ic, h.peer.Said
 		}
 		style := "fin"
 		if errors.Is(err, syscall.ECONNRESET) {
 			style = "rst"
 		}
 		if goAwayAt.IsZero() {
-			return H2IdleConn{End: "close without goaway", Idle: time.Since(idleSince), Close: style}, h.settings
+			return H2IdleConn{End: "close without goaway", Idle: time.Since(idleSince), Close: style}, h.peer.Said
 		}
 		ic.Linger, ic.Close = time.Since(goAwayAt), style
-		return ic, h.settings
+		return ic, h.peer.Said
 	}
 }
 
