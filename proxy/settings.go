@@ -76,6 +76,8 @@ var kindSettings = map[Kind]map[string]setting{
 		"next_upstream":       {directive: "proxy_next_upstream", def: "error timeout"},
 		"retry_unsafe":        {directive: "proxy_next_upstream ... non_idempotent", where: "(a POST that met a dead connection is sent again)", def: "off"},
 		"client_proto":        {directive: "listen ... http2", where: "(h2c: HTTP/2 with prior knowledge from the client on the plain listener)", def: "h1"},
+		"upstream_proto": {directive: "grpc_pass grpc://", where: "instead of proxy_pass (h2c: the grpc module, HTTP/2 with prior knowledge to the origin, " +
+			"one stream per upstream connection at a time; the grpc_ timeouts and grpc_next_upstream take the proxy_ ones' variables)", def: "h1"},
 	},
 	HAProxy: {
 		"idle_timeout": {directive: "pool-purge-delay", where: "on the servers (idle server connections are purged at that pace)", def: "5s",
