@@ -35,8 +35,11 @@ type rendered struct {
 	wire    []byte // head followed by the body: what one request writes
 	isHEAD  bool
 	hasBody bool
-	// HTTP/2: the HEADERS block and the body
+	// HTTP/2: the HEADERS block, the same as references to the entries it adds (for a
+	// connection that sent it before; nil with several targets, whose blocks would move each
+	// other's entries), and the body
 	h2block []byte
+	h2warm  []byte
 	body    []byte
 }
 
@@ -70,7 +73,9 @@ func newClient(cfg *Config) (*client, error) {
 		if err != nil {
 			return nil, err
 		}
-		c.reqs = append(c.reqs, render(cfg, r.Method, rt, r.Headers, r.Body))
+		rq := render(cfg, r.Method, rt, r.Headers, r.Body)
+		rq.h2warm = nil
+		c.reqs = append(c.reqs, rq)
 	}
 	return c, nil
 }
@@ -102,7 +107,8 @@ func render(cfg *Config, method string, t *target, own []string, body []byte) re
 	h = append(h, "\r\n"...)
 	r := rendered{head: h, wire: append(append([]byte{}, h...), body...), isHEAD: method == "HEAD", hasBody: len(body) > 0}
 	if cfg.HTTP2 {
-		r.h2block, r.body = h2render(cfg, method, t, own, body), body
+		r.h2block, r.h2warm = h2render(cfg, method, t, own, body)
+		r.body = body
 	}
 	return r
 }

@@ -2,6 +2,7 @@ package loadgen
 
 import (
 	"bufio"
+	"context"
 	"crypto/tls"
 	"errors"
 	"fmt"
@@ -33,11 +34,14 @@ import (
 // connection; the connection's is topped up once half of it has been used.
 const h2Window = 1 << 30
 
-// h2render lays out a request's HEADERS block once (h2wire.Block: it names no dynamic table
-// entry and is valid on any connection): the pseudo-headers, user-agent,
+// h2render lays out a request's HEADERS block once: the pseudo-headers, user-agent,
 // content-length, and the load's and the request's own headers, lower-cased, without Host
-// (it becomes :authority) and the connection-specific ones HTTP/2 forbids.
-func h2render(cfg *Config, method string, t *target, own []string, body []byte) []byte {
+// (it becomes :authority) and the connection-specific ones HTTP/2 forbids. block names no
+// dynamic table entry and is valid on any connection; warm (nil when there is none) is the
+// same request as references to the entries block added: valid after block on the same
+// connection, with nothing else sent between (h2wire.Warm), as a client that keeps one HPACK
+// table per connection sends its repeated requests.
+func h2render(cfg *Config, method string, t *target, own []string, body []byte) (block, warm []byte) {
 	authority := t.host
 	var extra []hpack.HeaderField
 	for _, hd := range append(append([]string{}, cfg.Headers...), own...) {
@@ -60,7 +64,11 @@ func h2render(cfg *Config, method string, t *target, own []string, body []byte) 
 	if len(body) > 0 || method == "POST" || method == "PUT" || method == "PATCH" {
 		fields = append(fields, hpack.HeaderField{Name: "content-length", Value: strconv.Itoa(len(body))})
 	}
-	return h2wire.Block(append(fields, extra...)...)
+	block, warm, ok := h2wire.Warm(append(fields, extra...)...)
+	if !ok {
+		warm = nil
+	}
+	return block, warm
 }
 
 // h2slot is one of the run's connections, shared by its Streams workers; a worker that finds
@@ -79,6 +87,7 @@ type h2conn struct {
 	bw    *bufio.Writer
 
 	wmu   sync.Mutex    // frame writes; HEADERS go out under it in stream id order
+	warm  bool          // under wmu: a request's first block went out, its warm one may follow
 	flush chan struct{} // a frame waits in bw: the flusher writes what has gathered
 	ended chan struct{} // closed when the connection has ended (fail)
 	wait  time.Duration // the longest a write may block: the request timeout
@@ -103,6 +112,9 @@ type h2conn struct {
 	hdrID   uint32 // the stream whose header block goes on in CONTINUATION frames (0: none)
 	hdrEnd  bool   // that block's HEADERS had END_STREAM
 	hdrLen  int64
+	// relaunch holds the calls that ended well whose next request the reader starts itself
+	// once it has released mu (the read loop's own, like dec).
+	relaunch []*h2call
 }
 
 // h2call is one worker's stream, reused for each of its requests.
@@ -116,7 +128,26 @@ type h2call struct {
 	sendWin  int64
 	err      error
 	deadline time.Time // the request's timeout: the sweeper cancels the stream then
+	// run is the worker's run; with run.inline the reader starts the worker's next request
+	// itself when this one ends well (see relaunch), and next says what it did.
+	run      *h2run
+	relaunch bool  // this stream's worker waits: the reader may relaunch it
+	wrote    int64 // the request's bytes: its header block (first or warm) and body
+	next     h2next
 }
+
+// h2next is what the worker finds when it wakes: its stream ended (h2Finished), or the
+// reader ran the worker's requests itself (relaunch) and then either ended the worker's run
+// (h2Stop: the pacer said stop, or the worker was aborted; every request is recorded) or
+// started the next attempt but could not open it on this connection (h2Prepared: the worker
+// opens it).
+type h2next uint8
+
+const (
+	h2Finished h2next = iota
+	h2Stop
+	h2Prepared
+)
 
 // h2StreamError is the server's RST_STREAM.
 type h2StreamError struct{ code http2.ErrCode }
@@ -223,33 +254,50 @@ func (c *h2conn) closeWhenDone() {
 }
 
 // open registers call as a new stream and sends its HEADERS (with END_STREAM when there is no
-// body). ok is false when the connection cannot take it (ended, or going away): nothing was
-// sent, and the caller may use another connection.
-func (c *h2conn) open(call *h2call, rq *rendered, deadline time.Time) (reused, ok bool, err error) {
+// body). ok is false when the connection cannot take it (ended, or going away) or, with
+// noWait, when the frame would not fit in the write buffer: nothing was sent, and the caller
+// may use another connection.
+func (c *h2conn) open(call *h2call, rq *rendered, a *attempt, deadline time.Time, noWait bool) (ok bool, err error) {
 	c.wmu.Lock()
 	defer c.wmu.Unlock()
+	if noWait && c.bw.Available() < len(rq.h2block)+9 { // this frame might make bw write
+		return false, nil
+	}
 	c.mu.Lock()
 	if c.err != nil || c.goneAway {
 		c.mu.Unlock()
-		return false, false, nil
+		return false, nil
 	}
+	// The attempt is filled in before the stream is: once it is registered, its end (and the
+	// reader's relaunch) may come before open returns.
+	a.reused, a.connID, a.local = c.opened > 0, c.id, c.local
 	call.id, call.ended, call.status, call.head, call.read, call.err = c.nextID, false, 0, false, 0, nil
 	call.deadline = deadline
 	call.sendWin = c.peer.InitialWindow
+	// Only a call whose worker waits does the reader relaunch: one with a body is still
+	// being sent by its worker when the answer may come.
+	call.relaunch = call.run != nil && call.run.inline && len(rq.body) == 0
 	c.nextID += 2
 	c.streams[call.id] = call
-	reused = c.opened > 0
 	c.opened++
+	// After the connection's first block, the same request's warm one: the server's table
+	// holds what the first added, unless it keeps a smaller table than HPACK's default.
+	block := rq.h2block
+	if c.warm && rq.h2warm != nil && c.peer.HeaderTable >= h2wire.DefaultHeaderTable {
+		block = rq.h2warm
+	}
 	c.mu.Unlock()
-	if c.bw.Available() < len(rq.h2block)+9 { // this frame will make bw write: bound the wait
+	call.wrote = int64(len(block) + len(rq.body))
+	if c.bw.Available() < len(block)+9 { // this frame will make bw write: bound the wait
 		c.nc.SetWriteDeadline(deadline)
 	}
-	err = c.fr.WriteHeaders(http2.HeadersFrameParam{StreamID: call.id, BlockFragment: rq.h2block, EndHeaders: true,
+	err = c.fr.WriteHeaders(http2.HeadersFrameParam{StreamID: call.id, BlockFragment: block, EndHeaders: true,
 		EndStream: len(rq.body) == 0})
+	c.warm = c.warm || err == nil && rq.h2warm != nil
 	if err == nil && len(rq.body) == 0 {
 		c.wantFlush()
 	}
-	return reused, true, err
+	return true, err
 }
 
 // sendBody sends the request body in DATA frames as the send windows allow, the last with
@@ -382,7 +430,11 @@ func (c *h2conn) finishLocked(call *h2call, err error) {
 	if len(c.streams) == 0 {
 		c.idleAt = time.Now()
 	}
-	call.done <- struct{}{}
+	if err == nil && call.relaunch {
+		c.relaunch = append(c.relaunch, call) // only the reader ends a stream well
+	} else {
+		call.done <- struct{}{}
+	}
 	if c.goneAway && len(c.streams) == 0 {
 		c.nc.Close() // left by its slot, or above a GOAWAY: nothing more will come on it
 	}
@@ -436,9 +488,48 @@ func (c *h2conn) readLoop() {
 			c.fail(err)
 			return
 		}
-		if !c.handle(f) {
+		ok := c.handle(f)
+		for _, call := range c.relaunch {
+			c.relaunchCall(call) // on an ended connection the open fails and the worker takes over
+		}
+		clear(c.relaunch)
+		c.relaunch = c.relaunch[:0]
+		if !ok {
 			return
 		}
+	}
+}
+
+// relaunchCall records the request of a call that ended well and starts its worker's next one
+// on this connection, as the worker would have, without waking the worker: an event loop's
+// turn instead of a goroutine's wake and park per request (closed loop with no think time
+// only: run.inline). When the pacer says stop, or the worker was aborted, the worker wakes to
+// end its run; when the next request cannot go out here without blocking (the connection is
+// ending or going away, the request has a body, the write buffer is full), it wakes to send
+// it itself.
+func (c *h2conn) relaunchCall(call *h2call) {
+	r := call.run
+	now := time.Now() // this request's end and the next one's start: the reader goes on at once
+	r.a.finish(call, &r.w.client.reqs[r.a.req], now)
+	if !r.end() || !r.begin() {
+		call.next = h2Stop
+		call.done <- struct{}{}
+		return
+	}
+	a := &r.a
+	a.begin(now)
+	rq := &r.w.client.reqs[a.req]
+	ok, err := false, error(nil)
+	if len(rq.body) == 0 {
+		ok, err = c.open(call, rq, a, a.start.Add(r.w.client.cfg.Timeout.D()), true)
+	}
+	if !ok {
+		call.next = h2Prepared
+		call.done <- struct{}{}
+		return
+	}
+	if err != nil {
+		c.fail(err) // the stream ends with it, and the worker wakes
 	}
 }
 
@@ -576,54 +667,127 @@ func (c *h2conn) handle(f http2.Frame) bool {
 	return true
 }
 
-// exchangeH2 sends one request as a stream on the worker's connection and waits for its end.
-func (cl *client) exchangeH2(slot *h2slot, call *h2call, a *attempt, w *worker) {
-	a.start = time.Now()
+// h2run is one worker's run of requests over HTTP/2: its attempt in flight and what recording
+// it needs. The worker's goroutine and, with inline, the connection's reader (relaunchCall)
+// take turns with it: the reader only while the worker waits on its call's done.
+type h2run struct {
+	w       *worker
+	ctx     context.Context
+	p       pacer
+	inline  bool // closed loop, no think time: the pacer's next never waits
+	a       attempt
+	lastEnd time.Time
+}
+
+// begin asks the pacer for the next request; false when the worker should stop.
+func (r *h2run) begin() bool {
+	intended, ok := r.p.next(r.ctx, r.w.id)
+	if !ok {
+		return false
+	}
+	r.a = attempt{intended: intended, req: r.w.client.pick()}
+	return true
+}
+
+// end records the attempt that has ended; false when the worker was aborted meanwhile (it is
+// counted as aborted, and the worker stops).
+func (r *h2run) end() bool {
+	a := &r.a
+	if !r.lastEnd.IsZero() {
+		a.gap = a.start.Sub(r.lastEnd)
+	}
+	r.lastEnd = a.end
+	r.p.done(r.w.id)
+	if r.w.aborted.Load() {
+		r.w.shard.abort(a)
+		return false
+	}
+	r.w.shard.record(a)
+	return true
+}
+
+// begin marks the attempt started at now.
+func (a *attempt) begin(now time.Time) {
+	a.start = now
 	a.openLoop = !a.intended.IsZero()
 	if a.intended.IsZero() {
 		a.intended = a.start
 	}
-	deadline := a.start.Add(cl.cfg.Timeout.D())
-	rq := &cl.reqs[a.req]
-	var c *h2conn
-	for tries := 0; ; tries++ {
-		var fresh bool
-		var ph phase
-		var err error
-		c, fresh, ph, err = slot.conn(cl, deadline)
-		if err != nil {
-			a.end, a.err, a.class = time.Now(), err, classify(ph, err, false)
-			return
-		}
-		a.fresh = a.fresh || fresh
-		reused, ok, err := c.open(call, rq, deadline) // the sweeper cancels it at the deadline
-		if !ok && tries < 3 {
-			continue // the connection ended before this stream went out: nothing was sent
-		}
-		if !ok { // three new connections ended before they could take it: nothing was sent
-			err := errors.New("HTTP/2: the server ended three new connections before a stream could go out")
-			a.end, a.err, a.class = time.Now(), err, results.ConnectError
-			return
-		}
-		a.reused = reused
-		a.connID, a.local = c.id, c.local
-		w.h2cur.Store(c)
-		if err == nil && len(rq.body) > 0 {
-			err = c.sendBody(call, rq.body, deadline)
-		}
-		if err != nil {
-			c.fail(err)
-		}
-		break
-	}
-	<-call.done // the stream's end, or its deadline (the sweeper's cancel), or the connection's
-	w.h2cur.Store(nil)
-	a.end = time.Now()
+}
+
+// finish fills in the attempt from its stream's end at now.
+func (a *attempt) finish(call *h2call, rq *rendered, now time.Time) {
+	a.end = now
 	a.read = call.read
-	a.written = int64(len(rq.h2block) + len(rq.body))
+	a.written = call.wrote
 	a.status = call.status
 	a.err = call.err
 	a.class = classifyH2(call)
+}
+
+// loopH2 is a worker's loop over HTTP/2.
+func (w *worker) loopH2(ctx context.Context, p pacer) {
+	cp, _ := p.(*closedPacer)
+	r := &h2run{w: w, ctx: ctx, p: p, inline: cp != nil && cp.think == 0}
+	call := &h2call{done: make(chan struct{}, 1), run: r}
+	for r.begin() {
+		w.busy.Store(true)
+		stopped := w.client.exchangeH2(w.h2.slot(w.id), call, r)
+		w.busy.Store(false)
+		if stopped || !r.end() {
+			return
+		}
+	}
+}
+
+// exchangeH2 sends the run's attempt as a stream on the worker's connection and waits for its
+// end. Meanwhile the reader may have run more of the worker's requests itself (run.inline):
+// stopped is true when it ended the run, and the attempt to record is the last one.
+func (cl *client) exchangeH2(slot *h2slot, call *h2call, r *h2run) (stopped bool) {
+	a, w := &r.a, r.w
+	a.begin(time.Now())
+	for {
+		deadline := a.start.Add(cl.cfg.Timeout.D())
+		rq := &cl.reqs[a.req]
+		for tries := 0; ; tries++ {
+			c, fresh, ph, err := slot.conn(cl, deadline)
+			if err != nil {
+				a.end, a.err, a.class = time.Now(), err, classify(ph, err, false)
+				return false
+			}
+			a.fresh = a.fresh || fresh
+			ok, err := c.open(call, rq, a, deadline, false) // the sweeper cancels it at the deadline
+			if !ok && tries < 3 {
+				continue // the connection ended before this stream went out: nothing was sent
+			}
+			if !ok { // three new connections ended before they could take it: nothing was sent
+				err := errors.New("HTTP/2: the server ended three new connections before a stream could go out")
+				a.end, a.err, a.class = time.Now(), err, results.ConnectError
+				return false
+			}
+			w.h2cur.Store(c)
+			if err == nil && len(rq.body) > 0 {
+				err = c.sendBody(call, rq.body, deadline)
+			}
+			if err != nil {
+				c.fail(err)
+			}
+			break
+		}
+		<-call.done // the stream's end, or its deadline (the sweeper's cancel), or the connection's
+		next := call.next
+		call.next = h2Finished
+		switch next {
+		case h2Stop:
+			w.h2cur.Store(nil)
+			return true
+		case h2Prepared:
+			continue // the reader began the next attempt; it goes out from here
+		}
+		w.h2cur.Store(nil)
+		a.finish(call, &cl.reqs[a.req], time.Now())
+		return false
+	}
 }
 
 // classifyH2 is a stream's outcome class.

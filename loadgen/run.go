@@ -203,6 +203,10 @@ type worker struct {
 }
 
 func (w *worker) loop(ctx context.Context, p pacer) {
+	if w.h2 != nil {
+		w.loopH2(ctx, p)
+		return
+	}
 	var c *conn
 	var lastEnd time.Time
 	defer func() {
@@ -210,10 +214,6 @@ func (w *worker) loop(ctx context.Context, p pacer) {
 			c.nc.Close()
 		}
 	}()
-	var call *h2call
-	if w.h2 != nil {
-		call = &h2call{done: make(chan struct{}, 1)}
-	}
 	for {
 		intended, ok := p.next(ctx, w.id)
 		if !ok {
@@ -221,11 +221,7 @@ func (w *worker) loop(ctx context.Context, p pacer) {
 		}
 		a := attempt{intended: intended, req: w.client.pick()}
 		w.busy.Store(true)
-		if w.h2 != nil {
-			w.client.exchangeH2(w.h2.slot(w.id), call, &a, w)
-		} else {
-			c = w.client.exchange(c, &a, w)
-		}
+		c = w.client.exchange(c, &a, w)
 		w.busy.Store(false)
 		if !lastEnd.IsZero() {
 			a.gap = a.start.Sub(lastEnd)

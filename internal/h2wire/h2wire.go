@@ -134,6 +134,26 @@ func Block(fields ...hpack.HeaderField) []byte {
 	return buf.Bytes()
 }
 
+// Warm encodes fields as Block does (first), and as the same encoder encodes them again right
+// after (again): made of references to the entries first added to the peer's table, a few
+// bytes instead of the whole block. again is valid on a connection whose last header block
+// sent was first or again (nothing else added to the peer's table since), while the peer's
+// table is at least DefaultHeaderTable. ok is false when again would itself add entries (the
+// fields do not fit the table): sending it twice would name entries that moved.
+func Warm(fields ...hpack.HeaderField) (first, again []byte, ok bool) {
+	var buf bytes.Buffer
+	enc := hpack.NewEncoder(&buf)
+	encode := func() []byte {
+		buf.Reset()
+		for _, f := range fields {
+			enc.WriteField(f)
+		}
+		return bytes.Clone(buf.Bytes())
+	}
+	first, again = encode(), encode()
+	return first, again, bytes.Equal(again, encode()) // a block that adds nothing encodes the same each time
+}
+
 // Encoder encodes a connection's header blocks in turn (a server's responses), sharing one
 // dynamic table with the peer's decoder as HPACK means it to: it must be told the peer's
 // SETTINGS_HEADER_TABLE_SIZE (SetPeerTable) before the next block, or a peer that keeps a

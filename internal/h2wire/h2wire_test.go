@@ -165,3 +165,44 @@ func TestEncoderPeerTable(t *testing.T) {
 		t.Fatal("an encoder not told decoded with no table: the test cannot tell the two apart")
 	}
 }
+
+// Warm's again is a few bytes, and decodes to the same fields on a connection where first went
+// before it (one decoder, in order, any number of times).
+func TestWarm(t *testing.T) {
+	fields := []hpack.HeaderField{{Name: ":method", Value: "GET"}, {Name: ":authority", Value: "127.0.0.1:8080"},
+		{Name: "user-agent", Value: "gatecrash"}, {Name: "x-a", Value: "b"}}
+	first, again, ok := Warm(fields...)
+	if !ok || len(again) >= len(first) || len(again) > len(fields) {
+		t.Fatalf("Warm: first %d bytes, again %d, ok %v", len(first), len(again), ok)
+	}
+	dec := hpack.NewDecoder(DefaultHeaderTable, nil)
+	for i, b := range [][]byte{first, again, again, again} {
+		got, err := dec.DecodeFull(b)
+		if err != nil || len(got) != len(fields) {
+			t.Fatalf("block %d: %v, %v", i, got, err)
+		}
+		for j := range got {
+			if got[j].Name != fields[j].Name || got[j].Value != fields[j].Value {
+				t.Fatalf("block %d field %d: %v, want %v", i, j, got[j], fields[j])
+			}
+		}
+	}
+	// again alone (no first before it) names entries the peer does not have.
+	if _, err := hpack.NewDecoder(DefaultHeaderTable, nil).DecodeFull(again); err == nil {
+		t.Fatal("again decoded without first: the test cannot tell them apart")
+	}
+	// A field larger than the table empties it on each use: again stays literal, and still
+	// decodes in turn.
+	big := []hpack.HeaderField{{Name: "x-a", Value: "b"}, {Name: "x-big", Value: strings.Repeat("v", 5000)}}
+	first, again, ok = Warm(big...)
+	if !ok {
+		t.Fatal("Warm refused fields whose again adds nothing that moves")
+	}
+	dec = hpack.NewDecoder(DefaultHeaderTable, nil)
+	dec.SetMaxStringLength(1 << 20)
+	for i, b := range [][]byte{first, again, again} {
+		if got, err := dec.DecodeFull(b); err != nil || len(got) != 2 || got[1].Value != big[1].Value {
+			t.Fatalf("big block %d: %v", i, err)
+		}
+	}
+}
