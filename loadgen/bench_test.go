@@ -3,12 +3,15 @@ package loadgen
 import (
 	"bufio"
 	"context"
+	"encoding/binary"
 	"io"
 	"net"
 	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
+
+	"golang.org/x/net/http2"
 
 	"github.com/gatecrash/gatecrash/faultserver/faultservertest"
 	"github.com/gatecrash/gatecrash/internal/yamlconf"
@@ -129,6 +132,75 @@ func BenchmarkH2Streams(b *testing.B) {
 	_, plain, _ := faultservertest.OriginH2(b)
 	b.ReportAllocs()
 	res, err := Run(context.Background(), Config{URL: "http://" + plain + "/", HTTP2: true, Connections: 1, Streams: 100,
+		Requests: int64(b.N), Timeout: yamlconf.Duration(10 * time.Second)})
+	if err != nil {
+		b.Fatal(err)
+	}
+	if res.Count(results.OK) != int64(b.N) {
+		b.Fatalf("%d ok of %d", res.Count(results.OK), b.N)
+	}
+}
+
+// quietH2Server answers every request stream with one HEADERS frame (:status 200, END_STREAM)
+// from bytes laid out once, writing whatever answers one read brought in one write: an h2c
+// server that allocates nothing per stream, so that BenchmarkH2ClientStreams counts the
+// client's allocations alone.
+func quietH2Server(b *testing.B) string {
+	b.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { ln.Close() })
+	go func() {
+		for {
+			nc, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			go func() {
+				defer nc.Close()
+				br, bw := bufio.NewReaderSize(nc, 64<<10), bufio.NewWriterSize(nc, 64<<10)
+				if _, err := br.Discard(len(http2.ClientPreface)); err != nil {
+					return
+				}
+				fr := http2.NewFramer(bw, br)
+				fr.WriteSettings()
+				// HEADERS, END_STREAM|END_HEADERS, stream id patched in, block ":status: 200" (static 8).
+				answer := []byte{0, 0, 1, byte(http2.FrameHeaders), byte(http2.FlagHeadersEndStream | http2.FlagHeadersEndHeaders), 0, 0, 0, 0, 0x88}
+				ack := []byte{0, 0, 0, byte(http2.FrameSettings), byte(http2.FlagSettingsAck), 0, 0, 0, 0}
+				payload := make([]byte, 1<<16)
+				for {
+					fh, err := http2.ReadFrameHeader(br)
+					if err != nil || int(fh.Length) > len(payload) {
+						return
+					}
+					if _, err := io.ReadFull(br, payload[:fh.Length]); err != nil {
+						return
+					}
+					switch {
+					case fh.Type == http2.FrameSettings && !fh.Flags.Has(http2.FlagSettingsAck):
+						bw.Write(ack)
+					case fh.Type == http2.FrameHeaders && fh.Flags.Has(http2.FlagHeadersEndStream):
+						binary.BigEndian.PutUint32(answer[5:9], fh.StreamID)
+						bw.Write(answer)
+					}
+					if br.Buffered() < 9 && bw.Flush() != nil {
+						return
+					}
+				}
+			}()
+		}
+	}()
+	return ln.Addr().String()
+}
+
+// BenchmarkH2ClientStreams: the load generator's HTTP/2 path alone (1 connection x 100
+// streams, closed loop) against quietH2Server; allocs/op is the client's per stream.
+func BenchmarkH2ClientStreams(b *testing.B) {
+	addr := quietH2Server(b)
+	b.ReportAllocs()
+	res, err := Run(context.Background(), Config{URL: "http://" + addr + "/", HTTP2: true, Connections: 1, Streams: 100,
 		Requests: int64(b.N), Timeout: yamlconf.Duration(10 * time.Second)})
 	if err != nil {
 		b.Fatal(err)

@@ -6,6 +6,7 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
+	"io"
 	"runtime"
 	"strconv"
 	"strings"
@@ -115,6 +116,8 @@ type h2conn struct {
 	// relaunch holds the calls that ended well whose next request the reader starts itself
 	// once it has released mu (the read loop's own, like dec).
 	relaunch []*h2call
+	br       *bufio.Reader // the Framer's reader: HEADERS and CONTINUATION payloads are read from it here
+	hpay     []byte        // their payload, reused
 }
 
 // h2call is one worker's stream, reused for each of its requests.
@@ -185,7 +188,8 @@ func (cl *client) dialH2(deadline time.Time) (*h2conn, phase, error) {
 		sendWin: h2wire.DefaultWindow, peer: h2wire.NewPeer()}
 	c.cond.L = &c.mu
 	c.bw = bufio.NewWriterSize(cc, 32<<10)
-	c.fr = http2.NewFramer(c.bw, bufio.NewReaderSize(cc, 64<<10))
+	c.br = bufio.NewReaderSize(cc, 64<<10)
+	c.fr = http2.NewFramer(c.bw, c.br)
 	c.fr.SetReuseFrames() // a frame is done with before the next is read
 	c.dec = hpack.NewDecoder(4096, func(f hpack.HeaderField) {
 		if f.Name == ":status" {
@@ -483,12 +487,22 @@ func (c *h2conn) failLocked(err error) {
 // readLoop reads the server's frames and hands each stream's end to its worker.
 func (c *h2conn) readLoop() {
 	for {
-		f, err := c.fr.ReadFrame()
+		fh, err := c.fr.ReadFrameHeader() // its size and frame-order checks
 		if err != nil {
 			c.fail(err)
 			return
 		}
-		ok := c.handle(f)
+		var ok bool
+		if fh.Type == http2.FrameHeaders || fh.Type == http2.FrameContinuation {
+			ok = c.readHeaders(fh) // without the HeadersFrame x/net's parser allocates per frame
+		} else {
+			f, err := c.fr.ReadFrameForHeader(fh)
+			if err != nil {
+				c.fail(err)
+				return
+			}
+			ok = c.handle(f)
+		}
 		for _, call := range c.relaunch {
 			c.relaunchCall(call) // on an ended connection the open fails and the worker takes over
 		}
@@ -568,33 +582,54 @@ func (c *h2conn) headersDone(id uint32, endStream bool) {
 	}
 }
 
+// readHeaders reads a HEADERS or CONTINUATION frame's payload (the Framer has read its header
+// and checked its size and order) and decodes its part of the header block; false when the
+// connection is over.
+func (c *h2conn) readHeaders(fh http2.FrameHeader) bool {
+	if cap(c.hpay) < int(fh.Length) {
+		c.hpay = make([]byte, fh.Length)
+	}
+	p := c.hpay[:fh.Length]
+	if _, err := io.ReadFull(c.br, p); err != nil {
+		c.fail(err)
+		return false
+	}
+	frag, err := h2wire.HeaderBlock(fh, p)
+	if err != nil {
+		c.fail(err)
+		return false
+	}
+	ended := fh.Flags.Has(http2.FlagHeadersEndHeaders)
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if fh.Type == http2.FrameHeaders {
+		c.hstatus = 0
+	}
+	if !c.decodeBlock(frag, ended) {
+		return false
+	}
+	if fh.Type == http2.FrameHeaders {
+		c.hdrLen = int64(fh.Length)
+		if !ended {
+			c.hdrID, c.hdrEnd = fh.StreamID, fh.Flags.Has(http2.FlagHeadersEndStream)
+			return true
+		}
+		c.headersDone(fh.StreamID, fh.Flags.Has(http2.FlagHeadersEndStream))
+		return true
+	}
+	c.hdrLen += int64(fh.Length)
+	if ended {
+		c.headersDone(c.hdrID, c.hdrEnd)
+		c.hdrID = 0
+	}
+	return true
+}
+
 // handle acts on one frame from the server; false when the connection is over.
 func (c *h2conn) handle(f http2.Frame) bool {
 	var ack func() error // a frame to send back, under wmu
 	c.mu.Lock()
 	switch f := f.(type) {
-	case *http2.HeadersFrame:
-		c.hstatus = 0
-		if !c.decodeBlock(f.HeaderBlockFragment(), f.HeadersEnded()) {
-			c.mu.Unlock()
-			return false
-		}
-		c.hdrLen = int64(f.Header().Length)
-		if !f.HeadersEnded() {
-			c.hdrID, c.hdrEnd = f.StreamID, f.StreamEnded()
-			break
-		}
-		c.headersDone(f.StreamID, f.StreamEnded())
-	case *http2.ContinuationFrame:
-		if !c.decodeBlock(f.HeaderBlockFragment(), f.HeadersEnded()) {
-			c.mu.Unlock()
-			return false
-		}
-		c.hdrLen += int64(f.Header().Length)
-		if f.HeadersEnded() {
-			c.headersDone(c.hdrID, c.hdrEnd)
-			c.hdrID = 0
-		}
 	case *http2.DataFrame:
 		n := int64(f.Header().Length)
 		if call := c.streams[f.StreamID]; call != nil {

@@ -134,6 +134,38 @@ func Block(fields ...hpack.HeaderField) []byte {
 	return buf.Bytes()
 }
 
+// HeaderBlock returns the header block fragment a HEADERS or CONTINUATION frame's payload
+// carries: without the padding and the priority fields of a HEADERS frame (RFC 9113 6.2). It
+// is for a reader that takes these payloads itself, after the Framer's ReadFrameHeader (as
+// x/net documents), so that a response's HEADERS cost no allocation; its errors are the
+// connection errors x/net's own parser gives: a stream id of 0, or padding longer than the
+// payload (PROTOCOL_ERROR).
+func HeaderBlock(fh http2.FrameHeader, payload []byte) ([]byte, error) {
+	if fh.StreamID == 0 {
+		return nil, http2.ConnectionError(http2.ErrCodeProtocol)
+	}
+	if fh.Type != http2.FrameHeaders {
+		return payload, nil
+	}
+	pad := 0
+	if fh.Flags.Has(http2.FlagHeadersPadded) {
+		if len(payload) < 1 {
+			return nil, http2.ConnectionError(http2.ErrCodeProtocol)
+		}
+		pad, payload = int(payload[0]), payload[1:]
+	}
+	if fh.Flags.Has(http2.FlagHeadersPriority) {
+		if len(payload) < 5 {
+			return nil, http2.ConnectionError(http2.ErrCodeProtocol)
+		}
+		payload = payload[5:]
+	}
+	if pad > len(payload) {
+		return nil, http2.ConnectionError(http2.ErrCodeProtocol)
+	}
+	return payload[:len(payload)-pad], nil
+}
+
 // Warm encodes fields as Block does (first), and as the same encoder encodes them again right
 // after (again): made of references to the entries first added to the peer's table, a few
 // bytes instead of the whole block. again is valid on a connection whose last header block

@@ -206,3 +206,54 @@ func TestWarm(t *testing.T) {
 		}
 	}
 }
+
+// HeaderBlock agrees with x/net's own HEADERS parser: the same fragment for every combination
+// of padding and priority, and an error where it gives one.
+func TestHeaderBlockAgreesWithFramer(t *testing.T) {
+	frag := []byte("\x82\x86\x84block")
+	for _, padded := range []bool{false, true} {
+		for _, prio := range []bool{false, true} {
+			var buf bytes.Buffer
+			fr := http2.NewFramer(&buf, &buf)
+			p := http2.HeadersFrameParam{StreamID: 3, BlockFragment: frag, EndHeaders: true}
+			if padded {
+				p.PadLength = 7
+			}
+			if prio {
+				p.Priority = http2.PriorityParam{StreamDep: 1, Weight: 9}
+			}
+			if err := fr.WriteHeaders(p); err != nil {
+				t.Fatal(err)
+			}
+			raw := bytes.Clone(buf.Bytes())
+			fh, err := http2.ReadFrameHeader(bytes.NewReader(raw))
+			if err != nil {
+				t.Fatal(err)
+			}
+			got, err := HeaderBlock(fh, raw[9:])
+			if err != nil || !bytes.Equal(got, frag) {
+				t.Errorf("padded %v prio %v: %q, %v; want %q", padded, prio, got, err, frag)
+			}
+		}
+	}
+	// Malformed: padding longer than the payload, a priority cut short, stream 0.
+	bad := []struct {
+		fh      http2.FrameHeader
+		payload []byte
+	}{
+		{http2.FrameHeader{Type: http2.FrameHeaders, Flags: http2.FlagHeadersPadded, StreamID: 1}, []byte{9, 'a'}},
+		{http2.FrameHeader{Type: http2.FrameHeaders, Flags: http2.FlagHeadersPadded, StreamID: 1}, nil},
+		{http2.FrameHeader{Type: http2.FrameHeaders, Flags: http2.FlagHeadersPriority, StreamID: 1}, []byte{0, 0, 1}},
+		{http2.FrameHeader{Type: http2.FrameHeaders, StreamID: 0}, []byte("x")},
+		{http2.FrameHeader{Type: http2.FrameContinuation, StreamID: 0}, []byte("x")},
+	}
+	for i, b := range bad {
+		var ce http2.ConnectionError
+		if _, err := HeaderBlock(b.fh, b.payload); !errors.As(err, &ce) || http2.ErrCode(ce) != http2.ErrCodeProtocol {
+			t.Errorf("bad %d: err %v, want PROTOCOL_ERROR", i, err)
+		}
+	}
+	if got, err := HeaderBlock(http2.FrameHeader{Type: http2.FrameContinuation, StreamID: 5}, frag); err != nil || !bytes.Equal(got, frag) {
+		t.Errorf("CONTINUATION: %q, %v", got, err)
+	}
+}
