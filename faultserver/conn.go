@@ -86,7 +86,7 @@ func (c *conn) serve() {
 		if !c.nextRequest() {
 			return
 		}
-		if c.served == 0 && c.plan.cfg.HTTP2 && !c.relaying() && (!c.isTLS() || c.alpn() == "h2") && h2wire.Prefaced(c.br) {
+		if c.served == 0 && c.plan.cfg.HTTP2 && !c.relaying() && (!c.overTLS() || c.alpn() == "h2") && h2wire.Prefaced(c.br) {
 			c.serveH2()
 			return
 		}

@@ -828,3 +828,45 @@ func TestH2HonoursPeerHeaderTableSize(t *testing.T) {
 		}
 	}
 }
+
+// wrappedListener hands out connections behind a wrapper of its own, as probe proxy's
+// observer does to watch the upstream's connections.
+type wrappedListener struct{ net.Listener }
+
+type wrappedConn struct{ net.Conn }
+
+func (l wrappedListener) Accept() (net.Conn, error) {
+	c, err := l.Listener.Accept()
+	if err != nil {
+		return nil, err
+	}
+	return wrappedConn{c}, nil
+}
+
+// h2c is served on connections a listener wrapper hands out (not *net.TCPConn): the server
+// took any such connection for TLS without ALPN and answered the h2 preface as a bad HTTP/1.1
+// request — probe proxy --http2 saw every proxy fail (HAProxy: 503 SC).
+func TestH2cThroughAListenerWrapper(t *testing.T) {
+	srv, err := New(h2Config(DefaultConfig()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go srv.Serve(ctx, wrappedListener{ln})
+	resp, err := h2cClient().Get("http://" + ln.Addr().String() + "/")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 200 || resp.ProtoMajor != 2 {
+		t.Fatalf("%s %d", resp.Proto, resp.StatusCode)
+	}
+	if st := srv.Stats(); st.BadRequests != 0 || st.ResponsesCompleted != 1 {
+		t.Fatalf("bad requests %d, responses %d", st.BadRequests, st.ResponsesCompleted)
+	}
+}

@@ -2,6 +2,7 @@ package faultserver
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"io"
 	"net"
@@ -44,7 +45,7 @@ func (c *conn) awaitRequest(deadline time.Time) (arrived, timedOut bool) {
 		c.idleFor = time.Since(c.lastDone)
 		return true, false // a pipelined request is already here
 	}
-	exact := len(c.plan.preHead) > 0 && !c.isTLS() && peekSupported // request faults read exact byte counts
+	exact := len(c.plan.preHead) > 0 && c.rawReads() && peekSupported // request faults read exact byte counts
 	if c.tr != nil && !exact && c.tr.worthTrying(c.served) && (deadline.IsZero() || time.Now().Before(deadline)) {
 		// Under load the next request is often here by the time the other connections have
 		// had their turn: take it without a wait (and without watching the app meanwhile,
@@ -379,7 +380,16 @@ func (c *conn) closeQuietly() {
 	}
 }
 
-func (c *conn) isTLS() bool { return c.raw == nil || net.Conn(c.raw) != c.nc }
+// overTLS reports whether the connection is TLS. (A listener's wrapper around a plain
+// connection is not: probe proxy watches the upstream's connections so.)
+func (c *conn) overTLS() bool {
+	_, ok := c.nc.(*tls.Conn)
+	return ok
+}
+
+// rawReads reports whether the connection is the socket itself, which can be peeked and read
+// a byte count at a time in the kernel (a plain TCP connection: not TLS, not a wrapper).
+func (c *conn) rawReads() bool { return c.raw != nil && net.Conn(c.raw) == c.nc }
 
 func (c *conn) setReadDeadline(t time.Time) {
 	if t.IsZero() && !c.hasDeadline {
