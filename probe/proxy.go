@@ -1,6 +1,7 @@
 package probe
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -46,6 +47,12 @@ type ProxyOptions struct {
 	// request is sent (the CLI says where to point the proxy).
 	Ready func(upstream string)
 	Log   io.Writer
+	// HTTP2: the upstream speaks HTTP/2 with prior knowledge (h2c) beside HTTP/1.1 and the
+	// started proxy is configured for it (upstream_proto: h2c); the pooling and idle window are
+	// those of the proxy's h2 connections, and the retry test is HTTP/2's race made certain: a
+	// GOAWAY as the request's stream opens, naming the stream before it (not processed, so any
+	// proxy may send it again).
+	HTTP2 bool
 }
 
 // ProxyReport is what probing a proxy found.
@@ -58,6 +65,14 @@ type ProxyReport struct {
 	Concurrent int `json:"concurrent"`
 	Opened     int `json:"opened"`
 	Pooled     int `json:"pooled"`
+	// Protocol is what the proxy spoke to the upstream: "HTTP/1.1", "h2c", or both ("h2c and
+	// HTTP/1.1"), from each connection's first bytes.
+	Protocol string `json:"protocol,omitempty"`
+	// HTTP2: probed with an h2c upstream (ProxyOptions.HTTP2); Retry is then the GOAWAY test.
+	HTTP2 bool `json:"http2,omitempty"`
+	// IdleSetting is the idle_timeout the started proxy was given ("" : its default, or a
+	// proxy you run).
+	IdleSetting string `json:"idle_setting,omitempty"`
 	// Reuse says in which order pooled connections are reused: "LIFO", "FIFO", "new
 	// connection per request", or what was seen.
 	Reuse      string `json:"reuse,omitempty"`
@@ -81,7 +96,8 @@ type RetryOutcome struct {
 	Method string `json:"method"`
 	// Tested is false when the proxy did not send the request on a pooled connection.
 	Tested bool `json:"tested"`
-	// Attempts is how many times the request reached the upstream.
+	// Attempts is how many times the request reached the upstream (over HTTP/2: streams
+	// opened for it, the refused one too).
 	Attempts int `json:"attempts"`
 	// Client is what the client got: "200", "502", or the error.
 	Client   string `json:"client"`
@@ -113,16 +129,28 @@ func Proxy(ctx context.Context, o ProxyOptions) (*ProxyReport, error) {
 	if (o.Kind == "") == (o.URL == "") {
 		return nil, errors.New("give the proxy's URL (a proxy you run) or a kind to start, not both")
 	}
-	cfg := faultserver.DefaultConfig()
-	for _, spec := range []string{"close-on-reuse:match=" + retryPath, "delay:head-delay=300ms,match=" + slowPath} {
-		f, err := faultserver.ParseFaultSpec(spec)
-		if err != nil {
-			return nil, err
+	if o.HTTP2 && o.Kind != "" {
+		if !proxy.Reads(o.Kind, "upstream_proto") {
+			return nil, fmt.Errorf("HTTP/2: %s has no HTTP/2 upstreams in gatecrash (its template reads no upstream_proto); "+
+				"allowed: the kinds whose template does (embedded, nginx, haproxy, caddy, apache, nghttpx, node)", o.Kind)
 		}
-		cfg.Faults = append(cfg.Faults, f)
+		vars := maps.Clone(o.Vars)
+		if vars == nil {
+			vars = map[string]string{}
+		}
+		if _, set := vars["upstream_proto"]; !set {
+			vars["upstream_proto"] = "h2c"
+		}
+		o.Vars = vars
 	}
-	off := false
-	cfg.FaultHeader = &off
+	specs := []string{"close-on-reuse:match=" + retryPath, "delay:head-delay=300ms,match=" + slowPath}
+	if o.HTTP2 {
+		specs = specs[1:]
+	}
+	cfg, err := probeConfig(o.HTTP2, specs...)
+	if err != nil {
+		return nil, err
+	}
 	// The proxy in front of the fault server: one gatecrash starts from its kind, or the
 	// user's own at o.URL (pointed at the upstream address).
 	v := &scenarios.Variant{Origin: scenarios.Origin{Kind: scenarios.OriginFaultServer, Config: cfg, Replicas: 1,
@@ -150,9 +178,10 @@ func Proxy(ctx context.Context, o ProxyOptions) (*ProxyReport, error) {
 	}
 	defer tb.Stop()
 	srv := tb.Origin()
-	rep := &ProxyReport{Role: "proxy", Upstream: tb.OriginAddrs()[0], Concurrent: o.Connections, MaxWait: o.MaxWait, Proxy: o.URL}
+	rep := &ProxyReport{Role: "proxy", Upstream: tb.OriginAddrs()[0], Concurrent: o.Connections, MaxWait: o.MaxWait, Proxy: o.URL,
+		HTTP2: o.HTTP2}
 	if o.Kind != "" {
-		o.URL, rep.Proxy = tb.URL(), string(o.Kind)
+		o.URL, rep.Proxy, rep.IdleSetting = tb.URL(), string(o.Kind), o.Vars["idle_timeout"]
 	}
 	if o.Ready != nil {
 		o.Ready(rep.Upstream)
@@ -205,11 +234,16 @@ func Proxy(ctx context.Context, o ProxyOptions) (*ProxyReport, error) {
 	if err := errors.Join(errs...); err != nil {
 		return rep, fmt.Errorf("requests through the proxy at %s failed: %w", o.URL, err)
 	}
+	if i := slices.IndexFunc(statuses, func(s string) bool { return s != "200" }); i >= 0 {
+		return rep, fmt.Errorf("the proxy at %s answered %v to the probe's requests (the upstream answers 200): "+
+			"it could not reach the upstream at %s as configured; its log says why", o.URL, statuses, rep.Upstream)
+	}
 	opened := obs.snapshot()
 	if len(opened) == 0 {
 		return rep, fmt.Errorf("no request reached the upstream at %s (the proxy answered %v): point the proxy at it", rep.Upstream, statuses)
 	}
 	rep.Opened = len(opened)
+	rep.Protocol = protocolOf(opened)
 	ctxwait.Sleep(ctx, 200*time.Millisecond)
 	pooledAt := time.Now()
 	var pooled []connState
@@ -286,7 +320,11 @@ func Proxy(ctx context.Context, o ProxyOptions) (*ProxyReport, error) {
 	}
 
 	// 4. Retries: a pooled connection that the upstream closes as the request arrives.
-	if rep.Pooled > 0 {
+	if rep.Pooled > 0 && o.HTTP2 {
+		if err := h2Retries(ctx, o, srv, obs, get, rep); err != nil {
+			return rep, err
+		}
+	} else if rep.Pooled > 0 {
 		for _, m := range []string{http.MethodGet, http.MethodPost} {
 			fmt.Fprintf(o.Log, "failing a %s on a pooled upstream connection...\n", m)
 			if _, err := get(0, http.MethodGet, "/"); err != nil { // leaves one pooled
@@ -305,6 +343,94 @@ func Proxy(ctx context.Context, o ProxyOptions) (*ProxyReport, error) {
 	}
 	rep.Verdict = rep.verdict()
 	return rep, ctx.Err()
+}
+
+// probeConfig is the probe's upstream: answering normally but for the faults given.
+func probeConfig(http2 bool, specs ...string) (*faultserver.Config, error) {
+	cfg := faultserver.DefaultConfig()
+	cfg.HTTP2 = http2
+	for _, spec := range specs {
+		f, err := faultserver.ParseFaultSpec(spec)
+		if err != nil {
+			return nil, err
+		}
+		cfg.Faults = append(cfg.Faults, f)
+	}
+	off := false
+	cfg.FaultHeader = &off
+	return cfg, nil
+}
+
+// h2Retries is step 4 over HTTP/2: from now on the upstream sends GOAWAY as the second stream
+// of each new connection opens, naming the first as the last it processed (goaway-race). A GET
+// ends the connection's first stream (the proxy's pooled connections went at the idle window,
+// so it opens a new one), then the request under test is its second: not processed, and said
+// so. Attempts over 1 mean the proxy sent it again (on a new connection, whose first stream it
+// is). A proxy that sent the GET again has a new connection with one stream done: the POST
+// goes on it without another GET.
+func h2Retries(ctx context.Context, o ProxyOptions, srv *faultserver.Server, obs *observer, get func(int, string, string) (string, error),
+	rep *ProxyReport) error {
+	cfg, err := probeConfig(true, "goaway-race:stream=2,close-after=100ms", "delay:head-delay=300ms,match="+slowPath)
+	if err != nil {
+		return err
+	}
+	if err := srv.SetConfig(cfg); err != nil {
+		return err
+	}
+	// A connection the proxy still pools began before the GOAWAY plan: end it (idle, as an
+	// upstream restart would), so that the test's streams go on new ones.
+	if obs.closeOpen() > 0 {
+		ctxwait.Sleep(ctx, 200*time.Millisecond)
+	}
+	warm := true
+	for _, m := range []string{http.MethodGet, http.MethodPost} {
+		fmt.Fprintf(o.Log, "sending a %s as the second stream of an upstream h2 connection that gets GOAWAY as it opens...\n", m)
+		if warm {
+			before := srv.Stats()
+			if _, err := get(0, http.MethodGet, "/"); err != nil {
+				return fmt.Errorf("the GET before the %s test: %w", m, err)
+			}
+			if srv.Stats().Since(before).Faults["goaway-race"] > 0 {
+				rep.Retry = append(rep.Retry, RetryOutcome{Method: m, Client: "not tested: the GET before it met the GOAWAY"})
+				warm = true
+				continue
+			}
+		}
+		before := srv.Stats()
+		status, err := get(0, m, "/")
+		d := srv.Stats().Since(before)
+		out := RetryOutcome{Method: m, Tested: d.Faults["goaway-race"] > 0, Attempts: int(d.RequestsStarted), Client: status}
+		if err != nil {
+			out.Client = "no response: " + lostHow(err)
+		}
+		out.Absorbed = out.Tested && out.Attempts > 1 && status == "200"
+		rep.Retry = append(rep.Retry, out)
+		warm = !out.Absorbed
+		ctxwait.Sleep(ctx, 150*time.Millisecond) // the GOAWAY's connection closes (close-after)
+	}
+	return ctx.Err()
+}
+
+// protocolOf names what the proxy spoke on the connections it opened.
+func protocolOf(conns []connState) string {
+	var h2, h1 bool
+	for _, c := range conns {
+		switch c.proto {
+		case "h2c":
+			h2 = true
+		case "HTTP/1.1":
+			h1 = true
+		}
+	}
+	switch {
+	case h2 && h1:
+		return "h2c and HTTP/1.1"
+	case h2:
+		return "h2c"
+	case h1:
+		return "HTTP/1.1"
+	}
+	return ""
 }
 
 // servedBy returns the id of the connection that served a request between two snapshots (a
@@ -352,19 +478,31 @@ func (r *ProxyReport) verdict() string {
 		return fmt.Sprintf("%s leaves idle upstream connections open for longer than %v but did not reuse one that "+
 			"old (it checks their age when it picks one, like Apache's ttl): the race needs an upstream that closes "+
 			"sooner than that age limit", who, r.MaxWait)
+	case r.Never && r.IdleSetting != "":
+		return fmt.Sprintf("%s keeps idle upstream connections for longer than %v and still reuses them, though its "+
+			"idle_timeout was %s: that setting does not reach these connections, so it cannot fix the race — any upstream "+
+			"that closes idle connections sooner races it; raise the upstream's idle timeout above any gap, or use a proxy "+
+			"that sends unprocessed requests again", who, r.MaxWait, r.IdleSetting)
 	case r.Never:
 		return fmt.Sprintf("%s keeps idle upstream connections for longer than %v and still reuses them: any upstream "+
 			"that closes idle connections sooner races it — lower its idle window below the upstream's", who, r.MaxWait)
 	}
 	v := fmt.Sprintf("%s keeps up to %d idle upstream connections for %s, then closes them (%s): every upstream "+
 		"behind it must keep idle connections longer than that", who, r.Pooled, r.IdleWindow, strings.ToUpper(r.ClosedWith))
+	if r.HTTP2 && r.Protocol != "h2c" {
+		v += fmt.Sprintf("; it spoke %s to the upstream, not h2c: configure it for HTTP/2 upstreams to probe those", or(r.Protocol, "nothing"))
+	}
+	meets, again, notAgain := "meets a closed pooled connection", "is retried", "is not retried"
+	if r.HTTP2 {
+		meets, again, notAgain = "opens a stream as the upstream's GOAWAY leaves it unprocessed", "is sent again", "is not sent again"
+	}
 	for _, rt := range r.Retry {
 		switch {
 		case !rt.Tested:
 		case rt.Absorbed:
-			v += fmt.Sprintf("; a %s that meets a closed pooled connection is retried (absorbed)", rt.Method)
+			v += fmt.Sprintf("; a %s that %s %s (absorbed)", rt.Method, meets, again)
 		default:
-			v += fmt.Sprintf("; a %s that meets a closed pooled connection is not retried: the client gets %s", rt.Method, rt.Client)
+			v += fmt.Sprintf("; a %s that %s %s: the client gets %s", rt.Method, meets, notAgain, rt.Client)
 		}
 	}
 	return v
@@ -374,6 +512,9 @@ func (r *ProxyReport) verdict() string {
 func (r *ProxyReport) WriteText(w io.Writer) {
 	fmt.Fprintf(w, "proxy           %s\n", r.Proxy)
 	fmt.Fprintf(w, "upstream        %s (the probe's)\n", r.Upstream)
+	if r.HTTP2 {
+		fmt.Fprintf(w, "protocol        %s to the upstream\n", or(r.Protocol, "nothing"))
+	}
 	fmt.Fprintf(w, "pooling         %d requests at once opened %d upstream connections; %d stayed open idle\n", r.Concurrent, r.Opened, r.Pooled)
 	if r.Reuse != "" {
 		fmt.Fprintf(w, "reuse order     %s\n", r.Reuse)
@@ -389,12 +530,20 @@ func (r *ProxyReport) WriteText(w io.Writer) {
 	}
 	for _, rt := range r.Retry {
 		switch {
+		case !rt.Tested && r.HTTP2:
+			fmt.Fprintf(w, "retry %-4s      not tested: it was not the second stream of an upstream connection (client: %s)\n", rt.Method, rt.Client)
 		case !rt.Tested:
 			fmt.Fprintf(w, "retry %-4s      not tested: the proxy did not send it on a pooled connection (client: %s)\n", rt.Method, rt.Client)
+		case rt.Absorbed && r.HTTP2:
+			fmt.Fprintf(w, "retry %-4s      sent again on a new connection after the GOAWAY (%d streams): the client got %s\n", rt.Method, rt.Attempts, rt.Client)
 		case rt.Absorbed:
 			fmt.Fprintf(w, "retry %-4s      retried on a new connection (%d attempts): the client got %s\n", rt.Method, rt.Attempts, rt.Client)
+		case r.HTTP2:
+			fmt.Fprintf(w, "retry %-4s      not sent again after the GOAWAY (%d %s): the client got %s\n", rt.Method, rt.Attempts,
+				plural(rt.Attempts, "stream", "streams"), rt.Client)
 		default:
-			fmt.Fprintf(w, "retry %-4s      not retried (%d attempt): the client got %s\n", rt.Method, rt.Attempts, rt.Client)
+			fmt.Fprintf(w, "retry %-4s      not retried (%d %s): the client got %s\n", rt.Method, rt.Attempts,
+				plural(rt.Attempts, "attempt", "attempts"), rt.Client)
 		}
 	}
 	fmt.Fprintf(w, "verdict         %s\n", r.Verdict)
@@ -413,6 +562,7 @@ type connState struct {
 	lastWrite time.Time
 	closedAt  time.Time
 	closedBy  string // fin, rst (the proxy's), upstream (the server's own)
+	proto     string // "h2c" (it began with the HTTP/2 preface) or "HTTP/1.1"; "" before any byte
 }
 
 type obsConn struct {
@@ -434,6 +584,22 @@ func (l *observer) Accept() (net.Conn, error) {
 	return oc, nil
 }
 
+// closeOpen closes the upstream's connections still open and returns how many it closed.
+func (l *observer) closeOpen() int {
+	l.mu.Lock()
+	var open []*obsConn
+	for _, c := range l.conns {
+		if c.st.closedAt.IsZero() {
+			open = append(open, c)
+		}
+	}
+	l.mu.Unlock()
+	for _, c := range open {
+		c.Close()
+	}
+	return len(open)
+}
+
 func (l *observer) snapshot() []connState {
 	l.mu.Lock()
 	defer l.mu.Unlock()
@@ -449,6 +615,12 @@ func (c *obsConn) Read(b []byte) (int, error) {
 	now := time.Now()
 	c.o.mu.Lock()
 	defer c.o.mu.Unlock()
+	if n > 0 && c.st.proto == "" {
+		c.st.proto = "HTTP/1.1"
+		if bytes.HasPrefix(b[:n], []byte("PRI ")) {
+			c.st.proto = "h2c"
+		}
+	}
 	if n > 0 && c.wrote {
 		c.st.requests++
 		c.wrote = false
@@ -480,4 +652,18 @@ func (c *obsConn) Close() error {
 	}
 	c.o.mu.Unlock()
 	return c.Conn.Close()
+}
+
+func or(s, def string) string {
+	if s == "" {
+		return def
+	}
+	return s
+}
+
+func plural(n int, one, many string) string {
+	if n == 1 {
+		return one
+	}
+	return many
 }

@@ -132,3 +132,59 @@ func TestProbeProxyYouRun(t *testing.T) {
 		t.Errorf("a URL without a scheme: %v", err)
 	}
 }
+
+// probe proxy --http2: each proxy speaks h2c to the upstream, and what it does with a stream
+// the upstream's GOAWAY left unprocessed is what the h2-goaway-race matrix rows show — Go's
+// client (embedded, Caddy) and Apache send a GET again on a new connection and fail a POST
+// (502), nginx's grpc module sends neither again (502), HAProxy and nghttpx close the client's
+// connection (no response).
+func TestProbeProxyHTTP2GoAway(t *testing.T) {
+	cases := []struct {
+		kind      proxy.Kind
+		getResent bool
+		lost      string // the client's outcome for what is not sent again
+	}{
+		{proxy.Embedded, true, "502"},
+		{proxy.Caddy, true, "502"},
+		{proxy.Nginx, false, "502"},
+		{proxy.HAProxy, false, "no response"},
+	}
+	for _, c := range cases {
+		t.Run(string(c.kind), func(t *testing.T) {
+			t.Parallel()
+			e2e.Need(t, c.kind)
+			rep, err := Proxy(context.Background(), ProxyOptions{Kind: c.kind, HTTP2: true, MaxWait: 3 * time.Second,
+				Vars: map[string]string{"idle_timeout": "1s"}, RunDir: runFolder(t)})
+			if err != nil {
+				t.Fatal(err)
+			}
+			var b strings.Builder
+			rep.WriteText(&b)
+			t.Logf("\n%s", b.String())
+			if rep.Protocol != "h2c" || rep.Pooled == 0 || len(rep.Retry) != 2 {
+				t.Fatalf("protocol %q, pooled %d, %d retry tests; want h2c, pooled, 2", rep.Protocol, rep.Pooled, len(rep.Retry))
+			}
+			get, post := rep.Retry[0], rep.Retry[1]
+			if !get.Tested || !post.Tested {
+				t.Fatalf("GET %+v, POST %+v: both should meet the GOAWAY", get, post)
+			}
+			if c.getResent != get.Absorbed || c.getResent && (get.Attempts != 2 || get.Client != "200") {
+				t.Errorf("GET %+v; sent again: want %v", get, c.getResent)
+			}
+			if !c.getResent && !strings.HasPrefix(get.Client, c.lost) {
+				t.Errorf("GET client %q; want %s", get.Client, c.lost)
+			}
+			if post.Absorbed || post.Attempts != 1 || !strings.HasPrefix(post.Client, c.lost) {
+				t.Errorf("POST %+v; want one stream, not sent again, the client %s", post, c.lost)
+			}
+		})
+	}
+}
+
+// --http2 with a kind whose template has no h2 upstream is refused, naming the kinds that do.
+func TestProbeProxyHTTP2RefusesKindWithoutH2(t *testing.T) {
+	_, err := Proxy(context.Background(), ProxyOptions{Kind: proxy.Varnish, HTTP2: true, MaxWait: time.Second})
+	if err == nil || !strings.Contains(err.Error(), "no HTTP/2 upstreams") || !strings.Contains(err.Error(), "haproxy") {
+		t.Fatalf("err %v", err)
+	}
+}

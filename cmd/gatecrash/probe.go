@@ -121,6 +121,10 @@ proxy to it, then watch the upstream side: how many connections the proxy pools,
 order it reuses them, how long it keeps them idle before it closes them itself (or "never,
 within --max-wait"), and whether it retries a GET and a POST whose pooled upstream
 connection the upstream closes as the request arrives (the keep-alive race, made certain).
+With --http2 the upstream speaks h2c (and HTTP/1.1) and a built-in proxy is configured for
+HTTP/2 upstreams: the same questions of its h2 connections, and the race is HTTP/2's — the
+upstream sends GOAWAY as the request's stream opens, naming the stream before it, so the
+stream was not processed and the proxy may send it again.
 
 Either start a built-in proxy (--proxy nginx|haproxy|caddy|apache|embedded, its template
 variables with --var), or probe your own: run the upstream at a fixed address with
@@ -179,6 +183,8 @@ variables with --var), or probe your own: run the upstream at a fixed address wi
 	f.IntVar(&o.Connections, "connections", 4, "requests sent at once (upstream connections the proxy needs)")
 	f.DurationVar(&o.MaxWait, "max-wait", 10*time.Minute, "longest wait for the proxy to close its idle upstream connections")
 	f.BoolVar(&asJSON, "json", false, "print the report as JSON (for tools, and for probe chain --hop NAME=@FILE)")
+	f.BoolVar(&o.HTTP2, "http2", false, "the upstream speaks h2c (beside HTTP/1.1) and --proxy is configured for it (upstream_proto: h2c): "+
+		"the proxy's h2 pooling and idle window, and whether it sends again a stream a GOAWAY left unprocessed")
 	return cmd
 }
 

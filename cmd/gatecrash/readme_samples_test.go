@@ -52,6 +52,8 @@ var readmeSamples = []readmeSample{
 		app: proxy.Uvicorn, checkVars: map[string]string{"idle_timeout": "1s"}},
 	{name: "probe-proxy", shown: "gatecrash probe proxy --proxy nginx --var idle_timeout=60s --max-wait 70s",
 		check: "gatecrash probe proxy --proxy nginx --var idle_timeout=2s --max-wait 5s", needs: []proxy.Kind{proxy.Nginx}},
+	{name: "probe-proxy-h2", shown: "gatecrash probe proxy --proxy caddy --http2 --var idle_timeout=2s --max-wait 10s",
+		check: "gatecrash probe proxy --proxy caddy --http2 --var idle_timeout=2s --max-wait 3s", needs: []proxy.Kind{proxy.Caddy}},
 }
 
 const (
