@@ -102,7 +102,11 @@ func startEmbedded(cfg Config) (Proxy, error) {
 	}
 	if proto == "h2c" { // Go's own HTTP/2 to the origin, pooled: IdleConnTimeout applies to it too
 		tr.Protocols = new(http.Protocols)
-		tr.Protocols.SetUnencryptedHTTP2(true)
+		if cfg.OriginTLS {
+			tr.Protocols.SetHTTP2(true) // over TLS: h2 by ALPN
+		} else {
+			tr.Protocols.SetUnencryptedHTTP2(true)
+		}
 	}
 	scheme := "http"
 	if cfg.OriginTLS {

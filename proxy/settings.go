@@ -61,7 +61,7 @@ var kindSettings = map[Kind]map[string]setting{
 		"client_idle_timeout":   {directive: "http.Server.IdleTimeout", def: "0"},
 		"max_idle_conns":        {directive: "Transport.MaxIdleConnsPerHost", def: "2"},
 		"tls_handshake_timeout": {directive: "Transport.TLSHandshakeTimeout", def: "10s"},
-		"upstream_proto":        {directive: "Transport.Protocols", where: "(h2c: SetUnencryptedHTTP2, HTTP/2 with prior knowledge to the origin)", def: "h1"},
+		"upstream_proto":        {directive: "Transport.Protocols", where: "(h2c: SetUnencryptedHTTP2, HTTP/2 with prior knowledge to the origin; to a TLS origin SetHTTP2, h2 by ALPN)", def: "h1"},
 		"client_proto":          {directive: "http.Server.Protocols", where: "(h2c: SetUnencryptedHTTP2, HTTP/2 with prior knowledge from the client, beside HTTP/1.1)", def: "h1"},
 		"retry_unsafe": {directive: "Request.GetBody", where: "and a RoundTripper that sends again, once, a request of any method whose reused connection failed " +
 			"before any answer (the body kept, up to 1 MiB; Go's HTTP/2 transport then also resends refused and unprocessed streams itself)", def: "off"},
@@ -76,7 +76,7 @@ var kindSettings = map[Kind]map[string]setting{
 		"next_upstream":       {directive: "proxy_next_upstream", def: "error timeout"},
 		"retry_unsafe":        {directive: "proxy_next_upstream ... non_idempotent", where: "(a POST that met a dead connection is sent again)", def: "off"},
 		"client_proto":        {directive: "listen ... http2", where: "(h2c: HTTP/2 with prior knowledge from the client on the plain listener)", def: "h1"},
-		"upstream_proto": {directive: "grpc_pass grpc://", where: "instead of proxy_pass (h2c: the grpc module, HTTP/2 with prior knowledge to the origin, " +
+		"upstream_proto": {directive: "grpc_pass grpc://", where: "instead of proxy_pass (h2c: the grpc module, HTTP/2 with prior knowledge to the origin, grpcs:// to a TLS one, " +
 			"one stream per upstream connection at a time; the grpc_ timeouts and grpc_next_upstream take the proxy_ ones' variables)", def: "h1"},
 	},
 	HAProxy: {
@@ -92,7 +92,7 @@ var kindSettings = map[Kind]map[string]setting{
 		"retries":             {directive: "retries", def: "3"},
 		"retry_on":            {directive: "retry-on", def: "conn-failure"},
 		"retry_unsafe":        {directive: "retry-on ... empty-response", where: "(with `retries`: a request of any method that met a dead connection is sent again)", def: "off"},
-		"upstream_proto":      {directive: "proto h2", where: "on the server line (h2c: HTTP/2 with prior knowledge to the origin)", def: "h1"},
+		"upstream_proto":      {directive: "proto h2", where: "on the server line (h2c: HTTP/2 with prior knowledge to the origin; to a TLS origin `alpn h2`)", def: "h1"},
 		"client_proto":        {directive: "proto h2", where: "on the bind line (h2c: HTTP/2 with prior knowledge from the client)", def: "h1"},
 	},
 	Caddy: {
@@ -102,7 +102,7 @@ var kindSettings = map[Kind]map[string]setting{
 		"read_timeout":          {directive: "response_header_timeout", where: "in the reverse_proxy transport http block", def: "0"},
 		"client_idle_timeout":   {directive: "idle", where: "in the global servers timeouts block", def: "5m"},
 		"tls_handshake_timeout": {directive: "tls_timeout", where: "in the reverse_proxy transport http block", def: "10s"},
-		"upstream_proto":        {directive: "versions h2c", where: "in the reverse_proxy transport http block (h2c: HTTP/2 with prior knowledge to the origin)", def: "h1"},
+		"upstream_proto":        {directive: "versions h2c", where: "in the reverse_proxy transport http block (h2c: HTTP/2 with prior knowledge to the origin; to a TLS origin `versions 2`)", def: "h1"},
 		"client_proto":          {directive: "protocols h1 h2c", where: "in the global servers block (h2c: HTTP/2 with prior knowledge from the client)", def: "h1"},
 	},
 	Apache: {
@@ -111,7 +111,7 @@ var kindSettings = map[Kind]map[string]setting{
 		"connect_timeout":     apacheSecs.with("connectiontimeout=", "on the ProxyPass", "60s"),
 		"read_timeout":        apacheSecs.with("timeout=", "on the ProxyPass", "60s"),
 		"client_idle_timeout": apacheSecs.with("KeepAliveTimeout", "", "5s"),
-		"upstream_proto":      {directive: "ProxyPass ... h2c://", where: "with mod_proxy_http2 (h2c: HTTP/2 with prior knowledge to the origin)", def: "h1"},
+		"upstream_proto":      {directive: "ProxyPass ... h2c://", where: "with mod_proxy_http2 (h2c: HTTP/2 with prior knowledge to the origin; h2:// to a TLS one)", def: "h1"},
 	},
 	Varnish: {
 		"idle_timeout":        {directive: "backend_idle_timeout", where: "as a varnishd -p parameter", def: "60s", min: time.Second},
@@ -134,7 +134,7 @@ var kindSettings = map[Kind]map[string]setting{
 		"connect_timeout":     {directive: "backend-connect-timeout", def: "30s"},
 		"read_timeout":        {directive: "backend-read-timeout", def: "1m"},
 		"client_idle_timeout": {directive: "frontend-keep-alive-timeout", def: "1m"},
-		"upstream_proto":      {directive: "proto=h2", where: "on the backend line (h2c: HTTP/2 with prior knowledge to the origin)", def: "h1"},
+		"upstream_proto":      {directive: "proto=h2", where: "on the backend line (h2c: HTTP/2 with prior knowledge to the origin; with `;tls` to a TLS one)", def: "h1"},
 	},
 	NodeGateway: {
 		"idle_timeout":        {directive: "timeout", where: "of the http.Agent (its idle socket timeout; or keepAlive: false)", def: "0"},
@@ -142,7 +142,7 @@ var kindSettings = map[Kind]map[string]setting{
 		"read_timeout":        {directive: "request timeout", where: "(a 504 when it passes)", def: "0"},
 		"client_idle_timeout": {directive: "server.keepAliveTimeout", def: "5s"},
 		"max_idle_conns":      {directive: "maxFreeSockets", where: "of the http.Agent", def: "256"},
-		"upstream_proto":      {directive: "http2.connect", where: "(h2c: one pooled HTTP/2 session per origin, replaced after its GOAWAY or close; no retries)", def: "h1"},
+		"upstream_proto":      {directive: "http2.connect", where: "(h2c: one pooled HTTP/2 session per origin, replaced after its GOAWAY or close; no retries; https:// to a TLS origin)", def: "h1"},
 	},
 }
 

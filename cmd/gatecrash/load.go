@@ -67,6 +67,7 @@ func newLoadCmd(runF func(context.Context, *LoadOptions) error) *cobra.Command {
 	opts := &LoadOptions{}
 	c := &opts.Config
 	var think, burstPause, gapCenter, gapSpread, gapStep, duration, timeout, connectTimeout, idle, grace time.Duration
+	var h2c bool
 	cmd := &cobra.Command{
 		Use:   "load URL|--targets FILE [flags]",
 		Short: "Drive HTTP/1.1 load at a URL and classify every request's outcome",
@@ -126,6 +127,13 @@ writes the results and exits 130; a second SIGINT exits at once.`,
 			} else {
 				c.URL = args[0]
 			}
+			if h2c {
+				if !strings.HasPrefix(strings.ToLower(c.URL), "http://") {
+					return errext.UsageError(fmt.Errorf("--h2c: %q is not allowed; h2c is HTTP/2 with prior knowledge over plain TCP: "+
+						"give an http:// URL (for https://, --http2 speaks h2 by ALPN)", c.URL))
+				}
+				c.HTTP2 = true
+			}
 			c.ThinkTime, c.BurstPause = yamlconf.Duration(think), yamlconf.Duration(burstPause)
 			c.GapCenter, c.GapSpread, c.GapStep = yamlconf.Duration(gapCenter), yamlconf.Duration(gapSpread), yamlconf.Duration(gapStep)
 			c.Duration, c.Timeout = yamlconf.Duration(duration), yamlconf.Duration(timeout)
@@ -183,6 +191,7 @@ writes the results and exits 130; a second SIGINT exits at once.`,
 	f.DurationVar(&idle, "idle-timeout", 0, "client keep-alive idle timeout: a connection idle longer is replaced, not reused (0: none)")
 	f.IntVar(&c.MaxRequestsPerConn, "max-requests-per-conn", 0, "close a connection after this many requests (0: no limit)")
 	f.BoolVar(&c.NoKeepAlive, "no-keepalive", false, "one request per connection (Connection: close)")
+	f.BoolVar(&h2c, "h2c", false, "--http2 to an http:// URL, said outright: HTTP/2 with prior knowledge over plain TCP (an https:// URL is refused)")
 	f.BoolVar(&c.HTTP2, "http2", false, "speak HTTP/2: h2c with prior knowledge to an http:// URL, h2 by ALPN to https://; never sends a refused, reset or GOAWAY'd stream again (classes refused-stream, stream-reset, goaway)")
 	f.IntVar(&c.Streams, "streams", 0, "with --http2: requests in flight per connection (default 1); --connections x --streams requests at once")
 	f.StringVar(&c.Client, "client", string(loadgen.Checked), "client model: checked (Go, Node, curl), validate-after=DUR (Apache HttpClient 4.5: 2s), naive")

@@ -34,7 +34,7 @@ function session(i) {
     return cur;
   }
   const o = origins[i];
-  const s = http2.connect(`http://${o.host}:${o.port}`);
+  const s = http2.connect({{if .OriginTLS}}`https://${o.host}:${o.port}`, { rejectUnauthorized: false }{{else}}`http://${o.host}:${o.port}`{{end}});
   const drop = () => { if (sessions[i] === s) sessions[i] = null; };
   s.on('error', (err) => { log(`upstream session error: ${err.code || ''} ${err.message}`); drop(); });
   s.on('goaway', drop);
