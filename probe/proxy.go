@@ -330,19 +330,26 @@ func Proxy(ctx context.Context, o ProxyOptions) (*ProxyReport, error) {
 			if _, err := get(0, http.MethodGet, "/"); err != nil { // leaves one pooled
 				return rep, err
 			}
-			before := srv.Stats()
-			status, err := get(0, m, retryPath)
-			d := srv.Stats().Since(before)
-			out := RetryOutcome{Method: m, Tested: d.Faults["close-on-reuse"] > 0, Attempts: int(d.RequestsStarted), Client: status}
-			if err != nil {
-				out.Client = "no response: " + lostHow(err)
-			}
-			out.Absorbed = out.Tested && out.Attempts > 1 && status == "200"
-			rep.Retry = append(rep.Retry, out)
+			rep.Retry = append(rep.Retry, tryRetry(srv, get, m, retryPath, "close-on-reuse"))
 		}
 	}
 	rep.Verdict = rep.verdict()
 	return rep, ctx.Err()
+}
+
+// tryRetry sends one request whose upstream side the fault kind is set to fail, and says what
+// the proxy did: tested (the fault acted), how many times the request reached the upstream,
+// what the client got.
+func tryRetry(srv *faultserver.Server, get func(int, string, string) (string, error), method, path, kind string) RetryOutcome {
+	before := srv.Stats()
+	status, err := get(0, method, path)
+	d := srv.Stats().Since(before)
+	out := RetryOutcome{Method: method, Tested: d.Faults[kind] > 0, Attempts: int(d.RequestsStarted), Client: status}
+	if err != nil {
+		out.Client = "no response: " + lostHow(err)
+	}
+	out.Absorbed = out.Tested && out.Attempts > 1 && status == "200"
+	return out
 }
 
 // probeConfig is the probe's upstream: answering normally but for the faults given.
@@ -396,14 +403,7 @@ func h2Retries(ctx context.Context, o ProxyOptions, srv *faultserver.Server, obs
 				continue
 			}
 		}
-		before := srv.Stats()
-		status, err := get(0, m, "/")
-		d := srv.Stats().Since(before)
-		out := RetryOutcome{Method: m, Tested: d.Faults["goaway-race"] > 0, Attempts: int(d.RequestsStarted), Client: status}
-		if err != nil {
-			out.Client = "no response: " + lostHow(err)
-		}
-		out.Absorbed = out.Tested && out.Attempts > 1 && status == "200"
+		out := tryRetry(srv, get, m, "/", "goaway-race")
 		rep.Retry = append(rep.Retry, out)
 		warm = !out.Absorbed
 		ctxwait.Sleep(ctx, 150*time.Millisecond) // the GOAWAY's connection closes (close-after)
