@@ -24,7 +24,9 @@ import (
 // HTTP/2 (Config.HTTP2): each of the Connections is one HTTP/2 connection — h2c with prior
 // knowledge for an http:// URL, h2 by ALPN for https:// — shared by Streams workers, each with
 // one request in flight at a time. Frames are golang.org/x/net/http2's Framer; one reader
-// goroutine per connection hands each stream's end to its worker. Nothing is ever sent again:
+// goroutine per connection hands each stream's end to its worker — or, in a closed loop with
+// no think time, records it and sends the worker's next request itself (relaunchCall), as an
+// event loop would. Nothing is ever sent again:
 // a stream the server refuses (RST_STREAM REFUSED_STREAM), resets, or leaves above a GOAWAY's
 // last stream id is counted in its own class (refused-stream, stream-reset, goaway), and a
 // worker whose connection has ended or has received a GOAWAY opens a new one for its next
