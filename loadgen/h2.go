@@ -300,7 +300,7 @@ func (c *h2conn) open(call *h2call, rq *rendered, a *attempt, deadline time.Time
 	err = c.fr.WriteHeaders(http2.HeadersFrameParam{StreamID: call.id, BlockFragment: block, EndHeaders: true,
 		EndStream: len(rq.body) == 0})
 	c.warm = c.warm || err == nil && rq.h2warm != nil
-	if err == nil && len(rq.body) == 0 {
+	if err == nil && len(rq.body) == 0 && !noWait { // the reader (noWait) flushes before it reads on
 		c.wantFlush()
 	}
 	return true, err
@@ -489,6 +489,9 @@ func (c *h2conn) failLocked(err error) {
 // readLoop reads the server's frames and hands each stream's end to its worker.
 func (c *h2conn) readLoop() {
 	for {
+		if c.br.Buffered() < 9 && !c.flushRelaunched() {
+			return
+		}
 		fh, err := c.fr.ReadFrameHeader() // its size and frame-order checks
 		if err != nil {
 			c.fail(err)
@@ -514,6 +517,25 @@ func (c *h2conn) readLoop() {
 			return
 		}
 	}
+}
+
+// flushRelaunched writes the HEADERS the reader's relaunches gathered, before it waits for
+// more frames: one write for all the streams the last read's answers let it send, as an event
+// loop writes after it has read (a worker's own frames go through the flusher). The write is
+// of a few bytes per stream; it is bounded by the request timeout should the server stop
+// reading. False when it failed (the connection is over).
+func (c *h2conn) flushRelaunched() bool {
+	c.wmu.Lock()
+	defer c.wmu.Unlock()
+	if c.bw.Buffered() == 0 {
+		return true
+	}
+	c.nc.SetWriteDeadline(time.Now().Add(c.wait))
+	if err := c.bw.Flush(); err != nil {
+		c.fail(err)
+		return false
+	}
+	return true
 }
 
 // relaunchCall records the request of a call that ended well and starts its worker's next one
