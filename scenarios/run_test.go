@@ -161,6 +161,13 @@ func TestKeepaliveRaceEmbedded(t *testing.T) {
 	if median < 49*time.Millisecond || median > 52*time.Millisecond {
 		t.Fatalf("median idle gap of the errors %v, want about the origin's 50 ms (worst bucket %s)", median, g.WorstLine())
 	}
+	// The plot's spike is as tall as the worst bucket's error rate: with a handful of errors
+	// (a loaded machine met the race rarely: 4 in 195 once in CI) it is a few pixels, no
+	// measure of the drawing.
+	if n := def.Count(results.Status502); n < 10 {
+		t.Logf("plot not checked: %d errors are too few to draw the spike", n)
+		return
+	}
 	checkRaceWindowPlot(t, filepath.Join(dir, "report.html"))
 }
 
