@@ -303,7 +303,11 @@ func (h *h2conn) handle(f http2.Frame) bool {
 		delta, err := h.peer.Apply(f)
 		if err != nil {
 			h.srv.stats.badRequests.Add(1)
-			h.goAway(http2.ErrCode(err.(http2.ConnectionError)))
+			code := http2.ErrCodeProtocol
+			if ce, ok := errors.AsType[http2.ConnectionError](err); ok {
+				code = http2.ErrCode(ce)
+			}
+			h.goAway(code)
 			h.closeAs(CloseFIN)
 			return false
 		}

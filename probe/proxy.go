@@ -19,6 +19,7 @@ import (
 
 	"github.com/gatecrash/gatecrash/faultserver"
 	"github.com/gatecrash/gatecrash/internal/ctxwait"
+	"github.com/gatecrash/gatecrash/internal/yamlconf"
 	"github.com/gatecrash/gatecrash/proxy"
 	"github.com/gatecrash/gatecrash/scenarios"
 )
@@ -94,7 +95,8 @@ type ProxyReport struct {
 // closed by the upstream as the request arrived (the keep-alive race, made certain).
 type RetryOutcome struct {
 	Method string `json:"method"`
-	// Tested is false when the proxy did not send the request on a pooled connection.
+	// Tested is false when the proxy did not send the request where the fault waited: on a
+	// pooled connection (HTTP/1.1), as an upstream connection's second stream (HTTP/2).
 	Tested bool `json:"tested"`
 	// Attempts is how many times the request reached the upstream (over HTTP/2: streams
 	// opened for it, the refused one too).
@@ -105,7 +107,10 @@ type RetryOutcome struct {
 }
 
 const (
-	slowPath  = "/gatecrash-probe/slow"
+	slowPath = "/gatecrash-probe/slow"
+	// slowFault holds the answers to slowPath, so that concurrent requests need as many
+	// upstream streams or connections at once.
+	slowFault = "delay:head-delay=300ms,match=" + slowPath
 	retryPath = "/gatecrash-probe/fail-on-reuse"
 )
 
@@ -143,7 +148,7 @@ func Proxy(ctx context.Context, o ProxyOptions) (*ProxyReport, error) {
 		}
 		o.Vars = vars
 	}
-	specs := []string{"close-on-reuse:match=" + retryPath, "delay:head-delay=300ms,match=" + slowPath}
+	specs := []string{"close-on-reuse:match=" + retryPath, slowFault}
 	if o.HTTP2 {
 		specs = specs[1:]
 	}
@@ -376,7 +381,7 @@ func probeConfig(http2 bool, specs ...string) (*faultserver.Config, error) {
 // is). A test the proxy did not send as a second stream is tried once more.
 func h2Retries(ctx context.Context, o ProxyOptions, srv *faultserver.Server, obs *observer, get func(int, string, string) (string, error),
 	rep *ProxyReport) error {
-	cfg, err := probeConfig(true, "goaway-race:stream=2,close-after=100ms", "delay:head-delay=300ms,match="+slowPath)
+	cfg, err := probeConfig(true, "goaway-race:stream=2,close-after=100ms", slowFault)
 	if err != nil {
 		return err
 	}
@@ -475,7 +480,7 @@ func (r *ProxyReport) verdict() string {
 		return fmt.Sprintf("%s leaves idle upstream connections open for longer than %v but did not reuse one that "+
 			"old (it checks their age when it picks one, like Apache's ttl): the race needs an upstream that closes "+
 			"sooner than that age limit", who, r.MaxWait)
-	case r.Never && r.IdleSetting != "":
+	case r.Never && r.idleSetBelowWait():
 		return fmt.Sprintf("%s keeps idle upstream connections for longer than %v and still reuses them, though its "+
 			"idle_timeout was %s: that setting does not reach these connections, so it cannot fix the race — any upstream "+
 			"that closes idle connections sooner races it; raise the upstream's idle timeout above any gap, or use a proxy "+
@@ -503,6 +508,13 @@ func (r *ProxyReport) verdict() string {
 		}
 	}
 	return v
+}
+
+// idleSetBelowWait reports whether the started proxy's idle_timeout was set to close idle
+// connections within MaxWait: then "never closed" means the setting does not reach them.
+func (r *ProxyReport) idleSetBelowWait() bool {
+	d, err := yamlconf.ParseDuration(r.IdleSetting)
+	return err == nil && d > 0 && d < r.MaxWait
 }
 
 // WriteText prints the report for a person.

@@ -14,7 +14,6 @@ import (
 	"bufio"
 	"bytes"
 	"fmt"
-	"math"
 
 	"golang.org/x/net/http2"
 	"golang.org/x/net/http2/hpack"
@@ -57,9 +56,6 @@ type Peer struct {
 	MaxFrame int
 	// HeaderTable is the largest dynamic table the peer's decoder keeps.
 	HeaderTable uint32
-	// MaxStreams is how many streams the peer lets this end have open at once (math.MaxUint32:
-	// it has not said).
-	MaxStreams uint32
 	// Said is every value the peer's SETTINGS carried, the last of each (nil until the first
 	// SETTINGS with a value): what a prober reports.
 	Said map[http2.SettingID]uint32
@@ -67,8 +63,7 @@ type Peer struct {
 
 // NewPeer is a peer that has said nothing yet.
 func NewPeer() Peer {
-	return Peer{InitialWindow: DefaultWindow, MaxFrame: DefaultMaxFrame, HeaderTable: DefaultHeaderTable,
-		MaxStreams: math.MaxUint32}
+	return Peer{InitialWindow: DefaultWindow, MaxFrame: DefaultMaxFrame, HeaderTable: DefaultHeaderTable}
 }
 
 // Apply takes the settings of a SETTINGS frame that is not an ACK, in order. It returns how
@@ -93,8 +88,6 @@ func (p *Peer) Apply(f *http2.SettingsFrame) (windowDelta int64, err error) {
 			p.MaxFrame = int(s.Val)
 		case http2.SettingHeaderTableSize:
 			p.HeaderTable = s.Val
-		case http2.SettingMaxConcurrentStreams:
-			p.MaxStreams = s.Val
 		}
 		return nil
 	})

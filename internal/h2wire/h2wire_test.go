@@ -5,7 +5,6 @@ import (
 	"bytes"
 	"errors"
 	"io"
-	"math"
 	"strings"
 	"testing"
 
@@ -61,7 +60,7 @@ func settingsFrame(t *testing.T, settings ...http2.Setting) *http2.SettingsFrame
 func TestPeerApply(t *testing.T) {
 	p := NewPeer()
 	if p.InitialWindow != DefaultWindow || p.MaxFrame != DefaultMaxFrame || p.HeaderTable != DefaultHeaderTable ||
-		p.MaxStreams != math.MaxUint32 || p.Said != nil {
+		p.Said != nil {
 		t.Fatalf("NewPeer() = %+v", p)
 	}
 	d, err := p.Apply(settingsFrame(t, http2.Setting{ID: http2.SettingInitialWindowSize, Val: 1 << 20},
@@ -70,7 +69,7 @@ func TestPeerApply(t *testing.T) {
 	if err != nil || d != 1<<20-DefaultWindow {
 		t.Fatalf("Apply: delta %d, %v; want %d", d, err, 1<<20-DefaultWindow)
 	}
-	if p.InitialWindow != 1<<20 || p.MaxFrame != 1<<15 || p.HeaderTable != 0 || p.MaxStreams != 4 ||
+	if p.InitialWindow != 1<<20 || p.MaxFrame != 1<<15 || p.HeaderTable != 0 ||
 		p.Said[http2.SettingMaxConcurrentStreams] != 4 || len(p.Said) != 4 {
 		t.Fatalf("after Apply: %+v", p)
 	}
@@ -93,7 +92,7 @@ func TestPeerApply(t *testing.T) {
 		if !errors.As(err, &ce) || http2.ErrCode(ce) != c.code {
 			t.Errorf("%v: err %v, want connection error %v", c.s, err, c.code)
 		}
-		if p.MaxStreams != 9 {
+		if p.Said[http2.SettingMaxConcurrentStreams] != 9 {
 			t.Errorf("%v: the valid setting before it was lost: %+v", c.s, p)
 		}
 	}
