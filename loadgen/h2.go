@@ -2,6 +2,7 @@ package loadgen
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"crypto/tls"
 	"errors"
@@ -97,7 +98,7 @@ type h2conn struct {
 
 	mu       sync.Mutex // everything below
 	cond     sync.Cond  // a send window grew, or the connection ended
-	streams  map[uint32]*h2call
+	streams  h2streams
 	nextID   uint32
 	opened   int
 	goneAway bool
@@ -115,6 +116,12 @@ type h2conn struct {
 	hdrID   uint32 // the stream whose header block goes on in CONTINUATION frames (0: none)
 	hdrEnd  bool   // that block's HEADERS had END_STREAM
 	hdrLen  int64
+	// again is the last single-frame header block decoded that held indexed fields only, and
+	// againStatus its :status: the same bytes are not decoded again while the table stays as
+	// it was (any other block decoded may change it, and clears again). A server answering
+	// the same response over and over sends the same few bytes each time.
+	again       []byte
+	againStatus int
 	// relaunch holds the calls that ended well whose next request the reader starts itself
 	// once it has released mu (the read loop's own, like dec).
 	relaunch []*h2call
@@ -186,7 +193,7 @@ func (cl *client) dialH2(deadline time.Time) (*h2conn, phase, error) {
 		}
 	}
 	cc := &countingConn{Conn: nc}
-	c := &h2conn{nc: cc, id: cl.connIDs.Add(1), local: nc.LocalAddr().String(), streams: map[uint32]*h2call{}, nextID: 1,
+	c := &h2conn{nc: cc, id: cl.connIDs.Add(1), local: nc.LocalAddr().String(), streams: newH2Streams(cl.cfg.Streams), nextID: 1,
 		sendWin: h2wire.DefaultWindow, peer: h2wire.NewPeer()}
 	c.cond.L = &c.mu
 	c.bw = bufio.NewWriterSize(cc, 32<<10)
@@ -222,7 +229,7 @@ var errNoH2 = errors.New("no h2")
 func (c *h2conn) usable(idleTimeout time.Duration) bool {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if idleTimeout > 0 && len(c.streams) == 0 && !c.idleAt.IsZero() && time.Since(c.idleAt) > idleTimeout {
+	if idleTimeout > 0 && c.streams.len() == 0 && !c.idleAt.IsZero() && time.Since(c.idleAt) > idleTimeout {
 		return false
 	}
 	return c.err == nil && !c.goneAway && c.nextID < 1<<31-1
@@ -252,7 +259,7 @@ func (s *h2slot) conn(cl *client, deadline time.Time) (c *h2conn, fresh bool, ph
 func (c *h2conn) closeWhenDone() {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if len(c.streams) == 0 {
+	if c.streams.len() == 0 {
 		c.nc.Close()
 		return
 	}
@@ -284,7 +291,7 @@ func (c *h2conn) open(call *h2call, rq *rendered, a *attempt, deadline time.Time
 	// being sent by its worker when the answer may come.
 	call.relaunch = call.run != nil && call.run.inline && len(rq.body) == 0
 	c.nextID += 2
-	c.streams[call.id] = call
+	c.streams.add(call)
 	c.opened++
 	// After the connection's first block, the same request's warm one: the server's table
 	// holds what the first added, unless it keeps a smaller table than HPACK's default.
@@ -403,11 +410,11 @@ func (c *h2conn) sweep(every time.Duration) {
 			return
 		case now := <-t.C:
 			c.mu.Lock()
-			for _, call := range c.streams {
+			c.streams.each(func(call *h2call) {
 				if !now.Before(call.deadline) {
 					late = append(late, call)
 				}
-			}
+			})
 			c.mu.Unlock()
 			for _, call := range late {
 				c.cancel(call, errH2Timeout)
@@ -432,8 +439,8 @@ func (c *h2conn) finishLocked(call *h2call, err error) {
 		return
 	}
 	call.ended, call.err = true, err
-	delete(c.streams, call.id)
-	if len(c.streams) == 0 {
+	c.streams.remove(call)
+	if c.streams.len() == 0 {
 		c.idleAt = time.Now()
 	}
 	if err == nil && call.relaunch {
@@ -441,7 +448,7 @@ func (c *h2conn) finishLocked(call *h2call, err error) {
 	} else {
 		call.done <- struct{}{}
 	}
-	if c.goneAway && len(c.streams) == 0 {
+	if c.goneAway && c.streams.len() == 0 {
 		c.nc.Close() // left by its slot, or above a GOAWAY: nothing more will come on it
 	}
 }
@@ -479,9 +486,7 @@ func (c *h2conn) failLocked(err error) {
 		c.err = err
 		close(c.ended)
 	}
-	for _, call := range c.streams {
-		c.finishLocked(call, err)
-	}
+	c.streams.each(func(call *h2call) { c.finishLocked(call, err) })
 	c.cond.Broadcast()
 	c.nc.Close()
 }
@@ -589,7 +594,7 @@ func (c *h2conn) decodeBlock(frag []byte, end bool) bool {
 // headersDone acts on a stream's complete header block: a final status starts its response;
 // with END_STREAM the stream is over. c.mu is held.
 func (c *h2conn) headersDone(id uint32, endStream bool) {
-	call := c.streams[id]
+	call := c.streams.get(id)
 	if call == nil {
 		return
 	}
@@ -626,11 +631,21 @@ func (c *h2conn) readHeaders(fh http2.FrameHeader) bool {
 	ended := fh.Flags.Has(http2.FlagHeadersEndHeaders)
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if fh.Type == http2.FrameHeaders {
-		c.hstatus = 0
-	}
-	if !c.decodeBlock(frag, ended) {
-		return false
+	single := fh.Type == http2.FrameHeaders && ended
+	switch {
+	case single && len(c.again) > 0 && bytes.Equal(frag, c.again):
+		c.hstatus = c.againStatus
+	default:
+		if fh.Type == http2.FrameHeaders {
+			c.hstatus = 0
+		}
+		if !c.decodeBlock(frag, ended) {
+			return false
+		}
+		c.again = c.again[:0]
+		if single && h2wire.IndexedOnly(frag) {
+			c.again, c.againStatus = append(c.again, frag...), c.hstatus
+		}
 	}
 	if fh.Type == http2.FrameHeaders {
 		c.hdrLen = int64(fh.Length)
@@ -656,7 +671,7 @@ func (c *h2conn) handle(f http2.Frame) bool {
 	switch f := f.(type) {
 	case *http2.DataFrame:
 		n := int64(f.Header().Length)
-		if call := c.streams[f.StreamID]; call != nil {
+		if call := c.streams.get(f.StreamID); call != nil {
 			call.read += n
 			if f.StreamEnded() {
 				c.finishLocked(call, nil)
@@ -668,17 +683,17 @@ func (c *h2conn) handle(f http2.Frame) bool {
 			ack = func() error { return c.fr.WriteWindowUpdate(0, used) }
 		}
 	case *http2.RSTStreamFrame:
-		if call := c.streams[f.StreamID]; call != nil {
+		if call := c.streams.get(f.StreamID); call != nil {
 			c.finishLocked(call, h2StreamError{code: f.ErrCode})
 		}
 	case *http2.GoAwayFrame:
 		c.goneAway, c.lastID = true, f.LastStreamID
-		for id, call := range c.streams {
-			if id > f.LastStreamID {
-				c.finishLocked(call, h2GoAwayError{id: id, last: f.LastStreamID, code: f.ErrCode})
+		c.streams.each(func(call *h2call) {
+			if call.id > f.LastStreamID {
+				c.finishLocked(call, h2GoAwayError{id: call.id, last: f.LastStreamID, code: f.ErrCode})
 			}
-		}
-		if len(c.streams) == 0 {
+		})
+		if c.streams.len() == 0 {
 			c.nc.Close()
 		}
 	case *http2.SettingsFrame:
@@ -689,16 +704,14 @@ func (c *h2conn) handle(f http2.Frame) bool {
 				c.mu.Unlock()
 				return false
 			}
-			for _, call := range c.streams {
-				call.sendWin += delta
-			}
+			c.streams.each(func(call *h2call) { call.sendWin += delta })
 			c.cond.Broadcast()
 			ack = c.fr.WriteSettingsAck
 		}
 	case *http2.WindowUpdateFrame:
 		if f.StreamID == 0 {
 			c.sendWin += int64(f.Increment)
-		} else if call := c.streams[f.StreamID]; call != nil {
+		} else if call := c.streams.get(f.StreamID); call != nil {
 			call.sendWin += int64(f.Increment)
 		}
 		c.cond.Broadcast()

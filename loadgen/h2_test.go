@@ -180,7 +180,7 @@ func TestH2HeaderBlockInContinuation(t *testing.T) {
 				t.Fatal(err)
 			}
 			defer ln.Close()
-			go rawH2Server(ln, tc.bad)
+			go rawH2Server(ln, splitBlock(tc.bad))
 			n := int64(3)
 			if tc.bad {
 				n = 1
@@ -194,9 +194,9 @@ func TestH2HeaderBlockInContinuation(t *testing.T) {
 	}
 }
 
-// rawH2Server answers each stream on each connection with a header block split in two
-// (HEADERS with END_STREAM, then CONTINUATION with END_HEADERS), or with garbage for a block.
-func rawH2Server(ln net.Listener, bad bool) {
+// rawH2Server answers each stream on each connection with answer (n counts the connection's
+// streams from 0).
+func rawH2Server(ln net.Listener, answer func(fr *http2.Framer, id uint32, n int)) {
 	for {
 		nc, err := ln.Accept()
 		if err != nil {
@@ -210,15 +210,7 @@ func rawH2Server(ln net.Listener, bad bool) {
 			}
 			fr := http2.NewFramer(nc, nc)
 			fr.WriteSettings()
-			var buf bytes.Buffer
-			enc := hpack.NewEncoder(&buf)
-			enc.WriteField(hpack.HeaderField{Name: ":status", Value: "200"})
-			enc.WriteField(hpack.HeaderField{Name: "x-long", Value: strings.Repeat("v", 100)})
-			block := buf.Bytes()
-			if bad {
-				block = []byte{0xff, 0xff, 0xff, 0xff} // an index past every table
-			}
-			for {
+			for n := 0; ; {
 				f, err := fr.ReadFrame()
 				if err != nil {
 					return
@@ -229,11 +221,54 @@ func rawH2Server(ln net.Listener, bad bool) {
 						fr.WriteSettingsAck()
 					}
 				case *http2.HeadersFrame:
-					cut := len(block) / 2
-					fr.WriteHeaders(http2.HeadersFrameParam{StreamID: f.StreamID, BlockFragment: block[:cut], EndStream: true})
-					fr.WriteContinuation(f.StreamID, true, block[cut:])
+					answer(fr, f.StreamID, n)
+					n++
 				}
 			}
 		}()
+	}
+}
+
+// splitBlock answers with a header block split in two (HEADERS with END_STREAM, then
+// CONTINUATION with END_HEADERS), or with garbage for a block.
+func splitBlock(bad bool) func(fr *http2.Framer, id uint32, n int) {
+	var buf bytes.Buffer
+	enc := hpack.NewEncoder(&buf)
+	enc.WriteField(hpack.HeaderField{Name: ":status", Value: "200"})
+	enc.WriteField(hpack.HeaderField{Name: "x-long", Value: strings.Repeat("v", 100)})
+	block := buf.Bytes()
+	if bad {
+		block = []byte{0xff, 0xff, 0xff, 0xff} // an index past every table
+	}
+	return func(fr *http2.Framer, id uint32, _ int) {
+		cut := len(block) / 2
+		fr.WriteHeaders(http2.HeadersFrameParam{StreamID: id, BlockFragment: block[:cut], EndStream: true})
+		fr.WriteContinuation(id, true, block[cut:])
+	}
+}
+
+// The reader keeps what an indexed-only header block said and does not decode the same bytes
+// again — until another block changes the table: then the same byte names another entry. A
+// server adds ":status: 200" to its table (entry 62) and answers by reference to it, then adds
+// ":status: 503" (now 62; 200 moves to 63) and sends the very same reference byte again: that
+// answer is a 503, not the 200 the byte meant before.
+func TestH2SameBlockAfterTheTableChanged(t *testing.T) {
+	t.Parallel()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	literal := func(status string) []byte { // literal with incremental indexing, name :status (static 8)
+		return append([]byte{0x48, byte(len(status))}, status...)
+	}
+	blocks := [][]byte{literal("200"), {0xbe}, {0xbe}, literal("503"), {0xbe}, {0xbe}, {0xbf}}
+	go rawH2Server(ln, func(fr *http2.Framer, id uint32, n int) {
+		fr.WriteHeaders(http2.HeadersFrameParam{StreamID: id, BlockFragment: blocks[n%len(blocks)], EndStream: true, EndHeaders: true})
+	})
+	res := run(t, Config{URL: "http://" + ln.Addr().String() + "/", HTTP2: true, Connections: 1, Requests: int64(len(blocks)),
+		Timeout: yamlconf.Duration(2 * time.Second)})
+	if got, want := classCounts(res), "ok:4 503:3 "; got != want {
+		t.Errorf("classes %q, want %q (200, 200, 200, 503, 503, 503, 200)", got, want)
 	}
 }

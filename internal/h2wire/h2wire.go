@@ -159,6 +159,37 @@ func HeaderBlock(fh http2.FrameHeader, payload []byte) ([]byte, error) {
 	return payload[:len(payload)-pad], nil
 }
 
+// IndexedOnly reports whether a complete header block is made of indexed fields only (RFC
+// 7541 6.1, no literal, no table size update). Decoding such a block leaves the decoder's
+// dynamic table as it was, so the same bytes decode to the same fields for as long as no other
+// block changes the table: a reader may keep what the block said and skip decoding it again.
+// It looks at the layout only; an index the table does not hold is the decoder's to reject.
+func IndexedOnly(block []byte) bool {
+	if len(block) == 0 {
+		return false
+	}
+	for i := 0; i < len(block); {
+		b := block[i]
+		i++
+		if b&0x80 == 0 {
+			return false
+		}
+		if b&0x7f == 0x7f { // the index goes on in continuation bytes (RFC 7541 5.1)
+			for {
+				if i >= len(block) {
+					return false
+				}
+				c := block[i]
+				i++
+				if c&0x80 == 0 {
+					break
+				}
+			}
+		}
+	}
+	return true
+}
+
 // Warm encodes fields as Block does (first), and as the same encoder encodes them again right
 // after (again): made of references to the entries first added to the peer's table, a few
 // bytes instead of the whole block. again is valid on a connection whose last header block

@@ -256,3 +256,51 @@ func TestHeaderBlockAgreesWithFramer(t *testing.T) {
 		t.Errorf("CONTINUATION: %q, %v", got, err)
 	}
 }
+
+// TestIndexedOnly: a block of indexed fields (short and multi-byte indexes) is recognised; one
+// with a literal, a table size update, or a cut index is not — and a block x/net's decoder finds
+// made of indexed fields leaves the decoder's table as it was, which is what a reader keeping
+// the block's meaning relies on.
+func TestIndexedOnly(t *testing.T) {
+	first, again, ok := Warm(hpack.HeaderField{Name: ":status", Value: "200"},
+		hpack.HeaderField{Name: "content-type", Value: "text/plain"}, hpack.HeaderField{Name: "x-a", Value: "1"})
+	if !ok {
+		t.Fatal("Warm refused three small fields")
+	}
+	for _, c := range []struct {
+		name  string
+		block []byte
+		want  bool
+	}{
+		{"static index 8 (:status 200)", []byte{0x88}, true},
+		{"warm block (dynamic references)", again, true},
+		{"index 127 and up: continuation bytes", []byte{0xff, 0x00, 0x88, 0xff, 0x81, 0x01}, true},
+		{"first block (literals that add entries)", first, false},
+		{"literal without indexing", []byte{0x88, 0x08, 0x01, '1'}, false},
+		{"table size update", []byte{0x20, 0x88}, false},
+		{"index cut in its continuation bytes", []byte{0x88, 0xff, 0x81}, false},
+		{"empty", nil, false},
+	} {
+		if got := IndexedOnly(c.block); got != c.want {
+			t.Errorf("%s (% x): IndexedOnly = %v, want %v", c.name, c.block, got, c.want)
+		}
+	}
+
+	dec := hpack.NewDecoder(DefaultHeaderTable, nil)
+	if _, err := dec.DecodeFull(first); err != nil {
+		t.Fatal(err)
+	}
+	before, err := dec.DecodeFull(again)
+	if err != nil {
+		t.Fatal(err)
+	}
+	after, err := dec.DecodeFull(again)
+	if err != nil || len(after) != len(before) {
+		t.Fatalf("the same indexed-only block decoded twice: %v then %v (%v)", before, after, err)
+	}
+	for i := range before {
+		if before[i] != after[i] {
+			t.Fatalf("the same indexed-only block decoded to %v, then %v", before, after)
+		}
+	}
+}
