@@ -272,3 +272,54 @@ func TestH2SameBlockAfterTheTableChanged(t *testing.T) {
 		t.Errorf("classes %q, want %q (200, 200, 200, 503, 503, 503, 200)", got, want)
 	}
 }
+
+// DATA frames: a padded one counts whole toward the response's bytes (padding included, as
+// flow control does), END_STREAM on the last ends the response; padding longer than its frame
+// is a PROTOCOL_ERROR that ends the connection (malformed).
+func TestH2DataFrames(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name string
+		bad  bool
+		want string
+	}{{"padded", false, "5xx:3 "}, {"pad past the payload", true, "malformed:1 "}} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			ln, err := net.Listen("tcp", "127.0.0.1:0")
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer ln.Close()
+			go rawH2Server(ln, func(fr *http2.Framer, id uint32, _ int) {
+				// :status 500 (static 14): a class whose requests are kept as exemplars, with their bytes
+				fr.WriteHeaders(http2.HeadersFrameParam{StreamID: id, BlockFragment: []byte{0x8e}, EndHeaders: true})
+				fr.WriteDataPadded(id, false, []byte("hello "), make([]byte, 7))
+				if tc.bad {
+					fr.WriteRawFrame(http2.FrameData, http2.FlagDataPadded|http2.FlagDataEndStream, id, []byte{9, 'x', 'y'})
+					return
+				}
+				fr.WriteData(id, true, []byte("world"))
+			})
+			n := int64(3)
+			if tc.bad {
+				n = 1
+			}
+			res := run(t, Config{URL: "http://" + ln.Addr().String() + "/", HTTP2: true, Connections: 1, Requests: n,
+				Timeout: yamlconf.Duration(2 * time.Second)})
+			if got := classCounts(res); got != tc.want {
+				t.Errorf("classes %q, want %q", got, tc.want)
+			}
+			if !tc.bad {
+				// HEADERS (1 byte) + padded DATA (1 + 6 + 7) + DATA (5), per response
+				for _, ex := range res.Exemplars[results.Status5xx] {
+					if ex.BytesRead != 1+14+5 {
+						t.Errorf("a response of %d bytes, want %d", ex.BytesRead, 1+14+5)
+					}
+				}
+				if len(res.Exemplars[results.Status5xx]) == 0 {
+					t.Error("no exemplar kept")
+				}
+			}
+		})
+	}
+}
