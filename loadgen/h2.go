@@ -126,7 +126,21 @@ type h2conn struct {
 	// once it has released mu (the read loop's own, like dec).
 	relaunch []*h2call
 	br       *bufio.Reader // the Framer's reader: HEADERS and CONTINUATION payloads are read from it here
+	in       stampedReader // br's source, which notes when each read returned
 	hpay     []byte        // their payload, reused
+}
+
+// stampedReader reads the connection for the read loop and notes when each read returned: the
+// moment the bytes it brought — the ends of the responses among them — were there.
+type stampedReader struct {
+	r  io.Reader
+	at time.Time
+}
+
+func (a *stampedReader) Read(p []byte) (int, error) {
+	n, err := a.r.Read(p)
+	a.at = time.Now()
+	return n, err
 }
 
 // h2call is one worker's stream, reused for each of its requests.
@@ -197,7 +211,8 @@ func (cl *client) dialH2(deadline time.Time) (*h2conn, phase, error) {
 		sendWin: h2wire.DefaultWindow, peer: h2wire.NewPeer()}
 	c.cond.L = &c.mu
 	c.bw = bufio.NewWriterSize(cc, 32<<10)
-	c.br = bufio.NewReaderSize(cc, 64<<10)
+	c.in.r = cc
+	c.br = bufio.NewReaderSize(&c.in, 64<<10)
 	c.fr = http2.NewFramer(c.bw, c.br)
 	c.fr.SetReuseFrames() // a frame is done with before the next is read
 	c.dec = hpack.NewDecoder(4096, func(f hpack.HeaderField) {
@@ -552,7 +567,11 @@ func (c *h2conn) flushRelaunched() bool {
 // it itself.
 func (c *h2conn) relaunchCall(call *h2call) {
 	r := call.run
-	now := time.Now() // this request's end and the next one's start: the reader goes on at once
+	// This request's end, and the next one's start: when the read that brought its last frame
+	// returned (the reader goes on with the next request at once). One clock reading per read
+	// for all the streams whose ends it brought, not one per stream: in this VM a reading is
+	// about 3% of the client's CPU at 16 connections x 10 streams.
+	now := c.in.at
 	r.a.finish(call, &r.w.client.reqs[r.a.req], now)
 	if !r.end() || !r.begin() {
 		call.next = h2Stop
