@@ -60,6 +60,9 @@ achieved=$(awk '/achieved/ {for (i = 1; i <= NF; i++) if ($i == "achieved") {sub
 late=$(awk '/late starts/ {for (i = 1; i <= NF; i++) if ($i == "starts") print $(i+1)}' "$dir/open.log")
 unsent=$(grep -o 'UNSENT [0-9,]*' "$dir/open.log" | awk '{print $2}' || true)
 p99=$(awk '$1 == "ok" {print $5}' "$dir/open.log")
+lag=$(grep -o 'start lag p50 [^)]*' "$dir/open.log" || true)
+sent=$(awk '$1 == "duration" {for (i = 1; i <= NF; i++) if ($i == "requests") {v = $(i+1); gsub(",", "", v); print v}}' "$dir/open.log")
+late_share=$(awk -v l="${late:-0}" -v n="${sent:-0}" 'BEGIN {gsub(",", "", l); printf "%.2f", (n > 0 ? 100 * l / n : 0)}')
 err=$(awk -v a="$achieved" -v t="$RATE" 'BEGIN {printf "%+.2f", 100 * (a - t) / t}')
 
 # Memory must not grow with the number of requests.
@@ -88,7 +91,7 @@ growth=$(awk -v a="$large" -v b="$small" 'BEGIN {printf "%+.1f", 100 * (a - b) /
 	fi
 	echo
 	echo "Open loop: \`--pattern constant --rate $RATE\` for $DURATION achieved $achieved req/s ($err% of target),"
-	echo "late starts ${late:-0}, unsent ${unsent:-0}, ok p99 $p99."
+	echo "late starts (> 1 ms) ${late:-0} of ${sent:-?} (${late_share}%)${lag:+, $lag}, unsent ${unsent:-0}, ok p99 $p99."
 	echo
 	echo "Peak RSS: $RSS_SMALL requests $((small / 1024)) MiB, $RSS_LARGE requests $((large / 1024)) MiB ($growth%)."
 } | tee "$out/load-vs-wrk-hey.md"
