@@ -31,24 +31,12 @@ func BenchmarkServeRequest(b *testing.B) {
 		{"get", "GET /api/items?id=42 HTTP/1.1\r\nHost: 127.0.0.1:9001\r\nUser-Agent: wrk\r\nAccept: */*\r\nX-Forwarded-For: 127.0.0.1\r\nConnection: keep-alive\r\n\r\n", nil},
 		{"post-1k", "POST /api HTTP/1.1\r\nHost: h\r\nContent-Length: 1024\r\n\r\n" + string(bytes.Repeat([]byte("x"), 1024)), nil},
 		{"get-with-faults-not-firing", "GET / HTTP/1.1\r\nHost: h\r\n\r\n", []string{"idle-close:timeout=5s,nth=1000", "rst-headers:match=/never", "status:code=500,every=1000000000"}},
+		// A fault that fires on every request and keeps the connection: the steady path of an
+		// injected fault (selection, the ground-truth count and event, the faulted answer).
+		{"get-status-fault-firing", "GET / HTTP/1.1\r\nHost: h\r\n\r\n", []string{"status:code=503"}},
 	} {
 		b.Run(bc.name, func(b *testing.B) {
-			cfg := DefaultConfig()
-			for _, spec := range bc.faults {
-				f, err := ParseFaultSpec(spec)
-				if err != nil {
-					b.Fatal(err)
-				}
-				cfg.Faults = append(cfg.Faults, f)
-			}
-			s, err := New(cfg)
-			if err != nil {
-				b.Fatal(err)
-			}
-			sc := &scriptConn{r: &loopReader{data: []byte(bc.req)}}
-			c := s.newConn(context.Background(), sc)
-			c.br = bufio.NewReaderSize(sc, readBufSize)
-			c.plan = s.plan.Load()
+			s, c := loopConn(b, bc.req, bc.faults...)
 			b.ReportAllocs()
 			b.SetBytes(int64(len(bc.req)))
 			b.ResetTimer()
@@ -57,7 +45,59 @@ func BenchmarkServeRequest(b *testing.B) {
 					b.Fatal("connection closed")
 				}
 			}
+			b.StopTimer()
+			if len(bc.faults) == 1 {
+				if got := s.Stats().Faults[kindOf(s.plan.Load().cfg.Faults[0]).name]; got != uint64(b.N) {
+					b.Fatalf("%d faults injected in %d requests, want one each", got, b.N)
+				}
+			}
 		})
+	}
+}
+
+// loopConn is a keep-alive connection of a server with these faults (command-line form)
+// whose peer sends req over and over; its responses go nowhere.
+func loopConn(tb testing.TB, req string, faults ...string) (*Server, *conn) {
+	tb.Helper()
+	cfg := DefaultConfig()
+	for _, spec := range faults {
+		f, err := ParseFaultSpec(spec)
+		if err != nil {
+			tb.Fatal(err)
+		}
+		cfg.Faults = append(cfg.Faults, f)
+	}
+	s, err := New(cfg)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	sc := &scriptConn{r: &loopReader{data: []byte(req)}}
+	c := s.newConn(context.Background(), sc)
+	c.br = bufio.NewReaderSize(sc, readBufSize)
+	c.plan = s.plan.Load()
+	return s, c
+}
+
+// An injected fault that keeps the connection (a status answer here) allocates nothing once
+// the event log has reached its size: the selection, the ground-truth count, the event (the
+// peer's address is written once per connection) and the faulted answer.
+func TestInjectedFaultAllocatesNothing(t *testing.T) {
+	s, c := loopConn(t, "GET / HTTP/1.1\r\nHost: h\r\n\r\n", "status:code=503")
+	for range EventLogSize { // the log's ring grows to its size once
+		if !c.serveRequest() {
+			t.Fatal("connection closed")
+		}
+	}
+	allocs := testing.AllocsPerRun(1000, func() {
+		if !c.serveRequest() {
+			t.Fatal("connection closed")
+		}
+	})
+	if allocs != 0 {
+		t.Errorf("%.2f allocations per injected fault, want 0", allocs)
+	}
+	if got := s.Stats().Faults["status"]; got != EventLogSize+1001 {
+		t.Errorf("%d status faults counted, want %d", got, EventLogSize+1001)
 	}
 }
 

@@ -40,6 +40,7 @@ type conn struct {
 	idleFor     time.Duration // how long the connection sat idle before the current request
 	headRead    bool          // the current request's head has been consumed
 	acting      Fault         // the fault acting now; counted once by injected
+	remote      string        // the peer's address as events give it, written once (recordEvent)
 	nextIdle    IdleFault     // an idle fault chosen by a request header for the next idle period
 	hasDeadline bool
 	closed      bool

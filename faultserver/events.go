@@ -74,11 +74,14 @@ func (s *Server) FaultEvents(since time.Time) ([]FaultEvent, uint64) { return s.
 // recordEvent logs the fault f acting on c now.
 func (c *conn) recordEvent(f Fault) {
 	e := FaultEvent{Time: time.Now(), Conn: c.id, Kind: kindOf(f).name, Request: c.served, IdleUs: c.idleFor.Microseconds()}
-	if c.nc != nil {
+	if c.remote == "" && c.nc != nil {
+		// once per connection: a fault that keeps the connection (status, delay) allocates
+		// nothing per injection
 		if a, ok := c.nc.RemoteAddr().(*net.TCPAddr); ok {
-			e.Remote = a.String()
+			c.remote = a.String()
 		}
 	}
+	e.Remote = c.remote
 	if ab, ok := f.(atBytes); ok {
 		if n, ok := ab.afterBytes(); ok {
 			e.AfterBytes = &n

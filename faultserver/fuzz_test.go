@@ -61,12 +61,16 @@ type scriptConn struct {
 	written int
 }
 
-func (c *scriptConn) Read(b []byte) (int, error)       { return c.r.Read(b) }
-func (c *scriptConn) Write(b []byte) (int, error)      { c.written += len(b); return len(b), nil }
-func (c *scriptConn) Close() error                     { return nil }
-func (c *scriptConn) LocalAddr() net.Addr              { return &net.TCPAddr{} }
-func (c *scriptConn) RemoteAddr() net.Addr             { return &net.TCPAddr{} }
-func (c *scriptConn) SetDeadline(time.Time) error      { return nil }
+func (c *scriptConn) Read(b []byte) (int, error)  { return c.r.Read(b) }
+func (c *scriptConn) Write(b []byte) (int, error) { c.written += len(b); return len(b), nil }
+func (c *scriptConn) Close() error                { return nil }
+func (c *scriptConn) LocalAddr() net.Addr         { return &net.TCPAddr{} }
+func (c *scriptConn) RemoteAddr() net.Addr        { return scriptAddr }
+func (c *scriptConn) SetDeadline(time.Time) error { return nil }
+
+// scriptAddr is every scriptConn's peer (one value: a lookup allocates nothing).
+var scriptAddr = &net.TCPAddr{IP: net.IPv4(127, 0, 0, 1), Port: 40000}
+
 func (c *scriptConn) SetReadDeadline(time.Time) error  { return nil }
 func (c *scriptConn) SetWriteDeadline(time.Time) error { return nil }
 
