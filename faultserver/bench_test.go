@@ -183,3 +183,45 @@ func BenchmarkRelay(b *testing.B) {
 		b.Fatalf("relay stats: %+v", st.Relay)
 	}
 }
+
+// pickBeforeArrival decides what it can of a request's request faults before the request
+// comes, and leaves the rest to its arrival: a request no fault can act on is read like any
+// other (no exact reads).
+func TestPickBeforeArrival(t *testing.T) {
+	const req = "GET / HTTP/1.1\r\nHost: h\r\n\r\n"
+	for _, tc := range []struct {
+		name     string
+		faults   []string
+		served   int
+		mayAct   bool
+		picked   string // the kind chosen before arrival ("": none)
+		leftFrom int    // the candidate the choice goes on from at arrival (-1: none left)
+	}{
+		{"never fires", []string{"fin-mid-request:probability=0"}, 3, false, "", -1},
+		{"always fires", []string{"fin-mid-request"}, 3, true, "fin-mid-request", -1},
+		{"nth not this one", []string{"fin-mid-request:nth=7"}, 3, false, "", -1},
+		{"nth this one", []string{"fin-mid-request:nth=4"}, 3, true, "fin-mid-request", -1},
+		{"every is counted at arrival", []string{"fin-mid-request:every=2"}, 3, true, "", 0},
+		{"close-on-reuse, new connection", []string{"close-on-reuse"}, 0, false, "", -1},
+		{"close-on-reuse, reused, no min-idle", []string{"close-on-reuse"}, 3, true, "close-on-reuse", -1},
+		{"close-on-reuse needs the idle time", []string{"close-on-reuse:min-idle=1s"}, 3, true, "", 0},
+		{"the second candidate waits", []string{"fin-mid-request:probability=0", "close-on-reuse:min-idle=1s"}, 3, true, "", 1},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, c := loopConn(t, req, tc.faults...)
+			c.served = tc.served
+			mayAct := c.pickBeforeArrival()
+			picked := ""
+			if c.early.f != nil {
+				picked = KindOf(c.early.f)
+			}
+			left := c.early.from
+			if left == len(c.plan.preHead) {
+				left = -1
+			}
+			if mayAct != tc.mayAct || picked != tc.picked || left != tc.leftFrom {
+				t.Errorf("may act %v, picked %q, goes on from %d; want %v, %q, %d", mayAct, picked, left, tc.mayAct, tc.picked, tc.leftFrom)
+			}
+		})
+	}
+}

@@ -38,6 +38,18 @@ func (f *CloseOnReuse) Validate() error {
 
 func (f *CloseOnReuse) applies(in *selInput) bool { return in.reused && in.idle >= f.MinIdle.D() }
 
+// appliesEarly: a new connection's first request never; with no min-idle every reused one;
+// otherwise it depends on the idle time, known when the request comes.
+func (f *CloseOnReuse) appliesEarly(in *selInput) (applies, known bool) {
+	switch {
+	case !in.reused:
+		return false, true
+	case f.MinIdle.D() <= 0:
+		return true, true
+	}
+	return false, false
+}
+
 func (f *CloseOnReuse) request(c *conn) bool {
 	ok := false
 	if f.AfterBytes != nil {

@@ -41,6 +41,7 @@ type conn struct {
 	headRead    bool          // the current request's head has been consumed
 	acting      Fault         // the fault acting now; counted once by injected
 	remote      string        // the peer's address as events give it, written once (recordEvent)
+	early       earlyPick     // the next request's request faults, as far as decided before it came
 	nextIdle    IdleFault     // an idle fault chosen by a request header for the next idle period
 	hasDeadline bool
 	closed      bool
@@ -106,6 +107,7 @@ func (c *conn) serve() {
 // nextRequest waits for the first byte of the next request, letting an idle fault own the
 // wait when one is chosen. It reports whether a request has started to arrive.
 func (c *conn) nextRequest() bool {
+	c.early = earlyPick{}
 	f := c.nextIdle
 	c.nextIdle = nil
 	if f == nil {
@@ -142,7 +144,16 @@ func (c *conn) serveRequest() bool {
 	c.sel = selInput{nth: c.served + 1, reused: c.served > 0, idle: c.idleFor, rng: c.rng}
 	in := &c.sel
 	if len(p.preHead) > 0 { // the common case, no request faults, costs no call
-		if f := pickRequestFault(p.preHead, in); f != nil {
+		var f RequestFault
+		from := 0
+		if c.early.plan == p { // decided, or partly, before the request came (pickBeforeArrival)
+			f, from = c.early.f, c.early.from
+		}
+		c.early = earlyPick{}
+		if f == nil && from < len(p.preHead) {
+			f = pickRequestFault(p.preHead[from:], in)
+		}
+		if f != nil {
 			c.acting = f
 			return f.request(c)
 		}
@@ -237,6 +248,60 @@ func pickRequestFault(fs []RequestFault, in *selInput) RequestFault {
 		}
 	}
 	return nil
+}
+
+// earlyPick is what pickBeforeArrival decided of a request's request faults (those chosen
+// before its head is read) under plan: the fault that fires (nil: none yet), and from which
+// candidate on the choice waits for the request (len: none left).
+type earlyPick struct {
+	plan *Plan
+	f    RequestFault
+	from int
+}
+
+// pickBeforeArrival chooses the next request's request faults as far as can be done before its
+// first byte comes: nth and probability need only the request's number and the connection's
+// random stream, and a conditional kind may tell it applies or not from whether the connection
+// is reused (earlyConditional). A candidate with "every", or one that needs the idle time,
+// stops the choice there, to go on when the request has come. In candidate order, each
+// selector asked once per request, as serveRequest would (a wait that ends without a request
+// has used a draw of the connection's random stream: the choices stay independent). It reports
+// whether a request fault may act on the request: then its bytes are waited for without being
+// read (a fault reads an exact count); otherwise the request is read as any other, and a rare
+// request fault costs the requests it does not act on nothing (before: about a fifth of the
+// server's CPU, with every request read through a peek and a header deadline).
+func (c *conn) pickBeforeArrival() bool {
+	p := c.plan
+	c.early = earlyPick{plan: p, from: len(p.preHead)}
+	c.sel = selInput{nth: c.served + 1, reused: c.served > 0, rng: c.rng}
+	for i, f := range p.preHead {
+		if _, ok := f.(conditional); ok {
+			ec, ok := f.(earlyConditional)
+			if !ok {
+				c.early.from = i
+				return true
+			}
+			applies, known := ec.appliesEarly(&c.sel)
+			if !known {
+				c.early.from = i
+				return true
+			}
+			if !applies {
+				continue
+			}
+		}
+		if f.Sel().Every > 1 {
+			// "every" counts the requests that come, across connections: asked now, a wait
+			// that ends without one would count too
+			c.early.from = i
+			return true
+		}
+		if f.Sel().fires(&c.sel) {
+			c.early.f = f
+			return true
+		}
+	}
+	return false
 }
 
 // readHead reads the current request's head, answering and closing when it cannot be read.

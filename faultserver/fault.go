@@ -76,6 +76,13 @@ type conditional interface {
 	applies(in *selInput) bool
 }
 
+// earlyConditional is a conditional request fault that can often tell before the request
+// comes whether it applies (known), from the request's number and whether the connection is
+// reused; in.idle is not known yet.
+type earlyConditional interface {
+	appliesEarly(in *selInput) (applies, known bool)
+}
+
 // bounded is a fault that can say the most it will send and wait, so that a request header
 // cannot ask the server for more than the operator allows (Config.HeaderLimits).
 type bounded interface {

@@ -45,7 +45,8 @@ func (c *conn) awaitRequest(deadline time.Time) (arrived, timedOut bool) {
 		c.idleFor = time.Since(c.lastDone)
 		return true, false // a pipelined request is already here
 	}
-	exact := len(c.plan.preHead) > 0 && c.rawReads() && peekSupported // request faults read exact byte counts
+	// a request fault that may act reads an exact byte count of the request
+	exact := len(c.plan.preHead) > 0 && c.rawReads() && peekSupported && c.pickBeforeArrival()
 	if c.tr != nil && !exact && c.tr.worthTrying(c.served) && (deadline.IsZero() || time.Now().Before(deadline)) {
 		// Under load the next request is often here by the time the other connections have
 		// had their turn: take it without a wait (and without watching the app meanwhile,
