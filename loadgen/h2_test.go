@@ -175,23 +175,30 @@ func TestH2HeaderBlockInContinuation(t *testing.T) {
 	}{{"continuation", false, "ok:3 "}, {"bad block", true, "malformed:1 "}} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			ln, err := net.Listen("tcp", "127.0.0.1:0")
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer ln.Close()
-			go rawH2Server(ln, splitBlock(tc.bad))
 			n := int64(3)
 			if tc.bad {
 				n = 1
 			}
-			res := run(t, Config{URL: "http://" + ln.Addr().String() + "/", HTTP2: true, Connections: 1, Requests: n,
-				Timeout: yamlconf.Duration(2 * time.Second)})
+			res := rawH2Run(t, n, splitBlock(tc.bad))
 			if got := classCounts(res); got != tc.want {
 				t.Errorf("classes %q, want %q", got, tc.want)
 			}
 		})
 	}
+}
+
+// rawH2Run sends n requests, one at a time over one h2c connection, to a rawH2Server that
+// answers them with answer.
+func rawH2Run(t *testing.T, n int64, answer func(fr *http2.Framer, id uint32, n int)) *results.Result {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	go rawH2Server(ln, answer)
+	return run(t, Config{URL: "http://" + ln.Addr().String() + "/", HTTP2: true, Connections: 1, Requests: n,
+		Timeout: yamlconf.Duration(2 * time.Second)})
 }
 
 // rawH2Server answers each stream on each connection with answer (n counts the connection's
@@ -254,20 +261,13 @@ func splitBlock(bad bool) func(fr *http2.Framer, id uint32, n int) {
 // answer is a 503, not the 200 the byte meant before.
 func TestH2SameBlockAfterTheTableChanged(t *testing.T) {
 	t.Parallel()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
 	literal := func(status string) []byte { // literal with incremental indexing, name :status (static 8)
 		return append([]byte{0x48, byte(len(status))}, status...)
 	}
 	blocks := [][]byte{literal("200"), {0xbe}, {0xbe}, literal("503"), {0xbe}, {0xbe}, {0xbf}}
-	go rawH2Server(ln, func(fr *http2.Framer, id uint32, n int) {
+	res := rawH2Run(t, int64(len(blocks)), func(fr *http2.Framer, id uint32, n int) {
 		fr.WriteHeaders(http2.HeadersFrameParam{StreamID: id, BlockFragment: blocks[n%len(blocks)], EndStream: true, EndHeaders: true})
 	})
-	res := run(t, Config{URL: "http://" + ln.Addr().String() + "/", HTTP2: true, Connections: 1, Requests: int64(len(blocks)),
-		Timeout: yamlconf.Duration(2 * time.Second)})
 	if got, want := classCounts(res), "ok:4 503:3 "; got != want {
 		t.Errorf("classes %q, want %q (200, 200, 200, 503, 503, 503, 200)", got, want)
 	}
@@ -285,12 +285,11 @@ func TestH2DataFrames(t *testing.T) {
 	}{{"padded", false, "5xx:3 "}, {"pad past the payload", true, "malformed:1 "}} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			ln, err := net.Listen("tcp", "127.0.0.1:0")
-			if err != nil {
-				t.Fatal(err)
+			n := int64(3)
+			if tc.bad {
+				n = 1
 			}
-			defer ln.Close()
-			go rawH2Server(ln, func(fr *http2.Framer, id uint32, _ int) {
+			res := rawH2Run(t, n, func(fr *http2.Framer, id uint32, _ int) {
 				// :status 500 (static 14): a class whose requests are kept as exemplars, with their bytes
 				fr.WriteHeaders(http2.HeadersFrameParam{StreamID: id, BlockFragment: []byte{0x8e}, EndHeaders: true})
 				fr.WriteDataPadded(id, false, []byte("hello "), make([]byte, 7))
@@ -300,12 +299,6 @@ func TestH2DataFrames(t *testing.T) {
 				}
 				fr.WriteData(id, true, []byte("world"))
 			})
-			n := int64(3)
-			if tc.bad {
-				n = 1
-			}
-			res := run(t, Config{URL: "http://" + ln.Addr().String() + "/", HTTP2: true, Connections: 1, Requests: n,
-				Timeout: yamlconf.Duration(2 * time.Second)})
 			if got := classCounts(res); got != tc.want {
 				t.Errorf("classes %q, want %q", got, tc.want)
 			}
