@@ -20,14 +20,26 @@ free_port() {
 	done
 }
 
-# start_nginx_return200 DIR PORT: nginx with one worker pinned to CPU 0 answering `return 200
-# "ok"` on 127.0.0.1:PORT. Sets NGINX_PID and NGINX_WORKERS.
+# WORKERS is how many workers (nginx processes, GOMAXPROCS, wrk threads) the scripts that take
+# it give each side: 1 (default) puts the server on CPU 0 and the client on CPU 1; more puts
+# both on every CPU from 0 to WORKERS-1 (this machine has two: server and client then share
+# them, and each is measured by the CPU time it used). SERVER_CPUS and CLIENT_CPUS say where.
+WORKERS=${WORKERS:-1}
+if [ "$WORKERS" -gt 1 ]; then
+	SERVER_CPUS=0-$((WORKERS - 1)); CLIENT_CPUS=$SERVER_CPUS
+else
+	SERVER_CPUS=0; CLIENT_CPUS=1
+fi
+
+# start_nginx_return200 DIR PORT: nginx with WORKERS workers pinned to SERVER_CPUS (one, on
+# CPU 0, by default) answering `return 200 "ok"` on 127.0.0.1:PORT. Sets NGINX_PID and
+# NGINX_WORKERS.
 start_nginx_return200() {
 	local dir=$1 port=$2 params=${3:-} bin
 	bin=$(command -v nginx || echo /usr/sbin/nginx)
 	chmod 777 "$dir"
 	cat >"$dir/nginx.conf" <<CONF
-worker_processes 1;
+worker_processes $WORKERS;
 daemon off;
 pid $dir/nginx.pid;
 error_log $dir/error.log warn;
@@ -43,7 +55,7 @@ http {
     }
 }
 CONF
-	taskset -c 0 "$bin" -p "$dir" -c "$dir/nginx.conf" -e "$dir/error.log" &
+	taskset -c "$SERVER_CPUS" "$bin" -p "$dir" -c "$dir/nginx.conf" -e "$dir/error.log" &
 	NGINX_PID=$!
 	wait_port "$port"
 	NGINX_WORKERS=$(pgrep -P "$NGINX_PID" | tr '\n' ' ')
@@ -69,13 +81,13 @@ median() { sort -n | awk '{a[NR]=$1} END {print (NR%2 ? a[(NR+1)/2] : (a[NR/2]+a
 # machine_line: one line saying where the figures come from.
 machine_line() { echo "$(nproc) cores, $(uname -r), $(date -u +%Y-%m-%d)"; }
 
-# measure NAME CMD...: run CMD on CPU 1 under /usr/bin/time, its output in $dir/NAME.log;
+# measure NAME CMD...: run CMD on CLIENT_CPUS under /usr/bin/time, its output in $dir/NAME.log;
 # prints "rps cpu rss_kb". The rate is the tool's own: wrk's and hey's Requests/sec, h2load's
 # "finished in ..., N req/s", gatecrash's "achieved".
 measure() {
 	local name=$1; shift
 	local log="$dir/$name.log" tlog="$dir/$name.time" rps
-	taskset -c 1 /usr/bin/time -f '%e %U %S %M' -o "$tlog" "$@" >"$log" 2>&1
+	taskset -c "$CLIENT_CPUS" /usr/bin/time -f '%e %U %S %M' -o "$tlog" "$@" >"$log" 2>&1
 	case $name in
 	wrk* | hey*) rps=$(awk '/Requests\/sec/ {print $2}' "$log") ;;
 	h2load*) rps=$(awk '/^finished in/ {print $4}' "$log") ;;

@@ -10,6 +10,7 @@
 #   bench/load-vs-wrk-hey.sh
 #   ROUNDS=5 DURATION=20s CONNS=128 RSS_SMALL=1000000 RSS_LARGE=10000000 bench/load-vs-wrk-hey.sh
 #   BEFORE=/path/to/older/gatecrash bench/load-vs-wrk-hey.sh   # also measure an older build, same rounds
+#   WORKERS=2 bench/load-vs-wrk-hey.sh   # wrk -t2, GOMAXPROCS=2, two nginx workers, all on CPUs 0-1
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . bench/lib.sh
@@ -34,11 +35,11 @@ secs=${DURATION%s}
 
 : >"$dir/wrk.all"; : >"$dir/hey.all"; : >"$dir/gatecrash.all"; : >"$dir/before.all"
 for i in $(seq "$ROUNDS"); do
-	measure wrk wrk -t1 -c"$CONNS" -d"$DURATION" "$url" >>"$dir/wrk.all"
+	measure wrk wrk -t"$WORKERS" -c"$CONNS" -d"$DURATION" "$url" >>"$dir/wrk.all"
 	measure hey hey -c "$CONNS" -z "$DURATION" "$url" >>"$dir/hey.all"
-	measure gatecrash env GOMAXPROCS=1 bin/gatecrash load "$url" --connections "$CONNS" --duration "$DURATION" -q >>"$dir/gatecrash.all"
+	measure gatecrash env GOMAXPROCS="$WORKERS" bin/gatecrash load "$url" --connections "$CONNS" --duration "$DURATION" -q >>"$dir/gatecrash.all"
 	if [ -n "${BEFORE:-}" ]; then
-		measure before env GOMAXPROCS=1 "$BEFORE" load "$url" --connections "$CONNS" --duration "$DURATION" -q >>"$dir/before.all"
+		measure before env GOMAXPROCS="$WORKERS" "$BEFORE" load "$url" --connections "$CONNS" --duration "$DURATION" -q >>"$dir/before.all"
 	fi
 	echo "round $i: wrk $(tail -1 "$dir/wrk.all") | hey $(tail -1 "$dir/hey.all") | gatecrash $(tail -1 "$dir/gatecrash.all")${BEFORE:+ | before $(tail -1 "$dir/before.all")}   (rps cpu rss_kb)"
 done
@@ -54,7 +55,7 @@ g=$(col gatecrash 1); w=$(col wrk 1); h=$(col hey 1)
 ge=$(per_cpu "$g" "$(col gatecrash 2)"); we=$(per_cpu "$w" "$(col wrk 2)"); he=$(per_cpu "$h" "$(col hey 2)")
 
 # Open-loop accuracy: achieved rate against the target.
-GOMAXPROCS=1 taskset -c 1 bin/gatecrash load "$url" --pattern constant --rate "$RATE" --connections "$CONNS" \
+GOMAXPROCS="$WORKERS" taskset -c "$CLIENT_CPUS" bin/gatecrash load "$url" --pattern constant --rate "$RATE" --connections "$CONNS" \
 	--duration "$DURATION" -q --out "$dir/open.json" >"$dir/open.log"
 achieved=$(awk '/achieved/ {for (i = 1; i <= NF; i++) if ($i == "achieved") {sub("/s", "", $(i+1)); print $(i+1)}}' "$dir/open.log")
 late=$(awk '/late starts/ {for (i = 1; i <= NF; i++) if ($i == "starts") print $(i+1)}' "$dir/open.log")
@@ -67,21 +68,21 @@ err=$(awk -v a="$achieved" -v t="$RATE" 'BEGIN {printf "%+.2f", 100 * (a - t) / 
 
 # Memory must not grow with the number of requests.
 rss() {
-	taskset -c 1 /usr/bin/time -f '%M' -o "$dir/rss" bin/gatecrash load "$url" --connections "$CONNS" --requests "$1" -q >"$dir/rss.log"
+	taskset -c "$CLIENT_CPUS" /usr/bin/time -f '%M' -o "$dir/rss" bin/gatecrash load "$url" --connections "$CONNS" --requests "$1" -q >"$dir/rss.log"
 	cat "$dir/rss"
 }
 small=$(rss "$RSS_SMALL"); large=$(rss "$RSS_LARGE")
 growth=$(awk -v a="$large" -v b="$small" 'BEGIN {printf "%+.1f", 100 * (a - b) / b}')
 
 {
-	echo "Target: nginx $NGINX_VERSION \`return 200\`, 1 worker on CPU 0; each client on CPU 1, $CONNS connections;"
+	echo "Target: nginx $NGINX_VERSION \`return 200\`, $WORKERS worker(s) on CPUs $SERVER_CPUS; each client on CPUs $CLIENT_CPUS, $CONNS connections;"
 	echo "medians of $ROUNDS rounds of $DURATION ($(machine_line))."
 	echo
 	echo "| client | requests/s | client CPU (1.00 = one core) | requests per client CPU-second | peak RSS |"
 	echo "|---|---|---|---|---|"
-	row wrk "wrk -t1"
+	row wrk "wrk -t$WORKERS"
 	row hey "hey"
-	row gatecrash "gatecrash load --pattern closed (GOMAXPROCS=1)"
+	row gatecrash "gatecrash load --pattern closed (GOMAXPROCS=$WORKERS)"
 	echo "| **gatecrash / wrk** | **$(ratio "$g" "$w")** | | **$(ratio "$ge" "$we")** | |"
 	echo "| **gatecrash / hey** | **$(ratio "$g" "$h")** | | **$(ratio "$ge" "$he")** | |"
 	if [ -n "${BEFORE:-}" ]; then

@@ -7,6 +7,8 @@
 #
 #   bench/serve-vs-nginx.sh            # defaults: 3 rounds of 10s, 64 connections
 #   ROUNDS=5 DURATION=20s CONNS=128 bench/serve-vs-nginx.sh
+#   WORKERS=2 bench/serve-vs-nginx.sh  # two nginx workers, GOMAXPROCS=2, wrk -t2, all sharing
+#                                      # CPUs 0-1; the figure is per server CPU-second
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROUNDS=${ROUNDS:-3}
@@ -23,7 +25,7 @@ ng_port=$(free_port); gc_port=$(free_port); gc_admin=$(free_port)
 dir=$(mktemp -d)
 start_nginx_return200 "$dir" "$ng_port"
 ng_pid=$NGINX_PID
-GOMAXPROCS=1 taskset -c 0 bin/gatecrash serve --listen 127.0.0.1:$gc_port --admin 127.0.0.1:$gc_admin >"$dir/gc.out" 2>&1 &
+GOMAXPROCS=$WORKERS taskset -c "$SERVER_CPUS" bin/gatecrash serve --listen 127.0.0.1:$gc_port --admin 127.0.0.1:$gc_admin >"$dir/gc.out" 2>&1 &
 gc_pid=$!
 cleanup() { kill $ng_pid $gc_pid 2>/dev/null || true; wait 2>/dev/null || true; rm -rf "$dir"; }
 trap cleanup EXIT
@@ -34,7 +36,7 @@ rps() {
 	local port=$1; shift
 	local t0 c0 r t1 c1
 	t0=$(date +%s%N); c0=$(cpu_ticks "$@")
-	r=$(taskset -c 1 wrk -t1 -c"$CONNS" -d"$DURATION" "http://127.0.0.1:$port/" | awk '/Requests\/sec/ {print $2}')
+	r=$(taskset -c "$CLIENT_CPUS" wrk -t"$WORKERS" -c"$CONNS" -d"$DURATION" "http://127.0.0.1:$port/" | awk '/Requests\/sec/ {print $2}')
 	t1=$(date +%s%N); c1=$(cpu_ticks "$@")
 	awk -v r="$r" -v c=$((c1 - c0)) -v hz="$(getconf CLK_TCK)" -v ns=$((t1 - t0)) \
 		'BEGIN {printf "%s %.2f\n", r, c / hz / (ns / 1e9)}'
@@ -55,12 +57,12 @@ ratio=$(awk -v a="$gc" -v b="$ng" 'BEGIN {printf "%.2f", a/b}')
 per_cpu() { awk -v r="$1" -v c="$2" 'BEGIN {printf "%.0f", (c > 0 ? r / c : 0)}'; }
 cpu_ratio=$(awk -v a="$(per_cpu "$gc" "$gcc")" -v b="$(per_cpu "$ng" "$ngc")" 'BEGIN {printf "%.2f", a/b}')
 {
-	echo "| server (1 worker, pinned to CPU 0) | requests/s | server CPU (1.00 = one core) | requests per server CPU-second |"
+	echo "| server ($WORKERS worker(s), CPUs $SERVER_CPUS) | requests/s | server CPU (1.00 = one core) | requests per server CPU-second |"
 	echo "|---|---|---|---|"
 	echo "| nginx $NGINX_VERSION \`return 200 \"ok\"\` | $(printf '%.0f' "$ng") | $ngc | $(per_cpu "$ng" "$ngc") |"
-	echo "| gatecrash serve (no faults, GOMAXPROCS=1) | $(printf '%.0f' "$gc") | $gcc | $(per_cpu "$gc" "$gcc") |"
+	echo "| gatecrash serve (no faults, GOMAXPROCS=$WORKERS) | $(printf '%.0f' "$gc") | $gcc | $(per_cpu "$gc" "$gcc") |"
 	echo "| **ratio gatecrash / nginx** | **$ratio** | | **$cpu_ratio** |"
 	echo
-	echo "Medians of $ROUNDS alternating rounds of $DURATION, wrk -t1 -c$CONNS pinned to CPU 1."
+	echo "Medians of $ROUNDS alternating rounds of $DURATION, wrk -t$WORKERS -c$CONNS on CPUs $CLIENT_CPUS."
 } | tee "$out/serve-vs-nginx.md"
 echo "written to $out/serve-vs-nginx.md ($(machine_line))"
