@@ -145,19 +145,21 @@ func TestPrometheusScrapesShards(t *testing.T) {
 	}
 	p99, ok := query(`histogram_quantile(0.99, sum by (le) (max_over_time(gatecrash_request_duration_seconds_bucket{run_id="prom-e2e",class="ok"}[30s])))`)
 	want := m.Outcomes[results.OK].Latency.Quantile(99).Seconds()
-	lo, hi := bucketAround(want)
-	// Prometheus's p99 may land one bucket off the merged result's: CI saw 4.979 ms merged
-	// against 5.12 ms in Prometheus (an edge at 5 ms), and once 8.815 ms against 10.29 ms (an
-	// edge at 10 ms), with the request counts equal. The second is not explained yet (noted in
-	// the session's closing note); until it is, a neighbouring bucket is accepted.
-	if !math.IsInf(hi, 1) {
-		_, hi = bucketAround(hi * 1.0001)
-	}
-	if lo > 0 {
-		lo, _ = bucketAround(lo * 0.9999)
-	}
+	// Prometheus and HdrHistogram take the p99 at neighbouring ranks: Prometheus in the bucket
+	// where the count first reaches 0.99×N (the sample at rank ⌈0.99N⌉), HdrHistogram the sample
+	// at rank ⌊0.99N + ½⌋. With under 2,000 ok requests the tail is sparse and those two
+	// samples can lie buckets apart (CI met 5.055 ms against Prometheus's native 5.612 ms, two
+	// native buckets up, and 8.815 ms against a classic 10.29 ms). So Prometheus's p99 must lie
+	// in the buckets that hold the samples at the two ranks around 0.99N, or between them.
+	h := m.Outcomes[results.OK].Latency
+	n := float64(h.TotalCount())
+	atRank := func(r float64) float64 { return float64(h.ValueAtQuantile(100*r/n)) / 1e6 } // seconds
+	below, above := atRank(max(math.Floor(0.99*n), 1)), atRank(math.Ceil(0.99*n))
+	lo, _ := bucketAround(below)
+	_, hi := bucketAround(above)
 	if !ok || p99 < lo || p99 > hi {
-		t.Fatalf("histogram_quantile p99 = %v (%v); the merged result's p99 %v lies in the bucket %v..%v", p99, ok, want, lo, hi)
+		t.Fatalf("histogram_quantile p99 = %v (%v); the merged result's samples around rank 0.99×%v are %v and %v, in the buckets %v..%v (its p99 %v)",
+			p99, ok, n, below, above, lo, hi, want)
 	}
 	// Every query of the Grafana dashboard is PromQL that this Prometheus runs (a typo would
 	// leave a panel blank); the load's own panels have data.
@@ -178,16 +180,27 @@ func TestPrometheusScrapesShards(t *testing.T) {
 			}
 		}
 	}
-	// The native histograms, summed over the shards, hold every ok request and give a p99
-	// within the native bucket (9%) of the merged result's.
+	// The native histograms, summed over the shards, hold every ok request and give a p99 in
+	// the native buckets (9% wide) of the samples around rank 0.99N.
 	if !nOK || nCount != float64(m.Count(results.OK)) {
 		t.Fatalf("native histograms: %v ok requests (%v), the merged result %d", nCount, nOK, m.Count(results.OK))
 	}
-	if !nOK2 || nP99 < want/1.1 || nP99 > want*1.1 {
-		t.Fatalf("native histogram_quantile p99 = %v (%v); the merged result's p99 %v", nP99, nOK2, want)
+	nlo, _ := nativeBucket(below)
+	_, nhi := nativeBucket(above)
+	if !nOK2 || nP99 < nlo || nP99 > nhi {
+		t.Fatalf("native histogram_quantile p99 = %v (%v); the merged result's samples around rank 0.99×%v are %v and %v, in the native buckets %v..%v (its p99 %v)",
+			nP99, nOK2, n, below, above, nlo, nhi, want)
 	}
 	t.Logf("native: %v ok requests, p99 %.6fs", nCount, nP99)
 	t.Logf("Prometheus: %v requests, %v 502s, p99 %.6fs (result %.6fs), mid-run rate %.1f/s", total, errs, p99, want, mid)
+}
+
+// nativeBucket returns the bounds of the native bucket (promexp.NativeSchema) that holds v:
+// 2^((i-1)/2^schema) < v <= 2^(i/2^schema).
+func nativeBucket(v float64) (lo, hi float64) {
+	const per = 1 << promexp.NativeSchema
+	i := math.Ceil(math.Log2(v) * per)
+	return math.Exp2((i - 1) / per), math.Exp2(i / per)
 }
 
 // bucketAround returns the classic bucket bounds around v.
