@@ -225,3 +225,28 @@ func TestPickBeforeArrival(t *testing.T) {
 		})
 	}
 }
+
+// serveRequest acts on what pickBeforeArrival decided under the plan in force, and does not
+// ask the selectors again: a fault chosen before the request came acts though its selector
+// would not fire now, and one not chosen does not act though it would.
+func TestServeRequestUsesTheEarlyPick(t *testing.T) {
+	const req = "GET / HTTP/1.1\r\nHost: h\r\n\r\n"
+	s, c := loopConn(t, req, "close-on-reuse:probability=0") // never fires when asked
+	c.served = 3
+	c.early = earlyPick{plan: c.plan, f: c.plan.preHead[0], from: len(c.plan.preHead)}
+	if c.serveRequest() || s.Stats().Faults["close-on-reuse"] != 1 {
+		t.Errorf("the fault chosen before the request did not act (%d injected)", s.Stats().Faults["close-on-reuse"])
+	}
+
+	s, c = loopConn(t, req, "close-on-reuse") // always fires when asked
+	c.served = 3
+	c.early = earlyPick{plan: c.plan, from: len(c.plan.preHead)} // decided: none
+	if !c.serveRequest() || s.Stats().Faults["close-on-reuse"] != 0 {
+		t.Errorf("a fault acted on a request decided to have none (%d injected)", s.Stats().Faults["close-on-reuse"])
+	}
+	// Under another plan (replaced while the connection waited) the early pick does not count.
+	c.early = earlyPick{plan: &Plan{}, from: len(c.plan.preHead)}
+	if c.serveRequest() || s.Stats().Faults["close-on-reuse"] != 1 {
+		t.Errorf("an early pick under an old plan was used (%d injected)", s.Stats().Faults["close-on-reuse"])
+	}
+}
