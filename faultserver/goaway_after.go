@@ -57,11 +57,11 @@ func (f *GoAwayAfter) h2respond(h *h2conn, st *h2stream) bool {
 	if f.Last == "low" && last >= 3 {
 		last -= 2
 	}
+	h.injected()
 	if err := h.goAwayAt(last, http2.ErrCodeNo); err != nil {
 		h.peerGone(err)
 		return false
 	}
-	h.injected()
 	if f.CloseAfter > 0 {
 		h.refuseUntil(time.Now().Add(f.CloseAfter.D()))
 		h.closeAs(CloseFIN)

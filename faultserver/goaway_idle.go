@@ -57,11 +57,11 @@ func (f *GoAwayIdle) h2idle(h *h2conn) bool {
 	if !timedOut {
 		return arrived
 	}
+	h.injected()
 	if err := h.goAway(http2.ErrCodeNo); err != nil {
 		h.peerGone(err)
 		return false
 	}
-	h.injected()
 	if f.CloseAfter > 0 {
 		h.refuseUntil(time.Now().Add(f.CloseAfter.D()))
 	}

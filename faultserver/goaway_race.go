@@ -52,11 +52,11 @@ func (f *GoAwayRace) h2opened(h *h2conn, id uint32) (refused, ok bool) {
 	if id > 2 {
 		last = id - 2
 	}
+	h.injected()
 	if err := h.goAwayAt(last, http2.ErrCodeNo); err != nil {
 		h.peerGone(err)
 		return false, false
 	}
-	h.injected()
 	h.closeAt = time.Now().Add(f.CloseAfter.D())
 	return true, true // not processed: the client learns it from the GOAWAY
 }

@@ -9,6 +9,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -868,5 +869,115 @@ func TestH2cThroughAListenerWrapper(t *testing.T) {
 	}
 	if st := srv.Stats(); st.BadRequests != 0 || st.ResponsesCompleted != 1 {
 		t.Fatalf("bad requests %d, responses %d", st.BadRequests, st.ResponsesCompleted)
+	}
+}
+
+// markingListener's connections note, for each write, the server's fault count as the bytes
+// left: what a client acting on those bytes at once (a proxy retrying after a GOAWAY, then the
+// probe reading the stats) can see at the soonest.
+type markingListener struct {
+	net.Listener
+	srv   *Server
+	mu    sync.Mutex
+	out   bytes.Buffer
+	marks []writeMark
+}
+
+type writeMark struct {
+	end    int    // offset in out just past this write
+	faults uint64 // the server's injected faults as it was written
+}
+
+type markingConn struct {
+	net.Conn
+	l *markingListener
+}
+
+func (l *markingListener) Accept() (net.Conn, error) {
+	c, err := l.Listener.Accept()
+	if err != nil {
+		return nil, err
+	}
+	return markingConn{c, l}, nil
+}
+
+func (c markingConn) Write(p []byte) (int, error) {
+	var faults uint64
+	for _, n := range c.l.srv.Stats().Faults {
+		faults += n
+	}
+	c.l.mu.Lock()
+	c.l.out.Write(p)
+	c.l.marks = append(c.l.marks, writeMark{c.l.out.Len(), faults})
+	c.l.mu.Unlock()
+	return c.Conn.Write(p)
+}
+
+// countedAt is the fault count as the first frame of the given type left the server, and
+// whether there was one.
+func (l *markingListener) countedAt(t *testing.T, typ http2.FrameType) (uint64, bool) {
+	t.Helper()
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	b := l.out.Bytes()
+	for off := 0; off+9 <= len(b); {
+		fh := b[off : off+9]
+		if http2.FrameType(fh[3]) == typ {
+			i := slices.IndexFunc(l.marks, func(m writeMark) bool { return m.end > off })
+			return l.marks[i].faults, true
+		}
+		off += 9 + (int(fh[0])<<16 | int(fh[1])<<8 | int(fh[2]))
+	}
+	return 0, false
+}
+
+// Each h2 fault that acts by sending a frame (GOAWAY, RST_STREAM) is counted before the frame
+// leaves: a client that acts on the frame and then reads the stats must find it. The count
+// came after the write, and probe proxy --http2 read a GET that Go's proxy sent again on a new
+// connection, answered 200 before the server's goroutine had counted the GOAWAY, as "not the
+// second stream of an upstream connection" (CI).
+func TestH2FaultCountedBeforeItIsSent(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		spec  string
+		frame http2.FrameType
+		drive func(c *h2Raw)
+	}{
+		{"goaway-race:stream=2", http2.FrameGoAway, func(c *h2Raw) { c.get(1); c.answer(1); c.get(3) }},
+		{"goaway-after:streams=1", http2.FrameGoAway, func(c *h2Raw) { c.get(1); c.answer(1) }},
+		{"goaway-idle:timeout=20ms", http2.FrameGoAway, func(c *h2Raw) { c.get(1); c.answer(1) }},
+		{"max-streams:streams=1", http2.FrameRSTStream, func(c *h2Raw) { c.openPost(1); c.get(3) }},
+		{"rst-stream", http2.FrameRSTStream, func(c *h2Raw) { c.get(1) }},
+	} {
+		t.Run(tc.spec, func(t *testing.T) {
+			t.Parallel()
+			srv, err := New(h2Config(withFaults(t, tc.spec)))
+			if err != nil {
+				t.Fatal(err)
+			}
+			ln, err := net.Listen("tcp", "127.0.0.1:0")
+			if err != nil {
+				t.Fatal(err)
+			}
+			cl := &markingListener{Listener: ln, srv: srv}
+			ctx, cancel := context.WithCancel(context.Background())
+			defer cancel()
+			go srv.Serve(ctx, cl)
+			c := dialH2(t, ln.Addr().String())
+			defer c.nc.Close()
+			tc.drive(c)
+			for {
+				f, err := c.next(2 * time.Second)
+				if err != nil {
+					t.Fatalf("no %v frame: %v", tc.frame, err)
+				}
+				if f.Header().Type == tc.frame {
+					break
+				}
+			}
+			if n, ok := cl.countedAt(t, tc.frame); !ok || n != 1 {
+				t.Errorf("the server's fault count as its %v frame was written: %d (found %v); want 1", tc.frame, n, ok)
+			}
+		})
 	}
 }

@@ -59,10 +59,10 @@ func (f *MaxStreams) h2opened(h *h2conn, id uint32) (refused, ok bool) {
 		return false, true
 	}
 	h.acting = f
+	h.injected()
 	if h.fr.WriteRSTStream(id, http2.ErrCodeRefusedStream) != nil {
 		return false, false
 	}
-	h.injected()
 	return true, true
 }
 

@@ -60,11 +60,11 @@ func (f *RSTStream) h2respond(h *h2conn, st *h2stream) bool {
 			return false
 		}
 	}
+	h.injected()
 	if err := h.resetStream(st, rstCodes[f.Code]); err != nil {
 		h.peerGone(err)
 		return false
 	}
-	h.injected()
 	return true
 }
 

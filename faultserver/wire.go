@@ -17,9 +17,11 @@ import (
 // request); the request loop in conn.go uses them too. They run on the connection's own
 // goroutine.
 
-// injected records that the fault acting on this connection has done what it exists to do.
-// A fault calls it once it acts — not when the peer went away before it could — so the
-// ground truth counts injections, not attempts. A second call is ignored.
+// injected records that the fault acting on this connection does what it exists to do. A
+// fault calls it as it acts — just before the write or close that delivers it, so that a
+// client acting on what it got (a proxy retrying after a GOAWAY, then whoever reads the
+// stats) finds it counted; not when the peer went away before the fault's moment came — so
+// the ground truth counts injections, not attempts. A second call is ignored.
 func (c *conn) injected() {
 	if c.acting == nil {
 		return
