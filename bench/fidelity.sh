@@ -1,11 +1,11 @@
 #!/usr/bin/env bash
 # How faithful is the fault server's idle close? bench/fidelity.yaml puts real uvicorn,
-# gunicorn and Node.js (keep-alive 1 s) and the fault server's idle-close at 1 s (mode close, mode serve)
+# gunicorn, Node.js and nginx (keep-alive 1 s) and the fault server's idle-close at 1 s (mode close, mode serve)
 # behind the same nginx, across the same 1 ms link, under the same POST gap sweep, and the
 # run compares their 502 rates with 95% intervals: docs/fidelity.md's table. Loopback only;
 # each variant is bounded by its duration (90 s by default: about 5,700 requests).
 #
-#   bench/fidelity.sh                      # all five variants, 90 s each
+#   bench/fidelity.sh                      # all six variants, 90 s each
 #   bench/fidelity.sh --variant node       # one of them
 #   bench/fidelity.sh --duration 30s       # shorter
 #   LINK=0 bench/fidelity.sh               # the same without the link (loopback latency)

@@ -35,7 +35,7 @@ func runFolder(t *testing.T) string {
 	return dir
 }
 
-// startServerAsOrigin runs a proxy binary (nginx, Apache) with a config that makes it an origin.
+// startServerAsOrigin runs a proxy binary (Apache) with a config that makes it an origin.
 func startServerAsOrigin(t *testing.T, kind proxy.Kind, template string) string {
 	t.Helper()
 	e2e.Need(t, kind)
@@ -104,8 +104,11 @@ func TestProbeOriginMeasuresRealServers(t *testing.T) {
 		stagger time.Duration
 	}{
 		{name: "nginx keepalive_timeout 2s", start: func(t *testing.T) string {
-			return startServerAsOrigin(t, proxy.Nginx, "nginx-origin.conf.tmpl") + "/"
+			return startApp(t, proxy.NginxOrigin, map[string]string{"idle_timeout": "2s"}) + "/"
 		}, want: func(*testing.T) time.Duration { return 2 * time.Second }},
+		{name: "nginx keepalive_timeout 1300ms", start: func(t *testing.T) string {
+			return startApp(t, proxy.NginxOrigin, map[string]string{"idle_timeout": "1300ms"}) + "/"
+		}, want: func(*testing.T) time.Duration { return 1300 * time.Millisecond }},
 		{name: "apache KeepAliveTimeout 3", start: func(t *testing.T) string {
 			return startServerAsOrigin(t, proxy.Apache, "apache-origin.conf.tmpl") + "/ok.txt"
 		}, want: func(*testing.T) time.Duration { return 3 * time.Second }},

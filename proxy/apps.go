@@ -27,10 +27,22 @@ const (
 	Uvicorn  AppKind = "uvicorn"
 	Gunicorn AppKind = "gunicorn"
 	Node     AppKind = "node"
+	// NginxOrigin is nginx as the origin (origin.kind nginx), not as the proxy: an event-loop
+	// server whose idle close is its keepalive_timeout.
+	NginxOrigin AppKind = "nginx"
 )
 
 // AppKinds lists every app server kind.
-func AppKinds() []AppKind { return []AppKind{Uvicorn, Gunicorn, Node} }
+func AppKinds() []AppKind { return []AppKind{Uvicorn, Gunicorn, Node, NginxOrigin} }
+
+// AppKindNames lists the app server kinds' names for messages: "uvicorn, gunicorn, node, nginx".
+func AppKindNames() string {
+	names := make([]string, 0, len(AppKinds()))
+	for _, k := range AppKinds() {
+		names = append(names, string(k))
+	}
+	return strings.Join(names, ", ")
+}
 
 // AppConfig is everything StartApp needs.
 type AppConfig struct {
@@ -78,7 +90,8 @@ func checkAppCount(_ AppKind, v string) error {
 }
 
 // checkAppIdle checks an idle timeout as the kind can take it: uvicorn's --timeout-keep-alive
-// and gunicorn's --keep-alive are whole seconds, Node's keepAliveTimeout milliseconds.
+// and gunicorn's --keep-alive are whole seconds, Node's keepAliveTimeout and nginx's
+// keepalive_timeout (as gatecrash writes it) milliseconds.
 func checkAppIdle(k AppKind, v string) error {
 	d, err := yamlconf.ParseDuration(v)
 	if err != nil {
@@ -89,9 +102,9 @@ func checkAppIdle(k AppKind, v string) error {
 		if d < time.Second || d%time.Second != 0 {
 			return fmt.Errorf("%s is not allowed: %s takes whole seconds (1s or more)", v, k)
 		}
-	case Node:
+	case Node, NginxOrigin:
 		if d < time.Millisecond || d%time.Millisecond != 0 {
-			return fmt.Errorf("%s is not allowed: node takes whole milliseconds (1ms or more)", v)
+			return fmt.Errorf("%s is not allowed: %s takes whole milliseconds (1ms or more)", v, k)
 		}
 	}
 	return nil
@@ -104,7 +117,7 @@ func ParseAppKind(s string) (AppKind, error) {
 			return k, nil
 		}
 	}
-	return "", fmt.Errorf("unknown app server %q; allowed: uvicorn, gunicorn, node", s)
+	return "", fmt.Errorf("unknown app server %q; allowed: %s", s, AppKindNames())
 }
 
 // CheckAppVars checks an app server's variables: names it reads, values it takes. Every
@@ -185,6 +198,14 @@ var appDefs = map[AppKind]kindDef{
 		},
 		logs: []string{"stdout.log"},
 	},
+	NginxOrigin: {
+		kind: Kind(NginxOrigin), binary: "nginx", template: "gatecrash_nginx_origin.conf", confName: "nginx-origin.conf",
+		pkg: "nginx-light",
+		args: func(conf string, d *templateData) []string {
+			return []string{"-p", d.Dir, "-c", conf, "-e", filepath.Join(d.LogDir, "error.log")}
+		},
+		logs: []string{"error.log"},
+	},
 }
 
 // FindApp returns the command that runs k (the given binary, or the kind's own), or an error
@@ -247,7 +268,16 @@ func StartApp(ctx context.Context, cfg AppConfig) (Proxy, error) {
 	}
 	def := appDefs[cfg.Kind]
 	def.binary = path
-	pc := Config{Spec: Spec{Kind: def.kind, Binary: path, Vars: cfg.Vars}, Listen: cfg.Listen, RunDir: cfg.RunDir,
+	// The app's template reads its variables from Vars: every one the kind has is there, its
+	// default when not given (the defaults are in appSettings only).
+	vars := maps.Clone(cfg.Vars)
+	if vars == nil {
+		vars = map[string]string{}
+	}
+	for name := range appSettings[cfg.Kind] {
+		vars[name] = appVal(cfg.Kind, cfg.Vars, name)
+	}
+	pc := Config{Spec: Spec{Kind: def.kind, Binary: path, Vars: vars}, Listen: cfg.Listen, RunDir: cfg.RunDir,
 		ReadyTimeout: cfg.ReadyTimeout, Log: cfg.Log}
 	return startProcess(ctx, pc, def)
 }

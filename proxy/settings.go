@@ -159,7 +159,8 @@ var appSettings = map[AppKind]map[string]setting{
 		"workers":      {directive: "--workers", def: "1"},
 		"threads":      {directive: "--threads", def: "8"},
 	},
-	Node: {"idle_timeout": {directive: "server.keepAliveTimeout", def: "5s"}},
+	Node:        {"idle_timeout": {directive: "server.keepAliveTimeout", def: "5s"}},
+	NginxOrigin: {"idle_timeout": {directive: "keepalive_timeout", def: "75s"}},
 }
 
 // appValue returns app server k's variable name: its value in vars or k's default; false

@@ -80,12 +80,13 @@ const (
 )
 
 // Origin is the origin side of a variant: gatecrash's fault server (the default), a real app
-// server gatecrash starts (uvicorn, gunicorn, node), or one the user runs (external).
+// server gatecrash starts (uvicorn, gunicorn, node, nginx: proxy.AppKinds), or one the user
+// runs (external).
 type Origin struct {
-	// Kind is fault-server, relay, uvicorn, gunicorn, node or external.
+	// Kind is fault-server, relay, an app server (proxy.AppKinds) or external.
 	Kind string
 	// Upstream is the app a relay forwards to when the user runs it (http://host:port);
-	// App the app server gatecrash starts behind the relay instead (uvicorn, gunicorn, node).
+	// App the app server gatecrash starts behind the relay instead (proxy.AppKinds).
 	Upstream string
 	App      string
 	// Vars are an app server's variables (idle_timeout, worker_class, ...); Binary its
@@ -440,8 +441,8 @@ func checkOriginKind(n *yaml.Node, o *Origin, cfgNode *yaml.Node) []error {
 	switch {
 	case o.Kind == OriginFaultServer:
 		if len(o.Vars) > 0 || o.Binary != "" || o.Address != "" {
-			errs = append(errs, at("kind", "origin: vars, binary and address are for origin.kind uvicorn, gunicorn, node or external; "+
-				"the fault server takes faults, response and limits"))
+			errs = append(errs, at("kind", "origin: vars, binary and address are for origin.kind %s or external; "+
+				"the fault server takes faults, response and limits", proxy.AppKindNames()))
 		}
 		return errs
 	case o.Kind == OriginRelay:
@@ -462,7 +463,7 @@ func checkOriginKind(n *yaml.Node, o *Origin, cfgNode *yaml.Node) []error {
 			errs = append(errs, at("address", "origin.address is for origin.kind external; gatecrash picks %s's address", o.Kind))
 		}
 	default:
-		return append(errs, at("kind", "origin.kind: %q is not allowed; allowed: fault-server, relay, uvicorn, gunicorn, node, external", o.Kind))
+		return append(errs, at("kind", "origin.kind: %q is not allowed; allowed: fault-server, relay, %s, external", o.Kind, proxy.AppKindNames()))
 	}
 	// Only the fault server injects faults or is configured like one.
 	for i := 0; i+1 < len(cfgNode.Content); i += 2 {
@@ -482,7 +483,7 @@ func checkRelay(n *yaml.Node, o *Origin, at func(key, format string, args ...any
 	switch {
 	case (o.Upstream == "") == (o.App == ""):
 		errs = append(errs, at("kind", "origin.kind relay needs one of origin.upstream (your app's URL, http://host:port) "+
-			"and origin.app (uvicorn, gunicorn or node: gatecrash starts it)"))
+			"and origin.app (%s: gatecrash starts it)", proxy.AppKindNames()))
 	case o.Upstream != "":
 		if _, err := faultserver.ParseUpstream(o.Upstream, faultserver.UpstreamOptions{}); err != nil {
 			errs = append(errs, at("upstream", "origin.%v", err))
@@ -493,7 +494,7 @@ func checkRelay(n *yaml.Node, o *Origin, at func(key, format string, args ...any
 	default:
 		app, err := proxy.ParseAppKind(o.App)
 		if err != nil {
-			errs = append(errs, at("app", "origin.app: %q is not allowed; allowed: uvicorn, gunicorn, node", o.App))
+			errs = append(errs, at("app", "origin.app: %q is not allowed; allowed: %s", o.App, proxy.AppKindNames()))
 			break
 		}
 		for _, e := range errext.Flatten(proxy.CheckAppVars(app, o.Vars)) {
