@@ -48,6 +48,14 @@ func TestIdleCloseFiresOnTime(t *testing.T) {
 				return st.Faults["idle-close"] == 1 && st.Closes.ServerFIN == tc.fin && st.Closes.ServerRST == tc.rst &&
 					st.ResponsesCompleted == 1
 			})
+			// The event says how long the connection sat idle when it was closed — not how
+			// long it sat before its last request (a few hundred µs after the accept here),
+			// which it said before.
+			ev, _ := s.FaultEvents(time.Time{})
+			if len(ev) != 1 || ev[0].Kind != "idle-close" || ev[0].Request != 1 ||
+				time.Duration(ev[0].IdleUs)*time.Microsecond < timeout || time.Duration(ev[0].IdleUs)*time.Microsecond > elapsed+10*time.Millisecond {
+				t.Errorf("events %+v; want one idle-close after request 1, idle %v to %v", ev, timeout, elapsed+10*time.Millisecond)
+			}
 		})
 	}
 }

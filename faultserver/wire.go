@@ -104,6 +104,9 @@ func (c *conn) awaitRequest(deadline time.Time) (arrived, timedOut bool) {
 		c.idleFor = time.Since(c.lastDone)
 		return true, false
 	case isTimeout(err):
+		// how long it has sat idle now, for the idle fault that acts on the timeout (its
+		// event); a request that comes after all sets it again
+		c.idleFor = time.Since(c.lastDone)
 		return false, true
 	}
 	c.peerGone(err)
