@@ -193,12 +193,14 @@ type attempt struct {
 	idle      time.Duration
 	// gap is how long the worker sat idle before this request (since its previous request
 	// ended; 0 for its first).
-	gap     time.Duration
-	written int64
-	read    int64
-	connID  uint64
-	local   string
-	err     error
+	gap time.Duration
+	// afterError: the worker's previous request ended in an error
+	afterError bool
+	written    int64
+	read       int64
+	connID     uint64
+	local      string
+	err        error
 }
 
 // dial opens a new connection, with TLS when the target is https.

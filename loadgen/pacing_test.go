@@ -2,6 +2,9 @@ package loadgen
 
 import (
 	"context"
+	"net/http"
+	"net/http/httptest"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -323,5 +326,44 @@ func TestConstantPace(t *testing.T) {
 				t.Fatalf("Pace(%v, %d) = %v, %v; want %v, %v", tc.elapsed, tc.sent, wait, stop, tc.wait, tc.stop)
 			}
 		})
+	}
+}
+
+// A one-connection sweep counts a request that followed an error apart from the gap buckets
+// (the proxy opened a new upstream connection for it: no reuse at its gap); a sweep of
+// several connections cannot tell and counts every request in its bucket. The server here
+// answers 502 to every other request.
+func TestGapSweepCountsRequestsAfterAnErrorApart(t *testing.T) {
+	t.Parallel()
+	for _, conns := range []int{1, 2} {
+		var n atomic.Int64
+		srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+			if n.Add(1)%2 == 1 {
+				w.WriteHeader(http.StatusBadGateway)
+			}
+		}))
+		defer srv.Close()
+		res, err := Run(context.Background(), Config{URL: srv.URL + "/", Pattern: GapSweep, GapCenter: yd(2 * time.Millisecond),
+			GapSpread: yd(time.Millisecond), Connections: conns, Requests: 41})
+		if err != nil {
+			t.Fatal(err)
+		}
+		g := res.Gaps
+		var inBuckets, errs int64
+		for _, b := range append(g.Buckets, g.Below, g.Above) {
+			inBuckets += b.Requests
+			errs += b.Errors
+		}
+		if inBuckets+g.AfterError.Requests != res.Requests-int64(conns) {
+			t.Errorf("%d connections: %d in buckets + %d apart; want the %d requests with a gap", conns, inBuckets,
+				g.AfterError.Requests, res.Requests-int64(conns))
+		}
+		if conns == 1 && (g.AfterError.Requests != 20 || g.AfterError.Errors != 0 || inBuckets != 20 || errs != 20) {
+			t.Errorf("one connection: apart %+v, buckets %d requests %d errors; want the 20 ok requests after a 502 apart, "+
+				"the 20 502s in the buckets", g.AfterError, inBuckets, errs)
+		}
+		if conns == 2 && g.AfterError.Requests != 0 {
+			t.Errorf("two connections: %d apart; want none", g.AfterError.Requests)
+		}
 	}
 }

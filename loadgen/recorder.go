@@ -27,7 +27,10 @@ type shard struct {
 	last      [results.NumClasses]time.Time
 	exemplars [results.NumClasses]results.ExemplarSet
 	series    *results.TimeSeries
-	gaps      *results.Gaps               // nil unless the load sweeps gaps
+	gaps      *results.Gaps // nil unless the load sweeps gaps
+	// oneConn: the sweep has one connection, so a request after an error is no reuse (it
+	// goes apart: results.Gaps.AfterError)
+	oneConn   bool
 	perTarget [][results.NumClasses]int64 // by the attempt's req; nil unless the load mixes targets
 	late      int64
 	startLag  *results.Histogram // open loop only: allocated on its first late-or-not start
@@ -49,11 +52,13 @@ func newRecorder(start time.Time) *recorder {
 	return r
 }
 
-// withGaps makes every shard count outcomes by idle gap, in layout's buckets.
-func (r *recorder) withGaps(layout *results.Gaps) {
+// withGaps makes every shard count outcomes by idle gap, in layout's buckets; oneConn says
+// the load has one connection (one request at a time).
+func (r *recorder) withGaps(layout *results.Gaps, oneConn bool) {
 	r.gaps = layout
 	for i := range r.shards {
 		r.shards[i].gaps = layout.NewGapsLike()
+		r.shards[i].oneConn = oneConn
 	}
 }
 
@@ -88,7 +93,11 @@ func (s *shard) record(a *attempt) {
 		s.perTarget[a.req][c]++
 	}
 	if s.gaps != nil && a.gap > 0 {
-		s.gaps.Add(a.gap, c)
+		if a.afterError && s.oneConn {
+			s.gaps.AddAfterError(c)
+		} else {
+			s.gaps.Add(a.gap, c)
+		}
 	}
 	if a.openLoop {
 		lag := a.start.Sub(a.intended)

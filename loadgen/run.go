@@ -94,7 +94,7 @@ func Run(ctx context.Context, cfg Config, opts ...Option) (*results.Result, erro
 		rec.withTargets(cfg.Targets)
 	}
 	if cfg.Pattern == GapSweep && !cfg.GapClock { // in step, a connection's own gap is not its upstream connection's
-		rec.withGaps(results.GapBucketsFor(cfg.GapCenter.D(), cfg.GapSpread.D()))
+		rec.withGaps(results.GapBucketsFor(cfg.GapCenter.D(), cfg.GapSpread.D()), nw == 1)
 	}
 	workers := make([]*worker, nw)
 	var h2 *h2Workers
@@ -209,6 +209,7 @@ func (w *worker) loop(ctx context.Context, p pacer) {
 	}
 	var c *conn
 	var lastEnd time.Time
+	lastFailed := false
 	defer func() {
 		if c != nil {
 			c.nc.Close()
@@ -226,7 +227,8 @@ func (w *worker) loop(ctx context.Context, p pacer) {
 		if !lastEnd.IsZero() {
 			a.gap = a.start.Sub(lastEnd)
 		}
-		lastEnd = a.end
+		a.afterError = lastFailed
+		lastEnd, lastFailed = a.end, a.class.IsError()
 		p.done(w.id)
 		if w.aborted.Load() {
 			w.shard.abort(&a)

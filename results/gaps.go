@@ -20,6 +20,13 @@ type Gaps struct {
 	// of each connection has no gap and is not counted).
 	Below GapBucket `json:"below"`
 	Above GapBucket `json:"above"`
+	// AfterError counts, apart from the buckets, the requests of a one-connection sweep that
+	// followed an error: the proxy dropped its upstream connection with the error, so each
+	// went on a new one and is no reuse at its gap. In the buckets they would halve the
+	// failure rate inside the window (a failure, then a request that cannot race, then
+	// one that can: the sweep's steps alternate). Zero for a load of several connections,
+	// whose requests' upstream connections the client cannot tell.
+	AfterError GapBucket `json:"after_error"`
 	// Marks are the timeouts the race is between, as the run's configuration set them — the
 	// origin's idle timeout, the proxy's idle window — drawn on the race-window plot. None
 	// when the run did not know them (a bare gatecrash load).
@@ -63,8 +70,12 @@ func (g *Gaps) NewGapsLike() *Gaps {
 }
 
 // Add counts one request with idle gap d and outcome c.
-func (g *Gaps) Add(d time.Duration, c Class) {
-	b := g.bucket(d)
+func (g *Gaps) Add(d time.Duration, c Class) { g.bucket(d).count(c) }
+
+// AddAfterError counts one request that followed an error on the sweep's one connection.
+func (g *Gaps) AddAfterError(c Class) { g.AfterError.count(c) }
+
+func (b *GapBucket) count(c Class) {
 	b.Requests++
 	if c.IsError() {
 		b.Errors++
@@ -99,6 +110,7 @@ func (g *Gaps) Merge(o *Gaps) error {
 	}
 	g.Below.add(o.Below)
 	g.Above.add(o.Above)
+	g.AfterError.add(o.AfterError)
 	return nil
 }
 

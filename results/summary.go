@@ -117,6 +117,10 @@ func WriteSummary(w io.Writer, r *Result) error {
 		} else {
 			fmt.Fprintf(&b, "\nrace window  no errors in any idle-gap bucket (%s–%s)\n", FormatDuration(g.Start(0)), FormatDuration(g.Start(len(g.Buckets))))
 		}
+		if a := g.AfterError; a.Requests > 0 {
+			fmt.Fprintf(&b, "             not in the buckets: %s requests that followed an error (on a new upstream connection, no reuse), %s errors\n",
+				FormatCount(a.Requests), FormatCount(a.Errors))
+		}
 	}
 	writeTraced(&b, r)
 	_, err := io.WriteString(w, trimLines(b.String()))
