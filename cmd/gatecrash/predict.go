@@ -124,7 +124,7 @@ func runPredict(opts *PredictOptions) error {
 	if err := errors.Join(errs...); err != nil {
 		return errext.UsageError(err)
 	}
-	w, err := sweepWindow(opts.Window)
+	w, note, err := sweepWindow(opts.Window)
 	if err != nil {
 		return err
 	}
@@ -151,11 +151,17 @@ func runPredict(opts *PredictOptions) error {
 	}
 	writePrediction(out, "", w, t, opts.Requests)
 	if opts.Fix != "" {
-		fw, err := sweepWindow(opts.Fix)
+		fw, fixNote, err := sweepWindow(opts.Fix)
 		if err != nil {
 			return err
 		}
 		writePrediction(out, "fix: ", fw, t, opts.Requests)
+		if fixNote != "" {
+			fmt.Fprintf(out, "fix: note    %s\n", fixNote)
+		}
+	}
+	if note != "" {
+		fmt.Fprintf(out, "note         %s\n", note)
 	}
 	fmt.Fprintln(out, "assumptions:")
 	for _, a := range results.Assumptions {
@@ -164,27 +170,35 @@ func runPredict(opts *PredictOptions) error {
 	return nil
 }
 
-// sweepWindow reads a gap sweep's result, or a hunt's report, and returns its race window.
-func sweepWindow(path string) (results.RaceWindow, error) {
+// sweepWindow reads a gap sweep's result, or a hunt's report, and returns its race window,
+// with what the reader should know about how it was measured (a sweep of several
+// connections), or "".
+func sweepWindow(path string) (results.RaceWindow, string, error) {
 	if w, ok, err := huntWindow(path); ok || err != nil {
-		return w, err
+		return w, "", err
 	}
 	rs, err := readResults([]string{path})
 	if err != nil {
-		return results.RaceWindow{}, err
+		return results.RaceWindow{}, "", err
 	}
 	g := rs[0].Gaps
 	if g == nil {
-		return results.RaceWindow{}, errext.UsageError(fmt.Errorf("%s: not a gap sweep (no idle-gap buckets); run a gap-sweep variant or gatecrash load --pattern gap-sweep through the proxy", path))
+		return results.RaceWindow{}, "", errext.UsageError(fmt.Errorf("%s: not a gap sweep (no idle-gap buckets); run a gap-sweep variant or gatecrash load --pattern gap-sweep through the proxy", path))
 	}
 	w, ok := g.Window()
 	if !ok {
-		return results.RaceWindow{}, errext.UsageError(fmt.Errorf("%s: its gap sweep has no request in its buckets", path))
+		return results.RaceWindow{}, "", errext.UsageError(fmt.Errorf("%s: its gap sweep has no request in its buckets", path))
 	}
 	if o := rs[0].Outcomes[results.OK]; o != nil && o.Latency != nil && o.Count > 0 {
 		w.Latency = results.Seconds(o.Latency.Quantile(50))
 	}
-	return w, nil
+	note := ""
+	if n := rs[0].Target.Connections; n > 1 && w.Errors > 0 {
+		note = fmt.Sprintf("the sweep ran %d connections: a request after a failure went on a new upstream connection (no reuse), "+
+			"but the client cannot tell which, so its bucket counts it and the window's failure rate per reuse reads low "+
+			"(up to 2x, docs/fidelity.md); sweep with one connection, or hunt", n)
+	}
+	return w, note, nil
 }
 
 func writePrediction(out io.Writer, prefix string, w results.RaceWindow, t results.Traffic, per float64) {

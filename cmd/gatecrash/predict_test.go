@@ -13,9 +13,9 @@ import (
 	"github.com/gatecrash/gatecrash/results"
 )
 
-// writeSweep writes a gap sweep's result: 10 requests a bucket, errs errors in buckets 29
-// and 30, requests taking 2 ms.
-func writeSweep(t *testing.T, path string, errs int64) {
+// writeSweep writes a gap sweep's result of conns connections: 10 requests a bucket, errs
+// errors in buckets 29 and 30, requests taking 2 ms.
+func writeSweep(t *testing.T, path string, errs int64, conns int) {
 	t.Helper()
 	start := time.Date(2026, 12, 3, 10, 0, 0, 0, time.UTC)
 	g := results.GapBucketsFor(time.Second, 3*time.Millisecond)
@@ -28,7 +28,7 @@ func writeSweep(t *testing.T, path string, errs int64) {
 		h.RecordValues(2000, n)
 		return h
 	}
-	r := &results.Result{Schema: results.Schema, Target: results.Target{URL: "http://127.0.0.1:1/", Method: "POST", Pattern: "gap-sweep"},
+	r := &results.Result{Schema: results.Schema, Target: results.Target{URL: "http://127.0.0.1:1/", Method: "POST", Pattern: "gap-sweep", Connections: conns},
 		Start: start, End: start.Add(time.Minute), Requests: 600, Gaps: g,
 		Outcomes: map[results.Class]*results.Outcome{results.OK: {Count: 600 - 2*errs, Latency: hist(600 - 2*errs)}}}
 	if errs > 0 {
@@ -45,8 +45,8 @@ func TestPredictCommand(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
 	sweep, fixed, plain := filepath.Join(dir, "sweep.json"), filepath.Join(dir, "fixed.json"), filepath.Join(dir, "plain.json")
-	writeSweep(t, sweep, 5)
-	writeSweep(t, fixed, 0)
+	writeSweep(t, sweep, 5, 1)
+	writeSweep(t, fixed, 0, 1)
 	writeClean(t, plain, 100, 0)
 	times, bad := filepath.Join(dir, "times.log"), filepath.Join(dir, "bad.log")
 	os.WriteFile(times, []byte("1764756000.000\n1764756000.020\n1764756000.045\n"), 0o644)
@@ -55,9 +55,9 @@ func TestPredictCommand(t *testing.T) {
 	if code != 0 {
 		t.Fatalf("exit %d: %s%s", code, out, errOut)
 	}
-	w, err := sweepWindow(sweep)
-	if err != nil {
-		t.Fatal(err)
+	w, note, err := sweepWindow(sweep)
+	if err != nil || note != "" {
+		t.Fatal(err, note)
 	}
 	p := results.Predict(w, results.Traffic{Rate: 50, Connections: 1, Poisson: true})
 	mid, lo, hi := p.Per(1e8)
@@ -74,6 +74,17 @@ func TestPredictCommand(t *testing.T) {
 		if !strings.Contains(out, want) {
 			t.Errorf("output lacks %q:\n%s", want, out)
 		}
+	}
+	if strings.Contains(out, "note ") {
+		t.Errorf("a one-connection sweep gets no note:\n%s", out)
+	}
+	// A sweep of several connections counts requests after a failure in the buckets: the
+	// output says the rate per reuse reads low.
+	several := filepath.Join(dir, "several.json")
+	writeSweep(t, several, 5, 4)
+	if code, out, errOut := runCLI(t, context.Background(), "predict", several, "--rate", "50", "--connections", "1"); code != 0 ||
+		!strings.Contains(out, "note         the sweep ran 4 connections: a request after a failure went on a new upstream connection") {
+		t.Errorf("a 4-connection sweep: exit %d:\n%s%s", code, out, errOut)
 	}
 	code, out, errOut = runCLI(t, context.Background(), "predict", sweep, "--arrivals", times, "--connections", "16", "--pool", "lifo")
 	if code != 0 || !strings.Contains(out, "traffic      3 requests from "+times+" over 0.0 s (44.4/s), through a pool that hands out its most recently used connection first and keeps at most 16 connections idle (simulated)") {
