@@ -126,8 +126,10 @@ type Cell struct {
 	TopLogCount int64  `json:"top_log_count,omitempty"`
 	// FirstError is the time from the start to the first client-visible error (0: none).
 	FirstError results.Seconds `json:"first_error,omitempty"`
-	// WorstGap is the idle-gap bucket with the most errors (gap-sweep loads).
+	// WorstGap is the idle-gap bucket with the most errors (gap-sweep loads), Window where
+	// the race window opens and how wide it is.
 	WorstGap string `json:"worst_gap,omitempty"`
+	Window   string `json:"window,omitempty"`
 	// OKp50 and OKp99 are the successful requests' latencies; ConnsPerRequest is how many
 	// upstream connections the origin accepted per client request: with a fix row's, what
 	// the fix costs.
@@ -438,7 +440,7 @@ func (c *Cell) fill(r *results.Result) {
 		c.TopLog, c.TopLogCount = logs[0], r.ProxyLog[logs[0]]
 	}
 	if r.Gaps != nil {
-		c.WorstGap = r.Gaps.WorstLine()
+		c.WorstGap, c.Window = r.Gaps.WorstLine(), r.Gaps.WindowLine()
 	}
 }
 

@@ -189,7 +189,11 @@ func (m *Matrix) WriteMarkdown(w io.Writer) error {
 		for _, k := range m.Proxies {
 			for _, row := range m.Rows {
 				if c := m.Cell(row.Scenario, row.Variant, k); row.Scenario == name && c != nil && c.WorstGap != "" {
-					gaps = append(gaps, fmt.Sprintf("- %s %s: worst idle gap %s", k, row.Variant, c.WorstGap))
+					line := fmt.Sprintf("- %s %s: worst idle gap %s", k, row.Variant, c.WorstGap)
+					if c.Window != "" {
+						line += "; window " + c.Window
+					}
+					gaps = append(gaps, line)
 				}
 			}
 		}

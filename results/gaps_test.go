@@ -30,15 +30,21 @@ func TestGapBuckets(t *testing.T) {
 	if line := g.WorstLine(); !strings.HasPrefix(line, "50.00ms–50.10ms: 2 errors in 5 (40.0% (") {
 		t.Fatalf("worst line %q", line)
 	}
+	// errors from the 48.0 ms bucket to the 50.0 ms one: 3 of 7 requests (the 46 and 60 ms
+	// ones are outside the buckets)
+	if line := g.WindowLine(); !strings.HasPrefix(line, "opens at 48.00ms, 2.10ms wide (first to last bucket with errors): 3 errors in 6, 50.0% (") {
+		t.Fatalf("window line %q", line)
+	}
 	o := g.NewGapsLike()
 	o.Add(50*time.Millisecond, Status502)
-	if err := g.Merge(o); err != nil || g.Buckets[30].Errors != 3 {
-		t.Fatalf("merge: %v, %+v", err, g.Buckets[30])
+	o.AddAfterError(OK)
+	if err := g.Merge(o); err != nil || g.Buckets[30].Errors != 3 || g.AfterError.Requests != 1 {
+		t.Fatalf("merge: %v, %+v, apart %+v", err, g.Buckets[30], g.AfterError)
 	}
 	if err := g.Merge(GapBucketsFor(time.Second, 10*time.Millisecond)); err == nil {
 		t.Fatal("merged buckets of another layout")
 	}
-	if (&Gaps{Buckets: make([]GapBucket, 3), Width: 1}).WorstLine() != "" {
-		t.Fatal("a worst bucket without errors")
+	if g := (&Gaps{Buckets: make([]GapBucket, 3), Width: 1}); g.WorstLine() != "" || g.WindowLine() != "" {
+		t.Fatal("a worst bucket or a window without errors")
 	}
 }

@@ -57,6 +57,19 @@ func (g *Gaps) Window() (w RaceWindow, ok bool) {
 	return w, true
 }
 
+// WindowLine says where the race window is, for reports and the matrix: "opens at 48.50ms,
+// 3.00ms wide (first to last bucket with errors): 40 errors in 300, 13.3% (...)"; "" when no
+// bucket has errors.
+func (g *Gaps) WindowLine() string {
+	w, ok := g.Window()
+	if !ok || w.Errors == 0 {
+		return ""
+	}
+	return fmt.Sprintf("opens at %s, %s wide (first to last bucket with errors): %s errors in %s, %s",
+		FormatDuration(time.Duration(w.Open)), FormatDuration(time.Duration(w.Close-w.Open)), FormatCount(w.Errors),
+		FormatCount(w.Requests), w.P.Percent())
+}
+
 // Traffic is a production traffic profile for Predict: requests at Rate per second, spread
 // evenly over Connections pooled upstream connections, arriving as a Poisson process or at
 // constant intervals.

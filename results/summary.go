@@ -109,10 +109,8 @@ func WriteSummary(w io.Writer, r *Result) error {
 	if g := r.Gaps; g != nil {
 		if line := g.WorstLine(); line != "" {
 			fmt.Fprintf(&b, "\nrace window  worst idle gap %s\n", line)
-			if w, ok := g.Window(); ok {
-				fmt.Fprintf(&b, "             opens at %s, %s wide (first to last bucket with errors): %s errors in %s, %s\n",
-					FormatDuration(time.Duration(w.Open)), FormatDuration(time.Duration(w.Close-w.Open)), FormatCount(w.Errors),
-					FormatCount(w.Requests), w.P.Percent())
+			if l := g.WindowLine(); l != "" {
+				fmt.Fprintf(&b, "             %s\n", l)
 			}
 		} else {
 			fmt.Fprintf(&b, "\nrace window  no errors in any idle-gap bucket (%s–%s)\n", FormatDuration(g.Start(0)), FormatDuration(g.Start(len(g.Buckets))))
