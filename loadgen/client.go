@@ -194,7 +194,8 @@ type attempt struct {
 	// gap is how long the worker sat idle before this request (since its previous request
 	// ended; 0 for its first).
 	gap time.Duration
-	// afterError: the worker's previous request ended in an error
+	// afterError: the worker's previous request ended in an error that leaves the proxy
+	// without its upstream connection (results.Class.DropsUpstream)
 	afterError bool
 	written    int64
 	read       int64

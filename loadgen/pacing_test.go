@@ -366,4 +366,18 @@ func TestGapSweepCountsRequestsAfterAnErrorApart(t *testing.T) {
 			t.Errorf("two connections: %d apart; want none", g.AfterError.Requests)
 		}
 	}
+	// A 503 is an answer the origin may give on a connection it keeps: the request after
+	// it stays in its bucket.
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		w.WriteHeader(http.StatusServiceUnavailable)
+	}))
+	defer srv.Close()
+	res, err := Run(context.Background(), Config{URL: srv.URL + "/", Pattern: GapSweep, GapCenter: yd(2 * time.Millisecond),
+		GapSpread: yd(time.Millisecond), Connections: 1, Requests: 11})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Gaps.AfterError.Requests != 0 {
+		t.Errorf("after 503s: %d set apart; want none", res.Gaps.AfterError.Requests)
+	}
 }

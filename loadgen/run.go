@@ -228,7 +228,7 @@ func (w *worker) loop(ctx context.Context, p pacer) {
 			a.gap = a.start.Sub(lastEnd)
 		}
 		a.afterError = lastFailed
-		lastEnd, lastFailed = a.end, a.class.IsError()
+		lastEnd, lastFailed = a.end, a.class.DropsUpstream()
 		p.done(w.id)
 		if w.aborted.Load() {
 			w.shard.abort(&a)

@@ -21,8 +21,8 @@ type Gaps struct {
 	Below GapBucket `json:"below"`
 	Above GapBucket `json:"above"`
 	// AfterError counts, apart from the buckets, the requests of a one-connection sweep that
-	// followed an error: the proxy dropped its upstream connection with the error, so each
-	// went on a new one and is no reuse at its gap. In the buckets they would halve the
+	// followed an error that drops the upstream connection (502, 504, the connection ending:
+	// Class.DropsUpstream): each went on a new upstream connection and is no reuse at its gap. In the buckets they would halve the
 	// failure rate inside the window (a failure, then a request that cannot race, then
 	// one that can: the sweep's steps alternate). Zero for a load of several connections,
 	// whose requests' upstream connections the client cannot tell.

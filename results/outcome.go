@@ -125,6 +125,12 @@ func (c *Class) UnmarshalText(b []byte) error {
 // race between a request and the peer's close.
 func (c Class) EndsConnection() bool { return c == NoResponse || c == Reset || c == Truncated }
 
+// DropsUpstream reports whether a request of class c leaves the proxy without the upstream
+// connection it used: a gateway error (502, 504: the proxy gave that connection up) or the
+// client's connection ending under it. A 503 or another 5xx is an answer the origin may have
+// given on a connection it keeps.
+func (c Class) DropsUpstream() bool { return c == Status502 || c == Status504 || c.EndsConnection() }
+
 // ReuseSplit describes how the errors of one class on reused connections split into stale
 // and race ("stale 20, race 0"), or "" when none were on a reused connection.
 func (o *Outcome) ReuseSplit() string {
