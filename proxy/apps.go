@@ -48,7 +48,7 @@ func AppKindNames() string {
 type AppConfig struct {
 	Kind AppKind
 	// Binary overrides the interpreter (/usr/bin/python3 for uvicorn, gunicorn's script,
-	// node).
+	// node, nginx).
 	Binary string
 	// Vars: idle_timeout (every kind; whole seconds for uvicorn and gunicorn), worker_class,
 	// workers, threads (gunicorn).
