@@ -1,8 +1,10 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -62,5 +64,31 @@ func TestReadmeExcerptIsTheGeneratedMatrix(t *testing.T) {
 	}
 	if lines < 4 {
 		t.Fatalf("the excerpt has %d lines", lines)
+	}
+}
+
+// matrix --check with --proxies or --scenarios checks the pins of the cells it ran and says
+// how many it left out; a pin outside the selection is not reported as a changed cell.
+func TestMatrixCheckOnlyTheSelectedPins(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	pins := filepath.Join(dir, "pins.yaml")
+	err := os.WriteFile(pins, []byte(`- {scenario: forced-race, variant: keepalive-off, proxy: embedded, outcome: ok}
+- {scenario: forced-race, variant: post, proxy: nginx, outcome: "502"}
+- {scenario: cut-body, variant: chunked, proxy: embedded, outcome: truncated}
+`), 0o644)
+	if err != nil {
+		t.Fatal(err)
+	}
+	code, out, errOut := runCLI(t, context.Background(), "matrix", "--check", pins, "--only-pinned", "--proxies", "embedded",
+		"--scenarios", "forced-race", "--budget", "1s", "--out", filepath.Join(dir, "m"))
+	if code != 0 || !strings.Contains(out, "all 1 pinned cells as pinned") ||
+		!strings.Contains(errOut, "2 pinned cells of "+pins+" are outside --scenarios/--proxies: not run, not checked") {
+		t.Fatalf("exit %d\nstdout:\n%s\nstderr:\n%s", code, out, errOut)
+	}
+	code, _, errOut = runCLI(t, context.Background(), "matrix", "--check", pins, "--only-pinned", "--proxies", "haproxy",
+		"--scenarios", "cut-body", "--budget", "1s", "--out", filepath.Join(dir, "m2"))
+	if want := "--check: none of the cells " + pins + " pins is in --scenarios/--proxies"; code != 2 || !strings.Contains(errOut, want) {
+		t.Fatalf("exit %d, want 2 and %q; stderr:\n%s", code, want, errOut)
 	}
 }

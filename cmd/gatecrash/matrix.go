@@ -89,6 +89,13 @@ differs from what was measured (--only-pinned runs just those cells: CI's check)
 				if pinned, err = readPins(pins); err != nil {
 					return errext.UsageError(err)
 				}
+				var outside int
+				if pinned, outside = selectedPins(pinned, opts.Proxies, names); outside > 0 {
+					fmt.Fprintf(cmd.ErrOrStderr(), "%d pinned cells of %s are outside --scenarios/--proxies: not run, not checked\n", outside, pins)
+				}
+				if len(pinned) == 0 {
+					return errext.UsageError(fmt.Errorf("--check: none of the cells %s pins is in --scenarios/--proxies", pins))
+				}
 			} else if onlyPinned {
 				return errext.UsageError(errors.New("--only-pinned needs --check PINS.yaml"))
 			}
@@ -163,6 +170,19 @@ func skippedList(m *matrix.Matrix) string {
 
 // installedPins drops the pins of proxies that are not installed, saying so — unless
 // GATECRASH_E2E=require (CI), where a missing proxy is a failure the check reports.
+// selectedPins keeps the pins of the cells a run restricted by --proxies (kinds) and
+// --scenarios (names) measures — an empty list restricts nothing — and says how many it left
+// out: a pin the run could not measure is not a changed cell.
+func selectedPins(pins []matrix.Pin, kinds []proxy.Kind, names []string) ([]matrix.Pin, int) {
+	var out []matrix.Pin
+	for _, p := range pins {
+		if (len(kinds) == 0 || slices.Contains(kinds, p.Proxy)) && (len(names) == 0 || slices.Contains(names, p.Scenario)) {
+			out = append(out, p)
+		}
+	}
+	return out, len(pins) - len(out)
+}
+
 func installedPins(cmd *cobra.Command, m *matrix.Matrix, pins []matrix.Pin) []matrix.Pin {
 	if os.Getenv("GATECRASH_E2E") == "require" {
 		return pins
