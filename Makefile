@@ -11,7 +11,8 @@ VERSION  ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev
 # fixed in Go 1.27). A count has no deadline to race. About 3-10 s per target here.
 FUZZTIME ?= 20000x
 FUZZ_TARGETS := faultserver:FuzzReadHead faultserver:FuzzServeConn faultserver:FuzzServeH2 faultserver:FuzzParseFaultSpec \
-                loadgen:FuzzReadResponse internal/http1:FuzzDiscardChunked internal/http1:FuzzReadResponseHead
+                loadgen:FuzzReadResponse internal/http1:FuzzDiscardChunked internal/http1:FuzzReadResponseHead \
+                internal/h2wire:FuzzRequestHeaders
 
 .PHONY: all build man test unit rare fuzz lint matrix matrix-check compose-config bench bench-go bench-serve bench-load demo demo-faultserver report-example readme-samples clean
 

@@ -105,7 +105,7 @@ func (f *Delay) h2respond(h *h2conn, st *h2stream) bool {
 
 func (f *Delay) h2answer(h *h2conn, st *h2stream) bool {
 	r := h.plan.cfg.Response
-	body := Payload(r.BodySize)
+	body := h.plan.resp.payload
 	if f.BodyRate == 0 || len(body) == 0 {
 		return h.respond(st, r.Status, body)
 	}

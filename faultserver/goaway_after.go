@@ -50,7 +50,7 @@ func (f *GoAwayAfter) applies(in *selInput) bool { return in.nth == f.Streams }
 
 func (f *GoAwayAfter) h2respond(h *h2conn, st *h2stream) bool {
 	r := h.plan.cfg.Response
-	if !h.respond(st, r.Status, Payload(r.BodySize)) {
+	if !h.respond(st, r.Status, h.plan.resp.payload) {
 		return false
 	}
 	last := st.id

@@ -75,6 +75,10 @@ type h2conn struct {
 	fr      *http2.Framer
 	bw      *bufio.Writer
 	enc     *h2wire.Encoder
+	hdr     *h2wire.RequestHeaders // request header blocks, read without allocating
+	free    []*h2stream            // streams done with, to be taken again
+	lenText string                 // the last content-length sent, as text
+	lenOf   int                    // and its value
 	streams map[uint32]*h2stream
 	maxID   uint32      // the highest stream id the client opened
 	window  int64       // the connection's send window
@@ -97,9 +101,11 @@ type h2conn struct {
 	shaper H2ConnFault
 }
 
-// heldAnswer is a stream's answer, or its next step, held until at.
+// heldAnswer is a stream's answer, or its next step, held until at. st is stream id's while
+// h.streams holds it (a stream done with is taken again for another id).
 type heldAnswer struct {
 	at   time.Time
+	id   uint32
 	st   *h2stream
 	fire func(h *h2conn, st *h2stream) bool
 }
@@ -150,8 +156,8 @@ func (c *conn) serveH2() {
 		enc: h2wire.NewEncoder()}
 	h.bw = bufio.NewWriterSize(c.nc, 16<<10)
 	h.fr = http2.NewFramer(h.bw, c.br)
-	h.fr.ReadMetaHeaders = hpack.NewDecoder(4096, nil)
-	h.fr.MaxHeaderListSize = uint32(c.plan.cfg.Limits.MaxHeaderBytes)
+	h.fr.SetReuseFrames() // each frame is acted on before the next is read
+	h.hdr = h2wire.NewRequestHeaders(uint32(c.plan.cfg.Limits.MaxHeaderBytes))
 	var settings []http2.Setting
 	sel := selInput{rng: c.rng}
 	for _, f := range c.plan.h2conn {
@@ -226,17 +232,28 @@ func (h *h2conn) readFrame(deadline time.Time) (f http2.Frame, timedOut, ok bool
 		}
 	}
 	h.setReadDeadline(time.Time{})
-	f, err := h.fr.ReadFrame()
-	if err != nil {
-		h.readFailed(err)
-		return nil, false, false
+	for {
+		fh, err := h.fr.ReadFrameHeader() // its size, and CONTINUATION right after its HEADERS
+		if err == nil && fh.Type != http2.FrameHeaders && fh.Type != http2.FrameContinuation {
+			f, err = h.fr.ReadFrameForHeader(fh)
+		} else if err == nil {
+			var mh *http2.MetaHeadersFrame
+			if mh, err = h.hdr.Read(fh, h.br); mh == nil && err == nil {
+				continue // the block goes on in a CONTINUATION
+			}
+			f = mh
+		}
+		if err != nil {
+			h.readFailed(err)
+			return nil, false, false
+		}
+		return f, false, true
 	}
-	return f, false, true
 }
 
 // hold keeps st's answer (or its next step) until at, when fire sends it.
 func (h *h2conn) hold(st *h2stream, at time.Time, fire func(*h2conn, *h2stream) bool) {
-	h.held = append(h.held, heldAnswer{at: at, st: st, fire: fire})
+	h.held = append(h.held, heldAnswer{at: at, id: st.id, st: st, fire: fire})
 }
 
 // fireHeld sends the held answers that are due (not those of streams the client reset
@@ -250,7 +267,7 @@ func (h *h2conn) fireHeld() bool {
 			continue
 		}
 		h.held = slices.Delete(h.held, i, i+1)
-		if h.streams[a.st.id] == a.st && !a.fire(h, a.st) {
+		if h.streams[a.id] == a.st && !a.fire(h, a.st) {
 			return false
 		}
 	}
@@ -341,8 +358,7 @@ func (h *h2conn) handle(f http2.Frame) bool {
 				return ok
 			}
 		}
-		st := &h2stream{id: id, method: f.PseudoValue("method"), path: f.PseudoValue("path"), window: h.peer.InitialWindow,
-			fields: f.RegularFields()}
+		st := h.newStream(id, f)
 		h.streams[id] = st
 		if f.StreamEnded() {
 			return h.requestEnded(st)
@@ -378,7 +394,9 @@ func (h *h2conn) handle(f http2.Frame) bool {
 			return h.fr.WritePing(true, f.Data) == nil
 		}
 	case *http2.RSTStreamFrame:
-		delete(h.streams, f.StreamID)
+		if st := h.streams[f.StreamID]; st != nil {
+			h.forget(st)
+		}
 	case *http2.GoAwayFrame:
 		h.closeAs(CloseFIN) // the client is leaving; its open streams end with it
 		return false
@@ -404,7 +422,7 @@ func (h *h2conn) requestEnded(st *h2stream) bool {
 		}
 	}
 	r := h.plan.cfg.Response
-	return h.respond(st, r.Status, Payload(r.BodySize))
+	return h.respond(st, r.Status, h.plan.resp.payload)
 }
 
 // respond answers a stream: HEADERS with the status and content-length, then the body in DATA
@@ -423,8 +441,11 @@ func (h *h2conn) respond(st *h2stream, status int, body []byte) bool {
 
 // writeHeaders sends a stream's response HEADERS.
 func (h *h2conn) writeHeaders(st *h2stream, status, bodyLen int, end bool) error {
-	block := h.enc.Encode(hpack.HeaderField{Name: ":status", Value: strconv.Itoa(status)},
-		hpack.HeaderField{Name: "content-length", Value: strconv.Itoa(bodyLen)},
+	if bodyLen != h.lenOf || h.lenText == "" {
+		h.lenOf, h.lenText = bodyLen, strconv.Itoa(bodyLen)
+	}
+	block := h.enc.Encode(hpack.HeaderField{Name: ":status", Value: statusText(status)},
+		hpack.HeaderField{Name: "content-length", Value: h.lenText},
 		hpack.HeaderField{Name: "content-type", Value: "text/plain"})
 	st.headersSent = true
 	return h.fr.WriteHeaders(http2.HeadersFrameParam{StreamID: st.id, BlockFragment: block, EndHeaders: true,
@@ -456,18 +477,58 @@ func (h *h2conn) streamDone(st *h2stream) {
 	st.responseEnded = true
 	h.served++
 	h.srv.stats.responses.Add(1)
+	h.forget(st)
+}
+
+// newStream takes a stream done with (or a new one) for the stream id the block f opens.
+func (h *h2conn) newStream(id uint32, f *http2.MetaHeadersFrame) *h2stream {
+	var st *h2stream
+	if n := len(h.free); n > 0 {
+		st, h.free = h.free[n-1], h.free[:n-1]
+		*st = h2stream{fields: st.fields[:0]}
+	} else {
+		st = &h2stream{}
+	}
+	st.id, st.window = id, h.peer.InitialWindow
+	st.method, st.path = f.PseudoValue("method"), f.PseudoValue("path")
+	st.fields = append(st.fields, f.RegularFields()...) // f's fields are the reader's, read again
+	return st
+}
+
+// forget ends st's life on the connection: its answer is sent or it was reset. The stream is
+// kept to be taken again; a held step of it no longer fires (h.streams[id] is not st).
+func (h *h2conn) forget(st *h2stream) {
 	delete(h.streams, st.id)
 	if len(h.streams) == 0 {
 		h.lastDone = time.Now()
 	}
+	if len(h.free) < maxFreeStreams {
+		h.free = append(h.free, st)
+	}
+}
+
+// maxFreeStreams bounds the streams a connection keeps to take again.
+const maxFreeStreams = 128
+
+// statusTexts are the status codes 100-599 as text, laid out once (strconv.Itoa allocates
+// from 100 up).
+var statusTexts = func() (t [500]string) {
+	for i := range t {
+		t[i] = strconv.Itoa(100 + i)
+	}
+	return t
+}()
+
+func statusText(code int) string {
+	if code >= 100 && code < 600 {
+		return statusTexts[code-100]
+	}
+	return strconv.Itoa(code)
 }
 
 // resetStream ends a stream with RST_STREAM and forgets it.
 func (h *h2conn) resetStream(st *h2stream, code http2.ErrCode) error {
-	delete(h.streams, st.id)
-	if len(h.streams) == 0 {
-		h.lastDone = time.Now()
-	}
+	h.forget(st)
 	if err := h.fr.WriteRSTStream(st.id, code); err != nil {
 		return err
 	}

@@ -9,6 +9,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"runtime"
 	"slices"
 	"strings"
 	"sync"
@@ -17,6 +18,8 @@ import (
 
 	"golang.org/x/net/http2"
 	"golang.org/x/net/http2/hpack"
+
+	"github.com/gatecrash/gatecrash/internal/h2wire"
 )
 
 // h2Config is cfg with HTTP/2 on.
@@ -979,5 +982,88 @@ func TestH2FaultCountedBeforeItIsSent(t *testing.T) {
 				t.Errorf("the server's fault count as its %v frame was written: %d (found %v); want 1", tc.frame, n, ok)
 			}
 		})
+	}
+}
+
+// A stream done with is taken again for the next one the client opens; what a fault held for
+// the old stream must not act on the new one. Stream 1's answer is held (delay), the client
+// resets stream 1 and opens stream 3 (a POST whose body has not come: it stays open); when
+// the delay is over nothing is sent on stream 3 — its answer comes when its request ends.
+func TestH2HeldAnswerOfAResetStreamStaysWithIt(t *testing.T) {
+	t.Parallel()
+	const d = 150 * time.Millisecond
+	s, addr := startServer(t, h2Config(withFaults(t, "delay:head-delay=150ms,nth=1")))
+	c := dialH2(t, addr)
+	c.get(1)
+	waitStats(t, s, "delay counted", func(st Stats) bool { return st.Faults["delay"] == 1 })
+	if err := c.fr.WriteRSTStream(1, http2.ErrCodeCancel); err != nil {
+		t.Fatal(err)
+	}
+	c.openPost(3)
+	for _, f := range c.frames(d + 150*time.Millisecond) {
+		if _, ok := f.(*http2.MetaHeadersFrame); ok {
+			t.Fatalf("HEADERS on stream %d before stream 3's request ended (stream 1's held answer)", f.Header().StreamID)
+		}
+	}
+	if err := c.fr.WriteData(3, true, []byte("x")); err != nil {
+		t.Fatal(err)
+	}
+	if status, _ := c.answer(3); status != "200" {
+		t.Fatalf("stream 3: %s", status)
+	}
+}
+
+// h2Script is a client's bytes for a connection of n GET streams (ids 1, 3, ...), each a
+// HEADERS frame with END_STREAM, the first block adding the request to the server's HPACK
+// table and the rest naming it (as the load generator and browsers send repeated requests).
+func h2Script(t *testing.T, n int) []byte {
+	t.Helper()
+	first, again, ok := h2wire.Warm(hpack.HeaderField{Name: ":method", Value: "GET"}, hpack.HeaderField{Name: ":scheme", Value: "http"},
+		hpack.HeaderField{Name: ":authority", Value: "127.0.0.1:9001"}, hpack.HeaderField{Name: ":path", Value: "/api/items"},
+		hpack.HeaderField{Name: "user-agent", Value: "gatecrash"})
+	if !ok {
+		t.Fatal("the request does not fit the table")
+	}
+	var buf bytes.Buffer
+	buf.WriteString(http2.ClientPreface)
+	fr := http2.NewFramer(&buf, nil)
+	fr.WriteSettings()
+	for i := range n {
+		block := again
+		if i == 0 {
+			block = first
+		}
+		fr.WriteHeaders(http2.HeadersFrameParam{StreamID: uint32(2*i + 1), BlockFragment: block, EndHeaders: true, EndStream: true})
+	}
+	return buf.Bytes()
+}
+
+// Answering an HTTP/2 stream allocates nothing on the steady path (a request block naming the
+// table's entries, the canned answer): the allocations of a connection of 2,100 streams less
+// those of one of 100, per stream.
+func TestH2StreamsAllocateNothing(t *testing.T) {
+	s, err := New(h2Config(DefaultConfig()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	mallocs := func(n int) uint64 {
+		in := h2Script(t, n)
+		var m runtime.MemStats
+		runtime.ReadMemStats(&m)
+		before := m.Mallocs
+		_, after := serveScript(t, s, in)
+		runtime.ReadMemStats(&m)
+		if after.ResponsesCompleted == 0 {
+			t.Fatal("no stream answered")
+		}
+		return m.Mallocs - before
+	}
+	mallocs(100) // the package's first connection: one-time setup
+	few, many := mallocs(100), mallocs(2100)
+	if per := (float64(many) - float64(few)) / 2000; per > 0.05 {
+		t.Errorf("%.2f allocations per stream (%d for 100 streams, %d for 2,100), want 0", per, few, many)
+	}
+	if st := s.Stats(); st.ResponsesCompleted != 2300 {
+		t.Errorf("%d streams answered, want 2,300", st.ResponsesCompleted)
 	}
 }
