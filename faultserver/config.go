@@ -127,11 +127,21 @@ func (c *Config) SetDefaults() {
 func (c *Config) Validate() error {
 	errs := c.validateOwn()
 	for i, f := range c.Faults {
-		if err := validateFault(f); err != nil {
+		if err := errors.Join(validateFault(f), c.servesKind(f)); err != nil {
 			errs = append(errs, fmt.Errorf("faults[%d]: %w", i, err))
 		}
 	}
 	return errors.Join(errs...)
+}
+
+// servesKind says when f could never act on this server: an HTTP/2 kind (it acts on h2
+// connections only) while the server speaks HTTP/1.1 alone — the fault would be listed, never
+// injected, and every h2 client of the server answered in HTTP/1.1.
+func (c *Config) servesKind(f Fault) error {
+	if strings.HasPrefix(phaseOf(f), "h2") && !c.HTTP2 {
+		return fmt.Errorf("%s acts on HTTP/2 connections only, and http2 is off: set http2: true (gatecrash serve --http2)", KindOf(f))
+	}
+	return nil
 }
 
 func (c *Config) validateOwn() []error {
@@ -223,7 +233,7 @@ func DecodeConfig(n *yaml.Node, what string) (*Config, []error) {
 			errs = append(errs, err)
 			continue
 		}
-		if err := validateFault(f); err != nil {
+		if err := errors.Join(validateFault(f), c.servesKind(f)); err != nil {
 			for _, e := range errext.Flatten(err) { // one line, with its position, per problem
 				errs = append(errs, &yamlconf.Error{Line: fn.Line, Column: fn.Column, Msg: fmt.Sprintf("%s: %v", yamlconf.KeyPath(what, fmt.Sprintf("faults[%d]", i)), e)})
 			}

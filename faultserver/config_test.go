@@ -91,6 +91,7 @@ func TestParseConfigEdgeCases(t *testing.T) {
 		{"nth on tls-stall", "faults: [{kind: tls-stall, nth: 2}]", "nth is not supported"},
 		{"delay without parameters", "faults: [{kind: delay}]", "set head-delay"},
 		{"bad match", "faults: [{kind: status, match: 'no good'}]", "neither a path prefix"},
+		{"h2 kind without http2", "faults: [{kind: rst-stream}]", "1:10: faults[0]: rst-stream acts on HTTP/2 connections only, and http2 is off: set http2: true"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()

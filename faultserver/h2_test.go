@@ -94,8 +94,10 @@ func TestH2cServes(t *testing.T) {
 func TestH2OverTLSByALPN(t *testing.T) {
 	t.Parallel()
 	for _, on := range []bool{true, false} {
-		cfg := withFaults(t, "rst-stream:nth=2")
-		cfg.HTTP2 = on
+		cfg := DefaultConfig() // an h2 kind needs http2 on
+		if on {
+			cfg = h2Config(withFaults(t, "rst-stream:nth=2"))
+		}
 		_, _, tlsAddr := startServerTLS(t, cfg, true)
 		insecure := &tls.Config{InsecureSkipVerify: true}
 		h2 := &http.Client{Timeout: 5 * time.Second, Transport: &http2.Transport{TLSClientConfig: insecure}}

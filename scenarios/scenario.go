@@ -354,6 +354,13 @@ func resolveVariant(d *doc, vd *variantDoc) (*Variant, []error) {
 		errs = append(errs, err)
 	}
 	errs = append(errs, checkVars(d.Proxies, &v.Proxy, pn, "proxy")...)
+	if err := checkUpstreamProto(&v.Origin, v.Proxy.Vars["upstream_proto"]); err != nil {
+		pos := valueNode(pn, "vars")
+		if pos == nil {
+			pos = pn
+		}
+		errs = append(errs, &yamlconf.Error{Line: pos.Line, Column: pos.Column, Msg: err.Error()})
+	}
 	if v.Proxy.Kind == "" {
 		v.Proxy.Kind = proxy.Embedded
 	} else if _, err := proxy.ParseKind(string(v.Proxy.Kind)); err != nil {
@@ -417,6 +424,24 @@ func resolveVariant(d *doc, vd *variantDoc) (*Variant, []error) {
 		errs = append(errs, &yamlconf.Error{Line: pos.Line, Column: pos.Column, Msg: fmt.Sprintf("load.path %q must start with /", v.Path)})
 	}
 	return v, errs
+}
+
+// checkUpstreamProto says when the proxy is told to speak HTTP/2 to an origin that answers in
+// HTTP/1.1 only: every request would be a 502 no fault injected (nginx: "upstream sent too
+// large http2 frame", the first bytes of an HTTP/1.1 answer read as a frame header).
+func checkUpstreamProto(o *Origin, proto string) error {
+	if proto != "h2c" {
+		return nil
+	}
+	switch {
+	case o.Kind == OriginFaultServer || o.Kind == OriginRelay:
+		if o.Config != nil && !o.Config.HTTP2 {
+			return errors.New("proxy.vars.upstream_proto: h2c, but the origin speaks HTTP/1.1 only: set origin.http2: true")
+		}
+	case o.Kind != OriginExternal:
+		return fmt.Errorf("proxy.vars.upstream_proto: h2c, but origin.kind %s speaks HTTP/1.1 only; HTTP/2 upstreams need the fault server (origin.http2: true) or an external origin", o.Kind)
+	}
+	return nil
 }
 
 // checkOriginKind checks origin.kind and what goes with it: an app server takes vars and no

@@ -249,6 +249,8 @@ func TestOriginKinds(t *testing.T) {
 		"  faults: [{kind: idle-close, timeout: 50ms}]\n  link: {latency: 2ms}\n",
 		"  kind: relay\n  upstream: http://127.0.0.1:8000\n  faults: [{kind: cut-body, probability: 0.001}]\n",
 		"  kind: relay\n  app: gunicorn\n  vars: {worker_class: gthread}\n  tls: true\n",
+		"  http2: true\n  faults: [{kind: goaway-idle, timeout: 50ms}]\nproxy:\n  vars: {upstream_proto: h2c}\n",
+		"  kind: external\n  address: 127.0.0.1:8000\nproxy:\n  vars: {upstream_proto: h2c}\n",
 	}
 	for _, o := range ok {
 		sc, err := Parse([]byte(base+o), "o.yaml")
@@ -281,6 +283,10 @@ func TestOriginKinds(t *testing.T) {
 		"  replicas: 2.5\n":         "o.yaml:4:13: origin.replicas: 2.5 is not a whole number",
 		"  tls: maybe\n":            `o.yaml:4:8: origin.tls: "maybe" is not allowed; allowed: true, false`,
 		"  link: {latency: -1ms}\n": `origin.link.latency: "-1ms" is negative`,
+		// HTTP/2 asked of an origin that answers in HTTP/1.1: every request a 502 no fault injected
+		"  faults: []\nproxy:\n  vars: {upstream_proto: h2c}\n":    "o.yaml:6:9: proxy.vars.upstream_proto: h2c, but the origin speaks HTTP/1.1 only: set origin.http2: true",
+		"  kind: uvicorn\nproxy:\n  vars: {upstream_proto: h2c}\n": "proxy.vars.upstream_proto: h2c, but origin.kind uvicorn speaks HTTP/1.1 only",
+		"  faults: [{kind: goaway-idle, timeout: 50ms}]\n":         "o.yaml:4:12: origin.faults[0]: goaway-idle acts on HTTP/2 connections only, and http2 is off: set http2: true",
 	}
 	for o, want := range bad {
 		_, err := Parse([]byte(base+o), "o.yaml")
