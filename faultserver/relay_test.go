@@ -745,3 +745,27 @@ func TestRequestFaultsCounted(t *testing.T) {
 		t.Fatalf("faults %v, request faults %d (%v); want only the reset counted as failing a request", st.Faults, n, ok)
 	}
 }
+
+// The relay relays HTTP/1.1 only: a config with http2 on is refused (an h2 client would get
+// the server's own answers, not the app's), at New and when the config is replaced.
+func TestRelayRefusesHTTP2(t *testing.T) {
+	t.Parallel()
+	up, err := ParseUpstream("http://127.0.0.1:1", UpstreamOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := "the relay (in front of http://127.0.0.1:1) relays HTTP/1.1 only"
+	if _, err := New(h2Config(DefaultConfig()), WithUpstream(up)); err == nil || !strings.Contains(err.Error(), want) {
+		t.Fatalf("New with http2: %v, want %q", err, want)
+	}
+	s, err := New(DefaultConfig(), WithUpstream(up))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.SetConfig(h2Config(DefaultConfig())); err == nil || !strings.Contains(err.Error(), want) {
+		t.Fatalf("SetConfig with http2: %v, want %q", err, want)
+	}
+	if s.Config().HTTP2 {
+		t.Fatal("the refused config is served")
+	}
+}

@@ -137,6 +137,10 @@ func (s *Server) SetConfig(cfg *Config) error {
 	if err != nil {
 		return err
 	}
+	if s.upstream != nil && cfg.HTTP2 {
+		// HTTP/2 streams would be answered by the server itself, not by the app.
+		return fmt.Errorf("%w: http2: the relay (in front of %s) relays HTTP/1.1 only; an HTTP/2 client would get the fault server's own answers, not the app's", ErrInvalidConfig, s.upstream.url)
+	}
 	s.plan.Store(p)
 	return nil
 }

@@ -434,10 +434,12 @@ func checkUpstreamProto(o *Origin, proto string) error {
 		return nil
 	}
 	switch {
-	case o.Kind == OriginFaultServer || o.Kind == OriginRelay:
+	case o.Kind == OriginFaultServer:
 		if o.Config != nil && !o.Config.HTTP2 {
 			return errors.New("proxy.vars.upstream_proto: h2c, but the origin speaks HTTP/1.1 only: set origin.http2: true")
 		}
+	case o.Kind == OriginRelay:
+		return errors.New("proxy.vars.upstream_proto: h2c, but the relay (origin.kind relay) relays HTTP/1.1 only")
 	case o.Kind != OriginExternal:
 		return fmt.Errorf("proxy.vars.upstream_proto: h2c, but origin.kind %s speaks HTTP/1.1 only; HTTP/2 upstreams need the fault server (origin.http2: true) or an external origin", o.Kind)
 	}
@@ -528,6 +530,9 @@ func checkRelay(n *yaml.Node, o *Origin, at func(key, format string, args ...any
 			}
 			errs = append(errs, at("vars", "%v", e))
 		}
+	}
+	if o.Config != nil && o.Config.HTTP2 {
+		errs = append(errs, at("http2", "origin.http2: the relay relays HTTP/1.1 only; an HTTP/2 client would get the fault server's own answers, not the app's"))
 	}
 	if o.Address != "" {
 		errs = append(errs, at("address", "origin.address is for origin.kind external; a relay's app is origin.upstream"))

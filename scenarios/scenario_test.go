@@ -284,9 +284,11 @@ func TestOriginKinds(t *testing.T) {
 		"  tls: maybe\n":            `o.yaml:4:8: origin.tls: "maybe" is not allowed; allowed: true, false`,
 		"  link: {latency: -1ms}\n": `origin.link.latency: "-1ms" is negative`,
 		// HTTP/2 asked of an origin that answers in HTTP/1.1: every request a 502 no fault injected
-		"  faults: []\nproxy:\n  vars: {upstream_proto: h2c}\n":    "o.yaml:6:9: proxy.vars.upstream_proto: h2c, but the origin speaks HTTP/1.1 only: set origin.http2: true",
-		"  kind: uvicorn\nproxy:\n  vars: {upstream_proto: h2c}\n": "proxy.vars.upstream_proto: h2c, but origin.kind uvicorn speaks HTTP/1.1 only",
-		"  faults: [{kind: goaway-idle, timeout: 50ms}]\n":         "o.yaml:4:12: origin.faults[0]: goaway-idle acts on HTTP/2 connections only, and http2 is off: set http2: true",
+		"  faults: []\nproxy:\n  vars: {upstream_proto: h2c}\n":                          "o.yaml:6:9: proxy.vars.upstream_proto: h2c, but the origin speaks HTTP/1.1 only: set origin.http2: true",
+		"  kind: uvicorn\nproxy:\n  vars: {upstream_proto: h2c}\n":                       "proxy.vars.upstream_proto: h2c, but origin.kind uvicorn speaks HTTP/1.1 only",
+		"  kind: relay\n  upstream: http://a:1\n  http2: true\n":                         "o.yaml:6:10: origin.http2: the relay relays HTTP/1.1 only",
+		"  kind: relay\n  upstream: http://a:1\nproxy:\n  vars: {upstream_proto: h2c}\n": "the relay (origin.kind relay) relays HTTP/1.1 only",
+		"  faults: [{kind: goaway-idle, timeout: 50ms}]\n":                               "o.yaml:4:12: origin.faults[0]: goaway-idle acts on HTTP/2 connections only, and http2 is off: set http2: true",
 	}
 	for o, want := range bad {
 		_, err := Parse([]byte(base+o), "o.yaml")

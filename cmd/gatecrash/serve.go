@@ -98,6 +98,7 @@ stream through unchanged, and the faults act on the app's real answers:
   idle-close, tls-stall          act on the proxy's connection; the app's one closes with it
 The app's own failures (refused, reset, closed early, silent, garbage) are counted apart as
 app errors, never as injected faults; a refused or silent app gets the proxy a 502 or 504.
+The relay speaks HTTP/1.1 on both sides (--http2 is refused with --upstream).
 
 A request may choose its own fault: X-Gatecrash-Fault: rst-headers;after-bytes=5
 (--header-faults off refuses that; header-chosen faults are held to header-limits in the
@@ -226,6 +227,9 @@ func buildServeConfig(opts *ServeOptions) (*faultserver.Config, error) {
 			if opts.changed[name] {
 				errs = append(errs, fmt.Errorf("--%s sets the server's own answer; with --upstream the app answers (use a status fault to answer instead of the app)", name))
 			}
+		}
+		if opts.HTTP2 != nil && *opts.HTTP2 {
+			errs = append(errs, errors.New("--http2: the relay (--upstream) relays HTTP/1.1 only; an HTTP/2 client would get the fault server's own answers, not your app's"))
 		}
 		if opts.UpstreamOptions.Timeout <= 0 {
 			errs = append(errs, fmt.Errorf("--upstream-timeout: %s is not allowed; give a positive duration, e.g. 2m", opts.UpstreamOptions.Timeout))

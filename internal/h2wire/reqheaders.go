@@ -61,14 +61,14 @@ func (r *RequestHeaders) emit(f hpack.HeaderField) {
 		r.dec.SetEmitEnabled(false)
 		return
 	}
-	if size := f.Size(); size > r.remain {
+	size := f.Size()
+	if size > r.remain {
 		r.dec.SetEmitEnabled(false)
 		r.mh.Truncated = true
 		r.remain = 0
 		return
-	} else {
-		r.remain -= size
 	}
+	r.remain -= size
 	r.mh.Fields = append(r.mh.Fields, f)
 }
 
