@@ -1044,7 +1044,14 @@ func h2Script(t *testing.T, n int) []byte {
 // table's entries, the canned answer): the allocations of a connection of 2,100 streams less
 // those of one of 100, per stream.
 func TestH2StreamsAllocateNothing(t *testing.T) {
-	s, err := New(h2Config(DefaultConfig()))
+	t.Run("no fault", func(t *testing.T) { h2AllocsPerStream(t, h2Config(DefaultConfig()), "") })
+	t.Run("status fault on every stream", func(t *testing.T) { h2AllocsPerStream(t, h2Config(withFaults(t, "status:code=503")), "status") })
+}
+
+// h2AllocsPerStream checks that serving cfg allocates nothing per stream, and that the fault
+// kind (when given) acted on every stream.
+func h2AllocsPerStream(t *testing.T, cfg *Config, kind string) {
+	s, err := New(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -1065,7 +1072,7 @@ func TestH2StreamsAllocateNothing(t *testing.T) {
 	if per := (float64(many) - float64(few)) / 2000; per > 0.05 {
 		t.Errorf("%.2f allocations per stream (%d for 100 streams, %d for 2,100), want 0", per, few, many)
 	}
-	if st := s.Stats(); st.ResponsesCompleted != 2300 {
-		t.Errorf("%d streams answered, want 2,300", st.ResponsesCompleted)
+	if st := s.Stats(); st.ResponsesCompleted != 2300 || kind != "" && st.Faults[kind] != 2300 {
+		t.Errorf("%d streams answered, %d %s faults; want 2,300", st.ResponsesCompleted, st.Faults[kind], kind)
 	}
 }

@@ -44,8 +44,18 @@ func (f *Status) respond(c *conn, req *Request) (bool, error) {
 // h2respond answers the stream with the status (and the same short body).
 func (f *Status) h2respond(h *h2conn, st *h2stream) bool {
 	h.injected()
-	return h.respond(st, f.Code, append(strconv.AppendInt([]byte(statusPrefix), int64(f.Code), 10), '\n'))
+	return h.respond(st, f.Code, statusBodies[f.Code-200])
 }
+
+// statusBodies are the status fault's bodies for codes 200-599, laid out once: an HTTP/2
+// answer holds its body until the flow-control windows let it go, so it cannot be written
+// into the connection's buffer as the HTTP/1.1 one is. Shared; never written to.
+var statusBodies = func() (t [400][]byte) {
+	for i := range t {
+		t[i] = append(strconv.AppendInt([]byte(statusPrefix), int64(200+i), 10), '\n')
+	}
+	return t
+}()
 
 var (
 	_ ResponseFault = (*Status)(nil)
