@@ -101,8 +101,8 @@ type h2conn struct {
 	shaper H2ConnFault
 }
 
-// heldAnswer is a stream's answer, or its next step, held until at. st is stream id's while
-// h.streams holds it (a stream done with is taken again for another id).
+// heldAnswer is a stream's answer, or its next step, held until at. It acts only while
+// h.streams[id] is still st: a stream done with is taken again for another id.
 type heldAnswer struct {
 	at   time.Time
 	id   uint32

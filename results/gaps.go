@@ -22,10 +22,11 @@ type Gaps struct {
 	Above GapBucket `json:"above"`
 	// AfterError counts, apart from the buckets, the requests of a one-connection sweep that
 	// followed an error that drops the upstream connection (502, 504, the connection ending:
-	// Class.DropsUpstream): each went on a new upstream connection and is no reuse at its gap. In the buckets they would halve the
-	// failure rate inside the window (a failure, then a request that cannot race, then
-	// one that can: the sweep's steps alternate). Zero for a load of several connections,
-	// whose requests' upstream connections the client cannot tell.
+	// Class.DropsUpstream): each went on a new upstream connection and is no reuse at its
+	// gap. In the buckets they would halve the failure rate inside the window (a failure,
+	// then a request that cannot race, then one that can: the sweep's steps alternate). Zero
+	// for a load of several connections, whose requests' upstream connections the client
+	// cannot tell.
 	AfterError GapBucket `json:"after_error"`
 	// Marks are the timeouts the race is between, as the run's configuration set them — the
 	// origin's idle timeout, the proxy's idle window — drawn on the race-window plot. None

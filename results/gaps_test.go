@@ -30,8 +30,8 @@ func TestGapBuckets(t *testing.T) {
 	if line := g.WorstLine(); !strings.HasPrefix(line, "50.00ms–50.10ms: 2 errors in 5 (40.0% (") {
 		t.Fatalf("worst line %q", line)
 	}
-	// errors from the 48.0 ms bucket to the 50.0 ms one: 3 of 7 requests (the 46 and 60 ms
-	// ones are outside the buckets)
+	// errors from the 48.0 ms bucket to the 50.0 ms one: 3 errors in the 6 requests in the
+	// buckets (the 46 and 60 ms ones are outside them)
 	if line := g.WindowLine(); !strings.HasPrefix(line, "opens at 48.00ms, 2.10ms wide (first to last bucket with errors): 3 errors in 6, 50.0% (") {
 		t.Fatalf("window line %q", line)
 	}
