@@ -34,6 +34,7 @@ type conn struct {
 	wbuf []byte     // scratch for responses rendered per request
 	peek *peeker    // the non-consuming read (Linux), set up on first use
 	tr   *tryReader // relay mode: br's source, which can read without waiting
+	st   *steady    // a plain TCP connection's steady path (steady.go); nil on others
 
 	served      int           // responses completed
 	lastDone    time.Time     // when the last response was written (or the connection accepted)
@@ -75,6 +76,8 @@ func (c *conn) serve() {
 		if c.relaying() {
 			c.tr = newTryReader(c.nc)
 			c.br = bufio.NewReaderSize(c.tr, readBufSize)
+		} else if c.rawReads() {
+			c.br = bufio.NewReaderSize(c.startSteady(), readBufSize)
 		} else {
 			c.br = bufio.NewReaderSize(c.nc, readBufSize)
 		}
@@ -84,6 +87,12 @@ func (c *conn) serve() {
 		c.life.CompareAndSwap(connBusy, connIdle)
 		if c.ctx.Err() != nil {
 			return // shutting down: the answer in flight went out; no more requests
+		}
+		if c.served > 0 && c.nextIdle == nil && c.st != nil && c.st.fn != nil && c.plan.steadyOK() {
+			if c.serveSteady() {
+				return
+			}
+			c.plan = c.srv.plan.Load()
 		}
 		if !c.nextRequest() {
 			return

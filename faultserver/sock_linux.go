@@ -116,3 +116,29 @@ func (r *tryReader) tryRead(p []byte) (int, error) {
 	}
 	return r.n, nil
 }
+
+// steadySupported: the steady path (steady.go) reads the socket itself.
+const steadySupported = true
+
+// readNow reads the socket fd without waiting: errWouldBlock when nothing is there. It calls
+// read(2) through RawSyscall: on the non-blocking socket it never blocks, so the runtime's
+// bookkeeping for a call that may block is not needed.
+func readNow(fd uintptr, p []byte) (int, error) {
+	if len(p) == 0 {
+		return 0, nil
+	}
+	for {
+		n, _, errno := unix.RawSyscall(unix.SYS_READ, fd, uintptr(unsafe.Pointer(unsafe.SliceData(p))), uintptr(len(p)))
+		switch {
+		case errno == unix.EINTR:
+			continue
+		case errno == unix.EAGAIN:
+			return 0, errWouldBlock
+		case errno != 0:
+			return 0, os.NewSyscallError("read", errno)
+		case n == 0:
+			return 0, io.EOF
+		}
+		return int(n), nil
+	}
+}

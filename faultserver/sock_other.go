@@ -27,3 +27,8 @@ func fdLimit() (uint64, bool) { return 0, false }
 
 // tryRead is not available here: every read waits.
 func (r *tryReader) tryRead([]byte) (int, error) { return 0, errWouldBlock }
+
+// steadySupported: elsewhere there is no steady path; every request takes the general loop.
+const steadySupported = false
+
+func readNow(uintptr, []byte) (int, error) { return 0, errors.ErrUnsupported }

@@ -31,7 +31,9 @@ type stats struct {
 	faults           []atomic.Uint64 // by kindInfo.index; every registered kind has one
 	requestFaults    atomic.Uint64   // injections of kinds that fail the request they act on
 	relay            relayStats
-	instance         string // the server's identity in every snapshot
+	steadyServed     atomic.Uint64 // requests answered on the steady path (steady.go); not in snapshots
+	steadyMisses     atomic.Uint64 // reads on the steady path that found nothing; not in snapshots
+	instance         string        // the server's identity in every snapshot
 }
 
 func newStats() *stats {

@@ -310,7 +310,7 @@ func (c *conn) closeAs(mode CloseMode) {
 		c.waitTransmitted()
 		c.srv.stats.serverRST.Add(1)
 		c.raw.SetLinger(0)
-		c.raw.Close()
+		c.closeSocket()
 		return
 	}
 	if c.unreadInKernel() > 0 {
@@ -318,7 +318,7 @@ func (c *conn) closeAs(mode CloseMode) {
 	} else {
 		c.srv.stats.serverFIN.Add(1)
 	}
-	c.nc.Close()
+	c.closeSocket()
 }
 
 // halfClose sends FIN but keeps reading (and discarding) until the peer closes, so the peer
@@ -369,7 +369,7 @@ func (c *conn) peerGone(err error) {
 		// server-side FIN
 		c.closed = true
 		c.srv.stats.serverFIN.Add(1)
-		c.nc.Close()
+		c.closeSocket()
 		return
 	default:
 		c.closeAs(CloseFIN) // a failure on our side (write timeout, protocol error)
@@ -382,7 +382,7 @@ func (c *conn) peerGone(err error) {
 func (c *conn) closeQuietly() {
 	if !c.closed {
 		c.closed = true
-		c.nc.Close()
+		c.closeSocket()
 	}
 }
 

@@ -1,0 +1,258 @@
+package faultserver
+
+import (
+	"bufio"
+	"context"
+	"net"
+	"strings"
+	"testing"
+	"time"
+)
+
+// steadyServed waits until the server's connections have left the steady loop and returns
+// how many requests it answered.
+func steadyServedAfter(t *testing.T, s *Server, want uint64) {
+	t.Helper()
+	deadline := time.Now().Add(2 * time.Second)
+	for {
+		got := s.stats.steadyServed.Load()
+		if got == want {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the steady path answered %d requests, want %d", got, want)
+		}
+		time.Sleep(2 * time.Millisecond)
+	}
+}
+
+// Keep-alive requests after a connection's first are answered on the steady path, one
+// request after another and pipelined; a head that comes in pieces leaves it for the general
+// loop (which reads it under the header timeout) and is answered there.
+func TestSteadyPathServesKeepAliveRequests(t *testing.T) {
+	t.Parallel()
+	if !steadySupported {
+		t.Skip("no steady path on this platform")
+	}
+	s, addr := startServer(t, DefaultConfig())
+	c := dial(t, addr)
+	for range 20 {
+		send(t, c, getReq)
+		if got := string(readN(t, c, len(okResponse))); got != okResponse {
+			t.Fatalf("got %q", got)
+		}
+	}
+	// After each answer the loop waited for the next request without a read that finds
+	// nothing: only its first read, as the loop began, may have found nothing.
+	c.Close()
+	steadyServedAfter(t, s, 19)
+	if m := s.stats.steadyMisses.Load(); m > 1 {
+		t.Fatalf("%d reads on the steady path found nothing over 19 requests; want at most the first", m)
+	}
+	c = dial(t, addr)
+	send(t, c, getReq)
+	readN(t, c, len(okResponse))
+	send(t, c, strings.Repeat(getReq, 5)) // pipelined
+	if got := string(readN(t, c, 5*len(okResponse))); got != strings.Repeat(okResponse, 5) {
+		t.Fatalf("pipelined: got %q", got)
+	}
+	send(t, c, "GET / HTTP/1.1\r\nHo") // a head in three pieces
+	time.Sleep(20 * time.Millisecond)
+	send(t, c, "st: t\r\n")
+	time.Sleep(20 * time.Millisecond)
+	send(t, c, "\r\n")
+	if got := string(readN(t, c, len(okResponse))); got != okResponse {
+		t.Fatalf("head in pieces: got %q", got)
+	}
+	c.CloseWrite()
+	if _, err := readUntilEnd(t, c, time.Second); ending(err) != "EOF" {
+		t.Fatalf("after the client's FIN: %s, want EOF", ending(err))
+	}
+	// all but each connection's first request and the one in pieces
+	steadyServedAfter(t, s, 19+5)
+	waitStats(t, s, "27 responses, the peers' FINs", func(st Stats) bool {
+		return st.ResponsesCompleted == 27 && st.RequestsRead == 27 && st.Closes.PeerFIN == 2 && st.ConnectionsOpen == 0
+	})
+}
+
+// A request the steady path does not serve (a body, Expect, a fault header) leaves it with
+// the connection as it is; the general loop answers it, and the steady path takes the next.
+func TestSteadyPathLeavesForWhatItCannotServe(t *testing.T) {
+	t.Parallel()
+	if !steadySupported {
+		t.Skip("no steady path on this platform")
+	}
+	s, addr := startServer(t, DefaultConfig())
+	c := dial(t, addr)
+	exchange := func(req, want string) {
+		t.Helper()
+		send(t, c, req)
+		if got := string(readN(t, c, len(want))); got != want {
+			t.Fatalf("%q: got %q, want %q", req, got, want)
+		}
+	}
+	exchange(getReq, okResponse)
+	exchange(getReq, okResponse) // steady
+	// a body that comes after its head, a moment later
+	send(t, c, "POST / HTTP/1.1\r\nHost: t\r\ncontent-LENGTH: 5\r\n\r\n")
+	time.Sleep(20 * time.Millisecond)
+	exchange("hello", okResponse)
+	exchange(getReq, okResponse) // steady
+	exchange("POST / HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n", okResponse)
+	send(t, c, "POST / HTTP/1.1\r\nHost: t\r\nExpect: 100-continue\r\nContent-Length: 2\r\n\r\n")
+	if got := string(readN(t, c, len("HTTP/1.1 100 Continue\r\n\r\n"))); got != "HTTP/1.1 100 Continue\r\n\r\n" {
+		t.Fatalf("Expect: got %q", got)
+	}
+	exchange("hi", okResponse)
+	send(t, c, "GET / HTTP/1.1\r\nHost: t\r\nX-Gatecrash-Fault: status;code=503\r\n\r\n")
+	got, _ := readUntilEnd(t, c, 300*time.Millisecond)
+	if !strings.HasPrefix(string(got), "HTTP/1.1 503 ") {
+		t.Fatalf("fault header: got %q", got)
+	}
+	exchange(getReq, okResponse) // steady
+	c.Close()
+	steadyServedAfter(t, s, 3)
+	waitStats(t, s, "the status fault and 8 responses", func(st Stats) bool {
+		return st.Faults["status"] == 1 && st.ResponsesCompleted == 8 && st.ConnectionsOpen == 0
+	})
+}
+
+// A connection waiting on the steady path takes the plan in force when its next request
+// comes: a fault set meanwhile acts on it.
+func TestSteadyPathSeesANewPlan(t *testing.T) {
+	t.Parallel()
+	if !steadySupported {
+		t.Skip("no steady path on this platform")
+	}
+	s, addr := startServer(t, DefaultConfig())
+	c := dial(t, addr)
+	for range 3 {
+		send(t, c, getReq)
+		readN(t, c, len(okResponse))
+	}
+	if err := s.SetConfig(withFaults(t, "status:code=502,every=1")); err != nil {
+		t.Fatal(err)
+	}
+	send(t, c, getReq)
+	got, _ := readUntilEnd(t, c, 300*time.Millisecond)
+	if !strings.HasPrefix(string(got), "HTTP/1.1 502 ") {
+		t.Fatalf("after the new plan: got %q, want the 502 it injects", got)
+	}
+	waitStats(t, s, "the status fault counted", func(st Stats) bool { return st.Faults["status"] == 1 })
+}
+
+// The steady path's ends are counted as the general loop's: a close the request asks for, a
+// request it cannot parse, the peer's RST, the server's idle timeout, a shutdown.
+func TestSteadyPathEnds(t *testing.T) {
+	t.Parallel()
+	if !steadySupported {
+		t.Skip("no steady path on this platform")
+	}
+	cfg := DefaultConfig()
+	cfg.Limits.IdleTimeout = 150e6
+	s, addr := startServer(t, cfg)
+	warm := func() *net.TCPConn {
+		t.Helper()
+		c := dial(t, addr)
+		send(t, c, getReq)
+		readN(t, c, len(okResponse))
+		send(t, c, getReq) // on the steady path from here
+		readN(t, c, len(okResponse))
+		return c
+	}
+
+	c := warm()
+	send(t, c, "GET / HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n")
+	if got, err := readUntilEnd(t, c, time.Second); !strings.HasPrefix(string(got), "HTTP/1.1 200 OK\r\n") || ending(err) != "EOF" {
+		t.Fatalf("Connection: close: got %q, %s; want the answer, then EOF", got, ending(err))
+	}
+	waitStats(t, s, "1 server FIN", func(st Stats) bool { return st.Closes.ServerFIN == 1 })
+
+	c = warm()
+	send(t, c, "GET / HTTP/9.9\r\nHost: t\r\n\r\n")
+	if got, err := readUntilEnd(t, c, time.Second); !strings.HasPrefix(string(got), "HTTP/1.1 505 ") || ending(err) != "EOF" {
+		t.Fatalf("a bad version: got %q, %s; want 505, then EOF", got, ending(err))
+	}
+	waitStats(t, s, "1 bad request, 2 server FINs", func(st Stats) bool { return st.BadRequests == 1 && st.Closes.ServerFIN == 2 })
+
+	c = warm()
+	c.SetLinger(0)
+	c.Close()
+	waitStats(t, s, "1 peer RST", func(st Stats) bool { return st.Closes.PeerRST == 1 })
+
+	c = warm()
+	start := time.Now()
+	if _, err := readUntilEnd(t, c, time.Second); ending(err) != "EOF" {
+		t.Fatalf("idle: %s, want the server's FIN at its idle timeout", ending(err))
+	}
+	if el := time.Since(start); el < 130*time.Millisecond || el > 400*time.Millisecond {
+		t.Fatalf("closed idle after %v, want ~150ms", el)
+	}
+	waitStats(t, s, "3 server FINs, none open", func(st Stats) bool {
+		return st.Closes.ServerFIN == 3 && st.ConnectionsOpen == 0 && st.FaultsTotal() == 0
+	})
+	steadyServedAfter(t, s, 4+2) // the warm-ups' second requests, then Connection: close and the 505
+}
+
+// A shutdown ends a connection waiting on the steady path at once: Serve returns, the client
+// sees the server's FIN.
+func TestSteadyPathShutdown(t *testing.T) {
+	t.Parallel()
+	if !steadySupported {
+		t.Skip("no steady path on this platform")
+	}
+	s, err := New(DefaultConfig())
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- s.Serve(ctx, ln) }()
+	c := dial(t, ln.Addr().String())
+	for range 2 {
+		send(t, c, getReq)
+		readN(t, c, len(okResponse))
+	}
+	time.Sleep(20 * time.Millisecond) // waiting on the steady path
+	cancel()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(2 * time.Second):
+		t.Fatal("Serve still running 2s after cancel with a connection idle on the steady path")
+	}
+	if _, err := readUntilEnd(t, c, time.Second); ending(err) != "EOF" {
+		t.Fatalf("client saw %s, want EOF at shutdown", ending(err))
+	}
+	if st := s.Stats(); st.Closes.ServerFIN != 1 || st.ConnectionsOpen != 0 || s.stats.steadyServed.Load() != 1 {
+		t.Fatalf("after shutdown: %+v, steady path served %d (want 1)", st, s.stats.steadyServed.Load())
+	}
+}
+
+func TestSteadyHead(t *testing.T) {
+	for _, tc := range []struct {
+		in   string
+		want bool
+	}{
+		{getReq, true},
+		{"GET / HTTP/1.1\r\nHost: t\r\n", false}, // not all here
+		{"GET / HTTP/1.1\r\nHost: t\r\nContent-Length: 0\r\n\r\n", false},
+		{"GET / HTTP/1.1\r\nHost: t\r\ntransfer-encoding: chunked\r\n\r\n", false},
+		{"GET / HTTP/1.1\r\nEXPECT: 100-continue\r\nHost: t\r\n\r\n", false},
+		{"GET / HTTP/1.1\r\nHost: t\r\nX-Gatecrash-Fault: status\r\n\r\n", false},
+		{"GET / HTTP/1.1\r\nX-Content-Length: 5\r\nHost: content-length\r\n\r\n", true},         // names, not values
+		{"GET / HTTP/1.1\r\nHost: t\r\n\r\nPOST / HTTP/1.1\r\nContent-Length: 5\r\n\r\n", true}, // the first head only
+	} {
+		br := bufio.NewReaderSize(strings.NewReader(tc.in), 4096)
+		br.Peek(1)
+		if got := steadyHead(br); got != tc.want {
+			t.Errorf("steadyHead(%q) = %v, want %v", tc.in, got, tc.want)
+		}
+	}
+}
