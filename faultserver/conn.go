@@ -43,6 +43,7 @@ type conn struct {
 	acting      Fault         // the fault acting now; counted once by injected
 	remote      string        // the peer's address as events give it, written once (recordEvent)
 	early       earlyPick     // the next request's request faults, as far as decided before it came
+	chosen      bool          // the steady loop chose the coming wait's faults (no idle fault; early) and left
 	nextIdle    IdleFault     // an idle fault chosen by a request header for the next idle period
 	hasDeadline bool
 	closed      bool
@@ -88,9 +89,13 @@ func (c *conn) serve() {
 		if c.ctx.Err() != nil {
 			return // shutting down: the answer in flight went out; no more requests
 		}
-		if c.served > 0 && c.nextIdle == nil && c.st != nil && c.st.fn != nil && c.plan.steadyOK() {
-			if c.serveSteady() {
+		if c.served > 0 && c.nextIdle == nil && !c.chosen && c.st != nil && c.st.fn != nil {
+			ended, general := c.serveSteady()
+			if ended {
 				return
+			}
+			if !general {
+				continue // a fault chosen in the steady loop acted; the next request is its again
 			}
 			c.plan = c.srv.plan.Load()
 		}
@@ -116,16 +121,12 @@ func (c *conn) serve() {
 // nextRequest waits for the first byte of the next request, letting an idle fault own the
 // wait when one is chosen. It reports whether a request has started to arrive.
 func (c *conn) nextRequest() bool {
-	c.early = earlyPick{}
 	f := c.nextIdle
 	c.nextIdle = nil
-	if f == nil {
-		c.sel = selInput{nth: c.served, rng: c.rng}
-		for _, cand := range c.plan.idle {
-			if cand.Sel().fires(&c.sel) {
-				f = cand
-				break
-			}
+	if !c.chosen { // else the steady loop chose: no idle fault; early
+		c.early = earlyPick{}
+		if f == nil {
+			f = c.pickIdle()
 		}
 	}
 	if f != nil {
@@ -141,6 +142,17 @@ func (c *conn) nextRequest() bool {
 		c.closeAs(CloseFIN)
 	}
 	return arrived
+}
+
+// pickIdle returns the idle fault that acts on the coming idle period, if any.
+func (c *conn) pickIdle() IdleFault {
+	c.sel = selInput{nth: c.served, rng: c.rng}
+	for _, f := range c.plan.idle {
+		if f.Sel().fires(&c.sel) {
+			return f
+		}
+	}
+	return nil
 }
 
 // serveRequest reads one request and answers it, or lets a fault act. It reports whether the
@@ -163,8 +175,7 @@ func (c *conn) serveRequest() bool {
 			f = pickRequestFault(p.preHead[from:], in)
 		}
 		if f != nil {
-			c.acting = f
-			return f.request(c)
+			return c.requestFault(f)
 		}
 	}
 
@@ -183,8 +194,7 @@ func (c *conn) serveRequest() bool {
 		}
 		switch f := f.(type) {
 		case RequestFault:
-			c.acting = f
-			return f.request(c)
+			return c.requestFault(f)
 		case ResponseFault:
 			rf = f
 		case IdleFault:
@@ -201,8 +211,7 @@ func (c *conn) serveRequest() bool {
 	if rf == nil {
 		if len(p.postHead) > 0 {
 			if f := pickRequestFault(p.postHead, in); f != nil {
-				c.acting = f
-				return f.request(c)
+				return c.requestFault(f)
 			}
 		}
 		for _, f := range p.response {
@@ -225,21 +234,43 @@ func (c *conn) serveRequest() bool {
 		c.bodyFailed(err)
 		return false
 	}
-	keep := !req.Close
 	if rf != nil {
-		c.acting = rf
-		c.injected()
-		var err error
-		keep, err = rf.respond(c, req)
-		if err != nil {
-			c.peerGone(err)
-			return false
-		}
-		if c.closed {
-			return false
-		}
-	} else if err := c.write(p.resp.bytesFor(req, keep)); err != nil {
+		return c.responseFault(rf, req)
+	}
+	keep := !req.Close
+	if err := c.write(p.resp.bytesFor(req, keep)); err != nil {
 		c.peerGone(err)
+		return false
+	}
+	c.finishResponse()
+	return keep
+}
+
+// requestFault lets f act on the current request. Inside the steady loop, where a fault must
+// not act (it may read or wait), the loop leaves and f acts when its wait has ended.
+func (c *conn) requestFault(f RequestFault) bool {
+	c.acting = f
+	if c.st != nil && c.st.src.inWait {
+		c.st.pendReq = f
+		return true
+	}
+	return f.request(c)
+}
+
+// responseFault lets rf answer req (whose body has been read), as requestFault does.
+func (c *conn) responseFault(rf ResponseFault, req *Request) bool {
+	c.acting = rf
+	if c.st != nil && c.st.src.inWait {
+		c.st.pendResp = rf
+		return true
+	}
+	c.injected()
+	keep, err := rf.respond(c, req)
+	if err != nil {
+		c.peerGone(err)
+		return false
+	}
+	if c.closed {
 		return false
 	}
 	c.finishResponse()
@@ -311,6 +342,12 @@ func (c *conn) pickBeforeArrival() bool {
 		}
 	}
 	return false
+}
+
+// mayAct reports what pickBeforeArrival reported when it made e under p: whether a request
+// fault may act on the request.
+func (e earlyPick) mayAct(p *Plan) bool {
+	return e.plan == p && (e.f != nil || e.from < len(p.preHead))
 }
 
 // readHead reads the current request's head, answering and closing when it cannot be read.

@@ -83,6 +83,7 @@ type Server struct {
 	version   string       // gatecrash's version, for gatecrash_build_info
 	upstream  *Upstream    // the app requests are relayed to (nil: the canned response)
 	drain     time.Duration
+	noSteady  bool // every request takes the general loop (tests compare the two paths)
 }
 
 // WithVersion names gatecrash's version in the admin /metrics (gatecrash_build_info).

@@ -57,20 +57,19 @@ type steady struct {
 	rc           syscall.RawConn
 	fn           func(fd uintptr) bool // the loop, built once
 	ended        bool                  // the loop ended the connection
-	served       uint64                // requests the current loop answered
+	served       uint64                // requests the current loop took
 	closePending bool                  // a close asked for inside the loop, made after it
-}
+	chosen       bool                  // the coming wait's faults have been chosen
 
-// steadyOK says whether the plan lets connections take the steady path: no fault of any kind
-// could act on an HTTP/1.1 request.
-func (p *Plan) steadyOK() bool {
-	return len(p.idle) == 0 && len(p.preHead) == 0 && len(p.postHead) == 0 && len(p.response) == 0
+	// a fault chosen for the current request inside the loop, to act when it has left
+	pendReq  RequestFault
+	pendResp ResponseFault
 }
 
 // startSteady sets up the steady path on a plain TCP connection and returns br's source.
 func (c *conn) startSteady() io.Reader {
 	c.st = &steady{src: sockSource{nc: c.nc}}
-	if !steadySupported || c.relaying() {
+	if !steadySupported || c.relaying() || c.srv.noSteady {
 		return &c.st.src
 	}
 	rc, err := c.raw.SyscallConn()
@@ -83,24 +82,44 @@ func (c *conn) startSteady() io.Reader {
 }
 
 // serveSteady serves requests on the steady path while it can. It reports whether the
-// connection ended; when not, the general request loop goes on with whatever is buffered.
-func (c *conn) serveSteady() (ended bool) {
+// connection ended, and when not, whether the general loop takes the coming wait or the
+// request that is buffered (general; else a fault chosen inside the loop has acted, and the
+// next request is the steady loop's again).
+func (c *conn) serveSteady() (ended, general bool) {
 	st := c.st
 	// A read made before this wait began tells nothing about what arrived since.
-	st.ended, st.src.drained, st.served, st.src.misses = false, false, 0, 0
+	st.ended, st.src.drained, st.served, st.src.misses, st.chosen = false, false, 0, 0, false
 	err := st.rc.Read(st.fn) // an error (a deadline, a close) is met again by the general loop
 	st.src.inWait = false
+	if err != nil && st.chosen {
+		c.chosen = true // the wait that ended was chosen for: the general loop does not choose again
+	}
 	c.srv.stats.steadyServed.Add(st.served)
 	c.srv.stats.steadyMisses.Add(st.src.misses)
 	if st.closePending {
 		st.closePending = false
 		c.nc.Close()
 	}
-	return err == nil && st.ended
+	switch {
+	case st.pendReq != nil:
+		f := st.pendReq
+		st.pendReq = nil
+		return !f.request(c), false
+	case st.pendResp != nil:
+		rf := st.pendResp
+		st.pendResp = nil
+		return !c.responseFault(rf, &c.req), false
+	}
+	return err == nil && st.ended, true
 }
 
 // steadyLoop is serveSteady's body, inside the poller's wait: it returns false to wait for
-// the socket to become readable, true to leave.
+// the socket to become readable, true to leave. It makes the general loop's choices, with the
+// same draws in the same order: before each wait the idle fault (one that fires leaves the
+// loop: it acts in the general loop) and the request faults that can be chosen before a
+// request comes (one that may act leaves the loop for the wait that reads exact byte counts);
+// when the request is read, the rest, in serveRequest, whose faults act when the loop has
+// left.
 func (c *conn) steadyLoop(fd uintptr) bool {
 	st := c.st
 	st.src.fd, st.src.inWait = fd, true
@@ -108,6 +127,19 @@ func (c *conn) steadyLoop(fd uintptr) bool {
 		c.life.CompareAndSwap(connBusy, connIdle)
 		if c.ctx.Err() != nil {
 			return true
+		}
+		if !st.chosen {
+			c.plan = c.srv.plan.Load()
+			c.early = earlyPick{}
+			if f := c.pickIdle(); f != nil {
+				c.nextIdle = f
+				return true
+			}
+			st.chosen = true
+			if c.br.Buffered() == 0 && len(c.plan.preHead) > 0 && peekSupported && c.pickBeforeArrival() {
+				c.chosen = true
+				return true
+			}
 		}
 		if c.br.Buffered() == 0 {
 			err := errWouldBlock
@@ -119,9 +151,11 @@ func (c *conn) steadyLoop(fd uintptr) bool {
 				// Nothing here: wait. (After a short read there is nothing to try: what
 				// arrives since wakes the wait.)
 				st.src.drained = false // the read after the wake-up is made
+				var deadline time.Time // the server's keep-alive timeout, as the general loop's
 				if t := c.plan.cfg.Limits.IdleTimeout.D(); t > 0 {
-					c.setReadDeadline(c.idleSince().Add(t))
+					deadline = c.idleSince().Add(t)
 				}
+				c.setReadDeadline(deadline)
 				return false
 			case err != nil:
 				c.peerGone(err)
@@ -130,7 +164,8 @@ func (c *conn) steadyLoop(fd uintptr) bool {
 			}
 		}
 		c.plan = c.srv.plan.Load()
-		if !c.plan.steadyOK() || !steadyHead(c.br) {
+		if !steadyHead(c.br) {
+			c.chosen = true // the general loop takes the request with these choices
 			return true
 		}
 		if !c.life.CompareAndSwap(connIdle, connBusy) {
@@ -138,9 +173,13 @@ func (c *conn) steadyLoop(fd uintptr) bool {
 			return true
 		}
 		c.idleFor = time.Since(c.lastDone)
-		c.early = earlyPick{}
 		st.served++
-		if !c.serveRequest() {
+		st.chosen = false
+		ok := c.serveRequest()
+		if st.pendReq != nil || st.pendResp != nil {
+			return true
+		}
+		if !ok {
 			st.ended = true
 			return true
 		}

@@ -256,3 +256,88 @@ func TestSteadyHead(t *testing.T) {
 		}
 	}
 }
+
+// The steady path chooses faults as the general loop does, with the same draws in the same
+// order: a seeded plan of idle, request and response faults gives the same outcome to every
+// request either way.
+func TestSteadyPathChoosesFaultsAsTheGeneralLoop(t *testing.T) {
+	t.Parallel()
+	if !steadySupported {
+		t.Skip("no steady path on this platform")
+	}
+	run := func(noSteady bool) (string, Stats) {
+		cfg := withFaults(t,
+			"idle-close:timeout=1h,probability=0.2", // chosen now and then; never acts (draws only)
+			"close-on-reuse:probability=0.15",
+			"status:code=503,probability=0.25",
+			"cut-body:after-bytes=1,probability=0.1")
+		cfg.Seed = 7
+		s, err := New(cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		s.noSteady = noSteady
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		ctx, cancel := context.WithCancel(context.Background())
+		done := make(chan error, 1)
+		go func() { done <- s.Serve(ctx, ln) }()
+		defer func() { cancel(); <-done }()
+		var out strings.Builder
+		var c *net.TCPConn
+		buf := make([]byte, 4096)
+		for range 80 {
+			if c == nil {
+				c = dial(t, ln.Addr().String())
+			}
+			send(t, c, getReq)
+			var got []byte
+			var err error
+			c.SetReadDeadline(time.Now().Add(2 * time.Second))
+			for err == nil && string(got) != okResponse && !(strings.HasPrefix(string(got), "HTTP/1.1 503 ") && strings.HasSuffix(string(got), "503\n")) {
+				var n int
+				n, err = c.Read(buf)
+				got = append(got, buf[:n]...)
+			}
+			switch {
+			case err == nil && string(got) == okResponse:
+				out.WriteByte('.')
+			case err == nil:
+				out.WriteByte('s')
+			case len(got) > 0 && ending(err) != "timeout":
+				out.WriteByte('c') // cut
+			case ending(err) != "timeout":
+				out.WriteByte('x') // closed on reuse
+			default:
+				t.Fatalf("request %d: %q, %v", out.Len(), got, err)
+			}
+			if err != nil {
+				c.Close()
+				c = nil
+			}
+		}
+		if c != nil {
+			c.Close()
+		}
+		if got := s.stats.steadyServed.Load(); noSteady != (got == 0) {
+			t.Fatalf("noSteady %v: the steady path took %d requests", noSteady, got)
+		}
+		return out.String(), s.Stats()
+	}
+	general, gs := run(true)
+	steady, ss := run(false)
+	t.Logf("outcomes: %s", steady)
+	if general != steady {
+		t.Fatalf("outcomes per request:\ngeneral loop %s\nsteady path  %s", general, steady)
+	}
+	for _, k := range []string{"close-on-reuse", "status", "cut-body"} {
+		if gs.Faults[k] == 0 || gs.Faults[k] != ss.Faults[k] {
+			t.Errorf("%s injected %d times on the general loop, %d on the steady path (want the same, not 0)", k, gs.Faults[k], ss.Faults[k])
+		}
+	}
+	if n := strings.Count(steady, "."); n < 20 {
+		t.Errorf("only %d of 80 requests answered normally: %s", n, steady)
+	}
+}

@@ -43,12 +43,15 @@ func (c *conn) idleSince() time.Time { return c.lastDone }
 // Nothing of the request is taken from the kernel when a request fault may need to read an
 // exact number of bytes.
 func (c *conn) awaitRequest(deadline time.Time) (arrived, timedOut bool) {
+	picked := c.chosen // the steady loop made the early pick for this wait
+	c.chosen = false
 	if c.br.Buffered() > 0 {
 		c.idleFor = time.Since(c.lastDone)
 		return true, false // a pipelined request is already here
 	}
 	// a request fault that may act reads an exact byte count of the request
-	exact := len(c.plan.preHead) > 0 && c.rawReads() && peekSupported && c.pickBeforeArrival()
+	exact := len(c.plan.preHead) > 0 && c.rawReads() && peekSupported &&
+		(picked && c.early.mayAct(c.plan) || !picked && c.pickBeforeArrival())
 	if c.tr != nil && !exact && c.tr.worthTrying(c.served) && (deadline.IsZero() || time.Now().Before(deadline)) {
 		// Under load the next request is often here by the time the other connections have
 		// had their turn: take it without a wait (and without watching the app meanwhile,
