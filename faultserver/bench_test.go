@@ -6,6 +6,7 @@ import (
 	"context"
 	"net"
 	"testing"
+	"time"
 )
 
 // loopReader returns the same bytes forever.
@@ -181,6 +182,71 @@ func BenchmarkRelay(b *testing.B) {
 	b.StopTimer()
 	if st := s.Stats(); st.Relay.ResponsesRelayed != uint64(b.N)+1 || st.Relay.ConnectionsOpened != 1 {
 		b.Fatalf("relay stats: %+v", st.Relay)
+	}
+}
+
+// BenchmarkSteady measures the fault server's steady path over loopback (steady.go): one
+// keep-alive connection, a request written, the answer read back, with no faults and with
+// faults in the plan that do not fire. The client allocates nothing, so allocs/op is the
+// server's own (the goal: 0); each request after the first must be the steady path's.
+func BenchmarkSteady(b *testing.B) {
+	req := []byte("GET /api/items?id=42 HTTP/1.1\r\nHost: 127.0.0.1:9001\r\nUser-Agent: wrk\r\nAccept: */*\r\nX-Forwarded-For: 127.0.0.1\r\n\r\n")
+	for _, bc := range []struct {
+		name   string
+		faults []string
+	}{
+		{"no-faults", nil},
+		{"faults-not-firing", []string{"idle-close:timeout=5s,probability=0", "close-on-reuse:probability=0", "status:code=500,probability=0"}},
+	} {
+		b.Run(bc.name, func(b *testing.B) {
+			if !steadySupported {
+				b.Skip("no steady path on this platform")
+			}
+			s, err := New(withFaults(b, bc.faults...))
+			if err != nil {
+				b.Fatal(err)
+			}
+			ln, err := net.Listen("tcp", "127.0.0.1:0")
+			if err != nil {
+				b.Fatal(err)
+			}
+			ctx, cancel := context.WithCancel(context.Background())
+			done := make(chan struct{})
+			go func() { s.Serve(ctx, ln); close(done) }()
+			defer func() { cancel(); <-done }()
+			c, err := net.Dial("tcp", ln.Addr().String())
+			if err != nil {
+				b.Fatal(err)
+			}
+			buf := make([]byte, 4096)
+			roundTrip := func() {
+				if _, err := c.Write(req); err != nil {
+					b.Fatal(err)
+				}
+				for got := 0; got < len(okResponse); {
+					n, err := c.Read(buf[got:])
+					if err != nil {
+						b.Fatal(err)
+					}
+					got += n
+				}
+			}
+			roundTrip() // the connection's first request takes the general loop
+			b.ReportAllocs()
+			b.ResetTimer()
+			for range b.N {
+				roundTrip()
+			}
+			b.StopTimer()
+			c.Close()
+			deadline := time.Now().Add(2 * time.Second)
+			for s.stats.steadyServed.Load() != uint64(b.N) && time.Now().Before(deadline) {
+				time.Sleep(time.Millisecond)
+			}
+			if got := s.stats.steadyServed.Load(); got != uint64(b.N) {
+				b.Fatalf("the steady path took %d of %d requests", got, b.N)
+			}
+		})
 	}
 }
 
