@@ -9,7 +9,19 @@ import (
 	"time"
 )
 
-// steadyServed waits until the server's connections have left the steady loop and returns
+// needSteady runs the test in parallel, where the platform has the steady path.
+func needSteady(t *testing.T) {
+	t.Helper()
+	t.Parallel()
+	if !steadySupported {
+		t.Skip("no steady path on this platform")
+	}
+}
+
+// withoutSteady makes every request take the general loop.
+func withoutSteady(on bool) Option { return func(s *Server) { s.noSteady = on } }
+
+// steadyServedAfter waits until the server's connections have left the steady loop and returns
 // how many requests it answered.
 func steadyServedAfter(t *testing.T, s *Server, want uint64) {
 	t.Helper()
@@ -30,10 +42,7 @@ func steadyServedAfter(t *testing.T, s *Server, want uint64) {
 // request after another and pipelined; a head that comes in pieces leaves it for the general
 // loop (which reads it under the header timeout) and is answered there.
 func TestSteadyPathServesKeepAliveRequests(t *testing.T) {
-	t.Parallel()
-	if !steadySupported {
-		t.Skip("no steady path on this platform")
-	}
+	needSteady(t)
 	s, addr := startServer(t, DefaultConfig())
 	c := dial(t, addr)
 	for range 20 {
@@ -78,10 +87,7 @@ func TestSteadyPathServesKeepAliveRequests(t *testing.T) {
 // A request the steady path does not serve (a body, Expect, a fault header) leaves it with
 // the connection as it is; the general loop answers it, and the steady path takes the next.
 func TestSteadyPathLeavesForWhatItCannotServe(t *testing.T) {
-	t.Parallel()
-	if !steadySupported {
-		t.Skip("no steady path on this platform")
-	}
+	needSteady(t)
 	s, addr := startServer(t, DefaultConfig())
 	c := dial(t, addr)
 	exchange := func(req, want string) {
@@ -120,10 +126,7 @@ func TestSteadyPathLeavesForWhatItCannotServe(t *testing.T) {
 // A connection waiting on the steady path takes the plan in force when its next request
 // comes: a fault set meanwhile acts on it.
 func TestSteadyPathSeesANewPlan(t *testing.T) {
-	t.Parallel()
-	if !steadySupported {
-		t.Skip("no steady path on this platform")
-	}
+	needSteady(t)
 	s, addr := startServer(t, DefaultConfig())
 	c := dial(t, addr)
 	for range 3 {
@@ -144,10 +147,7 @@ func TestSteadyPathSeesANewPlan(t *testing.T) {
 // The steady path's ends are counted as the general loop's: a close the request asks for, a
 // request it cannot parse, the peer's RST, the server's idle timeout, a shutdown.
 func TestSteadyPathEnds(t *testing.T) {
-	t.Parallel()
-	if !steadySupported {
-		t.Skip("no steady path on this platform")
-	}
+	needSteady(t)
 	cfg := DefaultConfig()
 	cfg.Limits.IdleTimeout = 150e6
 	s, addr := startServer(t, cfg)
@@ -197,10 +197,7 @@ func TestSteadyPathEnds(t *testing.T) {
 // A shutdown ends a connection waiting on the steady path at once: Serve returns, the client
 // sees the server's FIN.
 func TestSteadyPathShutdown(t *testing.T) {
-	t.Parallel()
-	if !steadySupported {
-		t.Skip("no steady path on this platform")
-	}
+	needSteady(t)
 	s, err := New(DefaultConfig())
 	if err != nil {
 		t.Fatal(err)
@@ -261,10 +258,7 @@ func TestSteadyHead(t *testing.T) {
 // order: a seeded plan of idle, request and response faults gives the same outcome to every
 // request either way.
 func TestSteadyPathChoosesFaultsAsTheGeneralLoop(t *testing.T) {
-	t.Parallel()
-	if !steadySupported {
-		t.Skip("no steady path on this platform")
-	}
+	needSteady(t)
 	run := func(noSteady bool) (string, Stats) {
 		cfg := withFaults(t,
 			"idle-close:timeout=1h,probability=0.2", // chosen now and then; never acts (draws only)
@@ -272,25 +266,13 @@ func TestSteadyPathChoosesFaultsAsTheGeneralLoop(t *testing.T) {
 			"status:code=503,probability=0.25",
 			"cut-body:after-bytes=1,probability=0.1")
 		cfg.Seed = 7
-		s, err := New(cfg)
-		if err != nil {
-			t.Fatal(err)
-		}
-		s.noSteady = noSteady
-		ln, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		ctx, cancel := context.WithCancel(context.Background())
-		done := make(chan error, 1)
-		go func() { done <- s.Serve(ctx, ln) }()
-		defer func() { cancel(); <-done }()
+		s, addr, _ := startServerTLS(t, cfg, false, withoutSteady(noSteady))
 		var out strings.Builder
 		var c *net.TCPConn
 		buf := make([]byte, 4096)
 		for range 80 {
 			if c == nil {
-				c = dial(t, ln.Addr().String())
+				c = dial(t, addr)
 			}
 			send(t, c, getReq)
 			var got []byte
