@@ -3,7 +3,10 @@ package faultserver
 import (
 	"bufio"
 	"context"
+	"io"
+	"math/rand/v2"
 	"net"
+	"net/http"
 	"strings"
 	"testing"
 	"time"
@@ -322,4 +325,102 @@ func TestSteadyPathChoosesFaultsAsTheGeneralLoop(t *testing.T) {
 	if n := strings.Count(steady, "."); n < 20 {
 		t.Errorf("only %d of 80 requests answered normally: %s", n, steady)
 	}
+}
+
+// Under concurrent connections mixing what the steady path serves and what it leaves (bodies,
+// pipelined pairs, heads in pieces) and faults that answer or cut, every request the clients
+// sent is accounted for by the server's counters, and every fault the server counts is one a
+// client met.
+func TestSteadyPathCountsUnderConcurrency(t *testing.T) {
+	needSteady(t)
+	cfg := withFaults(t, "status:code=503,probability=0.1", "cut-body:after-bytes=1,probability=0.05")
+	cfg.Seed = 3
+	s, addr := startServer(t, cfg)
+	const conns, perConn = 40, 30
+	type tally struct{ sent, ok, status, cut int }
+	results := make(chan tally, conns)
+	for i := range conns {
+		go func() {
+			var tl tally
+			defer func() { results <- tl }()
+			rng := rand.New(rand.NewPCG(uint64(i), 1))
+			c, err := net.Dial("tcp", addr)
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			defer func() { c.Close() }()
+			br := bufio.NewReader(c)
+			for tl.sent < perConn {
+				reqs := 1
+				switch rng.IntN(6) {
+				case 0:
+					_, err = io.WriteString(c, "POST / HTTP/1.1\r\nHost: t\r\nContent-Length: 3\r\n\r\nabc")
+				case 1:
+					reqs = 2
+					_, err = io.WriteString(c, getReq+getReq)
+				case 2:
+					if _, err = io.WriteString(c, "GET / HTTP/1.1\r\nHo"); err == nil {
+						time.Sleep(time.Millisecond)
+						_, err = io.WriteString(c, "st: t\r\n\r\n")
+					}
+				default:
+					_, err = io.WriteString(c, getReq)
+				}
+				if err != nil {
+					t.Errorf("write: %v", err)
+					return
+				}
+				tl.sent += reqs
+				for j := range reqs {
+					c.SetReadDeadline(time.Now().Add(2 * time.Second))
+					resp, err := http.ReadResponse(br, nil)
+					if err == nil {
+						_, err = io.Copy(io.Discard, resp.Body)
+						resp.Body.Close()
+					}
+					switch {
+					case err != nil && resp != nil: // the body cut short
+						tl.cut++
+					case err != nil:
+						t.Errorf("connection %d: %v", i, err)
+						return
+					case resp.StatusCode == 503:
+						tl.status++
+					default:
+						tl.ok++
+					}
+					if err != nil {
+						// a pipelined request after the cut one died with the connection unread
+						tl.sent -= reqs - 1 - j
+						c.Close()
+						if c, err = net.Dial("tcp", addr); err != nil {
+							t.Error(err)
+							return
+						}
+						br = bufio.NewReader(c)
+						break
+					}
+				}
+			}
+		}()
+	}
+	var all tally
+	for range conns {
+		tl := <-results
+		all.sent, all.ok, all.status, all.cut = all.sent+tl.sent, all.ok+tl.ok, all.status+tl.status, all.cut+tl.cut
+	}
+	if t.Failed() {
+		return
+	}
+	if all.ok+all.status+all.cut != all.sent {
+		t.Fatalf("clients: %+v: answers do not add up to the requests", all)
+	}
+	if all.status == 0 || all.cut == 0 || s.stats.steadyServed.Load() == 0 {
+		t.Fatalf("clients: %+v, steady path took %d: want both faults met and the steady path used", all, s.stats.steadyServed.Load())
+	}
+	waitStats(t, s, "the clients' counts", func(st Stats) bool {
+		return st.Faults["status"] == uint64(all.status) && st.Faults["cut-body"] == uint64(all.cut) &&
+			st.RequestsRead == uint64(all.sent) && st.ConnectionsOpen == 0
+	})
 }
