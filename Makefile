@@ -30,8 +30,13 @@ man: build
 ## pinned cells against the real proxies, then a short fuzz run
 test: lint unit rare matrix-check fuzz
 
+# TestUvicornRaceThroughNginx first, alone: its race window is about one link round trip, and
+# other packages' tests running beside it (go test runs two packages at once here) shift the
+# load's timing enough to miss it (no 502 in 640 requests, reproduced on the code before
+# and after 2026-12-04's seventh session).
 unit:
-	$(GO) test -race -count=1 ./...
+	$(GO) test -race -count=1 -run '^TestUvicornRaceThroughNginx$$' ./scenarios
+	$(GO) test -race -count=1 -skip '^TestUvicornRaceThroughNginx$$' ./...
 
 rare:
 	$(GO) test -count=1 -run '^TestRareEvent' ./cmd/gatecrash
