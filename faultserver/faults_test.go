@@ -227,6 +227,23 @@ func TestRSTHeaders(t *testing.T) {
 	}
 }
 
+// Over TLS an RST fault resets the TCP connection under the session: the client meets the
+// reset, not a TLS close_notify (a clean end) sent before it.
+func TestRSTHeadersOverTLS(t *testing.T) {
+	t.Parallel()
+	_, _, tlsAddr := startServerTLS(t, withFaults(t, "rst-headers:after-bytes=17"), true)
+	c, err := tls.DialWithDialer(&net.Dialer{Timeout: 5 * time.Second}, "tcp", tlsAddr, &tls.Config{InsecureSkipVerify: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	send(t, c, getReq)
+	got, err := readUntilEnd(t, c, 2*time.Second)
+	if want := okResponse[:17]; string(got) != want || ending(err) != "RST" {
+		t.Fatalf("got %q and %s, want %q and RST", got, ending(err), want)
+	}
+}
+
 func TestCutBody(t *testing.T) {
 	t.Parallel()
 	payload := Payload(100)

@@ -87,34 +87,22 @@ func fdLimit() (uint64, bool) {
 	return r.Cur, true
 }
 
-// tryRead reads into p without waiting (MSG_DONTWAIT), through RawSyscall6: it never blocks,
-// so it skips the runtime's enter/exit-syscall bookkeeping; and with a closure built once
-// per reader it does not allocate.
+// tryRead reads into p without waiting (readNow, on the non-blocking socket); with a closure
+// built once per reader it does not allocate.
 func (r *tryReader) tryRead(p []byte) (int, error) {
 	if r.rc == nil {
 		return 0, errWouldBlock
 	}
 	if r.fn == nil {
-		r.fn = func(fd uintptr) {
-			n, _, errno := unix.RawSyscall6(unix.SYS_RECVFROM, fd, uintptr(unsafe.Pointer(&r.p[0])), uintptr(len(r.p)),
-				unix.MSG_DONTWAIT, 0, 0)
-			r.n, r.errno = int(n), errno
-		}
+		r.fn = func(fd uintptr) { r.n, r.err = readNow(fd, r.p) }
 	}
 	r.p = p
-	err := r.rc.Control(r.fn)
-	r.p = nil
-	switch {
-	case err != nil:
+	if err := r.rc.Control(r.fn); err != nil {
+		r.p = nil
 		return 0, err
-	case r.errno == unix.EAGAIN || r.errno == unix.EINTR:
-		return 0, errWouldBlock
-	case r.errno != 0:
-		return 0, os.NewSyscallError("recvfrom", r.errno)
-	case r.n == 0:
-		return 0, io.EOF
 	}
-	return r.n, nil
+	r.p = nil
+	return r.n, r.err
 }
 
 // steadySupported: the steady path (steady.go) reads the socket itself.

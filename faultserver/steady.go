@@ -9,8 +9,8 @@ import (
 	"time"
 )
 
-// The steady path: a plain TCP connection under a plan without faults, serving simple
-// requests, the way nginx does it. Go's net.Conn.Read tries read(2) before it waits in the
+// The steady path: a plain TCP connection's keep-alive requests after its first, served the
+// way nginx does it. Go's net.Conn.Read tries read(2) before it waits in the
 // poller, because the poller's readiness is cleared at the start of each read (whatever
 // arrived before must be found by that read); on a keep-alive connection that read, right
 // after an answer went out, finds nothing (EAGAIN) nearly every time: one system call in
@@ -21,10 +21,11 @@ import (
 //
 // Inside that wait the connection must not be read through net.Conn (its read lock is held)
 // nor closed (Close waits for the wait to end): the loop serves only a request whose head is
-// all here and that has no body, needs no answer to Expect and names no fault (steadyHead),
-// with no fault in the plan, and a close the request's handling asks for is made when the
-// wait has ended (closeSocket). Anything else leaves the loop with the connection as it is,
-// and the general request loop goes on from there.
+// all here and that has no body, needs no answer to Expect and names no fault header
+// (steadyHead); a fault the plan chooses acts after the wait (requestFault, responseFault),
+// and a close the request's handling asks for is made when the wait has ended (closeSocket).
+// Anything else leaves the loop with the connection as it is, and the general request loop
+// goes on from there.
 
 // sockSource is br's source on a plain TCP connection: the connection itself, except inside
 // the steady loop, where it reads the socket without waiting (readNow: errWouldBlock when
@@ -98,7 +99,7 @@ func (c *conn) serveSteady() (ended, general bool) {
 	c.srv.stats.steadyMisses.Add(st.src.misses)
 	if st.closePending {
 		st.closePending = false
-		c.nc.Close()
+		c.nc.Close() // c.nc is the socket itself here (rawReads)
 	}
 	switch {
 	case st.pendReq != nil:
@@ -186,14 +187,14 @@ func (c *conn) steadyLoop(fd uintptr) bool {
 	}
 }
 
-// closeSocket closes the connection, or inside the steady loop has it closed when the loop's
-// wait has ended.
-func (c *conn) closeSocket() {
+// closeSocket closes nc (the connection, or the TCP one under its TLS), or inside the steady
+// loop — where both are the socket itself — has it closed when the loop's wait has ended.
+func (c *conn) closeSocket(nc net.Conn) {
 	if c.st != nil && c.st.src.inWait {
 		c.st.closePending = true
 		return
 	}
-	c.nc.Close()
+	nc.Close()
 }
 
 // steadyHead reports whether br holds the whole head of a request the steady loop can serve:

@@ -28,10 +28,10 @@ type tryReader struct {
 	hasDeadline bool
 
 	// for tryRead's closure, built once
-	p     []byte
-	n     int
-	errno syscall.Errno
-	fn    func(fd uintptr)
+	p   []byte
+	n   int
+	err error
+	fn  func(fd uintptr)
 }
 
 // errWouldBlock is a try that found nothing to read.

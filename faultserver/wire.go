@@ -313,7 +313,7 @@ func (c *conn) closeAs(mode CloseMode) {
 		c.waitTransmitted()
 		c.srv.stats.serverRST.Add(1)
 		c.raw.SetLinger(0)
-		c.closeSocket()
+		c.closeSocket(c.raw)
 		return
 	}
 	if c.unreadInKernel() > 0 {
@@ -321,7 +321,7 @@ func (c *conn) closeAs(mode CloseMode) {
 	} else {
 		c.srv.stats.serverFIN.Add(1)
 	}
-	c.closeSocket()
+	c.closeSocket(c.nc)
 }
 
 // halfClose sends FIN but keeps reading (and discarding) until the peer closes, so the peer
@@ -372,7 +372,7 @@ func (c *conn) peerGone(err error) {
 		// server-side FIN
 		c.closed = true
 		c.srv.stats.serverFIN.Add(1)
-		c.closeSocket()
+		c.closeSocket(c.nc)
 		return
 	default:
 		c.closeAs(CloseFIN) // a failure on our side (write timeout, protocol error)
@@ -385,7 +385,7 @@ func (c *conn) peerGone(err error) {
 func (c *conn) closeQuietly() {
 	if !c.closed {
 		c.closed = true
-		c.closeSocket()
+		c.closeSocket(c.nc)
 	}
 }
 
