@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"io"
 	"math/rand/v2"
 	"net"
 	"net/http"
@@ -74,14 +75,15 @@ func (c *conn) serve() {
 	defer c.dropUpstream()
 	defer c.closeAs(CloseFIN) // no-op when a fault or the peer already ended it
 	if c.br == nil {
+		var src io.Reader = c.nc
 		if c.relaying() {
 			c.tr = newTryReader(c.nc)
-			c.br = bufio.NewReaderSize(c.tr, readBufSize)
-		} else if c.rawReads() {
-			c.br = bufio.NewReaderSize(c.startSteady(), readBufSize)
-		} else {
-			c.br = bufio.NewReaderSize(c.nc, readBufSize)
+			src = c.tr
 		}
+		if c.rawReads() {
+			src = c.startSteady(src)
+		}
+		c.br = bufio.NewReaderSize(src, readBufSize)
 	}
 	for {
 		c.plan = c.srv.plan.Load()
@@ -227,6 +229,10 @@ func (c *conn) serveRequest() bool {
 		}
 		if r, ok := rf.(relayResponder); ok {
 			c.acting = rf
+			if c.st != nil && c.st.src.inWait {
+				c.st.pendResp = rf // it acts when the steady loop's wait has ended
+				return true
+			}
 			return r.relay(c, req)
 		}
 	}

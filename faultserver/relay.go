@@ -93,6 +93,8 @@ func (c *conn) dropUpstream() {
 		c.rcount(rRelayClosed)
 	}
 	c.up.close()
+	c.srv.stats.awaited.Add(c.up.awaited)
+	c.srv.stats.awaitMisses.Add(c.up.awaitMisses)
 	c.up = nil
 	c.srv.stats.relay.open.Add(-1)
 }
@@ -191,6 +193,8 @@ func (c *conn) forward(req *Request) error {
 	if rest > 0 || req.Chunked || len(b) > 64<<10 {
 		up.dw.timeout = c.srv.upstream.timeout
 		defer up.nc.SetWriteDeadline(time.Time{})
+	} else if up.deferSend(b) {
+		return nil // awaitAnswer sends it, inside its wait for the answer
 	}
 	if _, err := up.dw.Write(b); err != nil {
 		return appErr(err)
@@ -338,6 +342,10 @@ func (c *conn) relayNormal(req *Request) bool {
 	}
 	up := c.up
 	if h.Status == http.StatusSwitchingProtocols {
+		if c.st != nil && c.st.src.inWait {
+			c.st.pendTunnel = true // the tunnel reads the connection: after the steady loop's wait
+			return true
+		}
 		return c.tunnel(h)
 	}
 	// A small body that has arrived with its head goes out with it, in one write.

@@ -31,9 +31,10 @@ import (
 // the steady loop, where it reads the socket without waiting (readNow: errWouldBlock when
 // nothing is there).
 type sockSource struct {
-	nc     net.Conn
-	fd     uintptr
-	inWait bool
+	nc      net.Conn
+	outside io.Reader // what is read outside the loop: nc, or in relay mode its tryReader
+	fd      uintptr
+	inWait  bool
 	// drained: in the steady loop, the last read returned less than it asked for, which
 	// on Linux means the socket's queue was empty (tcp_recvmsg stops short only then)
 	drained bool
@@ -42,7 +43,7 @@ type sockSource struct {
 
 func (s *sockSource) Read(p []byte) (int, error) {
 	if !s.inWait {
-		return s.nc.Read(p)
+		return s.outside.Read(p)
 	}
 	n, err := readNow(s.fd, p)
 	s.drained = err == nil && n < len(p)
@@ -63,14 +64,16 @@ type steady struct {
 	chosen       bool                  // the coming wait's faults have been chosen
 
 	// a fault chosen for the current request inside the loop, to act when it has left
-	pendReq  RequestFault
-	pendResp ResponseFault
+	pendReq    RequestFault
+	pendResp   ResponseFault
+	pendTunnel bool // relay mode: the app switched protocols; the tunnel runs after the wait
 }
 
-// startSteady sets up the steady path on a plain TCP connection and returns br's source.
-func (c *conn) startSteady() io.Reader {
-	c.st = &steady{src: sockSource{nc: c.nc}}
-	if !steadySupported || c.relaying() || c.srv.noSteady {
+// startSteady sets up the steady path on a plain TCP connection and returns br's source,
+// which reads from outside when not in the loop.
+func (c *conn) startSteady(outside io.Reader) io.Reader {
+	c.st = &steady{src: sockSource{nc: c.nc, outside: outside}}
+	if !steadySupported || c.srv.noSteady {
 		return &c.st.src
 	}
 	rc, err := c.raw.SyscallConn()
@@ -109,7 +112,14 @@ func (c *conn) serveSteady() (ended, general bool) {
 	case st.pendResp != nil:
 		rf := st.pendResp
 		st.pendResp = nil
+		if r, ok := rf.(relayResponder); ok && c.relaying() {
+			return !r.relay(c, &c.req), false
+		}
 		return !c.responseFault(rf, &c.req), false
+	case st.pendTunnel:
+		st.pendTunnel = false
+		c.tunnel(&c.up.head)
+		return true, false
 	}
 	return err == nil && st.ended, true
 }
@@ -156,6 +166,19 @@ func (c *conn) steadyLoop(fd uintptr) bool {
 				if t := c.plan.cfg.Limits.IdleTimeout.D(); t > 0 {
 					deadline = c.idleSince().Add(t)
 				}
+				if up := c.up; up != nil && !up.watching && !up.ended {
+					// Relay mode: the app connection is handed to the watcher once the
+					// downstream one has sat idle for watchAfter (awaitRequest); the
+					// general loop takes the wait from then on.
+					grace := c.lastDone.Add(watchAfter)
+					if !time.Now().Before(grace) {
+						c.chosen = true
+						return true
+					}
+					if deadline.IsZero() || grace.Before(deadline) {
+						deadline = grace
+					}
+				}
 				c.setReadDeadline(deadline)
 				return false
 			case err != nil:
@@ -177,7 +200,7 @@ func (c *conn) steadyLoop(fd uintptr) bool {
 		st.served++
 		st.chosen = false
 		ok := c.serveRequest()
-		if st.pendReq != nil || st.pendResp != nil {
+		if st.pendReq != nil || st.pendResp != nil || st.pendTunnel {
 			return true
 		}
 		if !ok {

@@ -260,16 +260,32 @@ func TestSteadyHead(t *testing.T) {
 // The steady path chooses faults as the general loop does, with the same draws in the same
 // order: a seeded plan of idle, request and response faults gives the same outcome to every
 // request either way.
+// In relay mode (an app that answers as the server does) the same holds, with the faults that
+// act on the app's answer too.
 func TestSteadyPathChoosesFaultsAsTheGeneralLoop(t *testing.T) {
 	needSteady(t)
+	for _, relay := range []bool{false, true} {
+		t.Run(map[bool]string{false: "server", true: "relay"}[relay], func(t *testing.T) {
+			t.Parallel()
+			steadyChoosesFaultsAsTheGeneralLoop(t, relay)
+		})
+	}
+}
+
+func steadyChoosesFaultsAsTheGeneralLoop(t *testing.T, relay bool) {
 	run := func(noSteady bool) (string, Stats) {
 		cfg := withFaults(t,
 			"idle-close:timeout=1h,probability=0.2", // chosen now and then; never acts (draws only)
 			"close-on-reuse:probability=0.15",
 			"status:code=503,probability=0.25",
-			"cut-body:after-bytes=1,probability=0.1")
+			"cut-body:after-bytes=1,probability=0.1",
+			"rst-headers:probability=0.05")
 		cfg.Seed = 7
-		s, addr, _ := startServerTLS(t, cfg, false, withoutSteady(noSteady))
+		opts := []Option{withoutSteady(noSteady)}
+		if relay {
+			opts = append(opts, relayTo(t, okApp(t)))
+		}
+		s, addr, _ := startServerTLS(t, cfg, false, opts...)
 		var out strings.Builder
 		var c *net.TCPConn
 		buf := make([]byte, 4096)
@@ -317,7 +333,7 @@ func TestSteadyPathChoosesFaultsAsTheGeneralLoop(t *testing.T) {
 	if general != steady {
 		t.Fatalf("outcomes per request:\ngeneral loop %s\nsteady path  %s", general, steady)
 	}
-	for _, k := range []string{"close-on-reuse", "status", "cut-body"} {
+	for _, k := range []string{"close-on-reuse", "status", "cut-body", "rst-headers"} {
 		if gs.Faults[k] == 0 || gs.Faults[k] != ss.Faults[k] {
 			t.Errorf("%s injected %d times on the general loop, %d on the steady path (want the same, not 0)", k, gs.Faults[k], ss.Faults[k])
 		}
@@ -331,11 +347,26 @@ func TestSteadyPathChoosesFaultsAsTheGeneralLoop(t *testing.T) {
 // pipelined pairs, heads in pieces) and faults that answer or cut, every request the clients
 // sent is accounted for by the server's counters, and every fault the server counts is one a
 // client met.
+//
+// In relay mode too, with an app that answers as the server does.
 func TestSteadyPathCountsUnderConcurrency(t *testing.T) {
 	needSteady(t)
+	for _, relay := range []bool{false, true} {
+		t.Run(map[bool]string{false: "server", true: "relay"}[relay], func(t *testing.T) {
+			t.Parallel()
+			steadyCountsUnderConcurrency(t, relay)
+		})
+	}
+}
+
+func steadyCountsUnderConcurrency(t *testing.T, relay bool) {
 	cfg := withFaults(t, "status:code=503,probability=0.1", "cut-body:after-bytes=1,probability=0.05")
 	cfg.Seed = 3
-	s, addr := startServer(t, cfg)
+	var opts []Option
+	if relay {
+		opts = append(opts, relayTo(t, okApp(t)))
+	}
+	s, addr, _ := startServerTLS(t, cfg, false, opts...)
 	const conns, perConn = 40, 30
 	type tally struct{ sent, ok, status, cut int }
 	results := make(chan tally, conns)

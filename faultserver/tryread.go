@@ -19,6 +19,10 @@ type tryReader struct {
 	rc syscall.RawConn // nil: the connection cannot be read without waiting (TLS)
 	// try makes the next Read not wait: it returns errWouldBlock when nothing is there.
 	try bool
+	// inWait: Read is called inside a wait of the poller (RawConn.Read) on the socket fd,
+	// and reads it without waiting (readNow)
+	inWait bool
+	fd     uintptr
 	// timeout, when > 0, bounds each read that waits (an inactivity bound, set as a deadline
 	// before the read).
 	timeout time.Duration
@@ -46,6 +50,9 @@ func newTryReader(nc net.Conn) *tryReader {
 }
 
 func (r *tryReader) Read(p []byte) (int, error) {
+	if r.inWait {
+		return readNow(r.fd, p)
+	}
 	if r.try {
 		r.try = false
 		return r.tryRead(p)

@@ -161,6 +161,15 @@ type upConn struct {
 	watchReq chan struct{}
 	watchRes chan error
 	ended    bool // the app ended it (seen by the watcher or a read)
+
+	// sendAwait's state: the request to send (nil: none; forward leaves a request that goes
+	// out in one write to it), what the write and the read met, and its loop, built once
+	out   []byte
+	sent  bool
+	saErr error
+	saFn  func(fd uintptr) bool
+	// answers sendAwait waited for, and its wake-ups that found nothing (for tests)
+	awaited, awaitMisses uint64
 }
 
 // upConn states. busy: a request is out, and the watcher's report is the answer's first
@@ -287,6 +296,9 @@ func (u *upConn) claim() error {
 // timeout. When the watcher holds the connection it reports the first byte; otherwise the
 // caller reads it, trying first without waiting (see tryReader).
 func (u *upConn) awaitAnswer(timeout time.Duration, n int) error {
+	if u.out != nil {
+		return u.sendAwait(timeout)
+	}
 	if u.watching {
 		u.nc.SetReadDeadline(time.Now().Add(timeout))
 		u.tr.hasDeadline = true
@@ -310,6 +322,63 @@ func (u *upConn) awaitAnswer(timeout time.Duration, n int) error {
 	}
 	_, err := u.br.Peek(1)
 	return err
+}
+
+// deferSend reports whether the request b, which goes out in one write, can be left to
+// awaitAnswer's sendAwait: on a plain TCP app connection that no watcher holds and that has
+// nothing buffered.
+func (u *upConn) deferSend(b []byte) bool {
+	if u.tr.rc == nil || u.watching || u.br.Buffered() > 0 {
+		return false
+	}
+	u.out = b
+	return true
+}
+
+// sendAwait sends the request in u.out and waits, at most timeout, for the first byte of the
+// app's answer, inside one wait of the poller (RawConn.Read): the socket's readiness is
+// cleared when the wait begins, before the request goes out, so the answer's arrival wakes it
+// and one read takes the answer — not a read that finds nothing first, as net.Conn.Read would
+// make (its readiness is cleared when it begins, after the request went out, so it must try
+// a read before it waits). Inside the wait the connection is read without waiting (readNow).
+func (u *upConn) sendAwait(timeout time.Duration) error {
+	if u.saFn == nil {
+		u.saFn = u.sendAwaitStep
+	}
+	u.nc.SetReadDeadline(time.Now().Add(timeout))
+	u.tr.hasDeadline = true
+	u.tr.timeout = timeout
+	u.sent, u.saErr = false, nil
+	u.awaited++
+	err := u.tr.rc.Read(u.saFn)
+	u.tr.inWait = false
+	u.out = nil
+	if u.saErr != nil {
+		return u.saErr
+	}
+	return err
+}
+
+// sendAwaitStep is sendAwait's loop: the first call sends the request, each call after a
+// wake-up reads what is there. It returns false to wait, true when done (saErr says how).
+func (u *upConn) sendAwaitStep(fd uintptr) bool {
+	if !u.sent {
+		u.sent = true
+		if _, err := u.nc.Write(u.out); err != nil {
+			u.saErr = err
+			return true
+		}
+		return false
+	}
+	u.tr.fd, u.tr.inWait = fd, true
+	_, err := u.br.Peek(1)
+	u.tr.inWait = false
+	if err == errWouldBlock {
+		u.awaitMisses++
+		return false // woken for bytes read before (an old readiness): wait again
+	}
+	u.saErr = err
+	return true
 }
 
 // deadlineWriter sets a write deadline before each write when timeout > 0: an inactivity

@@ -75,7 +75,7 @@ func (c *conn) awaitRequest(deadline time.Time) (arrived, timedOut bool) {
 		// and the hand-over to the watcher and back is saved. The app's own close in this
 		// first moment of idleness is passed on when it ends (no app closes idle connections
 		// that fast: the shortest keep-alive timeouts are around a second).
-		if grace := time.Now().Add(watchAfter); deadline.IsZero() || grace.Before(deadline) {
+		if grace := c.lastDone.Add(watchAfter); time.Now().Before(grace) && (deadline.IsZero() || grace.Before(deadline)) {
 			c.setReadDeadline(grace)
 			switch err := c.awaitFirstByte(exact); {
 			case err == nil:

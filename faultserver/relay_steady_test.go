@@ -1,0 +1,132 @@
+package faultserver
+
+import (
+	"bufio"
+	"io"
+	"net"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+)
+
+// okApp is an app that answers every request, its body read, with the fault server's own
+// canned answer (okResponse): answers through a relay in front of it compare with the
+// server's own.
+func okApp(t testing.TB) string {
+	return rawApp(t, func(c net.Conn) {
+		br := bufio.NewReader(c)
+		for {
+			req, err := http.ReadRequest(br)
+			if err != nil {
+				return
+			}
+			io.Copy(io.Discard, req.Body)
+			if _, err := io.WriteString(c, okResponse); err != nil {
+				return
+			}
+		}
+	})
+}
+
+// relayTo makes a test server a relay in front of the app at url.
+func relayTo(t testing.TB, url string) Option {
+	up, err := ParseUpstream(url, UpstreamOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return WithUpstream(up)
+}
+
+// In relay mode a connection's keep-alive requests after its first take the steady path too,
+// and every request that goes to the app in one write is sent inside the wait for its answer
+// (sendAwait), which one read takes: no read that finds nothing first.
+func TestRelaySteadyPath(t *testing.T) {
+	needSteady(t)
+	s, addr, _ := startServerTLS(t, DefaultConfig(), false, relayTo(t, okApp(t)))
+	c := dial(t, addr)
+	for range 10 {
+		send(t, c, getReq)
+		if got := string(readN(t, c, len(okResponse))); got != okResponse {
+			t.Fatalf("got %q", got)
+		}
+	}
+	// Pipelined: after any request the general loop answers, the steady loop takes those that
+	// are buffered, whatever the timing.
+	send(t, c, strings.Repeat(getReq, 5))
+	if got := string(readN(t, c, 5*len(okResponse))); got != strings.Repeat(okResponse, 5) {
+		t.Fatalf("pipelined: got %q", got)
+	}
+	c.Close()
+	waitStats(t, s, "the connection ended", func(st Stats) bool {
+		return st.ConnectionsOpen == 0 && st.Relay.ConnectionsOpen == 0
+	})
+	st := s.Stats()
+	if st.Relay.RequestsForwarded != 15 || st.Relay.ResponsesRelayed != 15 || st.Relay.ConnectionsOpened != 1 {
+		t.Fatalf("relay counts %+v; want 15 requests forwarded and relayed over one app connection", st.Relay)
+	}
+	if n := s.stats.steadyServed.Load(); n < 4 {
+		t.Errorf("the steady path answered %d requests; want at least the 4 pipelined after one the general loop took", n)
+	}
+	if n, m := s.stats.awaited.Load(), s.stats.awaitMisses.Load(); n != 15 || m > 2 {
+		t.Errorf("%d of 15 answers waited for inside the send's wait, %d wake-ups found nothing; want 15 and at most 2", n, m)
+	}
+}
+
+// A 101 that answers a request on the steady path: the tunnel starts when the loop's wait has
+// ended (it reads the connection), and carries bytes both ways.
+func TestRelaySteadyPathTunnel(t *testing.T) {
+	needSteady(t)
+	app := rawApp(t, func(c net.Conn) {
+		readReqHead(c)
+		io.WriteString(c, okResponse)
+		readReqHead(c)
+		io.WriteString(c, "HTTP/1.1 101 Switching Protocols\r\nUpgrade: echo\r\nConnection: Upgrade\r\n\r\n")
+		io.Copy(c, c)
+	})
+	s, addr, _ := startServerTLS(t, DefaultConfig(), false, relayTo(t, app))
+	c := dial(t, addr)
+	// pipelined behind the first request, which the general loop answers: the steady loop
+	// takes the upgrade
+	send(t, c, getReq+"GET /ws HTTP/1.1\r\nHost: t\r\nUpgrade: echo\r\nConnection: Upgrade\r\n\r\n")
+	head := "HTTP/1.1 101 Switching Protocols\r\nUpgrade: echo\r\nConnection: Upgrade\r\n\r\n"
+	if got := string(readN(t, c, len(okResponse)+len(head))); got != okResponse+head {
+		t.Fatalf("answers: %q", got)
+	}
+	for _, msg := range []string{"ping through the tunnel", "and again"} {
+		send(t, c, msg)
+		if got := string(readN(t, c, len(msg))); got != msg {
+			t.Fatalf("tunnel echo: %q", got)
+		}
+	}
+	c.Close()
+	waitStats(t, s, "the tunnel ended", func(st Stats) bool { return st.ConnectionsOpen == 0 })
+	if n := s.stats.steadyServed.Load(); n != 1 {
+		t.Errorf("the steady path took %d requests; want the upgrade", n)
+	}
+}
+
+// A relay fault chosen on the steady path acts when the loop's wait has ended: delay holds
+// the app's answer for its time on a keep-alive request, and the connection goes on.
+func TestRelaySteadyPathDelay(t *testing.T) {
+	needSteady(t)
+	s, addr, _ := startServerTLS(t, withFaults(t, "delay:head-delay=100ms,nth=3"), false, relayTo(t, okApp(t)))
+	c := dial(t, addr)
+	// nth=3: the third request on the connection; sent pipelined with the second, so the
+	// steady loop chooses the fault
+	send(t, c, getReq)
+	readN(t, c, len(okResponse))
+	start := time.Now()
+	send(t, c, getReq+getReq+getReq)
+	if got := string(readN(t, c, 3*len(okResponse))); got != strings.Repeat(okResponse, 3) {
+		t.Fatalf("got %q", got)
+	}
+	if took := time.Since(start); took < 100*time.Millisecond {
+		t.Fatalf("answers after %s; want the third held 100ms", took)
+	}
+	c.Close()
+	waitStats(t, s, "delay counted", func(st Stats) bool { return st.Faults["delay"] == 1 && st.ConnectionsOpen == 0 })
+	if n := s.stats.steadyServed.Load(); n < 2 {
+		t.Errorf("the steady path took %d requests; want the pipelined ones after the one the general loop took", n)
+	}
+}
