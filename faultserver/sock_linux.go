@@ -130,3 +130,24 @@ func readNow(fd uintptr, p []byte) (int, error) {
 		return int(n), nil
 	}
 }
+
+// writeNow writes p to the socket fd without waiting, as readNow reads: on the non-blocking
+// socket write(2) never blocks, so it goes through RawSyscall. It returns how much went out
+// and errWouldBlock when the socket's send buffer took less than all of p (the caller writes
+// the rest through the connection, which waits).
+func writeNow(fd uintptr, p []byte) (int, error) {
+	n := 0
+	for n < len(p) {
+		k, _, errno := unix.RawSyscall(unix.SYS_WRITE, fd, uintptr(unsafe.Pointer(&p[n])), uintptr(len(p)-n))
+		switch {
+		case errno == unix.EINTR:
+			continue
+		case errno == unix.EAGAIN:
+			return n, errWouldBlock
+		case errno != 0:
+			return n, os.NewSyscallError("write", errno)
+		}
+		n += int(k)
+	}
+	return n, nil
+}

@@ -32,3 +32,5 @@ func (r *tryReader) tryRead([]byte) (int, error) { return 0, errWouldBlock }
 const steadySupported = false
 
 func readNow(uintptr, []byte) (int, error) { return 0, errors.ErrUnsupported }
+
+func writeNow(uintptr, []byte) (int, error) { return 0, errWouldBlock }

@@ -364,7 +364,11 @@ func (u *upConn) sendAwait(timeout time.Duration) error {
 func (u *upConn) sendAwaitStep(fd uintptr) bool {
 	if !u.sent {
 		u.sent = true
-		if _, err := u.nc.Write(u.out); err != nil {
+		n, err := writeNow(fd, u.out) // as conn.write does inside the steady loop
+		if err == errWouldBlock {
+			_, err = u.nc.Write(u.out[n:])
+		}
+		if err != nil {
 			u.saErr = err
 			return true
 		}

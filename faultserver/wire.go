@@ -189,6 +189,16 @@ func (c *conn) readEnded(err error) bool {
 
 // write writes b in full.
 func (c *conn) write(b []byte) error {
+	if c.st != nil && c.st.src.inWait {
+		// Inside the steady loop's wait the socket is at hand: write it without the
+		// runtime's bookkeeping for a call that may block (writeNow), and only what the
+		// send buffer does not take through the connection.
+		n, err := writeNow(c.st.src.fd, b)
+		if err != errWouldBlock {
+			return err
+		}
+		b = b[n:]
+	}
 	_, err := c.nc.Write(b)
 	return err
 }
