@@ -93,9 +93,16 @@ run() {
 : >"$dir/direct"; : >"$dir/gc"; : >"$dir/tx"; : >"$dir/hp"; : >"$dir/ratio-tx"; : >"$dir/ratio-hp"
 for i in $(seq "$ROUNDS"); do
 	run direct "$app_port" $NGINX_PID
-	run gc "$gc_port" "$gc_pid"
-	run tx "$tx_port" "$tx_pid"
-	run hp "$hp_port" "$hp_pid"
+	# The order turns every other round, so that a drift within a round favours no relay.
+	if ((i % 2)); then
+		run gc "$gc_port" "$gc_pid"
+		run tx "$tx_port" "$tx_pid"
+		run hp "$hp_port" "$hp_pid"
+	else
+		run hp "$hp_port" "$hp_pid"
+		run tx "$tx_port" "$tx_pid"
+		run gc "$gc_port" "$gc_pid"
+	fi
 	echo "round $i: direct $(tail -1 "$dir/direct"); gatecrash $(tail -1 "$dir/gc"); toxiproxy $(tail -1 "$dir/tx"); haproxy $(tail -1 "$dir/hp")"
 	# This round's ratios of requests per relay CPU-second: the VM's speed drifts between
 	# rounds far more than within one, so the ratio is taken round by round.

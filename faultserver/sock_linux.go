@@ -109,14 +109,15 @@ func (r *tryReader) tryRead(p []byte) (int, error) {
 const steadySupported = true
 
 // readNow reads the socket fd without waiting: errWouldBlock when nothing is there. It calls
-// read(2) through RawSyscall: on the non-blocking socket it never blocks, so the runtime's
-// bookkeeping for a call that may block is not needed.
+// recvfrom(2) (the socket's own call: read(2) goes through the file layer first) through
+// RawSyscall: on the non-blocking socket it never blocks, so the runtime's bookkeeping for a
+// call that may block is not needed.
 func readNow(fd uintptr, p []byte) (int, error) {
 	if len(p) == 0 {
 		return 0, nil
 	}
 	for {
-		n, _, errno := unix.RawSyscall(unix.SYS_READ, fd, uintptr(unsafe.Pointer(unsafe.SliceData(p))), uintptr(len(p)))
+		n, _, errno := unix.RawSyscall6(unix.SYS_RECVFROM, fd, uintptr(unsafe.Pointer(unsafe.SliceData(p))), uintptr(len(p)), 0, 0, 0)
 		switch {
 		case errno == unix.EINTR:
 			continue
@@ -131,14 +132,14 @@ func readNow(fd uintptr, p []byte) (int, error) {
 	}
 }
 
-// writeNow writes p to the socket fd without waiting, as readNow reads: on the non-blocking
-// socket write(2) never blocks, so it goes through RawSyscall. It returns how much went out
+// writeNow writes p to the socket fd without waiting, as readNow reads: sendto(2), with
+// MSG_NOSIGNAL (a peer gone is EPIPE, never a SIGPIPE), through RawSyscall. It returns how much went out
 // and errWouldBlock when the socket's send buffer took less than all of p (the caller writes
 // the rest through the connection, which waits).
 func writeNow(fd uintptr, p []byte) (int, error) {
 	n := 0
 	for n < len(p) {
-		k, _, errno := unix.RawSyscall(unix.SYS_WRITE, fd, uintptr(unsafe.Pointer(&p[n])), uintptr(len(p)-n))
+		k, _, errno := unix.RawSyscall6(unix.SYS_SENDTO, fd, uintptr(unsafe.Pointer(&p[n])), uintptr(len(p)-n), unix.MSG_NOSIGNAL, 0, 0)
 		switch {
 		case errno == unix.EINTR:
 			continue
