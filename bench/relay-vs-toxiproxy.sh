@@ -7,6 +7,11 @@
 # added to a direct connection, and the relay's peak RSS while it holds N idle keep-alive
 # connections (N = 9,000 by default: the file limit here is 20,000 and every relayed
 # connection takes two). Rounds alternate between the relays; medians are reported.
+# Each round also drives every relay at one fixed rate (RATE req/s, 20,000 by default: below
+# what each relay can do here, so all do the same work) with `gatecrash load --pattern
+# constant` and reports requests per relay CPU-second there: a relay at saturation (wrk's
+# closed loop) handles many ready connections per wake-up, one below it wakes up for fewer,
+# and the two figures differ.
 # Toxiproxy is built from source into bench/out (go install ...@v2.12.0). Loopback only;
 # every wrk and load run is bounded by its duration.
 #
@@ -18,6 +23,7 @@ ROUNDS=${ROUNDS:-3}
 DURATION=${DURATION:-10s}
 CONNS=${CONNS:-64}
 IDLE=${IDLE:-9000}
+RATE=${RATE:-20000}
 out=bench/out
 mkdir -p "$out"
 
@@ -90,7 +96,23 @@ run() {
 		END {printf "%s %.3f %.0f %.0f\n", r, (c > 0 ? c / hz / (ns / 1e9) : 0), p50, p99}' <<<"$w" >>"$dir/$name"
 }
 
+# run_rate NAME PORT PID...: one run at RATE req/s; appends "rps cpu" to $dir/NAME-rate.
+run_rate() {
+	local name=$1 port=$2; shift 2
+	local t0 c0 t1 c1 o
+	t0=$(date +%s%N); c0=$(cpu_ticks "$@")
+	o=$(taskset -c 1 bin/gatecrash load "http://127.0.0.1:$port/" --pattern constant --rate "$RATE" \
+		--connections "$CONNS" --duration "$DURATION" 2>&1)
+	t1=$(date +%s%N); c1=$(cpu_ticks "$@")
+	awk -v c=$((c1 - c0)) -v hz="$(getconf CLK_TCK)" -v ns=$((t1 - t0)) '
+		/^duration/ {for (i = 1; i < NF; i++) if ($i == "requests") {r = $(i + 1); gsub(",", "", r)}; d = $2 + 0}
+		/^ +ok / {ok = $2; gsub(",", "", ok)}
+		END {if (ok != r) {print "not every request answered ok at the fixed rate: " r " sent, " ok " ok" > "/dev/stderr"; exit 1}
+			printf "%.1f %.3f\n", r / d, (c > 0 ? c / hz / (ns / 1e9) : 0)}' <<<"$o" >>"$dir/$name-rate"
+}
+
 : >"$dir/direct"; : >"$dir/gc"; : >"$dir/tx"; : >"$dir/hp"; : >"$dir/ratio-tx"; : >"$dir/ratio-hp"
+: >"$dir/gc-rate"; : >"$dir/tx-rate"; : >"$dir/hp-rate"; : >"$dir/rate-ratio-tx"; : >"$dir/rate-ratio-hp"
 for i in $(seq "$ROUNDS"); do
 	run direct "$app_port" $NGINX_PID
 	# The order turns every other round, so that a drift within a round favours no relay.
@@ -110,6 +132,16 @@ for i in $(seq "$ROUNDS"); do
 		'BEGIN {split(a, x, " "); split(b, y, " "); printf "%.3f\n", (x[1] / x[2]) / (y[1] / y[2])}'; }
 	round_ratio "$dir/tx" >>"$dir/ratio-tx"
 	round_ratio "$dir/hp" >>"$dir/ratio-hp"
+	order="gc tx hp"
+	((i % 2)) || order="hp tx gc"
+	for r in $order; do
+		case $r in gc) run_rate gc "$gc_port" "$gc_pid" ;; tx) run_rate tx "$tx_port" "$tx_pid" ;; hp) run_rate hp "$hp_port" "$hp_pid" ;; esac
+	done
+	echo "round $i at $RATE/s: gatecrash $(tail -1 "$dir/gc-rate"); toxiproxy $(tail -1 "$dir/tx-rate"); haproxy $(tail -1 "$dir/hp-rate")"
+	rate_ratio() { awk -v a="$(tail -1 "$dir/gc-rate")" -v b="$(tail -1 "$1")" \
+		'BEGIN {split(a, x, " "); split(b, y, " "); printf "%.3f\n", (x[1] / x[2]) / (y[1] / y[2])}'; }
+	rate_ratio "$dir/tx-rate" >>"$dir/rate-ratio-tx"
+	rate_ratio "$dir/hp-rate" >>"$dir/rate-ratio-hp"
 done
 col() { awk -v c="$1" '{print $c}' "$2" | median; }
 
@@ -143,6 +175,13 @@ row() {
 per_cpu() { awk -v r="$(col 1 "$1")" -v c="$(col 2 "$1")" 'BEGIN {print (c > 0 ? r / c : 0)}'; }
 ratio_tx=$(median <"$dir/ratio-tx" | awk '{printf "%.2f", $1}')
 ratio_hp=$(median <"$dir/ratio-hp" | awk '{printf "%.2f", $1}')
+rate_tx=$(median <"$dir/rate-ratio-tx" | awk '{printf "%.2f", $1}')
+rate_hp=$(median <"$dir/rate-ratio-hp" | awk '{printf "%.2f", $1}')
+rate_row() {
+	local r c
+	r=$(col 1 "$2"); c=$(col 2 "$2")
+	awk -v n="$1" -v r="$r" -v c="$c" 'BEGIN {printf "| %s | %.0f | %.2f | %.0f |\n", n, r, c, (c > 0 ? r / c : 0)}'
+}
 range() { sort -n "$1" | awk 'NR == 1 {lo = $1} {hi = $1} END {printf "%.2f–%.2f", lo, hi}'; }
 {
 	echo "| relay (1 worker, CPU 0) in front of nginx \`return 200\` | requests/s | relay CPU (1.00 = one core) | requests per relay CPU-second | added p50 | added p99 | peak RSS, $IDLE idle connections |"
@@ -154,5 +193,13 @@ range() { sort -n "$1" | awk 'NR == 1 {lo = $1} {hi = $1} END {printf "%.2f–%.
 	echo "**Requests per relay CPU-second, median of the per-round ratios: gatecrash / Toxiproxy $ratio_tx× (rounds $(range "$dir/ratio-tx")); gatecrash / HAProxy tcp $ratio_hp× ($(range "$dir/ratio-hp")).**"
 	echo "Direct to nginx: p50 $(printf '%.0f' "$d50") µs, p99 $(printf '%.0f' "$d99") µs. Medians of $ROUNDS alternating rounds of $DURATION,"
 	echo "wrk -t1 -c$CONNS on CPU 1 with the app. GOMAXPROCS=1 for both Go relays."
+	echo
+	echo "| the same relays at a fixed $RATE requests/s (\`gatecrash load --pattern constant\`, $CONNS connections) | requests/s | relay CPU | requests per relay CPU-second |"
+	echo "|---|---|---|---|"
+	rate_row "gatecrash serve --upstream (no faults)" "$dir/gc-rate"
+	rate_row "Toxiproxy 2.12.0 (no toxics)" "$dir/tx-rate"
+	rate_row "HAProxy $HAPROXY_VERSION mode tcp" "$dir/hp-rate"
+	echo
+	echo "**At $RATE requests/s, requests per relay CPU-second, median of the per-round ratios: gatecrash / Toxiproxy $rate_tx× (rounds $(range "$dir/rate-ratio-tx")); gatecrash / HAProxy tcp $rate_hp× ($(range "$dir/rate-ratio-hp")).**"
 } | tee "$out/relay-vs-toxiproxy.md"
 echo "written to $out/relay-vs-toxiproxy.md ($(machine_line))"
