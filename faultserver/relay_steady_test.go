@@ -130,3 +130,33 @@ func TestRelaySteadyPathDelay(t *testing.T) {
 		t.Errorf("the steady path took %d requests; want the pipelined ones after the one the general loop took", n)
 	}
 }
+
+// The app closes its idle connection while the downstream one waits on the steady path after
+// a request answered without the app (a status fault) that came after a wait long enough for
+// the watcher to take the app connection: the close is passed on when it comes, not when the
+// next request does.
+func TestRelaySteadyPathPassesTheAppsIdleCloseOn(t *testing.T) {
+	needSteady(t)
+	app := rawApp(t, func(c net.Conn) {
+		readReqHead(c)
+		io.WriteString(c, okResponse)
+		time.Sleep(300 * time.Millisecond) // the app's keep-alive timeout
+	})
+	s, addr, _ := startServerTLS(t, withFaults(t, "status:code=503,nth=2"), false, relayTo(t, app))
+	c := dial(t, addr)
+	send(t, c, getReq)
+	if got := string(readN(t, c, len(okResponse))); got != okResponse {
+		t.Fatalf("got %q", got)
+	}
+	time.Sleep(50 * time.Millisecond) // past the watcher's grace: it takes the app connection
+	send(t, c, getReq)
+	start := time.Now()
+	got, err := readUntilEnd(t, c, 2*time.Second)
+	if !strings.HasPrefix(string(got), "HTTP/1.1 503 ") || ending(err) != "EOF" {
+		t.Fatalf("got %q then %s; want the 503, then the app's close passed on", got, ending(err))
+	}
+	if took := time.Since(start); took > time.Second {
+		t.Fatalf("the app's close came through after %s; want it when the app closed (~250ms)", took)
+	}
+	waitStats(t, s, "the app's idle close counted", func(st Stats) bool { return st.Relay.AppClosedIdle == 1 })
+}

@@ -166,10 +166,18 @@ func (c *conn) steadyLoop(fd uintptr) bool {
 				if t := c.plan.cfg.Limits.IdleTimeout.D(); t > 0 {
 					deadline = c.idleSince().Add(t)
 				}
-				if up := c.up; up != nil && !up.watching && !up.ended {
+				if up := c.up; up != nil && !up.ended {
 					// Relay mode: the app connection is handed to the watcher once the
 					// downstream one has sat idle for watchAfter (awaitRequest); the
-					// general loop takes the wait from then on.
+					// general loop takes the wait from then on — and at once when the
+					// watcher holds it already (a request answered without the app after
+					// such a wait): it tells the watcher that the downstream connection
+					// waits, so that the app's close of its side is passed on when it
+					// comes.
+					if up.watching {
+						c.chosen = true
+						return true
+					}
 					grace := c.lastDone.Add(watchAfter)
 					if !time.Now().Before(grace) {
 						c.chosen = true
