@@ -7,6 +7,8 @@ import (
 	"unsafe"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/gatecrash/gatecrash/internal/sockio"
 )
 
 // On Linux the server can see its socket queues: whether request bytes are still unread when
@@ -94,7 +96,7 @@ func (r *tryReader) tryRead(p []byte) (int, error) {
 		return 0, errWouldBlock
 	}
 	if r.fn == nil {
-		r.fn = func(fd uintptr) { r.n, r.err = readNow(fd, r.p) }
+		r.fn = func(fd uintptr) { r.n, r.err = sockio.ReadNow(fd, r.p) }
 	}
 	r.p = p
 	if err := r.rc.Control(r.fn); err != nil {
@@ -107,48 +109,3 @@ func (r *tryReader) tryRead(p []byte) (int, error) {
 
 // steadySupported: the steady path (steady.go) reads the socket itself.
 const steadySupported = true
-
-// readNow reads the socket fd without waiting: errWouldBlock when nothing is there. It calls
-// recvfrom(2) (the socket's own call: read(2) goes through the file layer first) through
-// RawSyscall: on the non-blocking socket it never blocks, so the runtime's bookkeeping for a
-// call that may block is not needed.
-func readNow(fd uintptr, p []byte) (int, error) {
-	if len(p) == 0 {
-		return 0, nil
-	}
-	for {
-		n, _, errno := unix.RawSyscall6(unix.SYS_RECVFROM, fd, uintptr(unsafe.Pointer(unsafe.SliceData(p))), uintptr(len(p)), 0, 0, 0)
-		switch {
-		case errno == unix.EINTR:
-			continue
-		case errno == unix.EAGAIN:
-			return 0, errWouldBlock
-		case errno != 0:
-			return 0, os.NewSyscallError("read", errno)
-		case n == 0:
-			return 0, io.EOF
-		}
-		return int(n), nil
-	}
-}
-
-// writeNow writes p to the socket fd without waiting, as readNow reads: sendto(2), with
-// MSG_NOSIGNAL (a peer gone is EPIPE, never a SIGPIPE), through RawSyscall. It returns how much went out
-// and errWouldBlock when the socket's send buffer took less than all of p (the caller writes
-// the rest through the connection, which waits).
-func writeNow(fd uintptr, p []byte) (int, error) {
-	n := 0
-	for n < len(p) {
-		k, _, errno := unix.RawSyscall6(unix.SYS_SENDTO, fd, uintptr(unsafe.Pointer(&p[n])), uintptr(len(p)-n), unix.MSG_NOSIGNAL, 0, 0)
-		switch {
-		case errno == unix.EINTR:
-			continue
-		case errno == unix.EAGAIN:
-			return n, errWouldBlock
-		case errno != 0:
-			return n, os.NewSyscallError("write", errno)
-		}
-		n += int(k)
-	}
-	return n, nil
-}

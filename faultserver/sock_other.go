@@ -30,7 +30,3 @@ func (r *tryReader) tryRead([]byte) (int, error) { return 0, errWouldBlock }
 
 // steadySupported: elsewhere there is no steady path; every request takes the general loop.
 const steadySupported = false
-
-func readNow(uintptr, []byte) (int, error) { return 0, errors.ErrUnsupported }
-
-func writeNow(uintptr, []byte) (int, error) { return 0, errWouldBlock }

@@ -7,6 +7,8 @@ import (
 	"net"
 	"syscall"
 	"time"
+
+	"github.com/gatecrash/gatecrash/internal/sockio"
 )
 
 // The steady path: a plain TCP connection's keep-alive requests after its first, served the
@@ -45,7 +47,7 @@ func (s *sockSource) Read(p []byte) (int, error) {
 	if !s.inWait {
 		return s.outside.Read(p)
 	}
-	n, err := readNow(s.fd, p)
+	n, err := sockio.ReadNow(s.fd, p)
 	s.drained = err == nil && n < len(p)
 	if err == errWouldBlock {
 		s.misses++

@@ -1,10 +1,11 @@
 package faultserver
 
 import (
-	"errors"
 	"net"
 	"syscall"
 	"time"
+
+	"github.com/gatecrash/gatecrash/internal/sockio"
 )
 
 // tryReader is a connection's reader (under its bufio.Reader) that can be asked, for one
@@ -39,7 +40,7 @@ type tryReader struct {
 }
 
 // errWouldBlock is a try that found nothing to read.
-var errWouldBlock = errors.New("nothing to read yet")
+var errWouldBlock = sockio.ErrWouldBlock
 
 func newTryReader(nc net.Conn) *tryReader {
 	r := &tryReader{nc: nc}
@@ -51,7 +52,7 @@ func newTryReader(nc net.Conn) *tryReader {
 
 func (r *tryReader) Read(p []byte) (int, error) {
 	if r.inWait {
-		return readNow(r.fd, p)
+		return sockio.ReadNow(r.fd, p)
 	}
 	if r.try {
 		r.try = false

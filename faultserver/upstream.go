@@ -15,6 +15,7 @@ import (
 
 	"github.com/gatecrash/gatecrash/internal/files"
 	"github.com/gatecrash/gatecrash/internal/http1"
+	"github.com/gatecrash/gatecrash/internal/sockio"
 	"github.com/gatecrash/gatecrash/results"
 )
 
@@ -364,7 +365,7 @@ func (u *upConn) sendAwait(timeout time.Duration) error {
 func (u *upConn) sendAwaitStep(fd uintptr) bool {
 	if !u.sent {
 		u.sent = true
-		n, err := writeNow(fd, u.out) // as conn.write does inside the steady loop
+		n, err := sockio.WriteNow(fd, u.out) // as conn.write does inside the steady loop
 		if err == errWouldBlock {
 			_, err = u.nc.Write(u.out[n:])
 		}

@@ -11,6 +11,8 @@ import (
 	"strconv"
 	"syscall"
 	"time"
+
+	"github.com/gatecrash/gatecrash/internal/sockio"
 )
 
 // The primitives a fault acts through. Each fault kind's file uses only these (and the parsed
@@ -193,7 +195,7 @@ func (c *conn) write(b []byte) error {
 		// Inside the steady loop's wait the socket is at hand: write it without the
 		// runtime's bookkeeping for a call that may block (writeNow), and only what the
 		// send buffer does not take through the connection.
-		n, err := writeNow(c.st.src.fd, b)
+		n, err := sockio.WriteNow(c.st.src.fd, b)
 		if err != errWouldBlock {
 			return err
 		}
