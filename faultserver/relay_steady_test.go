@@ -160,3 +160,41 @@ func TestRelaySteadyPathPassesTheAppsIdleCloseOn(t *testing.T) {
 	}
 	waitStats(t, s, "the app's idle close counted", func(st Stats) bool { return st.Relay.AppClosedIdle == 1 })
 }
+
+// The app half-closes its connection right after an answer (a lingering close, as Apache
+// makes: FIN, then it reads on for a while) and the next request comes at once, before the
+// watcher takes the app connection: the relay sends it and must find the app's FIN, which
+// came before the wait for the answer began (a readiness cleared when that wait began), and
+// pass the close on at once — not wait for an answer that cannot come until the upstream
+// timeout turns it into a 504.
+func TestRelayFindsTheAppsFINThatCameBeforeTheRequest(t *testing.T) {
+	needSteady(t)
+	app := rawApp(t, func(c net.Conn) {
+		readReqHead(c)
+		io.WriteString(c, okResponse)
+		c.(*net.TCPConn).CloseWrite()
+		io.Copy(io.Discard, c) // reads on, never answers
+	})
+	s, addr := startRelay(t, DefaultConfig(), app, UpstreamOptions{Timeout: 3 * time.Second})
+	for i := range 5 {
+		c := dial(t, addr)
+		send(t, c, getReq)
+		if got := string(readN(t, c, len(okResponse))); got != okResponse {
+			t.Fatalf("got %q", got)
+		}
+		if i%2 == 1 {
+			time.Sleep(time.Millisecond) // the FIN is surely there; else it may race the request
+		}
+		send(t, c, getReq)
+		start := time.Now()
+		got, err := readUntilEnd(t, c, 2*time.Second)
+		if len(got) != 0 || ending(err) != "EOF" || time.Since(start) > time.Second {
+			t.Fatalf("second request: got %q then %s after %s; want the app's close passed on at once (EOF, no answer)",
+				got, ending(err), time.Since(start).Round(time.Millisecond))
+		}
+		c.Close()
+	}
+	waitStats(t, s, "app closes counted", func(st Stats) bool {
+		return st.Relay.AppClosedIdle+st.Relay.AppErrors.Closed == 5 && st.FaultsTotal() == 0
+	})
+}

@@ -338,10 +338,10 @@ func (u *upConn) deferSend(b []byte) bool {
 
 // sendAwait sends the request in u.out and waits, at most timeout, for the first byte of the
 // app's answer, inside one wait of the poller (RawConn.Read): the socket's readiness is
-// cleared when the wait begins, before the request goes out, so the answer's arrival wakes it
-// and one read takes the answer — not a read that finds nothing first, as net.Conn.Read would
-// make (its readiness is cleared when it begins, after the request went out, so it must try
-// a read before it waits). Inside the wait the connection is read without waiting (readNow).
+// cleared when the wait begins, before the request goes out, so what arrives after the one
+// read made when it has gone out wakes the wait — where net.Conn.Read, after a read that
+// found nothing, would read once more before it waits (its readiness is cleared when it
+// begins). Inside the wait the connection is written and read without waiting (sockio).
 func (u *upConn) sendAwait(timeout time.Duration) error {
 	if u.saFn == nil {
 		u.saFn = u.sendAwaitStep
@@ -363,6 +363,7 @@ func (u *upConn) sendAwait(timeout time.Duration) error {
 // sendAwaitStep is sendAwait's loop: the first call sends the request, each call after a
 // wake-up reads what is there. It returns false to wait, true when done (saErr says how).
 func (u *upConn) sendAwaitStep(fd uintptr) bool {
+	woken := u.sent
 	if !u.sent {
 		u.sent = true
 		n, err := sockio.WriteNow(fd, u.out) // as conn.write does inside the steady loop
@@ -373,14 +374,20 @@ func (u *upConn) sendAwaitStep(fd uintptr) bool {
 			u.saErr = err
 			return true
 		}
-		return false
+		// Read once before the first wait: what the app sent before the wait began — its
+		// FIN (a close of the idle connection) above all — woke no one since, and only a read
+		// finds it. Other connections' goroutines run first, while the app answers: its
+		// answer is usually there by then.
+		runtime.Gosched()
 	}
 	u.tr.fd, u.tr.inWait = fd, true
 	_, err := u.br.Peek(1)
 	u.tr.inWait = false
 	if err == errWouldBlock {
-		u.awaitMisses++
-		return false // woken for bytes read before (an old readiness): wait again
+		if woken {
+			u.awaitMisses++ // by a readiness older than the request
+		}
+		return false
 	}
 	u.saErr = err
 	return true

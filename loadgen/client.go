@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/tls"
 	"errors"
+	"io"
 	"net"
 	"runtime"
 	"slices"
@@ -13,6 +14,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/gatecrash/gatecrash/internal/sockio"
 	"github.com/gatecrash/gatecrash/results"
 )
 
@@ -147,7 +149,8 @@ const (
 // conn is one client connection, used by one worker at a time.
 type conn struct {
 	nc       *countingConn
-	look     *looker // nil when the platform cannot look
+	x        *waitExchange // the exchange inside one wait (exchange.go); nil: net.Conn's calls
+	look     *looker       // nil when the platform cannot look
 	br       *bufio.Reader
 	id       uint64
 	local    string
@@ -159,9 +162,18 @@ type conn struct {
 type countingConn struct {
 	net.Conn
 	read, written int64
+	x             *waitExchange // set: Read may be called inside its wait
 }
 
 func (c *countingConn) Read(b []byte) (int, error) {
+	if c.x != nil && c.x.inner {
+		n, err := sockio.ReadNow(c.x.fd, b)
+		c.read += int64(n)
+		if err != nil && err != sockio.ErrWouldBlock && err != io.EOF {
+			err = c.opError("read", err)
+		}
+		return n, err
+	}
 	n, err := c.Conn.Read(b)
 	c.read += int64(n)
 	return n, err
@@ -215,7 +227,12 @@ func (cl *client) dial(deadline time.Time) (*conn, phase, error) {
 		look = newLooker(tcp)
 	}
 	cc := &countingConn{Conn: nc}
-	return &conn{nc: cc, look: look, br: bufio.NewReaderSize(cc, 8<<10), id: cl.connIDs.Add(1), local: nc.LocalAddr().String()}, phaseExchange, nil
+	c := &conn{nc: cc, look: look, br: bufio.NewReaderSize(cc, 8<<10), id: cl.connIDs.Add(1), local: nc.LocalAddr().String()}
+	if look != nil && net.Conn(tcp) == nc {
+		c.x = newWaitExchange(c, look.rawConn())
+		cc.x = c.x
+	}
+	return c, phaseExchange, nil
 }
 
 // dialRaw opens the TCP connection (no Nagle) and, when the target is https, the TLS session
@@ -316,6 +333,20 @@ func (cl *client) roundTrip(c *conn, rq *rendered, deadline time.Time, resp *res
 	c.nc.SetDeadline(deadline)
 	if cl.cfg.ExpectContinue && rq.hasBody {
 		return cl.roundTripExpect(c, rq, deadline, resp)
+	}
+	if c.x != nil {
+		werr, rerr := c.exchangeInWait(rq.wire)
+		if werr == nil && rerr != nil {
+			return rerr
+		}
+		if werr == nil {
+			return readResponse(c, rq, resp)
+		}
+		if err := readResponse(c, rq, resp); err == nil { // as below: a response that arrived wins
+			resp.close = true
+			return nil
+		}
+		return werr
 	}
 	if _, werr := c.nc.Write(rq.wire); werr != nil {
 		// The server may have answered (say 413) and closed before taking the whole body:

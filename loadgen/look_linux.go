@@ -58,3 +58,6 @@ func (l *looker) look() liveness {
 	}
 	return l.state
 }
+
+// rawConn is the connection's socket, for the exchange inside one wait (exchange.go).
+func (l *looker) rawConn() syscall.RawConn { return l.raw }

@@ -2,7 +2,10 @@
 
 package loadgen
 
-import "net"
+import (
+	"net"
+	"syscall"
+)
 
 // Elsewhere there is no non-blocking peek: every model behaves as naive, and a failure on a
 // reused connection cannot be told stale or race. Run says so in the result's client model.
@@ -13,3 +16,6 @@ type looker struct{}
 func newLooker(*net.TCPConn) *looker { return nil }
 
 func (l *looker) look() liveness { return unknown }
+
+// rawConn: there is no exchange inside one wait here.
+func (l *looker) rawConn() syscall.RawConn { return nil }
