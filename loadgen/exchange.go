@@ -54,6 +54,9 @@ func (c *conn) exchangeInWait(b []byte) (werr, rerr error) {
 	case x.rerr != nil:
 		return nil, x.rerr
 	}
+	if oe, ok := err.(*net.OpError); ok && oe.Op == "raw-read" {
+		oe.Op = "read" // a deadline or an abort met in the wait: it reads as net.Conn.Read's
+	}
 	return nil, err
 }
 
