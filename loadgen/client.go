@@ -278,17 +278,29 @@ func (cl *client) exchange(c *conn, a *attempt, w *worker) *conn {
 		c.nc.Close()
 		c = nil
 	}
+	rq := &cl.reqs[a.req]
+	inWait := false // the look is made inside the exchange's wait (exchange.go)
 	if c != nil {
 		// One look at the idle connection (a non-blocking peek) in every model: the model
 		// decides whether a close found there stops the reuse; either way the answer says
 		// whether a failure on this connection was stale or a race.
-		a.looked = c.look.look()
-		if a.looked == peerClosed && cl.model.checks(a.start.Sub(c.lastUsed)) {
-			c.nc.Close()
-			c = nil
-			a.discarded++
+		if inWait = c.x != nil && !(cl.cfg.ExpectContinue && rq.hasBody); inWait {
+			c.x.look, c.x.discard = true, cl.model.checks(a.start.Sub(c.lastUsed))
+		} else {
+			a.looked = c.look.look()
+			if a.looked == peerClosed && cl.model.checks(a.start.Sub(c.lastUsed)) {
+				c.nc.Close()
+				c = nil
+				a.discarded++
+			}
 		}
 	}
+	return cl.exchangeOn(c, a, w, rq, deadline, inWait)
+}
+
+// exchangeOn is exchange's rest: on c (nil: a new connection), with the look inside the
+// exchange's wait when inWait.
+func (cl *client) exchangeOn(c *conn, a *attempt, w *worker, rq *rendered, deadline time.Time, inWait bool) *conn {
 	if c == nil {
 		var ph phase
 		var err error
@@ -308,7 +320,18 @@ func (cl *client) exchange(c *conn, a *attempt, w *worker) *conn {
 	}
 	r0, w0 := c.nc.read, c.nc.written
 	var resp response
-	err := cl.roundTrip(c, &cl.reqs[a.req], deadline, &resp)
+	err := cl.roundTrip(c, rq, deadline, &resp)
+	if inWait {
+		c.x.look = false
+		a.looked = c.x.looked
+		if c.x.stale { // the look found the idle connection closed, and the model does not reuse it
+			w.cur.Store(nil)
+			c.nc.Close()
+			a.discarded++
+			a.reused, a.idle, a.connID, a.local = false, 0, 0, ""
+			return cl.exchangeOn(nil, a, w, rq, deadline, false)
+		}
+	}
 	w.cur.Store(nil)
 	a.end = time.Now()
 	a.read, a.written = c.nc.read-r0, c.nc.written-w0
@@ -336,6 +359,9 @@ func (cl *client) roundTrip(c *conn, rq *rendered, deadline time.Time, resp *res
 	}
 	if c.x != nil {
 		werr, rerr := c.exchangeInWait(rq.wire)
+		if c.x.stale {
+			return nil // nothing was sent: the caller discards the connection
+		}
 		if werr == nil && rerr != nil {
 			return rerr
 		}

@@ -20,14 +20,25 @@ import (
 // waitExchange is a connection's state for exchanges inside one wait; nil on a TLS
 // connection or where the platform cannot.
 type waitExchange struct {
-	rc    syscall.RawConn
-	out   []byte
-	sent  bool
-	werr  error // the write failed
-	rerr  error // the first read failed
-	inner bool  // countingConn.Read is inside the wait: it reads fd without waiting
-	fd    uintptr
-	fn    func(fd uintptr) bool
+	rc  syscall.RawConn
+	out []byte
+	// look: the look at the reused connection is made inside the wait, first (then what
+	// arrived before it is known, and what arrives after wakes the wait: no read is needed
+	// before the wait); discard: a close it finds ends the exchange before the write
+	// (stale), as the client model says
+	look, discard bool
+	looked        liveness
+	stale         bool
+	// the read after the yield: being made (trying), how many of the last ones found nothing
+	// (up to 3), and a count of the exchanges since that many (every 16th tries again)
+	trying          bool
+	misses, skipped uint8
+	sent            bool
+	werr            error // the write failed
+	rerr            error // the first read failed
+	inner           bool  // countingConn.Read is inside the wait: it reads fd without waiting
+	fd              uintptr
+	fn              func(fd uintptr) bool
 }
 
 // newWaitExchange sets up the exchange inside one wait for c, whose connection is the plain
@@ -45,7 +56,7 @@ func newWaitExchange(c *conn, rc syscall.RawConn) *waitExchange {
 // c.br. werr is a failed write (nothing was read); rerr a failed wait or first read.
 func (c *conn) exchangeInWait(b []byte) (werr, rerr error) {
 	x := c.x
-	x.out, x.sent, x.werr, x.rerr = b, false, nil, nil
+	x.out, x.sent, x.werr, x.rerr, x.stale = b, false, nil, nil, false
 	err := x.rc.Read(x.fn)
 	x.inner, x.out = false, nil
 	switch {
@@ -65,6 +76,12 @@ func (c *conn) exchangeInWait(b []byte) (werr, rerr error) {
 func (c *conn) exchangeStep(fd uintptr) bool {
 	x := c.x
 	if !x.sent {
+		if x.look {
+			if x.looked = c.look.lookFD(fd); x.looked == peerClosed && x.discard {
+				x.stale = true
+				return true
+			}
+		}
 		x.sent = true
 		n, err := sockio.WriteNow(fd, x.out)
 		c.nc.written += int64(n)
@@ -77,6 +94,16 @@ func (c *conn) exchangeStep(fd uintptr) bool {
 			x.werr = err
 			return true
 		}
+		if x.look && x.looked == alive && x.misses >= 3 {
+			// Nothing was there when the wait began, and lately the read after the yield
+			// found nothing either (the server takes longer than the other workers' turns —
+			// two cores, say): wait at once; what comes now wakes the wait. Every 16th time
+			// the read is tried again.
+			if x.skipped++; x.skipped%16 != 0 {
+				return false
+			}
+		}
+		x.trying = true
 		// Read once before the first wait: what the server sent before the wait began — the
 		// FIN or RST of a stale connection above all — woke no one since, and only a read
 		// finds it. Other workers write their requests first: the answer is usually there
@@ -86,6 +113,14 @@ func (c *conn) exchangeStep(fd uintptr) bool {
 	x.fd, x.inner = fd, true
 	_, err := c.br.Peek(1)
 	x.inner = false
+	if x.trying {
+		x.trying = false
+		if err == sockio.ErrWouldBlock {
+			x.misses = min(x.misses+1, 3)
+		} else {
+			x.misses = 0
+		}
+	}
 	if err == sockio.ErrWouldBlock {
 		return false // nothing yet: wait (what arrives from now on wakes the wait)
 	}

@@ -61,3 +61,9 @@ func (l *looker) look() liveness {
 
 // rawConn is the connection's socket, for the exchange inside one wait (exchange.go).
 func (l *looker) rawConn() syscall.RawConn { return l.raw }
+
+// lookFD looks as look does, at the socket fd the caller holds (inside a wait of the poller).
+func (l *looker) lookFD(fd uintptr) liveness {
+	l.fn(fd)
+	return l.state
+}

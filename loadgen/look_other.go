@@ -19,3 +19,6 @@ func (l *looker) look() liveness { return unknown }
 
 // rawConn: there is no exchange inside one wait here.
 func (l *looker) rawConn() syscall.RawConn { return nil }
+
+// lookFD: no look here.
+func (l *looker) lookFD(uintptr) liveness { return unknown }
