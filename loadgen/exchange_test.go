@@ -11,29 +11,13 @@ import (
 	"github.com/gatecrash/gatecrash/results"
 )
 
-// handlingServer hands each accepted connection, its request head read, to handle.
+// handlingServer hands each connection, its request head read, to handle.
 func handlingServer(t *testing.T, handle func(*net.TCPConn)) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { ln.Close() })
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			go func() {
-				defer c.Close()
-				if _, err := http.ReadRequest(bufio.NewReader(c)); err == nil {
-					handle(c.(*net.TCPConn))
-				}
-			}()
+	return "http://" + serveConns(t, func(c net.Conn) {
+		if _, err := http.ReadRequest(bufio.NewReader(c)); err == nil {
+			handle(c.(*net.TCPConn))
 		}
-	}()
-	return "http://" + ln.Addr().String() + "/"
+	}) + "/"
 }
 
 // An exchange that fails inside the wait (exchange.go) is classified as one through

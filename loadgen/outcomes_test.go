@@ -197,6 +197,16 @@ func TestConnectErrorAndMalformed(t *testing.T) {
 
 // rawServer answers every connection's first request with reply, then closes.
 func rawServer(t *testing.T, reply string) string {
+	return serveConns(t, func(c net.Conn) {
+		buf := make([]byte, 4096)
+		c.Read(buf)
+		io.WriteString(c, reply)
+	})
+}
+
+// serveConns hands each connection accepted on a loopback port to handle (and closes it
+// after); it returns the port's address.
+func serveConns(t *testing.T, handle func(net.Conn)) string {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -211,9 +221,7 @@ func rawServer(t *testing.T, reply string) string {
 			}
 			go func() {
 				defer c.Close()
-				buf := make([]byte, 4096)
-				c.Read(buf)
-				io.WriteString(c, reply)
+				handle(c)
 			}()
 		}
 	}()
