@@ -229,7 +229,7 @@ func (c *conn) serveRequest() bool {
 		}
 		if r, ok := rf.(relayResponder); ok {
 			c.acting = rf
-			if c.st != nil && c.st.src.inWait {
+			if c.inSteadyWait() {
 				c.st.pendResp = rf // it acts when the steady loop's wait has ended
 				return true
 			}
@@ -256,7 +256,7 @@ func (c *conn) serveRequest() bool {
 // not act (it may read or wait), the loop leaves and f acts when its wait has ended.
 func (c *conn) requestFault(f RequestFault) bool {
 	c.acting = f
-	if c.st != nil && c.st.src.inWait {
+	if c.inSteadyWait() {
 		c.st.pendReq = f
 		return true
 	}
@@ -266,7 +266,7 @@ func (c *conn) requestFault(f RequestFault) bool {
 // responseFault lets rf answer req (whose body has been read), as requestFault does.
 func (c *conn) responseFault(rf ResponseFault, req *Request) bool {
 	c.acting = rf
-	if c.st != nil && c.st.src.inWait {
+	if c.inSteadyWait() {
 		c.st.pendResp = rf
 		return true
 	}

@@ -342,7 +342,7 @@ func (c *conn) relayNormal(req *Request) bool {
 	}
 	up := c.up
 	if h.Status == http.StatusSwitchingProtocols {
-		if c.st != nil && c.st.src.inWait {
+		if c.inSteadyWait() {
 			c.st.pendTunnel = true // the tunnel reads the connection: after the steady loop's wait
 			return true
 		}

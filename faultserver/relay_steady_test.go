@@ -106,8 +106,9 @@ func TestRelaySteadyPathTunnel(t *testing.T) {
 	}
 }
 
-// A relay fault chosen on the steady path acts when the loop's wait has ended: delay holds
-// the app's answer for its time on a keep-alive request, and the connection goes on.
+// A relay fault chosen on the steady path acts (after the loop's wait, where a fault may read,
+// wait and close): delay holds the app's answer for its time on a keep-alive request, and the
+// connection goes on. (This delay would act inside the wait too: no test here tells where.)
 func TestRelaySteadyPathDelay(t *testing.T) {
 	needSteady(t)
 	s, addr, _ := startServerTLS(t, withFaults(t, "delay:head-delay=100ms,nth=3"), false, relayTo(t, okApp(t)))

@@ -29,9 +29,9 @@ import (
 // Anything else leaves the loop with the connection as it is, and the general request loop
 // goes on from there.
 
-// sockSource is br's source on a plain TCP connection: the connection itself, except inside
-// the steady loop, where it reads the socket without waiting (readNow: errWouldBlock when
-// nothing is there).
+// sockSource is br's source on a plain TCP connection: the connection (in relay mode its
+// tryReader), except inside the steady loop, where it reads the socket without waiting
+// (sockio.ReadNow: errWouldBlock when nothing is there).
 type sockSource struct {
 	nc      net.Conn
 	outside io.Reader // what is read outside the loop: nc, or in relay mode its tryReader
@@ -176,12 +176,8 @@ func (c *conn) steadyLoop(fd uintptr) bool {
 					// such a wait): it tells the watcher that the downstream connection
 					// waits, so that the app's close of its side is passed on when it
 					// comes.
-					if up.watching {
-						c.chosen = true
-						return true
-					}
 					grace := c.lastDone.Add(watchAfter)
-					if !time.Now().Before(grace) {
+					if up.watching || !time.Now().Before(grace) {
 						c.chosen = true
 						return true
 					}
@@ -220,10 +216,13 @@ func (c *conn) steadyLoop(fd uintptr) bool {
 	}
 }
 
+// inSteadyWait reports whether the connection's goroutine is inside the steady loop's wait.
+func (c *conn) inSteadyWait() bool { return c.st != nil && c.st.src.inWait }
+
 // closeSocket closes nc (the connection, or the TCP one under its TLS), or inside the steady
 // loop — where both are the socket itself — has it closed when the loop's wait has ended.
 func (c *conn) closeSocket(nc net.Conn) {
-	if c.st != nil && c.st.src.inWait {
+	if c.inSteadyWait() {
 		c.st.closePending = true
 		return
 	}

@@ -294,8 +294,9 @@ func (u *upConn) claim() error {
 
 // awaitAnswer waits, at most timeout, for the first byte of the app's answer to the request
 // just sent (the n-th on this connection); afterwards each read of the answer is bounded by
-// timeout. When the watcher holds the connection it reports the first byte; otherwise the
-// caller reads it, trying first without waiting (see tryReader).
+// timeout. A request forward left to send goes out inside the wait (sendAwait); when the
+// watcher holds the connection it reports the first byte; otherwise the caller reads it,
+// trying first without waiting (see tryReader).
 func (u *upConn) awaitAnswer(timeout time.Duration, n int) error {
 	if u.out != nil {
 		return u.sendAwait(timeout)
@@ -366,11 +367,7 @@ func (u *upConn) sendAwaitStep(fd uintptr) bool {
 	woken := u.sent
 	if !u.sent {
 		u.sent = true
-		n, err := sockio.WriteNow(fd, u.out) // as conn.write does inside the steady loop
-		if err == errWouldBlock {
-			_, err = u.nc.Write(u.out[n:])
-		}
-		if err != nil {
+		if _, err := sockio.Write(fd, u.nc, u.out); err != nil {
 			u.saErr = err
 			return true
 		}

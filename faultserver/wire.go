@@ -191,17 +191,14 @@ func (c *conn) readEnded(err error) bool {
 
 // write writes b in full.
 func (c *conn) write(b []byte) error {
-	if c.st != nil && c.st.src.inWait {
-		// Inside the steady loop's wait the socket is at hand: write it without the
-		// runtime's bookkeeping for a call that may block (writeNow), and only what the
-		// send buffer does not take through the connection.
-		n, err := sockio.WriteNow(c.st.src.fd, b)
-		if err != errWouldBlock {
-			return err
-		}
-		b = b[n:]
+	var err error
+	if c.inSteadyWait() {
+		// the socket is at hand: written without the runtime's bookkeeping for a call that
+		// may block, and only what its send buffer does not take through the connection
+		_, err = sockio.Write(c.st.src.fd, c.nc, b)
+	} else {
+		_, err = c.nc.Write(b)
 	}
-	_, err := c.nc.Write(b)
 	return err
 }
 

@@ -357,38 +357,34 @@ func (cl *client) roundTrip(c *conn, rq *rendered, deadline time.Time, resp *res
 	if cl.cfg.ExpectContinue && rq.hasBody {
 		return cl.roundTripExpect(c, rq, deadline, resp)
 	}
+	var werr error
 	if c.x != nil {
-		werr, rerr := c.exchangeInWait(rq.wire)
-		if c.x.stale {
+		var rerr error
+		werr, rerr = c.exchangeInWait(rq.wire)
+		switch {
+		case c.x.stale:
 			return nil // nothing was sent: the caller discards the connection
-		}
-		if werr == nil && rerr != nil {
+		case werr == nil && rerr != nil:
 			return rerr
-		}
-		if werr == nil {
+		case werr == nil:
 			return readResponse(c, rq, resp)
 		}
-		if err := readResponse(c, rq, resp); err == nil { // as below: a response that arrived wins
-			resp.close = true
-			return nil
-		}
-		return werr
+	} else if _, werr = c.nc.Write(rq.wire); werr == nil {
+		// Yield before reading: when other workers are runnable they write their requests
+		// first, and this response is usually there when this worker reads, which saves the
+		// read that would find nothing (EAGAIN) and the park in the netpoller — about the cost
+		// of the look. With nothing else runnable it returns at once. Latency still ends at
+		// the last byte read.
+		runtime.Gosched()
+		return readResponse(c, rq, resp)
 	}
-	if _, werr := c.nc.Write(rq.wire); werr != nil {
-		// The server may have answered (say 413) and closed before taking the whole body:
-		// a response that arrived wins over the write error.
-		if err := readResponse(c, rq, resp); err == nil {
-			resp.close = true
-			return nil
-		}
-		return werr
+	// The server may have answered (say 413) and closed before taking the whole body: a
+	// response that arrived wins over the write error.
+	if err := readResponse(c, rq, resp); err == nil {
+		resp.close = true
+		return nil
 	}
-	// Yield before reading: when other workers are runnable they write their requests first,
-	// and this response is usually there when this worker reads, which saves the read that
-	// would find nothing (EAGAIN) and the park in the netpoller — about the cost of the look.
-	// With nothing else runnable it returns at once. Latency still ends at the last byte read.
-	runtime.Gosched()
-	return readResponse(c, rq, resp)
+	return werr
 }
 
 func (cl *client) roundTripExpect(c *conn, rq *rendered, deadline time.Time, resp *response) error {

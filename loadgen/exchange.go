@@ -83,14 +83,12 @@ func (c *conn) exchangeStep(fd uintptr) bool {
 			}
 		}
 		x.sent = true
-		n, err := sockio.WriteNow(fd, x.out)
+		n, err := sockio.Write(fd, c.nc.Conn, x.out)
 		c.nc.written += int64(n)
-		if err == sockio.ErrWouldBlock {
-			_, err = c.nc.Write(x.out[n:]) // what the send buffer did not take: through the connection, which waits
-		} else if err != nil {
-			err = c.nc.opError("write", err)
-		}
 		if err != nil {
+			if _, ok := err.(*net.OpError); !ok {
+				err = c.nc.opError("write", err) // WriteNow's, not the connection's
+			}
 			x.werr = err
 			return true
 		}

@@ -5,7 +5,22 @@
 // the answer without the read that finds nothing (EAGAIN) which net.Conn.Read makes first.
 package sockio
 
-import "errors"
+import (
+	"errors"
+	"io"
+)
 
 // ErrWouldBlock is a read that found nothing, or a write the send buffer did not take whole.
 var ErrWouldBlock = errors.New("nothing to read yet")
+
+// Write writes p whole to the socket fd: what its send buffer takes at once by WriteNow, the
+// rest through w (the socket's connection, which waits for room). Its errors are WriteNow's
+// or w's as they came.
+func Write(fd uintptr, w io.Writer, p []byte) (int, error) {
+	n, err := WriteNow(fd, p)
+	if err != ErrWouldBlock {
+		return n, err
+	}
+	k, err := w.Write(p[n:])
+	return n + k, err
+}

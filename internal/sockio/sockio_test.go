@@ -82,10 +82,24 @@ func TestReadNowWriteNow(t *testing.T) {
 	// More than the send and receive buffers take: part goes out, the rest is the caller's.
 	a.SetWriteBuffer(64 << 10)
 	big := make([]byte, 64<<20)
-	if n, err := writeNow(t, rc, big); err != ErrWouldBlock || n <= 0 || n >= len(big) {
+	if n, err = writeNow(t, rc, big); err != ErrWouldBlock || n <= 0 || n >= len(big) {
 		t.Fatalf("a write larger than the buffers: %d of %d, %v; want part of it and ErrWouldBlock", n, len(big), err)
 	}
 
+	// Write takes it whole: the part the buffers take at once, the rest through the connection
+	// (which waits while the peer reads).
+	drained := make(chan int64)
+	go func() { k, _ := io.CopyN(io.Discard, b, int64(n+len(big))); drained <- k }()
+	var wn int
+	var werr error
+	if cerr := rc.Control(func(fd uintptr) { wn, werr = Write(fd, a, big) }); cerr != nil {
+		t.Fatal(cerr)
+	}
+	if k := <-drained; wn != len(big) || werr != nil || k != int64(n+len(big)) {
+		t.Fatalf("Write: %d of %d, %v; the peer read %d, want %d (the earlier part and this)", wn, len(big), werr, k, n+len(big))
+	}
+
+	deadline = time.Now().Add(2 * time.Second)
 	b.CloseWrite()
 	for n, err = readNow(t, rc, buf); err == ErrWouldBlock && time.Now().Before(deadline); n, err = readNow(t, rc, buf) {
 		time.Sleep(time.Millisecond)
