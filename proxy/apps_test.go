@@ -9,7 +9,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"syscall"
 	"testing"
 
 	"github.com/gatecrash/gatecrash/internal/e2e"
@@ -39,8 +38,8 @@ func TestAppServersServeAndStop(t *testing.T) {
 			if err := app.Stop(); err != nil {
 				t.Fatal(err)
 			}
-			if err := syscall.Kill(-pgid, 0); !errors.Is(err, syscall.ESRCH) {
-				t.Errorf("process group %d still has processes after Stop: %v", pgid, err)
+			if left := groupMembers(pgid); len(left) > 0 {
+				t.Errorf("process group %d still has processes %v after Stop", pgid, left)
 			}
 			if _, err := os.Stat(filepath.Join(dir, appDefs[k].confName)); err != nil {
 				t.Errorf("the app file is not in the run folder: %v", err)

@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"path/filepath"
+	"strconv"
 	"syscall"
 	"time"
 )
@@ -26,9 +28,40 @@ func runsConfig(pid int, conf string) bool {
 func killGroup(pid int) {
 	syscall.Kill(-pid, syscall.SIGTERM)
 	for deadline := time.Now().Add(3 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
-		if syscall.Kill(-pid, 0) != nil {
+		if !groupRuns(pid) {
 			return
 		}
 	}
 	syscall.Kill(-pid, syscall.SIGKILL)
 }
+
+// groupMembers lists the processes of process group pgid that still run. A member that has
+// exited but not been reaped (a zombie) is not one: a proxy's helper (Traffic Server's
+// traffic_crashlog) outlives its master, is adopted by PID 1, and an init that reaps once a
+// second or so — a container's, this CI's — leaves it a zombie for a while, which kill(2)
+// still finds.
+func groupMembers(pgid int) []int {
+	stats, _ := filepath.Glob("/proc/[0-9]*/stat")
+	var out []int
+	for _, st := range stats {
+		b, err := os.ReadFile(st)
+		if err != nil {
+			continue
+		}
+		// pid (comm) state ppid pgrp ...; comm may hold spaces and parentheses
+		i := bytes.LastIndexByte(b, ')')
+		if i < 0 || i+2 > len(b) {
+			continue
+		}
+		f := bytes.Fields(b[i+2:])
+		if len(f) > 2 && string(f[2]) == strconv.Itoa(pgid) && string(f[0]) != "Z" && string(f[0]) != "X" {
+			if pid, err := strconv.Atoi(string(bytes.Fields(b)[0])); err == nil {
+				out = append(out, pid)
+			}
+		}
+	}
+	return out
+}
+
+// groupRuns reports whether any process of group pgid still runs (zombies aside).
+func groupRuns(pgid int) bool { return len(groupMembers(pgid)) > 0 }

@@ -3,7 +3,6 @@
 package proxy
 
 import (
-	"errors"
 	"os"
 	"os/exec"
 	"os/user"
@@ -69,7 +68,7 @@ func joinProcessGroup(cmd *exec.Cmd, pgid int) {
 func waitGroupGone(cmd *exec.Cmd, d time.Duration) {
 	deadline := time.Now().Add(d)
 	for time.Now().Before(deadline) {
-		if err := syscall.Kill(-cmd.Process.Pid, 0); errors.Is(err, syscall.ESRCH) {
+		if !groupRuns(cmd.Process.Pid) {
 			return
 		}
 		time.Sleep(5 * time.Millisecond)

@@ -7,9 +7,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
-	"strconv"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -85,9 +83,11 @@ func TestEveryKindForwardsAndStopsClean(t *testing.T) {
 					t.Fatalf("origin read %d requests", o.Stats().RequestsRead)
 				}
 				var pids []int
+				var pgid int
 				var tmp string
 				if ep, ok := p.(*execProxy); ok {
-					pids, tmp = processGroup(ep.cmd.Process.Pid), ep.dir
+					pgid, tmp = ep.cmd.Process.Pid, ep.dir
+					pids = groupMembers(pgid)
 					if len(pids) == 0 {
 						t.Fatal("no process in the proxy's process group while it runs")
 					}
@@ -104,9 +104,11 @@ func TestEveryKindForwardsAndStopsClean(t *testing.T) {
 				if err := p.Stop(); err != nil {
 					t.Fatalf("second Stop: %v", err)
 				}
-				for _, pid := range pids {
-					if err := syscall.Kill(pid, 0); !errors.Is(err, syscall.ESRCH) {
-						t.Fatalf("process %d still alive after Stop", pid)
+				// A zombie is not alive: Traffic Server's traffic_crashlog outlives its master,
+				// and PID 1 may take a second or more to reap it (it did in CI).
+				if len(pids) > 0 {
+					if left := groupMembers(pgid); len(left) > 0 {
+						t.Fatalf("processes %v (of %v) still alive after Stop", left, pids)
 					}
 				}
 				if tmp != "" {
@@ -120,27 +122,6 @@ func TestEveryKindForwardsAndStopsClean(t *testing.T) {
 			})
 		}
 	}
-}
-
-// processGroup lists the live processes whose process group is pgid (a proxy's master and
-// its workers).
-func processGroup(pgid int) []int {
-	stats, _ := filepath.Glob("/proc/[0-9]*/stat")
-	var out []int
-	for _, st := range stats {
-		b, err := os.ReadFile(st)
-		if err != nil {
-			continue
-		}
-		// pid (comm) state ppid pgrp ...; comm may contain spaces, so split after ')'
-		rest := string(b[strings.LastIndexByte(string(b), ')')+2:])
-		f := strings.Fields(rest)
-		if len(f) > 2 && f[2] == strconv.Itoa(pgid) && f[0] != "Z" {
-			pid, _ := strconv.Atoi(strings.Fields(string(b))[0])
-			out = append(out, pid)
-		}
-	}
-	return out
 }
 
 // A kind that cannot reach a TLS origin says so rather than talking plain HTTP to it.
