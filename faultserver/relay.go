@@ -95,6 +95,7 @@ func (c *conn) dropUpstream() {
 	c.up.close()
 	c.srv.stats.awaited.Add(c.up.awaited)
 	c.srv.stats.awaitMisses.Add(c.up.awaitMisses)
+	c.srv.stats.awaitChecks.Add(c.up.checks)
 	c.up = nil
 	c.srv.stats.relay.open.Add(-1)
 }

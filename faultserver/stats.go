@@ -34,7 +34,8 @@ type stats struct {
 	steadyServed     atomic.Uint64 // requests answered on the steady path (steady.go); not in snapshots
 	steadyMisses     atomic.Uint64 // reads on the steady path that found nothing; not in snapshots
 	awaited          atomic.Uint64 // relay: answers waited for by sendAwait, added when the app connection is dropped; not in snapshots
-	awaitMisses      atomic.Uint64 // relay: sendAwait's wake-ups that found nothing to read; not in snapshots
+	awaitMisses      atomic.Uint64 // relay: sendAwait's reads that found nothing; not in snapshots
+	awaitChecks      atomic.Uint64 // relay: sendAwait's answer checks (no answer by answerCheck); not in snapshots
 	instance         string        // the server's identity in every snapshot
 }
 
