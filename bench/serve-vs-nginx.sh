@@ -9,17 +9,29 @@
 #   ROUNDS=5 DURATION=20s CONNS=128 bench/serve-vs-nginx.sh
 #   WORKERS=2 bench/serve-vs-nginx.sh  # two nginx workers, GOMAXPROCS=2, wrk -t2, all sharing
 #                                      # CPUs 0-1; the figure is per server CPU-second
+#   URING_FLOOR=1 bench/serve-vs-nginx.sh
+#       # one worker; a third server in each round: bench/uringfloor, the least an HTTP/1.1
+#       # server does per request when one io_uring carries every connection (no parsing, no
+#       # faults, no counters) — what system calls cost here, not a rival
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROUNDS=${ROUNDS:-3}
 DURATION=${DURATION:-10s}
 CONNS=${CONNS:-64}
+URING_FLOOR=${URING_FLOOR:-0}
 out=bench/out
 mkdir -p "$out"
 
 . bench/lib.sh
 need wrk nginx taskset
 go build -o bin/gatecrash ./cmd/gatecrash
+if [ "$URING_FLOOR" = 1 ]; then
+	if [ "$WORKERS" != 1 ]; then
+		echo "URING_FLOOR=1 needs WORKERS=1: the io_uring floor has one thread" >&2
+		exit 2
+	fi
+	go build -o bin/uringfloor ./bench/uringfloor
+fi
 
 ng_port=$(free_port); gc_port=$(free_port); gc_admin=$(free_port)
 dir=$(mktemp -d)
@@ -27,9 +39,16 @@ start_nginx_return200 "$dir" "$ng_port"
 ng_pid=$NGINX_PID
 GOMAXPROCS=$WORKERS taskset -c "$SERVER_CPUS" bin/gatecrash serve --listen 127.0.0.1:$gc_port --admin 127.0.0.1:$gc_admin >"$dir/gc.out" 2>&1 &
 gc_pid=$!
-cleanup() { kill $ng_pid $gc_pid 2>/dev/null || true; wait 2>/dev/null || true; rm -rf "$dir"; }
+uf_pid=
+if [ "$URING_FLOOR" = 1 ]; then
+	uf_port=$(free_port)
+	taskset -c "$SERVER_CPUS" bin/uringfloor -listen 127.0.0.1:$uf_port >"$dir/uf.out" 2>&1 &
+	uf_pid=$!
+fi
+cleanup() { kill $ng_pid $gc_pid $uf_pid 2>/dev/null || true; wait 2>/dev/null || true; rm -rf "$dir"; }
 trap cleanup EXIT
 wait_port "$gc_port"
+[ -z "$uf_pid" ] || wait_port "$uf_port"
 
 # rps PORT PID...: requests/s under wrk, and the share of one CPU the server PIDs used meanwhile.
 rps() {
@@ -43,12 +62,18 @@ rps() {
 }
 
 ng_workers=$NGINX_WORKERS
-: >"$dir/ng"; : >"$dir/gc"
+: >"$dir/ng"; : >"$dir/gc"; : >"$dir/uf"
 for i in $(seq "$ROUNDS"); do
 	read -r n ncpu < <(rps $ng_port $ng_pid $ng_workers)
 	read -r g gcpu < <(rps $gc_port $gc_pid)
-	echo "round $i: nginx $n req/s (server CPU $ncpu), gatecrash serve $g req/s (server CPU $gcpu)"
+	line="round $i: nginx $n req/s (server CPU $ncpu), gatecrash serve $g req/s (server CPU $gcpu)"
 	echo "$n $ncpu" >>"$dir/ng"; echo "$g $gcpu" >>"$dir/gc"
+	if [ -n "$uf_pid" ]; then
+		read -r u ucpu < <(rps $uf_port $uf_pid)
+		line="$line, io_uring floor $u req/s (server CPU $ucpu)"
+		echo "$u $ucpu" >>"$dir/uf"
+	fi
+	echo "$line"
 done
 col() { awk -v c="$1" '{print $c}'; }
 ng=$(col 1 <"$dir/ng" | median); gc=$(col 1 <"$dir/gc" | median)
@@ -62,6 +87,11 @@ cpu_ratio=$(awk -v a="$(per_cpu "$gc" "$gcc")" -v b="$(per_cpu "$ng" "$ngc")" 'B
 	echo "| nginx $NGINX_VERSION \`return 200 \"ok\"\` | $(printf '%.0f' "$ng") | $ngc | $(per_cpu "$ng" "$ngc") |"
 	echo "| gatecrash serve (no faults, GOMAXPROCS=$WORKERS) | $(printf '%.0f' "$gc") | $gcc | $(per_cpu "$gc" "$gcc") |"
 	echo "| **ratio gatecrash / nginx** | **$ratio** | | **$cpu_ratio** |"
+	if [ -n "$uf_pid" ]; then
+		uf=$(col 1 <"$dir/uf" | median); ufc=$(col 2 <"$dir/uf" | median)
+		echo "| io_uring floor (\`bench/uringfloor\`: no parsing, faults or counters) | $(printf '%.0f' "$uf") | $ufc | $(per_cpu "$uf" "$ufc") |"
+		echo "| ratio io_uring floor / nginx | | | $(awk -v a="$(per_cpu "$uf" "$ufc")" -v b="$(per_cpu "$ng" "$ngc")" 'BEGIN {printf "%.2f", a/b}') |"
+	fi
 	echo
 	echo "Medians of $ROUNDS alternating rounds of $DURATION, wrk -t$WORKERS -c$CONNS on CPUs $CLIENT_CPUS."
 } | tee "$out/serve-vs-nginx.md"
