@@ -6,8 +6,11 @@ import (
 	"net"
 	"net/http"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/gatecrash/gatecrash/results"
 )
 
 // okApp is an app that answers every request, its body read, with the fault server's own
@@ -202,5 +205,39 @@ func TestRelayFindsTheAppsFINThatCameBeforeTheRequest(t *testing.T) {
 	// found them.
 	if k := s.stats.awaitChecks.Load(); k < 2 {
 		t.Errorf("%d answer checks; want at least the 2 that found a FIN from before the request", k)
+	}
+}
+
+// A relay goroutine that does not run between setting the answer check's deadline and its
+// wait (a loaded machine) finds the deadline passed before the request went out: the request
+// still goes out, and the answer is relayed — not a timeout the app never caused.
+func TestRelaySendsWhenTheCheckPassedBeforeTheWait(t *testing.T) {
+	needSteady(t)
+	up, err := ParseUpstream(okApp(t), UpstreamOptions{Timeout: 2 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var calls atomic.Int32
+	up.beforeWait = func() {
+		if calls.Add(1) == 1 {
+			time.Sleep(3 * answerCheck)
+		}
+	}
+	s, addr, _ := startServerTLS(t, DefaultConfig(), false, WithUpstream(up))
+	c := dial(t, addr)
+	for i := range 2 {
+		start := time.Now()
+		send(t, c, getReq)
+		if got := string(readN(t, c, len(okResponse))); got != okResponse || time.Since(start) > time.Second {
+			t.Fatalf("request %d: got %q after %s; want the app's answer", i, got, time.Since(start).Round(time.Millisecond))
+		}
+	}
+	c.Close()
+	if n := calls.Load(); n != 2 {
+		t.Fatalf("%d of 2 requests went through sendAwait", n)
+	}
+	waitStats(t, s, "2 answers relayed", func(st Stats) bool { return st.Relay.ResponsesRelayed == 2 })
+	if st := s.Stats(); st.Relay.AppErrors != (results.AppErrors{}) {
+		t.Fatalf("app errors %+v; want none", st.Relay.AppErrors)
 	}
 }

@@ -28,6 +28,7 @@ type Upstream struct {
 	tls         *tls.Config
 	dialTimeout time.Duration
 	timeout     time.Duration
+	beforeWait  func() // tests: runs in sendAwait between the answer check's deadline and its wait
 }
 
 // UpstreamOptions are the settings of an upstream besides its URL.
@@ -170,6 +171,8 @@ type upConn struct {
 	sent  bool
 	saErr error
 	saFn  func(fd uintptr) bool
+	// beforeWait: the Upstream's (tests)
+	beforeWait func()
 	// answers sendAwait waited for, its reads that found nothing, and its answer checks
 	// (for tests)
 	awaited, awaitMisses, checks uint64
@@ -206,7 +209,7 @@ func (s *Server) dialUpstream(ctx context.Context, wake func()) (*upConn, error)
 		tc.SetDeadline(time.Time{})
 		nc = tc
 	}
-	uc := &upConn{nc: nc, watchReq: make(chan struct{}), watchRes: make(chan error, 1)}
+	uc := &upConn{nc: nc, watchReq: make(chan struct{}), watchRes: make(chan error, 1), beforeWait: u.beforeWait}
 	uc.tr = newTryReader(nc)
 	uc.br = bufio.NewReaderSize(uc.tr, readBufSize)
 	go uc.watch(wake)
@@ -356,17 +359,34 @@ func (u *upConn) sendAwait(timeout time.Duration) error {
 	if u.saFn == nil {
 		u.saFn = u.sendAwaitStep
 	}
-	start := time.Now()
-	first := min(timeout, answerCheck)
-	u.nc.SetReadDeadline(start.Add(first))
+	now := time.Now()
+	end := now.Add(timeout)
+	u.nc.SetReadDeadline(now.Add(min(timeout, answerCheck)))
+	if u.beforeWait != nil {
+		u.beforeWait()
+	}
 	u.tr.hasDeadline = true
 	u.tr.timeout = timeout
 	u.sent, u.saErr = false, nil
 	u.awaited++
+	checked := timeout <= answerCheck
 	err := u.tr.rc.Read(u.saFn)
-	if err != nil && u.sent && u.saErr == nil && first < timeout && errors.Is(err, os.ErrDeadlineExceeded) {
-		u.checks++
-		u.nc.SetReadDeadline(start.Add(timeout))
+	for err != nil && u.saErr == nil && errors.Is(err, os.ErrDeadlineExceeded) && time.Now().Before(end) {
+		if !u.sent {
+			// The deadline passed before the wait began (this goroutine did not run for
+			// answerCheck): the request has not gone out; the check starts again.
+			d := time.Now().Add(answerCheck)
+			if d.After(end) {
+				d = end
+			}
+			u.nc.SetReadDeadline(d)
+		} else if !checked {
+			checked = true
+			u.checks++
+			u.nc.SetReadDeadline(end)
+		} else {
+			break
+		}
 		err = u.tr.rc.Read(u.saFn)
 	}
 	u.tr.inWait = false
