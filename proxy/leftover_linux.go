@@ -42,6 +42,7 @@ func killGroup(pid int) {
 // still finds.
 func groupMembers(pgid int) []int {
 	stats, _ := filepath.Glob("/proc/[0-9]*/stat")
+	group := []byte(strconv.Itoa(pgid))
 	var out []int
 	for _, st := range stats {
 		b, err := os.ReadFile(st)
@@ -54,8 +55,9 @@ func groupMembers(pgid int) []int {
 			continue
 		}
 		f := bytes.Fields(b[i+2:])
-		if len(f) > 2 && string(f[2]) == strconv.Itoa(pgid) && string(f[0]) != "Z" && string(f[0]) != "X" {
-			if pid, err := strconv.Atoi(string(bytes.Fields(b)[0])); err == nil {
+		if len(f) > 2 && bytes.Equal(f[2], group) && string(f[0]) != "Z" && string(f[0]) != "X" {
+			pidText, _, _ := bytes.Cut(b, []byte(" "))
+			if pid, err := strconv.Atoi(string(pidText)); err == nil {
 				out = append(out, pid)
 			}
 		}

@@ -100,10 +100,13 @@ func newRing(entries uint32) (*ring, error) {
 	size := max(p.sqOff.array+p.sqEntries*4, p.cqOff.cqes+p.cqEntries*uint32(unsafe.Sizeof(cqe{})))
 	rings, err := syscall.Mmap(int(fd), 0, int(size), syscall.PROT_READ|syscall.PROT_WRITE, syscall.MAP_SHARED|syscall.MAP_POPULATE)
 	if err != nil {
+		syscall.Close(int(fd))
 		return nil, fmt.Errorf("mmap rings: %w", err)
 	}
 	sqes, err := syscall.Mmap(int(fd), offSQEs, int(p.sqEntries)*int(unsafe.Sizeof(sqe{})), syscall.PROT_READ|syscall.PROT_WRITE, syscall.MAP_SHARED|syscall.MAP_POPULATE)
 	if err != nil {
+		syscall.Munmap(rings)
+		syscall.Close(int(fd))
 		return nil, fmt.Errorf("mmap sqes: %w", err)
 	}
 	return &ring{
