@@ -10,9 +10,11 @@
 #   WORKERS=2 bench/serve-vs-nginx.sh  # two nginx workers, GOMAXPROCS=2, wrk -t2, all sharing
 #                                      # CPUs 0-1; the figure is per server CPU-second
 #   URING_FLOOR=1 bench/serve-vs-nginx.sh
-#       # one worker; a third server in each round: bench/uringfloor, the least an HTTP/1.1
+#       # one worker; two more servers in each round: bench/uringfloor, the least an HTTP/1.1
 #       # server does per request when one io_uring carries every connection (no parsing, no
-#       # faults, no counters) — what system calls cost here, not a rival
+#       # faults, no counters) — what system calls cost here, not a rival — waiting for its
+#       # completions in the kernel on a locked thread, and waiting through Go's poller (what
+#       # the same batching costs a server whose other goroutines share the thread)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROUNDS=${ROUNDS:-3}
@@ -40,15 +42,20 @@ ng_pid=$NGINX_PID
 GOMAXPROCS=$WORKERS taskset -c "$SERVER_CPUS" bin/gatecrash serve --listen 127.0.0.1:$gc_port --admin 127.0.0.1:$gc_admin >"$dir/gc.out" 2>&1 &
 gc_pid=$!
 uf_pid=
+up_pid=
 if [ "$URING_FLOOR" = 1 ]; then
 	uf_port=$(free_port)
 	taskset -c "$SERVER_CPUS" bin/uringfloor -listen 127.0.0.1:$uf_port >"$dir/uf.out" 2>&1 &
 	uf_pid=$!
+	up_port=$(free_port)
+	GOMAXPROCS=1 taskset -c "$SERVER_CPUS" bin/uringfloor -wait poller -listen 127.0.0.1:$up_port >"$dir/up.out" 2>&1 &
+	up_pid=$!
 fi
-cleanup() { kill $ng_pid $gc_pid $uf_pid 2>/dev/null || true; wait 2>/dev/null || true; rm -rf "$dir"; }
+cleanup() { kill $ng_pid $gc_pid $uf_pid $up_pid 2>/dev/null || true; wait 2>/dev/null || true; rm -rf "$dir"; }
 trap cleanup EXIT
 wait_port "$gc_port"
 [ -z "$uf_pid" ] || wait_port "$uf_port"
+[ -z "$up_pid" ] || wait_port "$up_port"
 
 # rps PORT PID...: requests/s under wrk, and the share of one CPU the server PIDs used meanwhile.
 rps() {
@@ -62,7 +69,7 @@ rps() {
 }
 
 ng_workers=$NGINX_WORKERS
-: >"$dir/ng"; : >"$dir/gc"; : >"$dir/uf"
+: >"$dir/ng"; : >"$dir/gc"; : >"$dir/uf"; : >"$dir/up"
 for i in $(seq "$ROUNDS"); do
 	read -r n ncpu < <(rps $ng_port $ng_pid $ng_workers)
 	read -r g gcpu < <(rps $gc_port $gc_pid)
@@ -72,6 +79,9 @@ for i in $(seq "$ROUNDS"); do
 		read -r u ucpu < <(rps $uf_port $uf_pid)
 		line="$line, io_uring floor $u req/s (server CPU $ucpu)"
 		echo "$u $ucpu" >>"$dir/uf"
+		read -r u ucpu < <(rps $up_port $up_pid)
+		line="$line, waited through Go's poller $u req/s (server CPU $ucpu)"
+		echo "$u $ucpu" >>"$dir/up"
 	fi
 	echo "$line"
 done
@@ -91,6 +101,9 @@ cpu_ratio=$(awk -v a="$(per_cpu "$gc" "$gcc")" -v b="$(per_cpu "$ng" "$ngc")" 'B
 		uf=$(col 1 <"$dir/uf" | median); ufc=$(col 2 <"$dir/uf" | median)
 		echo "| io_uring floor (\`bench/uringfloor\`: no parsing, faults or counters) | $(printf '%.0f' "$uf") | $ufc | $(per_cpu "$uf" "$ufc") |"
 		echo "| ratio io_uring floor / nginx | | | $(awk -v a="$(per_cpu "$uf" "$ufc")" -v b="$(per_cpu "$ng" "$ngc")" 'BEGIN {printf "%.2f", a/b}') |"
+		up=$(col 1 <"$dir/up" | median); upc=$(col 2 <"$dir/up" | median)
+		echo "| io_uring floor waited through Go's poller (\`-wait poller\`, GOMAXPROCS=1) | $(printf '%.0f' "$up") | $upc | $(per_cpu "$up" "$upc") |"
+		echo "| ratio floor through the poller / nginx | | | $(awk -v a="$(per_cpu "$up" "$upc")" -v b="$(per_cpu "$ng" "$ngc")" 'BEGIN {printf "%.2f", a/b}') |"
 	fi
 	echo
 	echo "Medians of $ROUNDS alternating rounds of $DURATION, wrk -t$WORKERS -c$CONNS on CPUs $CLIENT_CPUS."

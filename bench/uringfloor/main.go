@@ -7,9 +7,11 @@
 // in what arrives, nothing parsed) with gatecrash serve's 85-byte 200, counts nothing and
 // injects nothing. bench/serve-vs-nginx.sh runs it beside nginx and gatecrash serve when
 // URING_FLOOR=1: what system calls cost per request on this machine, and what batching them
-// across connections would buy.
+// across connections would buy. With -wait poller it waits for completions through Go's
+// poller (internal/uring's Wait), as a server whose other goroutines share the thread must:
+// what the same batching costs inside gatecrash.
 //
-//	uringfloor -listen 127.0.0.1:18300 [-requests N]
+//	uringfloor -listen 127.0.0.1:18300 [-requests N] [-wait kernel|poller]
 package main
 
 import (
@@ -20,142 +22,18 @@ import (
 	"net/netip"
 	"os"
 	"runtime"
-	"sync/atomic"
 	"syscall"
-	"unsafe"
+
+	"github.com/gatecrash/gatecrash/internal/uring"
 )
 
-// The kernel's io_uring ABI (include/uapi/linux/io_uring.h).
-type sqOffsets struct {
-	head, tail, ringMask, ringEntries, flags, dropped, array, resv1 uint32
-	userAddr                                                        uint64
-}
-
-type cqOffsets struct {
-	head, tail, ringMask, ringEntries, overflow, cqes, flags, resv1 uint32
-	userAddr                                                        uint64
-}
-
-type params struct {
-	sqEntries, cqEntries, flags, sqThreadCPU, sqThreadIdle, features, wqFD uint32
-	resv                                                                   [3]uint32
-	sqOff                                                                  sqOffsets
-	cqOff                                                                  cqOffsets
-}
-
-type sqe struct {
-	opcode, flags         uint8
-	ioprio                uint16
-	fd                    int32
-	off, addr             uint64
-	len, opFlags          uint32
-	userData              uint64
-	bufIndex, personality uint16
-	spliceFDIn            int32
-	addr3, pad            uint64
-}
-
-type cqe struct {
-	userData uint64
-	res      int32
-	flags    uint32
-}
-
 const (
-	sysSetup = 425 // io_uring_setup, the same number on every architecture
-	sysEnter = 426
-
-	opAccept = 13
-	opSend   = 26
-	opRecv   = 27
-
-	setupSingleIssuer = 1 << 12
-	setupDeferTaskrun = 1 << 13
-	enterGetEvents    = 1
-	offSQEs           = 0x10000000
+	opAccept = 1
+	opRecv   = 2
+	opSend   = 3
 )
 
 var answer = []byte("HTTP/1.1 200 OK\r\nServer: gatecrash\r\nContent-Type: text/plain\r\nContent-Length: 2\r\n\r\nok")
-
-type ring struct {
-	fd                     int
-	mem                    [2][]byte // the mapped rings and submission entries
-	sqHead, sqTail, sqMask *uint32
-	sqArray                []uint32
-	sqes                   []sqe
-	cqHead, cqTail, cqMask *uint32
-	cqes                   []cqe
-	pending                uint32
-}
-
-func at(b []byte, off uint32) *uint32 { return (*uint32)(unsafe.Pointer(&b[off])) }
-
-func newRing(entries uint32) (*ring, error) {
-	var p params
-	p.flags = setupSingleIssuer | setupDeferTaskrun
-	fd, _, e := syscall.Syscall(sysSetup, uintptr(entries), uintptr(unsafe.Pointer(&p)), 0)
-	if e != 0 {
-		return nil, fmt.Errorf("io_uring_setup: %w", e)
-	}
-	size := max(p.sqOff.array+p.sqEntries*4, p.cqOff.cqes+p.cqEntries*uint32(unsafe.Sizeof(cqe{})))
-	rings, err := syscall.Mmap(int(fd), 0, int(size), syscall.PROT_READ|syscall.PROT_WRITE, syscall.MAP_SHARED|syscall.MAP_POPULATE)
-	if err != nil {
-		syscall.Close(int(fd))
-		return nil, fmt.Errorf("mmap rings: %w", err)
-	}
-	sqes, err := syscall.Mmap(int(fd), offSQEs, int(p.sqEntries)*int(unsafe.Sizeof(sqe{})), syscall.PROT_READ|syscall.PROT_WRITE, syscall.MAP_SHARED|syscall.MAP_POPULATE)
-	if err != nil {
-		syscall.Munmap(rings)
-		syscall.Close(int(fd))
-		return nil, fmt.Errorf("mmap sqes: %w", err)
-	}
-	return &ring{
-		fd: int(fd), mem: [2][]byte{rings, sqes},
-		sqHead: at(rings, p.sqOff.head), sqTail: at(rings, p.sqOff.tail), sqMask: at(rings, p.sqOff.ringMask),
-		sqArray: unsafe.Slice(at(rings, p.sqOff.array), p.sqEntries),
-		sqes:    unsafe.Slice((*sqe)(unsafe.Pointer(&sqes[0])), p.sqEntries),
-		cqHead:  at(rings, p.cqOff.head), cqTail: at(rings, p.cqOff.tail), cqMask: at(rings, p.cqOff.ringMask),
-		cqes: unsafe.Slice((*cqe)(unsafe.Pointer(&rings[p.cqOff.cqes])), p.cqEntries),
-	}, nil
-}
-
-func (r *ring) close() {
-	syscall.Munmap(r.mem[0])
-	syscall.Munmap(r.mem[1])
-	syscall.Close(r.fd)
-}
-
-// next returns a zeroed submission entry, submitting what is queued first if the ring is full.
-func (r *ring) next() (*sqe, error) {
-	tail := *r.sqTail
-	if tail-atomic.LoadUint32(r.sqHead) > *r.sqMask {
-		if err := r.enter(0); err != nil {
-			return nil, err
-		}
-	}
-	i := tail & *r.sqMask
-	r.sqArray[i] = i
-	s := &r.sqes[i]
-	*s = sqe{}
-	atomic.StoreUint32(r.sqTail, tail+1)
-	r.pending++
-	return s, nil
-}
-
-// enter submits what is queued and waits for at least min completions: the one system call.
-func (r *ring) enter(min uint32) error {
-	for {
-		_, _, e := syscall.RawSyscall6(sysEnter, uintptr(r.fd), uintptr(r.pending), uintptr(min), enterGetEvents, 0, 0)
-		if e == syscall.EINTR {
-			continue
-		}
-		if e != 0 {
-			return fmt.Errorf("io_uring_enter: %w", e)
-		}
-		r.pending = 0
-		return nil
-	}
-}
 
 type conn struct {
 	fd  int
@@ -164,14 +42,22 @@ type conn struct {
 }
 
 // serve answers requests on listening socket ln until limit have been answered (0: no limit).
-func serve(ln int, limit int) error {
-	runtime.LockOSThread() // SINGLE_ISSUER: every io_uring_enter from this thread
-	defer runtime.UnlockOSThread()
-	r, err := newRing(4096)
+// With poller, the ring is waited for through Go's poller (uring.Ring.Wait), as a server
+// with other goroutines must; else in the kernel, on a locked thread.
+func serve(ln int, limit int, poller bool) error {
+	if !poller {
+		runtime.LockOSThread() // SINGLE_ISSUER: every io_uring_enter from this thread
+		defer runtime.UnlockOSThread()
+	}
+	r, err := uring.New(uring.Options{Entries: 4096, Blocking: !poller})
 	if err != nil {
 		return err
 	}
-	defer r.close()
+	defer r.Close()
+	wait := r.SubmitAndWait
+	if poller {
+		wait = r.Wait
+	}
 	conns := map[int]*conn{}
 	defer func() {
 		for fd := range conns {
@@ -179,47 +65,43 @@ func serve(ln int, limit int) error {
 		}
 	}()
 	submit := func(op uint8, fd int, buf []byte) error {
-		s, err := r.next()
-		if err != nil {
-			return err
+		ud := uint64(op)<<32 | uint64(uint32(fd))
+		switch op {
+		case opAccept:
+			return r.Accept(fd, ud)
+		case opRecv:
+			return r.Recv(fd, buf, ud)
 		}
-		s.opcode, s.fd, s.userData = op, int32(fd), uint64(op)<<32|uint64(uint32(fd))
-		if len(buf) > 0 {
-			s.addr, s.len = uint64(uintptr(unsafe.Pointer(&buf[0]))), uint32(len(buf))
-		}
-		if op == opSend {
-			s.opFlags = syscall.MSG_NOSIGNAL
-		}
-		return nil
+		return r.Send(fd, buf, ud)
 	}
 	drop := func(c *conn) { syscall.Close(c.fd); delete(conns, c.fd) }
 	if err := submit(opAccept, ln, nil); err != nil {
 		return err
 	}
 	answered := 0
+	done := make([]uring.Completion, 256)
 	for limit == 0 || answered < limit {
-		if err := r.enter(1); err != nil {
+		if err := wait(); err != nil {
 			return err
 		}
-		head, tail := *r.cqHead, atomic.LoadUint32(r.cqTail)
-		for ; head != tail; head++ {
-			e := r.cqes[head&*r.cqMask]
-			op, fd := uint8(e.userData>>32), int(uint32(e.userData))
+		n := r.Reap(done)
+		for _, e := range done[:n] {
+			op, fd := uint8(e.UserData>>32), int(uint32(e.UserData))
 			c := conns[fd]
 			switch {
 			case op == opAccept:
-				if e.res < 0 {
-					return fmt.Errorf("accept: %w", syscall.Errno(-e.res))
+				if e.Res < 0 {
+					return fmt.Errorf("accept: %w", syscall.Errno(-e.Res))
 				}
-				c := &conn{fd: int(e.res)}
+				c := &conn{fd: int(e.Res)}
 				syscall.SetsockoptInt(c.fd, syscall.IPPROTO_TCP, syscall.TCP_NODELAY, 1)
 				conns[c.fd] = c
 				err = errors.Join(submit(opRecv, c.fd, c.in[:]), submit(opAccept, ln, nil))
 			case c == nil:
-			case op == opRecv && e.res <= 0:
+			case op == opRecv && e.Res <= 0:
 				drop(c)
 			case op == opRecv:
-				n := bytes.Count(c.in[:e.res], []byte("\r\n\r\n"))
+				n := bytes.Count(c.in[:e.Res], []byte("\r\n\r\n"))
 				if n == 0 {
 					err = submit(opRecv, c.fd, c.in[:]) // a request in pieces: not measured here
 					break
@@ -229,7 +111,7 @@ func serve(ln int, limit int) error {
 					c.out = append(c.out, answer...)
 				}
 				err = submit(opSend, c.fd, c.out)
-			case op == opSend && int(e.res) < len(c.out):
+			case op == opSend && int(e.Res) < len(c.out):
 				drop(c) // a short send of a few hundred bytes: the peer is gone
 			case op == opSend:
 				answered += len(c.out) / len(answer)
@@ -239,7 +121,6 @@ func serve(ln int, limit int) error {
 				return err
 			}
 		}
-		atomic.StoreUint32(r.cqHead, head)
 	}
 	return nil
 }
@@ -269,10 +150,15 @@ func listen(addr string) (int, error) {
 func main() {
 	addr := flag.String("listen", "127.0.0.1:18300", "address to listen on")
 	limit := flag.Int("requests", 0, "exit after answering this many requests (0: run until killed)")
+	waitIn := flag.String("wait", "kernel", "where to wait for completions: kernel (io_uring_enter, on a locked thread) or poller (Go's poller, as a server with other goroutines must)")
 	flag.Parse()
+	if *waitIn != "kernel" && *waitIn != "poller" {
+		fmt.Fprintf(os.Stderr, "uringfloor: -wait %q: want kernel or poller\n", *waitIn)
+		os.Exit(2)
+	}
 	ln, err := listen(*addr)
 	if err == nil {
-		err = serve(ln, *limit)
+		err = serve(ln, *limit, *waitIn == "poller")
 	}
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "uringfloor:", err)

@@ -11,17 +11,25 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/gatecrash/gatecrash/internal/uring"
 )
 
 // The floor answers each request, pipelined or not, with the same bytes as gatecrash serve,
-// and stops after -requests answers.
+// and stops after -requests answers, waiting in the kernel or in Go's poller.
 func TestAnswersEachRequest(t *testing.T) {
-	if r, err := newRing(8); errors.Is(err, syscall.ENOSYS) || errors.Is(err, syscall.EPERM) {
+	for _, poller := range []bool{false, true} {
+		t.Run(map[bool]string{false: "kernel", true: "poller"}[poller], func(t *testing.T) { answersEachRequest(t, poller) })
+	}
+}
+
+func answersEachRequest(t *testing.T, poller bool) {
+	if r, err := uring.New(uring.Options{Entries: 8, Blocking: !poller}); errors.Is(err, uring.ErrUnsupported) {
 		t.Skipf("no io_uring here: %v", err)
 	} else if err != nil {
 		t.Fatal(err)
 	} else {
-		r.close()
+		r.Close()
 	}
 	ln, err := listen("127.0.0.1:0")
 	if err != nil {
@@ -33,7 +41,7 @@ func TestAnswersEachRequest(t *testing.T) {
 		t.Fatal(err)
 	}
 	done := make(chan error, 1)
-	go func() { done <- serve(ln, 4) }()
+	go func() { done <- serve(ln, 4, poller) }()
 	c, err := net.Dial("tcp", "127.0.0.1:"+strconv.Itoa(sa.(*syscall.SockaddrInet4).Port))
 	if err != nil {
 		t.Fatal(err)
