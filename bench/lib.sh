@@ -75,6 +75,9 @@ wait_port() {
 # cpu_ticks PID...: user+system clock ticks used so far by these processes.
 cpu_ticks() { for p in "$@"; do awk '{print $14 + $15}' "/proc/$p/stat"; done | awk '{s += $1} END {print s}'; }
 
+# cpu_split PID...: "user system" clock ticks used so far by these processes.
+cpu_split() { for p in "$@"; do awk '{print $14, $15}' "/proc/$p/stat"; done | awk '{u += $1; s += $2} END {print u, s}'; }
+
 # median: the median of the numbers on stdin.
 median() { sort -n | awk '{a[NR]=$1} END {print (NR%2 ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2)}'; }
 

@@ -57,31 +57,34 @@ wait_port "$gc_port"
 [ -z "$uf_pid" ] || wait_port "$uf_port"
 [ -z "$up_pid" ] || wait_port "$up_port"
 
-# rps PORT PID...: requests/s under wrk, and the share of one CPU the server PIDs used meanwhile.
+# rps PORT PID...: requests/s under wrk, the share of one CPU the server PIDs used meanwhile,
+# and their user and system CPU time per request in µs (on this VM a system call's crossing
+# is charged to user time; the kernel's TCP work to system time).
 rps() {
 	local port=$1; shift
-	local t0 c0 r t1 c1
-	t0=$(date +%s%N); c0=$(cpu_ticks "$@")
-	r=$(taskset -c "$CLIENT_CPUS" wrk -t"$WORKERS" -c"$CONNS" -d"$DURATION" "http://127.0.0.1:$port/" | awk '/Requests\/sec/ {print $2}')
-	t1=$(date +%s%N); c1=$(cpu_ticks "$@")
-	awk -v r="$r" -v c=$((c1 - c0)) -v hz="$(getconf CLK_TCK)" -v ns=$((t1 - t0)) \
-		'BEGIN {printf "%s %.2f\n", r, c / hz / (ns / 1e9)}'
+	local t0 u0 s0 out r n t1 u1 s1
+	t0=$(date +%s%N); read -r u0 s0 < <(cpu_split "$@")
+	out=$(taskset -c "$CLIENT_CPUS" wrk -t"$WORKERS" -c"$CONNS" -d"$DURATION" "http://127.0.0.1:$port/")
+	t1=$(date +%s%N); read -r u1 s1 < <(cpu_split "$@")
+	r=$(awk '/Requests\/sec/ {print $2}' <<<"$out"); n=$(awk '/requests in/ {print $1}' <<<"$out")
+	awk -v r="$r" -v n="$n" -v u=$((u1 - u0)) -v s=$((s1 - s0)) -v hz="$(getconf CLK_TCK)" -v ns=$((t1 - t0)) \
+		'BEGIN {printf "%s %.2f %.2f %.2f\n", r, (u + s) / hz / (ns / 1e9), u / hz / n * 1e6, s / hz / n * 1e6}'
 }
 
 ng_workers=$NGINX_WORKERS
 : >"$dir/ng"; : >"$dir/gc"; : >"$dir/uf"; : >"$dir/up"
 for i in $(seq "$ROUNDS"); do
-	read -r n ncpu < <(rps $ng_port $ng_pid $ng_workers)
-	read -r g gcpu < <(rps $gc_port $gc_pid)
+	read -r n ncpu nu ns < <(rps $ng_port $ng_pid $ng_workers)
+	read -r g gcpu gu gs < <(rps $gc_port $gc_pid)
 	line="round $i: nginx $n req/s (server CPU $ncpu), gatecrash serve $g req/s (server CPU $gcpu)"
-	echo "$n $ncpu" >>"$dir/ng"; echo "$g $gcpu" >>"$dir/gc"
+	echo "$n $ncpu $nu $ns" >>"$dir/ng"; echo "$g $gcpu $gu $gs" >>"$dir/gc"
 	if [ -n "$uf_pid" ]; then
-		read -r u ucpu < <(rps $uf_port $uf_pid)
+		read -r u ucpu uu us < <(rps $uf_port $uf_pid)
 		line="$line, io_uring floor $u req/s (server CPU $ucpu)"
-		echo "$u $ucpu" >>"$dir/uf"
-		read -r u ucpu < <(rps $up_port $up_pid)
+		echo "$u $ucpu $uu $us" >>"$dir/uf"
+		read -r u ucpu uu us < <(rps $up_port $up_pid)
 		line="$line, waited through Go's poller $u req/s (server CPU $ucpu)"
-		echo "$u $ucpu" >>"$dir/up"
+		echo "$u $ucpu $uu $us" >>"$dir/up"
 	fi
 	echo "$line"
 done
@@ -92,18 +95,20 @@ ratio=$(awk -v a="$gc" -v b="$ng" 'BEGIN {printf "%.2f", a/b}')
 per_cpu() { awk -v r="$1" -v c="$2" 'BEGIN {printf "%.0f", (c > 0 ? r / c : 0)}'; }
 cpu_ratio=$(awk -v a="$(per_cpu "$gc" "$gcc")" -v b="$(per_cpu "$ng" "$ngc")" 'BEGIN {printf "%.2f", a/b}')
 {
-	echo "| server ($WORKERS worker(s), CPUs $SERVER_CPUS) | requests/s | server CPU (1.00 = one core) | requests per server CPU-second |"
-	echo "|---|---|---|---|"
-	echo "| nginx $NGINX_VERSION \`return 200 \"ok\"\` | $(printf '%.0f' "$ng") | $ngc | $(per_cpu "$ng" "$ngc") |"
-	echo "| gatecrash serve (no faults, GOMAXPROCS=$WORKERS) | $(printf '%.0f' "$gc") | $gcc | $(per_cpu "$gc" "$gcc") |"
-	echo "| **ratio gatecrash / nginx** | **$ratio** | | **$cpu_ratio** |"
+	# us FILE: the medians of user and system µs per request
+	us() { echo "$(col 3 <"$1" | median) / $(col 4 <"$1" | median)"; }
+	echo "| server ($WORKERS worker(s), CPUs $SERVER_CPUS) | requests/s | server CPU (1.00 = one core) | requests per server CPU-second | user / system µs per request |"
+	echo "|---|---|---|---|---|"
+	echo "| nginx $NGINX_VERSION \`return 200 \"ok\"\` | $(printf '%.0f' "$ng") | $ngc | $(per_cpu "$ng" "$ngc") | $(us "$dir/ng") |"
+	echo "| gatecrash serve (no faults, GOMAXPROCS=$WORKERS) | $(printf '%.0f' "$gc") | $gcc | $(per_cpu "$gc" "$gcc") | $(us "$dir/gc") |"
+	echo "| **ratio gatecrash / nginx** | **$ratio** | | **$cpu_ratio** | |"
 	if [ -n "$uf_pid" ]; then
 		uf=$(col 1 <"$dir/uf" | median); ufc=$(col 2 <"$dir/uf" | median)
-		echo "| io_uring floor (\`bench/uringfloor\`: no parsing, faults or counters) | $(printf '%.0f' "$uf") | $ufc | $(per_cpu "$uf" "$ufc") |"
-		echo "| ratio io_uring floor / nginx | | | $(awk -v a="$(per_cpu "$uf" "$ufc")" -v b="$(per_cpu "$ng" "$ngc")" 'BEGIN {printf "%.2f", a/b}') |"
+		echo "| io_uring floor (\`bench/uringfloor\`: no parsing, faults or counters) | $(printf '%.0f' "$uf") | $ufc | $(per_cpu "$uf" "$ufc") | $(us "$dir/uf") |"
+		echo "| ratio io_uring floor / nginx | | | $(awk -v a="$(per_cpu "$uf" "$ufc")" -v b="$(per_cpu "$ng" "$ngc")" 'BEGIN {printf "%.2f", a/b}') | |"
 		up=$(col 1 <"$dir/up" | median); upc=$(col 2 <"$dir/up" | median)
-		echo "| io_uring floor waited through Go's poller (\`-wait poller\`, GOMAXPROCS=1) | $(printf '%.0f' "$up") | $upc | $(per_cpu "$up" "$upc") |"
-		echo "| ratio floor through the poller / nginx | | | $(awk -v a="$(per_cpu "$up" "$upc")" -v b="$(per_cpu "$ng" "$ngc")" 'BEGIN {printf "%.2f", a/b}') |"
+		echo "| io_uring floor waited through Go's poller (\`-wait poller\`, GOMAXPROCS=1) | $(printf '%.0f' "$up") | $upc | $(per_cpu "$up" "$upc") | $(us "$dir/up") |"
+		echo "| ratio floor through the poller / nginx | | | $(awk -v a="$(per_cpu "$up" "$upc")" -v b="$(per_cpu "$ng" "$ngc")" 'BEGIN {printf "%.2f", a/b}') | |"
 	fi
 	echo
 	echo "Medians of $ROUNDS alternating rounds of $DURATION, wrk -t$WORKERS -c$CONNS on CPUs $CLIENT_CPUS."
