@@ -9,6 +9,8 @@
 #   ROUNDS=5 DURATION=20s CONNS=128 bench/serve-vs-nginx.sh
 #   WORKERS=2 bench/serve-vs-nginx.sh  # two nginx workers, GOMAXPROCS=2, wrk -t2, all sharing
 #                                      # CPUs 0-1; the figure is per server CPU-second
+#   IO_URING=0 bench/serve-vs-nginx.sh  # without the third server of each round, gatecrash
+#                                      # serve --io-uring (needs io_uring in the kernel)
 #   URING_FLOOR=1 bench/serve-vs-nginx.sh
 #       # one worker; two more servers in each round: bench/uringfloor, the least an HTTP/1.1
 #       # server does per request when one io_uring carries every connection (no parsing, no
@@ -21,6 +23,7 @@ ROUNDS=${ROUNDS:-3}
 DURATION=${DURATION:-10s}
 CONNS=${CONNS:-64}
 URING_FLOOR=${URING_FLOOR:-0}
+IO_URING=${IO_URING:-1}
 out=bench/out
 mkdir -p "$out"
 
@@ -41,6 +44,12 @@ start_nginx_return200 "$dir" "$ng_port"
 ng_pid=$NGINX_PID
 GOMAXPROCS=$WORKERS taskset -c "$SERVER_CPUS" bin/gatecrash serve --listen 127.0.0.1:$gc_port --admin 127.0.0.1:$gc_admin >"$dir/gc.out" 2>&1 &
 gc_pid=$!
+ur_pid=
+if [ "$IO_URING" = 1 ]; then
+	ur_port=$(free_port)
+	GOMAXPROCS=$WORKERS taskset -c "$SERVER_CPUS" bin/gatecrash serve --io-uring --listen 127.0.0.1:$ur_port --admin "" >"$dir/ur.out" 2>&1 &
+	ur_pid=$!
+fi
 uf_pid=
 up_pid=
 if [ "$URING_FLOOR" = 1 ]; then
@@ -51,9 +60,14 @@ if [ "$URING_FLOOR" = 1 ]; then
 	GOMAXPROCS=1 taskset -c "$SERVER_CPUS" bin/uringfloor -wait poller -listen 127.0.0.1:$up_port >"$dir/up.out" 2>&1 &
 	up_pid=$!
 fi
-cleanup() { kill $ng_pid $gc_pid $uf_pid $up_pid 2>/dev/null || true; wait 2>/dev/null || true; rm -rf "$dir"; }
+cleanup() { kill $ng_pid $gc_pid $ur_pid $uf_pid $up_pid 2>/dev/null || true; wait 2>/dev/null || true; rm -rf "$dir"; }
 trap cleanup EXIT
 wait_port "$gc_port"
+if [ -n "$ur_pid" ] && ! wait_port "$ur_port"; then
+	cat "$dir/ur.out" >&2
+	echo "gatecrash serve --io-uring did not start (IO_URING=0 runs without it)" >&2
+	exit 1
+fi
 [ -z "$uf_pid" ] || wait_port "$uf_port"
 [ -z "$up_pid" ] || wait_port "$up_port"
 
@@ -72,12 +86,17 @@ rps() {
 }
 
 ng_workers=$NGINX_WORKERS
-: >"$dir/ng"; : >"$dir/gc"; : >"$dir/uf"; : >"$dir/up"
+: >"$dir/ng"; : >"$dir/gc"; : >"$dir/ur"; : >"$dir/uf"; : >"$dir/up"
 for i in $(seq "$ROUNDS"); do
 	read -r n ncpu nu ns < <(rps $ng_port $ng_pid $ng_workers)
 	read -r g gcpu gu gs < <(rps $gc_port $gc_pid)
 	line="round $i: nginx $n req/s (server CPU $ncpu), gatecrash serve $g req/s (server CPU $gcpu)"
 	echo "$n $ncpu $nu $ns" >>"$dir/ng"; echo "$g $gcpu $gu $gs" >>"$dir/gc"
+	if [ -n "$ur_pid" ]; then
+		read -r u ucpu uu us < <(rps $ur_port $ur_pid)
+		line="$line, gatecrash serve --io-uring $u req/s (server CPU $ucpu)"
+		echo "$u $ucpu $uu $us" >>"$dir/ur"
+	fi
 	if [ -n "$uf_pid" ]; then
 		read -r u ucpu uu us < <(rps $uf_port $uf_pid)
 		line="$line, io_uring floor $u req/s (server CPU $ucpu)"
@@ -102,6 +121,11 @@ cpu_ratio=$(awk -v a="$(per_cpu "$gc" "$gcc")" -v b="$(per_cpu "$ng" "$ngc")" 'B
 	echo "| nginx $NGINX_VERSION \`return 200 \"ok\"\` | $(printf '%.0f' "$ng") | $ngc | $(per_cpu "$ng" "$ngc") | $(us "$dir/ng") |"
 	echo "| gatecrash serve (no faults, GOMAXPROCS=$WORKERS) | $(printf '%.0f' "$gc") | $gcc | $(per_cpu "$gc" "$gcc") | $(us "$dir/gc") |"
 	echo "| **ratio gatecrash / nginx** | **$ratio** | | **$cpu_ratio** | |"
+	if [ -n "$ur_pid" ]; then
+		ur=$(col 1 <"$dir/ur" | median); urc=$(col 2 <"$dir/ur" | median)
+		echo "| gatecrash serve --io-uring (experimental; no faults, GOMAXPROCS=$WORKERS) | $(printf '%.0f' "$ur") | $urc | $(per_cpu "$ur" "$urc") | $(us "$dir/ur") |"
+		echo "| **ratio gatecrash --io-uring / nginx** | | | **$(awk -v a="$(per_cpu "$ur" "$urc")" -v b="$(per_cpu "$ng" "$ngc")" 'BEGIN {printf "%.2f", a/b}')** | |"
+	fi
 	if [ -n "$uf_pid" ]; then
 		uf=$(col 1 <"$dir/uf" | median); ufc=$(col 2 <"$dir/uf" | median)
 		echo "| io_uring floor (\`bench/uringfloor\`: no parsing, faults or counters) | $(printf '%.0f' "$uf") | $ufc | $(per_cpu "$uf" "$ufc") | $(us "$dir/uf") |"

@@ -32,10 +32,14 @@ type conn struct {
 	plan *Plan   // the plan in force for the current phase
 	req  Request // the current request; valid once headRead
 	sel  selInput
-	wbuf []byte     // scratch for responses rendered per request
-	peek *peeker    // the non-consuming read (Linux), set up on first use
-	tr   *tryReader // relay mode: br's source, which can read without waiting
-	st   *steady    // a plain TCP connection's steady path (steady.go); nil on others
+	wbuf []byte      // scratch for responses rendered per request
+	peek *peeker     // the non-consuming read (Linux), set up on first use
+	tr   *tryReader  // relay mode: br's source, which can read without waiting
+	st   *steady     // a plain TCP connection's steady path (steady.go); nil on others
+	ring *ringEngine // the server's io_uring (WithIOUring; ring.go), nil without
+	// rsock is the connection's socket in the ring, set before its first steady wait;
+	// shutdown reads it (closeForShutdown)
+	rsock atomic.Pointer[ringSock]
 
 	served      int           // responses completed
 	lastDone    time.Time     // when the last response was written (or the connection accepted)
@@ -47,6 +51,7 @@ type conn struct {
 	chosen      bool          // the steady loop chose the coming wait's faults (no idle fault; early) and left
 	nextIdle    IdleFault     // an idle fault chosen by a request header for the next idle period
 	hasDeadline bool
+	rdl         time.Time // the read deadline set inside a ring wait (setReadDeadline)
 	closed      bool
 	life        atomic.Int32 // connIdle, connBusy or connClosing, for a draining shutdown
 
@@ -72,6 +77,7 @@ func (s *Server) newConn(ctx context.Context, nc net.Conn) *conn {
 
 // serve runs the request loop until the connection ends.
 func (c *conn) serve() {
+	defer c.leaveRing()
 	defer c.dropUpstream()
 	defer c.closeAs(CloseFIN) // no-op when a fault or the peer already ended it
 	if c.br == nil {

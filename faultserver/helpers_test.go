@@ -5,6 +5,7 @@ import (
 	"errors"
 	"io"
 	"net"
+	"os"
 	"syscall"
 	"testing"
 	"time"
@@ -151,5 +152,11 @@ func waitStats(t *testing.T, s *Server, what string, cond func(Stats) bool) Stat
 			t.Fatalf("stats never showed %s: %+v", what, st)
 		}
 		time.Sleep(2 * time.Millisecond)
+	}
+}
+
+func init() {
+	if os.Getenv("GATECRASH_TEST_IOURING") == "1" {
+		testRing = true
 	}
 }

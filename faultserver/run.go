@@ -31,6 +31,8 @@ type RunOptions struct {
 	Version string
 	// Upstream makes the server a relay in front of this app (nil: it answers itself).
 	Upstream *Upstream
+	// IOUring has the steady path read and answer through an io_uring (WithIOUring).
+	IOUring bool
 }
 
 // Run listens where opts says and serves until ctx ends, then shuts everything down and
@@ -48,6 +50,9 @@ func Run(ctx context.Context, opts RunOptions) (Stats, error) {
 		opts.MaxConnections = most
 	}
 	srvOpts := []Option{WithMaxConnections(opts.MaxConnections), WithLog(opts.Log), WithVersion(opts.Version)}
+	if opts.IOUring {
+		srvOpts = append(srvOpts, WithIOUring())
+	}
 	if opts.Certificate != nil {
 		srvOpts = append(srvOpts, WithCertificate(*opts.Certificate))
 	}

@@ -1,6 +1,8 @@
 package faultserver
 
 import (
+	"github.com/gatecrash/gatecrash/internal/uring"
+
 	"context"
 	"crypto/tls"
 	"errors"
@@ -84,7 +86,17 @@ type Server struct {
 	upstream  *Upstream    // the app requests are relayed to (nil: the canned response)
 	drain     time.Duration
 	noSteady  bool // every request takes the general loop (tests compare the two paths)
+	useRing   bool // the steady path's reads and writes go through an io_uring (ring.go)
 }
+
+// testRing turns WithIOUring on for every server (the package's tests, run again through
+// the ring: GATECRASH_TEST_IOURING=1).
+var testRing = false
+
+// WithIOUring has the steady path — a plain TCP connection's keep-alive requests that no
+// fault takes — read and answered through one io_uring shared by the connections (ring.go),
+// one system call for many requests. New fails where io_uring cannot be had.
+func WithIOUring() Option { return func(s *Server) { s.useRing = true } }
 
 // WithVersion names gatecrash's version in the admin /metrics (gatecrash_build_info).
 func WithVersion(v string) Option { return func(s *Server) { s.version = v } }
@@ -125,8 +137,19 @@ func New(cfg *Config, opts ...Option) (*Server, error) {
 	for _, o := range opts {
 		o(s)
 	}
+	s.useRing = s.useRing || testRing
 	if err := s.SetConfig(cfg); err != nil {
 		return nil, err
+	}
+	if s.useRing {
+		if !steadySupported {
+			return nil, fmt.Errorf("io_uring: %w", uring.ErrUnsupported)
+		}
+		e, err := newRingEngine(nil)
+		if err != nil {
+			return nil, fmt.Errorf("io_uring: %w", err)
+		}
+		e.close()
 	}
 	return s, nil
 }
@@ -216,7 +239,7 @@ func (s *Server) tlsConfig() (*tls.Config, error) {
 // tracker remembers the open connections of one Serve call so that shutdown can close them.
 type tracker struct {
 	mu    sync.Mutex
-	conns map[net.Conn]*atomic.Int32 // each connection's life (connIdle, connBusy, connClosing)
+	conns map[net.Conn]tracked
 	done  bool
 	wg    sync.WaitGroup
 }
@@ -229,13 +252,20 @@ const (
 	connClosing
 )
 
-func (t *tracker) add(c net.Conn, life *atomic.Int32) bool {
+// tracked is an open connection as shutdown sees it: its life (connIdle, connBusy,
+// connClosing) and how to close it.
+type tracked struct {
+	life  *atomic.Int32
+	close func()
+}
+
+func (t *tracker) add(c net.Conn, tc tracked) bool {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	if t.done {
 		return false
 	}
-	t.conns[c] = life
+	t.conns[c] = tc
 	t.wg.Add(1)
 	return true
 }
@@ -253,9 +283,9 @@ func (t *tracker) closeAll(drain bool) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	t.done = true
-	for c, life := range t.conns {
-		if !drain || life.CompareAndSwap(connIdle, connClosing) {
-			c.Close()
+	for _, tc := range t.conns {
+		if !drain || tc.life.CompareAndSwap(connIdle, connClosing) {
+			tc.close()
 		}
 	}
 }
@@ -285,7 +315,15 @@ const DefaultDrainTimeout = 5 * time.Second
 func WithDrainTimeout(d time.Duration) Option { return func(s *Server) { s.drain = d } }
 
 func (s *Server) serve(ctx context.Context, ln net.Listener, useTLS bool) error {
-	t := &tracker{conns: map[net.Conn]*atomic.Int32{}}
+	t := &tracker{conns: map[net.Conn]tracked{}}
+	var ring *ringEngine
+	if s.useRing && !useTLS {
+		var err error
+		if ring, err = newRingEngine(s.stats); err != nil {
+			ln.Close()
+			return fmt.Errorf("io_uring: %w", err)
+		}
+	}
 	stop := context.AfterFunc(ctx, func() {
 		ln.Close()
 		t.closeAll(true)
@@ -314,7 +352,8 @@ func (s *Server) serve(ctx context.Context, ln net.Listener, useTLS bool) error 
 		}
 		backoff = 5 * time.Millisecond
 		c := s.newConn(ctx, nc)
-		if !t.add(nc, &c.life) {
+		c.ring = ring
+		if !t.add(nc, tracked{life: &c.life, close: c.closeForShutdown}) {
 			nc.Close()
 			s.releaseSlot()
 			break
@@ -339,6 +378,9 @@ func (s *Server) serve(ctx context.Context, ln net.Listener, useTLS bool) error 
 		drain = DefaultDrainTimeout
 	}
 	t.wait(drain)
+	if ring != nil {
+		ring.close()
+	}
 	return err
 }
 

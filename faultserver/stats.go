@@ -33,6 +33,8 @@ type stats struct {
 	relay            relayStats
 	steadyServed     atomic.Uint64 // requests answered on the steady path (steady.go); not in snapshots
 	steadyMisses     atomic.Uint64 // reads on the steady path that found nothing; not in snapshots
+	ringRecvs        atomic.Uint64 // reads the io_uring completed (ring.go); not in snapshots
+	ringAheadMax     atomic.Uint64 // the most a connection had written and the ring not sent; not in snapshots
 	awaited          atomic.Uint64 // relay: answers waited for by sendAwait, added when the app connection is dropped; not in snapshots
 	awaitMisses      atomic.Uint64 // relay: sendAwait's reads that found nothing; not in snapshots
 	awaitChecks      atomic.Uint64 // relay: sendAwait's answer checks (no answer by answerCheck); not in snapshots

@@ -40,10 +40,23 @@ type sockSource struct {
 	// drained: in the steady loop, the last read returned less than it asked for, which
 	// on Linux means the socket's queue was empty (tcp_recvmsg stops short only then)
 	drained bool
-	misses  uint64 // reads in the steady loop that found nothing
+	misses  uint64    // reads in the steady loop that found nothing
+	ring    *ringSock // the socket in the server's io_uring (WithIOUring), nil without
 }
 
 func (s *sockSource) Read(p []byte) (int, error) {
+	if s.ring != nil && (s.inWait || s.ring.buffered() > 0) {
+		// what the ring received is read first, inside the loop or after it
+		n, drained, err := s.ring.read(p)
+		s.drained = drained
+		if err == errWouldBlock {
+			if !s.inWait {
+				return s.outside.Read(p)
+			}
+			s.misses++
+		}
+		return n, err
+	}
 	if !s.inWait {
 		return s.outside.Read(p)
 	}
@@ -60,6 +73,7 @@ type steady struct {
 	src          sockSource
 	rc           syscall.RawConn
 	fn           func(fd uintptr) bool // the loop, built once
+	ringErr      error                 // how the ring's wait ended (ringLoop)
 	ended        bool                  // the loop ended the connection
 	served       uint64                // requests the current loop took
 	closePending bool                  // a close asked for inside the loop, made after it
@@ -84,7 +98,51 @@ func (c *conn) startSteady(outside io.Reader) io.Reader {
 	}
 	c.st.rc = rc
 	c.st.fn = c.steadyLoop
+	if c.ring != nil && c.up == nil && !c.relaying() {
+		var fd int
+		rc.Control(func(f uintptr) { fd = int(f) })
+		rs := c.ring.add(fd)
+		c.st.src.ring = rs
+		c.rsock.Store(rs)
+		c.st.fn = c.ringLoop
+	}
 	return &c.st.src
+}
+
+// ringLoop is the steady loop with the server's io_uring (ring.go): the loop's wait for the
+// socket is the ring's, bounded by the deadline the loop set, and the answers written are
+// all sent before it returns.
+func (c *conn) ringLoop(fd uintptr) bool {
+	st := c.st
+	rs := st.src.ring
+	st.ringErr = nil
+	c.rdl = time.Time{}
+	for !c.steadyLoop(fd) {
+		if st.ringErr = rs.wait(c.rdl); st.ringErr != nil {
+			break
+		}
+	}
+	if err := rs.flush(); err != nil && st.ringErr == nil && !st.ended {
+		c.peerGone(err)
+		st.ended = true
+	}
+	return true
+}
+
+// leaveRing takes the ended connection's socket out of the ring.
+func (c *conn) leaveRing() {
+	if rs := c.rsock.Load(); rs != nil {
+		rs.release()
+	}
+}
+
+// closeForShutdown closes the connection for a shutting-down Serve: in the ring, its read
+// is cancelled first (Close waits for the steady loop's wait to end).
+func (c *conn) closeForShutdown() {
+	if rs := c.rsock.Load(); rs != nil {
+		rs.cancel()
+	}
+	c.nc.Close()
 }
 
 // serveSteady serves requests on the steady path while it can. It reports whether the
@@ -96,6 +154,9 @@ func (c *conn) serveSteady() (ended, general bool) {
 	// A read made before this wait began tells nothing about what arrived since.
 	st.ended, st.src.drained, st.served, st.src.misses, st.chosen = false, false, 0, 0, false
 	err := st.rc.Read(st.fn) // an error (a deadline, a close) is met again by the general loop
+	if err == nil && st.ringErr != nil {
+		err = st.ringErr
+	}
 	st.src.inWait = false
 	if err != nil && st.chosen {
 		c.chosen = true // the wait that ended was chosen for: the general loop does not choose again

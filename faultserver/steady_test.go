@@ -3,6 +3,7 @@ package faultserver
 import (
 	"bufio"
 	"context"
+	"errors"
 	"io"
 	"math/rand/v2"
 	"net"
@@ -10,6 +11,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/gatecrash/gatecrash/internal/uring"
 )
 
 // needSteady runs the test in parallel, where the platform has the steady path.
@@ -18,6 +21,26 @@ func needSteady(t *testing.T) {
 	t.Parallel()
 	if !steadySupported {
 		t.Skip("no steady path on this platform")
+	}
+}
+
+// onBothSteadyPaths runs f on the steady path as it is by default (the poller) and through the
+// io_uring (WithIOUring), where the kernel has it.
+func onBothSteadyPaths(t *testing.T, f func(t *testing.T, opts ...Option)) {
+	needSteady(t)
+	t.Run("poller", func(t *testing.T) { t.Parallel(); f(t) })
+	t.Run("io_uring", func(t *testing.T) { needRing(t); f(t, WithIOUring()) })
+}
+
+// needRing skips where io_uring cannot be had, and runs the test in parallel.
+func needRing(t *testing.T) {
+	t.Helper()
+	t.Parallel()
+	if _, err := New(DefaultConfig(), WithIOUring()); err != nil {
+		if errors.Is(err, uring.ErrUnsupported) {
+			t.Skipf("no io_uring here: %v", err)
+		}
+		t.Fatal(err)
 	}
 }
 
@@ -45,8 +68,11 @@ func steadyServedAfter(t *testing.T, s *Server, want uint64) {
 // request after another and pipelined; a head that comes in pieces leaves it for the general
 // loop (which reads it under the header timeout) and is answered there.
 func TestSteadyPathServesKeepAliveRequests(t *testing.T) {
-	needSteady(t)
-	s, addr := startServer(t, DefaultConfig())
+	onBothSteadyPaths(t, steadyServesKeepAliveRequests)
+}
+
+func steadyServesKeepAliveRequests(t *testing.T, opts ...Option) {
+	s, addr, _ := startServerTLS(t, DefaultConfig(), false, opts...)
 	c := dial(t, addr)
 	for range 20 {
 		send(t, c, getReq)
@@ -82,6 +108,12 @@ func TestSteadyPathServesKeepAliveRequests(t *testing.T) {
 	}
 	// all but each connection's first request and the one in pieces
 	steadyServedAfter(t, s, 19+5)
+	if got := s.stats.ringRecvs.Load(); s.useRing && got < 19+1 {
+		// one read per request sent alone, one for the five pipelined
+		t.Fatalf("the io_uring completed %d reads for the 24 steady requests; want at least 20", got)
+	} else if !s.useRing && got != 0 {
+		t.Fatalf("the io_uring completed %d reads on a server without it", got)
+	}
 	waitStats(t, s, "27 responses, the peers' FINs", func(st Stats) bool {
 		return st.ResponsesCompleted == 27 && st.RequestsRead == 27 && st.Closes.PeerFIN == 2 && st.ConnectionsOpen == 0
 	})
@@ -90,8 +122,11 @@ func TestSteadyPathServesKeepAliveRequests(t *testing.T) {
 // A request the steady path does not serve (a body, Expect, a fault header) leaves it with
 // the connection as it is; the general loop answers it, and the steady path takes the next.
 func TestSteadyPathLeavesForWhatItCannotServe(t *testing.T) {
-	needSteady(t)
-	s, addr := startServer(t, DefaultConfig())
+	onBothSteadyPaths(t, steadyLeavesForWhatItCannotServe)
+}
+
+func steadyLeavesForWhatItCannotServe(t *testing.T, opts ...Option) {
+	s, addr, _ := startServerTLS(t, DefaultConfig(), false, opts...)
 	c := dial(t, addr)
 	exchange := func(req, want string) {
 		t.Helper()
@@ -128,9 +163,10 @@ func TestSteadyPathLeavesForWhatItCannotServe(t *testing.T) {
 
 // A connection waiting on the steady path takes the plan in force when its next request
 // comes: a fault set meanwhile acts on it.
-func TestSteadyPathSeesANewPlan(t *testing.T) {
-	needSteady(t)
-	s, addr := startServer(t, DefaultConfig())
+func TestSteadyPathSeesANewPlan(t *testing.T) { onBothSteadyPaths(t, steadySeesANewPlan) }
+
+func steadySeesANewPlan(t *testing.T, opts ...Option) {
+	s, addr, _ := startServerTLS(t, DefaultConfig(), false, opts...)
 	c := dial(t, addr)
 	for range 3 {
 		send(t, c, getReq)
@@ -149,11 +185,12 @@ func TestSteadyPathSeesANewPlan(t *testing.T) {
 
 // The steady path's ends are counted as the general loop's: a close the request asks for, a
 // request it cannot parse, the peer's RST, the server's idle timeout, a shutdown.
-func TestSteadyPathEnds(t *testing.T) {
-	needSteady(t)
+func TestSteadyPathEnds(t *testing.T) { onBothSteadyPaths(t, steadyEnds) }
+
+func steadyEnds(t *testing.T, opts ...Option) {
 	cfg := DefaultConfig()
 	cfg.Limits.IdleTimeout = 150e6
-	s, addr := startServer(t, cfg)
+	s, addr, _ := startServerTLS(t, cfg, false, opts...)
 	warm := func() *net.TCPConn {
 		t.Helper()
 		c := dial(t, addr)
@@ -199,9 +236,10 @@ func TestSteadyPathEnds(t *testing.T) {
 
 // A shutdown ends a connection waiting on the steady path at once: Serve returns, the client
 // sees the server's FIN.
-func TestSteadyPathShutdown(t *testing.T) {
-	needSteady(t)
-	s, err := New(DefaultConfig())
+func TestSteadyPathShutdown(t *testing.T) { onBothSteadyPaths(t, steadyShutdown) }
+
+func steadyShutdown(t *testing.T, opts ...Option) {
+	s, err := New(DefaultConfig(), opts...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -270,9 +308,13 @@ func TestSteadyPathChoosesFaultsAsTheGeneralLoop(t *testing.T) {
 			steadyChoosesFaultsAsTheGeneralLoop(t, relay)
 		})
 	}
+	t.Run("io_uring", func(t *testing.T) {
+		needRing(t)
+		steadyChoosesFaultsAsTheGeneralLoop(t, false, WithIOUring())
+	})
 }
 
-func steadyChoosesFaultsAsTheGeneralLoop(t *testing.T, relay bool) {
+func steadyChoosesFaultsAsTheGeneralLoop(t *testing.T, relay bool, steadyOpts ...Option) {
 	run := func(noSteady bool) (string, Stats) {
 		cfg := withFaults(t,
 			"idle-close:timeout=1h,probability=0.2", // chosen now and then; never acts (draws only)
@@ -282,6 +324,9 @@ func steadyChoosesFaultsAsTheGeneralLoop(t *testing.T, relay bool) {
 			"rst-headers:probability=0.05")
 		cfg.Seed = 7
 		opts := []Option{withoutSteady(noSteady)}
+		if !noSteady {
+			opts = append(opts, steadyOpts...)
+		}
 		if relay {
 			opts = append(opts, relayTo(t, okApp(t)))
 		}
@@ -357,12 +402,15 @@ func TestSteadyPathCountsUnderConcurrency(t *testing.T) {
 			steadyCountsUnderConcurrency(t, relay)
 		})
 	}
+	t.Run("io_uring", func(t *testing.T) {
+		needRing(t)
+		steadyCountsUnderConcurrency(t, false, WithIOUring())
+	})
 }
 
-func steadyCountsUnderConcurrency(t *testing.T, relay bool) {
+func steadyCountsUnderConcurrency(t *testing.T, relay bool, opts ...Option) {
 	cfg := withFaults(t, "status:code=503,probability=0.1", "cut-body:after-bytes=1,probability=0.05")
 	cfg.Seed = 3
-	var opts []Option
 	if relay {
 		opts = append(opts, relayTo(t, okApp(t)))
 	}

@@ -193,6 +193,9 @@ func (c *conn) readEnded(err error) bool {
 func (c *conn) write(b []byte) error {
 	var err error
 	if c.inSteadyWait() {
+		if rs := c.st.src.ring; rs != nil {
+			return rs.write(b) // queued in the ring, sent before the wait ends
+		}
 		// the socket is at hand: written without the runtime's bookkeeping for a call that
 		// may block, and only what its send buffer does not take through the connection
 		_, err = sockio.Write(c.st.src.fd, c.nc, b)
@@ -410,6 +413,11 @@ func (c *conn) overTLS() bool {
 func (c *conn) rawReads() bool { return c.raw != nil && net.Conn(c.raw) == c.nc }
 
 func (c *conn) setReadDeadline(t time.Time) {
+	if c.st != nil && c.st.src.ring != nil && c.st.src.inWait {
+		c.rdl = t // the ring's wait bounds its read by it
+		c.hasDeadline = c.hasDeadline || !t.IsZero()
+		return
+	}
 	if t.IsZero() && !c.hasDeadline {
 		return
 	}

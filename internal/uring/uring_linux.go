@@ -271,6 +271,20 @@ func (r *Ring) LinkTimeout(d time.Duration, userData uint64) error {
 	return nil
 }
 
+// RecvWithin queues a Recv bounded by d (LinkTimeout; 0: not bounded), the two in one
+// submission.
+func (r *Ring) RecvWithin(fd int, p []byte, d time.Duration, userData, timeoutData uint64) error {
+	if d > 0 && *r.sqTail+1-atomic.LoadUint32(r.sqHead) > *r.sqMask {
+		if err := r.enter(0); err != nil {
+			return err
+		}
+	}
+	if err := r.Recv(fd, p, userData); err != nil || d <= 0 {
+		return err
+	}
+	return r.LinkTimeout(d, timeoutData)
+}
+
 // Pending is how many operations are queued and not yet submitted.
 func (r *Ring) Pending() uint32 { return r.pending }
 
@@ -326,6 +340,17 @@ func (r *Ring) Wait() error {
 	return r.rc.Read(r.waitFn)
 }
 
+// Park waits, through Go's poller, until a completion is there, without submitting what is
+// queued: for a ring whose submissions other goroutines make under the caller's lock, which
+// Park does not hold while it waits.
+func (r *Ring) Park() error {
+	if r.rc == nil {
+		return errors.New("Park on a blocking ring: use SubmitAndWait")
+	}
+	r.checked = false
+	return r.rc.Read(r.waitFn)
+}
+
 // waitStep is Wait's wait: the poller's readiness of the ring is cleared when the wait
 // begins, so the first call looks at the queue once more (a completion posted since then
 // wakes the wait); a call after a wake-up ends it.
@@ -335,7 +360,9 @@ func (r *Ring) waitStep(uintptr) bool {
 	}
 	r.checked = true
 	if atomic.LoadUint32(r.sqFlags)&sqEnterNeeded != 0 {
-		r.enter(0)
+		// runs the completions that wait for this thread; submits nothing (what is queued
+		// may be another goroutine's, under its lock)
+		syscall.RawSyscall6(sysEnter, uintptr(r.fd), 0, 0, enterGetEvents, 0, 0)
 	}
 	return r.Ready()
 }

@@ -13,10 +13,14 @@ type Ring struct{}
 // New reports ErrUnsupported: io_uring is Linux's.
 func New(Options) (*Ring, error) { return nil, ErrUnsupported }
 
-func (*Ring) Close() error                            { return nil }
-func (*Ring) Recv(int, []byte, uint64) error          { return ErrUnsupported }
-func (*Ring) Send(int, []byte, uint64) error          { return ErrUnsupported }
-func (*Ring) Accept(int, uint64) error                { return ErrUnsupported }
+func (*Ring) Close() error                   { return nil }
+func (*Ring) Recv(int, []byte, uint64) error { return ErrUnsupported }
+func (*Ring) Send(int, []byte, uint64) error { return ErrUnsupported }
+func (*Ring) Accept(int, uint64) error       { return ErrUnsupported }
+func (*Ring) RecvWithin(int, []byte, time.Duration, uint64, uint64) error {
+	return ErrUnsupported
+}
+func (*Ring) Park() error                             { return ErrUnsupported }
 func (*Ring) Nop(uint64) error                        { return ErrUnsupported }
 func (*Ring) Cancel(uint64, uint64) error             { return ErrUnsupported }
 func (*Ring) LinkTimeout(time.Duration, uint64) error { return ErrUnsupported }
