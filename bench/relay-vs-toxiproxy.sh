@@ -17,6 +17,7 @@
 #
 #   bench/relay-vs-toxiproxy.sh                 # 3 rounds of 10s, 64 connections
 #   ROUNDS=5 DURATION=20s IDLE=5000 bench/relay-vs-toxiproxy.sh
+#   IO_URING=1 bench/relay-vs-toxiproxy.sh      # gatecrash serve --upstream --io-uring
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROUNDS=${ROUNDS:-3}
@@ -24,6 +25,13 @@ DURATION=${DURATION:-10s}
 CONNS=${CONNS:-64}
 IDLE=${IDLE:-9000}
 RATE=${RATE:-20000}
+IO_URING=${IO_URING:-0}
+gc_flags=()
+gc_name="gatecrash serve --upstream (no faults)"
+if [ "$IO_URING" = 1 ]; then
+	gc_flags=(--io-uring)
+	gc_name="gatecrash serve --upstream --io-uring (no faults)"
+fi
 out=bench/out
 mkdir -p "$out"
 
@@ -54,7 +62,7 @@ app_workers=$(pgrep -P "$NGINX_PID" | tr '\n' ' ')
 for p in $app_workers; do taskset -pc 1 "$p" >/dev/null; done
 
 GOMAXPROCS=1 taskset -c 0 bin/gatecrash serve --listen 127.0.0.1:$gc_port --admin 127.0.0.1:$gc_admin \
-	--upstream http://127.0.0.1:$app_port >"$dir/gc.out" 2>&1 &
+	--upstream http://127.0.0.1:$app_port "${gc_flags[@]}" >"$dir/gc.out" 2>&1 &
 gc_pid=$!; pids+=("$gc_pid")
 
 cat >"$dir/toxiproxy.json" <<JSON
@@ -186,7 +194,7 @@ range() { sort -n "$1" | awk 'NR == 1 {lo = $1} {hi = $1} END {printf "%.2f–%.
 {
 	echo "| relay (1 worker, CPU 0) in front of nginx \`return 200\` | requests/s | relay CPU (1.00 = one core) | requests per relay CPU-second | added p50 | added p99 | peak RSS, $IDLE idle connections |"
 	echo "|---|---|---|---|---|---|---|"
-	row "gatecrash serve --upstream (no faults)" "$dir/gc" "$gc_rss"
+	row "$gc_name" "$dir/gc" "$gc_rss"
 	row "Toxiproxy 2.12.0 (no toxics)" "$dir/tx" "$tx_rss"
 	row "HAProxy $HAPROXY_VERSION mode tcp" "$dir/hp" "$hp_rss"
 	echo
@@ -196,7 +204,7 @@ range() { sort -n "$1" | awk 'NR == 1 {lo = $1} {hi = $1} END {printf "%.2f–%.
 	echo
 	echo "| the same relays at a fixed $RATE requests/s (\`gatecrash load --pattern constant\`, $CONNS connections) | requests/s | relay CPU | requests per relay CPU-second |"
 	echo "|---|---|---|---|"
-	rate_row "gatecrash serve --upstream (no faults)" "$dir/gc-rate"
+	rate_row "$gc_name" "$dir/gc-rate"
 	rate_row "Toxiproxy 2.12.0 (no toxics)" "$dir/tx-rate"
 	rate_row "HAProxy $HAPROXY_VERSION mode tcp" "$dir/hp-rate"
 	echo

@@ -78,6 +78,12 @@ func (c *conn) upstreamConn() (*upConn, error) {
 		return nil, &appError{kind: rErrConnect, err: err}
 	}
 	c.up = up
+	if c.ring != nil && up.tr.rc != nil {
+		var fd int
+		up.tr.rc.Control(func(f uintptr) { fd = int(f) })
+		up.ring = c.ring.add(fd)
+		up.tr.ring = up.ring
+	}
 	c.rcount(rOpened)
 	c.srv.stats.relay.open.Add(1)
 	return up, nil
@@ -365,7 +371,7 @@ func (c *conn) relayNormal(req *Request) bool {
 	if !c.passHead(h, -1) {
 		return false
 	}
-	if _, ok := c.passBody(h, req, -1, false, c.nc); !ok {
+	if _, ok := c.passBody(h, req, -1, false, c.downstream()); !ok {
 		return false
 	}
 	return c.exchangeDone(h, req)

@@ -94,13 +94,13 @@ func startApp(t *testing.T, idle time.Duration) *testApp {
 }
 
 // startRelay serves cfg as a relay in front of upstream.
-func startRelay(t *testing.T, cfg *Config, upstream string, o UpstreamOptions) (*Server, string) {
+func startRelay(t *testing.T, cfg *Config, upstream string, o UpstreamOptions, opts ...Option) (*Server, string) {
 	t.Helper()
 	up, err := ParseUpstream(upstream, o)
 	if err != nil {
 		t.Fatal(err)
 	}
-	s, addr, _ := startServerTLS(t, cfg, false, WithUpstream(up))
+	s, addr, _ := startServerTLS(t, cfg, false, append(opts, WithUpstream(up))...)
 	return s, addr
 }
 

@@ -380,3 +380,23 @@ func (s *ringSock) cancel() {
 		s.e.r.Submit()
 	}
 }
+
+// ringWriter writes to a connection inside the ring's wait: queued behind what it wrote
+// before (conn.write).
+type ringWriter struct{ c *conn }
+
+func (w ringWriter) Write(p []byte) (int, error) {
+	if err := w.c.write(p); err != nil {
+		return 0, err
+	}
+	return len(p), nil
+}
+
+// downstream is where an answer's bytes go: the connection, or inside the ring's wait the
+// ring, behind what was written before.
+func (c *conn) downstream() io.Writer {
+	if c.inSteadyWait() && c.st.src.ring != nil {
+		return ringWriter{c}
+	}
+	return c.nc
+}

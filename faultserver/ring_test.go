@@ -11,15 +11,12 @@ import (
 
 // Through the io_uring, a body far larger than what a connection may have written ahead
 // (ringWriteAhead) reaches a client that reads slowly, whole and in order, on keep-alive
-// requests served by the ring; the bytes written ahead stay bounded meanwhile.
-func TestRingLargeBodyToASlowReader(t *testing.T) {
-	if !steadySupported {
-		t.Skip("no steady path on this platform")
-	}
-	needRing(t)
+// requests served by the ring; the bytes written ahead stay bounded meanwhile. (Run by
+// TestSteadyPathThroughIOUring.)
+func ringLargeBodyToASlowReader(t *testing.T, opts ...Option) {
 	cfg := DefaultConfig()
 	cfg.Response.BodySize = 3 << 20
-	s, addr, _ := startServerTLS(t, cfg, false, WithIOUring())
+	s, addr, _ := startServerTLS(t, cfg, false, opts...)
 	c := dial(t, addr)
 	br := bufio.NewReaderSize(c, 1024)
 	want := s.plan.Load().resp.wire[modeFor(&Request{}, true)][s.plan.Load().resp.headLen[modeFor(&Request{}, true)]:]

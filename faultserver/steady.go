@@ -98,7 +98,7 @@ func (c *conn) startSteady(outside io.Reader) io.Reader {
 	}
 	c.st.rc = rc
 	c.st.fn = c.steadyLoop
-	if c.ring != nil && c.up == nil && !c.relaying() {
+	if c.ring != nil {
 		var fd int
 		rc.Control(func(f uintptr) { fd = int(f) })
 		rs := c.ring.add(fd)

@@ -16,8 +16,9 @@ import (
 // and a round trip through the scheduler per request fewer. When the try finds nothing, the
 // caller waits as usual.
 type tryReader struct {
-	nc net.Conn
-	rc syscall.RawConn // nil: the connection cannot be read without waiting (TLS)
+	nc   net.Conn
+	rc   syscall.RawConn // nil: the connection cannot be read without waiting (TLS)
+	ring *ringSock       // the connection in the server's io_uring, nil without
 	// try makes the next Read not wait: it returns errWouldBlock when nothing is there.
 	try bool
 	// inWait: Read is called inside a wait of the poller (RawConn.Read) on the socket fd,
@@ -51,6 +52,15 @@ func newTryReader(nc net.Conn) *tryReader {
 }
 
 func (r *tryReader) Read(p []byte) (int, error) {
+	if r.ring != nil && r.ring.buffered() > 0 {
+		n, _, err := r.ring.read(p) // what the ring received comes first
+		return n, err
+	}
+	if r.ring != nil {
+		if n, _, err := r.ring.read(p); err != errWouldBlock {
+			return n, err // the app's FIN or reset, as the ring's read met it
+		}
+	}
 	if r.inWait {
 		return sockio.ReadNow(r.fd, p)
 	}

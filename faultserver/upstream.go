@@ -168,6 +168,7 @@ type upConn struct {
 	// sendAwait's state: the request to send (nil: none; forward leaves a request that goes
 	// out in one write to it), what the write and the read met, and its loop, built once
 	out   []byte
+	ring  *ringSock // the app connection in the server's io_uring (WithIOUring), nil without
 	sent  bool
 	saErr error
 	saFn  func(fd uintptr) bool
@@ -356,6 +357,9 @@ func (u *upConn) deferSend(b []byte) bool {
 // FIN from just before the request is passed on answerCheck late; an app that closes an idle
 // connection later than the watcher's grace is the watcher's (deferSend).
 func (u *upConn) sendAwait(timeout time.Duration) error {
+	if u.ring != nil {
+		return u.ringSendAwait(timeout)
+	}
 	if u.saFn == nil {
 		u.saFn = u.sendAwaitStep
 	}
@@ -395,6 +399,20 @@ func (u *upConn) sendAwait(timeout time.Duration) error {
 		return u.saErr
 	}
 	return err
+}
+
+// ringSendAwait is sendAwait through the server's io_uring: the request is queued and the
+// read of the answer with it, bounded by timeout. The ring's read finds an app FIN from
+// before the request at once, so no answer check is needed.
+func (u *upConn) ringSendAwait(timeout time.Duration) error {
+	u.awaited++
+	u.tr.timeout = timeout
+	err := u.ring.write(u.out)
+	u.out = nil
+	if err != nil {
+		return err
+	}
+	return u.ring.wait(time.Now().Add(timeout))
 }
 
 // answerCheck bounds sendAwait's first wait: an answer not there by then is looked for by a
@@ -443,6 +461,10 @@ var errUnsolicited = errors.New("the app sent bytes with no request outstanding"
 
 // close ends the app connection and its watcher.
 func (u *upConn) close() {
+	if u.ring != nil {
+		u.ring.release()
+		u.ring = nil
+	}
 	u.nc.Close()
 	if u.watching {
 		u.report()

@@ -65,8 +65,6 @@ func TestExitCodesAndMessages(t *testing.T) {
 		{"upstream with canned answer", []string{"serve", "--upstream", "http://127.0.0.1:1", "--body-size", "5"}, 2,
 			"--body-size sets the server's own answer; with --upstream the app answers"},
 		{"upstream option alone", []string{"serve", "--upstream-insecure"}, 2, "go with --upstream"},
-		{"io-uring with upstream", []string{"serve", "--upstream", "http://127.0.0.1:1", "--io-uring"}, 2,
-			"--io-uring: not with --upstream; the relay does not go through the ring"},
 		{"upstream with http2", []string{"serve", "--upstream", "http://127.0.0.1:1", "--http2"}, 2,
 			"--http2: the relay (--upstream) relays HTTP/1.1 only"},
 		{"h2 fault without http2", []string{"serve", "--fault", "goaway-race:stream=2"}, 2,

@@ -168,7 +168,7 @@ On SIGINT or SIGTERM the server shuts down and prints its final counters.`,
 	f.DurationVar(&opts.UpstreamOptions.Timeout, "upstream-timeout", faultserver.DefaultUpstreamTimeout,
 		"longest wait for the app to answer or send more of its body; then 504 (or a cut body)")
 	f.BoolVar(&opts.IOUring, "io-uring", false, "experimental, Linux: read and answer keep-alive requests no fault takes through one io_uring "+
-		"shared by the connections (fewer system calls; not with --upstream)")
+		"shared by the connections, the relay's app connections too (fewer system calls)")
 	f.StringVar(&opts.HeaderFaults, "header-faults", "", "on or off: may a request choose its fault with X-Gatecrash-Fault (default on, or the config's)")
 	return cmd
 }
@@ -257,9 +257,6 @@ func runServe(ctx context.Context, opts *ServeOptions) error {
 	}
 	ro := faultserver.RunOptions{Version: versionString(), Config: cfg, Listen: opts.Listen, TLSListen: opts.TLSListen,
 		Admin: opts.Admin, Log: opts.Err, MaxConnections: opts.MaxConnections, IOUring: opts.IOUring}
-	if opts.IOUring && opts.Upstream != "" {
-		return errext.UsageError(errors.New("--io-uring: not with --upstream; the relay does not go through the ring"))
-	}
 	if opts.Upstream != "" {
 		up, err := faultserver.ParseUpstream(opts.Upstream, opts.UpstreamOptions)
 		if err != nil {
