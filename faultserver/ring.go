@@ -130,15 +130,17 @@ func (e *ringEngine) complete(c uring.Completion) bool {
 			}
 		case int(c.Res) < len(s.sending)-s.sentOff:
 			s.sentOff += int(c.Res) // a short send: the rest goes next
-			s.queueSend()
-			return false
+			if s.queueSend(); s.sendsOut > 0 || !s.flushing {
+				return false
+			}
+			return s.wakeUp() // it could not be queued: sendErr says why
 		}
 		s.sending, s.sentOff = s.sending[:0], 0
 		if len(s.next) > 0 && s.sendErr == nil {
 			s.sending, s.next = s.next, s.sending
 			s.queueSend()
-			if s.flushing && s.sendsOut > 0 && !s.flushAll {
-				return s.wakeUp() // a writer waiting for room has it
+			if s.flushing && (!s.flushAll || s.sendsOut == 0) {
+				return s.wakeUp() // a writer waiting for room has it (or sendErr says why not)
 			}
 			return false
 		}
