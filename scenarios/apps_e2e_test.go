@@ -33,7 +33,20 @@ func TestUvicornRaceThroughNginx(t *testing.T) {
 	}
 	def, fixed := run.Results[0], run.Results[1]
 	if def.Count(results.Status502) == 0 {
-		t.Fatalf("default: no 502 in %d requests over %v ", def.Requests, def.Duration())
+		// About one request in a hundred hits the window, some 6 a run: a run with none
+		// happens (once in CI, alone, 2026-12-05; 5, 13 and 23 in three runs by hand
+		// that hour). A second run of the default variant must then find them: the race
+		// is there, not an accident of one run.
+		t.Logf("default: no 502 in %d requests over %v; running it once more", def.Requests, def.Duration())
+		again, err := sc.Run(context.Background(), RunOptions{Proxy: proxy.Nginx, OutDir: t.TempDir(), Variants: []string{"default"}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if r := again.Results[0]; r.Count(results.Status502) == 0 {
+			t.Fatalf("default: no 502 in %d requests over %v, nor in %d more over %v", def.Requests, def.Duration(), r.Requests, r.Duration())
+		} else {
+			def = r
+		}
 	}
 	if def.Duration() > 11*time.Second {
 		t.Errorf("default ran %v; the scenario's budget is 10 s", def.Duration())
