@@ -32,21 +32,21 @@ func TestUvicornRaceThroughNginx(t *testing.T) {
 		t.Fatal(err)
 	}
 	def, fixed := run.Results[0], run.Results[1]
-	if def.Count(results.Status502) == 0 {
-		// About one request in a hundred hits the window, some 6 a run: a run with none
-		// happens (once in CI, alone, 2026-12-05; 5, 13 and 23 in three runs by hand
-		// that hour). A second run of the default variant must then find them: the race
-		// is there, not an accident of one run.
-		t.Logf("default: no 502 in %d requests over %v; running it once more", def.Requests, def.Duration())
+	verdictsMet := run.ThresholdsMet()
+	// About one request in a hundred hits the window, some 6 a run: a run with none happens
+	// (twice in a row as CI's first test on 2026-12-05, where runs by hand that hour gave 5,
+	// 13 and 23). Then the default variant runs again, at most twice, and one of those must
+	// find them: the race is there, not an accident of one run.
+	for try := 1; def.Count(results.Status502) == 0 && try <= 2; try++ {
+		t.Logf("default: no 502 in %d requests over %v; running it again (%d of 2)", def.Requests, def.Duration(), try)
 		again, err := sc.Run(context.Background(), RunOptions{Proxy: proxy.Nginx, OutDir: t.TempDir(), Variants: []string{"default"}})
 		if err != nil {
 			t.Fatal(err)
 		}
-		if r := again.Results[0]; r.Count(results.Status502) == 0 {
-			t.Fatalf("default: no 502 in %d requests over %v, nor in %d more over %v", def.Requests, def.Duration(), r.Requests, r.Duration())
-		} else {
-			def = r
-		}
+		def, verdictsMet = again.Results[0], again.ThresholdsMet() && fixed.Errors() == 0
+	}
+	if def.Count(results.Status502) == 0 {
+		t.Fatalf("default: no 502 in %d requests over %v, three runs in a row", def.Requests, def.Duration())
 	}
 	if def.Duration() > 11*time.Second {
 		t.Errorf("default ran %v; the scenario's budget is 10 s", def.Duration())
@@ -60,8 +60,8 @@ func TestUvicornRaceThroughNginx(t *testing.T) {
 	if def.Origin != nil || !strings.Contains(strings.Join(def.Notes, "\n"), "origin uvicorn") {
 		t.Errorf("a real origin has no fault-server counters, and the result says so: origin %v, notes %q", def.Origin, def.Notes)
 	}
-	if !run.ThresholdsMet() {
-		t.Errorf("verdicts: %+v", run.Verdicts)
+	if !verdictsMet {
+		t.Errorf("verdicts: %+v (default's from its last run)", run.Verdicts)
 	}
 }
 
