@@ -52,13 +52,10 @@ func newTryReader(nc net.Conn) *tryReader {
 }
 
 func (r *tryReader) Read(p []byte) (int, error) {
-	if r.ring != nil && r.ring.buffered() > 0 {
-		n, _, err := r.ring.read(p) // what the ring received comes first
-		return n, err
-	}
 	if r.ring != nil {
+		// what the ring received comes first, then the app's FIN or reset as its read met it
 		if n, _, err := r.ring.read(p); err != errWouldBlock {
-			return n, err // the app's FIN or reset, as the ring's read met it
+			return n, err
 		}
 	}
 	if r.inWait {
